@@ -1,0 +1,3 @@
+from hati.cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""The audit trail: every statement with who ran it, where, how long, and how it ended.
+
+Records are buffered in memory and written in batches by one background thread, so
+auditing never adds a DuckDB write to a client's round trip. ``hati_audit`` reads
+flush first. The table is trimmed to ``max_rows`` so it cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import astuple, dataclass
+from datetime import datetime
+
+import duckdb
+
+from hati.storage.duckdb_backend import META, Database
+
+FLUSH_EVERY_SECONDS = 0.5
+
+
+@dataclass
+class AuditRecord:
+    seq: int
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    agent_id: str | None
+    framework: str | None
+    request_id: str | None
+    parent_request_id: str | None
+    reasoning_step: str | None
+    branch: str | None
+    connection_id: int
+    sql: str
+    command: str | None
+    rows: int | None
+    outcome: str
+    sqlstate: str | None
+
+
+class AuditLog:
+    def __init__(self, db: Database, max_rows: int = 1_000_000) -> None:
+        self._db = db
+        self._cur: duckdb.DuckDBPyConnection = db.cursor()
+        self._pending: deque[AuditRecord] = deque()
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self.max_rows = max_rows
+        row = self._cur.execute(f"SELECT coalesce(max(seq), 0) FROM {META}.audit").fetchone()
+        self._seq = itertools.count((row[0] if row else 0) + 1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hati-audit", daemon=True)
+        self._thread.start()
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def record(self, rec: AuditRecord) -> None:
+        self._pending.append(rec)
+
+    def flush(self) -> None:
+        with self._flush_lock:
+            batch: list[AuditRecord] = []
+            while self._pending:
+                batch.append(self._pending.popleft())
+            if not batch:
+                return
+            try:
+                self._cur.executemany(
+                    f"INSERT INTO {META}.audit VALUES ({', '.join('?' for _ in range(16))})",
+                    [list(astuple(r)) for r in batch],
+                )
+                if batch[-1].seq % 1000 < len(batch):
+                    self._trim()
+            except duckdb.Error:
+                pass  # the audit trail must never take the server down
+
+    def _trim(self) -> None:
+        row = self._cur.execute(f"SELECT count(*), max(seq) FROM {META}.audit").fetchone()
+        if row and row[0] > self.max_rows:
+            self._cur.execute(f"DELETE FROM {META}.audit WHERE seq <= ?", [row[1] - self.max_rows])
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY_SECONDS):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
+        self._cur.close()

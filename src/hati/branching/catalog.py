@@ -1,0 +1,111 @@
+"""The registry of live branches and main-side snapshots, mirrored from ``_hati``.
+
+Epochs order forks against writes. ``branch_create`` takes the next epoch as its
+fork point. Before a namespace (main or a branch with children) writes table T, if a
+live child forked after T's last write, T's current content is copied once into a
+snapshot tagged with the current epoch; every child forked in (previous tag, tag]
+reads that snapshot as its base (and merges against it). Tables a child never sees
+change need nothing at all, which is why forking copies no data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+MAIN_ID = 0
+
+
+@dataclass
+class Branch:
+    id: int
+    name: str
+    parent_id: int
+    fork_epoch: int
+    created_by: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+    @property
+    def schema(self) -> str:
+        return f"_hb_{self.id}"
+
+
+@dataclass
+class Snapshot:
+    tag: int
+    table: str | None  # None: the table did not exist at that point
+
+
+@dataclass
+class Catalog:
+    """In-memory state; every mutation is also written to ``_hati`` by the engine."""
+
+    epoch: int = 0
+    branches: dict[int, Branch] = field(default_factory=dict)
+    by_name: dict[str, int] = field(default_factory=dict)
+    # (owner_id, table) -> snapshots sorted by tag
+    snapshots: dict[tuple[int, str], list[Snapshot]] = field(default_factory=dict)
+    # (owner_id, table) -> epoch of the last write we saw (lost on restart: safe, see module doc)
+    last_write: dict[tuple[int, str], int] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def get(self, name: str) -> Branch | None:
+        bid = self.by_name.get(name)
+        return self.branches.get(bid) if bid is not None else None
+
+    def add(self, b: Branch) -> None:
+        self.branches[b.id] = b
+        self.by_name[b.name] = b.id
+
+    def remove(self, bid: int) -> None:
+        b = self.branches.pop(bid, None)
+        if b is not None and self.by_name.get(b.name) == bid:
+            del self.by_name[b.name]
+
+    def children(self, owner_id: int) -> list[Branch]:
+        return [b for b in self.branches.values() if b.parent_id == owner_id]
+
+    def max_child_fork(self, owner_id: int) -> int:
+        return max((b.fork_epoch for b in self.children(owner_id)), default=-1)
+
+    def needs_snapshot(self, owner_id: int, table: str) -> bool:
+        """True when a live child still reads this table's current content as its base."""
+        last = self.last_write.get((owner_id, table), -1)
+        snaps = self.snapshots.get((owner_id, table))
+        if snaps:
+            last = max(last, snaps[-1].tag)
+        return self.max_child_fork(owner_id) > last
+
+    def base_snapshot(self, branch: Branch, table: str) -> Snapshot | None:
+        """The parent's snapshot this branch must read for ``table``, if the parent wrote it."""
+        snaps = self.snapshots.get((branch.parent_id, table))
+        if not snaps:
+            return None
+        i = bisect_left([s.tag for s in snaps], branch.fork_epoch)
+        return snaps[i] if i < len(snaps) else None
+
+    def add_snapshot(self, owner_id: int, table: str, snap: Snapshot) -> None:
+        lst = self.snapshots.setdefault((owner_id, table), [])
+        lst.append(snap)
+        lst.sort(key=lambda s: s.tag)
+
+    def unused_snapshots(self) -> list[tuple[int, str, Snapshot]]:
+        """Snapshots no live branch reads any more (garbage)."""
+        out = []
+        for (owner, table), snaps in self.snapshots.items():
+            forks = [b.fork_epoch for b in self.children(owner)]
+            prev = -1
+            for s in snaps:
+                if not any(prev < f <= s.tag for f in forks):
+                    out.append((owner, table, s))
+                prev = s.tag
+        return out
+
+    def drop_snapshot(self, owner: int, table: str, snap: Snapshot) -> None:
+        lst = self.snapshots.get((owner, table), [])
+        lst[:] = [s for s in lst if s.tag != snap.tag]
+        if not lst:
+            self.snapshots.pop((owner, table), None)

@@ -1,0 +1,641 @@
+"""The branching engine: fork, route, copy-on-write, snapshot, merge, discard, GC.
+
+Storage layout (see docs/storage.md):
+- main's tables live in schema ``main``; branch ``b`` owns schema ``_hb_<id>``.
+- A branch schema starts empty. Unqualified reads of tables the branch has not
+  written fall through ``search_path`` to main (zero copy). A branch table appears
+  when the branch first writes it (copy-on-write), or as a view when its base is a
+  snapshot or a parent branch's table.
+- ``_hati_snap`` keeps snapshots that parents take before they change a table a
+  live child still reads; the child's base (and merge base) is that snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from hati.branching.analysis import Analysis
+from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot
+from hati.branching.merge import Conflict, Side, TableCounts, TableMerge, canonical_key
+from hati.branching.names import validate_name, validate_strategy
+from hati.branching.rwlock import RWLock
+from hati.errors import (
+    DuplicateObject,
+    HatiError,
+    InsufficientPrivilege,
+    InvalidParameter,
+    SerializationFailure,
+    UndefinedObject,
+    UndefinedTable,
+)
+from hati.storage.duckdb_backend import META, SNAP, Database, qident, qname
+
+FORK_WAIT_SECONDS = 10.0
+
+
+class ObjectInUse(HatiError):
+    sqlstate = "55006"
+
+
+class LockNotAvailable(HatiError):
+    sqlstate = "55P03"
+
+
+class DependentObjects(HatiError):
+    sqlstate = "2BP01"
+
+
+class DuplicateTable(HatiError):
+    sqlstate = "42P07"
+
+
+@dataclass
+class MergeResult:
+    branch: str
+    strategy: str
+    inserted: int
+    updated: int
+    deleted: int
+    conflicts: int
+    status: str
+
+
+_CREATE_HEAD = re.compile(
+    r'^\s*CREATE\s+TABLE\s+(?:(?:"(?:[^"]|"")*"|[^\s(."]+)\.)*(?:"(?:[^"]|"")*"|[^\s(."]+)\s*\(',
+    re.IGNORECASE,
+)
+
+
+class BranchEngine:
+    """All branch state transitions. Thread-safe; callers pass their own cursor."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.catalog = Catalog()
+        self.gate = RWLock()
+        self._snap_lock = threading.Lock()
+        self._load()
+
+    # ------------------------------------------------------------------ state
+    def _load(self) -> None:
+        cur = self.db.cursor()
+        self.catalog.epoch = int(
+            cur.execute(f"SELECT value FROM {META}.state WHERE key='epoch'").fetchone()[0]
+        )  # type: ignore[index]
+        for row in cur.execute(
+            f"SELECT id, name, parent_id, fork_epoch, created_by, created_at, expires_at FROM {META}.branches"
+        ).fetchall():
+            self.catalog.add(Branch(*row))
+        for owner, table, tag, snap in cur.execute(
+            f"SELECT owner_id, table_name, tag, snap_table FROM {META}.snapshots"
+        ).fetchall():
+            self.catalog.add_snapshot(owner, table, Snapshot(tag, snap))
+        cur.close()
+
+    def branch(self, name: str) -> Branch:
+        b = self.catalog.get(name)
+        if b is None:
+            raise UndefinedObject(
+                f'branch "{name}" does not exist',
+                hint="SELECT * FROM branch_list() shows the live branches.",
+            )
+        return b
+
+    def live(self) -> list[Branch]:
+        return sorted(self.catalog.branches.values(), key=lambda b: (b.created_at, b.id))
+
+    @property
+    def has_branches(self) -> bool:
+        return bool(self.catalog.branches)
+
+    # ------------------------------------------------------------------ create / discard
+    def create(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        name: str,
+        parent: str | None = None,
+        ttl_seconds: float | None = None,
+        agent: str | None = None,
+    ) -> Branch:
+        validate_name(name)
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise InvalidParameter("ttl_seconds must be positive")
+        if not self.gate.acquire_exclusive(FORK_WAIT_SECONDS):
+            raise LockNotAvailable(
+                "could not fork: a write transaction on main has been open too long",
+                hint="Commit or roll back open transactions, then retry branch_create.",
+            )
+        try:
+            with self.catalog.lock:
+                if self.catalog.get(name) is not None:
+                    raise DuplicateObject(
+                        f'branch "{name}" already exists',
+                        hint="Pick another name, or branch_discard it first.",
+                    )
+                parent_id = MAIN_ID if parent in (None, "", "main") else self.branch(parent).id
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                expires = now + dt.timedelta(seconds=ttl_seconds) if ttl_seconds else None
+                epoch = self.catalog.epoch + 1
+                bid = self.db.next_id(cur)
+                b = Branch(bid, name, parent_id, epoch, agent, now, expires)
+                cur.execute("BEGIN")
+                try:
+                    cur.execute(f"UPDATE {META}.state SET value = ? WHERE key = 'epoch'", [epoch])
+                    cur.execute(
+                        f"INSERT INTO {META}.branches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [bid, name, parent_id, epoch, agent, now, expires],
+                    )
+                    cur.execute(f"CREATE SCHEMA {qident(b.schema)}")
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                self.catalog.epoch = epoch
+                self.catalog.add(b)
+                return b
+        finally:
+            self.gate.release_exclusive()
+
+    def discard(self, cur: duckdb.DuckDBPyConnection, name: str) -> None:
+        with self.catalog.lock:
+            b = self.branch(name)
+            kids = self.catalog.children(b.id)
+            if kids:
+                raise DependentObjects(
+                    f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
+                    hint="Merge or discard the child branches first.",
+                )
+            cur.execute("BEGIN")
+            try:
+                self._retire(cur, b)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self.catalog.remove(b.id)
+            self._drop_owner_snapshots(b.id)
+            self.collect_garbage(cur)
+
+    def _retire(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
+        """Remove a branch's schema and metadata inside the caller's transaction."""
+        cur.execute(f"DROP SCHEMA IF EXISTS {qident(b.schema)} CASCADE")
+        for table in ("branches",):
+            cur.execute(f"DELETE FROM {META}.{table} WHERE id = ?", [b.id])
+        cur.execute(f"DELETE FROM {META}.dropped WHERE branch_id = ?", [b.id])
+        cur.execute(f"DELETE FROM {META}.resolutions WHERE branch_id = ?", [b.id])
+
+    def _drop_owner_snapshots(self, owner_id: int) -> None:
+        for key in [k for k in self.catalog.snapshots if k[0] == owner_id]:
+            self.catalog.snapshots.pop(key, None)
+
+    def collect_garbage(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """Drop snapshots no live branch reads; return how many went."""
+        with self.catalog.lock:
+            dead = self.catalog.unused_snapshots()
+            for owner, table, snap in dead:
+                self.catalog.drop_snapshot(owner, table, snap)
+            # Snapshot entries of owners that no longer exist.
+            live_owners = {MAIN_ID, *self.catalog.branches}
+            rows = cur.execute(f"SELECT DISTINCT owner_id FROM {META}.snapshots").fetchall()
+            stale_owners = [r[0] for r in rows if r[0] not in live_owners]
+            if not dead and not stale_owners:
+                return 0
+            used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
+            cur.execute("BEGIN")
+            try:
+                for owner, table, snap in dead:
+                    cur.execute(
+                        f"DELETE FROM {META}.snapshots WHERE owner_id = ? AND table_name = ? AND tag = ?",
+                        [owner, table, snap.tag],
+                    )
+                for owner in stale_owners:
+                    cur.execute(f"DELETE FROM {META}.snapshots WHERE owner_id = ?", [owner])
+                physical = self.db.tables_in(cur, SNAP)
+                for t in physical - used:
+                    cur.execute(f"DROP TABLE IF EXISTS {qname(SNAP, t)}")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            return len(dead)
+
+    def expire(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
+        """Discard branches whose TTL has passed (children first)."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        gone: list[str] = []
+        for b in sorted(self.live(), key=lambda b: -b.fork_epoch):
+            if b.expires_at is not None and b.expires_at <= now:
+                try:
+                    self.discard(cur, b.name)
+                    gone.append(b.name)
+                except HatiError:
+                    continue
+        return gone
+
+    # ------------------------------------------------------------------ resolution
+    def local_tables(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> set[str]:
+        return self.db.tables_in(cur, b.schema)
+
+    def dropped_tables(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> set[str]:
+        rows = cur.execute(
+            f"SELECT table_name FROM {META}.dropped WHERE branch_id = ?", [b.id]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def current_rel(self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str) -> str | None:
+        """The physical table holding ``owner``'s current version of ``table`` (None: absent)."""
+        if owner_id == MAIN_ID:
+            return qname("main", table) if self.db.table_exists(cur, "main", table) else None
+        b = self.catalog.branches[owner_id]
+        if self.db.table_exists(cur, b.schema, table):
+            return qname(b.schema, table)
+        if table in self.dropped_tables(cur, b):
+            return None
+        return self.base_rel(cur, b, table)
+
+    def base_rel(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> str | None:
+        """The physical table holding ``table`` as the parent had it when ``b`` forked."""
+        snap = self.catalog.base_snapshot(b, table)
+        if snap is not None:
+            return qname(SNAP, snap.table) if snap.table else None
+        return self.current_rel(cur, b.parent_id, table)
+
+    # ------------------------------------------------------------------ writes
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the fork gate shared for one write (see rwlock.py)."""
+        self.gate.acquire_shared()
+        try:
+            yield
+        finally:
+            self.gate.release_shared()
+
+    def before_write(self, owner_id: int, tables: list[str]) -> None:
+        """Preserve tables live children still read, before ``owner`` changes them."""
+        if not self.catalog.children(owner_id):
+            return
+        with self.catalog.lock:
+            for table in tables:
+                if self.catalog.needs_snapshot(owner_id, table):
+                    self._snapshot(owner_id, table)
+                self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
+
+    def _snapshot(self, owner_id: int, table: str) -> None:
+        cur = self.db.cursor()
+        try:
+            tag = self.catalog.epoch
+            src = self.current_rel(cur, owner_id, table)
+            snap_name: str | None = None
+            cur.execute("BEGIN")
+            try:
+                if src is not None:
+                    if src.startswith(qident(SNAP) + "."):
+                        snap_name = src.split(".", 1)[1].strip('"')  # immutable already: share it
+                    else:
+                        snap_name = f"s{self.db.next_id(cur)}"
+                        self.copy_table(cur, src, SNAP, snap_name)
+                cur.execute(
+                    f"INSERT INTO {META}.snapshots VALUES (?, ?, ?, ?)",
+                    [owner_id, table, tag, snap_name],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))
+        finally:
+            cur.close()
+
+    def copy_table(self, cur: duckdb.DuckDBPyConnection, src: str, schema: str, name: str) -> None:
+        """Copy a table with its constraints (CTAS would drop the primary key)."""
+        src_schema, src_table = (p.strip('"').replace('""', '"') for p in src.split(".", 1))
+        ddl = self.db.table_sql(cur, src_schema, src_table)
+        m = _CREATE_HEAD.match(ddl)
+        if m is None:
+            cur.execute(f"CREATE TABLE {qname(schema, name)} AS SELECT * FROM {src}")
+            return
+        cur.execute(f"CREATE TABLE {qname(schema, name)}(" + ddl[m.end() :])
+        cur.execute(f"INSERT INTO {qname(schema, name)} SELECT * FROM {src}")
+
+    # ------------------------------------------------------------------ routing
+    def prepare_statement(self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis) -> bool:
+        """Make the branch schema ready for a statement. False: skip it (IF NOT EXISTS)."""
+        schema = b.schema
+        for ref in [*a.writes, *a.drops, *a.creates]:
+            if ref.schema is not None and ref.schema not in (schema,):
+                raise InsufficientPrivilege(
+                    f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
+                    hint="Inside a branch use unqualified table names; RESET hatidata_branch to write main.",
+                )
+        local = self.db.tables_in(cur, schema)
+        views = self.db.views_in(cur, schema)
+        dropped = self.dropped_tables(cur, b)
+        for ref in a.creates:
+            if ref.name in local or (ref.name not in dropped and self.base_rel(cur, b, ref.name)):
+                if a.if_not_exists:
+                    return False
+                raise DuplicateTable(f'relation "{ref.name}" already exists')
+            if ref.name in views:
+                cur.execute(f"DROP VIEW {qname(schema, ref.name)}")
+        for ref in [*a.writes, *a.drops]:
+            if ref.name in local:
+                continue
+            src = None if ref.name in dropped else self.base_rel(cur, b, ref.name)
+            if src is None:
+                if a.if_exists:
+                    continue
+                raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
+            with self.catalog.lock:
+                self.before_write(b.id, [ref.name])
+            if ref.name in views:
+                cur.execute(f"DROP VIEW {qname(schema, ref.name)}")
+            self.copy_table(cur, src, schema, ref.name)
+            local.add(ref.name)
+        written = {r.name for r in [*a.writes, *a.drops, *a.creates]}
+        for ref in a.reads:
+            if ref.schema is not None or ref.name in local or ref.name in written:
+                continue
+            if ref.name in dropped:
+                raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
+            src = self.base_rel(cur, b, ref.name)
+            if src is None:
+                if self.db.table_exists(cur, "main", ref.name):
+                    raise UndefinedTable(
+                        f'relation "{ref.name}" does not exist in branch "{b.name}"',
+                        detail="It was created in the parent after this branch forked.",
+                    )
+                continue
+            if src == qname("main", ref.name) and ref.name not in views:
+                continue  # zero copy: search_path falls through to main
+            want = f"SELECT * FROM {src}"
+            if views.get(ref.name, "").find(src) < 0:
+                cur.execute(f"CREATE OR REPLACE VIEW {qname(schema, ref.name)} AS {want}")
+        return True
+
+    def after_statement(self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis) -> None:
+        """Record drops (so main's copy stays hidden) and un-drop re-created tables."""
+        for ref in a.drops:
+            if not a.is_view:
+                cur.execute(f"INSERT OR IGNORE INTO {META}.dropped VALUES (?, ?)", [b.id, ref.name])
+        for ref in a.creates:
+            cur.execute(
+                f"DELETE FROM {META}.dropped WHERE branch_id = ? AND table_name = ?",
+                [b.id, ref.name],
+            )
+
+    def search_path(self, b: Branch) -> str:
+        return f"{qident(b.schema)},main"
+
+    # ------------------------------------------------------------------ merge
+    def _table_merges(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, tag: str
+    ) -> list[TableMerge]:
+        names = sorted(self.local_tables(cur, b) | self.dropped_tables(cur, b))
+        out = []
+        for i, table in enumerate(names):
+            theirs_rel = (
+                qname(b.schema, table) if self.db.table_exists(cur, b.schema, table) else None
+            )
+            base_rel = self.base_rel(cur, b, table)
+            ours_rel = self.current_rel(cur, b.parent_id, table)
+            sides = [self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel)]
+            key_src = theirs_rel or ours_rel or base_rel
+            key = self._primary_key(cur, key_src) if key_src else []
+            out.append(TableMerge(cur, table, *sides, key=key, tag=f"{tag}_{i}"))
+        return out
+
+    def _side(self, cur: duckdb.DuckDBPyConnection, rel: str | None) -> Side:
+        if rel is None:
+            return Side(None)
+        schema, table = (p.strip('"').replace('""', '"') for p in rel.split(".", 1))
+        return Side(rel, self.db.columns(cur, schema, table))
+
+    def _primary_key(self, cur: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
+        schema, table = (p.strip('"').replace('""', '"') for p in rel.split(".", 1))
+        return self.db.primary_key(cur, schema, table)
+
+    def diff(self, cur: duckdb.DuckDBPyConnection, name: str) -> list[tuple[Any, ...]]:
+        b = self.branch(name)
+        rows: list[tuple[Any, ...]] = []
+        for tm in self._table_merges(cur, b, "d"):
+            if tm.theirs.rel is None:
+                rows.append((tm.table, "drop_table", "*", None, None))
+                continue
+            if tm.base.rel is None:
+                rows.append((tm.table, "create_table", "*", None, None))
+            rows.extend(tm.diff_rows())
+        return rows
+
+    def conflicts(self, cur: duckdb.DuckDBPyConnection, name: str) -> list[Conflict]:
+        b = self.branch(name)
+        out: list[Conflict] = []
+        for tm in self._table_merges(cur, b, "c"):
+            try:
+                out.extend(self._plan(tm))
+            finally:
+                tm.cleanup()
+        return out
+
+    def _plan(self, tm: TableMerge) -> list[Conflict]:
+        if tm.theirs.rel is None:  # dropped in the branch
+            if tm.same_base or tm.ours.rel is None:
+                return []
+            return [Conflict(tm.table, "*", "table", "changed", "dropped")]
+        self._check_schema(tm)
+        return tm.plan()
+
+    def _check_schema(self, tm: TableMerge) -> None:
+        base = {c.name: c.type for c in tm.base.columns}
+        ours = {c.name: c.type for c in tm.ours.columns}
+        theirs = {c.name: c.type for c in tm.theirs.columns}
+        if tm.base.rel is None and tm.ours.rel is not None and ours != theirs:
+            raise SerializationFailure(
+                f'table "{tm.table}" was created on both sides with different columns',
+                hint="Drop or rename it in the branch, then merge again.",
+            )
+        if tm.base.rel is None or theirs == base or ours in (base, theirs):
+            return
+        for col in set(base) | set(ours) | set(theirs):
+            o, t, bb = ours.get(col), theirs.get(col), base.get(col)
+            if o != bb and t != bb and o != t:
+                raise SerializationFailure(
+                    f'incompatible schema changes to "{tm.table}": column "{col}" is '
+                    f"{o or 'dropped'} in the parent and {t or 'dropped'} in the branch",
+                    hint="Make the column agree on one side, then merge again.",
+                )
+
+    def _apply_schema(self, cur: duckdb.DuckDBPyConnection, tm: TableMerge, ours_rel: str) -> None:
+        """Bring the parent table's columns in line with the branch's changes."""
+        base = {c.name: c.type for c in tm.base.columns}
+        ours = {c.name: c.type for c in tm.ours.columns}
+        for c in tm.theirs.columns:
+            if c.name not in base and c.name not in ours:
+                cur.execute(f"ALTER TABLE {ours_rel} ADD COLUMN {qident(c.name)} {c.type}")
+            elif c.name in base and c.type != base[c.name] and ours.get(c.name) == base[c.name]:
+                cur.execute(f"ALTER TABLE {ours_rel} ALTER COLUMN {qident(c.name)} TYPE {c.type}")
+        theirs = {c.name for c in tm.theirs.columns}
+        for name in base:
+            if name not in theirs and name in ours:
+                cur.execute(f"ALTER TABLE {ours_rel} DROP COLUMN {qident(name)}")
+        tm.ours = self._side(cur, ours_rel)
+
+    def record_resolution(
+        self, cur: duckdb.DuckDBPyConnection, name: str, table: str, key: str, choice: str
+    ) -> str:
+        b = self.branch(name)
+        values: str | None = None
+        if choice not in ("main", "branch", "ours", "theirs"):
+            try:
+                parsed = json.loads(choice)
+            except json.JSONDecodeError as exc:
+                raise InvalidParameter(
+                    "resolution must be 'main', 'branch' or a JSON object of column values"
+                ) from exc
+            if not isinstance(parsed, dict):
+                raise InvalidParameter("a JSON resolution must be an object of column values")
+            values, choice = json.dumps(parsed), "values"
+        choice = {"ours": "main", "theirs": "branch"}.get(choice, choice)
+        cur.execute(
+            f"INSERT OR REPLACE INTO {META}.resolutions VALUES (?, ?, ?, ?, ?)",
+            [b.id, table, canonical_key(key), choice, values],
+        )
+        return choice
+
+    def merge(
+        self, cur: duckdb.DuckDBPyConnection, name: str, strategy: str = "branch_wins"
+    ) -> MergeResult:
+        validate_strategy(strategy)
+        b = self.branch(name)
+        kids = self.catalog.children(b.id)
+        if kids:
+            raise DependentObjects(
+                f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
+                hint="Merge or discard the child branches first.",
+            )
+        with self.writing(), self.catalog.lock:
+            tables = sorted(self.local_tables(cur, b) | self.dropped_tables(cur, b))
+            self.before_write(b.parent_id, tables)
+            parent_schema = (
+                None if b.parent_id == MAIN_ID else self.catalog.branches[b.parent_id].schema
+            )
+            resolutions = {
+                (t, k): (c, v)
+                for t, k, c, v in cur.execute(
+                    f"SELECT table_name, row_key, choice, row_values FROM {META}.resolutions WHERE branch_id = ?",
+                    [b.id],
+                ).fetchall()
+            }
+            cur.execute("BEGIN")
+            try:
+                result = self._merge_in_txn(cur, b, strategy, tables, parent_schema, resolutions)
+                if result.status == "merged":
+                    self._retire(cur, b)
+                    cur.execute("COMMIT")
+                    self.catalog.remove(b.id)
+                    self._drop_owner_snapshots(b.id)
+                else:
+                    cur.execute("ROLLBACK")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        if result.status == "merged":
+            self.collect_garbage(cur)
+        return result
+
+    def _merge_in_txn(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        strategy: str,
+        tables: list[str],
+        parent_schema: str | None,
+        resolutions: dict[tuple[str, str], tuple[str, str | None]],
+    ) -> MergeResult:
+        total = TableCounts()
+        merges = self._table_merges(cur, b, "m")
+        plans = [(tm, self._plan(tm)) for tm in merges]
+        conflicts = [c for _, cs in plans for c in cs]
+        if conflicts and strategy == "abort":
+            first = conflicts[0]
+            raise SerializationFailure(
+                f'merge of "{b.name}" aborted: {len(conflicts)} conflicting row(s)',
+                detail=f"first conflict: table {first.table}, key {first.key}",
+                hint="SELECT * FROM branch_conflicts('<branch>') lists them; merge with "
+                "'branch_wins', 'main_wins' or resolve them and use 'manual'.",
+            )
+        if strategy == "manual":
+            unresolved = [c for c in conflicts if (c.table, c.key) not in resolutions]
+            if unresolved:
+                for tm in merges:
+                    tm.cleanup()
+                return MergeResult(b.name, strategy, 0, 0, 0, len(unresolved), "conflicts")
+        for tm, cs in plans:
+            take: set[str] = set()
+            custom: dict[str, dict[str, Any]] = {}
+            for c in cs:
+                if strategy == "branch_wins":
+                    take.add(c.key)
+                elif strategy == "manual":
+                    choice, values = resolutions[(c.table, c.key)]
+                    if choice == "branch":
+                        take.add(c.key)
+                    elif choice == "values" and values:
+                        custom[c.key] = json.loads(values)
+            counts = self._apply_table(cur, b, tm, parent_schema, take, custom, bool(cs))
+            total.inserted += counts.inserted
+            total.updated += counts.updated
+            total.deleted += counts.deleted
+            tm.cleanup()
+        return MergeResult(
+            b.name, strategy, total.inserted, total.updated, total.deleted, len(conflicts), "merged"
+        )
+
+    def _apply_table(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        tm: TableMerge,
+        parent_schema: str | None,
+        take: set[str],
+        custom: dict[str, dict[str, Any]],
+        conflicted: bool,
+    ) -> TableCounts:
+        target_schema = parent_schema or "main"
+        target = qname(target_schema, tm.table)
+        if tm.theirs.rel is None:  # dropped in the branch
+            if tm.ours.rel is not None and (not conflicted or "*" in take):
+                if parent_schema is not None and tm.ours.rel != target:
+                    cur.execute(
+                        f"INSERT OR IGNORE INTO {META}.dropped VALUES (?, ?)",
+                        [b.parent_id, tm.table],
+                    )
+                    return TableCounts()
+                cur.execute(f"DROP TABLE {target}")
+            return TableCounts()
+        if tm.ours.rel is None:  # created in the branch (or dropped in the parent)
+            self.copy_table(cur, tm.theirs.rel, target_schema, tm.table)
+            if parent_schema is not None:
+                cur.execute(
+                    f"DELETE FROM {META}.dropped WHERE branch_id = ? AND table_name = ?",
+                    [b.parent_id, tm.table],
+                )
+            n = cur.execute(f"SELECT count(*) FROM {target}").fetchone()
+            return TableCounts(inserted=int(n[0]) if n else 0)
+        if tm.ours.rel != target:
+            # The parent is a branch that still reads this table through: materialize it.
+            cur.execute(f"DROP VIEW IF EXISTS {target}")
+            self.copy_table(cur, tm.ours.rel, target_schema, tm.table)
+        if tm.base.rel is not None and {c.name: c.type for c in tm.theirs.columns} != {
+            c.name: c.type for c in tm.base.columns
+        }:
+            self._apply_schema(cur, tm, target)
+        return tm.apply(take, custom, target)

@@ -1,0 +1,38 @@
+"""Branch names and the schema names that hold branch data."""
+
+from __future__ import annotations
+
+import re
+
+from hati.errors import InvalidParameter
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+MAIN = "main"
+STRATEGIES = ("branch_wins", "main_wins", "manual", "abort")
+
+
+def validate_name(name: object) -> str:
+    """A branch name, or InvalidParameter (22023) saying what is allowed."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidParameter(
+            f"invalid branch name {name!r}",
+            hint="Branch names are 1-63 characters: letters, digits, '_', '.', '-', "
+            "starting with a letter or digit.",
+        )
+    if name.lower() == MAIN:
+        raise InvalidParameter("'main' is reserved for the shared state")
+    return name
+
+
+def validate_strategy(strategy: object) -> str:
+    if strategy not in STRATEGIES:
+        raise InvalidParameter(
+            f"invalid merge strategy {strategy!r}",
+            hint="Use one of: " + ", ".join(STRATEGIES) + ".",
+        )
+    return str(strategy)
+
+
+def schema_for(branch_id: int) -> str:
+    """Branch data lives in a schema named by id, so a reused name never meets old data."""
+    return f"_hb_{branch_id}"

@@ -1,0 +1,157 @@
+"""The ``hati`` command: a thin shell over :mod:`hati.server` and :mod:`hati.daemon`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hati import daemon
+from hati.config import DEFAULT_HOST, Config
+
+console = Console()
+err_console = Console(stderr=True)
+
+_dir_option = click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $HATI_DIR or ./.hati).",
+)
+_port_option = click.option(
+    "--port", type=int, default=None, help="TCP port (default: $HATI_PORT or 5439)."
+)
+
+
+def _fail(message: str, hint: str | None = None, code: int = 1) -> None:
+    err_console.print(f"[red]error:[/red] {message}")
+    if hint:
+        err_console.print(f"[dim]hint:[/dim] {hint}")
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(package_name="hati")
+def main() -> None:
+    """hati: a PostgreSQL-wire SQL server over DuckDB with branchable state for AI agents."""
+
+
+@main.command()
+@_dir_option
+@click.option("--host", default=None, help=f"Address to listen on (default {DEFAULT_HOST}).")
+@_port_option
+@click.option("--password", default=None, help="Require this password (SCRAM-SHA-256).")
+def init(data_dir: Path | None, host: str | None, port: int | None, password: str | None) -> None:
+    """Create the data directory and start the server in the background."""
+    cfg = Config.load(data_dir, host=host, port=port, password=password)
+    try:
+        outcome = daemon.start_background(cfg)
+    except daemon.DaemonError as exc:
+        _fail(exc.message, exc.hint, exc.code)
+        return
+    if outcome.already_running:
+        console.print(f"hati is already running for {cfg.data_dir} (pid {outcome.pid}).")
+        print(f"Proxy running on localhost:{outcome.port}")
+        return
+    print("HatiData initialized successfully.")
+    print(f"Proxy running on localhost:{outcome.port}")
+
+
+@main.command()
+@_dir_option
+@click.option("--host", default=None, help=f"Address to listen on (default {DEFAULT_HOST}).")
+@_port_option
+def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Run the server in the foreground (for containers and supervisors)."""
+    cfg = Config.load(data_dir, host=host, port=port)
+    try:
+        daemon.serve_foreground(cfg)
+    except daemon.DaemonError as exc:
+        _fail(exc.message, exc.hint, exc.code)
+
+
+@main.command()
+@_dir_option
+def status(data_dir: Path | None) -> None:
+    """Say whether the server for a data directory runs, and where."""
+    cfg = Config.load(data_dir)
+    st = daemon.status(cfg)
+    if not st.running:
+        console.print(f"hati is not running for {cfg.data_dir}.")
+        if st.stale_pid:
+            console.print(
+                f"[dim]A stale pid file ({st.stale_pid}) was left behind; `hati init` replaces it.[/dim]"
+            )
+        sys.exit(3)
+    console.print(
+        f"hati is running for {cfg.data_dir} (pid {st.pid}) on localhost:{st.port}; "
+        f"{st.branches} live branch(es)."
+    )
+
+
+@main.command()
+@_dir_option
+def stop(data_dir: Path | None) -> None:
+    """Stop the background server (data stays on disk)."""
+    cfg = Config.load(data_dir)
+    try:
+        stopped = daemon.stop(cfg)
+    except daemon.DaemonError as exc:
+        _fail(exc.message, exc.hint, exc.code)
+        return
+    console.print("hati stopped." if stopped else f"hati was not running for {cfg.data_dir}.")
+
+
+@main.command()
+@_dir_option
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
+def logs(data_dir: Path | None, lines: int) -> None:
+    """Show the end of the server log."""
+    cfg = Config.load(data_dir)
+    if not cfg.log_path.exists():
+        _fail(f"no log at {cfg.log_path}", "Start the server with `hati init` first.")
+    for line in cfg.log_path.read_text(errors="replace").splitlines()[-lines:]:
+        print(line)
+
+
+@main.command()
+@_dir_option
+def branches(data_dir: Path | None) -> None:
+    """List live branches as a table."""
+    cfg = Config.load(data_dir)
+    st = daemon.status(cfg)
+    if not st.running:
+        _fail(f"hati is not running for {cfg.data_dir}", "Start it with `hati init`.", 3)
+    rows = daemon.query(cfg, st.port, "SELECT * FROM branch_list()")
+    table = Table(title=f"Branches ({len(rows)})")
+    for col in (
+        "name",
+        "parent",
+        "created_by",
+        "created_at",
+        "tables",
+        "rows_changed",
+        "expires_at",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    console.print(table)
+
+
+@main.command()
+@click.option("--agents", is_flag=True, help="Run the AutoGen group-chat example instead.")
+@click.option("--keep", is_flag=True, help="Keep the temporary data directory.")
+def demo(agents: bool, keep: bool) -> None:
+    """Run the tutorial end to end against a freshly started server."""
+    from hati.demo.runner import run_demo
+
+    sys.exit(run_demo(agents=agents, keep=keep))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,93 @@
+"""Server settings: one dataclass, loaded once from the data dir and the environment.
+
+The data dir holds ``hati.toml`` (this config), ``hati.duckdb`` (all data: main,
+branches, snapshots and metadata in one file so a merge is one transaction),
+``hati.log`` and ``hati.pid``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_PORT = 5439
+DEFAULT_HOST = "127.0.0.1"
+CONFIG_NAME = "hati.toml"
+DB_NAME = "hati.duckdb"
+LOG_NAME = "hati.log"
+PID_NAME = "hati.pid"
+
+
+@dataclass
+class Config:
+    """Everything the server needs to start. Paths derive from ``data_dir``."""
+
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    password: str | None = None
+    agent_keys: dict[str, str] = field(default_factory=dict)
+    allow_cleartext: bool = False
+    merge_agents: list[str] | None = None
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_connections: int = 256
+    audit_max_rows: int = 1_000_000
+    threads: int | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_NAME
+
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / PID_NAME
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / CONFIG_NAME
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.password or self.agent_keys)
+
+    @classmethod
+    def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Config:
+        """Read ``hati.toml`` if present, then environment, then explicit overrides."""
+        directory = Path(data_dir or os.environ.get("HATI_DIR") or ".hati").resolve()
+        values: dict[str, object] = {}
+        path = directory / CONFIG_NAME
+        if path.exists():
+            with path.open("rb") as fh:
+                values.update(tomllib.load(fh).get("server", {}))
+        if "HATI_PORT" in os.environ:
+            values["port"] = int(os.environ["HATI_PORT"])
+        if "HATI_HOST" in os.environ:
+            values["host"] = os.environ["HATI_HOST"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)} - {"data_dir"}
+        return cls(data_dir=directory, **{k: v for k, v in values.items() if k in known})
+
+    def save(self) -> None:
+        """Write the settings a restarted server must reuse."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
+        if self.password:
+            lines.append(f'password = "{self.password}"')
+        if self.allow_cleartext:
+            lines.append("allow_cleartext = true")
+        if self.merge_agents is not None:
+            quoted = ", ".join(f'"{a}"' for a in self.merge_agents)
+            lines.append(f"merge_agents = [{quoted}]")
+        lines.append(f"max_message_bytes = {self.max_message_bytes}")
+        lines.append(f"max_connections = {self.max_connections}")
+        if self.agent_keys:
+            lines.append("")
+            lines.append("[server.agent_keys]")
+            lines.extend(f'"{k}" = "{v}"' for k, v in self.agent_keys.items())
+        self.config_path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,1 @@
+"""The tutorial (shared/seeds) as runnable code, used by ``hati demo`` and the tests."""

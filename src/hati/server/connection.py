@@ -1,0 +1,490 @@
+"""One client connection: startup, authentication, simple and extended query protocol.
+
+All DuckDB work (and the encoding of rows) runs on this connection's own worker
+thread, so the event loop keeps serving other clients while a query runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hati.errors import AuthenticationFailed, HatiError, ProtocolViolation, SqlError, to_sql_error
+from hati.results import Result
+from hati.server.auth import ScramServer, check_cleartext
+from hati.session import SERVER_VERSION, Session
+from hati.wire import codec
+from hati.wire import messages as m
+from hati.wire import types as pgtypes
+
+if TYPE_CHECKING:
+    from hati.server.listener import Server
+
+log = logging.getLogger("hati.server")
+CHUNK_ROWS = 2000
+
+
+@dataclass
+class Prepared:
+    sql: str
+    param_oids: list[int]
+    columns: list[tuple[str, int]] | None = None
+    described: bool = False
+
+
+@dataclass
+class Portal:
+    stmt: Prepared
+    params: list[Any]
+    result_formats: tuple[int, ...]
+    result: Result | None = None
+    sent_description: bool = False
+    sent_rows: int = 0
+    executed: bool = False
+
+
+@dataclass
+class _Encoded:
+    data: bytes
+    more: bool
+    rows: int = 0
+
+
+@dataclass
+class Connection:
+    server: Server
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    conn_id: int = 0
+    session: Session | None = None
+    prepared: dict[str, Prepared] = field(default_factory=dict)
+    portals: dict[str, Portal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.decoder = codec.FrontendDecoder(self.server.config.max_message_bytes)
+        self.secret = secrets.randbits(31)
+        self._pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"hati-conn-{self.conn_id}"
+        )
+        self._skip_to_sync = False
+        self._out = bytearray()
+        self.closed = asyncio.Event()
+
+    # ------------------------------------------------------------------ plumbing
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _send(self, data: bytes) -> None:
+        self._out += data
+
+    async def _flush(self) -> None:
+        if self._out:
+            self.writer.write(bytes(self._out))
+            self._out.clear()
+        await self.writer.drain()
+
+    async def _messages(self) -> Any:
+        while True:
+            for msg in self.decoder.messages():
+                yield msg
+            data = await self.reader.read(65536)
+            if not data:
+                return
+            self.decoder.feed(data)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        try:
+            stream = self._messages()
+            if not await self._startup(stream):
+                return
+            async for msg in stream:
+                if isinstance(msg, m.Terminate):
+                    return
+                await self._handle(msg)
+        except ProtocolViolation as exc:
+            self._send(codec.encode_error(to_sql_error(exc)))
+            await self._safe_flush()
+        except AuthenticationFailed as exc:
+            self._send(codec.encode_error(SqlError("28P01", exc.message, severity="FATAL")))
+            await self._safe_flush()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self._close()
+
+    async def _safe_flush(self) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._flush()
+
+    async def _close(self) -> None:
+        self.server.forget(self)
+        if self.session is not None:
+            session = self.session
+            self.session = None
+            try:
+                await self._in_thread(session.close)
+            except Exception:  # noqa: BLE001 - closing must not raise
+                log.exception("closing session")
+        self._pool.shutdown(wait=False)
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.closed.set()
+
+    # ------------------------------------------------------------------ startup
+    async def _startup(self, stream: Any) -> bool:
+        async for msg in stream:
+            if isinstance(msg, (m.SSLRequest, m.GSSENCRequest)):
+                self.writer.write(b"N")
+                await self.writer.drain()
+                continue
+            if isinstance(msg, m.CancelRequest):
+                self.server.cancel(msg.process_id, msg.secret_key)
+                return False
+            if isinstance(msg, m.StartupMessage):
+                return await self._begin_session(msg, stream)
+            raise ProtocolViolation("expected a startup message")
+        return False
+
+    async def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
+        params = msg.parameters
+        if self.server.at_capacity():
+            self._send(
+                codec.encode_error(
+                    SqlError(
+                        "53300",
+                        "sorry, too many clients already",
+                        severity="FATAL",
+                        hint="Raise max_connections in hati.toml or close idle connections.",
+                    )
+                )
+            )
+            await self._flush()
+            return False
+        await self._authenticate(params, stream)
+        try:
+            self.session = await self._in_thread(
+                lambda: Session(self.server.state, self.conn_id, dict(params))
+            )
+        except HatiError as exc:
+            err = to_sql_error(exc)
+            self._send(
+                codec.encode_error(SqlError(err.sqlstate, err.message, "FATAL", hint=err.hint))
+            )
+            await self._flush()
+            return False
+        self._send(codec.encode_auth_ok())
+        statuses = {
+            "server_version": SERVER_VERSION,
+            "server_encoding": "UTF8",
+            "client_encoding": "UTF8",
+            "DateStyle": "ISO, MDY",
+            "TimeZone": "UTC",
+            "integer_datetimes": "on",
+            "standard_conforming_strings": "on",
+            "IntervalStyle": "postgres",
+            "is_superuser": "on",
+            "session_authorization": params.get("user", "hati"),
+            "application_name": params.get("application_name", ""),
+        }
+        for k, v in statuses.items():
+            self._send(codec.encode_parameter_status(k, v))
+        self._send(codec.encode_backend_key(self.conn_id, self.secret))
+        self._send(codec.encode_ready("I"))
+        await self._flush()
+        return True
+
+    async def _authenticate(self, params: dict[str, str], stream: Any) -> None:
+        cfg = self.server.config
+        peer = self.writer.get_extra_info("peername")
+        user = params.get("user", "")
+        agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
+        password = agent_key or cfg.password
+        if password is None and cfg.agent_keys and not cfg.password:
+            raise AuthenticationFailed(f'no key is configured for agent "{user}"')
+        if password is None:
+            return  # trust (only ever on loopback: the listener refuses otherwise)
+        del peer
+        if cfg.allow_cleartext and not _wants_scram(params):
+            self._send(codec.encode_auth_cleartext())
+            await self._flush()
+            msg = await _next(stream)
+            if not isinstance(msg, m.PasswordMessage):
+                raise AuthenticationFailed("expected a password message")
+            check_cleartext(msg.payload, password)
+            return
+        scram = ScramServer(password)
+        self._send(codec.encode_auth_sasl(["SCRAM-SHA-256"]))
+        await self._flush()
+        msg = await _next(stream)
+        if not isinstance(msg, m.PasswordMessage):
+            raise AuthenticationFailed("expected a SASL initial response")
+        self._send(codec.encode_auth_sasl_continue(scram.first(msg.payload)))
+        await self._flush()
+        msg = await _next(stream)
+        if not isinstance(msg, m.PasswordMessage):
+            raise AuthenticationFailed("expected a SASL response")
+        self._send(codec.encode_auth_sasl_final(scram.final(msg.payload)))
+
+    # ------------------------------------------------------------------ messages
+    async def _handle(self, msg: m.FrontendMessage) -> None:
+        if isinstance(msg, m.Query):
+            self._skip_to_sync = False
+            await self._simple_query(msg.sql)
+            return
+        if isinstance(msg, m.Sync):
+            self._skip_to_sync = False
+            self._send(codec.encode_ready(self._status()))
+            await self._flush()
+            return
+        if isinstance(msg, m.Flush):
+            await self._flush()
+            return
+        if self._skip_to_sync:
+            return
+        try:
+            if isinstance(msg, m.Parse):
+                self._parse(msg)
+            elif isinstance(msg, m.Bind):
+                self._bind(msg)
+            elif isinstance(msg, m.Describe):
+                await self._describe(msg)
+            elif isinstance(msg, m.Execute):
+                await self._execute(msg)
+            elif isinstance(msg, m.Close):
+                (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
+                self._send(codec.encode_close_complete())
+            elif isinstance(msg, (m.CopyData, m.CopyDone, m.CopyFail)):
+                pass  # stray copy messages outside COPY: ignored, as PostgreSQL does
+            elif isinstance(msg, m.FunctionCall):
+                raise HatiError("the fast-path function call protocol is not supported")
+            else:
+                raise ProtocolViolation(f"unexpected message {type(msg).__name__}")
+        except ProtocolViolation:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every error becomes an ErrorResponse
+            self._error(exc)
+            self._skip_to_sync = True
+        if len(self._out) > 65536:
+            await self._flush()
+
+    def _status(self) -> str:
+        return self.session.txn if self.session else "I"
+
+    def _error(self, exc: BaseException) -> None:
+        err = to_sql_error(exc)
+        if err.sqlstate == "XX000":
+            log.error("internal error", exc_info=exc)
+        self._send(codec.encode_error(err))
+
+    # ------------------------------------------------------------------ simple query
+    async def _simple_query(self, sql: str) -> None:
+        assert self.session is not None
+        if not sql.strip():
+            self._send(codec.encode_empty_query())
+        else:
+            results = self.session.run(sql)
+            try:
+                while True:
+                    enc = await self._in_thread(self._run_next, results)
+                    if enc is None:
+                        break
+                    await self._stream(enc)
+            except Exception as exc:  # noqa: BLE001
+                self._error(exc)
+        self._send(codec.encode_ready(self._status()))
+        await self._flush()
+
+    def _run_next(self, results: Iterator[Result]) -> tuple[Result, _Encoded] | None:
+        res = next(results, None)
+        if res is None:
+            return None
+        head = b""
+        if res.columns is not None:
+            head = codec.encode_row_description(_fields(res.columns, ()))
+        enc = _encode_rows(res, (), CHUNK_ROWS)
+        enc.data = head + enc.data
+        return res, enc
+
+    async def _stream(self, item: tuple[Result, _Encoded], max_rows: int = 0) -> None:
+        res, enc = item
+        self._send(enc.data)
+        total = enc.rows
+        while enc.more:
+            await self._flush()
+            enc = await self._in_thread(_encode_rows, res, (), CHUNK_ROWS)
+            self._send(enc.data)
+            total += enc.rows
+        self._send(codec.encode_command_complete(_final_tag(res, total)))
+
+    # ------------------------------------------------------------------ extended query
+    def _parse(self, msg: m.Parse) -> None:
+        if msg.name and msg.name in self.prepared:
+            err = HatiError(f'prepared statement "{msg.name}" already exists')
+            err.sqlstate = "42P05"
+            raise err
+        self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
+        self._send(codec.encode_parse_complete())
+
+    def _bind(self, msg: m.Bind) -> None:
+        stmt = self.prepared.get(msg.statement)
+        if stmt is None:
+            err = HatiError(f'prepared statement "{msg.statement}" does not exist')
+            err.sqlstate = "26000"
+            raise err
+        n = len(msg.params)
+        fmts = msg.param_formats
+        if len(fmts) not in (0, 1, n):
+            raise ProtocolViolation("bind message has a wrong number of parameter formats")
+        values = []
+        for i, raw in enumerate(msg.params):
+            fmt = fmts[i] if len(fmts) == n else (fmts[0] if fmts else 0)
+            oid = stmt.param_oids[i] if i < len(stmt.param_oids) else 0
+            values.append(pgtypes.decode_param(raw, oid, fmt))
+        self.portals[msg.portal] = Portal(stmt, values, msg.result_formats)
+        self._send(codec.encode_bind_complete())
+
+    async def _describe(self, msg: m.Describe) -> None:
+        assert self.session is not None
+        if msg.kind == "S":
+            stmt = self.prepared.get(msg.name)
+            if stmt is None:
+                err = HatiError(f'prepared statement "{msg.name}" does not exist')
+                err.sqlstate = "26000"
+                raise err
+            nparams = _param_count(stmt.sql)
+            oids = [
+                stmt.param_oids[i]
+                if i < len(stmt.param_oids) and stmt.param_oids[i]
+                else pgtypes.TEXT
+                for i in range(max(nparams, len(stmt.param_oids)))
+            ]
+            stmt.param_oids = oids
+            self._send(codec.encode_parameter_description(oids))
+            cols = await self._in_thread(self.session.describe, stmt.sql)
+            stmt.columns, stmt.described = cols, True
+            if cols is None:
+                self._send(codec.encode_no_data())
+            else:
+                self._send(codec.encode_row_description(_fields(cols, ())))
+            return
+        portal = self.portals.get(msg.name)
+        if portal is None:
+            err = HatiError(f'portal "{msg.name}" does not exist')
+            err.sqlstate = "34000"
+            raise err
+        # Run now so the description is exact; Execute then streams the buffered rows.
+        await self._run_portal(portal)
+        assert portal.result is not None
+        if portal.result.columns is None:
+            self._send(codec.encode_no_data())
+        else:
+            self._send(
+                codec.encode_row_description(_fields(portal.result.columns, portal.result_formats))
+            )
+        portal.sent_description = True
+
+    async def _run_portal(self, portal: Portal) -> None:
+        if portal.executed:
+            return
+        assert self.session is not None
+        session = self.session
+
+        def run() -> Result:
+            res = session.run_one(portal.stmt.sql, portal.params)
+            if res.fetch_more is not None:
+                res.rows = res.fetch(1 << 62)
+                res.fetch_more = None
+                res._pos = 0
+            return res
+
+        portal.result = await self._in_thread(run)
+        portal.executed = True
+
+    async def _execute(self, msg: m.Execute) -> None:
+        portal = self.portals.get(msg.portal)
+        if portal is None:
+            err = HatiError(f'portal "{msg.portal}" does not exist')
+            err.sqlstate = "34000"
+            raise err
+        if not portal.stmt.sql.strip():
+            self._send(codec.encode_empty_query())
+            return
+        await self._run_portal(portal)
+        res = portal.result
+        assert res is not None
+        if res.columns is None:
+            self._send(codec.encode_command_complete(res.tag))
+            return
+        remaining = msg.max_rows if msg.max_rows > 0 else 1 << 62
+        while True:
+            enc = _encode_rows(res, portal.result_formats, remaining)
+            self._send(enc.data)
+            portal.sent_rows += enc.rows
+            remaining -= enc.rows
+            if not enc.more or remaining <= 0:
+                break
+            await self._flush()
+        if not res.exhausted and msg.max_rows > 0:
+            self._send(codec.encode_portal_suspended())
+        else:
+            self._send(codec.encode_command_complete(_final_tag(res, portal.sent_rows)))
+
+
+async def _next(stream: Any) -> m.FrontendMessage:
+    async for msg in stream:
+        return msg  # type: ignore[no-any-return]
+    raise ConnectionError("client went away during authentication")
+
+
+def _wants_scram(params: dict[str, str]) -> bool:
+    return True
+
+
+def _param_count(sql: str) -> int:
+    import re
+
+    nums = [int(x) for x in re.findall(r"\$(\d+)", sql)]
+    return max(nums, default=0)
+
+
+def _fields(
+    columns: list[tuple[str, int]], formats: tuple[int, ...]
+) -> list[tuple[str, int, int, int]]:
+    out = []
+    for i, (name, oid) in enumerate(columns):
+        fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
+        out.append((name, oid, pgtypes.TYPE_SIZE.get(oid, -1), fmt))
+    return out
+
+
+def _encode_rows(res: Result, formats: tuple[int, ...], limit: int) -> _Encoded:
+    if res.columns is None:
+        return _Encoded(b"", False)
+    encoders = []
+    for i, (_, oid) in enumerate(res.columns):
+        fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
+        encoders.append(pgtypes.column_encoder(oid, fmt))
+    n = min(limit, CHUNK_ROWS)
+    rows = res.fetch(n) if n > 0 else []
+    parts = []
+    for row in rows:
+        parts.append(
+            codec.encode_data_row(
+                [None if v is None else enc(v) for enc, v in zip(encoders, row, strict=False)]
+            )
+        )
+    more = len(rows) == n and not res.exhausted and limit > n
+    return _Encoded(b"".join(parts), more, len(rows))
+
+
+def _final_tag(res: Result, sent: int) -> str:
+    if res.tag.startswith("SELECT"):
+        return f"SELECT {sent}"
+    return res.tag

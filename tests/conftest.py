@@ -1,0 +1,58 @@
+"""Shared fixtures: a real hati server on an ephemeral port with its data on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from hati.config import Config
+from hati.server import ServerThread
+
+
+class RunningServer:
+    def __init__(self, thread: ServerThread, data_dir: Path) -> None:
+        self.thread = thread
+        self.host = "127.0.0.1"
+        self.port = thread.port
+        self.data_dir = data_dir
+
+    @property
+    def dsn(self) -> str:
+        return f"host={self.host} port={self.port} user=tester dbname=hati"
+
+    def connect(self, agent: str = "tester", autocommit: bool = True, **options: str):
+        opts = f"-c hatidata_agent_id={agent}" + "".join(f" -c {k}={v}" for k, v in options.items())
+        conn = psycopg2.connect(self.dsn, options=opts)
+        conn.autocommit = autocommit
+        return conn
+
+    def query(self, sql: str, params: tuple | None = None) -> list[tuple]:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+
+def start_server(data_dir: Path, **overrides: object) -> RunningServer:
+    cfg = Config.load(data_dir, port=0, **overrides)
+    return RunningServer(ServerThread(cfg).start(), data_dir)
+
+
+@pytest.fixture
+def hati_server(tmp_path: Path) -> Iterator[RunningServer]:
+    server = start_server(tmp_path / "data")
+    try:
+        yield server
+    finally:
+        server.thread.stop()
+
+
+@pytest.fixture
+def conn(hati_server: RunningServer):
+    c = hati_server.connect()
+    try:
+        yield c
+    finally:
+        c.close()
