@@ -98,8 +98,13 @@ def first_word(sql: str) -> str:
     return m.group(1).upper() if m else ""
 
 
+_BLANK = re.compile(r"(\s|--[^\n]*(\n|$)|/\*.*?\*/)*", re.S)
+
+
 def split_statements(sql: str) -> list[str]:
     """Split on semicolons outside quotes, dollar quotes and comments."""
+    if ";" not in sql and "--" not in sql and "/*" not in sql:
+        return [sql] if sql.strip() else []
     out, start, i, n = [], 0, 0, len(sql)
     while i < n:
         c = sql[i]
@@ -133,7 +138,7 @@ def split_statements(sql: str) -> list[str]:
             i += 1
     out.append(sql[start:])
     return [
-        s for s in out if s.strip() and not re.fullmatch(r"(\s|--[^\n]*(\n|$)|/\*.*?\*/)*", s, re.S)
+        s for s in out if s.strip() and not _BLANK.fullmatch(s)
     ]
 
 

@@ -13,6 +13,15 @@ from hati.config import Config
 from hati.server import ServerThread
 
 TUTORIAL = Path(__file__).with_name("tutorial.py")
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "autogen_branch_merge.py"
+
+
+def _run_agents_example(port: int) -> int:
+    """The AutoGen group chat lives in examples/ (a checkout); it needs hati[autogen]."""
+    if not EXAMPLE.exists():
+        print("The AutoGen example ships with the source checkout (examples/).", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(EXAMPLE), "--host", "127.0.0.1", "--port", str(port)])
 
 
 def run_demo(agents: bool = False, keep: bool = False) -> int:
@@ -24,12 +33,7 @@ def run_demo(agents: bool = False, keep: bool = False) -> int:
                 file=sys.stderr,
             )
             if agents:
-                import asyncio
-
-                from hati.integrations.autogen.example import main as example_main
-
-                asyncio.run(example_main("127.0.0.1", srv.port))
-                return 0
+                return _run_agents_example(srv.port)
             env = dict(os.environ, HATI_DEMO_PORT=str(srv.port))
             return subprocess.call([sys.executable, str(TUTORIAL)], env=env)
     finally:

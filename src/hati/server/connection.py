@@ -292,14 +292,40 @@ class Connection:
             results = self.session.run(sql)
             try:
                 while True:
-                    enc = await self._in_thread(self._run_next, results)
-                    if enc is None:
+                    data, pending, done, error = await self._in_thread(self._run_batch, results)
+                    self._send(data)
+                    if error is not None:
+                        raise error
+                    if pending is not None:
+                        await self._stream(pending)
+                    if done:
                         break
-                    await self._stream(enc)
             except Exception as exc:  # noqa: BLE001
                 self._error(exc)
         self._send(codec.encode_ready(self._status()))
         await self._flush()
+
+    def _run_batch(
+        self, results: Iterator[Result]
+    ) -> tuple[bytes, tuple[Result, _Encoded] | None, bool, Exception | None]:
+        """Run statements on the worker thread until one needs streaming, fails, or all are done.
+
+        One thread hop per Query message for ordinary results keeps round trips short;
+        the output of statements that ran before a failing one is still sent.
+        """
+        out = bytearray()
+        while True:
+            try:
+                item = self._run_next(results)
+            except Exception as exc:  # noqa: BLE001 - reported after the earlier output
+                return bytes(out), None, True, exc
+            if item is None:
+                return bytes(out), None, True, None
+            res, enc = item
+            if enc.more:
+                return bytes(out), item, False, None
+            out += enc.data
+            out += codec.encode_command_complete(_final_tag(res, enc.rows))
 
     def _run_next(self, results: Iterator[Result]) -> tuple[Result, _Encoded] | None:
         res = next(results, None)
