@@ -127,6 +127,12 @@ def branches(data_dir: Path | None) -> None:
     if not st.running:
         _fail(f"hati is not running for {cfg.data_dir}", "Start it with `hati init`.", 3)
     rows = daemon.query(cfg, st.port, "SELECT * FROM branch_list()")
+    headers = ("name", "parent", "created_by", "created_at", "tables", "rows_changed", "expires_at")
+    if not console.is_terminal:  # pipes and scripts get tab-separated lines
+        print("\t".join(headers))
+        for r in rows:
+            print("\t".join("" if v is None else str(v) for v in r))
+        return
     table = Table(title=f"Branches ({len(rows)})")
     for col in (
         "name",
