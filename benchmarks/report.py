@@ -1,0 +1,275 @@
+"""JSON, Markdown table and plots of one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.core import Record, Results
+from benchmarks.plots import plot_all
+from benchmarks.targets import Target, evaluate, fmt_ms
+
+EXTRA_LABELS = {"pg_template_file_copy": "PostgreSQL, TEMPLATE … STRATEGY FILE_COPY"}
+CHECK = {True: "✅", False: "❌", None: "n/a"}
+
+
+def labels_of(meta: dict[str, Any]) -> dict[str, str]:
+    out = {k: v["label"] for k, v in meta.get("systems", {}).items()}
+    out.update(EXTRA_LABELS)
+    return out
+
+
+def _ms(r: Record | None, key: str = "p50_ms") -> str:
+    if r is None:
+        return "—"
+    if r.status != "ok":
+        return r.status
+    return fmt_ms(r.stats.get(key))
+
+
+def _mark(r: Record | None) -> str:
+    return " ❌" if r is not None and r.correct is False else ""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _systems_with(res: Results, workload: str, ok_only: bool = True) -> list[str]:
+    seen: list[str] = []
+    for r in res.find(workload):
+        if r.system not in seen and (r.status == "ok" or not ok_only):
+            seen.append(r.system)
+    return seen
+
+
+def _series_table(res: Results, workload: str, labels: dict[str, str]) -> str:
+    systems = _systems_with(res, workload)
+    params: list[str] = []
+    for r in sorted(res.find(workload), key=lambda r: (r.x is None, r.x or 0, r.param)):
+        if r.param and r.param not in params and r.status in ("ok", "skipped"):
+            params.append(r.param)
+    rows = []
+    for p in params:
+        row = [p]
+        for s in systems:
+            hits = res.find(workload, s, p)
+            rec = hits[0] if hits else None
+            row.append(_ms(rec) + _mark(rec))
+        rows.append(row)
+    return _table([""] + [labels.get(s, s) for s in systems], rows)
+
+
+def _roundtrip_table(res: Results, labels: dict[str, str]) -> str:
+    duck = res.one("roundtrip", "duckdb")
+    pg = res.one("roundtrip", "pg_template", "psycopg2") or res.one(
+        "roundtrip", "pg_schema", "psycopg2")
+    rows = []
+    for r in res.find("roundtrip"):
+        if r.status != "ok":
+            continue
+        p50 = r.stats["p50_ms"]
+        rows.append([
+            labels.get(r.system, r.system) + (f" [{r.param}]" if r.param else ""),
+            fmt_ms(p50), fmt_ms(r.stats["p99_ms"]), str(r.stats["n"]),
+            fmt_ms(p50 - duck.stats["p50_ms"]) if duck else "—",
+            f"×{p50 / pg.stats['p50_ms']:.1f}" if pg else "—",
+        ])
+    return _table(["client", "p50", "p99", "runs", "− DuckDB in-process p50",
+                   "÷ PostgreSQL psycopg2 p50"], rows)
+
+
+def _read_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    for r in res.find("read_untouched"):
+        if r.status not in ("ok", "failed"):
+            continue
+        main = r.values.get("main", {})
+        ratio = r.values.get("ratio")
+        rows.append([labels.get(r.system, r.system), r.param,
+                     fmt_ms(main.get("p50_ms")), _ms(r),
+                     f"×{ratio:.2f}" if ratio else "—", CHECK[r.correct], r.note])
+    return _table(["system", "query", "main p50", "branch p50", "branch ÷ main",
+                   "same answer", "note"], rows)
+
+
+def _write_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    for r in res.find("first_write"):
+        if r.status not in ("ok", "failed"):
+            continue
+        ratio = r.values.get("ratio")
+        rows.append([labels.get(r.system, r.system), r.param,
+                     fmt_ms(r.values.get("main", {}).get("p50_ms")), _ms(r),
+                     f"×{ratio:.2f}" if ratio else "—",
+                     fmt_ms(r.values.get("second_write", {}).get("p50_ms")),
+                     CHECK[r.correct], r.note])
+    return _table(["system", "table", "write on main p50", "first write in branch p50",
+                   "÷ main", "second write p50", "works", "note"], rows)
+
+
+def _disk_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    mib = 2**20
+    for r in res.find("disk"):
+        if r.status != "ok":
+            continue
+        v = r.values
+
+        def pct(x: float | None) -> str:
+            return "—" if x is None else f"{x * 100:.0f} %"
+
+        rows.append([
+            labels.get(r.system, r.system),
+            f"{v['before']['file_bytes'] / mib:.1f}",
+            f"{v['branch_used_bytes'] / mib:.1f}", pct(v["used_reclaimed"]),
+            f"{v['branch_file_bytes'] / mib:.1f}", pct(v["file_reclaimed"]),
+            f"{v['file_growth_second_branch'] / mib:.1f}", r.note,
+        ])
+    return _table(["system", "file before (MiB)", "branch used (MiB)", "used reclaimed",
+                   "branch file growth (MiB)", "file reclaimed",
+                   "2nd branch file growth (MiB)", "note"], rows)
+
+
+def _concurrency_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    for r in res.find("concurrency"):
+        if r.status == "unsupported":
+            continue
+        v = r.values
+        tp = v.get("throughput_per_s")
+        rows.append([
+            labels.get(r.system, r.system), str(int(r.x)) if r.x else "—",
+            f"{v.get('succeeded', '—')}/{v.get('cycles', '—')}",
+            f"{tp:.1f}" if tp else "—", _ms(r), _ms(r, "p99_ms"),
+            str(v.get("lost", "—")), str(v.get("duplicated", "—")),
+            str(v.get("errors", "—")), CHECK[r.correct], r.note,
+        ])
+    return _table(["system", "agents", "ok cycles", "cycles/s", "p50", "p99", "lost",
+                   "duplicated", "errors", "correct", "note"], rows)
+
+
+def _correctness_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]]:
+    systems = _systems_with(res, "correctness", ok_only=False)
+    checks: list[str] = []
+    for r in res.find("correctness"):
+        if r.param and r.param not in checks:
+            checks.append(r.param)
+    notes: list[str] = []
+    rows = []
+    for c in checks:
+        row = [c]
+        for s in systems:
+            hits = res.find("correctness", s, c)
+            r = hits[0] if hits else None
+            if r is None or r.status == "skipped":
+                row.append("skipped")
+                continue
+            cell = CHECK[r.correct]
+            if r.note:
+                notes.append(f"{labels.get(s, s)} / {c}: {r.note}")
+                cell += f" [{len(notes)}]"
+            row.append(cell)
+        rows.append(row)
+    return _table(["check"] + [labels.get(s, s) for s in systems], rows), notes
+
+
+def _targets_table(targets: list[Target]) -> str:
+    rows = [[t.name, t.goal, t.measured,
+             {True: "**met**", False: "**missed**", None: "not measured"}[t.met], t.reason]
+            for t in targets]
+    return _table(["SPEC §5 target", "goal", "measured (this run)", "verdict", "why"], rows)
+
+
+def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path) -> str:
+    labels = labels_of(meta)
+    m = meta.get("machine", {})
+    lines = [
+        f"# hati benchmark results ({meta['profile']} run)",
+        "",
+        f"Run {meta.get('started', '?')} on {m.get('cpus')} CPUs, {m.get('mem_gb')} GB RAM, "
+        f"Python {m.get('python')}, DuckDB {m.get('duckdb')}; took "
+        f"{meta.get('durations_s', {}).get('total', 0):.0f} s. All numbers come from this one "
+        "run on this one machine; compare ratios, not absolute values.",
+        "",
+        "## SPEC §5 targets",
+        "",
+        _targets_table(evaluate(res)),
+        "",
+        "## Systems",
+        "",
+    ]
+    sysrows = []
+    for key, s in meta.get("systems", {}).items():
+        status = "skipped: " + s["skipped"] if "skipped" in s else (
+            "failed: " + s["failed"] if "failed" in s else "ran")
+        info = ", ".join(f"{k} {v}" for k, v in s.get("info", {}).items() if k != "settings")
+        sysrows.append([f"`{key}`", s["label"], s["description"], info, status])
+    lines += [_table(["key", "system", "how it branches", "version", "status"], sysrows), ""]
+    ctable, cnotes = _correctness_table(res, labels)
+    lines += ["## Correctness", "",
+              "Main has 1000 rows. After the fork main changes row 1; the branch changes "
+              "row 2, inserts one row and deletes row 3; then it merges.", "", ctable, ""]
+    lines += [f"{i}. {n}" for i, n in enumerate(cnotes, 1)] + [""]
+    sections = [
+        ("Round trip: SELECT 1", _roundtrip_table(res, labels), "roundtrip.png"),
+        ("branch_create vs rows in main (p50)", _series_table(res, "create_vs_rows", labels),
+         "create_vs_rows.png"),
+        ("branch_create vs tables in main (p50)",
+         _series_table(res, "create_vs_tables", labels), "create_vs_tables.png"),
+        ("branch_create vs live branches (p50; last row: discarding them all, per branch)",
+         _series_table(res, "create_vs_live", labels), "create_vs_live.png"),
+        ("Read of an untouched table: branch vs main", _read_table(res, labels),
+         "branch_vs_main.png"),
+        ("First write in a branch vs on main", _write_table(res, labels), None),
+        ("Merge time vs diff size (p50)", _series_table(res, "merge", labels), "merge.png"),
+        ("Disk bytes after discard", _disk_table(res, labels), None),
+        ("Concurrent agents: create → insert → merge cycles", _concurrency_table(res, labels),
+         "concurrency.png"),
+    ]
+    names = {p.name for p in plots}
+    for title, table, png in sections:
+        lines += [f"## {title}", "", table, ""]
+        if png and png in names:
+            rel = next(p for p in plots if p.name == png)
+            lines += [f"![{title}]({rel.relative_to(md_dir).as_posix()})", ""]
+    unsup = [r for r in res.records if r.status in ("unsupported", "failed", "skipped")
+             and r.workload != "correctness"]
+    if unsup:
+        lines += ["## Not measured", ""]
+        seen = set()
+        for r in unsup:
+            key = (r.workload, r.system, r.note)
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(f"- {r.workload} / {labels.get(r.system, r.system)} "
+                         f"{r.param}: {r.status} — {r.note}")
+        lines.append("")
+    lines += ["❌ after a number marks a wrong result; `—` means not applicable.", ""]
+    return "\n".join(lines)
+
+
+def write_all(res: Results, meta: dict[str, Any], out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    labels = labels_of(meta)
+    plots = plot_all(res, labels, out / "plots")
+    meta = dict(meta)
+    meta["targets"] = [t.__dict__ for t in evaluate(res)]
+    js = out / f"{meta['profile']}.json"
+    js.write_text(json.dumps({"meta": meta, "records": [r.to_json() for r in res.records]},
+                             indent=1, default=str))
+    md = out / "RESULTS.md"
+    md.write_text(markdown(res, meta, plots, out))
+    return {"json": js, "markdown": md}
+
+
+def load(path: Path) -> tuple[Results, dict[str, Any]]:
+    data = json.loads(path.read_text())
+    res = Results()
+    for r in data["records"]:
+        res.add(Record(**r))
+    return res, data["meta"]

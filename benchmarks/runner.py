@@ -1,0 +1,158 @@
+"""Runs every workload on every system, one system at a time, with a progress bar."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmarks.core import Record, Results, perf
+from benchmarks.profiles import Profile
+from benchmarks.systems import ALL_SYSTEMS
+from benchmarks.systems.base import System
+from benchmarks.workloads import ALL_WORKLOADS
+from benchmarks.workloads.base import Ctx, short_error
+
+
+def machine_info() -> dict[str, Any]:
+    import duckdb
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "duckdb": duckdb.__version__,
+    }
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_gb"] = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
+
+
+def run(
+    profile: Profile,
+    systems: list[type[System]] | None = None,
+    workloads: list[ModuleType] | None = None,
+    console: Console | None = None,
+) -> tuple[Results, dict[str, Any]]:
+    systems = systems or ALL_SYSTEMS
+    workloads = workloads or ALL_WORKLOADS
+    console = console or Console(stderr=True)
+    results = Results()
+    meta: dict[str, Any] = {
+        "profile": profile.name,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "systems": {},
+        "errors": [],
+        "durations_s": {},
+    }
+    t_run = perf()
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as prog:
+        task = prog.add_task("starting", total=len(systems) * len(workloads))
+        for cls in systems:
+            meta["systems"][cls.key] = {"label": cls.label, "family": cls.family,
+                                        "description": cls.description}
+            prog.update(task, description=f"{cls.label}: checking")
+            reason = cls.unavailable()
+            if reason:
+                meta["systems"][cls.key]["skipped"] = reason
+                for w in workloads:
+                    results.add(Record(w.KEY, cls.key, status="skipped", note=reason))
+                prog.advance(task, len(workloads))
+                continue
+            _run_system(cls, profile, workloads, results, meta, prog, task)
+    meta["durations_s"]["total"] = perf() - t_run
+    return results, meta
+
+
+def _run_system(
+    cls: type[System], profile: Profile, workloads: list[ModuleType], results: Results,
+    meta: dict[str, Any], prog: Progress, task: Any,
+) -> None:
+    sysmeta = meta["systems"][cls.key]
+    workdir = Path(tempfile.mkdtemp(prefix=f"hati-bench-{cls.key}-"))
+    os.chmod(workdir, 0o755)
+    system = cls()
+    durations: dict[str, float] = {}
+    meta["durations_s"][cls.key] = durations
+    try:
+        prog.update(task, description=f"{cls.label}: starting")
+        t0 = perf()
+        try:
+            system.start(workdir)
+            sysmeta["info"] = system.info()
+        except Exception as exc:
+            sysmeta["failed"] = short_error(exc)
+            meta["errors"].append({"system": cls.key, "workload": "start",
+                                   "traceback": traceback.format_exc()})
+            for w in workloads:
+                results.add(Record(w.KEY, cls.key, status="failed",
+                                   note=f"system did not start: {short_error(exc)}"))
+            prog.advance(task, len(workloads))
+            return
+        durations["start"] = perf() - t0
+        broken = ""
+        for w in workloads:
+            if broken:
+                results.add(Record(w.KEY, cls.key, status="failed", note=broken))
+                prog.advance(task)
+                continue
+
+            def tick(msg: str, _w: ModuleType = w) -> None:
+                prog.update(task, description=f"{cls.label}: {_w.TITLE}: {msg}")
+
+            tick("")
+            ctx = Ctx(system, profile, results, w.KEY, tick=tick)
+            t0 = perf()
+            try:
+                w.run(ctx)
+            except Exception as exc:
+                results.add(Record(w.KEY, cls.key, status="failed", note=short_error(exc)))
+                meta["errors"].append({"system": cls.key, "workload": w.KEY,
+                                       "traceback": traceback.format_exc()})
+                broken = _recover(system)
+            durations[w.KEY] = perf() - t0
+            stuck = [r for r in results.find(w.KEY, cls.key) if r.values.get("stuck_agents")]
+            if stuck:
+                broken = "skipped: agents of an earlier workload are stuck"
+            prog.advance(task)
+    finally:
+        prog.update(task, description=f"{cls.label}: stopping")
+        try:
+            system.stop()
+        except Exception:  # noqa: BLE001 - report and go on
+            meta["errors"].append({"system": cls.key, "workload": "stop",
+                                   "traceback": traceback.format_exc()})
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _recover(system: System) -> str:
+    """After a failed workload: forget state so the next workload reloads; '' if usable."""
+    try:
+        system.reconnect()
+        for b in sorted(system.branches):
+            try:
+                system.branch_discard(b)
+            except Exception:  # noqa: BLE001 - best effort
+                system.branches.discard(b)
+        for t in list(system.tables):
+            system.tables[t] = -1
+        system.reconnect()
+        system.main().query("SELECT 1")
+        return ""
+    except Exception as exc:  # noqa: BLE001
+        return f"system unusable after an earlier failure: {short_error(exc)}"

@@ -1,0 +1,249 @@
+"""A real PostgreSQL server, started from the system binaries on a temp dir.
+
+Two ways to branch: a database per branch (``CREATE DATABASE … TEMPLATE main``;
+no merge exists between databases) and a schema copy inside one database.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.core import dir_bytes, free_port, perf
+from benchmarks.drivers import Conn, Pg2Conn, Pg3Conn
+from benchmarks.systems.base import Session, System, Unsupported
+from benchmarks.systems.schema_copy import ConnSession, SchemaCopySystem
+
+BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
+            "/usr/lib/postgresql/17/bin", "/usr/local/bin", "/usr/bin")
+
+SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "shared_buffers": "1GB",
+    "max_connections": "300",
+    "max_wal_size": "4GB",
+}
+
+
+def find_bin(name: str) -> str | None:
+    for d in BIN_DIRS:
+        p = Path(d) / name
+        if p.exists() and os.access(p, os.X_OK):
+            return str(p)
+    return shutil.which(name)
+
+
+def pg_unavailable() -> str | None:
+    missing = [b for b in ("initdb", "pg_ctl", "postgres") if find_bin(b) is None]
+    if missing:
+        return (f"PostgreSQL server binaries not found ({', '.join(missing)}); "
+                "install Debian's `postgresql` package (apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and no `postgres` user to run initdb/pg_ctl as"
+    return None
+
+
+class PgCluster:
+    """initdb + pg_ctl start on a temp dir and a free port; stop on exit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        self.user = "postgres"
+        self.version = ""
+
+    def _cmd(self, args: list[str]) -> list[str]:
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *args]
+        return args
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            os.chmod(self.root.parent, 0o755)
+        else:
+            self.user = pwd.getpwuid(os.geteuid()).pw_name
+        initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
+        assert initdb and pg_ctl
+        subprocess.run(
+            self._cmd([initdb, "-D", str(self.data), "-A", "trust", "-U", self.user,
+                       "-E", "UTF8", "--no-sync"]),
+            check=True, capture_output=True, timeout=120,
+        )
+        opts = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
+        opts += f" -p {self.port} -k {self.root}"
+        subprocess.run(
+            self._cmd([pg_ctl, "-D", str(self.data), "-l", str(self.root / "server.log"),
+                       "-o", opts, "-w", "-t", "60", "start"]),
+            check=True, capture_output=True, timeout=90,
+        )
+        c = self.connect("postgres")
+        rows = c.run("SHOW server_version") or [("?",)]
+        self.version = str(rows[0][0])
+        c.close()
+
+    def stop(self) -> None:
+        pg_ctl = find_bin("pg_ctl")
+        if pg_ctl and self.data.exists():
+            subprocess.run(
+                self._cmd([pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
+                capture_output=True, timeout=60,
+            )
+
+    def connect(self, db: str, driver: str = "psycopg2") -> Conn:
+        if driver == "psycopg3":
+            return Pg3Conn("127.0.0.1", self.port, db, self.user)
+        return Pg2Conn("127.0.0.1", self.port, db, self.user)
+
+    def data_bytes(self) -> int:
+        return dir_bytes(self.data / "base")
+
+
+def pg_clients(cluster: PgCluster) -> dict[str, Callable[[], object]]:
+    c2 = cluster.connect("postgres")
+    c3 = cluster.connect("postgres", "psycopg3")
+    return {"psycopg2": lambda: c2.run("SELECT 1"), "psycopg3": lambda: c3.run("SELECT 1")}
+
+
+class PgBase:
+    cluster: PgCluster
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        return pg_unavailable()
+
+
+class PostgresTemplate(PgBase, System):
+    key = "pg_template"
+    label = "PostgreSQL, CREATE DATABASE … TEMPLATE"
+    family = "postgres"
+    cheap_create = False
+    supports_merge = False
+    merge_note = "no merge between databases (would need postgres_fdw or dblink)"
+    description = ("PostgreSQL server from system binaries; branch = CREATE DATABASE b "
+                   "TEMPLATE bench (WAL_LOG strategy, the default), discard = DROP DATABASE")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.admin: Conn | None = None
+        self._main: ConnSession | None = None
+        self.strategy = ""  # "" = default (WAL_LOG); "FILE_COPY" for the variant
+
+    def start(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.cluster = PgCluster(workdir / "pg")
+        self.cluster.start()
+        self.admin = self.cluster.connect("postgres")
+        self.admin.run("CREATE DATABASE bench")
+        self.max_live_branches = None
+
+    def stop(self) -> None:
+        if self._main:
+            self._main.close()
+        if self.admin:
+            self.admin.close()
+        self.cluster.stop()
+
+    def info(self) -> dict[str, Any]:
+        return {"server_version": self.cluster.version, "settings": SETTINGS}
+
+    def main(self) -> Session:
+        if self._main is None:
+            self._main = ConnSession(self.cluster.connect("bench"), None)
+        return self._main
+
+    def reconnect(self) -> None:
+        if self._main is not None:
+            self._main.close()
+            self._main = None
+
+    def before_create(self) -> None:
+        # A template database must have no connections: close ours, wait until gone.
+        if self._main is not None:
+            self._main.close()
+            self._main = None
+        assert self.admin is not None
+        end = perf() + 10
+        while perf() < end:
+            rows = self.admin.run(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench'") or [(0,)]
+            if rows[0][0] == 0:
+                return
+            time.sleep(0.005)  # bounded readiness polling
+
+    def branch_create(self, name: str) -> None:
+        assert self.admin is not None
+        strat = f" STRATEGY {self.strategy}" if self.strategy else ""
+        self.admin.run(f'CREATE DATABASE "{name}" TEMPLATE bench{strat}')
+        self.branches.add(name)
+
+    def branch_discard(self, name: str) -> None:
+        assert self.admin is not None
+        self.admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.branches.discard(name)
+
+    def branch_merge(self, name: str) -> dict[str, Any]:
+        raise Unsupported("no merge between PostgreSQL databases (would need postgres_fdw)")
+
+    def session(self, branch: str | None) -> Session:
+        return ConnSession(self.cluster.connect(branch or "bench"), None)
+
+    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
+        return pg_clients(self.cluster)
+
+    def checkpoint(self) -> None:
+        assert self.admin is not None
+        self.admin.run("CHECKPOINT")
+
+    def disk(self) -> dict[str, int]:
+        assert self.admin is not None
+        rows = self.admin.run("SELECT sum(pg_database_size(datname))::bigint FROM pg_database")
+        return {"file_bytes": self.cluster.data_bytes(), "used_bytes": int(rows[0][0])}  # type: ignore[index]
+
+
+class PostgresSchema(PgBase, SchemaCopySystem):
+    key = "pg_schema"
+    label = "PostgreSQL, schema copy"
+    family = "postgres"
+    description = ("same PostgreSQL server; branch = CREATE SCHEMA + CREATE TABLE (same "
+                   "primary key) + INSERT … SELECT of every table in one transaction, merge = full-scan two-way diff")
+
+    def start(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.cluster = PgCluster(workdir / "pg")
+        self.cluster.start()
+        admin = self.cluster.connect("postgres")
+        admin.run("CREATE DATABASE bench")
+        admin.close()
+
+    def stop(self) -> None:
+        self.close_main()
+        self.cluster.stop()
+
+    def info(self) -> dict[str, Any]:
+        return {"server_version": self.cluster.version, "settings": SETTINGS}
+
+    def connect(self) -> Conn:
+        return self.cluster.connect("bench")
+
+    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
+        return pg_clients(self.cluster)
+
+    def checkpoint(self) -> None:
+        self.main().execute("CHECKPOINT")
+
+    def disk(self) -> dict[str, int]:
+        rows = self.main().query("SELECT pg_database_size(current_database())")
+        return {"file_bytes": self.cluster.data_bytes(), "used_bytes": int(rows[0][0])}
