@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.profiles import PROFILES
-from benchmarks.report import load, write_all
+from benchmarks.report import load, update_readme, write_all
 from benchmarks.systems import ALL_SYSTEMS, BY_KEY
 from benchmarks.workloads import ALL_WORKLOADS
 from benchmarks.workloads import BY_KEY as WORKLOADS
@@ -31,12 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="rebuild RESULTS.md and plots from a JSON file")
     rep.add_argument("json", type=Path)
     rep.add_argument("--out", type=Path, default=None)
+    rep.add_argument("--readme", action="store_true",
+                     help="also put the tables and plots into benchmarks/README.md")
     args = ap.parse_args(argv)
     console = Console(stderr=True)
 
     if args.cmd == "report":
         res, meta = load(args.json)
-        paths = write_all(res, meta, args.out or args.json.parent)
+        out = args.out or args.json.parent
+        paths = write_all(res, meta, out)
+        if args.readme:
+            update_readme(HERE / "README.md", res, meta, out)
         console.print(f"wrote {paths['markdown']}")
         return 0
 
@@ -48,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     workloads = [WORKLOADS[k] for k in args.workloads] if args.workloads else ALL_WORKLOADS
     res, meta = run_all(profile, systems, workloads, console)
     paths = write_all(res, meta, out)
+    if args.full and args.out is None and not args.systems and not args.workloads:
+        update_readme(HERE / "README.md", res, meta, out)
     failed = [r for r in res.records if r.status == "failed"]
     console.print(f"wrote {paths['json']} and {paths['markdown']} "
                   f"({meta['durations_s']['total']:.0f} s, {len(failed)} failed records)")

@@ -106,9 +106,11 @@ def _write_table(res: Results, labels: dict[str, str]) -> str:
                      fmt_ms(r.values.get("main", {}).get("p50_ms")), _ms(r),
                      f"×{ratio:.2f}" if ratio else "—",
                      fmt_ms(r.values.get("second_write", {}).get("p50_ms")),
+                     fmt_ms(r.values.get("main_after_fork", {}).get("p50_ms")),
                      CHECK[r.correct], r.note])
     return _table(["system", "table", "write on main p50", "first write in branch p50",
-                   "÷ main", "second write p50", "works", "note"], rows)
+                   "÷ main", "second write in branch p50",
+                   "first write on main with a live branch p50", "works", "note"], rows)
 
 
 def _disk_table(res: Results, labels: dict[str, str]) -> str:
@@ -184,11 +186,12 @@ def _targets_table(targets: list[Target]) -> str:
     return _table(["SPEC §5 target", "goal", "measured (this run)", "verdict", "why"], rows)
 
 
-def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path) -> str:
+def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path,
+             title: bool = True) -> str:
     labels = labels_of(meta)
     m = meta.get("machine", {})
     lines = [
-        f"# hati benchmark results ({meta['profile']} run)",
+        f"# hati benchmark results ({meta['profile']} run)" if title else "",
         "",
         f"Run {meta.get('started', '?')} on {m.get('cpus')} CPUs, {m.get('mem_gb')} GB RAM, "
         f"Python {m.get('python')}, DuckDB {m.get('duckdb')}; took "
@@ -206,7 +209,7 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
     for key, s in meta.get("systems", {}).items():
         status = "skipped: " + s["skipped"] if "skipped" in s else (
             "failed: " + s["failed"] if "failed" in s else "ran")
-        info = ", ".join(f"{k} {v}" for k, v in s.get("info", {}).items() if k != "settings")
+        info = ", ".join(f"{k} {v}" for k, v in s.get("info", {}).items() if k not in ("settings", "src"))
         sysrows.append([f"`{key}`", s["label"], s["description"], info, status])
     lines += [_table(["key", "system", "how it branches", "version", "status"], sysrows), ""]
     ctable, cnotes = _correctness_table(res, labels)
@@ -265,6 +268,24 @@ def write_all(res: Results, meta: dict[str, Any], out: Path) -> dict[str, Path]:
     md = out / "RESULTS.md"
     md.write_text(markdown(res, meta, plots, out))
     return {"json": js, "markdown": md}
+
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def update_readme(readme: Path, res: Results, meta: dict[str, Any], out: Path) -> None:
+    """Replace the results block of benchmarks/README.md with this run's tables and plots."""
+    plots = sorted((out / "plots").glob("*.png"))
+    body = markdown(res, meta, plots, readme.parent, title=False)
+    body = "\n".join("#" + line if line.startswith("## ") else line
+                      for line in body.splitlines())
+    text = readme.read_text() if readme.exists() else f"{README_START}\n{README_END}\n"
+    if README_START not in text:
+        text += f"\n{README_START}\n{README_END}\n"
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1] if README_END in rest else ""
+    readme.write_text(f"{head}{README_START}\n{body.strip()}\n{README_END}{tail}")
 
 
 def load(path: Path) -> tuple[Results, dict[str, Any]]:

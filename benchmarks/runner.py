@@ -126,6 +126,8 @@ def _run_system(
                                        "traceback": traceback.format_exc()})
                 broken = _recover(system)
             durations[w.KEY] = perf() - t0
+            if not prog.console.is_terminal:
+                prog.console.log(f"{cls.key}: {w.KEY} done in {durations[w.KEY]:.1f}s")
             stuck = [r for r in results.find(w.KEY, cls.key) if r.values.get("stuck_agents")]
             if stuck:
                 broken = "skipped: agents of an earlier workload are stuck"

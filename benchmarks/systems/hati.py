@@ -22,9 +22,31 @@ USER = "agent"
 DBNAME = "hatidata"
 
 
+def _src() -> Path:
+    """Where the server's code comes from: ``HATI_BENCH_SRC`` (e.g. an exported commit)
+    or this repo's ``src``."""
+    return Path(os.environ.get("HATI_BENCH_SRC") or REPO / "src")
+
+
+def hati_source() -> dict[str, Any]:
+    src = _src()
+    out: dict[str, Any] = {"src": str(src)}
+    try:
+        git = ["git", "-C", str(REPO)]
+        out["repo_commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                                            capture_output=True, text=True).stdout.strip()
+        if src == REPO / "src":
+            dirty = subprocess.run(git + ["status", "--porcelain", "src/hati"],
+                                   capture_output=True, text=True).stdout.strip()
+            out["uncommitted_changes"] = bool(dirty)
+    except OSError:
+        pass
+    return out
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    src = REPO / "src"
+    src = _src()
     if (src / "hati").is_dir():
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(src), env.get("PYTHONPATH", "")) if p
@@ -219,7 +241,8 @@ class Hati(System):
 
     def info(self) -> dict[str, Any]:
         rows = self.main().query("SELECT version()")
-        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver}
+        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver,
+                **hati_source()}
 
     def connect(self) -> Conn:
         assert self.server is not None
@@ -327,6 +350,9 @@ class HatiPlain(SchemaCopySystem):
     def connect(self) -> Conn:
         assert self.server is not None
         return self.server.connect("psycopg2")
+
+    def info(self) -> dict[str, Any]:
+        return hati_source()
 
     def disk(self) -> dict[str, int]:
         assert self.server is not None

@@ -1,7 +1,8 @@
 """First write to a big table in a fresh branch vs the same write on main.
 
 The write is a point ``UPDATE``. Each repetition uses a new branch (created untimed).
-A second write in the same branch is timed too. Where a system cannot write in a
+A second write in the same branch is timed too, and so is the first write on main
+while a branch is live (a system may have to preserve the branch's snapshot then). Where a system cannot write in a
 branch, the error is the correctness finding and, if a manual workaround exists,
 its cost (copy + write) is reported instead.
 """
@@ -37,6 +38,20 @@ def run(ctx: Ctx) -> None:
                 main_s.append(perf() - t0)
     finally:
         main.close()
+    ctx.tick("write on main after a fork")
+    after_fork = []
+    for i in range(p.write_reps):
+        b = ctx.name()
+        sys.before_create()
+        sys.branch_create(b)
+        main = sys.session(None)
+        try:
+            t0 = perf()
+            main.execute(_update(main.table("t"), (i * 7727) % rows))
+            after_fork.append(perf() - t0)
+        finally:
+            main.close()
+            sys.branch_discard(b)
     first, second, error, workaround = [], [], "", False
     for i in range(p.write_reps):
         ctx.tick(f"first write in branch {i + 1}/{p.write_reps}")
@@ -77,6 +92,7 @@ def run(ctx: Ctx) -> None:
         values={
             "main": main_stats,
             "second_write": summarize(second),
+            "main_after_fork": summarize(after_fork),
             "ratio": (st["p50_ms"] / main_stats["p50_ms"]) if st.get("n") else None,
             "workaround": workaround,
             "rows": rows,
