@@ -1,13 +1,18 @@
 """The audit trail: every statement with who ran it, where, how long, and how it ended.
 
 Records are buffered in memory and written in batches by one background thread, so
-auditing never adds a DuckDB write to a client's round trip. ``hati_audit`` reads
-flush first. The table is trimmed to ``max_rows`` so it cannot fill the disk.
+auditing never adds a DuckDB write to a client's round trip. Reads of ``hati_audit``
+(a view over ``_hati.audit`` in schema ``main``, so it resolves from main and from
+every branch) flush first. When the table grows past ``max_rows`` the oldest records
+are deleted down to 90 % of it, so the trail can never hold more than ``max_rows``
+rows nor fill the disk. Records still in the buffer (at most about half a second's
+worth) are lost if the process is killed with ``kill -9``.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import deque
 from dataclasses import astuple, dataclass
@@ -18,6 +23,8 @@ import duckdb
 from hati.storage.duckdb_backend import META, Database
 
 FLUSH_EVERY_SECONDS = 0.5
+VIEW = "hati_audit"
+log = logging.getLogger("hati.audit")
 
 
 @dataclass
@@ -45,11 +52,16 @@ class AuditLog:
         self._db = db
         self._cur: duckdb.DuckDBPyConnection = db.cursor()
         self._pending: deque[AuditRecord] = deque()
-        self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self.max_rows = max_rows
-        row = self._cur.execute(f"SELECT coalesce(max(seq), 0) FROM {META}.audit").fetchone()
+        self.max_rows = max(1, int(max_rows))
+        self._cur.execute(f"CREATE OR REPLACE VIEW main.{VIEW} AS SELECT * FROM {META}.audit")
+        row = self._cur.execute(
+            f"SELECT coalesce(max(seq), 0), count(*) FROM {META}.audit"
+        ).fetchone()
         self._seq = itertools.count((row[0] if row else 0) + 1)
+        self._rows = int(row[1]) if row else 0
+        if self._rows > self.max_rows:
+            self._trim()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hati-audit", daemon=True)
         self._thread.start()
@@ -72,15 +84,23 @@ class AuditLog:
                     f"INSERT INTO {META}.audit VALUES ({', '.join('?' for _ in range(16))})",
                     [list(astuple(r)) for r in batch],
                 )
-                if batch[-1].seq % 1000 < len(batch):
+                self._rows += len(batch)
+                if self._rows > self.max_rows:
                     self._trim()
             except duckdb.Error:
-                pass  # the audit trail must never take the server down
+                # The audit trail must never take the server down.
+                log.exception("could not write %d audit records", len(batch))
 
     def _trim(self) -> None:
-        row = self._cur.execute(f"SELECT count(*), max(seq) FROM {META}.audit").fetchone()
-        if row and row[0] > self.max_rows:
-            self._cur.execute(f"DELETE FROM {META}.audit WHERE seq <= ?", [row[1] - self.max_rows])
+        """Delete the oldest records, keeping the newest 90 % of ``max_rows``."""
+        keep = max(1, self.max_rows * 9 // 10)
+        self._cur.execute(
+            f"DELETE FROM {META}.audit WHERE seq <= (SELECT seq FROM {META}.audit "
+            f"ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            [keep],
+        )
+        row = self._cur.execute(f"SELECT count(*) FROM {META}.audit").fetchone()
+        self._rows = int(row[0]) if row else 0
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_EVERY_SECONDS):

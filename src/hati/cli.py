@@ -65,9 +65,16 @@ def init(data_dir: Path | None, host: str | None, port: int | None, password: st
 @_dir_option
 @click.option("--host", default=None, help=f"Address to listen on (default {DEFAULT_HOST}).")
 @_port_option
-def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--password",
+    default=None,
+    help="Require this password (SCRAM-SHA-256); default: hati.toml or $HATI_PASSWORD.",
+)
+def serve(
+    data_dir: Path | None, host: str | None, port: int | None, password: str | None
+) -> None:
     """Run the server in the foreground (for containers and supervisors)."""
-    cfg = Config.load(data_dir, host=host, port=port)
+    cfg = Config.load(data_dir, host=host, port=port, password=password)
     try:
         daemon.serve_foreground(cfg)
     except daemon.DaemonError as exc:

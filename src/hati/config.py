@@ -69,6 +69,8 @@ class Config:
             values["port"] = int(os.environ["HATI_PORT"])
         if "HATI_HOST" in os.environ:
             values["host"] = os.environ["HATI_HOST"]
+        if os.environ.get("HATI_PASSWORD"):
+            values["password"] = os.environ["HATI_PASSWORD"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)} - {"data_dir"}
         return cls(data_dir=directory, **{k: v for k, v in values.items() if k in known})
@@ -78,16 +80,26 @@ class Config:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
         if self.password:
-            lines.append(f'password = "{self.password}"')
+            lines.append(f"password = {_toml_str(self.password)}")
         if self.allow_cleartext:
             lines.append("allow_cleartext = true")
         if self.merge_agents is not None:
-            quoted = ", ".join(f'"{a}"' for a in self.merge_agents)
+            quoted = ", ".join(_toml_str(a) for a in self.merge_agents)
             lines.append(f"merge_agents = [{quoted}]")
         lines.append(f"max_message_bytes = {self.max_message_bytes}")
         lines.append(f"max_connections = {self.max_connections}")
+        lines.append(f"audit_max_rows = {self.audit_max_rows}")
         if self.agent_keys:
             lines.append("")
             lines.append("[server.agent_keys]")
-            lines.extend(f'"{k}" = "{v}"' for k, v in self.agent_keys.items())
+            lines.extend(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in self.agent_keys.items())
         self.config_path.write_text("\n".join(lines) + "\n")
+        if self.password or self.agent_keys:
+            self.config_path.chmod(0o600)  # it holds secrets
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON string escapes are valid TOML)."""
+    import json
+
+    return json.dumps(value)

@@ -164,9 +164,12 @@ class Session:
     state: ServerState
     connection_id: int
     startup: dict[str, str] = field(default_factory=dict)
+    # The agent the connection authenticated as (per-agent keys): it cannot be overridden.
+    auth_agent: str | None = None
 
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
+        self._open_audit: tuple[AuditRecord, float] | None = None
         self.settings: dict[str, str] = {}
         self.txn = "I"
         self._holding_gate = False
@@ -182,6 +185,8 @@ class Session:
     # ---------------------------------------------------------------- identity
     @property
     def agent_id(self) -> str | None:
+        if self.auth_agent:
+            return self.auth_agent
         return self.settings.get("hatidata_agent_id") or self.startup.get("user")
 
     @property
@@ -189,6 +194,7 @@ class Session:
         return self.state.engine
 
     def close(self) -> None:
+        self._close_audit()
         try:
             if self.txn != "I":
                 self.cur.execute("ROLLBACK")
@@ -211,6 +217,8 @@ class Session:
             yield self.run_one(stmt, params)
 
     def run_one(self, sql: str, params: list[Any] | None = None) -> Result:
+        self._close_audit()
+        self._audit_branch: str | None = None
         started = time.perf_counter()
         started_at = datetime.now()
         outcome, state, res = "ok", None, None
@@ -224,26 +232,52 @@ class Session:
                 self.txn = "E"
             raise
         finally:
-            self.state.audit.record(
-                AuditRecord(
-                    self.state.audit.next_seq(),
-                    started_at,
-                    datetime.now(),
-                    (time.perf_counter() - started) * 1000,
-                    self.agent_id,
-                    self.settings.get("hatidata_framework"),
-                    self.settings.get("hatidata_request_id"),
-                    self.settings.get("hatidata_parent_request_id"),
-                    self.settings.get("hatidata_reasoning_step"),
-                    self.branch,
-                    self.connection_id,
-                    sql.strip()[:10_000],
-                    res.tag if res else None,
-                    res.rowcount if res else None,
-                    outcome,
-                    state,
-                )
+            rec = AuditRecord(
+                self.state.audit.next_seq(),
+                started_at,
+                datetime.now(),
+                (time.perf_counter() - started) * 1000,
+                self.agent_id,
+                self.settings.get("hatidata_framework"),
+                self.settings.get("hatidata_request_id"),
+                self.settings.get("hatidata_parent_request_id"),
+                self.settings.get("hatidata_reasoning_step"),
+                self._audit_branch or self.branch,
+                self.connection_id,
+                _audit_text(sql, params),
+                res.tag if res else None,
+                res.rowcount if res else None,
+                outcome,
+                state,
             )
+            if res is not None and res.fetch_more is not None:
+                self._audit_streamed(rec, res, started)
+            else:
+                self.state.audit.record(rec)
+
+    def _audit_streamed(self, rec: AuditRecord, res: Result, started: float) -> None:
+        """Record a streamed result once its rows are counted (or at the next statement)."""
+        self._open_audit = (rec, started)
+        rec.rows = len(res.rows)
+        fetch = res.fetch_more
+        assert fetch is not None
+
+        def counting(n: int) -> list[tuple[Any, ...]]:
+            rows = fetch(n)
+            rec.rows = (rec.rows or 0) + len(rows)
+            if len(rows) < n and self._open_audit is not None and self._open_audit[0] is rec:
+                self._close_audit()
+            return rows
+
+        res.fetch_more = counting
+
+    def _close_audit(self) -> None:
+        if self._open_audit is not None:
+            rec, started = self._open_audit
+            self._open_audit = None
+            rec.finished_at = datetime.now()
+            rec.duration_ms = (time.perf_counter() - started) * 1000
+            self.state.audit.record(rec)
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
@@ -327,12 +361,39 @@ class Session:
         writes = bool(a.writes or a.drops or a.creates) or a.kind not in ("SELECT",)
         gate = self._write_gate() if writes else _null_context()
         with gate:
-            if not self.engine.prepare_statement(self.cur, b, a):
-                return command(_tag_for(a.kind, sql, 0))
-            res = self._execute(sql, params, first_word(sql))
-            if a.drops or a.creates:
-                self.engine.after_statement(self.cur, b, a)
-            return res
+            if not (writes and self.txn == "I"):
+                return self._branch_statement(b, a, sql, params)
+            # Outside a client transaction a branch write (copy-on-write + the statement)
+            # runs in its own transaction, so kill -9 cannot leave it half done. A snapshot
+            # committed by another session after our BEGIN is invisible to us: retry.
+            for attempt in range(3):
+                self.cur.execute("BEGIN TRANSACTION")
+                try:
+                    res = self._branch_statement(b, a, sql, params)
+                    if res.fetch_more is not None:
+                        res.rows = res.fetch(1 << 62)
+                        res.fetch_more = None
+                        res._pos = 0
+                    self.cur.execute("COMMIT")
+                    return res
+                except (LookupError, duckdb.CatalogException):
+                    with contextlib.suppress(duckdb.Error):
+                        self.cur.execute("ROLLBACK")
+                    if attempt == 2:
+                        raise
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        self.cur.execute("ROLLBACK")
+                    raise
+            raise AssertionError("unreachable")
+
+    def _branch_statement(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> Result:
+        if not self.engine.prepare_statement(self.cur, b, a):
+            return command(_tag_for(a.kind, sql, 0))
+        res = self._execute(sql, params, first_word(sql))
+        if a.drops or a.creates:
+            self.engine.after_statement(self.cur, b, a)
+        return res
 
     def _execute(self, sql: str, params: list[Any], word: str) -> Result:
         rel = self.cur.execute(sql, params or None)
@@ -495,6 +556,8 @@ class Session:
             raise _in_txn_error(fn)
         eng = self.engine
         col = call.alias or fn
+        if args and isinstance(args[0], str):
+            self._audit_branch = args[0]  # the audit names the branch the call acted on
         if fn == "branch_create":
             name = args[0]
             parent = args[1] if len(args) > 1 else None
@@ -568,7 +631,7 @@ class Session:
         if previous != name:
             self.cur.execute(f"SET search_path = '{self.engine.search_path(b)}'")
         try:
-            self.branch = name
+            self.branch = self._audit_branch = name
             res = self._in_branch(b, statements[0], [])
             if res.columns is not None:
                 res.rows = res.fetch(1 << 62) if res.fetch_more else res.rows
@@ -619,6 +682,14 @@ class Session:
             ("expires_at", pgtypes.TIMESTAMP),
         ]
         return rows_result(cols, rows)
+
+
+def _audit_text(sql: str, params: list[Any] | None) -> str:
+    """The statement as audited: its text, then its bound parameters if any."""
+    text = sql.strip()
+    if params:
+        text += "  -- params: " + ", ".join(repr(p) for p in params)
+    return text[:10_000]
 
 
 def _in_txn_error(fn: str) -> HatiError:

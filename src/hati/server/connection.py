@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hati.errors import AuthenticationFailed, HatiError, ProtocolViolation, SqlError, to_sql_error
+from hati.errors import (
+    AuthenticationFailed,
+    FeatureNotSupported,
+    HatiError,
+    ProtocolViolation,
+    SqlError,
+    to_sql_error,
+)
 from hati.results import Result
 from hati.server.auth import ScramServer, check_cleartext
 from hati.session import SERVER_VERSION, Session
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
+LINGER_SECONDS = 1.0
 
 
 @dataclass
@@ -109,15 +117,33 @@ class Connection:
                     return
                 await self._handle(msg)
         except ProtocolViolation as exc:
-            self._send(codec.encode_error(to_sql_error(exc)))
+            err = to_sql_error(exc)
+            fatal = SqlError(err.sqlstate, err.message, "FATAL", detail=err.detail, hint=err.hint)
+            self._send(codec.encode_error(fatal))
             await self._safe_flush()
+            await self._linger()
         except AuthenticationFailed as exc:
             self._send(codec.encode_error(SqlError("28P01", exc.message, severity="FATAL")))
             await self._safe_flush()
+            await self._linger()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             await self._close()
+
+    async def _linger(self) -> None:
+        """Before dropping a client, let it read our last ErrorResponse.
+
+        Closing a socket with unread input makes the kernel send RST, which can
+        destroy the error in flight. So stop writing, then discard what the client
+        still sends, for at most LINGER_SECONDS.
+        """
+        with contextlib.suppress(Exception):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            async with asyncio.timeout(LINGER_SECONDS):
+                while await self.reader.read(65536):
+                    pass
 
     async def _safe_flush(self) -> None:
         with contextlib.suppress(ConnectionError, OSError):
@@ -167,10 +193,10 @@ class Connection:
             )
             await self._flush()
             return False
-        await self._authenticate(params, stream)
+        auth_agent = await self._authenticate(params, stream)
         try:
             self.session = await self._in_thread(
-                lambda: Session(self.server.state, self.conn_id, dict(params))
+                lambda: Session(self.server.state, self.conn_id, dict(params), auth_agent)
             )
         except HatiError as exc:
             err = to_sql_error(exc)
@@ -200,7 +226,8 @@ class Connection:
         await self._flush()
         return True
 
-    async def _authenticate(self, params: dict[str, str], stream: Any) -> None:
+    async def _authenticate(self, params: dict[str, str], stream: Any) -> str | None:
+        """Run the configured exchange; return the agent name when a per-agent key matched."""
         cfg = self.server.config
         peer = self.writer.get_extra_info("peername")
         user = params.get("user", "")
@@ -209,16 +236,17 @@ class Connection:
         if password is None and cfg.agent_keys and not cfg.password:
             raise AuthenticationFailed(f'no key is configured for agent "{user}"')
         if password is None:
-            return  # trust (only ever on loopback: the listener refuses otherwise)
+            return None  # trust (only ever on loopback: the listener refuses otherwise)
         del peer
-        if cfg.allow_cleartext and not _wants_scram(params):
+        auth_agent = user if agent_key else None
+        if cfg.allow_cleartext:
             self._send(codec.encode_auth_cleartext())
             await self._flush()
             msg = await _next(stream)
             if not isinstance(msg, m.PasswordMessage):
                 raise AuthenticationFailed("expected a password message")
             check_cleartext(msg.payload, password)
-            return
+            return auth_agent
         scram = ScramServer(password)
         self._send(codec.encode_auth_sasl(["SCRAM-SHA-256"]))
         await self._flush()
@@ -231,6 +259,7 @@ class Connection:
         if not isinstance(msg, m.PasswordMessage):
             raise AuthenticationFailed("expected a SASL response")
         self._send(codec.encode_auth_sasl_final(scram.final(msg.payload)))
+        return auth_agent
 
     # ------------------------------------------------------------------ messages
     async def _handle(self, msg: m.FrontendMessage) -> None:
@@ -263,7 +292,10 @@ class Connection:
             elif isinstance(msg, (m.CopyData, m.CopyDone, m.CopyFail)):
                 pass  # stray copy messages outside COPY: ignored, as PostgreSQL does
             elif isinstance(msg, m.FunctionCall):
-                raise HatiError("the fast-path function call protocol is not supported")
+                raise FeatureNotSupported(
+                    "the fast-path function call protocol is not supported",
+                    hint="Call the function with a SELECT statement instead.",
+                )
             else:
                 raise ProtocolViolation(f"unexpected message {type(msg).__name__}")
         except ProtocolViolation:
@@ -467,10 +499,6 @@ async def _next(stream: Any) -> m.FrontendMessage:
     async for msg in stream:
         return msg  # type: ignore[no-any-return]
     raise ConnectionError("client went away during authentication")
-
-
-def _wants_scram(params: dict[str, str]) -> bool:
-    return True
 
 
 def _param_count(sql: str) -> int:

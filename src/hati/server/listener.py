@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import itertools
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from hati.config import Config
 from hati.errors import HatiError
 from hati.server.connection import Connection
 from hati.session import ServerState
-from hati.storage.duckdb_backend import Database
+from hati.storage.duckdb_backend import META, Database, qident
 
 log = logging.getLogger("hati.server")
 GC_EVERY_SECONDS = 5.0
@@ -34,6 +35,63 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_BRANCH_SCHEMA = re.compile(r"_hb_(\d+)")
+
+
+def recover(db: Database) -> list[str]:
+    """Make branch metadata and branch schemas agree after an unclean stop.
+
+    Every branch operation commits its schema change and its ``_hati`` rows in one
+    DuckDB transaction, so after ``kill -9`` they already agree; this also repairs data
+    directories written by older versions or damaged by hand. A ``_hb_<id>`` schema
+    with no branch row is dropped (its branch was discarded or merged), a branch row
+    with no schema gets an empty schema back (the branch reads its base through it),
+    and rows of ``_hati.dropped`` / ``_hati.resolutions`` whose branch is gone are
+    deleted. Returns what was repaired, for the log.
+    """
+    cur = db.cursor()
+    repaired: list[str] = []
+    try:
+        ids = {r[0] for r in cur.execute(f"SELECT id FROM {META}.branches").fetchall()}
+        schemas = {
+            r[0]
+            for r in cur.execute(
+                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        owned = {s for s in schemas if _BRANCH_SCHEMA.fullmatch(s)}
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            for schema in sorted(owned):
+                if int(schema[4:]) not in ids:
+                    cur.execute(f"DROP SCHEMA {qident(schema)} CASCADE")
+                    repaired.append(f"dropped orphan schema {schema}")
+            for bid in sorted(ids):
+                if f"_hb_{bid}" not in owned:
+                    cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
+                    repaired.append(f"re-created missing schema _hb_{bid}")
+            for table in ("dropped", "resolutions"):
+                n = cur.execute(
+                    f"SELECT count(*) FROM {META}.{table} "
+                    f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"
+                ).fetchone()
+                if n and n[0]:
+                    cur.execute(
+                        f"DELETE FROM {META}.{table} "
+                        f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"
+                    )
+                    repaired.append(f"deleted {n[0]} stale row(s) of {META}.{table}")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+    finally:
+        cur.close()
+    for line in repaired:
+        log.warning("recovery: %s", line)
+    return repaired
+
+
 @dataclass
 class Server:
     """Owns the database and the listening socket. ``start`` returns once it listens."""
@@ -49,7 +107,14 @@ class Server:
             )
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.config.db_path, threads=self.config.threads)
+        self.recovered = recover(self.db)
         self.engine = BranchEngine(self.db)
+        if self.recovered:
+            cur = self.db.cursor()
+            try:
+                self.engine.collect_garbage(cur)
+            finally:
+                cur.close()
         self.audit = AuditLog(self.db, self.config.audit_max_rows)
         self.state = ServerState(self.db, self.engine, self.audit, self.config.merge_agents)
         self._ids = itertools.count(1)
@@ -100,7 +165,12 @@ class Server:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer, next(self._ids))
         self._conns[conn.conn_id] = conn
-        await conn.run()
+        try:
+            await conn.run()
+        except Exception:  # noqa: BLE001 - one bad client must never take the server down
+            log.exception("connection %s failed", conn.conn_id)
+        finally:
+            self.forget(conn)
 
     def forget(self, conn: Connection) -> None:
         self._conns.pop(conn.conn_id, None)

@@ -1,0 +1,203 @@
+"""Crash safety: kill -9 the server in the middle of merges, branch writes and discards.
+
+A real ``hati serve`` subprocess runs a workload that cycles through merges (each one
+moves ROWS rows into ``log`` and adds 1 to every row of ``acct``), discards and
+writes to a long-lived branch. The server is killed with SIGKILL after a seeded
+random delay, restarted, and the invariants are checked:
+
+- main is wholly before or after each merge: every ``acct.v`` is the same number M,
+  ``log`` holds exactly ROWS rows for each of M distinct merge tags, and every merge
+  the client saw succeed is there (acknowledged means durable);
+- a merged branch is gone, branch metadata and ``_hb_<id>`` schemas agree, no orphans;
+- the long-lived branch holds only whole statements, and nothing of it leaks to main;
+- every surviving branch can still be read, written and discarded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+from reliability_support import ProcServer, long_or_short, report
+
+ACCOUNTS = 400
+ROWS = 300  # log rows each merge moves into main
+W_ROWS = 200  # rows per statement in the long-lived branch
+
+
+class Workload(threading.Thread):
+    """Runs operations until the connection breaks; remembers what was acknowledged."""
+
+    def __init__(self, server: ProcServer, first_tag: int, rng: random.Random) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.tag = first_tag
+        self.rng = rng
+        self.acked_merges: list[int] = []
+        self.acked_w: list[int] = []
+        self.in_flight = "idle"
+        self.ops = 0
+        self.started_ops = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            conn = self.server.connect(agent="crash-worker")
+        except psycopg2.Error:
+            return
+        try:
+            with conn.cursor() as cur:
+                while True:
+                    self.tag += 1
+                    k = self.tag
+                    op = self.rng.choice(["merge", "merge", "discard", "write"])
+                    self.in_flight = op
+                    self.started_ops.set()
+                    if op == "merge":
+                        name = f"m{k}"
+                        cur.execute("SELECT branch_create(%s)", (name,))
+                        cur.execute("SELECT branch_query(%s, 'UPDATE acct SET v = v + 1')", (name,))
+                        cur.execute(
+                            "SELECT branch_query(%s, %s)",
+                            (name, f"INSERT INTO log SELECT {k}, i FROM range({ROWS}) t(i)"),
+                        )
+                        cur.execute("SELECT * FROM branch_merge(%s)", (name,))
+                        status = cur.fetchone()[-1]
+                        assert status == "merged", status
+                        self.acked_merges.append(k)
+                    elif op == "discard":
+                        name = f"d{k}"
+                        cur.execute("SELECT branch_create(%s)", (name,))
+                        cur.execute("SELECT branch_query(%s, 'DELETE FROM acct')", (name,))
+                        cur.execute("SELECT branch_query(%s, 'UPDATE log SET i = -1')", (name,))
+                        cur.execute("SELECT branch_discard(%s)", (name,))
+                    else:
+                        cur.execute(
+                            "SELECT branch_query('w', %s)",
+                            (f"INSERT INTO log SELECT {-k}, i FROM range({W_ROWS}) t(i)",),
+                        )
+                        self.acked_w.append(-k)
+                    self.ops += 1
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            return  # the server was killed
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.error = exc
+        finally:
+            self.in_flight += " (killed)"
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()
+
+
+def _setup(server: ProcServer) -> None:
+    server.query("CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL)")
+    server.query(f"INSERT INTO acct SELECT i, 0 FROM range({ACCOUNTS}) t(i)")
+    server.query("CREATE TABLE log (tag INT, i INT)")  # no key: bag semantics
+    server.query("SELECT branch_create('w')")
+
+
+def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int], tags_tried: int) -> int:
+    """All invariants; returns M, the number of merges main holds."""
+    q = server.query
+    (n_acct, distinct_v, v) = q("SELECT count(*), count(DISTINCT v), max(v) FROM acct")[0]
+    assert n_acct == ACCOUNTS
+    assert distinct_v == 1, "acct is half-merged: rows disagree on how many merges happened"
+    per_tag = q("SELECT tag, count(*) FROM log GROUP BY tag ORDER BY tag")
+    assert all(n == ROWS for _, n in per_tag), f"a merge was applied partly: {per_tag}"
+    tags = {t for t, _ in per_tag}
+    assert all(t > 0 for t in tags), "rows of the long-lived branch leaked into main"
+    assert len(tags) == v, f"acct says {v} merges, log holds {len(tags)}"
+    assert acked_merges <= tags, f"acknowledged merges lost: {sorted(acked_merges - tags)}"
+    assert q("SELECT count(*) FROM log WHERE i < 0")[0][0] == 0, "a discarded branch leaked"
+
+    live = {r[0] for r in q("SELECT * FROM branch_list()")}
+    meta = dict(q("SELECT name, id FROM _hati.branches"))
+    assert live == set(meta), (live, meta)
+    schemas = {
+        r[0]
+        for r in q(
+            "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE '\\_hb\\_%' ESCAPE '\\'"
+        )
+    }
+    assert schemas == {f"_hb_{i}" for i in meta.values()}, (schemas, meta)
+    assert "w" in live, "the long-lived branch must survive every crash"
+    for tag in tags:
+        assert f"m{tag}" not in live, f"merged branch m{tag} is still live"
+
+    # The long-lived branch: whole statements only, every acknowledged one present.
+    w_tags = dict(
+        q("SELECT * FROM branch_query('w', 'SELECT tag, count(*) FROM log GROUP BY tag')")
+    )
+    assert all(n == W_ROWS for t, n in w_tags.items() if t < 0), w_tags
+    assert acked_w <= set(w_tags), f"acknowledged branch writes lost: {acked_w - set(w_tags)}"
+    # Surviving branches work: read, write, then discard them (all but 'w').
+    for name in live - {"w"}:
+        q("SELECT * FROM branch_query(%s, 'SELECT count(*) FROM acct')", (name,))
+        q("SELECT * FROM branch_query(%s, 'INSERT INTO log VALUES (0, -5)')", (name,))
+        q("SELECT branch_discard(%s)", (name,))
+    assert {r[0] for r in q("SELECT * FROM branch_list()")} == {"w"}
+    return int(v)
+
+
+def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None:
+    kills = long_or_short(120, 8)
+    rng = random.Random(20261125)
+    server = ProcServer(tmp_path / "data").start()
+    acked_merges: set[int] = set()
+    acked_w: set[int] = set()
+    where: dict[str, int] = {}
+    tag = 0
+    merges_in_main = 0
+    try:
+        _setup(server)
+        for _ in range(kills):
+            work = Workload(server, tag, rng)
+            work.start()
+            assert work.started_ops.wait(30)
+            # Kill at a seeded random point: often inside a merge's transaction.
+            deadline = time.monotonic() + rng.uniform(0.0, 0.6)
+            while time.monotonic() < deadline and work.is_alive():
+                time.sleep(0.005)
+            server.kill9()
+            work.join(30)
+            assert not work.is_alive(), "client stuck after the server died"
+            assert work.error is None, repr(work.error)
+            where[work.in_flight] = where.get(work.in_flight, 0) + 1
+            tag = work.tag
+            acked_merges |= set(work.acked_merges)
+            acked_w |= set(work.acked_w)
+            server.start()
+            merges_in_main = _check(server, acked_merges, acked_w, tag)
+    finally:
+        server.stop()
+    report(
+        f"crash: {kills} kill -9 points ({', '.join(f'{k}: {v}' for k, v in sorted(where.items()))}); "
+        f"{merges_in_main} merges in main, {len(acked_merges)} acknowledged, 0 invariant violations"
+    )
+    assert merges_in_main >= len(acked_merges)
+
+
+def test_recovery_drops_orphan_branch_schemas(tmp_path: Path) -> None:
+    """Schemas left without metadata (older versions, hand edits) are repaired at start-up."""
+    server = ProcServer(tmp_path / "data").start()
+    try:
+        server.query("CREATE TABLE t (x INT)")
+        server.query("SELECT branch_create('keep')")
+        server.query("CREATE SCHEMA _hb_999999")
+        server.query("CREATE TABLE _hb_999999.t (x INT)")
+        bid = server.query("SELECT id FROM _hati.branches WHERE name = 'keep'")[0][0]
+        server.query(f'DROP SCHEMA "_hb_{bid}" CASCADE')
+        server.kill9()
+        server.start()
+        schemas = {r[0] for r in server.query("SELECT schema_name FROM duckdb_schemas()")}
+        assert "_hb_999999" not in schemas
+        assert f"_hb_{bid}" in schemas
+        assert server.query("SELECT * FROM branch_query('keep', 'SELECT count(*) FROM t')") == [
+            (0,)
+        ]
+        assert "recovery:" in server.log_tail(200)
+    finally:
+        server.stop()
