@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (HERE / "results" if args.full else HERE / "results" / "quick")
     systems = [BY_KEY[k] for k in args.systems] if args.systems else ALL_SYSTEMS
     workloads = [WORKLOADS[k] for k in args.workloads] if args.workloads else ALL_WORKLOADS
-    res, meta = run_all(profile, systems, workloads, console)
+    def save(res_: object, meta_: dict) -> None:  # after each system: a partial report
+        write_all(res_, meta_, out)  # type: ignore[arg-type]
+
+    res, meta = run_all(profile, systems, workloads, console, on_system_done=save)
     paths = write_all(res, meta, out)
     if args.full and args.out is None and not args.systems and not args.workloads:
         update_readme(HERE / "README.md", res, meta, out)

@@ -7,6 +7,7 @@ import platform
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +46,7 @@ def run(
     systems: list[type[System]] | None = None,
     workloads: list[ModuleType] | None = None,
     console: Console | None = None,
+    on_system_done: Callable[[Results, dict[str, Any]], None] | None = None,
 ) -> tuple[Results, dict[str, Any]]:
     systems = systems or ALL_SYSTEMS
     workloads = workloads or ALL_WORKLOADS
@@ -74,7 +76,20 @@ def run(
                     results.add(Record(w.KEY, cls.key, status="skipped", note=reason))
                 prog.advance(task, len(workloads))
                 continue
-            _run_system(cls, profile, workloads, results, meta, prog, task)
+            mine = workloads
+            if cls.key in profile.only:
+                keep = profile.only[cls.key]
+                mine = [w for w in workloads if w.KEY in keep]
+                for w in workloads:
+                    if w.KEY not in keep:
+                        results.add(Record(w.KEY, cls.key, status="skipped",
+                                           note=f"not run by --{profile.name} for this system "
+                                                "(same server path as hati psycopg2)"))
+                prog.advance(task, len(workloads) - len(mine))
+            _run_system(cls, profile, mine, results, meta, prog, task)
+            if on_system_done is not None:
+                meta["durations_s"]["total"] = perf() - t_run
+                on_system_done(results, meta)
     meta["durations_s"]["total"] = perf() - t_run
     return results, meta
 
