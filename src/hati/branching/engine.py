@@ -339,6 +339,9 @@ class BranchEngine:
         local = self.db.tables_in(cur, schema)
         views = self.db.views_in(cur, schema)
         dropped = self.dropped_tables(cur, b)
+        # Children of this branch must keep reading the version they forked from,
+        # whether or not the table is already materialized here.
+        self.before_write(b.id, [r.name for r in [*a.writes, *a.drops, *a.creates]])
         for ref in a.creates:
             if ref.name in local or (ref.name not in dropped and self.base_rel(cur, b, ref.name)):
                 if a.if_not_exists:
@@ -354,8 +357,6 @@ class BranchEngine:
                 if a.if_exists:
                     continue
                 raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
-            with self.catalog.lock:
-                self.before_write(b.id, [ref.name])
             if ref.name in views:
                 cur.execute(f"DROP VIEW {qname(schema, ref.name)}")
             self.copy_table(cur, src, schema, ref.name)
@@ -502,6 +503,12 @@ class BranchEngine:
                 ) from exc
             if not isinstance(parsed, dict):
                 raise InvalidParameter("a JSON resolution must be an object of column values")
+            if set(parsed) == {"count"} and not (
+                isinstance(parsed["count"], int)
+                and not isinstance(parsed["count"], bool)
+                and parsed["count"] >= 0
+            ):
+                raise InvalidParameter('{"count": n} needs a whole number n >= 0')
             values, choice = json.dumps(parsed), "values"
         choice = {"ours": "main", "theirs": "branch"}.get(choice, choice)
         cur.execute(

@@ -325,6 +325,20 @@ class TableMerge:
             f"DELETE FROM {ours} WHERE {where}", [kv.get(c) for c in cols]
         ).fetchone()
         removed = int(res[0]) if res else 0
+        if not self.key and set(values) == {"count"}:
+            # A multiset conflict is about how many copies of one value there are
+            # (branch_conflicts shows {"count": n}); {"count": n} settles it.
+            n = int(values["count"])
+            if n > 0:
+                names = list(self.cols)
+                self.cur.executemany(
+                    f"INSERT INTO {ours} ({', '.join(qident(c) for c in names)}) "
+                    f"VALUES ({', '.join('?' for _ in names)})",
+                    [[kv.get(c) for c in names]] * n,
+                )
+            counts.inserted += max(n - removed, 0)
+            counts.deleted += max(removed - n, 0)
+            return
         names = [c for c in self.cols if c in values or c in kv]
         row = [values.get(c, kv.get(c)) for c in names]
         self.cur.execute(
