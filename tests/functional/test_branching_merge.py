@@ -382,3 +382,83 @@ def test_table_created_on_both_sides_with_the_same_rows_merges(cur) -> None:
     q(cur, "both", "INSERT INTO shared VALUES (2)")
     assert merge(cur, "both")[6] == "merged"
     assert rows(cur, "SELECT * FROM shared ORDER BY x") == [(1,), (2,)]
+
+
+@pytest.mark.parametrize("strategy", ["main_wins", "branch_wins"])
+def test_table_dropped_in_main_and_changed_in_branch_is_a_table_conflict(cur, strategy) -> None:
+    cur.execute("CREATE TABLE o (k INTEGER PRIMARY KEY, x INTEGER)")
+    cur.execute("INSERT INTO o VALUES (1, 10), (2, 20)")
+    cur.execute("CREATE TABLE quiet (x INTEGER)")
+    cur.execute("SELECT branch_create('dr')")
+    cur.execute("DROP TABLE o")
+    cur.execute("DROP TABLE quiet")
+    q(cur, "dr", "UPDATE o SET x = 11 WHERE k = 1")
+    q(cur, "dr", "DELETE FROM quiet")  # materializes 'quiet' without changing it
+    assert rows(cur, "SELECT * FROM branch_conflicts('dr')") == [
+        ("o", "*", "table", "dropped", "changed"),
+    ]
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT branch_merge('dr', 'abort')")
+    assert err.value.pgcode == "40001"
+    assert merge(cur, "dr", strategy)[5:] == (1, "merged")
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT * FROM quiet")
+    assert err.value.pgcode == "42P01"
+    if strategy == "branch_wins":
+        assert rows(cur, "SELECT * FROM o ORDER BY k") == [(1, 11), (2, 20)]
+    else:
+        with pytest.raises(psycopg2.Error) as err:
+            cur.execute("SELECT * FROM o")
+        assert err.value.pgcode == "42P01"
+
+
+def test_columns_added_in_main_after_the_fork_survive_a_merge(cur) -> None:
+    cur.execute("SELECT branch_create('col')")
+    cur.execute("ALTER TABLE t ADD COLUMN extra INTEGER")
+    cur.execute("UPDATE t SET extra = k * 100")
+    q(cur, "col", "UPDATE t SET v = 'B1' WHERE k = 1")
+    q(cur, "col", "INSERT INTO t VALUES (7, 'g')")
+    assert conflicts(cur, "col") == []
+    assert merge(cur, "col")[2:] == (1, 1, 0, 0, "merged")
+    assert rows(cur, "SELECT * FROM t ORDER BY k") == [
+        (1, "B1", 100),
+        (2, "b", 200),
+        (3, "c", 300),
+        (4, "d", 400),
+        (5, "e", 500),
+        (7, "g", None),
+    ]
+
+
+def test_upsert_merge_and_multi_table_statements_in_a_branch(cur) -> None:
+    cur.execute("CREATE TABLE o (k INTEGER PRIMARY KEY, x INTEGER)")
+    cur.execute("INSERT INTO o VALUES (1, 10), (2, 20)")
+    cur.execute("SELECT branch_create('dml')")
+    q(
+        cur,
+        "dml",
+        "INSERT INTO t VALUES (1, 'up'), (6, 'f') ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+    )
+    q(cur, "dml", "INSERT INTO t VALUES (2, 'skip') ON CONFLICT DO NOTHING")
+    q(cur, "dml", "UPDATE t SET v = o.x::VARCHAR FROM o WHERE o.k = t.k AND t.k = 2")
+    q(cur, "dml", "DELETE FROM t USING o WHERE o.x = 10 AND t.k = 3")
+    q(
+        cur,
+        "dml",
+        "MERGE INTO t USING (SELECT 4 AS k, 'm4' AS v UNION ALL SELECT 8, 'm8') s ON t.k = s.k "
+        "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.k, s.v)",
+    )
+    q(cur, "dml", "UPDATE o SET x = x + 1")
+    expected = [(1, "up"), (2, "20"), (4, "m4"), (5, "e"), (6, "f"), (8, "m8")]
+    assert q(cur, "dml", "SELECT * FROM t ORDER BY k") == expected
+    assert rows(cur, "SELECT * FROM t ORDER BY k") == [
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+        (4, "d"),
+        (5, "e"),
+    ]
+    assert rows(cur, "SELECT * FROM o ORDER BY k") == [(1, 10), (2, 20)]
+    assert merge(cur, "dml")[6] == "merged"
+    assert rows(cur, "SELECT * FROM t ORDER BY k") == expected
+    assert rows(cur, "SELECT * FROM o ORDER BY k") == [(1, 11), (2, 21)]

@@ -451,6 +451,10 @@ class BranchEngine:
             if tm.same_base or tm.ours.rel is None:
                 return []
             return [Conflict(tm.table, "*", "table", "changed", "dropped")]
+        if tm.ours.rel is None and tm.base.rel is not None:  # dropped in the parent
+            if not tm.branch_changed():
+                return []
+            return [Conflict(tm.table, "*", "table", "dropped", "changed")]
         self._check_schema(tm)
         return tm.plan()
 
@@ -629,6 +633,8 @@ class BranchEngine:
                 cur.execute(f"DROP TABLE {target}")
             return TableCounts()
         if tm.ours.rel is None:  # created in the branch (or dropped in the parent)
+            if tm.base.rel is not None and "*" not in take:
+                return TableCounts()  # the parent's drop stands
             self.copy_table(cur, tm.theirs.rel, target_schema, tm.table)
             if parent_schema is not None:
                 cur.execute(

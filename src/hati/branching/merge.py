@@ -166,6 +166,15 @@ class TableMerge:
             f"WHERE coalesce(x.n, 0) <> coalesce(b.n, 0)"
         )
 
+    def branch_changed(self) -> bool:
+        """True when theirs differs from base in columns or rows."""
+        if [(c.name, c.type) for c in self.theirs.columns] != [
+            (c.name, c.type) for c in self.base.columns
+        ]:
+            return True
+        row = self.cur.execute(f"SELECT 1 FROM ({self._diff_sql(self.theirs)}) LIMIT 1").fetchone()
+        return row is not None
+
     def diff_rows(self) -> list[tuple[str, str, str, str | None, str | None]]:
         """(table, change, key, old_values, new_values) for base -> theirs."""
         sql = self._diff_sql(self.theirs)
@@ -277,14 +286,29 @@ class TableMerge:
         assert present is not None
         counts = TableCounts(int(present[0]), int(present[1]), int(present[2]))
         ours_cols = set(self.ours.names) if self.ours.rel else set(self.cols)
-        # Deletes and updates: remove the old version of every changed key present in ours.
-        self.cur.execute(f"DELETE FROM {ours} o USING {t} d WHERE {on_o}")
         insert_cols = [c for c in self.cols if c in ours_cols]
         on_x = " AND ".join(f"x.{qident(k)} = d.{qident(k)}" for k in self.key)
+        changed = (
+            f"(SELECT x.rowid AS _rid, {_cols(insert_cols, 'x')} FROM {self.theirs.rel} x "
+            f"JOIN {t} d ON {on_x} WHERE NOT d.now_absent)"
+        )
+        # Deletes: the branch removed the key.
+        self.cur.execute(f"DELETE FROM {ours} o USING {t} d WHERE {on_o} AND d.now_absent")
+        # Updates in place, so columns only the parent has (added after the fork) keep
+        # their values: the branch never saw them and so never changed them.
+        set_cols = [c for c in insert_cols if c not in self.key]
+        on_u = " AND ".join(f"o.{qident(k)} = x.{qident(k)}" for k in self.key)
+        if set_cols:
+            self.cur.execute(
+                f"UPDATE {ours} o SET "
+                + ", ".join(f"{qident(c)} = x.{qident(c)}" for c in set_cols)
+                + f" FROM {changed} x WHERE {on_u}"
+            )
+        # Inserts: keys the parent does not have.
         self.cur.execute(
             f"INSERT INTO {ours} ({', '.join(qident(c) for c in insert_cols)}) "
-            f"SELECT {_cols(insert_cols, 'x')} FROM {self.theirs.rel} x JOIN {t} d ON {on_x} "
-            f"WHERE NOT d.now_absent ORDER BY x.rowid"
+            f"SELECT {_cols(insert_cols, 'x')} FROM {changed} x "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {ours} o WHERE {on_u}) ORDER BY x._rid"
         )
         return counts
 
