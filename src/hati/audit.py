@@ -54,10 +54,14 @@ class AuditLog:
         self._pending: deque[AuditRecord] = deque()
         self._flush_lock = threading.Lock()
         self.max_rows = max(1, int(max_rows))
-        self._cur.execute(f"CREATE OR REPLACE VIEW main.{VIEW} AS SELECT * FROM {META}.audit")
+        try:
+            self._cur.execute(f"CREATE OR REPLACE VIEW main.{VIEW} AS SELECT * FROM {META}.audit")
+        except duckdb.Error:  # a user table of that name: keep it, audit stays in _hati.audit
+            log.warning("main.%s exists and is not hati's view; read %s.audit", VIEW, META)
+        # fetchall: an unfinished result would hold a transaction open until the next flush.
         row = self._cur.execute(
             f"SELECT coalesce(max(seq), 0), count(*) FROM {META}.audit"
-        ).fetchone()
+        ).fetchall()[0]
         self._seq = itertools.count((row[0] if row else 0) + 1)
         self._rows = int(row[1]) if row else 0
         if self._rows > self.max_rows:
@@ -99,8 +103,8 @@ class AuditLog:
             f"ORDER BY seq DESC LIMIT 1 OFFSET ?)",
             [keep],
         )
-        row = self._cur.execute(f"SELECT count(*) FROM {META}.audit").fetchone()
-        self._rows = int(row[0]) if row else 0
+        row = self._cur.execute(f"SELECT count(*) FROM {META}.audit").fetchall()[0]
+        self._rows = int(row[0])
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_EVERY_SECONDS):

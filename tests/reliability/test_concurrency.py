@@ -141,9 +141,12 @@ def test_concurrent_agents_lose_and_duplicate_nothing(tmp_path: Path) -> None:
         assert not (got & log.discarded)
         assert server.query("SELECT n FROM counter")[0][0] == log.increments, "lost update"
         assert server.query("SELECT * FROM branch_list()") == [], "branches left behind"
+        # No transaction was left open by any session: DuckDB can checkpoint (an open
+        # one would also pin every old row version in memory).
+        server.query("CHECKPOINT")
         rss_growth_mb = (server.rss_kb() - rss_before) / 1024
     assert log.merges > 0 and log.discards > 0 and log.main_writes > 0 and log.increments > 0
-    assert rss_growth_mb < 1024, f"server memory grew by {rss_growth_mb:.0f} MB"
+    assert rss_growth_mb < 256, f"server memory grew by {rss_growth_mb:.0f} MB"
     report(
         f"concurrency: {CLIENTS} sessions x {log.ops} operations in {elapsed:.1f}s "
         f"({log.merges} merges, {log.discards} discards, {log.main_writes} main writes, "

@@ -40,6 +40,7 @@ class Workload(threading.Thread):
         self.acked_merges: list[int] = []
         self.acked_w: list[int] = []
         self.in_flight = "idle"
+        self.in_flight_tag = 0
         self.ops = 0
         self.started_ops = threading.Event()
         self.error: BaseException | None = None
@@ -56,6 +57,7 @@ class Workload(threading.Thread):
                     k = self.tag
                     op = self.rng.choice(["merge", "merge", "discard", "write"])
                     self.in_flight = op
+                    self.in_flight_tag = k
                     self.started_ops.set()
                     if op == "merge":
                         name = f"m{k}"
@@ -99,8 +101,8 @@ def _setup(server: ProcServer) -> None:
     server.query("SELECT branch_create('w')")
 
 
-def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int], tags_tried: int) -> int:
-    """All invariants; returns M, the number of merges main holds."""
+def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int]) -> set[int]:
+    """All invariants; returns the tags of the merges main holds."""
     q = server.query
     (n_acct, distinct_v, v) = q("SELECT count(*), count(DISTINCT v), max(v) FROM acct")[0]
     assert n_acct == ACCOUNTS
@@ -139,7 +141,7 @@ def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int], tags_t
         q("SELECT * FROM branch_query(%s, 'INSERT INTO log VALUES (0, -5)')", (name,))
         q("SELECT branch_discard(%s)", (name,))
     assert {r[0] for r in q("SELECT * FROM branch_list()")} == {"w"}
-    return int(v)
+    return tags
 
 
 def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None:
@@ -151,6 +153,7 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
     where: dict[str, int] = {}
     tag = 0
     merges_in_main = 0
+    merge_sides = {"before": 0, "after": 0}
     try:
         _setup(server)
         for _ in range(kills):
@@ -170,12 +173,19 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
             acked_merges |= set(work.acked_merges)
             acked_w |= set(work.acked_w)
             server.start()
-            merges_in_main = _check(server, acked_merges, acked_w, tag)
+            tags = _check(server, acked_merges, acked_w)
+            merges_in_main = len(tags)
+            if work.in_flight.startswith("merge"):
+                # Which side of the commit did the kill land on?
+                side = "after" if work.in_flight_tag in tags else "before"
+                merge_sides[side] += 1
     finally:
         server.stop()
     report(
         f"crash: {kills} kill -9 points ({', '.join(f'{k}: {v}' for k, v in sorted(where.items()))}); "
-        f"{merges_in_main} merges in main, {len(acked_merges)} acknowledged, 0 invariant violations"
+        f"merge kills landed {merge_sides['before']}x before and {merge_sides['after']}x after "
+        f"the commit; {merges_in_main} merges in main, {len(acked_merges)} acknowledged, "
+        "0 invariant violations"
     )
     assert merges_in_main >= len(acked_merges)
 

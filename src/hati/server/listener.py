@@ -119,6 +119,7 @@ class Server:
         self.state = ServerState(self.db, self.engine, self.audit, self.config.merge_agents)
         self._ids = itertools.count(1)
         self._conns: dict[int, Connection] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None
         self.port = self.config.port
         self._gc_task: asyncio.Task[None] | None = None
@@ -146,6 +147,10 @@ class Server:
                 conn.writer.close()
             for conn in conns:
                 await conn.closed.wait()
+            # Connections that were already closing (not in _conns any more) finish too.
+            tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=30)
             await self._server.wait_closed()
         self.audit.close()
         self.db.close()
@@ -165,12 +170,17 @@ class Server:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer, next(self._ids))
         self._conns[conn.conn_id] = conn
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             await conn.run()
         except Exception:  # noqa: BLE001 - one bad client must never take the server down
             log.exception("connection %s failed", conn.conn_id)
         finally:
             self.forget(conn)
+            if task is not None:
+                self._tasks.discard(task)
 
     def forget(self, conn: Connection) -> None:
         self._conns.pop(conn.conn_id, None)

@@ -115,7 +115,10 @@ class Database:
         self.path = Path(path)
         config = {"threads": threads} if threads else {}
         self._con = duckdb.connect(str(self.path), config=config)
-        self.name = self._con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        # fetchall, not fetchone: a result left open on the root connection keeps its
+        # transaction alive forever, and then DuckDB can never checkpoint or free old
+        # row versions (unbounded memory and WAL growth).
+        self.name = self._con.execute("SELECT current_database()").fetchall()[0][0]
         self._lock = threading.Lock()
         self._system = self._con.cursor()
         self._system.execute(_BOOTSTRAP)
