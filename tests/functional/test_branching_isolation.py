@@ -241,3 +241,22 @@ def test_branch_session_cannot_write_main_through_qualified_names(hati_server, c
     assert rows(cur, "SELECT * FROM t ORDER BY k") == BASE
     assert pgcode(cur, "SELECT * FROM sneaky") == "42P01"
     assert rows(cur, "SELECT * FROM branch_diff('walled')") == []
+
+
+def test_branch_transaction_open_while_main_writes_the_table(hati_server, cur) -> None:
+    """Main's write takes a snapshot the branch's open transaction cannot see; the branch
+    must keep reading (and copy) the fork version instead of failing."""
+    cur.execute("SELECT branch_create('open')")
+    with closing(hati_server.connect(hatidata_branch="open")) as c:
+        s = c.cursor()
+        s.execute("BEGIN")
+        assert rows(s, "SELECT * FROM t ORDER BY k") == BASE
+        cur.execute("UPDATE t SET v = 'main' WHERE k = 1")
+        assert rows(s, "SELECT * FROM t ORDER BY k") == BASE
+        s.execute("UPDATE t SET v = 'branch' WHERE k = 2")
+        assert rows(s, "SELECT * FROM t ORDER BY k") == [(1, "a"), (2, "branch"), (3, "c")]
+        s.execute("COMMIT")
+        assert rows(s, "SELECT * FROM t ORDER BY k") == [(1, "a"), (2, "branch"), (3, "c")]
+    cur.execute("SELECT * FROM branch_merge('open')")
+    assert cur.fetchone()[5:] == (0, "merged")
+    assert rows(cur, "SELECT * FROM t ORDER BY k") == [(1, "main"), (2, "branch"), (3, "c")]

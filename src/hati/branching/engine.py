@@ -266,7 +266,13 @@ class BranchEngine:
         """The physical table holding ``table`` as the parent had it when ``b`` forked."""
         snap = self.catalog.base_snapshot(b, table)
         if snap is not None:
-            return qname(SNAP, snap.table) if snap.table else None
+            if snap.table is None:
+                return None
+            if self.db.table_exists(cur, SNAP, snap.table):
+                return qname(SNAP, snap.table)
+            # The snapshot was taken after this cursor's transaction began, so the
+            # parent's write that caused it is not visible to this transaction either:
+            # the parent's table as this transaction sees it is still the fork version.
         return self.current_rel(cur, b.parent_id, table)
 
     # ------------------------------------------------------------------ writes
