@@ -230,6 +230,10 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
     table = f"p{n}"
     initial = data.draw(model.initial(), label="initial")
     n_branches = data.draw(st.integers(1, 3), label="branches")
+    # Branch 1 forks from main; a later branch forks from main or from an earlier branch.
+    parent = {1: 0}
+    for i in range(2, n_branches + 1):
+        parent[i] = data.draw(st.integers(0, i - 1), label=f"parent{i}")
     steps = data.draw(
         st.lists(st.tuples(st.integers(0, n_branches), model.op()), min_size=4, max_size=16),
         label="steps",
@@ -248,17 +252,20 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
         sql, rows = model.load(initial, table)
         if rows:
             mc.executemany(sql, rows)
-        main_state = initial.copy()
+        states: dict[int, Any] = {0: initial.copy()}  # 0 is main
         bases: dict[int, Any] = {}
-        states: dict[int, Any] = {}
+
+        def cursor(i: int) -> Any:
+            return mc if i == 0 else conns[i].cursor()
 
         def fork(i: int) -> None:
-            mc.execute("SELECT branch_create(%s)", (names[i],))
+            p = parent[i]
+            mc.execute("SELECT branch_create(%s, %s)", (names[i], names.get(p, "main")))
             c = server.connect(agent=f"agent{i}")
             c.cursor().execute("SET hatidata_branch = %s", (names[i],))
             conns[i] = c
-            bases[i] = main_state.copy()
-            states[i] = main_state.copy()
+            bases[i] = states[p].copy()
+            states[i] = states[p].copy()
 
         forked = 0
         for pos, step in enumerate([*steps, None]):
@@ -268,28 +275,29 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
             if step is None:
                 break
             target, op = step
-            if target not in conns:
+            if target not in states:
                 target = 0
-            st_ = main_state if target == 0 else states[target]
-            stmt = model.apply(st_, op, table)
+            stmt = model.apply(states[target], op, table)
             if stmt is not None:
-                (mc if target == 0 else conns[target].cursor()).execute(*stmt)
+                cursor(target).execute(*stmt)
 
         # Every namespace reads exactly its own state (isolation) before any merge.
-        assert model.contents(mc, table) == main_state
-        for i, c in conns.items():
-            assert model.contents(c.cursor(), table) == states[i], f"branch {i}"
+        for i, state in states.items():
+            assert model.contents(cursor(i), table) == state, f"namespace {i}"
 
-        for i in range(1, n_branches + 1):
-            name = names[i]
+        # Children merge (or are discarded) before their parents.
+        for i in range(n_branches, 0, -1):
+            name, p = names[i], parent[i]
             strategy = data.draw(st.sampled_from(STRATEGIES), label=f"strategy{i}")
-            merged, conflicts = model.merge(bases[i], main_state, states[i])
+            merged, conflicts = model.merge(bases[i], states[p], states[i])
             event(f"{strategy} with{'' if conflicts else 'out'} conflicts")
+            if p:
+                event("nested merge")
             got = _rows(mc, "SELECT * FROM branch_conflicts(%s)", (name,))
             assert sorted((r[0], r[1], *map(_load, r[2:])) for r in got) == sorted(
                 (table, *model.conflict_row(k, s)) for k, s in conflicts.items()
             )
-            before = model.contents(mc, table)
+            before = model.contents(cursor(p), table)
             expected = merged
             if strategy == "branch_wins":
                 for k, s in conflicts.items():
@@ -298,7 +306,7 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
                 with pytest.raises(psycopg2.Error) as err:
                     mc.execute("SELECT branch_merge(%s, 'abort')", (name,))
                 assert err.value.pgcode == "40001"
-                assert model.contents(mc, table) == before
+                assert model.contents(cursor(p), table) == before
                 mc.execute("SELECT branch_discard(%s)", (name,))
                 continue
             elif strategy == "manual" and conflicts:
@@ -313,24 +321,25 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
                     mc.execute("SELECT * FROM branch_merge(%s, 'manual')", (name,))
                     row = mc.fetchone()
                     assert row[6] == "conflicts" and row[5] == 1, row
-                    assert model.contents(mc, table) == before
+                    assert model.contents(cursor(p), table) == before
                     # The branch is still there, untouched.
-                    assert model.contents(conns[i].cursor(), table) == states[i]
+                    assert model.contents(cursor(i), table) == states[i]
                     mc.execute("SELECT branch_discard(%s)", (name,))
                     continue
             mc.execute("SELECT * FROM branch_merge(%s, %s)", (name, strategy))
             row = mc.fetchone()
             assert row[0] == name and row[1] == strategy and row[6] == "merged", row
             assert row[5] == len(conflicts)
-            main_state = expected
-            assert model.contents(mc, table) == main_state, (strategy, conflicts)
+            states[p] = expected
+            assert model.contents(cursor(p), table) == expected, (strategy, conflicts)
         live = {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}
         assert not live & set(names.values()), "merged or discarded branches must be gone"
     finally:
         # A failing example must not leave its branches behind for the next one.
-        for name in {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}:
-            if name.startswith(f"pb{n}_"):
-                mc.execute("SELECT branch_discard(%s)", (name,))
+        live = {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}
+        for i in range(n_branches, 0, -1):
+            if names[i] in live:
+                mc.execute("SELECT branch_discard(%s)", (names[i],))
         mc.execute(f"DROP TABLE IF EXISTS {table}")
         for c in conns.values():
             c.close()
