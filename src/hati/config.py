@@ -33,6 +33,7 @@ class Config:
     merge_agents: list[str] | None = None
     max_message_bytes: int = 64 * 1024 * 1024
     max_connections: int = 256
+    startup_timeout_seconds: float = 60.0
     audit_max_rows: int = 1_000_000
     threads: int | None = None
 

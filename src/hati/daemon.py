@@ -85,12 +85,15 @@ def status(cfg: Config) -> Status:
 def query(cfg: Config, port: int, sql: str) -> list[tuple[Any, ...]]:
     import psycopg2
 
+    user, password = "hati", cfg.password or ""
+    if not cfg.password and cfg.agent_keys:
+        user, password = next(iter(cfg.agent_keys.items()))  # any configured agent will do
     conn = psycopg2.connect(
         host=_connect_host(cfg),
         port=port,
-        user="hati",
+        user=user,
         dbname="hati",
-        password=cfg.password or "",
+        password=password,
         connect_timeout=5,
         options="-c hatidata_agent_id=hati-cli",
     )

@@ -170,6 +170,7 @@ class Session:
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
         self._open_audit: tuple[AuditRecord, float] | None = None
+        self._audit_branch: str | None = None
         self.settings: dict[str, str] = {}
         self.txn = "I"
         self._holding_gate = False

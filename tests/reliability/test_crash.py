@@ -27,6 +27,7 @@ from reliability_support import ProcServer, long_or_short, report
 ACCOUNTS = 400
 ROWS = 300  # log rows each merge moves into main
 W_ROWS = 200  # rows per statement in the long-lived branch
+MAIN_ROWS = 50  # rows per INSERT of the main writer
 
 
 class Workload(threading.Thread):
@@ -94,16 +95,54 @@ class Workload(threading.Thread):
                 conn.close()
 
 
+class MainWriter(threading.Thread):
+    """Multi-row inserts straight into main, alongside the branch workload."""
+
+    def __init__(self, server: ProcServer, first_batch: int) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.batch = first_batch
+        self.acked: list[int] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            conn = self.server.connect(agent="crash-main-writer")
+        except psycopg2.Error:
+            return
+        try:
+            with conn.cursor() as cur:
+                while True:
+                    self.batch += 1
+                    cur.execute(
+                        f"INSERT INTO mainlog SELECT {self.batch}, i FROM range({MAIN_ROWS}) t(i)"
+                    )
+                    self.acked.append(self.batch)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            return
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.error = exc
+        finally:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()
+
+
 def _setup(server: ProcServer) -> None:
+    server.query("CREATE TABLE mainlog (batch INT, i INT)")
     server.query("CREATE TABLE acct (id INT PRIMARY KEY, v INT NOT NULL)")
     server.query(f"INSERT INTO acct SELECT i, 0 FROM range({ACCOUNTS}) t(i)")
     server.query("CREATE TABLE log (tag INT, i INT)")  # no key: bag semantics
     server.query("SELECT branch_create('w')")
 
 
-def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int]) -> set[int]:
+def _check(
+    server: ProcServer, acked_merges: set[int], acked_w: set[int], acked_main: set[int]
+) -> set[int]:
     """All invariants; returns the tags of the merges main holds."""
     q = server.query
+    batches = dict(q("SELECT batch, count(*) FROM mainlog GROUP BY batch"))
+    assert all(n == MAIN_ROWS for n in batches.values()), "a main INSERT was applied partly"
+    assert acked_main <= set(batches), f"acknowledged main writes lost: {acked_main - set(batches)}"
     (n_acct, distinct_v, v) = q("SELECT count(*), count(DISTINCT v), max(v) FROM acct")[0]
     assert n_acct == ACCOUNTS
     assert distinct_v == 1, "acct is half-merged: rows disagree on how many merges happened"
@@ -135,6 +174,17 @@ def _check(server: ProcServer, acked_merges: set[int], acked_w: set[int]) -> set
     )
     assert all(n == W_ROWS for t, n in w_tags.items() if t < 0), w_tags
     assert acked_w <= set(w_tags), f"acknowledged branch writes lost: {acked_w - set(w_tags)}"
+    # Surviving branches hold whole statements: a copy-on-write table is never empty or
+    # half-updated, a branch INSERT is all or nothing.
+    for name in live - {"w"}:
+        bq = "SELECT * FROM branch_query(%s, %s)"
+        n, distinct = q(bq, (name, "SELECT count(*), count(DISTINCT v) FROM acct"))[0]
+        if name.startswith("m"):
+            assert (n, distinct) == (ACCOUNTS, 1), (name, n, distinct)
+        else:  # discard workload: DELETE FROM acct ran or did not
+            assert n in (0, ACCOUNTS), (name, n)
+        counts = q(bq, (name, "SELECT tag, count(*) FROM log GROUP BY tag"))
+        assert all(c == ROWS for t, c in counts if t > 0), (name, counts)
     # Surviving branches work: read, write, then discard them (all but 'w').
     for name in live - {"w"}:
         q("SELECT * FROM branch_query(%s, 'SELECT count(*) FROM acct')", (name,))
@@ -154,11 +204,15 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
     tag = 0
     merges_in_main = 0
     merge_sides = {"before": 0, "after": 0}
+    acked_main: set[int] = set()
+    batch = 0
     try:
         _setup(server)
         for _ in range(kills):
             work = Workload(server, tag, rng)
+            writer = MainWriter(server, batch)
             work.start()
+            writer.start()
             assert work.started_ops.wait(30)
             # Kill at a seeded random point: often inside a merge's transaction.
             deadline = time.monotonic() + rng.uniform(0.0, 0.6)
@@ -166,14 +220,18 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
                 time.sleep(0.005)
             server.kill9()
             work.join(30)
-            assert not work.is_alive(), "client stuck after the server died"
+            writer.join(30)
+            assert not work.is_alive() and not writer.is_alive(), "client stuck after the kill"
             assert work.error is None, repr(work.error)
+            assert writer.error is None, repr(writer.error)
+            batch = writer.batch
+            acked_main |= set(writer.acked)
             where[work.in_flight] = where.get(work.in_flight, 0) + 1
             tag = work.tag
             acked_merges |= set(work.acked_merges)
             acked_w |= set(work.acked_w)
             server.start()
-            tags = _check(server, acked_merges, acked_w)
+            tags = _check(server, acked_merges, acked_w, acked_main)
             merges_in_main = len(tags)
             if work.in_flight.startswith("merge"):
                 # Which side of the commit did the kill land on?
@@ -185,6 +243,7 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
         f"crash: {kills} kill -9 points ({', '.join(f'{k}: {v}' for k, v in sorted(where.items()))}); "
         f"merge kills landed {merge_sides['before']}x before and {merge_sides['after']}x after "
         f"the commit; {merges_in_main} merges in main, {len(acked_merges)} acknowledged, "
+        f"{len(acked_main)} acknowledged main inserts all present, "
         "0 invariant violations"
     )
     assert merges_in_main >= len(acked_merges)

@@ -316,3 +316,70 @@ def test_connection_limit_is_enforced(tmp_path: Path) -> None:
             c.close()
     finally:
         server.thread.stop()
+
+
+def test_idle_connections_are_dropped_after_the_startup_timeout(tmp_path: Path) -> None:
+    """Sockets that never finish startup cannot hold connection slots for ever."""
+    server: RunningServer = start_server(
+        tmp_path / "data", max_connections=2, startup_timeout_seconds=0.5
+    )
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        half.sendall(_startup()[:7])  # a startup packet cut short
+        for s in [*idle, half]:
+            reply = _read_until_closed(s)  # the server closes them (socket timeout: 10 s)
+            assert reply == b"" or b"did not finish within 0.5 s" in reply, reply
+            s.close()
+        assert server.query("SELECT 1") == [(1,)]
+    finally:
+        server.thread.stop()
+
+
+def test_authentication_exchange_fuzz(tmp_path: Path) -> None:
+    """Garbage in the SASL exchange is refused cleanly; real clients still log in."""
+    server: RunningServer = start_server(tmp_path / "data", password="fuzz-pw")
+    rng = random.Random(99)
+    good_first = b"SCRAM-SHA-256\0" + struct.pack("!i", 32) + b"n,,n=,r=abcdefghijklmnopqrstuvwx"
+    refused = 0
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(_startup())
+            head = s.recv(9)
+            assert head[:1] == b"R" and struct.unpack("!i", head[5:9])[0] == 10
+            choice = rng.randrange(4)
+            if choice == 0:
+                body = rng.randbytes(rng.randint(0, 80))
+            elif choice == 1:
+                body = _mutate(rng, good_first)
+            elif choice == 2:
+                body = good_first  # then a garbage final message
+            else:
+                body = b"SCRAM-SHA-256\0" + struct.pack("!i", -1)
+            msgs = _msg(b"p", body)
+            if choice == 2:
+                msgs += _msg(
+                    b"p", rng.choice([b"c=biws,r=x,p=AAAA", b"", b"p=", rng.randbytes(40)])
+                )
+            try:
+                s.sendall(msgs)
+                s.shutdown(socket.SHUT_WR)
+                reply = _read_until_closed(s)
+            except ConnectionResetError:
+                reply = b""
+            s.close()
+            assert b"Z\0\0\0\5" not in reply, "garbage must never log in"
+            assert b"R\0\0\0\x08\0\0\0\0" not in reply, "garbage must never get AuthenticationOk"
+            refused += 1
+        with (
+            psycopg2.connect(
+                host="127.0.0.1", port=server.port, user="ok", dbname="hati", password="fuzz-pw"
+            ) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        server.thread.stop()
+    report(f"auth fuzz: {refused} malformed SASL exchanges refused, real login still works")

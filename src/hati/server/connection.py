@@ -81,6 +81,7 @@ class Connection:
             max_workers=1, thread_name_prefix=f"hati-conn-{self.conn_id}"
         )
         self._skip_to_sync = False
+        self._startup_deadline: asyncio.Timeout | None = None
         self._out = bytearray()
         self.closed = asyncio.Event()
 
@@ -110,8 +111,15 @@ class Connection:
     async def run(self) -> None:
         try:
             stream = self._messages()
-            if not await self._startup(stream):
-                return
+            limit = self.server.config.startup_timeout_seconds
+            try:
+                async with asyncio.timeout(limit) as self._startup_deadline:
+                    if not await self._startup(stream):
+                        return
+            except TimeoutError:
+                raise ProtocolViolation(
+                    f"startup and authentication did not finish within {limit:g} s"
+                ) from None
             async for msg in stream:
                 if isinstance(msg, m.Terminate):
                     return
@@ -194,6 +202,8 @@ class Connection:
             await self._flush()
             return False
         auth_agent = await self._authenticate(params, stream)
+        if self._startup_deadline is not None:
+            self._startup_deadline.reschedule(None)  # authenticated: no more deadline
         try:
             self.session = await self._in_thread(
                 lambda: Session(self.server.state, self.conn_id, dict(params), auth_agent)
