@@ -528,6 +528,8 @@ class Session:
             name = "transaction_isolation"
         if name == "hatidata_branch":
             return rows_result(text_columns(name), [(self.branch or "main",)])
+        if name == "hatidata_agent_id" and self.auth_agent:
+            return rows_result(text_columns(name), [(self.auth_agent,)])
         if name in self.settings:
             return rows_result(text_columns(name), [(self.settings[name],)])
         if name in _PG_DEFAULTS:

@@ -179,6 +179,8 @@ def test_per_agent_keys(tmp_path: Path) -> None:
             b.execute("SELECT branch_create('bob-work')")
             b.execute("SELECT * FROM branch_query('bob-work', 'UPDATE ledger SET v = 99')")
             b.execute("SET hatidata_agent_id = 'alice'")
+            b.execute("SHOW hatidata_agent_id")
+            assert b.fetchone() == ("bob",), "the authenticated agent id cannot be changed"
             with pytest.raises(psycopg2.Error) as info:
                 b.execute("SELECT * FROM branch_merge('bob-work')")
             assert info.value.pgcode == "42501"
