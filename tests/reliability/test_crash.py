@@ -165,6 +165,11 @@ def _check(
     }
     assert schemas == {f"_hb_{i}" for i in meta.values()}, (schemas, meta)
     assert "w" in live, "the long-lived branch must survive every crash"
+    snaps = {r[0] for r in q("SELECT snap_table FROM _hati.snapshots WHERE snap_table IS NOT NULL")}
+    snap_tables = {
+        r[0] for r in q("SELECT table_name FROM duckdb_tables() WHERE schema_name = '_hati_snap'")
+    }
+    assert snaps <= snap_tables, f"snapshot rows without their table: {snaps - snap_tables}"
     for tag in tags:
         assert f"m{tag}" not in live, f"merged branch m{tag} is still live"
 
