@@ -262,6 +262,25 @@ def test_non_loopback_without_auth_is_refused(tmp_path: Path) -> None:
     assert "refusing to listen on 0.0.0.0 without authentication" in proc.stderr, proc.stderr
     assert "hati init --password" in proc.stderr
     CASES.append("0.0.0.0 without auth refused (CLI)")
+    init = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hati",
+            "init",
+            "--dir",
+            str(tmp_path / "i"),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert init.returncode != 0 and "without authentication" in init.stderr, init.stderr
+    CASES.append("hati init on 0.0.0.0 without auth refused")
     # With a password the same address is accepted, and clients must authenticate.
     server = start_server(tmp_path / "c", host="0.0.0.0", password="pw-wide")
     try:
