@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +239,8 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
         lines += [f"## {title}", "", table, ""]
         if png and png in names:
             rel = next(p for p in plots if p.name == png)
-            lines += [f"![{title}]({rel.relative_to(md_dir).as_posix()})", ""]
+            link = Path(os.path.relpath(rel, md_dir)).as_posix()
+            lines += [f"![{title}]({link})", ""]
     unsup = [r for r in res.records if r.status in ("unsupported", "failed", "skipped")
              and r.workload != "correctness"]
     if unsup:
