@@ -37,9 +37,7 @@ def ms(values: list[float]) -> str:
 
 
 def load(cur: Any, table: str, n: int) -> None:
-    cur.execute(
-        f"CREATE TABLE {table} (k BIGINT PRIMARY KEY, v BIGINT, payload VARCHAR)"
-    )
+    cur.execute(f"CREATE TABLE {table} (k BIGINT PRIMARY KEY, v BIGINT, payload VARCHAR)")
     cur.execute(
         f"INSERT INTO {table} SELECT range, range % 97, md5(range::VARCHAR) FROM range({n})"
     )
@@ -74,26 +72,31 @@ def main() -> None:
             load(cur, "small", 1000)
             print(f"branch_create, main = 1k rows:          {ms(bench_create(cur, 1000))}")
             load(cur, "big", args.rows)
-            print(f"branch_create, main = 1k + {args.rows:,} rows: {ms(bench_create(cur, args.rows))}")
+            cur.execute("CHECKPOINT")
+            print(
+                f"branch_create, main = 1k + {args.rows:,} rows: {ms(bench_create(cur, args.rows))}"
+            )
 
             point = "UPDATE big SET v = v + 1 WHERE k = %s"
-            main_w, branch_first, branch_second, main_after_fork = [], [], [], []
+            main_w, branch_first, branch_second, branch_third, main_after_fork = [], [], [], [], []
             for i in range(5):
                 k = 1000 + i * 7919
                 main_w.append(timed(cur, point, (k,)))
                 name = f"w{i}"
                 cur.execute("SELECT branch_create(%s)", (name,))
-                branch_first.append(
-                    timed(cur, "SELECT branch_query(%s, %s)", (name, point % k))
-                )
+                branch_first.append(timed(cur, "SELECT branch_query(%s, %s)", (name, point % k)))
                 branch_second.append(
                     timed(cur, "SELECT branch_query(%s, %s)", (name, point % (k + 1)))
+                )
+                branch_third.append(
+                    timed(cur, "SELECT branch_query(%s, %s)", (name, point % (k + 3)))
                 )
                 main_after_fork.append(timed(cur, point, (k + 2,)))
                 cur.execute("SELECT branch_discard(%s)", (name,))
             print(f"point UPDATE on main ({args.rows:,} rows):          {ms(main_w)}")
             print(f"first point UPDATE in a fresh branch:       {ms(branch_first)}")
             print(f"second point UPDATE in that branch:         {ms(branch_second)}")
+            print(f"third point UPDATE in that branch:          {ms(branch_third)}")
             print(f"first main UPDATE after a fork (snapshot):  {ms(main_after_fork)}")
             cur.execute("DROP TABLE big")
             cur.execute("CHECKPOINT")
@@ -124,10 +127,12 @@ def main() -> None:
                         f"  after {i + 1:5d}: file+wal {file_size(db) / 1e6:8.2f} MB  "
                         f"blocks total {total} used {used} free {free}"
                     )
-            elapsed = time.perf_counter() - t0
+            elapsed = max(time.perf_counter() - t0, 1e-9)
             cur.execute("CHECKPOINT")
-            print(f"  after CHECKPOINT: file {file_size(db) / 1e6:8.2f} MB "
-                  f"({elapsed / args.cycles * 1000:.1f} ms per cycle)")
+            print(
+                f"  after CHECKPOINT: file {file_size(db) / 1e6:8.2f} MB "
+                f"({elapsed / max(args.cycles, 1) * 1000:.1f} ms per cycle)"
+            )
     finally:
         server.thread.stop()
     print(f"  after shutdown: file {file_size(db) / 1e6:8.2f} MB")
