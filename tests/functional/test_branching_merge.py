@@ -351,6 +351,11 @@ def test_ddl_in_a_branch_and_merging_it(hati_server, cur) -> None:
     with pytest.raises(psycopg2.Error) as err:
         cur.execute("SELECT * FROM gone")
     assert err.value.pgcode == "42P01"
+    indexes = rows(
+        cur,
+        "SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main' AND table_name = 't'",
+    )
+    assert indexes == [("t_v",)]
     # The merged table keeps its primary key.
     with pytest.raises(psycopg2.Error) as err:
         cur.execute("INSERT INTO notes VALUES (1, 'dup')")
@@ -462,3 +467,14 @@ def test_upsert_merge_and_multi_table_statements_in_a_branch(cur) -> None:
     assert merge(cur, "dml")[6] == "merged"
     assert rows(cur, "SELECT * FROM t ORDER BY k") == expected
     assert rows(cur, "SELECT * FROM o ORDER BY k") == [(1, 11), (2, 21)]
+
+
+def test_unique_index_of_main_holds_in_a_branch(cur) -> None:
+    cur.execute("CREATE UNIQUE INDEX t_unique_v ON t (v)")
+    cur.execute("SELECT branch_create('u')")
+    with pytest.raises(psycopg2.Error) as err:
+        q(cur, "u", "INSERT INTO t VALUES (9, 'a')")
+    assert err.value.pgcode == "23505"
+    q(cur, "u", "UPDATE t SET v = 'z' WHERE k = 1")
+    assert merge(cur, "u")[6] == "merged"
+    assert rows(cur, "SELECT v FROM t WHERE k = 1") == [("z",)]

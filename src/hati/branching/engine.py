@@ -75,6 +75,13 @@ _CREATE_HEAD = re.compile(
 )
 
 
+_INDEX_HEAD = re.compile(
+    r'^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:"(?:[^"]|"")*"|[^\s"]+)\s+ON\s+'
+    r'(?:(?:"(?:[^"]|"")*"|[^\s(."]+)\.)*(?:"(?:[^"]|"")*"|[^\s(."]+)\s*\(',
+    re.IGNORECASE,
+)
+
+
 class BranchEngine:
     """All branch state transitions. Thread-safe; callers pass their own cursor."""
 
@@ -330,7 +337,33 @@ class BranchEngine:
             cur.execute(f"CREATE TABLE {qname(schema, name)} AS SELECT * FROM {src}")
             return
         cur.execute(f"CREATE TABLE {qname(schema, name)}(" + ddl[m.end() :])
+        if schema != SNAP:  # snapshots are only read whole: no index needed
+            # Before the rows: DuckDB cannot index a table with uncommitted changes.
+            self.copy_indexes(cur, src_schema, src_table, schema, name)
         cur.execute(f"INSERT INTO {qname(schema, name)} SELECT * FROM {src}")
+
+    def copy_indexes(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        src_schema: str,
+        src_table: str,
+        schema: str,
+        name: str,
+    ) -> None:
+        """Create on ``schema.name`` the secondary indexes ``src`` has and it lacks."""
+        q = (
+            "SELECT index_name, sql FROM duckdb_indexes() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?"
+        )
+        have = {r[0] for r in cur.execute(q, [schema, name]).fetchall()}
+        for index, sql in cur.execute(q, [src_schema, src_table]).fetchall():
+            m = _INDEX_HEAD.match(sql or "")
+            if index in have or m is None:
+                continue
+            body = sql[m.end() :].rstrip().rstrip(";")
+            cur.execute(
+                f"CREATE {m.group(1) or ''}INDEX {qident(index)} ON {qname(schema, name)}(" + body
+            )
 
     # ------------------------------------------------------------------ routing
     def prepare_statement(self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis) -> bool:
@@ -657,4 +690,6 @@ class BranchEngine:
             c.name: c.type for c in tm.base.columns
         }:
             self._apply_schema(cur, tm, target)
+        # Indexes the branch created on the table come along (before any row changes).
+        self.copy_indexes(cur, b.schema, tm.table, target_schema, tm.table)
         return tm.apply(take, custom, target)
