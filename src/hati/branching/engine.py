@@ -375,9 +375,7 @@ class BranchEngine:
                     f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
                     hint="Inside a branch use unqualified table names; RESET hatidata_branch to write main.",
                 )
-        local = self.db.tables_in(cur, schema)
-        views = self.db.views_in(cur, schema)
-        dropped = self.dropped_tables(cur, b)
+        local, views, dropped = self._namespace(cur, b)
         # Children of this branch must keep reading the version they forked from,
         # whether or not the table is already materialized here.
         self.before_write(b.id, [r.name for r in [*a.writes, *a.drops, *a.creates]])
@@ -431,6 +429,24 @@ class BranchEngine:
                 f"DELETE FROM {META}.dropped WHERE branch_id = ? AND table_name = ?",
                 [b.id, ref.name],
             )
+
+    def _namespace(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch
+    ) -> tuple[set[str], dict[str, str], set[str]]:
+        """The branch schema's tables, its views (name -> SQL) and its dropped tables,
+        in one catalog query (this runs before every statement in a branch)."""
+        rows = cur.execute(
+            "SELECT 't', table_name, NULL FROM duckdb_tables() WHERE schema_name = $1 "
+            "AND database_name = current_database() "
+            "UNION ALL SELECT 'v', view_name, sql FROM duckdb_views() WHERE schema_name = $1 "
+            "AND NOT internal AND database_name = current_database() "
+            f"UNION ALL SELECT 'd', table_name, NULL FROM {META}.dropped WHERE branch_id = $2",
+            [b.schema, b.id],
+        ).fetchall()
+        local = {r[1] for r in rows if r[0] == "t"}
+        views = {r[1]: r[2] for r in rows if r[0] == "v"}
+        dropped = {r[1] for r in rows if r[0] == "d"}
+        return local, views, dropped
 
     def search_path(self, b: Branch) -> str:
         return f"{qident(b.schema)},main"
