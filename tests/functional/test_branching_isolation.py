@@ -260,3 +260,44 @@ def test_branch_transaction_open_while_main_writes_the_table(hati_server, cur) -
     cur.execute("SELECT * FROM branch_merge('open')")
     assert cur.fetchone()[5:] == (0, "merged")
     assert rows(cur, "SELECT * FROM t ORDER BY k") == [(1, "main"), (2, "branch"), (3, "c")]
+
+
+def test_main_writers_keep_working_while_branches_fork_and_merge(hati_server, cur) -> None:
+    stop = threading.Event()
+    done: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            with closing(hati_server.connect(agent=f"writer{i}")) as c:
+                s = c.cursor()
+                n = 0
+                while not stop.is_set() or n < 3:
+                    s.execute("UPDATE t SET v = v || '+' WHERE k = %s", (i,))
+                    n += 1
+                done[i] = n
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in (1, 2)]
+    for th in threads:
+        th.start()
+    try:
+        for j in range(5):
+            name = f"m{j}"
+            cur.execute("SELECT branch_create(%s)", (name,))
+            in_branch(cur, name, f"INSERT INTO t VALUES ({100 + j}, 'b{j}')")
+            in_branch(cur, name, "UPDATE t SET v = 'branch' WHERE k = 3")
+            cur.execute("SELECT * FROM branch_merge(%s)", (name,))
+            assert cur.fetchone()[6] == "merged"
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=60)
+    assert not errors, errors
+    assert rows(cur, "SELECT * FROM t ORDER BY k") == [
+        (1, "a" + "+" * done[1]),
+        (2, "b" + "+" * done[2]),
+        (3, "branch"),
+        *[(100 + j, f"b{j}") for j in range(5)],
+    ]
