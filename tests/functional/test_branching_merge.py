@@ -478,3 +478,36 @@ def test_unique_index_of_main_holds_in_a_branch(cur) -> None:
     q(cur, "u", "UPDATE t SET v = 'z' WHERE k = 1")
     assert merge(cur, "u")[6] == "merged"
     assert rows(cur, "SELECT v FROM t WHERE k = 1") == [("z",)]
+
+
+def test_composite_and_text_keys(cur) -> None:
+    cur.execute(
+        "CREATE TABLE ck (region VARCHAR, id INTEGER, note VARCHAR, PRIMARY KEY (region, id))"
+    )
+    cur.execute("INSERT INTO ck VALUES ('eu', 1, 'x'), ('us', 1, 'y'), ('it''s', 2, 'z')")
+    cur.execute("SELECT branch_create('ck')")
+    cur.execute("UPDATE ck SET note = 'main' WHERE region = 'it''s'")
+    q(cur, "ck", "UPDATE ck SET note = 'branch' WHERE region = 'it''s'")
+    q(cur, "ck", "UPDATE ck SET note = 'b-eu' WHERE region = 'eu'")
+    q(cur, "ck", "INSERT INTO ck VALUES ('eu', 2, NULL)")
+    got = conflicts(cur, "ck")
+    assert got == [
+        (
+            "ck",
+            {"id": 2, "region": "it's"},
+            {"region": "it's", "id": 2, "note": "z"},
+            {"region": "it's", "id": 2, "note": "main"},
+            {"region": "it's", "id": 2, "note": "branch"},
+        )
+    ]
+    cur.execute(
+        "SELECT branch_resolve('ck', 'ck', %s, %s)",
+        ('{"region": "it\'s", "id": 2}', '{"note": "agreed"}'),
+    )
+    assert merge(cur, "ck", "manual")[5:] == (1, "merged")
+    assert rows(cur, "SELECT * FROM ck ORDER BY region, id") == [
+        ("eu", 1, "b-eu"),
+        ("eu", 2, None),
+        ("it's", 2, "agreed"),
+        ("us", 1, "y"),
+    ]
