@@ -1,4 +1,5 @@
-"""Property test: random writes on main and on 1-3 branches, merged with every strategy,
+"""Property test: random writes on main and on 1-3 branches (some forked from another
+branch), merged with every strategy (children into their parent first),
 must leave main exactly as a plain-Python three-way merge says.
 
 Keyed tables merge per primary key; tables without a key are multisets and merge per
