@@ -35,6 +35,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def warm_up_sql_parser() -> None:
+    """Load sqlglot's dialects once, before any connection thread parses SQL.
+
+    sqlglot loads a dialect lazily on first use, and that is not thread-safe: when
+    several connection threads parse their first statement at the same moment, one of
+    them can be left with a half-initialised dialect and misparse (``$1`` read as a
+    column, so ``SELECT branch_create($1)`` fails) for the rest of its life. Seen with
+    sqlglot 30.30 under 16 concurrent psycopg 3 clients; parsing once here prevents it.
+    """
+    import sqlglot
+
+    for dialect in ("postgres", "duckdb"):
+        sqlglot.parse_one("SELECT f($1) FROM t WHERE x = 'y'", read=dialect)
+
+
 _BRANCH_SCHEMA = re.compile(r"_hb_(\d+)")
 
 
@@ -106,6 +121,7 @@ class Server:
                 "or listen on 127.0.0.1.",
             )
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        warm_up_sql_parser()
         self.db = Database(self.config.db_path, threads=self.config.threads)
         self.recovered = recover(self.db)
         self.engine = BranchEngine(self.db)
