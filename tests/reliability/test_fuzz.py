@@ -383,3 +383,21 @@ def test_authentication_exchange_fuzz(tmp_path: Path) -> None:
     finally:
         server.thread.stop()
     report(f"auth fuzz: {refused} malformed SASL exchanges refused, real login still works")
+
+
+def test_pathological_statements_get_errors_not_crashes(hati_server: RunningServer) -> None:
+    conn = hati_server.connect()
+    cases = {
+        "SELECT " + "(" * 3000 + "1" + ")" * 3000: ("42601", "54001"),
+        "SELECT branch_create(" + "(" * 3000 + "'x'" + ")" * 3000 + ")": ("42601", "54001"),
+        "SET hatidata_branch = '" + "a" * 100_000 + "'": ("22023",),
+        "SELECT * FROM branch_query('nope', '" + "x" * 100_000 + "')": ("42704",),
+    }
+    with conn.cursor() as cur:
+        for sql, states in cases.items():
+            with pytest.raises(psycopg2.Error) as info:
+                cur.execute(sql)
+            assert info.value.pgcode in states, (sql[:40], info.value.pgcode, str(info.value)[:200])
+        cur.execute("SELECT 1;" * 1000)
+        assert cur.fetchall() == [(1,)]
+    conn.close()

@@ -320,7 +320,14 @@ class Connection:
         return self.session.txn if self.session else "I"
 
     def _error(self, exc: BaseException) -> None:
-        err = to_sql_error(exc)
+        if isinstance(exc, RecursionError):  # hostile nesting: no traceback in the log
+            err = SqlError(
+                "54001",
+                "statement is too complex (nested too deeply)",
+                hint="Reduce the nesting of parentheses or subqueries.",
+            )
+        else:
+            err = to_sql_error(exc)
         if err.sqlstate == "XX000":
             log.error("internal error", exc_info=exc)
         self._send(codec.encode_error(err))
