@@ -44,6 +44,8 @@ class Workload(threading.Thread):
         self.in_flight_tag = 0
         self.ops = 0
         self.started_ops = threading.Event()
+        self.merging = threading.Event()  # set while a branch_merge request is in flight
+        self.merge_ms: list[float] = []
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -68,7 +70,11 @@ class Workload(threading.Thread):
                             "SELECT branch_query(%s, %s)",
                             (name, f"INSERT INTO log SELECT {k}, i FROM range({ROWS}) t(i)"),
                         )
+                        self.merging.set()
+                        t0 = time.monotonic()
                         cur.execute("SELECT * FROM branch_merge(%s)", (name,))
+                        self.merge_ms.append((time.monotonic() - t0) * 1000)
+                        self.merging.clear()
                         status = cur.fetchone()[-1]
                         assert status == "merged", status
                         self.acked_merges.append(k)
@@ -210,6 +216,7 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
     merges_in_main = 0
     merge_sides = {"before": 0, "after": 0}
     acked_main: set[int] = set()
+    merge_ms: list[float] = []
     batch = 0
     try:
         _setup(server)
@@ -219,8 +226,13 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
             work.start()
             writer.start()
             assert work.started_ops.wait(30)
-            # Kill at a seeded random point: often inside a merge's transaction.
-            deadline = time.monotonic() + rng.uniform(0.0, 0.6)
+            if rng.random() < 0.5:
+                # Targeted: a few milliseconds after a merge request was sent, i.e.
+                # while the server is planning, applying or committing it.
+                assert work.merging.wait(60) or not work.is_alive()
+                deadline = time.monotonic() + rng.uniform(0.0, 0.15)
+            else:  # anywhere in the workload
+                deadline = time.monotonic() + rng.uniform(0.0, 0.6)
             while time.monotonic() < deadline and work.is_alive():
                 time.sleep(0.005)
             server.kill9()
@@ -231,6 +243,7 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
             assert writer.error is None, repr(writer.error)
             batch = writer.batch
             acked_main |= set(writer.acked)
+            merge_ms += work.merge_ms
             where[work.in_flight] = where.get(work.in_flight, 0) + 1
             tag = work.tag
             acked_merges |= set(work.acked_merges)
@@ -246,6 +259,8 @@ def test_kill_9_during_merges_branch_writes_and_discards(tmp_path: Path) -> None
         server.stop()
     report(
         f"crash: {kills} kill -9 points ({', '.join(f'{k}: {v}' for k, v in sorted(where.items()))}); "
+        f"(an uninterrupted merge took {sorted(merge_ms)[len(merge_ms) // 2] if merge_ms else 0:.0f} ms "
+        "median); "
         f"merge kills landed {merge_sides['before']}x before and {merge_sides['after']}x after "
         f"the commit; {merges_in_main} merges in main, {len(acked_merges)} acknowledged, "
         f"{len(acked_main)} acknowledged main inserts all present, "
