@@ -244,7 +244,9 @@ class Connection:
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         password = agent_key or cfg.password
         if password is None and cfg.agent_keys and not cfg.password:
-            raise AuthenticationFailed(f'no key is configured for agent "{user}"')
+            # Unknown agent: run the exchange against a random secret, so it fails the
+            # same way a wrong key does and does not reveal which agent names exist.
+            password = secrets.token_urlsafe(24)
         if password is None:
             return None  # trust (only ever on loopback: the listener refuses otherwise)
         del peer
