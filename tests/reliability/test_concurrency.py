@@ -97,12 +97,15 @@ async def _client(port: int, c: int, stop_at: float, log: Log, rng: random.Rando
                 assert (await cur.fetchone())[0] == 0, "branch writes visible in main before merge"
                 if rng.random() < 0.6:
 
-                    async def merge(n: str = name) -> str:
+                    async def merge(n: str = name) -> tuple:
                         cur = await conn.execute("SELECT * FROM branch_merge(%s)", [n])
-                        return (await cur.fetchone())[-1]
+                        return await cur.fetchone()
 
-                    status = await _retry(log, merge)
-                    assert status == "merged", status
+                    row = await _retry(log, merge)
+                    # The branch only inserted its own rows: a merge that updates or
+                    # deletes anything in main is destroying other clients' work.
+                    assert row[-1] == "merged", row
+                    assert tuple(row[2:6]) == (ROWS_PER_WRITE, 0, 0, 0), row
                     log.committed.update(ids)
                     log.merges += 1
                 else:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
+ALL_ROWS = 1 << 62  # the row limit of a simple query (results stream CHUNK_ROWS at a time)
 LINGER_SECONDS = 1.0
 
 
@@ -385,7 +386,7 @@ class Connection:
         head = b""
         if res.columns is not None:
             head = codec.encode_row_description(_fields(res.columns, ()))
-        enc = _encode_rows(res, (), CHUNK_ROWS)
+        enc = _encode_rows(res, (), ALL_ROWS)  # CHUNK_ROWS at a time, all of them
         enc.data = head + enc.data
         return res, enc
 
@@ -395,7 +396,7 @@ class Connection:
         total = enc.rows
         while enc.more:
             await self._flush()
-            enc = await self._in_thread(_encode_rows, res, (), CHUNK_ROWS)
+            enc = await self._in_thread(_encode_rows, res, (), ALL_ROWS)
             self._send(enc.data)
             total += enc.rows
         self._send(codec.encode_command_complete(_final_tag(res, total)))
