@@ -31,6 +31,7 @@ from hati.errors import (
     to_sql_error,
 )
 from hati.results import Result, command, rows_result, text_columns
+from hati.server import pgcatalog
 from hati.storage.duckdb_backend import Database, qident
 from hati.wire import types as pgtypes
 
@@ -321,6 +322,8 @@ class Session:
             call = parse_call(sql, params)
             if call is not None:
                 return self._branch_call(call)
+        if word in ("SELECT", "WITH"):
+            sql = pgcatalog.adapt(sql)
         if "hati_audit" in sql:
             self.state.audit.flush()
         if self.branch is not None:

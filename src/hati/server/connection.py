@@ -24,6 +24,7 @@ from hati.errors import (
     to_sql_error,
 )
 from hati.results import Result
+from hati.server import paramtypes
 from hati.server.auth import ScramServer, check_cleartext
 from hati.session import SERVER_VERSION, Session
 from hati.wire import codec
@@ -436,13 +437,14 @@ class Connection:
                 err = HatiError(f'prepared statement "{msg.name}" does not exist')
                 err.sqlstate = "26000"
                 raise err
-            nparams = _param_count(stmt.sql)
-            oids = [
-                stmt.param_oids[i]
-                if i < len(stmt.param_oids) and stmt.param_oids[i]
-                else pgtypes.TEXT
-                for i in range(max(nparams, len(stmt.param_oids)))
-            ]
+            nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
+            given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
+            if nparams and not all(given):
+                inferred = await self._in_thread(
+                    paramtypes.infer, self.session.cur, stmt.sql, nparams
+                )
+                given = [g or inferred[i] for i, g in enumerate(given)]
+            oids = [g or pgtypes.TEXT for g in given]
             stmt.param_oids = oids
             self._send(codec.encode_parameter_description(oids))
             cols = await self._in_thread(self.session.describe, stmt.sql)

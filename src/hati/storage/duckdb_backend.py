@@ -123,6 +123,9 @@ class Database:
         self._system = self._con.cursor()
         self._system.execute(_BOOTSTRAP)
         self._system.execute(_PG_SHIMS)
+        from hati.server import pgcatalog  # lazy: hati.server imports this module
+
+        pgcatalog.install(self._system)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """An independent connection: its own transaction and search_path."""

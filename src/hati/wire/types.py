@@ -100,10 +100,10 @@ def oid_for(duck_type: object) -> int:
     name = str(duck_type).upper()
     if name in _SCALAR_OIDS:
         return _SCALAR_OIDS[name]
+    if name.endswith("[]"):  # before DECIMAL: "DECIMAL(2,1)[]" is an array
+        return ARRAY_OF.get(oid_for(name[:-2]), 1009)
     if name.startswith("DECIMAL"):
         return NUMERIC
-    if name.endswith("[]"):
-        return ARRAY_OF.get(oid_for(name[:-2]), 1009)
     if name.startswith("ENUM"):
         return TEXT
     return TEXT  # STRUCT, MAP, UNION, fixed-size arrays: rendered as text
@@ -397,10 +397,46 @@ def decode_param(raw: bytes | None, oid: int, fmt: int) -> Any:
                 return _decode_bin_array(raw)
             return raw.decode()
         text = raw.decode()
+        if oid in ELEMENT_OF:
+            return parse_text_array(text, ELEMENT_OF[oid])
         parse = _TEXT_PARAM.get(oid)
         return parse(text) if parse else text
     except (ValueError, struct.error, UnicodeDecodeError, decimal.InvalidOperation) as exc:
         raise InvalidParameter(f"invalid value for parameter of type {type_name(oid)}") from exc
+
+
+def parse_text_array(text: str, elem_oid: int) -> list[Any]:
+    """A one-dimensional PostgreSQL array literal (``{1,"a b",NULL}``) as a list."""
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        raise ValueError(f"malformed array literal: {text!r}")
+    body, items, i = text[1:-1], [], 0
+    parse = _TEXT_PARAM.get(elem_oid)
+    if not body.strip():
+        return []
+    while i <= len(body):
+        if i < len(body) and body[i] == "{":
+            raise InvalidParameter("only one-dimensional array parameters are supported")
+        if i < len(body) and body[i] == '"':
+            j, buf = i + 1, []
+            while j < len(body) and body[j] != '"':
+                if body[j] == "\\" and j + 1 < len(body):
+                    j += 1
+                buf.append(body[j])
+                j += 1
+            value: Any = "".join(buf)
+            i = j + 1
+            quoted = True
+        else:
+            j = body.find(",", i)
+            j = len(body) if j == -1 else j
+            value, i, quoted = body[i:j].strip(), j, False
+        if not quoted and value.upper() == "NULL":
+            items.append(None)
+        else:
+            items.append(parse(value) if parse else value)
+        i += 1  # the comma
+    return items
 
 
 def _decode_bin_array(raw: bytes) -> list[Any]:

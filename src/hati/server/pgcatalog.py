@@ -1,0 +1,278 @@
+"""PostgreSQL catalog emulation: what psql, SQLAlchemy and drivers need from pg_catalog.
+
+DuckDB ships ``pg_catalog`` views of its own, but the queries clients send assume
+PostgreSQL's grammar and functions.  This module is the one place that bridges the gap:
+
+* :data:`SETUP_SQL` creates, in the hidden schema ``_hati_pg``, filtered copies of the
+  catalog views that hide hati's internal schemas (``_hati``, ``_hati_snap``,
+  ``_hati_pg`` and the branch schemas ``_hb_<id>``) and the pg shim macros, plus macros for
+  PostgreSQL functions DuckDB lacks.  :func:`install` runs it once per database file.
+* :func:`adapt` rewrites a *catalog* query (one that mentions ``pg_catalog``,
+  ``information_schema`` or a ``pg_*`` catalog relation) minimally so DuckDB can run
+  it: ``OPERATOR(pg_catalog.~)`` becomes ``~``, ``COLLATE pg_catalog.default`` is
+  dropped, ``'name'::regclass`` becomes an oid lookup, catalog relations point at the
+  filtered views, and the remaining ``pg_catalog.`` prefixes are stripped so that
+  functions resolve to DuckDB built-ins or our macros.  Any other statement is returned
+  unchanged: user SQL is never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+HIDDEN = "_hati_pg"
+
+# A schema is internal if hati created it for itself.
+_INTERNAL_NS = (
+    "(nspname IN ('_hati', '_hati_snap', '_hati_pg') OR nspname LIKE '\\_hb\\_%' ESCAPE '\\')"
+)
+_INTERNAL_SCHEMA_COL = (
+    "({col} IN ('_hati', '_hati_snap', '_hati_pg') OR {col} LIKE '\\_hb\\_%' ESCAPE '\\')"
+)
+_SHIM_MACROS = (
+    "pg_get_userbyid",
+    "pg_encoding_to_char",
+    "to_regtype",
+    "pg_backend_pid",
+    "pg_is_in_recovery",
+    "pg_get_indexdef",
+    "pg_get_statisticsobjdef_columns",
+    "pg_relation_is_publishable",
+    "array_length",
+    "obj_description",
+    "pg_table_is_visible",
+    "array_upper",
+    "pg_get_expr",
+    "format_type",
+    "pg_get_constraintdef",
+    "array_to_string",
+    "pg_tablespace_location",
+    "pg_get_partkeydef",
+    "col_description",
+    "shobj_description",
+    "pg_get_viewdef",
+    "current_setting",
+    "pg_type_is_visible",
+    "pg_collation_is_visible",
+    "hati_regclass",
+    "hati_current_setting",
+    "pg_function_is_visible",
+    "quote_ident",
+    "pg_get_serial_sequence",
+    "pg_total_relation_size",
+    "pg_relation_size",
+    "pg_size_pretty",
+    "has_table_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
+    "pg_has_role",
+)
+_HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
+
+SETUP_SQL = f"""
+CREATE SCHEMA IF NOT EXISTS {HIDDEN};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
+    SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
+    SELECT *, false AS relforcerowsecurity FROM pg_catalog.pg_class
+    WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
+    SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
+    UNION ALL BY NAME
+    -- DuckDB reports no index for PRIMARY KEY / UNIQUE constraints: one per constraint,
+    -- with the constraint's oid as indexrelid (pg_constraint.conindid points at it).
+    SELECT oid AS indexrelid, conrelid AS indrelid, len(conkey) AS indnatts,
+           len(conkey) AS indnkeyatts, true AS indisunique, contype = 'p' AS indisprimary,
+           list_transform(conkey, lambda k: k + 1) AS indkey, false AS indnullsnotdistinct,
+           true AS indisvalid, true AS indisready, true AS indislive
+    FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u');
+CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
+    SELECT * REPLACE (
+        CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
+                                    WHERE oid = conrelid) || '_pkey' ELSE conname END AS conname,
+        list_transform(conkey, lambda k: k + 1) AS conkey,
+        list_transform(confkey, lambda k: k + 1) AS confkey,
+        CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
+    FROM pg_catalog.pg_constraint WHERE contype <> 'x';
+CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
+    SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
+           NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
+           NULL::VARCHAR[] AS datacl, -1 AS datconnlimit, 0 AS dattablespace
+    FROM pg_catalog.pg_database WHERE datname = current_database();
+CREATE OR REPLACE VIEW {HIDDEN}.pg_tables AS
+    SELECT * FROM pg_catalog.pg_tables
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_views AS
+    SELECT * FROM pg_catalog.pg_views
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_indexes AS
+    SELECT * FROM pg_catalog.pg_indexes
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
+CREATE OR REPLACE VIEW {HIDDEN}.pg_proc AS
+    SELECT * FROM pg_catalog.pg_proc
+    WHERE pronamespace NOT IN {_HIDDEN_NS_OIDS}
+      AND proname NOT IN ({", ".join(f"'{m}'" for m in _SHIM_MACROS)});
+CREATE OR REPLACE VIEW {HIDDEN}.is_schemata AS
+    SELECT * FROM information_schema.schemata
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schema_name")};
+CREATE OR REPLACE VIEW {HIDDEN}.is_tables AS
+    SELECT * FROM information_schema.tables
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
+CREATE OR REPLACE VIEW {HIDDEN}.is_columns AS
+    SELECT * FROM information_schema.columns
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
+CREATE OR REPLACE VIEW {HIDDEN}.is_views AS
+    SELECT * FROM information_schema.views
+    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
+CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
+CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
+CREATE OR REPLACE MACRO main.pg_get_expr(e, r) AS e::VARCHAR, (e, r, p) AS e::VARCHAR;
+CREATE OR REPLACE MACRO main.array_upper(a, d) AS len(a);
+CREATE OR REPLACE MACRO main.pg_table_is_visible(id) AS true;
+CREATE OR REPLACE MACRO main.format_type(t, m) AS
+    CASE pg_catalog.format_type(t, m)
+        WHEN 'int2' THEN 'smallint' WHEN 'int4' THEN 'integer' WHEN 'int8' THEN 'bigint'
+        WHEN 'float4' THEN 'real' WHEN 'float8' THEN 'double precision'
+        WHEN 'varchar' THEN 'character varying' WHEN 'bool' THEN 'boolean'
+        WHEN 'timestamp' THEN 'timestamp without time zone'
+        WHEN 'timestamptz' THEN 'timestamp with time zone'
+        WHEN 'time' THEN 'time without time zone' WHEN 'blob' THEN 'bytea'
+        ELSE pg_catalog.format_type(t, m) END;
+CREATE OR REPLACE MACRO main.hati_regclass(x) AS
+    CASE WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN TRY_CAST(x AS BIGINT)
+         ELSE (SELECT oid FROM pg_catalog.pg_class
+               WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
+CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
+    CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
+CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
+CREATE OR REPLACE MACRO main.pg_type_is_visible(id) AS true;
+CREATE OR REPLACE MACRO main.pg_function_is_visible(id) AS true;
+CREATE OR REPLACE MACRO main.pg_tablespace_location(id) AS '';
+CREATE OR REPLACE MACRO main.pg_get_partkeydef(id) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.col_description(id, n) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.shobj_description(id, cat) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.pg_get_serial_sequence(t, c) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.pg_total_relation_size(id) AS 0::BIGINT;
+CREATE OR REPLACE MACRO main.pg_relation_size(id) AS 0::BIGINT;
+CREATE OR REPLACE MACRO main.pg_size_pretty(n) AS CAST(n AS VARCHAR) || ' bytes';
+"""
+
+_EMPTY = {
+    "pg_policy": "oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR",
+    "pg_statistic_ext": "oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, stxstattarget INTEGER, stxkeys INTEGER[], stxkind VARCHAR[], stxexprs VARCHAR",
+    "pg_publication": "oid BIGINT, pubname VARCHAR, puballtables BOOLEAN, pubinsert BOOLEAN, pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN",
+    "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs INTEGER[]",
+    "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
+    "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
+    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgfoid BIGINT, tgtype INTEGER, tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstraint BIGINT",
+    "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN",
+    "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
+    "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
+    "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolinherit BOOLEAN, rolcreaterole BOOLEAN, rolcreatedb BOOLEAN, rolcanlogin BOOLEAN, rolreplication BOOLEAN, rolconnlimit INTEGER, rolvaliduntil TIMESTAMP, rolbypassrls BOOLEAN, rolconfig VARCHAR[]",
+    "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
+    "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
+    "pg_extension": "oid BIGINT, extname VARCHAR, extowner BIGINT, extnamespace BIGINT, extrelocatable BOOLEAN, extversion VARCHAR",
+}
+EMPTY_SQL = "".join(
+    f"CREATE OR REPLACE VIEW {HIDDEN}.{name} AS SELECT * FROM (SELECT "
+    + ", ".join(f"NULL::{c.split(' ', 1)[1]} AS {c.split(' ', 1)[0]}" for c in cols.split(", "))
+    + ") WHERE false;\n"
+    for name, cols in _EMPTY.items()
+)
+
+_CATALOG = re.compile(r"\bpg_catalog\b|\binformation_schema\b|\bpg_[a-z_]+\b|::\s*reg", re.I)
+_FILTERED = (
+    "pg_namespace",
+    "pg_class",
+    "pg_database",
+    "pg_tables",
+    "pg_views",
+    "pg_indexes",
+    "pg_proc",
+    "pg_index",
+    "pg_constraint",
+    *_EMPTY,
+)
+_KEYWORDS = (
+    "ON|WHERE|JOIN|LEFT|RIGHT|INNER|OUTER|CROSS|FULL|GROUP|ORDER|LIMIT|UNION|USING|HAVING"
+    "|WINDOW|NATURAL|EXCEPT|INTERSECT|OFFSET|FETCH|RETURNING|SET|AND|OR|LATERAL"
+)
+# A catalog relation used as a table (not "pg_class.oid", not a function, not in quotes),
+# with its alias if it has one: it becomes "_hati_pg.<name> AS <alias or name>" so that
+# column references qualified by the relation's name keep working.
+_FILTERED_RE = re.compile(
+    r"(?<![\w.\"'])(?:pg_catalog\.)?("
+    + "|".join(_FILTERED)
+    + r")\b(?!\s*[.(])(\s+(?:AS\s+)?(?!(?:"
+    + _KEYWORDS
+    + r")\b)[A-Za-z_]\w*)?",
+    re.I,
+)
+_INFO_RE = re.compile(r"\binformation_schema\.(schemata|tables|columns|views)\b", re.I)
+_OPERATOR = re.compile(r"OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^\s)]+)\s*\)", re.I)
+_COLLATE = re.compile(r"\s+COLLATE\s+(?:pg_catalog\.)?(?:\"?default\"?|\"C\"|\"POSIX\")", re.I)
+_REGCLASS_LIT = re.compile(r"'((?:[^']|'')*)'\s*::\s*(?:pg_catalog\.)?regclass\b", re.I)
+_REGCLASS_CAST = re.compile(
+    r"CAST\(\s*'((?:[^']|'')*)'\s+AS\s+(?:pg_catalog\.)?regclass\s*\)", re.I
+)
+_REGCLASS_PARAM = re.compile(
+    r"CAST\(\s*(\$\d+|%s|%\(\w+\)s)\s+AS\s+(?:pg_catalog\.)?regclass\s*\)", re.I
+)
+_REG_CAST = re.compile(
+    r"::\s*(?:pg_catalog\.)?(regclass|regtype|regproc|regprocedure|regnamespace|regrole|oid)\b",
+    re.I,
+)
+_AS_REG = re.compile(
+    r"\bAS\s+(?:pg_catalog\.)?(?:regclass|regtype|regproc|regnamespace|regrole|oid)\b", re.I
+)
+_JSON_BUILD = re.compile(r"\bjson_build_object\s*\(", re.I)
+_CURRENT_SETTING = re.compile(r"(?<![\w.])current_setting\s*\(", re.I)
+_PREFIX = re.compile(r"\bpg_catalog\s*\.\s*", re.I)
+
+
+def is_catalog_query(sql: str) -> bool:
+    """Whether ``sql`` reads PostgreSQL catalog relations or uses pg-only casts."""
+    return _CATALOG.search(sql) is not None
+
+
+def _regclass(m: re.Match[str]) -> str:
+    name = m.group(1).replace("''", "'")
+    schema, _, rel = name.rpartition(".")
+    rel = rel.strip('"').replace("'", "''")
+    cond = f"relname = '{rel}'"
+    if schema:
+        s = schema.strip('"').replace("'", "''")
+        cond += f" AND relnamespace = (SELECT oid FROM {HIDDEN}.pg_namespace WHERE nspname = '{s}')"
+    return f"(SELECT oid FROM {HIDDEN}.pg_class WHERE {cond} LIMIT 1)"
+
+
+def _relation(m: re.Match[str]) -> str:
+    name = m.group(1).lower()
+    return f"{HIDDEN}.{name}" + (m.group(2) or f" AS {m.group(1)}")
+
+
+def adapt(sql: str) -> str:
+    """Rewrite a catalog query so DuckDB runs it; return any other statement unchanged."""
+    if not is_catalog_query(sql):
+        return sql
+    out = _OPERATOR.sub(r"\1", sql)
+    out = _COLLATE.sub("", out)
+    out = _REGCLASS_LIT.sub(_regclass, out)
+    out = _REGCLASS_CAST.sub(_regclass, out)
+    out = _REGCLASS_PARAM.sub(r"hati_regclass(\1)", out)
+    out = _REG_CAST.sub("::BIGINT", out)
+    out = _AS_REG.sub("AS BIGINT", out)
+    out = _JSON_BUILD.sub("json_object(", out)
+    out = _CURRENT_SETTING.sub("hati_current_setting(", out)
+    out = _INFO_RE.sub(lambda m: f"{HIDDEN}.is_{m.group(1).lower()}", out)
+    out = _FILTERED_RE.sub(_relation, out)
+    out = _PREFIX.sub("", out)
+    return out
+
+
+def install(cur: duckdb.DuckDBPyConnection) -> None:
+    """Create the filtered catalog views and the missing pg functions (idempotent)."""
+    cur.execute(SETUP_SQL)
+    cur.execute(EMPTY_SQL)

@@ -1,0 +1,93 @@
+"""psql meta-commands against a real server: they must work and hide hati's internals."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
+
+
+def psql(server, command: str) -> str:
+    proc = subprocess.run(
+        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
+        + ["-t", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture
+def server(hati_server):
+    hati_server.query(
+        "CREATE TABLE deploy_config (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, weight DOUBLE)"
+    )
+    c = hati_server.connect()
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT branch_create('exp')")
+        # A write in the branch materializes the table in the branch's schema.
+        cur.execute("SELECT branch_query('exp', 'INSERT INTO deploy_config VALUES (1, ''a'', 1)')")
+        # The internals the meta-commands must hide do exist.
+        cur.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE '\\_%' ESCAPE '\\'"
+        )
+        internal = {r[0] for r in cur.fetchall()}
+        assert {"_hati", "_hati_snap"} <= internal
+        assert any(name.startswith("_hb_") for name in internal)
+    finally:
+        c.close()
+    return hati_server
+
+
+INTERNAL = ("_hati", "_hb_", "hati_regclass", "pg_get_userbyid")
+
+
+def test_dt_lists_user_tables_only(server):
+    out = psql(server, r"\dt")
+    assert out.splitlines() == ["main|deploy_config|table|hati"]
+
+
+def test_d_table_shows_columns(server):
+    out = psql(server, r"\d deploy_config")
+    lines = out.splitlines()
+    assert "id|integer||not null|" in lines
+    assert "name|character varying||not null|" in lines
+    assert "weight|double precision|||" in lines
+
+
+def test_dn_hides_internal_schemas(server):
+    out = psql(server, r"\dn")
+    assert out.splitlines() == ["main|hati"]
+
+
+def test_l_lists_the_database(server):
+    out = psql(server, r"\l")
+    names = [line.split("|")[0] for line in out.splitlines()]
+    assert names == ["hati"] or names == [server.data_dir.name]
+
+
+def test_dv_and_df_hide_internals(server):
+    for cmd in (r"\dv", r"\dtv *.*"):
+        out = psql(server, cmd)
+        for word in INTERNAL:
+            assert word not in out, (cmd, out)
+
+
+def test_plain_query_and_error(server):
+    assert psql(server, "SELECT count(*) FROM deploy_config").strip() == "0"
+    proc = subprocess.run(
+        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X"]
+        + ["-v", "ON_ERROR_STOP=1", "-c", "SELEC 1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode != 0
+    assert "syntax error" in proc.stderr.lower()
