@@ -74,7 +74,7 @@ def test_l_lists_the_database(server):
 
 
 def test_dv_and_df_hide_internals(server):
-    for cmd in (r"\dv", r"\dtv *.*"):
+    for cmd in (r"\dv", r"\dtv *.*", r"\df", r"\dn *"):
         out = psql(server, cmd)
         for word in INTERNAL:
             assert word not in out, (cmd, out)

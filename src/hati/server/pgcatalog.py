@@ -58,6 +58,8 @@ _SHIM_MACROS = (
     "pg_collation_is_visible",
     "hati_regclass",
     "hati_current_setting",
+    "pg_get_function_result",
+    "pg_get_function_arguments",
     "pg_function_is_visible",
     "quote_ident",
     "pg_get_serial_sequence",
@@ -146,6 +148,8 @@ CREATE OR REPLACE MACRO main.hati_regclass(x) AS
                WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
+CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
 CREATE OR REPLACE MACRO main.pg_type_is_visible(id) AS true;
 CREATE OR REPLACE MACRO main.pg_function_is_visible(id) AS true;
