@@ -104,3 +104,12 @@ def test_transaction_error_then_rollback(hati_server):
         assert c.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         cur.execute("SELECT 5")
         assert cur.fetchone() == (5,)
+
+
+def test_list_of_strings_parameter(pconn):
+    cur = pconn.cursor()
+    cur.execute("CREATE TABLE p3s (id INTEGER, tags VARCHAR[])")
+    for prepare in (False, True, True):
+        cur.execute("INSERT INTO p3s VALUES (%s, %s)", (1, ["x", "a,b", 'q"']), prepare=prepare)
+    cur.execute("SELECT DISTINCT tags FROM p3s")
+    assert cur.fetchall() == [(["x", "a,b", 'q"'],)]

@@ -295,6 +295,7 @@ class Connection:
             if isinstance(msg, m.Parse):
                 self._parse(msg)
             elif isinstance(msg, m.Bind):
+                await self._type_untyped_arrays(msg)
                 self._bind(msg)
             elif isinstance(msg, m.Describe):
                 await self._describe(msg)
@@ -410,6 +411,32 @@ class Connection:
             raise err
         self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
         self._send(codec.encode_parse_complete())
+
+    async def _type_untyped_arrays(self, msg: m.Bind) -> None:
+        """Give untyped (oid 0) text parameters that look like arrays an inferred array type.
+
+        psycopg 3 sends a list of strings as an untyped '{a,b}' literal, which DuckDB cannot
+        cast to VARCHAR[]; with the column's array type the literal is parsed here.
+        """
+        stmt = self.prepared.get(msg.statement)
+        if stmt is None or self.session is None:
+            return
+        oids = stmt.param_oids
+        n = len(msg.params)
+        if not any(
+            raw is not None and raw[:1] == b"{" and (oids[i] if i < len(oids) else 0) == 0
+            for i, raw in enumerate(msg.params)
+        ):
+            return
+        try:
+            inferred = await self._in_thread(paramtypes.infer, self.session.cur, stmt.sql, n)
+        except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
+            return
+        stmt.param_oids = [
+            (oids[i] if i < len(oids) else 0)
+            or (inferred[i] if inferred[i] in pgtypes.ELEMENT_OF else 0)
+            for i in range(max(n, len(oids)))
+        ]
 
     def _bind(self, msg: m.Bind) -> None:
         stmt = self.prepared.get(msg.statement)
