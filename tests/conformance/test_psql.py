@@ -10,10 +10,11 @@ import pytest
 pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 
 
-def psql(server, command: str) -> str:
+def psql(server, command: str, tuples_only: bool = True) -> str:
     proc = subprocess.run(
         ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + ["-t", "-c", command],
+        + (["-t"] if tuples_only else [])
+        + ["-c", command],
         capture_output=True,
         text=True,
         timeout=30,
@@ -60,6 +61,8 @@ def test_d_table_shows_columns(server):
     assert "id|integer||not null|" in lines
     assert "name|character varying||not null|" in lines
     assert "weight|double precision|||" in lines
+    footer = psql(server, r"\d deploy_config", tuples_only=False).splitlines()
+    assert '    "deploy_config_pkey" PRIMARY KEY, btree (id)' in footer
 
 
 def test_dn_hides_internal_schemas(server):

@@ -78,8 +78,21 @@ CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
     SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
-    SELECT *, false AS relforcerowsecurity FROM pg_catalog.pg_class
-    WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS};
+    SELECT * REPLACE (
+               relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
+                                      WHERE contype IN ('p', 'u')) AS relhasindex),
+           false AS relforcerowsecurity
+    FROM pg_catalog.pg_class
+    WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
+    UNION ALL BY NAME
+    -- The index behind each PRIMARY KEY / UNIQUE constraint (see pg_index below).
+    SELECT con.oid AS oid,
+           CASE con.contype WHEN 'p' THEN c.relname || '_pkey'
+                ELSE c.relname || '_' || con.oid || '_key' END AS relname,
+           c.relnamespace AS relnamespace, 'i' AS relkind, 0 AS reltablespace,
+           false AS relforcerowsecurity
+    FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+    WHERE con.contype IN ('p', 'u') AND c.relnamespace NOT IN {_HIDDEN_NS_OIDS};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
     SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
     UNION ALL BY NAME
@@ -148,6 +161,17 @@ CREATE OR REPLACE MACRO main.hati_regclass(x) AS
                WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
+CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS
+    (SELECT 'CREATE UNIQUE INDEX ' || ix.relname || ' ON ' || n.nspname || '.' || t.relname
+            || ' USING btree (' || (SELECT string_agg(attname, ', ' ORDER BY attnum)
+                        FROM pg_catalog.pg_attribute
+                        WHERE attrelid = con.conrelid
+                          AND list_contains(con.conkey, attnum - 1)) || ')'
+     FROM pg_catalog.pg_constraint con
+     JOIN {HIDDEN}.pg_class ix ON ix.oid = con.oid
+     JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+     WHERE con.oid = id);
 CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
