@@ -81,13 +81,12 @@ def test_offline_group_chat_merges_the_winner(hati_server: Any) -> None:
 
 def test_explorers_wrote_concurrently_in_their_own_branches(hati_server: Any) -> None:
     # The server may be shared with other tests: only look at statements of this run.
-    (before,) = _query(hati_server, "SELECT COUNT(*) FROM hati_audit")[0]
+    (before,) = _query(hati_server, "SELECT coalesce(max(seq), 0) FROM hati_audit")[0]
     _run(hati_server)
     audit = _query(
         hati_server,
-        "SELECT agent_id, branch, sql, started_at, finished_at, outcome FROM "
-        "(SELECT *, row_number() OVER (ORDER BY started_at) AS n FROM hati_audit) "
-        f"WHERE n > {int(before)} "
+        "SELECT agent_id, branch, sql, started_at, finished_at, outcome FROM hati_audit "
+        f"WHERE seq > {int(before)} "
         "AND agent_id IN ('explorer_horizontal', 'explorer_vertical') ORDER BY started_at",
     )
     spans: dict[str, tuple[Any, Any]] = {}

@@ -34,6 +34,7 @@ from hati.integrations.autogen import (  # noqa: E402
     TOOL_NAMES,
     HatiBranchTools,
     format_cell,
+    format_diff,
     format_error,
     format_table,
 )
@@ -88,6 +89,21 @@ def test_format_cell_is_single_line_and_short() -> None:
     assert format_cell("two\nlines") == "two lines"
     long = format_cell("x" * 500, max_cell=20)
     assert len(long) == 20 and long.endswith("…")
+
+
+def test_format_diff_is_one_line_per_change() -> None:
+    rows = [
+        ("t", "update", '{"id":2}', '{"id":2,"v":"b","n":1}', '{"id":2,"v":"z","n":1}'),
+        ("t", "delete", '{"s":"x","n":1}', '{"s":"x","n":1}', None),  # keyless: key == row
+        ("t", "insert", '{"s":"y","n":2}', None, '{"s":"y","n":2}'),
+    ]
+    assert format_diff(rows).splitlines() == [
+        't update key={"id":2}: v: "b" → "z"',
+        't delete: {"s":"x","n":1}',
+        't insert: {"s":"y","n":2}',
+        "(3 changes)",
+    ]
+    assert format_diff(rows, max_rows=1).splitlines()[-1] == "(3 changes, showing the first 1)"
 
 
 def test_format_error_carries_sqlstate() -> None:
@@ -163,7 +179,8 @@ def test_branch_tools_round_trip(hati_server: Any) -> None:
     assert "| z" in out["branch_rows"] and "(3 rows)" in out["branch_rows"]
     assert "| b" in out["main_rows"] and "(2 rows)" in out["main_rows"]  # main untouched
     assert "rt-b" in out["list"]
-    assert "update" in out["diff"] and "insert" in out["diff"]
+    assert 'rt update key={"id":2}: v: "b" → "z"' in out["diff"], out["diff"]
+    assert 'rt insert key={"id":3}: {"id":3,"v":"c"}' in out["diff"], out["diff"]
     assert out["compare"].index("== main ==") < out["compare"].index("== rt-b ==")
     assert out["merge"].startswith("Merged branch 'rt-b'"), out["merge"]
     assert "1 inserted, 1 updated, 0 deleted" in out["merge"]
@@ -228,7 +245,7 @@ def test_two_agents_run_in_parallel_and_are_attributed(hati_server: Any) -> None
                 a.query_branch("attrib-a", "INSERT INTO attrib VALUES ('a')"),
                 b.query_branch("attrib-b", "INSERT INTO attrib VALUES ('b')"),
             )
-            assert "| a" in await a.query_branch("attrib-a", "SELECT who FROM attrib")
+            assert (await a.query_branch("attrib-a", "SELECT who FROM attrib")).splitlines()[2] == "a"
             assert "(0 rows)" in await b.query_branch("attrib-a", "SELECT who FROM attrib WHERE who = 'b'")
             await asyncio.gather(a.discard_branch("attrib-a"), b.discard_branch("attrib-b"))
 

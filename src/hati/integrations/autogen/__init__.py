@@ -11,7 +11,7 @@ Typical use, one tools object per agent so the server attributes every statement
 Needs the ``hati[autogen]`` extra (autogen-agentchat, autogen-ext, psycopg 3).
 """
 
-from ._format import format_cell, format_error, format_status, format_table
+from ._format import format_cell, format_diff, format_error, format_status, format_table
 from .tools import TOOL_NAMES, HatiBranchTools, MergeStrategy, QueryResult
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "MergeStrategy",
     "QueryResult",
     "format_cell",
+    "format_diff",
     "format_error",
     "format_status",
     "format_table",

@@ -74,6 +74,51 @@ def format_table(
     return "\n".join(lines)
 
 
+def _as_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _compact(value: Any, limit: int) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_diff(
+    rows: Sequence[Sequence[Any]], *, max_rows: int = 50, max_cell: int = 300
+) -> str:
+    """Format ``branch_diff`` rows as one line per change, updates as ``col: old → new``.
+
+    Tables without a primary key are keyed by the whole row, so the key column would
+    repeat the values: it is shown only when it adds something (a real key).
+    """
+    lines: list[str] = []
+    for table, change, key, old, new in (tuple(r)[:5] for r in rows[:max_rows]):
+        old_v, new_v, key_v = _as_json(old), _as_json(new), _as_json(key)
+        show_key = key_v is not None and key_v != old_v and key_v != new_v
+        head = f"{table} {change}" + (f" key={_compact(key_v, 80)}" if show_key else "")
+        if change == "update" and isinstance(old_v, dict) and isinstance(new_v, dict):
+            cols = [c for c in new_v if old_v.get(c) != new_v.get(c)]
+            body = ", ".join(
+                f"{c}: {_compact(old_v.get(c), 60)} → {_compact(new_v.get(c), 60)}" for c in cols
+            ) or "(no column changed)"
+        elif change == "delete":
+            body = _compact(old_v, max_cell)
+        else:
+            body = _compact(new_v, max_cell)
+        lines.append(f"{head}: {body}")
+    total = len(rows)
+    if total > len(lines):
+        lines.append(f"({total} changes, showing the first {len(lines)})")
+    else:
+        lines.append(f"({total} change{'' if total == 1 else 's'})")
+    return "\n".join(lines)
+
+
 def format_status(status: str | None, rows_affected: int | None = None) -> str:
     """Format the outcome of a statement that returns no rows (``OK: UPDATE 3``)."""
     text = f"OK: {status or 'done'}"

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import psycopg
 from autogen_core.tools import FunctionTool
 
-from ._format import format_error, format_status, format_table
+from ._format import format_diff, format_error, format_status, format_table
 
 MergeStrategy = Literal["branch_wins", "main_wins", "manual", "abort"]
 """How ``merge_branch`` resolves rows changed both in main and in the branch."""
@@ -217,7 +217,7 @@ class HatiBranchTools:
         Use it to create tables, write the agreed baseline, or read the current state
         of main. Changes are committed immediately and are visible to every agent, so
         do experiments in a branch instead (create_branch + query_branch). Several
-        statements separated by ';' are allowed. Returns a text table (truncated to the
+        statements separated by ';' are allowed; execution stops at the first error. Returns a text table (truncated to the
         first rows) or 'OK: <command tag>', or 'ERROR <SQLSTATE>: ...' on failure.
         """
         try:
@@ -273,8 +273,9 @@ class HatiBranchTools:
     ) -> str:
         """Show what a branch changed compared with main at the moment it was forked.
 
-        One row per changed row: table_name, change (insert/delete/update), key,
-        old_values and new_values (JSON). Use it to judge a branch before merging.
+        One line per changed row: table, change (insert/delete/update) and the row as
+        JSON; updates show 'column: old → new'. Tables without a primary key show an
+        UPDATE as a delete plus an insert. Use it to judge a branch before merging.
         """
         try:
             result = await self._branch_call("SELECT * FROM branch_diff(%s)", branch)
@@ -282,7 +283,9 @@ class HatiBranchTools:
             return format_error(exc)
         if not result.rows:
             return f"Branch '{branch}' has no changes compared with main."
-        return f"Changes in branch '{branch}':\n" + self._render(result)
+        if result.columns[:5] != ["table_name", "change", "key", "old_values", "new_values"]:
+            return f"Changes in branch '{branch}':\n" + self._render(result)
+        return f"Changes in branch '{branch}':\n" + format_diff(result.rows, max_rows=self.max_rows)
 
     async def compare_branches(
         self,
