@@ -485,7 +485,7 @@ def _cell(row: dict[str, Any]) -> str:
 def comparison_table(result: DemoResult) -> Table:
     """Side by side: main before the merge and each branch as its explorer left it."""
     columns = dict(result.snapshots)
-    views: list[tuple[str, list[dict[str, Any]]]] = [("main (before)", columns.pop("main", []))]
+    views: list[tuple[str, list[dict[str, Any]]]] = [("main", columns.pop("main", []))]
     views += sorted(columns.items())
     keyed: list[dict[tuple[str, str, int], dict[str, Any]]] = []
     keys: dict[tuple[str, str, int], None] = {}
@@ -499,12 +499,11 @@ def comparison_table(result: DemoResult) -> Table:
             mapping[(*base, n)] = row
             keys.setdefault((*base, n), None)
         keyed.append(mapping)
-    table = Table(title="deploy_config: main vs. branches")
+    table = Table(title="deploy_config: main vs. branches", show_edge=False)
     table.add_column("service")
     table.add_column("region")
     for name, _ in views:
-        mark = " ✓ merged" if name in result.merged else (" ✗" if name in result.discarded else "")
-        table.add_column(name + mark, justify="right")
+        table.add_column(name, justify="right")
     for key in sorted(keys):
         table.add_row(key[0], key[1], *[_cell(m[key]) if key in m else "—" for m in keyed])
     table.add_section()
@@ -512,6 +511,12 @@ def comparison_table(result: DemoResult) -> Table:
                   *[str(totals(rows)[0]) for _, rows in views])
     table.add_row(Text("total CPU", style="bold"), "",
                   *[f"{totals(rows)[1]}m" for _, rows in views])
+    verdicts = [
+        "baseline" if i == 0 else "✓ merged" if name in result.merged
+        else "✗ discarded" if name in result.discarded else "kept"
+        for i, (name, _) in enumerate(views)
+    ]
+    table.add_row(Text("judge", style="bold"), "", *verdicts)
     return table
 
 

@@ -224,7 +224,7 @@ class HatiBranchTools:
             results = await self._execute(sql, None, all_results=True)
         except Exception as exc:  # the model must see the error, not a crashed chat
             return format_error(exc)
-        return "\n\n".join(self._render(r) for r in results)
+        return "\n".join(self._render(r) for r in results)
 
     async def create_branch(
         self,
