@@ -54,7 +54,7 @@ def test_psycopg3_and_asyncpg_return_every_row(big: RunningServer) -> None:
         try:
             for n in SIZES:
                 assert (
-                    len(await c.fetch("SELECT i FROM big WHERE i < CAST($1 AS BIGINT)", str(n)))
+                    len(await c.fetch("SELECT i FROM big WHERE i < CAST($1 AS BIGINT)", n))
                     == n
                 )
             # A portal read 1,000 rows per Execute (PortalSuspended in between).
