@@ -90,6 +90,22 @@ class TooManyConnections(HatiError):
     sqlstate = "53300"
 
 
+class ObjectInUse(HatiError):
+    sqlstate = "55006"
+
+
+class LockNotAvailable(HatiError):
+    sqlstate = "55P03"
+
+
+class DependentObjects(HatiError):
+    sqlstate = "2BP01"
+
+
+class DuplicateTable(HatiError):
+    sqlstate = "42P07"
+
+
 @dataclass(frozen=True)
 class SqlError:
     """What an ErrorResponse carries."""

@@ -29,10 +29,13 @@ from hati.branching.merge import Conflict, Side, TableCounts, TableMerge, canoni
 from hati.branching.names import validate_name, validate_strategy
 from hati.branching.rwlock import RWLock
 from hati.errors import (
+    DependentObjects,
     DuplicateObject,
+    DuplicateTable,
     HatiError,
     InsufficientPrivilege,
     InvalidParameter,
+    LockNotAvailable,
     SerializationFailure,
     UndefinedObject,
     UndefinedTable,
@@ -40,22 +43,6 @@ from hati.errors import (
 from hati.storage.duckdb_backend import META, SNAP, Database, qident, qname
 
 FORK_WAIT_SECONDS = 10.0
-
-
-class ObjectInUse(HatiError):
-    sqlstate = "55006"
-
-
-class LockNotAvailable(HatiError):
-    sqlstate = "55P03"
-
-
-class DependentObjects(HatiError):
-    sqlstate = "2BP01"
-
-
-class DuplicateTable(HatiError):
-    sqlstate = "42P07"
 
 
 @dataclass
