@@ -138,9 +138,7 @@ def split_statements(sql: str) -> list[str]:
         else:
             i += 1
     out.append(sql[start:])
-    return [
-        s for s in out if s.strip() and not _BLANK.fullmatch(s)
-    ]
+    return [s for s in out if s.strip() and not _BLANK.fullmatch(s)]
 
 
 def _unquote(value: str) -> str:
@@ -402,7 +400,7 @@ class Session:
     def _execute(self, sql: str, params: list[Any], word: str) -> Result:
         rel = self.cur.execute(sql, params or None)
         desc = self.cur.description
-        kind = word
+        kind = _with_verb(sql) if word == "WITH" else word
         if kind in ("INSERT", "UPDATE", "DELETE", "MERGE") and not _RETURNING.search(sql):
             row = rel.fetchone() if desc else None
             n = int(row[0]) if row and row[0] is not None else 0
@@ -421,6 +419,7 @@ class Session:
             "CHECKPOINT",
             "VACUUM",
             "CALL",
+            "TRUNCATE",
         ):
             n = 0
             if desc and kind == "COPY":
@@ -719,9 +718,31 @@ def _columns(desc: Any) -> list[tuple[str, int]]:
     return [(d[0], pgtypes.oid_for(d[1])) for d in desc]
 
 
+_WITH_TOKEN = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|[()]|[A-Za-z_]\w*", re.S
+)
+_WITH_BODY = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE", "FROM"}
+
+
+def _with_verb(sql: str) -> str:
+    """The statement a ``WITH ...`` prefix belongs to (SELECT, INSERT, UPDATE, ...)."""
+    depth = 0
+    for m in _WITH_TOKEN.finditer(sql):
+        tok = m.group(0)
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        elif depth == 0 and tok.upper() in _WITH_BODY:
+            return tok.upper()
+    return "WITH"
+
+
 def _tag_for(kind: str, sql: str, n: int) -> str:
     if kind == "INSERT":
         return f"INSERT 0 {n}"
+    if kind == "TRUNCATE":
+        return "TRUNCATE TABLE"
     if kind in ("UPDATE", "DELETE", "MERGE", "COPY"):
         return f"{kind} {n}"
     if kind in ("CREATE", "DROP", "ALTER", "CREATE_INDEX", "CREATE_OTHER", "DROP_OTHER"):

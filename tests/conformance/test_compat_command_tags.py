@@ -1,0 +1,106 @@
+"""Command tags like PostgreSQL's: WITH ... UPDATE/DELETE/INSERT and TRUNCATE are commands."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+
+import asyncpg
+import pytest
+
+
+def _setup(cur) -> None:
+    cur.execute("CREATE TABLE tg (i INTEGER, s VARCHAR)")
+    cur.execute("INSERT INTO tg VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+
+
+def test_with_update_delete_insert_tags_psycopg2(conn):
+    cur = conn.cursor()
+    _setup(cur)
+    cur.execute("WITH lim AS (SELECT 2 AS n) UPDATE tg SET s = 'u' WHERE i <= (SELECT n FROM lim)")
+    assert cur.statusmessage == "UPDATE 2"
+    assert cur.description is None and cur.rowcount == 2
+    cur.execute(
+        "WITH RECURSIVE src(v) AS (SELECT 10 UNION ALL SELECT v + 1 FROM src WHERE v < 12) "
+        "INSERT INTO tg SELECT v, 'r' FROM src"
+    )
+    assert cur.statusmessage == "INSERT 0 3"
+    assert cur.description is None and cur.rowcount == 3
+    cur.execute("WITH gone AS (SELECT 'r' AS s) DELETE FROM tg WHERE s IN (SELECT s FROM gone)")
+    assert cur.statusmessage == "DELETE 3"
+    assert cur.description is None
+    cur.execute("WITH x AS (SELECT 1 AS one) SELECT one FROM x")
+    assert cur.statusmessage == "SELECT 1" and cur.fetchall() == [(1,)]
+    cur.execute("SELECT s FROM tg ORDER BY i")
+    assert cur.fetchall() == [("u",), ("u",), ("c",)]
+
+
+def test_truncate_tag_psycopg2(conn):
+    cur = conn.cursor()
+    _setup(cur)
+    cur.execute("TRUNCATE tg")
+    assert cur.statusmessage == "TRUNCATE TABLE"
+    assert cur.description is None
+    cur.execute("SELECT count(*) FROM tg")
+    assert cur.fetchone() == (0,)
+
+
+def test_tags_inside_a_branch(hati_server):
+    c = hati_server.connect()
+    try:
+        cur = c.cursor()
+        _setup(cur)
+        cur.execute("SELECT branch_create('tagged')")
+        cur.execute("SET hatidata_branch = 'tagged'")
+        cur.execute("WITH x AS (SELECT 1 AS k) UPDATE tg SET s = 'b!' WHERE i IN (SELECT k FROM x)")
+        assert cur.statusmessage == "UPDATE 1" and cur.description is None
+        cur.execute("TRUNCATE tg")
+        assert cur.statusmessage == "TRUNCATE TABLE" and cur.description is None
+        cur.execute("SELECT count(*) FROM tg")
+        assert cur.fetchone() == (0,)
+        cur.execute("RESET hatidata_branch")
+        cur.execute("SELECT count(*) FROM tg")
+        assert cur.fetchone() == (3,)  # main is untouched
+    finally:
+        c.close()
+
+
+def test_tags_asyncpg(hati_server):
+    async def main():
+        c = await asyncpg.connect(
+            host=hati_server.host, port=hati_server.port, user="u", database="hati", timeout=10
+        )
+        try:
+            await c.execute("CREATE TABLE ta (i INTEGER)")
+            await c.execute("INSERT INTO ta VALUES (1), (2)")
+            tags = [
+                await c.execute(
+                    "WITH x AS (SELECT $1::INTEGER AS v) INSERT INTO ta SELECT v FROM x", 5
+                ),
+                await c.execute("WITH x AS (SELECT 1) UPDATE ta SET i = i + 1"),
+                await c.execute("WITH x AS (SELECT 1) DELETE FROM ta WHERE i > 2"),
+                await c.execute("TRUNCATE ta"),
+            ]
+            return tags
+        finally:
+            await c.close()
+
+    assert asyncio.run(main()) == ["INSERT 0 1", "UPDATE 3", "DELETE 2", "TRUNCATE TABLE"]
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
+def test_tags_psql(hati_server):
+    hati_server.query("CREATE TABLE tp (i INTEGER)")
+    proc = subprocess.run(
+        ["psql", "-h", hati_server.host, "-p", str(hati_server.port), "-U", "u", "-d", "hati"]
+        + ["-X", "-v", "ON_ERROR_STOP=1"]
+        + ["-c", "INSERT INTO tp VALUES (1), (2)"]
+        + ["-c", "WITH x AS (SELECT 1) UPDATE tp SET i = i * 10"]
+        + ["-c", "TRUNCATE tp"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["INSERT 0 2", "UPDATE 2", "TRUNCATE TABLE"]
