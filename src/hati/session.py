@@ -30,7 +30,7 @@ from hati.errors import (
     InsufficientPrivilege,
     to_sql_error,
 )
-from hati.results import Result, command, rows_result, text_columns
+from hati.results import Result, command, pg_column_names, rows_result, text_columns
 from hati.server import pgcatalog
 from hati.storage.duckdb_backend import Database, qident
 from hati.wire import types as pgtypes
@@ -289,7 +289,7 @@ class Session:
                 rel = self.cur.execute(
                     f"SELECT * FROM ({sql.rstrip().rstrip(';')}) LIMIT 0", params if n else None
                 )
-                return _columns(rel.description)
+                return _pg_named(sql, _columns(rel.description))
             except duckdb.Error:
                 return None
         return None
@@ -428,7 +428,7 @@ class Session:
             elif desc:
                 rel.fetchall()
             return command(_tag_for(kind, sql, n), n)
-        cols = _columns(desc)
+        cols = _pg_named(sql, _columns(desc))
         cur = self.cur
         return Result("SELECT", cols, fetch_more=lambda k: cur.fetchmany(k))
 
@@ -716,6 +716,14 @@ class _null_context:  # noqa: N801 - used like contextlib.nullcontext, cheaper
 
 def _columns(desc: Any) -> list[tuple[str, int]]:
     return [(d[0], pgtypes.oid_for(d[1])) for d in desc]
+
+
+def _pg_named(sql: str, cols: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Columns renamed as PostgreSQL names them (``count(*)`` -> ``count``); see results."""
+    names = [c[0] for c in cols]
+    if not any("(" in n for n in names):
+        return cols
+    return [(n, c[1]) for n, c in zip(pg_column_names(sql, names), cols, strict=True)]
 
 
 _WITH_TOKEN = re.compile(
