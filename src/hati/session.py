@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ _SHOW = re.compile(r"^\s*SHOW\s+([A-Za-z_][\w. ]*?)\s*;?\s*$", re.I)
 _VERSION = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?version\(\)\s*;?\s*$", re.I)
 _CURRENT_SCHEMA = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?current_schema\(\)\s*;?\s*$", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
+_CHECKPOINT = re.compile(r"^\s*(FORCE\s+)?CHECKPOINT\b\s*([A-Za-z_][\w\"]*)?\s*;?\s*$", re.I)
 _TXN_BEGIN = {"BEGIN", "START"}
 _TXN_END = {"COMMIT", "END", "ROLLBACK", "ABORT"}
 _NOOPS = {"DISCARD", "DEALLOCATE", "LISTEN", "UNLISTEN", "NOTIFY", "CLOSE"}
@@ -156,9 +158,12 @@ class ServerState:
     engine: BranchEngine
     audit: AuditLog
     merge_agents: list[str] | None = None
+    # Every open session (CHECKPOINT asks whether another one holds a transaction).
+    sessions: set[Session] = field(default_factory=set)
+    sessions_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass
+@dataclass(eq=False)
 class Session:
     state: ServerState
     connection_id: int
@@ -181,6 +186,8 @@ class Session:
         self.settings.setdefault("application_name", self.startup.get("application_name", ""))
         if "hatidata_branch" in {k.lower() for k in opts}:
             self._enter_branch(opts.get("hatidata_branch") or opts.get("HATIDATA_BRANCH", ""))
+        with self.state.sessions_lock:
+            self.state.sessions.add(self)
 
     # ---------------------------------------------------------------- identity
     @property
@@ -194,6 +201,8 @@ class Session:
         return self.state.engine
 
     def close(self) -> None:
+        with self.state.sessions_lock:
+            self.state.sessions.discard(self)
         self._close_audit()
         try:
             if self.txn != "I":
@@ -310,6 +319,10 @@ class Session:
                 return res
         if word in _NOOPS:
             return command(word)
+        if word in ("CHECKPOINT", "FORCE"):
+            m = _CHECKPOINT.match(sql)
+            if m is not None:
+                return self._checkpoint(bool(m.group(1)), m.group(2) or "")
         if word == "SELECT":
             if _VERSION.match(sql):
                 return rows_result(
@@ -479,6 +492,46 @@ class Session:
             if self.txn != "I":
                 self.txn = "I"
                 self._release_gate()
+
+    def _checkpoint(self, force: bool, database: str) -> Result:
+        """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
+
+        DuckDB's plain CHECKPOINT fails while another transaction has written; FORCE
+        CHECKPOINT waits for those transactions (and holds back new statements meanwhile).
+        So: try the plain one, and wait with FORCE only when no other client holds a
+        transaction open (only statements in flight, which end on their own). A CHECKPOINT
+        that waits is cancelled like any statement (CancelRequest).
+        """
+        target = f"CHECKPOINT {database}".strip()
+        try:
+            self.cur.execute(f"FORCE {target}" if force else target).fetchall()
+        except duckdb.TransactionException as exc:
+            text = str(exc)
+            if "transaction local changes" in text:
+                raise _sql_error(
+                    "25001",
+                    "CHECKPOINT cannot run in a transaction that has changed data",
+                    hint="COMMIT or ROLLBACK this transaction, then run CHECKPOINT.",
+                ) from None
+            if "other write transactions" not in text:
+                raise
+            if self.txn != "I":
+                raise _sql_error(
+                    "55006",
+                    "CHECKPOINT cannot wait for other sessions' writes inside a transaction block",
+                    hint="Run CHECKPOINT outside a transaction block.",
+                ) from None
+            with self.state.sessions_lock:
+                busy = sum(1 for s in self.state.sessions if s is not self and s.txn != "I")
+            if busy:
+                raise _sql_error(
+                    "55006",
+                    "CHECKPOINT cannot run while other sessions have open write transactions",
+                    detail=f"{busy} other session(s) are inside a transaction block.",
+                    hint="Retry once they COMMIT or ROLLBACK.",
+                ) from None
+            self.cur.execute(f"FORCE {target}").fetchall()
+        return command("CHECKPOINT")
 
     # ---------------------------------------------------------------- SET / SHOW
     def _settings(self, word: str, sql: str) -> Result | None:
@@ -695,6 +748,14 @@ def _audit_text(sql: str, params: list[Any] | None) -> str:
     if params:
         text += "  -- params: " + ", ".join(repr(p) for p in params)
     return text[:10_000]
+
+
+def _sql_error(
+    sqlstate: str, message: str, *, detail: str | None = None, hint: str | None = None
+) -> HatiError:
+    err = HatiError(message, detail=detail, hint=hint)
+    err.sqlstate = sqlstate
+    return err
 
 
 def _in_txn_error(fn: str) -> HatiError:
