@@ -275,6 +275,7 @@ def test_recovery_drops_orphan_branch_schemas(tmp_path: Path) -> None:
     try:
         server.query("CREATE TABLE t (x INT)")
         server.query("SELECT branch_create('keep')")
+        server.query("SELECT branch_query('keep', 'INSERT INTO t VALUES (1)')")  # records its row
         server.query("CREATE SCHEMA _hb_999999")
         server.query("CREATE TABLE _hb_999999.t (x INT)")
         bid = server.query("SELECT id FROM _hati.branches WHERE name = 'keep'")[0][0]
@@ -288,5 +289,37 @@ def test_recovery_drops_orphan_branch_schemas(tmp_path: Path) -> None:
             (0,)
         ]
         assert "recovery:" in server.log_tail(200)
+    finally:
+        server.stop()
+
+
+def test_forks_live_in_the_journal_across_kill9(tmp_path: Path) -> None:
+    """branch_create commits nothing to DuckDB; kill -9 must still keep every fork,
+    drop every retired one, and never hand out a fork epoch twice."""
+    server = ProcServer(tmp_path / "data").start()
+    try:
+        server.query("CREATE TABLE t (k INT PRIMARY KEY, v VARCHAR)")
+        server.query("INSERT INTO t VALUES (1, 'v0'), (2, 'v0')")
+        for name in ("a", "gone", "merged"):
+            server.query("SELECT branch_create(%s)", (name,))
+        server.query("SELECT branch_discard('gone')")
+        server.query("SELECT branch_query('merged', 'INSERT INTO t VALUES (3, ''m'')')")
+        server.query("SELECT * FROM branch_merge('merged', 'branch_wins')")
+        server.query("UPDATE t SET v = 'v1' WHERE k = 1")  # a keeps reading v0
+        server.kill9()
+        server.start()
+        assert [r[0] for r in server.query("SELECT * FROM branch_list()")] == ["a"]
+        server.query("SELECT branch_create('c')")  # forks after v1
+        server.query("UPDATE t SET v = 'v2' WHERE k = 1")
+        read = "SELECT * FROM branch_query(%s, 'SELECT v FROM t ORDER BY k')"
+        assert server.query(read, ("a",)) == [("v0",), ("v0",)]
+        assert server.query(read, ("c",)) == [("v1",), ("v0",), ("m",)]
+        server.query("SELECT branch_create('gone')")  # a retired name is free again
+        server.kill9()
+        server.start()
+        names = sorted(r[0] for r in server.query("SELECT * FROM branch_list()"))
+        assert names == ["a", "c", "gone"]
+        assert server.query(read, ("a",)) == [("v0",), ("v0",)]
+        assert server.query(read, ("c",)) == [("v1",), ("v0",), ("m",)]
     finally:
         server.stop()

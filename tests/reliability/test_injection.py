@@ -118,6 +118,7 @@ def test_branch_query_quoting_keeps_the_statement_whole(server: RunningServer) -
             assert info.value.pgcode == "0A000", info.value
         # A branch cannot write main or another branch's schema by qualifying names.
         cur.execute("SELECT branch_create('other')")
+        cur.execute("SELECT branch_query('other', 'DELETE FROM t WHERE id = 4')")  # records its row
         cur.execute("SELECT id FROM _hati.branches WHERE name = 'other'")
         other = f"_hb_{cur.fetchone()[0]}"
         for target in ("main.t", '"main"."t"', "hati.main.t", f"{other}.t", f'"{other}"."t"'):

@@ -27,6 +27,12 @@ class Branch:
     created_by: str | None
     created_at: dt.datetime
     expires_at: dt.datetime | None
+    # Lower-cased names of every table this branch has written, created, dropped or
+    # altered (a superset: never shrinks, even when a statement rolls back). A read
+    # that mentions none of them, nor a table the parent changed, can run unexamined.
+    touched: set[str] = field(default_factory=set)
+    # False while the branch exists only in the journal (see journal.py).
+    persisted: bool = True
 
     @property
     def schema(self) -> str:
@@ -78,6 +84,16 @@ class Catalog:
         if snaps:
             last = max(last, snaps[-1].tag)
         return self.max_child_fork(owner_id) > last
+
+    def special_names(self, branch: Branch) -> set[str]:
+        """Names whose resolution in ``branch`` differs from plain fall-through to main."""
+        names: set[str] = set()
+        b: Branch | None = branch
+        while b is not None:
+            names |= b.touched
+            names |= {t.lower() for (owner, t) in list(self.snapshots) if owner == b.parent_id}
+            b = self.branches.get(b.parent_id)
+        return names
 
     def base_snapshot(self, branch: Branch, table: str) -> Snapshot | None:
         """The parent's snapshot this branch must read for ``table``, if the parent wrote it."""

@@ -25,6 +25,7 @@ import duckdb
 
 from hati.branching.analysis import Analysis
 from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot
+from hati.branching.journal import FOLD_AFTER_LINES, BranchJournal
 from hati.branching.merge import Conflict, Side, TableCounts, TableMerge, canonical_key
 from hati.branching.names import validate_name, validate_strategy
 from hati.branching.rwlock import RWLock
@@ -43,6 +44,7 @@ from hati.errors import (
 from hati.storage.duckdb_backend import META, SNAP, Database, qident, qname
 
 FORK_WAIT_SECONDS = 10.0
+SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
 
 
 @dataclass
@@ -69,6 +71,13 @@ _INDEX_HEAD = re.compile(
 )
 
 
+_READ_HEAD = re.compile(r"\s*(?:SELECT|VALUES|TABLE|FROM|WITH)\b", re.IGNORECASE)
+_NOT_PLAIN_READ = re.compile(
+    r"\b(?:INTO|RETURNING|INSERT|UPDATE|DELETE|MERGE|CREATE|DROP|ALTER|COPY|TRUNCATE)\b",
+    re.IGNORECASE,
+)
+
+
 class BranchEngine:
     """All branch state transitions. Thread-safe; callers pass their own cursor."""
 
@@ -76,19 +85,91 @@ class BranchEngine:
         self.db = db
         self.catalog = Catalog()
         self.gate = RWLock()
+        # Branch reads hold this shared from choosing their tables until DuckDB has
+        # started their statement; a parent registers a new snapshot exclusively, so
+        # a read never picks the live table and then sees the write that follows.
+        self.read_gate = RWLock()
         self._snap_lock = threading.Lock()
+        self.journal = BranchJournal(db.path.with_name(db.path.name + ".branches"))
+        self._schema_pool: list[int] = []
+        cur = db.cursor()
+        try:
+            self._fold_journal(cur, *self.journal.pending())
+        finally:
+            cur.close()
         self._load()
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def _fold_journal(
+        self, cur: duckdb.DuckDBPyConnection, branches: list[Branch], epoch: int
+    ) -> None:
+        """Record ``branches`` and the epoch in ``_hati`` (one transaction), empty the log."""
+        if branches or epoch:
+            taken = {
+                r[0]: r[1] for r in cur.execute(f"SELECT name, id FROM {META}.branches").fetchall()
+            }
+            cur.execute("BEGIN")
+            try:
+                for b in branches:
+                    if taken.get(b.name, b.id) != b.id:
+                        continue  # the name's older branch survived a lost retirement
+                    self._persist(cur, b)
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(b.schema)}")
+                cur.execute(
+                    f"UPDATE {META}.state SET value = greatest(value, ?) WHERE key = 'epoch'",
+                    [epoch],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        self.journal.truncate()
+
+    @staticmethod
+    def _persist(cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
+        cur.execute(
+            f"INSERT OR IGNORE INTO {META}.branches VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [b.id, b.name, b.parent_id, b.fork_epoch, b.created_by, b.created_at, b.expires_at],
+        )  # the epoch stays in the journal until a fold records it (no hot row here)
+
+    def _take_schema(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """An id whose empty ``_hb_<id>`` schema already exists (made in batches)."""
+        if not self._schema_pool:
+            cur.execute("BEGIN")
+            try:
+                ids = [
+                    int(r[0])
+                    for r in cur.execute(
+                        f"SELECT nextval('{META}.ids') FROM range({SCHEMA_POOL_BATCH})"
+                    ).fetchall()
+                ]
+                for bid in ids:
+                    cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._schema_pool = sorted(ids, reverse=True)
+        return self._schema_pool.pop()
 
     # ------------------------------------------------------------------ state
     def _load(self) -> None:
         cur = self.db.cursor()
         self.catalog.epoch = int(
-            cur.execute(f"SELECT value FROM {META}.state WHERE key='epoch'").fetchone()[0]
-        )  # type: ignore[index]
+            cur.execute(
+                f"SELECT greatest((SELECT value FROM {META}.state WHERE key = 'epoch'), "
+                f"(SELECT coalesce(max(tag), 0) FROM {META}.snapshots))"
+            ).fetchone()[0]  # type: ignore[index]
+        )
         for row in cur.execute(
             f"SELECT id, name, parent_id, fork_epoch, created_by, created_at, expires_at FROM {META}.branches"
         ).fetchall():
             self.catalog.add(Branch(*row))
+        for b in self.catalog.branches.values():
+            local = self.db.tables_in(cur, b.schema) | set(self.db.views_in(cur, b.schema))
+            b.touched = {t.lower() for t in local | self.dropped_tables(cur, b)}
         for owner, table, tag, snap in cur.execute(
             f"SELECT owner_id, table_name, tag, snap_table FROM {META}.snapshots"
         ).fetchall():
@@ -138,21 +219,12 @@ class BranchEngine:
                 parent_id = MAIN_ID if parent in (None, "", "main") else self.branch(parent).id
                 now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 expires = now + dt.timedelta(seconds=ttl_seconds) if ttl_seconds else None
+                if self.journal.lines >= FOLD_AFTER_LINES:
+                    self._fold_journal(cur, self.live(), self.catalog.epoch)
                 epoch = self.catalog.epoch + 1
-                bid = self.db.next_id(cur)
-                b = Branch(bid, name, parent_id, epoch, agent, now, expires)
-                cur.execute("BEGIN")
-                try:
-                    cur.execute(f"UPDATE {META}.state SET value = ? WHERE key = 'epoch'", [epoch])
-                    cur.execute(
-                        f"INSERT INTO {META}.branches VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [bid, name, parent_id, epoch, agent, now, expires],
-                    )
-                    cur.execute(f"CREATE SCHEMA {qident(b.schema)}")
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
+                b = Branch(self._take_schema(cur), name, parent_id, epoch, agent, now, expires)
+                b.persisted = False
+                self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
                 return b
@@ -181,6 +253,7 @@ class BranchEngine:
 
     def _retire(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
         """Remove a branch's schema and metadata inside the caller's transaction."""
+        self.journal.dropped(b.id)  # before the commit: see journal.py
         cur.execute(f"DROP SCHEMA IF EXISTS {qident(b.schema)} CASCADE")
         for table in ("branches",):
             cur.execute(f"DELETE FROM {META}.{table} WHERE id = ?", [b.id])
@@ -311,7 +384,11 @@ class BranchEngine:
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))
+            self.read_gate.acquire_exclusive()
+            try:
+                self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))
+            finally:
+                self.read_gate.release_exclusive()
         finally:
             cur.close()
 
@@ -362,6 +439,10 @@ class BranchEngine:
                     f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
                     hint="Inside a branch use unqualified table names; RESET hatidata_branch to write main.",
                 )
+        b.touched.update(r.name.lower() for r in [*a.writes, *a.drops, *a.creates])
+        if not b.persisted and (a.writes or a.drops or a.creates):
+            self._persist(cur, b)  # in the write's transaction: its data never orphans
+            b.persisted = True
         local, views, dropped = self._namespace(cur, b)
         # Children of this branch must keep reading the version they forked from,
         # whether or not the table is already materialized here.
@@ -434,6 +515,26 @@ class BranchEngine:
         views = {r[1]: r[2] for r in rows if r[0] == "v"}
         dropped = {r[1] for r in rows if r[0] == "d"}
         return local, views, dropped
+
+    def plain_read(self, b: Branch, sql: str) -> bool:
+        """True when ``sql`` is a read that needs no preparation in ``b``: it names no
+        table the branch or its ancestors changed, so search_path fall-through to
+        main is already right. Conservative (a substring test): False costs only the
+        full analysis."""
+        m = _READ_HEAD.match(sql)
+        if m is None or _NOT_PLAIN_READ.search(sql):
+            return False
+        low = sql.lower()
+        # No catalog.lock here: a parent may hold it while waiting for read_gate.
+        return not any(name in low for name in self.catalog.special_names(b))
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        self.read_gate.acquire_shared()
+        try:
+            yield
+        finally:
+            self.read_gate.release_shared()
 
     def search_path(self, b: Branch) -> str:
         return f"{qident(b.schema)},main"
