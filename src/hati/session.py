@@ -222,8 +222,34 @@ class Session:
         statements = split_statements(sql)
         if not statements:
             return
+        if len(statements) > 1 and self.txn == "I" and _one_transaction(statements):
+            yield from self._run_implicit(statements, params)
+            return
         for stmt in statements:
             yield self.run_one(stmt, params)
+
+    def _run_implicit(self, statements: list[str], params: list[Any] | None) -> Iterator[Result]:
+        """Several statements in one Query message: one implicit transaction, as in PostgreSQL.
+
+        The batch runs as if in a transaction block (``txn`` is "T", so branch writes do
+        not commit on their own); if a statement fails, the earlier ones are rolled back.
+        The commit happens once the client has read the last result.
+        """
+        self.cur.execute("BEGIN TRANSACTION")
+        self.txn = "T"
+        done = False
+        try:
+            for stmt in statements:
+                yield self.run_one(stmt, params)
+            self._close_audit()
+            self.cur.execute("COMMIT")
+            done = True
+        finally:
+            if not done:
+                with contextlib.suppress(duckdb.Error):
+                    self.cur.execute("ROLLBACK")
+            self.txn = "I"
+            self._release_gate()
 
     def run_one(self, sql: str, params: list[Any] | None = None) -> Result:
         self._close_audit()
@@ -740,6 +766,43 @@ class Session:
             ("expires_at", pgtypes.TIMESTAMP),
         ]
         return rows_result(cols, rows)
+
+
+# Statements that keep a multi-statement Query message from running as one transaction:
+# explicit transaction control (the client manages it), branch calls that commit on their
+# own (branch_create/merge/discard refuse a transaction block), and DuckDB statements that
+# cannot run inside one.
+_OWN_TRANSACTION = {
+    *_TXN_BEGIN,
+    *_TXN_END,
+    "SAVEPOINT",
+    "RELEASE",
+    "CHECKPOINT",
+    "FORCE",
+    "VACUUM",
+    "ATTACH",
+    "DETACH",
+    "INSTALL",
+    "LOAD",
+    "USE",
+    "EXPORT",
+    "IMPORT",
+}
+_BRANCH_FN = re.compile(r"\bbranch_\w+\s*\(", re.I)
+
+
+def _one_transaction(statements: list[str]) -> bool:
+    """Whether a multi-statement Query message can run as one implicit transaction."""
+    for stmt in statements:
+        if first_word(stmt) in _OWN_TRANSACTION:
+            return False
+        if _BRANCH_FN.search(stmt):
+            try:
+                if parse_call(stmt) is not None:
+                    return False
+            except Exception:  # noqa: BLE001 - the statement reports its own error when run
+                return False
+    return True
 
 
 def _audit_text(sql: str, params: list[Any] | None) -> str:

@@ -90,7 +90,6 @@ def test_multi_statement_error_stops_the_rest(conn):
     assert cur.fetchone() == (0,)
 
 
-@pytest.mark.xfail(strict=True, reason="multi-statement Query is not one implicit transaction yet")
 def test_multi_statement_query_is_atomic(conn):
     cur = conn.cursor()
     cur.execute("CREATE TABLE ms3 (i INTEGER)")
