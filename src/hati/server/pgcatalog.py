@@ -24,12 +24,15 @@ import duckdb
 
 HIDDEN = "_hati_pg"
 
-# A schema is internal if hati created it for itself.
+# A schema is internal if hati created it for itself: its own, and a branch's (``_hb_<id>``
+# and the ``_hbd_<id>`` schema of its row deltas).
 _INTERNAL_NS = (
-    "(nspname IN ('_hati', '_hati_snap', '_hati_pg') OR nspname LIKE '\\_hb\\_%' ESCAPE '\\')"
+    "(nspname IN ('_hati', '_hati_snap', '_hati_pg') OR nspname LIKE '\\_hb\\_%' ESCAPE '\\'"
+    " OR nspname LIKE '\\_hbd\\_%' ESCAPE '\\')"
 )
 _INTERNAL_SCHEMA_COL = (
-    "({col} IN ('_hati', '_hati_snap', '_hati_pg') OR {col} LIKE '\\_hb\\_%' ESCAPE '\\')"
+    "({col} IN ('_hati', '_hati_snap', '_hati_pg') OR {col} LIKE '\\_hb\\_%' ESCAPE '\\'"
+    " OR {col} LIKE '\\_hbd\\_%' ESCAPE '\\')"
 )
 _SHIM_MACROS = (
     "pg_get_userbyid",
@@ -65,6 +68,8 @@ _SHIM_MACROS = (
     "pg_get_serial_sequence",
     "pg_total_relation_size",
     "pg_relation_size",
+    "pg_table_size",
+    "pg_indexes_size",
     "pg_size_pretty",
     "has_table_privilege",
     "has_schema_privilege",
@@ -184,6 +189,10 @@ CREATE OR REPLACE MACRO main.shobj_description(id, cat) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_serial_sequence(t, c) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_total_relation_size(id) AS 0::BIGINT;
 CREATE OR REPLACE MACRO main.pg_relation_size(id) AS 0::BIGINT;
+CREATE OR REPLACE MACRO main.obj_description(id) AS NULL::VARCHAR,
+    (id, cat) AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO main.pg_table_size(id) AS 0::BIGINT;
+CREATE OR REPLACE MACRO main.pg_indexes_size(id) AS 0::BIGINT;
 CREATE OR REPLACE MACRO main.pg_size_pretty(n) AS CAST(n AS VARCHAR) || ' bytes';
 """
 
