@@ -1,17 +1,20 @@
 """One client connection: startup, authentication, simple and extended query protocol.
 
-All DuckDB work (and the encoding of rows) runs on this connection's own worker
-thread, so the event loop keeps serving other clients while a query runs.
+Each connection runs on its own OS thread with a blocking socket: reading a message,
+running it on DuckDB, encoding the rows and writing the reply happen on that thread
+without any hop, so a round trip is one recv and one send. Other clients are served by
+their own threads while a query runs (DuckDB releases the GIL while it works).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
+import socket
+import threading
+import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +41,7 @@ log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
 ALL_ROWS = 1 << 62  # the row limit of a simple query (results stream CHUNK_ROWS at a time)
 LINGER_SECONDS = 1.0
+RECV_BYTES = 65536
 
 
 @dataclass
@@ -68,9 +72,16 @@ class _Encoded:
 
 @dataclass
 class Connection:
+    """One client on its own OS thread with a blocking socket (like a PostgreSQL backend).
+
+    The thread reads messages, runs statements on the session's DuckDB cursor and
+    writes the replies: a round trip costs no event-loop wake-ups and no thread hops.
+    A query that runs for long blocks only this client. Other threads may call
+    :meth:`abort` (server shutdown) and ``session.interrupt()`` (CancelRequest).
+    """
+
     server: Server
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    sock: socket.socket
     conn_id: int = 0
     session: Session | None = None
     prepared: dict[str, Prepared] = field(default_factory=dict)
@@ -79,69 +90,94 @@ class Connection:
     def __post_init__(self) -> None:
         self.decoder = codec.FrontendDecoder(self.server.config.max_message_bytes)
         self.secret = secrets.randbits(31)
-        self._pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"hati-conn-{self.conn_id}"
-        )
         self._skip_to_sync = False
-        self._startup_deadline: asyncio.Timeout | None = None
+        self._startup_deadline: float | None = None
         self._out = bytearray()
-        self.closed = asyncio.Event()
+        self.closed = threading.Event()
+        self._aborted = False
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # ------------------------------------------------------------------ plumbing
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
     def _send(self, data: bytes) -> None:
         self._out += data
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
         if self._out:
-            self.writer.write(bytes(self._out))
+            self.sock.sendall(self._out)
             self._out.clear()
-        await self.writer.drain()
 
-    async def _messages(self) -> Any:
+    def _recv(self) -> bytes:
+        deadline = self._startup_deadline
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+        try:
+            return self.sock.recv(RECV_BYTES)
+        except TimeoutError:
+            raise
+        except OSError:
+            if self._aborted:
+                return b""
+            raise
+
+    def _messages(self) -> Iterator[m.FrontendMessage]:
         while True:
-            for msg in self.decoder.messages():
-                yield msg
-            data = await self.reader.read(65536)
+            yield from self.decoder.messages()
+            data = self._recv()
             if not data:
                 return
             self.decoder.feed(data)
 
+    def abort(self) -> None:
+        """Called from another thread: wake this connection up and make it finish."""
+        self._aborted = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
     # ------------------------------------------------------------------ lifecycle
-    async def run(self) -> None:
+    def run(self) -> None:
+        try:
+            self._serve()
+        except Exception:  # noqa: BLE001 - one bad client must never take the server down
+            log.exception("connection %s failed", self.conn_id)
+        finally:
+            self._close()
+
+    def _serve(self) -> None:
         try:
             stream = self._messages()
             limit = self.server.config.startup_timeout_seconds
+            self._startup_deadline = time.monotonic() + limit
             try:
-                async with asyncio.timeout(limit) as self._startup_deadline:
-                    if not await self._startup(stream):
-                        return
+                if not self._startup(stream):
+                    return
             except TimeoutError:
                 raise ProtocolViolation(
                     f"startup and authentication did not finish within {limit:g} s"
                 ) from None
-            async for msg in stream:
+            self._startup_deadline = None
+            self.sock.settimeout(None)
+            for msg in stream:
                 if isinstance(msg, m.Terminate):
                     return
-                await self._handle(msg)
+                self._handle(msg)
         except ProtocolViolation as exc:
             err = to_sql_error(exc)
             fatal = SqlError(err.sqlstate, err.message, "FATAL", detail=err.detail, hint=err.hint)
             self._send(codec.encode_error(fatal))
-            await self._safe_flush()
-            await self._linger()
+            self._safe_flush()
+            self._linger()
         except AuthenticationFailed as exc:
             self._send(codec.encode_error(SqlError("28P01", exc.message, severity="FATAL")))
-            await self._safe_flush()
-            await self._linger()
-        except (ConnectionError, asyncio.IncompleteReadError):
+            self._safe_flush()
+            self._linger()
+        except OSError:  # the client went away (or the server is stopping)
             pass
-        finally:
-            await self._close()
 
-    async def _linger(self) -> None:
+    def _linger(self) -> None:
         """Before dropping a client, let it read our last ErrorResponse.
 
         Closing a socket with unread input makes the kernel send RST, which can
@@ -149,46 +185,48 @@ class Connection:
         still sends, for at most LINGER_SECONDS.
         """
         with contextlib.suppress(Exception):
-            if self.writer.can_write_eof():
-                self.writer.write_eof()
-            async with asyncio.timeout(LINGER_SECONDS):
-                while await self.reader.read(65536):
-                    pass
+            self.sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while not self._aborted:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.sock.settimeout(left)
+                if not self.sock.recv(RECV_BYTES):
+                    break
 
-    async def _safe_flush(self) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._flush()
+    def _safe_flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._flush()
 
-    async def _close(self) -> None:
+    def _close(self) -> None:
         self.server.forget(self)
         if self.session is not None:
             session = self.session
             self.session = None
             try:
-                await self._in_thread(session.close)
+                session.close()
             except Exception:  # noqa: BLE001 - closing must not raise
                 log.exception("closing session")
-        self._pool.shutdown(wait=False)
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.sock.close()
         self.closed.set()
 
     # ------------------------------------------------------------------ startup
-    async def _startup(self, stream: Any) -> bool:
-        async for msg in stream:
+    def _startup(self, stream: Any) -> bool:
+        for msg in stream:
             if isinstance(msg, (m.SSLRequest, m.GSSENCRequest)):
-                self.writer.write(b"N")
-                await self.writer.drain()
+                self.sock.sendall(b"N")
                 continue
             if isinstance(msg, m.CancelRequest):
                 self.server.cancel(msg.process_id, msg.secret_key)
                 return False
             if isinstance(msg, m.StartupMessage):
-                return await self._begin_session(msg, stream)
+                return self._begin_session(msg, stream)
             raise ProtocolViolation("expected a startup message")
         return False
 
-    async def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
+    def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
         params = msg.parameters
         if self.server.at_capacity():
             self._send(
@@ -201,21 +239,19 @@ class Connection:
                     )
                 )
             )
-            await self._flush()
+            self._flush()
             return False
-        auth_agent = await self._authenticate(params, stream)
-        if self._startup_deadline is not None:
-            self._startup_deadline.reschedule(None)  # authenticated: no more deadline
+        auth_agent = self._authenticate(params, stream)
+        self._startup_deadline = None  # authenticated: no more deadline
+        self.sock.settimeout(None)
         try:
-            self.session = await self._in_thread(
-                lambda: Session(self.server.state, self.conn_id, dict(params), auth_agent)
-            )
+            self.session = Session(self.server.state, self.conn_id, dict(params), auth_agent)
         except HatiError as exc:
             err = to_sql_error(exc)
             self._send(
                 codec.encode_error(SqlError(err.sqlstate, err.message, "FATAL", hint=err.hint))
             )
-            await self._flush()
+            self._flush()
             return False
         self._send(codec.encode_auth_ok())
         statuses = {
@@ -235,13 +271,12 @@ class Connection:
             self._send(codec.encode_parameter_status(k, v))
         self._send(codec.encode_backend_key(self.conn_id, self.secret))
         self._send(codec.encode_ready("I"))
-        await self._flush()
+        self._flush()
         return True
 
-    async def _authenticate(self, params: dict[str, str], stream: Any) -> str | None:
+    def _authenticate(self, params: dict[str, str], stream: Any) -> str | None:
         """Run the configured exchange; return the agent name when a per-agent key matched."""
         cfg = self.server.config
-        peer = self.writer.get_extra_info("peername")
         user = params.get("user", "")
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         password = agent_key or cfg.password
@@ -251,43 +286,42 @@ class Connection:
             password = secrets.token_urlsafe(24)
         if password is None:
             return None  # trust (only ever on loopback: the listener refuses otherwise)
-        del peer
         auth_agent = user if agent_key else None
         if cfg.allow_cleartext:
             self._send(codec.encode_auth_cleartext())
-            await self._flush()
-            msg = await _next(stream)
+            self._flush()
+            msg = _next(stream)
             if not isinstance(msg, m.PasswordMessage):
                 raise AuthenticationFailed("expected a password message")
             check_cleartext(msg.payload, password)
             return auth_agent
         scram = ScramServer(password)
         self._send(codec.encode_auth_sasl(["SCRAM-SHA-256"]))
-        await self._flush()
-        msg = await _next(stream)
+        self._flush()
+        msg = _next(stream)
         if not isinstance(msg, m.PasswordMessage):
             raise AuthenticationFailed("expected a SASL initial response")
         self._send(codec.encode_auth_sasl_continue(scram.first(msg.payload)))
-        await self._flush()
-        msg = await _next(stream)
+        self._flush()
+        msg = _next(stream)
         if not isinstance(msg, m.PasswordMessage):
             raise AuthenticationFailed("expected a SASL response")
         self._send(codec.encode_auth_sasl_final(scram.final(msg.payload)))
         return auth_agent
 
     # ------------------------------------------------------------------ messages
-    async def _handle(self, msg: m.FrontendMessage) -> None:
+    def _handle(self, msg: m.FrontendMessage) -> None:
         if isinstance(msg, m.Query):
             self._skip_to_sync = False
-            await self._simple_query(msg.sql)
+            self._simple_query(msg.sql)
             return
         if isinstance(msg, m.Sync):
             self._skip_to_sync = False
             self._send(codec.encode_ready(self._status()))
-            await self._flush()
+            self._flush()
             return
         if isinstance(msg, m.Flush):
-            await self._flush()
+            self._flush()
             return
         if self._skip_to_sync:
             return
@@ -295,12 +329,12 @@ class Connection:
             if isinstance(msg, m.Parse):
                 self._parse(msg)
             elif isinstance(msg, m.Bind):
-                await self._type_untyped_arrays(msg)
+                self._type_untyped_arrays(msg)
                 self._bind(msg)
             elif isinstance(msg, m.Describe):
-                await self._describe(msg)
+                self._describe(msg)
             elif isinstance(msg, m.Execute):
-                await self._execute(msg)
+                self._execute(msg)
             elif isinstance(msg, m.Close):
                 (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
                 self._send(codec.encode_close_complete())
@@ -319,7 +353,7 @@ class Connection:
             self._error(exc)
             self._skip_to_sync = True
         if len(self._out) > 65536:
-            await self._flush()
+            self._flush()
 
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
@@ -338,7 +372,7 @@ class Connection:
         self._send(codec.encode_error(err))
 
     # ------------------------------------------------------------------ simple query
-    async def _simple_query(self, sql: str) -> None:
+    def _simple_query(self, sql: str) -> None:
         assert self.session is not None
         if not sql.strip():
             self._send(codec.encode_empty_query())
@@ -346,18 +380,18 @@ class Connection:
             results = self.session.run(sql)
             try:
                 while True:
-                    data, pending, done, error = await self._in_thread(self._run_batch, results)
+                    data, pending, done, error = self._run_batch(results)
                     self._send(data)
                     if error is not None:
                         raise error
                     if pending is not None:
-                        await self._stream(pending)
+                        self._stream(pending)
                     if done:
                         break
             except Exception as exc:  # noqa: BLE001
                 self._error(exc)
         self._send(codec.encode_ready(self._status()))
-        await self._flush()
+        self._flush()
 
     def _run_batch(
         self, results: Iterator[Result]
@@ -392,13 +426,13 @@ class Connection:
         enc.data = head + enc.data
         return res, enc
 
-    async def _stream(self, item: tuple[Result, _Encoded], max_rows: int = 0) -> None:
+    def _stream(self, item: tuple[Result, _Encoded], max_rows: int = 0) -> None:
         res, enc = item
         self._send(enc.data)
         total = enc.rows
         while enc.more:
-            await self._flush()
-            enc = await self._in_thread(_encode_rows, res, (), ALL_ROWS)
+            self._flush()
+            enc = _encode_rows(res, (), ALL_ROWS)
             self._send(enc.data)
             total += enc.rows
         self._send(codec.encode_command_complete(_final_tag(res, total)))
@@ -412,7 +446,7 @@ class Connection:
         self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
         self._send(codec.encode_parse_complete())
 
-    async def _type_untyped_arrays(self, msg: m.Bind) -> None:
+    def _type_untyped_arrays(self, msg: m.Bind) -> None:
         """Give untyped (oid 0) text parameters that look like arrays an inferred array type.
 
         psycopg 3 sends a list of strings as an untyped '{a,b}' literal, which DuckDB cannot
@@ -429,7 +463,7 @@ class Connection:
         ):
             return
         try:
-            inferred = await self._in_thread(paramtypes.infer, self.session.cur, stmt.sql, n)
+            inferred = paramtypes.infer(self.session.cur, stmt.sql, n)
         except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
             return
         stmt.param_oids = [
@@ -456,7 +490,7 @@ class Connection:
         self.portals[msg.portal] = Portal(stmt, values, msg.result_formats)
         self._send(codec.encode_bind_complete())
 
-    async def _describe(self, msg: m.Describe) -> None:
+    def _describe(self, msg: m.Describe) -> None:
         assert self.session is not None
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
@@ -467,14 +501,12 @@ class Connection:
             nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
-                inferred = await self._in_thread(
-                    paramtypes.infer, self.session.cur, stmt.sql, nparams
-                )
+                inferred = paramtypes.infer(self.session.cur, stmt.sql, nparams)
                 given = [g or inferred[i] for i, g in enumerate(given)]
             oids = [g or pgtypes.TEXT for g in given]
             stmt.param_oids = oids
             self._send(codec.encode_parameter_description(oids))
-            cols = await self._in_thread(self.session.describe, stmt.sql)
+            cols = self.session.describe(stmt.sql)
             stmt.columns, stmt.described = cols, True
             if cols is None:
                 self._send(codec.encode_no_data())
@@ -487,7 +519,7 @@ class Connection:
             err.sqlstate = "34000"
             raise err
         # Run now so the description is exact; Execute then streams the buffered rows.
-        await self._run_portal(portal)
+        self._run_portal(portal)
         assert portal.result is not None
         if portal.result.columns is None:
             self._send(codec.encode_no_data())
@@ -497,7 +529,7 @@ class Connection:
             )
         portal.sent_description = True
 
-    async def _run_portal(self, portal: Portal) -> None:
+    def _run_portal(self, portal: Portal) -> None:
         if portal.executed:
             return
         assert self.session is not None
@@ -511,10 +543,10 @@ class Connection:
                 res._pos = 0
             return res
 
-        portal.result = await self._in_thread(run)
+        portal.result = run()
         portal.executed = True
 
-    async def _execute(self, msg: m.Execute) -> None:
+    def _execute(self, msg: m.Execute) -> None:
         portal = self.portals.get(msg.portal)
         if portal is None:
             err = HatiError(f'portal "{msg.portal}" does not exist')
@@ -523,7 +555,7 @@ class Connection:
         if not portal.stmt.sql.strip():
             self._send(codec.encode_empty_query())
             return
-        await self._run_portal(portal)
+        self._run_portal(portal)
         res = portal.result
         assert res is not None
         if res.columns is None:
@@ -537,15 +569,15 @@ class Connection:
             remaining -= enc.rows
             if not enc.more or remaining <= 0:
                 break
-            await self._flush()
+            self._flush()
         if not res.exhausted and msg.max_rows > 0:
             self._send(codec.encode_portal_suspended())
         else:
             self._send(codec.encode_command_complete(_final_tag(res, portal.sent_rows)))
 
 
-async def _next(stream: Any) -> m.FrontendMessage:
-    async for msg in stream:
+def _next(stream: Any) -> m.FrontendMessage:
+    for msg in stream:
         return msg  # type: ignore[no-any-return]
     raise ConnectionError("client went away during authentication")
 

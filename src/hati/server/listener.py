@@ -1,12 +1,18 @@
-"""The asyncio TCP listener: accepts clients, enforces limits, routes cancel requests."""
+"""The TCP listener: accepts clients, enforces limits, routes cancel requests.
+
+The event loop only accepts sockets (and runs the branch-expiry timer); every client
+then runs on its own thread with a blocking socket (see :mod:`hati.server.connection`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import itertools
 import logging
 import re
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -134,40 +140,51 @@ class Server:
         self.audit = AuditLog(self.db, self.config.audit_max_rows)
         self.state = ServerState(self.db, self.engine, self.audit, self.config.merge_agents)
         self._ids = itertools.count(1)
-        self._conns: dict[int, Connection] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._server: asyncio.base_events.Server | None = None
+        self._lock = threading.Lock()
+        self._conns: dict[int, Connection] = {}  # started, not yet closing
+        self._live: dict[int, Connection] = {}  # threads still running
+        self._sock: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
         self.port = self.config.port
         self._gc_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self.config.host, self.config.port, reuse_address=True
+        loop = asyncio.get_running_loop()
+        host = self.config.host or None
+        infos = await loop.getaddrinfo(
+            host, self.config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        family, _, _, _, addr = infos[0]
+        self._sock = socket.create_server(addr[:2], family=family, backlog=512)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self._accepting = asyncio.create_task(self._accept_loop())
         self._gc_task = asyncio.create_task(self._gc_loop())
         log.info("listening on %s:%s", self.config.host, self.port)
 
     async def serve_forever(self) -> None:
-        assert self._server is not None
-        async with self._server:
-            await self._server.serve_forever()
+        assert self._sock is not None
+        await self._stopped.wait()
 
     async def stop(self) -> None:
         if self._gc_task:
             self._gc_task.cancel()
-        if self._server is not None:
-            self._server.close()
-            conns = list(self._conns.values())
+        if self._sock is not None:
+            if self._accepting is not None:
+                self._accepting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._accepting
+            self._sock.close()
+            with self._lock:
+                conns = list(self._live.values())
             for conn in conns:
-                conn.writer.close()
+                conn.abort()
+            # A statement still running finishes first, as a PostgreSQL backend would.
             for conn in conns:
-                await conn.closed.wait()
-            # Connections that were already closing (not in _conns any more) finish too.
-            tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-            if tasks:
-                await asyncio.wait(tasks, timeout=30)
-            await self._server.wait_closed()
+                if not conn.closed.is_set():
+                    await asyncio.to_thread(conn.closed.wait)
+            self._stopped.set()
         self.audit.close()
         self.db.close()
 
@@ -183,23 +200,47 @@ class Server:
         finally:
             cur.close()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(self, reader, writer, next(self._ids))
-        self._conns[conn.conn_id] = conn
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+    async def _accept_loop(self) -> None:
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(self._sock)
+            except OSError as exc:  # e.g. out of file descriptors: back off, keep serving
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            sock.setblocking(True)
+            conn = Connection(self, sock, next(self._ids))
+            with self._lock:
+                self._conns[conn.conn_id] = conn
+                self._live[conn.conn_id] = conn
+            thread = threading.Thread(
+                target=self._run_connection,
+                args=(conn,),
+                name=f"hati-conn-{conn.conn_id}",
+                daemon=True,
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # cannot start a thread: drop this client
+                log.exception("cannot start a thread for connection %s", conn.conn_id)
+                with self._lock:
+                    self._conns.pop(conn.conn_id, None)
+                    self._live.pop(conn.conn_id, None)
+                sock.close()
+
+    def _run_connection(self, conn: Connection) -> None:
         try:
-            await conn.run()
-        except Exception:  # noqa: BLE001 - one bad client must never take the server down
-            log.exception("connection %s failed", conn.conn_id)
+            conn.run()
         finally:
-            self.forget(conn)
-            if task is not None:
-                self._tasks.discard(task)
+            with self._lock:
+                self._conns.pop(conn.conn_id, None)
+                self._live.pop(conn.conn_id, None)
 
     def forget(self, conn: Connection) -> None:
-        self._conns.pop(conn.conn_id, None)
+        with self._lock:
+            self._conns.pop(conn.conn_id, None)
 
     def at_capacity(self) -> bool:
         return len(self._conns) > self.config.max_connections
