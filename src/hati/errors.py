@@ -106,6 +106,10 @@ class DuplicateTable(HatiError):
     sqlstate = "42P07"
 
 
+class UniqueViolation(HatiError):
+    sqlstate = "23505"
+
+
 @dataclass(frozen=True)
 class SqlError:
     """What an ErrorResponse carries."""

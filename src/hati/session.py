@@ -178,6 +178,7 @@ class Session:
         self.settings: dict[str, str] = {}
         self.txn = "I"
         self._holding_gate = False
+        self._stale_search_path = False  # set when a failed delta write could not reset it
         self.branch: str | None = None
         opts = parse_options(self.startup.get("options", ""))
         for key, value in opts.items():
@@ -398,11 +399,19 @@ class Session:
             return self._execute(sql, params, word)
 
     def _in_branch(self, b: Branch, sql: str, params: list[Any]) -> Result:
+        if self._stale_search_path and self.txn != "E":
+            self.engine.reset_search_path(self.cur, b)  # a delta write failed last time
+            self._stale_search_path = False
+        with self.engine.reading():
+            if self.engine.plain_read(b, sql):
+                return self._execute(sql, params, first_word(sql))
         a = analyze(sql)
         writes = bool(a.writes or a.drops or a.creates) or a.kind not in ("SELECT",)
-        gate = self._write_gate() if writes else _null_context()
-        with gate:
-            if not (writes and self.txn == "I"):
+        if not writes:
+            with self.engine.reading():
+                return self._branch_statement(b, a, sql, params)
+        with self._write_gate():
+            if self.txn != "I":
                 return self._branch_statement(b, a, sql, params)
             # Outside a client transaction a branch write (copy-on-write + the statement)
             # runs in its own transaction, so kill -9 cannot leave it half done. A snapshot
@@ -429,9 +438,20 @@ class Session:
             raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> Result:
-        if not self.engine.prepare_statement(self.cur, b, a):
+        plan = self.engine.prepare_statement(self.cur, b, a, sql, params)
+        if plan is None:
             return command(_tag_for(a.kind, sql, 0))
-        res = self._execute(sql, params, first_word(sql))
+        ok = False
+        try:
+            res = self._execute(sql, params, first_word(sql))
+            if plan.delta is not None and res.fetch_more is not None:
+                res.rows = res.fetch(1 << 62)  # before search_path is reset on this cursor
+                res.fetch_more = None
+                res._pos = 0
+            ok = True
+        finally:
+            if not self.engine.finish_statement(self.cur, b, plan, ok):
+                self._stale_search_path = True
         if a.drops or a.creates:
             self.engine.after_statement(self.cur, b, a)
         return res
@@ -626,11 +646,13 @@ class Session:
         validate_name(name)
         b = self.engine.branch(name)
         self.cur.execute(f"SET search_path = '{self.engine.search_path(b)}'")
+        self._stale_search_path = False
         self.branch = name
 
     def _leave_branch(self) -> None:
         if self.branch is not None:
             self.cur.execute("SET search_path = 'main'")
+            self._stale_search_path = False
         self.branch = None
 
     # ---------------------------------------------------------------- branch functions
@@ -736,9 +758,11 @@ class Session:
     def _branch_list(self) -> Result:
         eng = self.engine
         rows = []
-        counts = dict(
+        counts = dict(  # full copies in _hb_<id>, row deltas in _hbd_<id> (not their $hide)
             self.cur.execute(
-                "SELECT schema_name, count(*) FROM duckdb_tables() WHERE schema_name LIKE '\\_hb\\_%' ESCAPE '\\' "
+                "SELECT '_hb_' || regexp_extract(schema_name, '^_hbd?_([0-9]+)$', 1), count(*) "
+                "FROM duckdb_tables() WHERE regexp_matches(schema_name, '^_hbd?_[0-9]+$') "
+                "AND NOT ends_with(table_name, '$hide') "
                 "AND database_name = current_database() GROUP BY ALL"
             ).fetchall()
         )

@@ -39,7 +39,7 @@ def branch_schemas(cur: Any) -> int:
     return rows(
         cur,
         "SELECT count(DISTINCT schema_name) FROM duckdb_tables() "
-        "WHERE schema_name LIKE '\\_hb\\_%' ESCAPE '\\' AND database_name = current_database()",
+        "WHERE regexp_matches(schema_name, '^_hbd?_[0-9]+$') AND database_name = current_database()",
     )[0][0]
 
 

@@ -49,6 +49,7 @@ class Analysis:
     if_not_exists: bool = False
     if_exists: bool = False
     is_view: bool = False
+    tree: exp.Expression | None = field(default=None, repr=False, compare=False)
 
 
 def _ref(t: exp.Table) -> TableRef:
@@ -90,7 +91,7 @@ def analyze_tree(stmt: exp.Expression) -> Analysis:
         for t in stmt.find_all(exp.Table)
         if t.name and not (t.args.get("db") is None and t.name in ctes)
     ]
-    a = Analysis(kind=type(stmt).__name__.upper(), reads=reads)
+    a = Analysis(kind=type(stmt).__name__.upper(), reads=reads, tree=stmt)
     if isinstance(stmt, (exp.Insert, exp.Update, exp.Delete, exp.Merge)):
         t = _table_of(stmt.this)
         if t is not None:

@@ -74,16 +74,17 @@ class Catalog:
     def children(self, owner_id: int) -> list[Branch]:
         return [b for b in self.branches.values() if b.parent_id == owner_id]
 
-    def max_child_fork(self, owner_id: int) -> int:
-        return max((b.fork_epoch for b in self.children(owner_id)), default=-1)
+    def max_child_fork(self, owner_id: int, but: Branch | None = None) -> int:
+        return max((b.fork_epoch for b in self.children(owner_id) if b is not but), default=-1)
 
-    def needs_snapshot(self, owner_id: int, table: str) -> bool:
-        """True when a live child still reads this table's current content as its base."""
+    def needs_snapshot(self, owner_id: int, table: str, but: Branch | None = None) -> bool:
+        """True when a live child (other than ``but``) still reads this table's current
+        content as its base."""
         last = self.last_write.get((owner_id, table), -1)
         snaps = self.snapshots.get((owner_id, table))
         if snaps:
             last = max(last, snaps[-1].tag)
-        return self.max_child_fork(owner_id) > last
+        return self.max_child_fork(owner_id, but) > last
 
     def special_names(self, branch: Branch) -> set[str]:
         """Names whose resolution in ``branch`` differs from plain fall-through to main."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from hati.branching import delta
 from hati.branching.analysis import Analysis
 from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot
 from hati.branching.journal import FOLD_AFTER_LINES, BranchJournal
@@ -78,6 +79,42 @@ _NOT_PLAIN_READ = re.compile(
 )
 
 
+_OTHER_UNIQUE = re.compile(r"\b(UNIQUE|REFERENCES)\b", re.IGNORECASE)
+
+
+def _points_at(view_sql: str, rel: str) -> bool:
+    """Does a view's stored SQL read ``rel``? DuckDB stores it re-printed, quoting
+    identifiers only where needed, so match either spelling as a whole name."""
+    for spelling in {rel, ".".join(qident_if_needed(p) for p in _split(rel))}:
+        if re.search(r'(?<![\w."])' + re.escape(spelling) + r'(?![\w"])', view_sql):
+            return True
+    return False
+
+
+def qident_if_needed(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else qident(name)
+
+
+def _split(rel: str) -> tuple[str, str]:
+    schema, table = (p.strip('"').replace('""', '"') for p in rel.split(".", 1))
+    return schema, table
+
+
+@dataclass
+class Namespace:
+    local: set[str]
+    views: dict[str, str]
+    dropped: set[str]
+    deltas: set[str]
+
+
+@dataclass
+class StatementPlan:
+    """What prepare_statement arranged; finish_statement undoes it."""
+
+    delta: tuple[delta.DeltaWrite, str] | None = None  # (the write, its base relation)
+
+
 class BranchEngine:
     """All branch state transitions. Thread-safe; callers pass their own cursor."""
 
@@ -92,6 +129,7 @@ class BranchEngine:
         self._snap_lock = threading.Lock()
         self.journal = BranchJournal(db.path.with_name(db.path.name + ".branches"))
         self._schema_pool: list[int] = []
+        self._keys: dict[tuple[int, str], list[str]] = {}  # (branch, delta table) -> key
         cur = db.cursor()
         try:
             self._fold_journal(cur, *self.journal.pending())
@@ -255,6 +293,9 @@ class BranchEngine:
         """Remove a branch's schema and metadata inside the caller's transaction."""
         self.journal.dropped(b.id)  # before the commit: see journal.py
         cur.execute(f"DROP SCHEMA IF EXISTS {qident(b.schema)} CASCADE")
+        cur.execute(f"DROP SCHEMA IF EXISTS {qident(delta.delta_schema(b.id))} CASCADE")
+        for k in [k for k in self._keys if k[0] == b.id]:
+            self._keys.pop(k, None)
         for table in ("branches",):
             cur.execute(f"DELETE FROM {META}.{table} WHERE id = ?", [b.id])
         cur.execute(f"DELETE FROM {META}.dropped WHERE branch_id = ?", [b.id])
@@ -325,6 +366,8 @@ class BranchEngine:
         b = self.catalog.branches[owner_id]
         if self.db.table_exists(cur, b.schema, table):
             return qname(b.schema, table)
+        if self.db.table_exists(cur, delta.delta_schema(b.id), table):
+            return qname(b.schema, table)  # the overlay view (kept pointing at its base)
         if table in self.dropped_tables(cur, b):
             return None
         return self.base_rel(cur, b, table)
@@ -352,13 +395,16 @@ class BranchEngine:
         finally:
             self.gate.release_shared()
 
-    def before_write(self, owner_id: int, tables: list[str]) -> None:
-        """Preserve tables live children still read, before ``owner`` changes them."""
-        if not self.catalog.children(owner_id):
+    def before_write(self, owner_id: int, tables: list[str], merging: Branch | None = None) -> None:
+        """Preserve tables live children still read, before ``owner`` changes them.
+        A child being merged is retired by the same transaction: it needs no snapshot.
+        (Returns before taking catalog.lock when there is nothing to write: readers
+        call this while holding read_gate, which a snapshot takes exclusively.)"""
+        if not tables or not self.catalog.children(owner_id):
             return
         with self.catalog.lock:
             for table in tables:
-                if self.catalog.needs_snapshot(owner_id, table):
+                if self.catalog.needs_snapshot(owner_id, table, merging):
                     self._snapshot(owner_id, table)
                 self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
 
@@ -380,6 +426,8 @@ class BranchEngine:
                     f"INSERT INTO {META}.snapshots VALUES (?, ?, ?, ?)",
                     [owner_id, table, tag, snap_name],
                 )
+                if snap_name is not None:
+                    self._repoint_children(cur, owner_id, table, qname(SNAP, snap_name))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -392,9 +440,28 @@ class BranchEngine:
         finally:
             cur.close()
 
+    def _repoint_children(
+        self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str, snap: str
+    ) -> None:
+        """In the snapshot's own transaction, point the views of children that read
+        the owner's live table at the new snapshot, so a committed view is never stale
+        (a session re-pointing it later would conflict with concurrent writers)."""
+        for c in self.catalog.children(owner_id):
+            if self.catalog.base_snapshot(c, table) is not None:
+                continue  # an older snapshot is still its base
+            if table not in self.db.views_in(cur, c.schema):
+                continue  # reads fall through, or the child has its own full copy
+            if self.db.table_exists(cur, delta.delta_schema(c.id), table):
+                body = delta.overlay_sql(
+                    snap, delta.delta_schema(c.id), table, self._delta_key(cur, c, table)
+                )
+            else:
+                body = f"SELECT * FROM {snap}"
+            cur.execute(f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS {body}")
+
     def copy_table(self, cur: duckdb.DuckDBPyConnection, src: str, schema: str, name: str) -> None:
         """Copy a table with its constraints (CTAS would drop the primary key)."""
-        src_schema, src_table = (p.strip('"').replace('""', '"') for p in src.split(".", 1))
+        src_schema, src_table = self._physical(cur, src)
         ddl = self.db.table_sql(cur, src_schema, src_table)
         m = _CREATE_HEAD.match(ddl)
         if m is None:
@@ -430,8 +497,15 @@ class BranchEngine:
             )
 
     # ------------------------------------------------------------------ routing
-    def prepare_statement(self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis) -> bool:
-        """Make the branch schema ready for a statement. False: skip it (IF NOT EXISTS)."""
+    def prepare_statement(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        a: Analysis,
+        sql: str = "",
+        params: list[Any] | None = None,
+    ) -> StatementPlan | None:
+        """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS)."""
         schema = b.schema
         for ref in [*a.writes, *a.drops, *a.creates]:
             if ref.schema is not None and ref.schema not in (schema,):
@@ -443,19 +517,31 @@ class BranchEngine:
         if not b.persisted and (a.writes or a.drops or a.creates):
             self._persist(cur, b)  # in the write's transaction: its data never orphans
             b.persisted = True
-        local, views, dropped = self._namespace(cur, b)
+        ns = self._namespace(cur, b)
+        local, views, dropped, deltas = ns.local, ns.views, ns.dropped, ns.deltas
         # Children of this branch must keep reading the version they forked from,
         # whether or not the table is already materialized here.
         self.before_write(b.id, [r.name for r in [*a.writes, *a.drops, *a.creates]])
+        dw = delta.plan_write(a, sql, params or []) if a.writes and not a.drops else None
+        if dw is not None and any(r.name in deltas and r.name != dw.table for r in a.reads):
+            dw = None  # the statement reads another branch table through its delta schema
         for ref in a.creates:
             if ref.name in local or (ref.name not in dropped and self.base_rel(cur, b, ref.name)):
                 if a.if_not_exists:
-                    return False
+                    return None
                 raise DuplicateTable(f'relation "{ref.name}" already exists')
             if ref.name in views:
                 cur.execute(f"DROP VIEW {qname(schema, ref.name)}")
+        plan = StatementPlan()
         for ref in [*a.writes, *a.drops]:
             if ref.name in local:
+                continue
+            if ref.name in deltas:
+                if dw is not None and dw.table == ref.name:
+                    plan.delta = (dw, self._delta_base(cur, b, ref.name, views))
+                else:
+                    self._to_full(cur, b, ref.name)
+                    local.add(ref.name)
                 continue
             src = None if ref.name in dropped else self.base_rel(cur, b, ref.name)
             if src is None:
@@ -464,11 +550,18 @@ class BranchEngine:
                 raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
             if ref.name in views:
                 cur.execute(f"DROP VIEW {qname(schema, ref.name)}")
+            if dw is not None and dw.table == ref.name and self._start_delta(cur, b, src, ref.name):
+                deltas.add(ref.name)
+                plan.delta = (dw, src)
+                continue
             self.copy_table(cur, src, schema, ref.name)
             local.add(ref.name)
         written = {r.name for r in [*a.writes, *a.drops, *a.creates]}
         for ref in a.reads:
             if ref.schema is not None or ref.name in local or ref.name in written:
+                continue
+            if ref.name in deltas:
+                self._delta_base(cur, b, ref.name, views)
                 continue
             if ref.name in dropped:
                 raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
@@ -483,9 +576,122 @@ class BranchEngine:
             if src == qname("main", ref.name) and ref.name not in views:
                 continue  # zero copy: search_path falls through to main
             want = f"SELECT * FROM {src}"
-            if views.get(ref.name, "").find(src) < 0:
+            if not _points_at(views.get(ref.name, ""), src):
                 cur.execute(f"CREATE OR REPLACE VIEW {qname(schema, ref.name)} AS {want}")
+        if plan.delta is not None:
+            dw, src = plan.delta
+            key = self._delta_key(cur, b, dw.table)
+            if dw.kind in ("UPDATE", "DELETE"):
+                delta.pull(cur, dw, src, delta.delta_schema(b.id), key)
+            cur.execute(
+                f"SET search_path = '{qident(delta.delta_schema(b.id))},{self.search_path(b)}'"
+            )
+        return plan
+
+    def finish_statement(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, plan: StatementPlan, ok: bool
+    ) -> bool:
+        """Undo what prepare_statement set for one statement and check delta keys.
+        False: the search_path could not be reset (the statement aborted the DuckDB
+        transaction); the caller must call ``reset_search_path`` after the rollback."""
+        if plan.delta is None:
+            return True
+        try:
+            self.reset_search_path(cur, b)
+        except duckdb.Error:
+            if ok:
+                raise
+            return False
+        dw, src = plan.delta
+        key = self._delta_key(cur, b, dw.table)
+        if ok and dw.may_break_keys(key):
+            delta.check_unique(cur, src, delta.delta_schema(b.id), dw.table, key)
         return True
+
+    def reset_search_path(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
+        cur.execute(f"SET search_path = '{self.search_path(b)}'")
+
+    # ------------------------------------------------------------------ row deltas
+    def _delta_key(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> list[str]:
+        k = (b.id, table)
+        key = self._keys.get(k)
+        if key is None:
+            key = self.db.primary_key(cur, delta.delta_schema(b.id), table)
+            self._keys[k] = key
+        return key
+
+    def _physical(self, cur: duckdb.DuckDBPyConnection, rel: str) -> tuple[str, str]:
+        """The table whose DDL and keys ``rel`` has: for a branch's overlay view, its
+        touched-rows table."""
+        schema, table = _split(rel)
+        if schema.startswith("_hb_") and not self.db.table_exists(cur, schema, table):
+            return delta.delta_schema(int(schema[4:])), table
+        return schema, table
+
+    def _start_delta(self, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str) -> bool:
+        """Begin row-level copy-on-write of ``table``; False if it needs a full copy."""
+        src_schema, src_table = self._physical(cur, src)
+        ddl = self.db.table_sql(cur, src_schema, src_table)
+        m = _CREATE_HEAD.match(ddl)
+        key = self.db.primary_key(cur, src_schema, src_table)
+        unique = self._unique_index(cur, qname(src_schema, src_table))
+        if m is None or not key or _OTHER_UNIQUE.search(ddl) or unique:
+            return False
+        types = {c.name: c.type for c in self.db.columns(cur, src_schema, src_table)}
+        dschema = delta.delta_schema(b.id)
+        delta.create(cur, ddl[m.end() :], [(k, types[k]) for k in key], dschema, table)
+        cur.execute(
+            f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
+            + delta.overlay_sql(src, dschema, table, key)
+        )
+        self._keys[(b.id, table)] = key
+        return True
+
+    def _unique_index(self, cur: duckdb.DuckDBPyConnection, rel: str) -> bool:
+        schema, table = _split(rel)
+        row = cur.execute(
+            "SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ? AND is_unique",
+            [schema, table],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _delta_base(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, views: dict[str, str]
+    ) -> str:
+        """The base a delta table overlays; re-point the view if the parent moved it
+        (the parent wrote the table after the fork, so the base is now a snapshot)."""
+        src = self.base_rel(cur, b, table)
+        assert src is not None, "a delta table always has a base"
+        if not _points_at(views.get(table, ""), src):
+            key = self._delta_key(cur, b, table)
+            cur.execute(
+                f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
+                + delta.overlay_sql(src, delta.delta_schema(b.id), table, key)
+            )
+            views[table] = src
+        return src
+
+    def _to_full(self, cur: duckdb.DuckDBPyConnection, owner: Branch, table: str) -> None:
+        """Replace a delta table by a full copy (for statements a delta cannot take)."""
+        dschema = delta.delta_schema(owner.id)
+        src = self.base_rel(cur, owner, table)
+        assert src is not None
+        key = self._delta_key(cur, owner, table)
+        ddl = self.db.table_sql(cur, dschema, table)
+        m = _CREATE_HEAD.match(ddl)
+        assert m is not None
+        cur.execute(f"DROP VIEW IF EXISTS {qname(owner.schema, table)}")
+        cur.execute(f"CREATE TABLE {qname(owner.schema, table)}(" + ddl[m.end() :])
+        src_schema, src_table = _split(src)
+        self.copy_indexes(cur, src_schema, src_table, owner.schema, table)
+        cur.execute(
+            f"INSERT INTO {qname(owner.schema, table)} "
+            + delta.overlay_sql(src, dschema, table, key)
+        )
+        cur.execute(f"DROP TABLE {qname(dschema, table)}")
+        cur.execute(f"DROP TABLE {qname(dschema, delta.hide_table(table))}")
+        self._keys.pop((owner.id, table), None)
 
     def after_statement(self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis) -> None:
         """Record drops (so main's copy stays hidden) and un-drop re-created tables."""
@@ -498,23 +704,25 @@ class BranchEngine:
                 [b.id, ref.name],
             )
 
-    def _namespace(
-        self, cur: duckdb.DuckDBPyConnection, b: Branch
-    ) -> tuple[set[str], dict[str, str], set[str]]:
-        """The branch schema's tables, its views (name -> SQL) and its dropped tables,
-        in one catalog query (this runs before every statement in a branch)."""
+    def _namespace(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> Namespace:
+        """The branch schema's tables, its views (name -> SQL), its dropped tables and
+        its delta tables, in one catalog query (this runs before every statement)."""
         rows = cur.execute(
             "SELECT 't', table_name, NULL FROM duckdb_tables() WHERE schema_name = $1 "
             "AND database_name = current_database() "
             "UNION ALL SELECT 'v', view_name, sql FROM duckdb_views() WHERE schema_name = $1 "
             "AND NOT internal AND database_name = current_database() "
+            "UNION ALL SELECT 'x', table_name, NULL FROM duckdb_tables() WHERE schema_name = $3 "
+            "AND database_name = current_database() "
             f"UNION ALL SELECT 'd', table_name, NULL FROM {META}.dropped WHERE branch_id = $2",
-            [b.schema, b.id],
+            [b.schema, b.id, delta.delta_schema(b.id)],
         ).fetchall()
-        local = {r[1] for r in rows if r[0] == "t"}
-        views = {r[1]: r[2] for r in rows if r[0] == "v"}
-        dropped = {r[1] for r in rows if r[0] == "d"}
-        return local, views, dropped
+        return Namespace(
+            local={r[1] for r in rows if r[0] == "t"},
+            views={r[1]: r[2] for r in rows if r[0] == "v"},
+            dropped={r[1] for r in rows if r[0] == "d"},
+            deltas={r[1] for r in rows if r[0] == "x" and not r[1].endswith(delta.HIDE_SUFFIX)},
+        )
 
     def plain_read(self, b: Branch, sql: str) -> bool:
         """True when ``sql`` is a read that needs no preparation in ``b``: it names no
@@ -541,21 +749,70 @@ class BranchEngine:
 
     # ------------------------------------------------------------------ merge
     def _table_merges(
-        self, cur: duckdb.DuckDBPyConnection, b: Branch, tag: str
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, tag: str, merging: bool = False
     ) -> list[TableMerge]:
-        names = sorted(self.local_tables(cur, b) | self.dropped_tables(cur, b))
+        ns = self._namespace(cur, b)
         out = []
-        for i, table in enumerate(names):
-            theirs_rel = (
-                qname(b.schema, table) if self.db.table_exists(cur, b.schema, table) else None
-            )
+        for i, table in enumerate(sorted(ns.local | ns.dropped | ns.deltas)):
             base_rel = self.base_rel(cur, b, table)
             ours_rel = self.current_rel(cur, b.parent_id, table)
+            if table in ns.deltas:
+                out.append(
+                    self._delta_merge(cur, b, table, base_rel, ours_rel, f"{tag}_{i}", merging)
+                )
+                continue
+            theirs_rel = qname(b.schema, table) if table in ns.local else None
             sides = [self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel)]
             key_src = theirs_rel or ours_rel or base_rel
             key = self._primary_key(cur, key_src) if key_src else []
             out.append(TableMerge(cur, table, *sides, key=key, tag=f"{tag}_{i}"))
         return out
+
+    def _delta_merge(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        table: str,
+        base_rel: str | None,
+        ours_rel: str | None,
+        tag: str,
+        merging: bool,
+    ) -> TableMerge:
+        """A TableMerge over the changed keys only: theirs is the touched-rows table,
+        base and ours are cut down to those keys (or not read at all when the parent
+        has not changed the table since the fork)."""
+        dschema = delta.delta_schema(b.id)
+        key = self._delta_key(cur, b, table)
+        theirs = self._side(cur, qname(dschema, table))
+        assert base_rel is not None
+        if merging and base_rel == ours_rel:
+            tm = TableMerge(
+                cur,
+                table,
+                self._side(cur, base_rel),
+                self._side(cur, base_rel),
+                theirs,
+                key=key,
+                tag=tag,
+            )
+            tm.fast = (dschema, key)
+            return tm
+        keys_sql = delta.changed_keys_sql(dschema, table, key)
+        cut_base = f"_m_{tag}_rb"
+        delta.restrict(cur, base_rel, keys_sql, key, cut_base)
+        base = Side(cut_base, self._side(cur, base_rel).columns)
+        if ours_rel == base_rel:
+            ours = base
+        elif ours_rel is None:
+            ours = Side(None)
+        else:
+            cut_ours = f"_m_{tag}_ro"
+            delta.restrict(cur, ours_rel, keys_sql, key, cut_ours)
+            ours = Side(cut_ours, self._side(cur, ours_rel).columns)
+        tm = TableMerge(cur, table, base, ours, theirs, key=key, tag=tag)
+        tm.real_ours = ours_rel
+        tm.real_theirs = qname(b.schema, table)  # the overlay view
+        return tm
 
     def _side(self, cur: duckdb.DuckDBPyConnection, rel: str | None) -> Side:
         if rel is None:
@@ -571,12 +828,15 @@ class BranchEngine:
         b = self.branch(name)
         rows: list[tuple[Any, ...]] = []
         for tm in self._table_merges(cur, b, "d"):
-            if tm.theirs.rel is None:
-                rows.append((tm.table, "drop_table", "*", None, None))
-                continue
-            if tm.base.rel is None:
-                rows.append((tm.table, "create_table", "*", None, None))
-            rows.extend(tm.diff_rows())
+            try:
+                if tm.theirs.rel is None:
+                    rows.append((tm.table, "drop_table", "*", None, None))
+                    continue
+                if tm.base.rel is None:
+                    rows.append((tm.table, "create_table", "*", None, None))
+                rows.extend(tm.diff_rows())
+            finally:
+                tm.cleanup()
         return rows
 
     def conflicts(self, cur: duckdb.DuckDBPyConnection, name: str) -> list[Conflict]:
@@ -590,6 +850,8 @@ class BranchEngine:
         return out
 
     def _plan(self, tm: TableMerge) -> list[Conflict]:
+        if tm.fast is not None:
+            return []  # the parent has not changed the table: nothing can conflict
         if tm.theirs.rel is None:  # dropped in the branch
             if tm.same_base or tm.ours.rel is None:
                 return []
@@ -676,8 +938,9 @@ class BranchEngine:
                 hint="Merge or discard the child branches first.",
             )
         with self.writing(), self.catalog.lock:
-            tables = sorted(self.local_tables(cur, b) | self.dropped_tables(cur, b))
-            self.before_write(b.parent_id, tables)
+            ns = self._namespace(cur, b)
+            tables = sorted(ns.local | ns.dropped | ns.deltas)
+            self.before_write(b.parent_id, tables, merging=b)
             parent_schema = (
                 None if b.parent_id == MAIN_ID else self.catalog.branches[b.parent_id].schema
             )
@@ -715,7 +978,7 @@ class BranchEngine:
         resolutions: dict[tuple[str, str], tuple[str, str | None]],
     ) -> MergeResult:
         total = TableCounts()
-        merges = self._table_merges(cur, b, "m")
+        merges = self._table_merges(cur, b, "m", merging=True)
         plans = [(tm, self._plan(tm)) for tm in merges]
         conflicts = [c for _, cs in plans for c in cs]
         if conflicts and strategy == "abort":
@@ -765,6 +1028,20 @@ class BranchEngine:
     ) -> TableCounts:
         target_schema = parent_schema or "main"
         target = qname(target_schema, tm.table)
+        if parent_schema is not None and self.db.table_exists(
+            cur, delta.delta_schema(b.parent_id), tm.table
+        ):
+            self._to_full(cur, self.catalog.branches[b.parent_id], tm.table)
+        if tm.fast is not None:
+            if tm.real_ours != target:  # the parent reads the table through a view
+                assert tm.real_ours is not None
+                cur.execute(f"DROP VIEW IF EXISTS {target}")
+                self.copy_table(cur, tm.real_ours, target_schema, tm.table)
+            dschema, key = tm.fast
+            ins, upd, dele = delta.apply_unchanged_base(
+                cur, target, dschema, tm.table, key, tm.theirs.names
+            )
+            return TableCounts(ins, upd, dele)
         if tm.theirs.rel is None:  # dropped in the branch
             if tm.ours.rel is not None and (not conflicted or "*" in take):
                 if parent_schema is not None and tm.ours.rel != target:
@@ -778,7 +1055,8 @@ class BranchEngine:
         if tm.ours.rel is None:  # created in the branch (or dropped in the parent)
             if tm.base.rel is not None and "*" not in take:
                 return TableCounts()  # the parent's drop stands
-            self.copy_table(cur, tm.theirs.rel, target_schema, tm.table)
+            assert tm.real_theirs is not None
+            self.copy_table(cur, tm.real_theirs, target_schema, tm.table)
             if parent_schema is not None:
                 cur.execute(
                     f"DELETE FROM {META}.dropped WHERE branch_id = ? AND table_name = ?",
@@ -786,10 +1064,11 @@ class BranchEngine:
                 )
             n = cur.execute(f"SELECT count(*) FROM {target}").fetchone()
             return TableCounts(inserted=int(n[0]) if n else 0)
-        if tm.ours.rel != target:
+        if tm.real_ours != target:
             # The parent is a branch that still reads this table through: materialize it.
+            assert tm.real_ours is not None
             cur.execute(f"DROP VIEW IF EXISTS {target}")
-            self.copy_table(cur, tm.ours.rel, target_schema, tm.table)
+            self.copy_table(cur, tm.real_ours, target_schema, tm.table)
         if tm.base.rel is not None and {c.name: c.type for c in tm.theirs.columns} != {
             c.name: c.type for c in tm.base.columns
         }:

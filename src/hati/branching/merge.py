@@ -119,6 +119,12 @@ class TableMerge:
         # Row shape used for comparison: the branch's columns (what the branch decided).
         self.cols = theirs.names or ours.names or base.names
         self.same_base = base.rel is not None and base.rel == ours.rel
+        # Row-delta tables (delta.py): the parent's real table when ``ours`` is cut down
+        # to the changed keys, and (schema, key) when the parent is unchanged since the
+        # fork so the delta applies directly.
+        self.real_ours: str | None = ours.rel
+        self.real_theirs: str | None = theirs.rel  # the branch's whole table
+        self.fast: tuple[str, list[str]] | None = None
 
     # ----------------------------------------------------------------- helpers
     def _t(self, name: str) -> str:
@@ -135,8 +141,9 @@ class TableMerge:
     def _sel(self, side: Side) -> str:
         return f"(SELECT {self._side_proj(side, 's')} FROM {self._rel(side)} s)"
 
-    def cleanup(self) -> None:
-        for n in ("t", "o", "c", "a"):
+    def cleanup(self, inputs: bool = True) -> None:
+        """Drop this merge's temp tables (``inputs``: also the cut-down sides)."""
+        for n in ("t", "o", "c", "a", *(("rb", "ro") if inputs else ())):
             self.cur.execute(f"DROP TABLE IF EXISTS {self._t(n)}")
 
     # ----------------------------------------------------------------- diffs
@@ -200,7 +207,7 @@ class TableMerge:
     # ----------------------------------------------------------------- three-way
     def plan(self) -> list[Conflict]:
         """Build temp tables of both sides' changes; return the conflicts."""
-        self.cleanup()
+        self.cleanup(inputs=False)
         self.cur.execute(f"CREATE TEMP TABLE {self._t('t')} AS {self._diff_sql(self.theirs)}")
         if self.same_base:
             self.cur.execute(

@@ -1,0 +1,195 @@
+"""Row-level copy-on-write (branching/delta.py): a branch's writes to a keyed table
+keep only the rows they touch, yet every statement sees and changes the whole table."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg2
+import pytest
+
+from conftest import RunningServer, start_server
+
+N = 5000
+
+
+def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
+def touched_rows(cur: Any, table: str) -> int | None:
+    """Rows in the branch's touched-rows table, None when the table is not a delta."""
+    found = rows(
+        cur,
+        "SELECT schema_name FROM duckdb_tables() WHERE regexp_matches(schema_name, '^_hbd_[0-9]+$') "
+        "AND table_name = %s",
+        (table,),
+    )
+    if not found:
+        return None
+    return rows(cur, f'SELECT count(*) FROM "{found[0][0]}"."{table}"')[0][0]
+
+
+@pytest.fixture
+def cur(hati_server: RunningServer):
+    with closing(hati_server.connect()) as conn:
+        c = conn.cursor()
+        c.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, note VARCHAR)")
+        c.execute(f"INSERT INTO t SELECT range, range % 7, 'n' || range FROM range({N})")
+        c.execute("SELECT branch_create('b')")
+        yield c
+
+
+def in_b(conn: Any) -> Any:
+    c = conn.cursor()
+    c.execute("SET hatidata_branch = 'b'")
+    return c
+
+
+def test_first_write_copies_only_the_touched_rows(hati_server, cur) -> None:
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET v = -1 WHERE k = 42")
+        assert b.rowcount == 1
+        assert touched_rows(cur, "t") == 1
+        b.execute("DELETE FROM t WHERE k BETWEEN 100 AND 109")
+        assert b.rowcount == 10
+        b.execute("INSERT INTO t VALUES (%s, 1, 'new')", (N + 1,))
+        assert touched_rows(cur, "t") == 2  # 42 and the new key; deletions are hidden keys
+        assert rows(b, "SELECT count(*), sum(v) FROM t") == [
+            (
+                N - 10 + 1,
+                sum(i % 7 for i in range(N)) - 42 % 7 - 1 + 1 - sum(i % 7 for i in range(100, 110)),
+            )
+        ]
+        assert rows(b, "SELECT v FROM t WHERE k = 42") == [(-1,)]
+        assert rows(b, "SELECT count(*) FROM t WHERE k BETWEEN 100 AND 109") == [(0,)]
+        # A second write to a touched row works on the touched copy, not the base.
+        b.execute("UPDATE t SET v = v - 1 WHERE k IN (42, 43) RETURNING k, v")
+        assert sorted(b.fetchall()) == [(42, -2), (43, 43 % 7 - 1)]
+    assert rows(cur, "SELECT v FROM t WHERE k = 42") == [(0,)]
+    assert rows(cur, "SELECT count(*) FROM t") == [(N,)]
+
+
+def test_keys_stay_unique_across_base_and_touched_rows(hati_server, cur) -> None:
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET v = 0 WHERE k = 1")
+        for bad in (
+            "INSERT INTO t VALUES (7, 0, 'dup of an untouched row')",
+            "INSERT INTO t VALUES (1, 0, 'dup of a touched row')",
+            "UPDATE t SET k = 8 WHERE k = 1",  # moves onto an untouched key
+        ):
+            with pytest.raises(psycopg2.Error) as err:
+                b.execute(bad)
+            assert err.value.pgcode == "23505", bad
+        # Nothing of the failed statements remains; the session keeps working.
+        assert rows(b, "SELECT k, v FROM t WHERE k IN (1, 7, 8) ORDER BY k") == [
+            (1, 0),
+            (7, 0),
+            (8, 1),
+        ]
+        b.execute("UPDATE t SET k = %s WHERE k = 1", (N + 5,))  # onto a free key: fine
+        b.execute("DELETE FROM t WHERE k = 7")
+        b.execute("INSERT INTO t VALUES (7, 70, 'reinserted')")  # a deleted key is free
+        assert rows(b, "SELECT k, v FROM t WHERE k IN (1, 7, %s) ORDER BY k", (N + 5,)) == [
+            (7, 70),
+            (N + 5, 0),
+        ]
+    cur.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+    assert rows(cur, "SELECT k, v FROM t WHERE k IN (1, 7, %s) ORDER BY k", (N + 5,)) == [
+        (7, 70),
+        (N + 5, 0),
+    ]
+    assert rows(cur, "SELECT count(*) FROM t") == [(N,)]
+
+
+def test_server_side_parameters_select_the_same_rows(hati_server, cur) -> None:
+    """psycopg 3 sends $n parameters; the WHERE is evaluated with its own ones."""
+    with psycopg.connect(hati_server.dsn, autocommit=True) as conn:
+        conn.execute("SET hatidata_branch = 'b'")
+        for prepare in (False, True):
+            n = conn.execute(
+                "UPDATE t SET note = %s WHERE k >= %s AND k < %s AND v = %s",
+                ("p", 10, 40, 3),
+                prepare=prepare,
+            ).rowcount
+            assert n == sum(1 for k in range(10, 40) if k % 7 == 3)
+        got = conn.execute("SELECT k FROM t WHERE note = 'p' ORDER BY k").fetchall()
+        assert [r[0] for r in got] == [k for k in range(10, 40) if k % 7 == 3]
+    assert touched_rows(cur, "t") == len([k for k in range(10, 40) if k % 7 == 3])
+
+
+def test_statements_a_delta_cannot_take_fall_back_to_a_full_copy(hati_server, cur) -> None:
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET v = 100 WHERE k = 3")
+        assert touched_rows(cur, "t") == 1
+        # Reads its own target in a subquery: the table becomes a full copy first.
+        b.execute("UPDATE t SET v = (SELECT max(v) FROM t) + 1 WHERE k = 4")
+        assert touched_rows(cur, "t") is None
+        assert rows(b, "SELECT k, v FROM t WHERE k IN (3, 4) ORDER BY k") == [(3, 100), (4, 101)]
+        assert rows(b, "SELECT count(*) FROM t") == [(N,)]
+        b.execute("INSERT INTO t VALUES (3, 0, 'x') ON CONFLICT (k) DO UPDATE SET v = 5")
+        assert rows(b, "SELECT v FROM t WHERE k = 3") == [(5,)]
+    cur.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+    assert rows(cur, "SELECT k, v FROM t WHERE k IN (3, 4) ORDER BY k") == [(3, 5), (4, 101)]
+
+
+def test_merge_of_a_delta_is_three_way(hati_server, cur) -> None:
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET v = 1000 WHERE k IN (1, 2)")
+        b.execute("DELETE FROM t WHERE k = 3")
+    cur.execute("UPDATE t SET v = 2000 WHERE k = 2")  # conflicts with the branch
+    cur.execute("UPDATE t SET v = 3000 WHERE k = 9")  # the branch never touched it
+    assert [r[:2] for r in rows(cur, "SELECT * FROM branch_conflicts('b')")] == [("t", '{"k":2}')]
+    cur.execute("SELECT * FROM branch_merge('b', 'main_wins')")
+    assert [r[2:6] for r in cur.fetchall()] == [(0, 1, 1, 1)]
+    assert rows(cur, "SELECT k, v FROM t WHERE k IN (1, 2, 3, 9) ORDER BY k") == [
+        (1, 1000),
+        (2, 2000),
+        (9, 3000),
+    ]
+
+
+def test_unique_columns_besides_the_key_take_a_full_copy(hati_server) -> None:
+    with closing(hati_server.connect()) as conn:
+        c = conn.cursor()
+        c.execute("CREATE TABLE u (k INTEGER PRIMARY KEY, email VARCHAR UNIQUE)")
+        c.execute("INSERT INTO u VALUES (1, 'a@x'), (2, 'b@x')")
+        c.execute("SELECT branch_create('b')")
+        b = in_b(conn)
+        with pytest.raises(psycopg2.Error) as err:
+            b.execute("UPDATE u SET email = 'b@x' WHERE k = 1")
+        assert err.value.pgcode == "23505"
+        assert touched_rows(c, "u") is None
+        assert rows(b, "SELECT * FROM u ORDER BY k") == [(1, "a@x"), (2, "b@x")]
+
+
+def test_touched_rows_survive_a_restart(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    with closing(server.connect()) as conn:
+        c = conn.cursor()
+        c.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+        c.execute("INSERT INTO t SELECT range, 0 FROM range(100)")
+        c.execute("SELECT branch_create('b')")
+        c.execute("SELECT branch_query('b', 'UPDATE t SET v = 1 WHERE k < 5')")
+        c.execute("SELECT branch_query('b', 'DELETE FROM t WHERE k = 99')")
+    server.thread.stop()
+    server = start_server(tmp_path / "data")
+    try:
+        with closing(server.connect()) as conn:
+            c = conn.cursor()
+            assert rows(c, "SELECT branch_query('b', 'SELECT count(*), sum(v) FROM t')") == [
+                (99, 5)
+            ]
+            c.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+            assert [r[2:5] for r in c.fetchall()] == [(0, 5, 1)]
+            assert rows(c, "SELECT count(*), sum(v) FROM t") == [(99, 5)]
+    finally:
+        server.thread.stop()
