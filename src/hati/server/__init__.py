@@ -1,4 +1,4 @@
-"""Network server: asyncio listener, connection state machine, authentication."""
+"""Network server: listener, one thread per connection, authentication."""
 
 from hati.server.listener import Server, ServerThread
 

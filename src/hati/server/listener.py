@@ -56,7 +56,7 @@ def warm_up_sql_parser() -> None:
         sqlglot.parse_one("SELECT f($1) FROM t WHERE x = 'y'", read=dialect)
 
 
-_BRANCH_SCHEMA = re.compile(r"_hb_(\d+)")
+_BRANCH_SCHEMA = re.compile(r"_hbd?_(\d+)")  # a branch's schema, or its row-delta schema
 
 
 def recover(db: Database) -> list[str]:
@@ -64,8 +64,10 @@ def recover(db: Database) -> list[str]:
 
     Every branch operation commits its schema change and its ``_hati`` rows in one
     DuckDB transaction, so after ``kill -9`` they already agree; this also repairs data
-    directories written by older versions or damaged by hand. A ``_hb_<id>`` schema
-    with no branch row is dropped (its branch was discarded or merged), a branch row
+    directories written by older versions or damaged by hand. A ``_hb_<id>`` or
+    ``_hbd_<id>`` schema with no branch row is dropped (its branch was discarded or
+    merged; empty ones were made ahead of forks, and the engine re-creates those of
+    branches that live only in the fork journal, see branching/journal.py), a branch row
     with no schema gets an empty schema back (the branch reads its base through it),
     and rows of ``_hati.dropped`` / ``_hati.resolutions`` whose branch is gone are
     deleted. Returns what was repaired, for the log.
@@ -81,12 +83,22 @@ def recover(db: Database) -> list[str]:
             ).fetchall()
         }
         owned = {s for s in schemas if _BRANCH_SCHEMA.fullmatch(s)}
+        holding = {
+            r[0]
+            for r in cur.execute(
+                "SELECT schema_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "UNION SELECT schema_name FROM duckdb_views() WHERE NOT internal "
+                "AND database_name = current_database()"
+            ).fetchall()
+        }
         cur.execute("BEGIN TRANSACTION")
         try:
             for schema in sorted(owned):
-                if int(schema[4:]) not in ids:
+                m = _BRANCH_SCHEMA.fullmatch(schema)
+                if m is not None and int(m.group(1)) not in ids:
                     cur.execute(f"DROP SCHEMA {qident(schema)} CASCADE")
-                    repaired.append(f"dropped orphan schema {schema}")
+                    if schema in holding:  # empty ones are forks made ahead or journal-only
+                        repaired.append(f"dropped orphan schema {schema}")
             for bid in sorted(ids):
                 if f"_hb_{bid}" not in owned:
                     cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
@@ -186,6 +198,7 @@ class Server:
                     await asyncio.to_thread(conn.closed.wait)
             self._stopped.set()
         self.audit.close()
+        self.engine.close()
         self.db.close()
 
     async def _gc_loop(self) -> None:
