@@ -193,3 +193,22 @@ def test_touched_rows_survive_a_restart(tmp_path: Path) -> None:
             assert rows(c, "SELECT count(*), sum(v) FROM t") == [(99, 5)]
     finally:
         server.thread.stop()
+
+
+def test_merge_into_an_unchanged_parent_applies_moves_and_reinserts(hati_server, cur) -> None:
+    """The parent never changed t, so the merge applies the delta by key alone."""
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET v = 100 WHERE k = 10")  # only v is written back
+        b.execute("UPDATE t SET k = %s WHERE k = 11", (N + 11,))  # a key moves
+        b.execute("DELETE FROM t WHERE k = 12")
+        b.execute("INSERT INTO t VALUES (12, 99, 'again')")  # same key, a new row
+        b.execute("DELETE FROM t WHERE k = 13")
+    cur.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+    assert [r[2:7] for r in cur.fetchall()] == [(1, 2, 2, 0, "merged")]
+    assert rows(cur, "SELECT * FROM t WHERE k IN (10, 11, 12, 13, %s) ORDER BY k", (N + 11,)) == [
+        (10, 100, "n10"),
+        (12, 99, "again"),
+        (N + 11, 11 % 7, "n11"),
+    ]
+    assert rows(cur, "SELECT count(*) FROM t") == [(N - 1,)]

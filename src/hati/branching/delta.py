@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
@@ -166,6 +167,23 @@ def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:
     return "".join(pieces).strip(), used
 
 
+def key_from_ddl(ddl: str) -> list[str] | None:
+    """The primary key named in a CREATE TABLE statement as DuckDB prints it (faster
+    than duckdb_constraints()); None when it cannot be read."""
+    try:
+        tree = sqlglot.parse_one(ddl, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    pk = tree.find(exp.PrimaryKey)
+    if pk is not None:
+        return [c.name for c in pk.expressions]
+    return [
+        cd.name
+        for cd in tree.find_all(exp.ColumnDef)
+        if cd.find(exp.PrimaryKeyColumnConstraint) is not None
+    ]
+
+
 # ---------------------------------------------------------------------- storage
 def _key_match(key: list[str], a: str, b: str) -> str:
     return " AND ".join(f"{a}.{qident(k)} = {b}.{qident(k)}" for k in key)
@@ -261,6 +279,17 @@ def restrict(
     )
 
 
+def marks(dw: DeltaWrite, key: list[str], deleted_before: bool) -> list[str]:
+    """What to record in ``_hati.delta_columns`` after ``dw`` ran (see that table)."""
+    if dw.kind == "UPDATE":
+        if dw.may_break_keys(key):  # a key moved: its old key is now a deletion
+            return ["*", "-"]
+        return list(dw.set_columns or [])
+    if dw.kind == "DELETE":
+        return ["-"]
+    return ["*"] if deleted_before else []  # a re-inserted key replaces a whole row
+
+
 def apply_unchanged_base(
     cur: duckdb.DuckDBPyConnection,
     target: str,
@@ -268,9 +297,12 @@ def apply_unchanged_base(
     table: str,
     key: list[str],
     columns: list[str],
+    assigned: set[str],
 ) -> tuple[int, int, int]:
     """Merge into a parent table that has not changed since the fork: no conflict is
-    possible, so the touched rows are applied by key without reading the base.
+    possible, so the touched rows are applied by key without reading the base, and
+    an UPDATE writes only the columns the branch's statements assigned (in DuckDB the
+    cost of updating scattered rows grows with every column written).
     Returns (inserted, updated, deleted)."""
     delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
     hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {_key_match(key, 'h', 'd')})"
@@ -279,20 +311,22 @@ def apply_unchanged_base(
         row = cur.execute(sql).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    deleted = count(
-        f"DELETE FROM {target} o USING (SELECT {', '.join(qident(k) for k in key)} FROM {hide} d "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {delta} x WHERE {_key_match(key, 'x', 'd')})) g "
-        f"WHERE {_key_match(key, 'o', 'g')}"
-    )
-    others = [c for c in columns if c not in key]
+    keys = ", ".join(qident(k) for k in key)
+    gone = f"SELECT {keys} FROM {hide} d WHERE NOT EXISTS (SELECT 1 FROM {delta} x WHERE {_key_match(key, 'x', 'd')})"
+    deleted = 0
+    if "-" in assigned and count(f"SELECT count(*) FROM ({gone})"):
+        deleted = count(
+            f"DELETE FROM {target} o USING ({gone}) g WHERE {_key_match(key, 'o', 'g')}"
+        )
+    others = [c for c in columns if c not in key and ("*" in assigned or c in assigned)]
     updated = 0
     if others:
-        differs = " OR ".join(f"o.{qident(c)} IS DISTINCT FROM d.{qident(c)}" for c in others)
+        pick = ", ".join(f"d.{qident(c)}" for c in [*key, *others])
         updated = count(
             f"UPDATE {target} o SET "
             + ", ".join(f"{qident(c)} = d.{qident(c)}" for c in others)
-            + f" FROM (SELECT * FROM {delta} d WHERE {hidden}) d "
-            f"WHERE {_key_match(key, 'o', 'd')} AND ({differs})"
+            + f" FROM (SELECT {pick} FROM {delta} d WHERE {hidden}) d "
+            f"WHERE {_key_match(key, 'o', 'd')}"
         )
     cols = ", ".join(qident(c) for c in columns)
     inserted = count(

@@ -300,6 +300,7 @@ class BranchEngine:
             cur.execute(f"DELETE FROM {META}.{table} WHERE id = ?", [b.id])
         cur.execute(f"DELETE FROM {META}.dropped WHERE branch_id = ?", [b.id])
         cur.execute(f"DELETE FROM {META}.resolutions WHERE branch_id = ?", [b.id])
+        cur.execute(f"DELETE FROM {META}.delta_columns WHERE branch_id = ?", [b.id])
 
     def _drop_owner_snapshots(self, owner_id: int) -> None:
         for key in [k for k in self.catalog.snapshots if k[0] == owner_id]:
@@ -606,7 +607,21 @@ class BranchEngine:
         key = self._delta_key(cur, b, dw.table)
         if ok and dw.may_break_keys(key):
             delta.check_unique(cur, src, delta.delta_schema(b.id), dw.table, key)
+        if ok:
+            deleted_before = dw.kind == "INSERT" and "-" in self._assigned(cur, b, dw.table)
+            for col in delta.marks(dw, key, deleted_before):
+                cur.execute(
+                    f"INSERT OR IGNORE INTO {META}.delta_columns VALUES (?, ?, ?)",
+                    [b.id, dw.table, col],
+                )
         return True
+
+    def _assigned(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> set[str]:
+        rows = cur.execute(
+            f"SELECT col FROM {META}.delta_columns WHERE branch_id = ? AND table_name = ?",
+            [b.id, table],
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def reset_search_path(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
         cur.execute(f"SET search_path = '{self.search_path(b)}'")
@@ -633,7 +648,9 @@ class BranchEngine:
         src_schema, src_table = self._physical(cur, src)
         ddl = self.db.table_sql(cur, src_schema, src_table)
         m = _CREATE_HEAD.match(ddl)
-        key = self.db.primary_key(cur, src_schema, src_table)
+        key = delta.key_from_ddl(ddl)
+        if key is None:
+            key = self.db.primary_key(cur, src_schema, src_table)
         unique = self._unique_index(cur, qname(src_schema, src_table))
         if m is None or not key or _OTHER_UNIQUE.search(ddl) or unique:
             return False
@@ -1039,7 +1056,13 @@ class BranchEngine:
                 self.copy_table(cur, tm.real_ours, target_schema, tm.table)
             dschema, key = tm.fast
             ins, upd, dele = delta.apply_unchanged_base(
-                cur, target, dschema, tm.table, key, tm.theirs.names
+                cur,
+                target,
+                dschema,
+                tm.table,
+                key,
+                tm.theirs.names,
+                self._assigned(cur, b, tm.table),
             )
             return TableCounts(ins, upd, dele)
         if tm.theirs.rel is None:  # dropped in the branch

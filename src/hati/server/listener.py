@@ -103,7 +103,7 @@ def recover(db: Database) -> list[str]:
                 if f"_hb_{bid}" not in owned:
                     cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
                     repaired.append(f"re-created missing schema _hb_{bid}")
-            for table in ("dropped", "resolutions"):
+            for table in ("dropped", "resolutions", "delta_columns"):
                 n = cur.execute(
                     f"SELECT count(*) FROM {META}.{table} "
                     f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"

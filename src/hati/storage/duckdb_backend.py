@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS {META}.resolutions (
     row_values VARCHAR,
     PRIMARY KEY (branch_id, table_name, row_key)
 );
+CREATE TABLE IF NOT EXISTS {META}.delta_columns (
+    branch_id BIGINT NOT NULL,
+    table_name VARCHAR NOT NULL,
+    col VARCHAR NOT NULL,  -- a column UPDATE assigned; '*' every column; '-' rows deleted
+    PRIMARY KEY (branch_id, table_name, col)
+);
 CREATE TABLE IF NOT EXISTS {META}.audit (
     seq BIGINT,
     started_at TIMESTAMP,
