@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +58,25 @@ def conn(hati_server: RunningServer):
         yield c
     finally:
         c.close()
+
+
+def psql(
+    server: RunningServer, command: str, branch: str | None = None, tuples_only: bool = True
+) -> str:
+    """Run one psql command (unaligned, no psqlrc) and return its output; fail on errors."""
+    env = dict(os.environ)
+    env.pop("PGOPTIONS", None)
+    if branch:
+        env["PGOPTIONS"] = f"-c hatidata_branch={branch}"
+    proc = subprocess.run(
+        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
+        + (["-t"] if tuples_only else [])
+        + ["-c", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR" not in proc.stderr, proc.stderr
+    return proc.stdout

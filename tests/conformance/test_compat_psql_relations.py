@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
 
+from conftest import psql
+
 pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
-
-
-def psql(server, command: str, branch: str | None = None, tuples_only: bool = True) -> str:
-    env = dict(os.environ)
-    env.pop("PGOPTIONS", None)
-    if branch:
-        env["PGOPTIONS"] = f"-c hatidata_branch={branch}"
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + (["-t"] if tuples_only else [])
-        + ["-c", command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "ERROR" not in proc.stderr, proc.stderr
-    return proc.stdout
 
 
 @pytest.fixture

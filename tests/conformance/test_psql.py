@@ -7,21 +7,9 @@ import subprocess
 
 import pytest
 
+from conftest import psql
+
 pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
-
-
-def psql(server, command: str, tuples_only: bool = True) -> str:
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + (["-t"] if tuples_only else [])
-        + ["-c", command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "ERROR" not in proc.stderr, proc.stderr
-    return proc.stdout
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import datetime as dt
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -387,14 +386,9 @@ class BranchEngine:
         return self.current_rel(cur, b.parent_id, table)
 
     # ------------------------------------------------------------------ writes
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self) -> AbstractContextManager[None]:
         """Hold the fork gate shared for one write (see rwlock.py)."""
-        self.gate.acquire_shared()
-        try:
-            yield
-        finally:
-            self.gate.release_shared()
+        return self.gate.shared()
 
     def before_write(self, owner_id: int, tables: list[str], merging: Branch | None = None) -> None:
         """Preserve tables live children still read, before ``owner`` changes them.
@@ -753,13 +747,9 @@ class BranchEngine:
         # No catalog.lock here: a parent may hold it while waiting for read_gate.
         return not any(name in low for name in self.catalog.special_names(b))
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        self.read_gate.acquire_shared()
-        try:
-            yield
-        finally:
-            self.read_gate.release_shared()
+    def reading(self) -> AbstractContextManager[None]:
+        """Hold read_gate shared from choosing a read's tables until it has started."""
+        return self.read_gate.shared()
 
     def search_path(self, b: Branch) -> str:
         return f"{qident(b.schema)},main"

@@ -7,6 +7,8 @@ never lands between a write's snapshot check and that write's commit.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class RWLock:
@@ -30,6 +32,14 @@ class RWLock:
             self._readers -= 1
             if self._readers == 0:
                 self._cond.notify_all()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        self.acquire_shared()
+        try:
+            yield
+        finally:
+            self.release_shared()
 
     def acquire_exclusive(self, timeout: float | None = None) -> bool:
         with self._cond:
