@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     def save(res_: object, meta_: dict) -> None:  # after each system: a partial report
         write_all(res_, meta_, out)  # type: ignore[arg-type]
 
-    res, meta = run_all(profile, systems, workloads, console, on_system_done=save)
+    # --full saves a partial report after each system (a long run is never lost)
+    res, meta = run_all(profile, systems, workloads, console,
+                        on_system_done=save if args.full else None)
     paths = write_all(res, meta, out)
     if args.full and args.out is None and not args.systems and not args.workloads:
         update_readme(HERE / "README.md", res, meta, out)

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any, Protocol
 
 Row = tuple[Any, ...]
+
+# Every connection the harness opened and has not closed: what the watchdog cancels.
+OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def cancel_all() -> int:
+    """Ask every open connection to cancel what it runs (a watchdog's last resort)."""
+    n = 0
+    for conn in list(OPEN):
+        with contextlib.suppress(Exception):
+            conn.cancel()
+            n += 1
+    return n
 
 
 class Conn(Protocol):
@@ -19,6 +33,10 @@ class Conn(Protocol):
 
     def close(self) -> None: ...
 
+    def cancel(self) -> None:
+        """Interrupt the running statement, from another thread."""
+        ...
+
 
 class DuckDBConn:
     """An in-process DuckDB cursor (its own transaction context)."""
@@ -26,6 +44,7 @@ class DuckDBConn:
     def __init__(self, cursor: Any) -> None:
         self.cur = cursor
         self.columns: list[str] = []
+        OPEN.add(self)
 
     def run(self, sql: str) -> list[Row] | None:
         res = self.cur.execute(sql)
@@ -35,10 +54,41 @@ class DuckDBConn:
         return res.fetchall()
 
     def close(self) -> None:
+        OPEN.discard(self)
         self.cur.close()
 
+    def cancel(self) -> None:
+        self.cur.interrupt()
 
-class Pg2Conn:
+
+class _PgConn:
+    """What both PostgreSQL drivers share (their DB-API cursors differ in column names)."""
+
+    conn: Any
+    cur: Any
+
+    def _opened(self) -> None:
+        self.columns: list[str] = []
+        OPEN.add(self)
+
+    def run(self, sql: str) -> list[Row] | None:
+        self.cur.execute(sql)
+        if self.cur.description is None:
+            return None
+        self.columns = [d[0] for d in self.cur.description]
+        return self.cur.fetchall()
+
+    def close(self) -> None:
+        OPEN.discard(self)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def cancel(self) -> None:
+        cancel = getattr(self.conn, "cancel_safe", None) or self.conn.cancel
+        cancel()
+
+
+class Pg2Conn(_PgConn):
     """psycopg2 (simple query protocol), what the hatidata-agent SDK uses."""
 
     def __init__(self, host: str, port: int, dbname: str, user: str, **kw: Any) -> None:
@@ -49,21 +99,10 @@ class Pg2Conn:
         )
         self.conn.autocommit = True
         self.cur = self.conn.cursor()
-        self.columns: list[str] = []
-
-    def run(self, sql: str) -> list[Row] | None:
-        self.cur.execute(sql)
-        if self.cur.description is None:
-            return None
-        self.columns = [d[0] for d in self.cur.description]
-        return self.cur.fetchall()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        self._opened()
 
 
-class Pg3Conn:
+class Pg3Conn(_PgConn):
     """psycopg 3 (extended protocol; statements are prepared after 5 runs)."""
 
     def __init__(
@@ -76,18 +115,7 @@ class Pg3Conn:
             connect_timeout=10, **kw,
         )
         self.cur = self.conn.cursor(binary=binary)
-        self.columns: list[str] = []
-
-    def run(self, sql: str) -> list[Row] | None:
-        self.cur.execute(sql)  # type: ignore[arg-type]
-        if self.cur.description is None:
-            return None
-        self.columns = [d.name for d in self.cur.description]
-        return self.cur.fetchall()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        self._opened()
 
 
 def sql_str(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -24,6 +25,13 @@ TITLE = {
     "create_vs_live": "branch_create vs live branches (p50)",
     "merge": "merge time vs diff size (p50)",
 }
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _systems(res: Results, workload: str) -> list[str]:
@@ -61,11 +69,7 @@ def plot_all(res: Results, labels: dict[str, str], out: Path) -> list[Path]:
         ax.set_title(TITLE[wl])
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"{wl}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"{wl}.png"))
     files += [p for p in (_roundtrip(res, labels, out), _ratios(res, labels, out),
                           _concurrency(res, labels, out)) if p]
     return files
@@ -89,11 +93,7 @@ def _roundtrip(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     ax.set_title("Round trip of SELECT 1")
     ax.legend(fontsize=7)
     ax.grid(True, axis="x", alpha=0.3)
-    fig.tight_layout()
-    path = out / "roundtrip.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "roundtrip.png")
 
 
 def _ratios(res: Results, labels: dict[str, str], out: Path) -> Path | None:
@@ -120,11 +120,7 @@ def _ratios(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("branch / main (p50); black tick = SPEC limit")
     ax.set_title("Cost in a branch relative to main")
-    fig.tight_layout()
-    path = out / "branch_vs_main.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "branch_vs_main.png")
 
 
 def _concurrency(res: Results, labels: dict[str, str], out: Path) -> Path | None:
@@ -147,8 +143,4 @@ def _concurrency(res: Results, labels: dict[str, str], out: Path) -> Path | None
         ax.grid(True, alpha=0.3)
     a2.set_yscale("log")
     a1.legend(fontsize=6)
-    fig.tight_layout()
-    path = out / "concurrency.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "concurrency.png")

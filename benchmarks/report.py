@@ -25,7 +25,7 @@ def _ms(r: Record | None, key: str = "p50_ms") -> str:
     if r is None:
         return "—"
     if r.status != "ok":
-        return r.status
+        return "timed out" if "timed out" in r.note else r.status
     return fmt_ms(r.stats.get(key))
 
 
@@ -210,6 +210,8 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
     for key, s in meta.get("systems", {}).items():
         status = "skipped: " + s["skipped"] if "skipped" in s else (
             "failed: " + s["failed"] if "failed" in s else "ran")
+        if "timed_out" in s:
+            status = "ran; " + s["timed_out"]
         info = ", ".join(f"{k} {v}" for k, v in s.get("info", {}).items() if k not in ("settings", "src"))
         sysrows.append([f"`{key}`", s["label"], s["description"], info, status])
     lines += [_table(["key", "system", "how it branches", "version", "status"], sysrows), ""]
@@ -241,7 +243,9 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
             rel = next(p for p in plots if p.name == png)
             link = Path(os.path.relpath(rel, md_dir)).as_posix()
             lines += [f"![{title}]({link})", ""]
-    unsup = [r for r in res.records if r.status in ("unsupported", "failed", "skipped")
+    lines += ["## Time per system and workload", "", _budget_table(meta), ""]
+    unsup = [r for r in res.records
+             if r.status in ("unsupported", "failed", "skipped", "timeout")
              and r.workload != "correctness"]
     if unsup:
         lines += ["## Not measured", ""]
@@ -256,6 +260,28 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
         lines.append("")
     lines += ["❌ after a number marks a wrong result; `—` means not applicable.", ""]
     return "\n".join(lines)
+
+
+def _budget_table(meta: dict[str, Any]) -> str:
+    """Seconds each system spent per workload, against its budget; what budgets cut."""
+    durations = meta.get("durations_s", {})
+    cuts: dict[tuple[str, str], list[str]] = {}
+    for c in meta.get("budget_cuts", []):
+        cuts[(c["system"], c["workload"])] = c["cut"]
+    rows = []
+    for key, d in durations.items():
+        if key == "total" or not isinstance(d, dict):
+            continue
+        label = meta.get("systems", {}).get(key, {}).get("label", key)
+        budget = meta.get("systems", {}).get(key, {}).get("budget_s")
+        parts = []
+        for w, sec in d.items():
+            cut = cuts.get((key, w))
+            parts.append(f"{w} {sec:.0f}" + (f" (cut: {', '.join(cut)})" if cut else ""))
+        total = sum(d.values())
+        rows.append([label, f"{total:.0f}", f"{budget:.0f}" if budget else "—",
+                     "; ".join(parts)])
+    return _table(["system", "seconds", "budget (s)", "seconds per step"], rows)
 
 
 def write_all(res: Results, meta: dict[str, Any], out: Path) -> dict[str, Path]:

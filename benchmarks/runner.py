@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -84,7 +86,8 @@ def run(
                     if w.KEY not in keep:
                         results.add(Record(w.KEY, cls.key, status="skipped",
                                            note=f"not run by --{profile.name} for this system "
-                                                "(same server path as hati psycopg2)"))
+                                                "(see the profile: what it would show is "
+                                                "measured on another system)"))
                 prog.advance(task, len(workloads) - len(mine))
             _run_system(cls, profile, mine, results, meta, prog, task)
             if on_system_done is not None:
@@ -120,29 +123,29 @@ def _run_system(
             prog.advance(task, len(workloads))
             return
         durations["start"] = perf() - t0
+        sys_budget = profile.system_budget(cls.key)
+        sysmeta["budget_s"] = sys_budget
+        t_sys = perf()
         broken = ""
         for w in workloads:
+            sys_left = sys_budget - (perf() - t_sys)
+            if not broken and sys_left <= 1:
+                broken = (f"timed out: the {sys_budget:.0f} s budget of this system was "
+                          f"spent (at {perf() - t_sys:.0f} s)")
+                sysmeta["timed_out"] = broken
             if broken:
-                results.add(Record(w.KEY, cls.key, status="failed", note=broken))
+                status = "skipped" if broken.startswith("timed out") else "failed"
+                results.add(Record(w.KEY, cls.key, status=status, note=broken))
                 prog.advance(task)
                 continue
-
-            def tick(msg: str, _w: ModuleType = w) -> None:
-                prog.update(task, description=f"{cls.label}: {_w.TITLE}: {msg}")
-
-            tick("")
-            ctx = Ctx(system, profile, results, w.KEY, tick=tick)
-            t0 = perf()
-            try:
-                w.run(ctx)
-            except Exception as exc:
-                results.add(Record(w.KEY, cls.key, status="failed", note=short_error(exc)))
-                meta["errors"].append({"system": cls.key, "workload": w.KEY,
-                                       "traceback": traceback.format_exc()})
+            budget = min(profile.workload_budget(cls.key, w.KEY), sys_left)
+            durations[w.KEY], raised = _run_workload(system, w, profile, budget, results,
+                                                     meta, prog, task)
+            if raised:
                 broken = _recover(system)
-            durations[w.KEY] = perf() - t0
             if not prog.console.is_terminal:
-                prog.console.log(f"{cls.key}: {w.KEY} done in {durations[w.KEY]:.1f}s")
+                prog.console.log(f"{cls.key}: {w.KEY} done in {durations[w.KEY]:.1f}s "
+                                 f"(budget {budget:.0f}s)")
             stuck = [r for r in results.find(w.KEY, cls.key) if r.values.get("stuck_agents")]
             if stuck:
                 broken = "skipped: agents of an earlier workload are stuck"
@@ -155,6 +158,65 @@ def _run_system(
             meta["errors"].append({"system": cls.key, "workload": "stop",
                                    "traceback": traceback.format_exc()})
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_workload(
+    system: System, w: ModuleType, profile: Profile, budget: float, results: Results,
+    meta: dict[str, Any], prog: Progress, task: Any,
+) -> tuple[float, bool]:
+    """One workload under its budget; a watchdog cancels it ``hard_grace_s`` after the
+    budget. Returns its wall time and whether it raised (cancelled or crashed)."""
+    label = type(system).label
+    ctx = Ctx(system, profile, results, w.KEY, budget_s=budget)
+
+    def tick(msg: str) -> None:
+        prog.update(task, description=f"{label}: {w.TITLE}: {msg} "
+                                      f"[{ctx.elapsed():.0f}/{budget:.0f} s]")
+
+    ctx.tick = tick
+    tick("")
+    fired, done = threading.Event(), threading.Event()
+    hard = budget + profile.hard_grace_s
+
+    def watchdog() -> None:
+        fired.set()
+        with contextlib.suppress(Exception):
+            system.interrupt()
+        if not done.wait(profile.hard_grace_s):  # the cancel did not get through
+            with contextlib.suppress(Exception):
+                system.abort()
+
+    timer = threading.Timer(hard, watchdog)
+    timer.daemon = True
+    timer.start()
+    raised = False
+    try:
+        w.run(ctx)
+    except Exception as exc:
+        raised = True
+        if fired.is_set():
+            results.add(Record(w.KEY, system.key, status="timeout",
+                               note=f"timed out at {ctx.elapsed():.0f} s (budget {budget:.0f} s"
+                                    f" + {profile.hard_grace_s:.0f} s grace): cancelled during "
+                                    f"{_last_tick(prog, task)}"))
+        else:
+            results.add(Record(w.KEY, system.key, status="failed", note=short_error(exc)))
+        meta["errors"].append({"system": system.key, "workload": w.KEY,
+                               "traceback": traceback.format_exc()})
+    finally:
+        done.set()
+        timer.cancel()
+    if ctx.cut:
+        meta.setdefault("budget_cuts", []).append(
+            {"system": system.key, "workload": w.KEY, "budget_s": budget, "cut": ctx.cut})
+    return ctx.elapsed(), raised
+
+
+def _last_tick(prog: Progress, task: Any) -> str:
+    for t in prog.tasks:
+        if t.id == task:
+            return str(t.description)
+    return "?"
 
 
 def _recover(system: System) -> str:

@@ -57,6 +57,8 @@ class System(ABC):
     supports_merge: bool = True
     cheap_create: bool = True  # creates should be O(1) (more repetitions)
     max_live_branches: int | None = None
+    merge_keeps_table: bool = True  # False: merge rebuilds tables (constraints lost)
+    merge_scans_main: bool = False  # merge cost is a full scan of main, not the diff
     merge_note: str = ""
     description: str = ""
 
@@ -94,7 +96,14 @@ class System(ABC):
     def load_table(self, name: str, rows: int) -> None:
         m = self.main()
         m.execute(datagen.create_table(name))
-        for stmt in datagen.insert_range(name, 0, rows):
+        self.tables[name] = 0
+        self.grow_table(name, rows)
+
+    def grow_table(self, name: str, rows: int) -> None:
+        """Append the generated rows a clean table lacks (ids go on where it stops)."""
+        m = self.main()
+        have = self.tables[name]
+        for stmt in datagen.insert_range(name, have, rows - have):
             m.execute(stmt)
         self.tables[name] = rows
 
@@ -116,18 +125,33 @@ class System(ABC):
     def reconnect(self) -> None:  # noqa: B027 - optional hook
         """Drop cached connections (after an error left them unusable)."""
 
+    def interrupt(self) -> None:
+        """Cancel whatever runs now (called from the watchdog thread)."""
+        from benchmarks.drivers import cancel_all
+
+        cancel_all()
+
+    def abort(self) -> None:  # noqa: B027 - optional hook
+        """Stop the system hard when a cancel did not get through (watchdog thread)."""
+
     def ensure_main(self, tables: dict[str, int]) -> None:
-        """Make main hold exactly these tables with these row counts (reloads if needed)."""
+        """Make main hold exactly these tables with these row counts.
+
+        A clean table smaller than wanted is grown (so a 10 M-row table is generated
+        once, on top of the 1 M one); a dirty or larger one is dropped and reloaded."""
         for b in sorted(self.branches):
             self.branch_discard(b)
         if self.tables == tables:
             return
         for t in list(self.tables):
-            if self.tables.get(t) != tables.get(t):
+            have, want = self.tables[t], tables.get(t)
+            if want is None or have < 0 or have > want:
                 self.drop_table(t)
         for t, n in tables.items():
             if t not in self.tables:
                 self.load_table(t, n)
+            elif self.tables[t] < n:
+                self.grow_table(t, n)
 
     # -- branches ----------------------------------------------------------
     def before_create(self) -> None:  # noqa: B027 - untimed preparation hook

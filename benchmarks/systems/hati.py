@@ -14,8 +14,8 @@ from typing import Any
 
 from benchmarks.core import file_bytes, free_port, perf
 from benchmarks.drivers import Conn, Pg2Conn, Pg3Conn, sql_str
-from benchmarks.systems.base import Agent, Session, System
-from benchmarks.systems.schema_copy import ConnSession, SchemaCopySystem
+from benchmarks.systems.base import Agent, Session
+from benchmarks.systems.schema_copy import ConnSession, ConnSystem, SchemaCopySystem
 
 REPO = Path(__file__).resolve().parents[2]
 USER = "agent"
@@ -130,6 +130,10 @@ class HatiServer:
                 self.proc.wait(timeout=20)
         self.proc = None
 
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
     def connect(self, driver: str = "psycopg2", **kw: Any) -> Conn:
         if driver == "psycopg3":
             return Pg3Conn("127.0.0.1", self.port, DBNAME, USER, **kw)
@@ -206,22 +210,15 @@ def merge_status(columns: list[str], rows: list[Any]) -> dict[str, Any]:
     return {"status": str(val)}
 
 
-class HatiBranchSession(ConnSession):
-    """A connection routed into a branch with ``SET hatidata_branch``."""
+class HatiServed(ConnSystem):
+    """What every hati system shares: the server child process and its connections."""
 
-
-class Hati(System):
-    key = "hati_psycopg2"
-    label = "hati (psycopg2)"
     family = "hati"
     driver = "psycopg2"
-    merge_note = "three-way merge of tracked changes"
-    description = "hati server over the wire with psycopg2; branches via SQL functions"
 
     def __init__(self) -> None:
         super().__init__()
         self.server: HatiServer | None = None
-        self._main: ConnSession | None = None
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -233,34 +230,37 @@ class Hati(System):
         self.server.start()
 
     def stop(self) -> None:
-        if self._main is not None:
-            self._main.close()
-            self._main = None
+        self.close_main()
         if self.server is not None:
             self.server.stop()
 
+    def abort(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+
     def info(self) -> dict[str, Any]:
-        rows = self.main().query("SELECT version()")
-        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver,
-                **hati_source()}
+        return hati_source()
 
     def connect(self) -> Conn:
         assert self.server is not None
         return self.server.connect(self.driver)
 
-    def main(self) -> ConnSession:
-        if self._main is None:
-            self._main = ConnSession(self.connect(), None)
-        return self._main
+    def disk(self) -> dict[str, int]:
+        assert self.server is not None
+        self.close_main()
+        return measure_stopped(self.server)
 
-    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
-        m = self.main()
-        return {"": lambda: m.query("SELECT 1")}
 
-    def reconnect(self) -> None:
-        if self._main is not None:
-            self._main.close()
-            self._main = None
+class Hati(HatiServed):
+    key = "hati_psycopg2"
+    label = "hati (psycopg2)"
+    merge_note = "three-way merge of tracked changes"
+    description = "hati server over the wire with psycopg2; branches via SQL functions"
+
+    def info(self) -> dict[str, Any]:
+        rows = self.main().query("SELECT version()")
+        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver,
+                **hati_source()}
 
     def branch_create(self, name: str) -> None:
         self.main().query(f"SELECT branch_create({sql_str(name)})")
@@ -280,16 +280,11 @@ class Hati(System):
         conn = self.connect()
         if branch:
             conn.run(f"SET hatidata_branch = {sql_str(branch)}")
-        return HatiBranchSession(conn, None)
+        return ConnSession(conn, None)
 
     def function_session(self, branch: str) -> Session:
         """Reads through ``branch_query(name, sql)`` instead of session routing."""
         return BranchQuerySession(self.connect(), branch)
-
-    def disk(self) -> dict[str, int]:
-        assert self.server is not None
-        self.reconnect()
-        return measure_stopped(self.server)
 
     def agent(self) -> Agent:
         return HatiAgent(self.connect())
@@ -322,39 +317,8 @@ class HatiPsycopg3(Hati):
         return {"": lambda: m.query("SELECT 1"), "binary": lambda: b.run("SELECT 1")}
 
 
-class HatiPlain(SchemaCopySystem):
+class HatiPlain(HatiServed, SchemaCopySystem):
     key = "hati_plain"
     label = "hati server, no branches"
-    family = "hati"
     description = ("the same hati server used as a plain SQL server (psycopg2): the schema-copy "
                    "SQL of the DuckDB baseline sent over the wire, to show server overhead")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.server: HatiServer | None = None
-
-    @classmethod
-    def unavailable(cls) -> str | None:
-        return hati_unavailable()
-
-    def start(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.server = HatiServer(workdir)
-        self.server.start()
-
-    def stop(self) -> None:
-        self.close_main()
-        if self.server is not None:
-            self.server.stop()
-
-    def connect(self) -> Conn:
-        assert self.server is not None
-        return self.server.connect("psycopg2")
-
-    def info(self) -> dict[str, Any]:
-        return hati_source()
-
-    def disk(self) -> dict[str, int]:
-        assert self.server is not None
-        self.close_main()
-        return measure_stopped(self.server)

@@ -85,6 +85,8 @@ class SdkLocalEngine(System):
     label = "hatidata-agent LocalDuckDBEngine"
     family = "hatidata-agent"
     merge_note = "DROP TABLE + CREATE TABLE AS of each materialized table"
+    merge_keeps_table = False
+    merge_scans_main = True
     description = ("PyPI hatidata-agent 0.4 `LocalDuckDBEngine` in-process on a DuckDB file; "
                    "branch = schema of views (one per table), merge = replace table")
 
@@ -151,6 +153,11 @@ class SdkLocalEngine(System):
     def materialize_workaround(self, session: Session, table: str) -> None:
         assert isinstance(session, BranchSession)
         manual_materialize(self.engine, session.schema, table)
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        if self.engine is not None:
+            self.engine.conn.interrupt()
 
     def checkpoint(self) -> None:
         self.engine.conn.execute("CHECKPOINT")

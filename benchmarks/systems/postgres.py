@@ -17,8 +17,8 @@ from typing import Any
 
 from benchmarks.core import dir_bytes, free_port, perf
 from benchmarks.drivers import Conn, Pg2Conn, Pg3Conn
-from benchmarks.systems.base import Session, System, Unsupported
-from benchmarks.systems.schema_copy import ConnSession, SchemaCopySystem
+from benchmarks.systems.base import Session, Unsupported
+from benchmarks.systems.schema_copy import ConnSession, ConnSystem, SchemaCopySystem
 
 BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
             "/usr/lib/postgresql/17/bin", "/usr/local/bin", "/usr/bin")
@@ -117,18 +117,47 @@ def pg_clients(cluster: PgCluster) -> dict[str, Callable[[], object]]:
     return {"psycopg2": lambda: c2.run("SELECT 1"), "psycopg3": lambda: c3.run("SELECT 1")}
 
 
-class PgBase:
+class PgBase(ConnSystem):
+    """What both PostgreSQL systems share: the cluster and its ``bench`` database."""
+
+    family = "postgres"
     cluster: PgCluster
 
     @classmethod
     def unavailable(cls) -> str | None:
         return pg_unavailable()
 
+    def start(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.cluster = PgCluster(workdir / "pg")
+        self.cluster.start()
+        admin = self.cluster.connect("postgres")
+        admin.run("CREATE DATABASE bench")
+        self.after_start(admin)
 
-class PostgresTemplate(PgBase, System):
+    def after_start(self, admin: Conn) -> None:
+        admin.close()
+
+    def stop(self) -> None:
+        self.close_main()
+        self.cluster.stop()
+
+    def abort(self) -> None:
+        self.cluster.stop()
+
+    def info(self) -> dict[str, Any]:
+        return {"server_version": self.cluster.version, "settings": SETTINGS}
+
+    def connect(self) -> Conn:
+        return self.cluster.connect("bench")
+
+    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
+        return pg_clients(self.cluster)
+
+
+class PostgresTemplate(PgBase):
     key = "pg_template"
     label = "PostgreSQL, CREATE DATABASE … TEMPLATE"
-    family = "postgres"
     cheap_create = False
     supports_merge = False
     merge_note = "no merge between databases (would need postgres_fdw or dblink)"
@@ -138,42 +167,19 @@ class PostgresTemplate(PgBase, System):
     def __init__(self) -> None:
         super().__init__()
         self.admin: Conn | None = None
-        self._main: ConnSession | None = None
         self.strategy = ""  # "" = default (WAL_LOG); "FILE_COPY" for the variant
 
-    def start(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.cluster = PgCluster(workdir / "pg")
-        self.cluster.start()
-        self.admin = self.cluster.connect("postgres")
-        self.admin.run("CREATE DATABASE bench")
-        self.max_live_branches = None
+    def after_start(self, admin: Conn) -> None:
+        self.admin = admin  # kept: creates and drops run on the postgres database
 
     def stop(self) -> None:
-        if self._main:
-            self._main.close()
         if self.admin:
             self.admin.close()
-        self.cluster.stop()
-
-    def info(self) -> dict[str, Any]:
-        return {"server_version": self.cluster.version, "settings": SETTINGS}
-
-    def main(self) -> Session:
-        if self._main is None:
-            self._main = ConnSession(self.cluster.connect("bench"), None)
-        return self._main
-
-    def reconnect(self) -> None:
-        if self._main is not None:
-            self._main.close()
-            self._main = None
+        super().stop()
 
     def before_create(self) -> None:
         # A template database must have no connections: close ours, wait until gone.
-        if self._main is not None:
-            self._main.close()
-            self._main = None
+        self.close_main()
         assert self.admin is not None
         end = perf() + 10
         while perf() < end:
@@ -200,9 +206,6 @@ class PostgresTemplate(PgBase, System):
     def session(self, branch: str | None) -> Session:
         return ConnSession(self.cluster.connect(branch or "bench"), None)
 
-    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
-        return pg_clients(self.cluster)
-
     def checkpoint(self) -> None:
         assert self.admin is not None
         self.admin.run("CHECKPOINT")
@@ -216,30 +219,8 @@ class PostgresTemplate(PgBase, System):
 class PostgresSchema(PgBase, SchemaCopySystem):
     key = "pg_schema"
     label = "PostgreSQL, schema copy"
-    family = "postgres"
     description = ("same PostgreSQL server; branch = CREATE SCHEMA + CREATE TABLE (same "
                    "primary key) + INSERT … SELECT of every table in one transaction, merge = full-scan two-way diff")
-
-    def start(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.cluster = PgCluster(workdir / "pg")
-        self.cluster.start()
-        admin = self.cluster.connect("postgres")
-        admin.run("CREATE DATABASE bench")
-        admin.close()
-
-    def stop(self) -> None:
-        self.close_main()
-        self.cluster.stop()
-
-    def info(self) -> dict[str, Any]:
-        return {"server_version": self.cluster.version, "settings": SETTINGS}
-
-    def connect(self) -> Conn:
-        return self.cluster.connect("bench")
-
-    def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
-        return pg_clients(self.cluster)
 
     def checkpoint(self) -> None:
         self.main().execute("CHECKPOINT")

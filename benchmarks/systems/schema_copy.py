@@ -111,18 +111,18 @@ class CopyAgent(Agent):
         self.conn.close()
 
 
-class SchemaCopySystem(System):
-    cheap_create = False
-    merge_note = "full-scan two-way diff + UPDATE … FROM"
+class ConnSystem(System):
+    """A system reached through connections: main is one cached connection."""
 
     def __init__(self) -> None:
         super().__init__()
         self._main: ConnSession | None = None
 
     @abstractmethod
-    def connect(self) -> Conn: ...
+    def connect(self) -> Conn:
+        """A new connection on main."""
 
-    def main(self) -> Session:
+    def main(self) -> ConnSession:
         if self._main is None:
             self._main = ConnSession(self.connect(), None)
         return self._main
@@ -135,9 +135,14 @@ class SchemaCopySystem(System):
             self._main.close()
             self._main = None
 
+
+class SchemaCopySystem(ConnSystem):
+    cheap_create = False
+    merge_scans_main = True
+    merge_note = "full-scan two-way diff + UPDATE … FROM"
+
     def branch_create(self, name: str) -> None:
-        conn = self.main().conn  # type: ignore[attr-defined]
-        run_all(conn, copy_statements(schema_of(name), list(self.tables)))
+        run_all(self.main().conn, copy_statements(schema_of(name), list(self.tables)))
         self.branches.add(name)
 
     def branch_discard(self, name: str) -> None:
@@ -145,8 +150,7 @@ class SchemaCopySystem(System):
         self.branches.discard(name)
 
     def branch_merge(self, name: str) -> dict[str, Any]:
-        conn = self.main().conn  # type: ignore[attr-defined]
-        retries = run_all(conn, merge_statements(schema_of(name), list(self.tables)))
+        retries = run_all(self.main().conn, merge_statements(schema_of(name), list(self.tables)))
         self.branches.discard(name)
         return {"status": "merged", "retries": retries}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks.core import perf, summarize
 from benchmarks.systems.base import Agent, Unsupported
-from benchmarks.workloads.base import Ctx, mark_dirty, short_error
+from benchmarks.workloads.base import Ctx, cannot_merge, mark_dirty, short_error
 
 KEY = "concurrency"
 TITLE = "Concurrent agents: create-write-merge cycles"
@@ -23,12 +23,11 @@ BASE_ID = 10_000_000
 def run(ctx: Ctx) -> None:
     sys = ctx.sys
     p = ctx.profile
-    if not sys.supports_merge:
-        ctx.add(status="unsupported", note=sys.merge_note)
+    if cannot_merge(ctx):
         return
     sys.ensure_main({"ev": 1000})
     mark_dirty(sys, "ev")
-    for n in p.agents:
+    for n in ctx.points(p.agents, lambda n: (f"agents={n}", n)):
         ctx.tick(f"{n} agents")
         try:
             agents: list[Agent] = [sys.agent() for _ in range(n)]

@@ -10,8 +10,8 @@ shows whether freed space is reused.
 from __future__ import annotations
 
 from benchmarks.core import human_rows
-from benchmarks.systems.base import System, Unsupported
-from benchmarks.workloads.base import Ctx, mark_dirty, short_error
+from benchmarks.systems.base import System
+from benchmarks.workloads.base import Ctx, fork, mark_dirty, write_or_workaround
 
 KEY = "disk"
 TITLE = "Disk bytes after discard"
@@ -19,35 +19,26 @@ TITLE = "Disk bytes after discard"
 
 def _fill(ctx: Ctx, sys: System, rows: int) -> tuple[str, str]:
     """Create a branch and write into it; returns (branch, note)."""
-    b = ctx.name()
-    sys.before_create()
-    sys.branch_create(b)
+    b = fork(ctx)
     s = sys.session(b)
-    note = ""
     t = s.table("t")
-    stmts = [
-        f"UPDATE {t} SET v = v + 1 WHERE id % 10 = 0",
-        f"INSERT INTO {t} SELECT g, g % 1000, 'row-' || g "
-        f"FROM generate_series({rows}, {rows + rows // 2 - 1}) AS gs(g)",
-    ]
     try:
-        try:
-            s.execute(stmts[0])
-        except Exception as exc:  # noqa: BLE001
-            note = f"cannot write in a branch ({short_error(exc)}); manual copy used"
-            try:
-                sys.materialize_workaround(s, "t")
-            except Unsupported:
-                raise exc from None
-            s.execute(stmts[0])
-        s.execute(stmts[1])
+        err = write_or_workaround(sys, s, "t", f"UPDATE {t} SET v = v + 1 WHERE id % 10 = 0")
+        s.execute(f"INSERT INTO {t} SELECT g, g % 1000, 'row-' || g "
+                  f"FROM generate_series({rows}, {rows + rows // 2 - 1}) AS gs(g)")
     finally:
         s.close()
-    return b, note
+    return b, f"cannot write in a branch ({err}); manual copy used" if err else ""
 
 
 def _frac(gone: int, grown: int) -> float | None:
     return gone / grown if grown > 0 else None
+
+
+def _sizes(ctx: Ctx, what: str) -> dict[str, int]:
+    ctx.tick(what)
+    ctx.sys.checkpoint()
+    return ctx.sys.disk()
 
 
 def run(ctx: Ctx) -> None:
@@ -55,20 +46,13 @@ def run(ctx: Ctx) -> None:
     rows = ctx.profile.disk_rows
     ctx.tick(f"load {human_rows(rows)} rows")
     sys.ensure_main({"t": rows})
-    sys.checkpoint()
-    d0 = sys.disk()
-    ctx.tick("branch writes")
+    d0 = _sizes(ctx, "size before")
     b, note = _fill(ctx, sys, rows)
-    sys.checkpoint()
-    d1 = sys.disk()
-    ctx.tick("discard")
+    d1 = _sizes(ctx, "size with a branch")
     sys.branch_discard(b)
-    sys.checkpoint()
-    d2 = sys.disk()
-    ctx.tick("second branch")
+    d2 = _sizes(ctx, "size after discard")
     b2, _ = _fill(ctx, sys, rows)
-    sys.checkpoint()
-    d3 = sys.disk()
+    d3 = _sizes(ctx, "size with a second branch")
     sys.branch_discard(b2)
     sys.checkpoint()
     mark_dirty(sys, "t")

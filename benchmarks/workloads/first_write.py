@@ -1,17 +1,18 @@
 """First write to a big table in a fresh branch vs the same write on main.
 
-The write is a point ``UPDATE``. Each repetition uses a new branch (created untimed).
-A second write in the same branch is timed too, and so is the first write on main
-while a branch is live (a system may have to preserve the branch's snapshot then). Where a system cannot write in a
-branch, the error is the correctness finding and, if a manual workaround exists,
-its cost (copy + write) is reported instead.
+The write is a point ``UPDATE``. Each repetition forks a new branch (untimed), times
+one write on main while the branch is live (a system may have to preserve the
+branch's snapshot then), then the first and a second write in the branch. Where a
+system cannot write in a branch, the error is the correctness finding and, if a
+manual workaround exists, its cost (copy + write) is reported instead. The table is
+the big main of the workloads before (its values change, its rows do not).
 """
 
 from __future__ import annotations
 
 from benchmarks.core import human_rows, perf, summarize
-from benchmarks.systems.base import Unsupported
-from benchmarks.workloads.base import Ctx, short_error
+from benchmarks.systems.base import Session
+from benchmarks.workloads.base import Ctx, big_main, fork, write_or_workaround
 
 KEY = "first_write"
 TITLE = "First write in a branch vs on main"
@@ -21,64 +22,51 @@ def _update(table: str, id_: int) -> str:
     return f"UPDATE {table} SET v = v + 1 WHERE id = {id_}"
 
 
+def _timed_write(s: Session, sql: str) -> float:
+    t0 = perf()
+    s.execute(sql)
+    return perf() - t0
+
+
 def run(ctx: Ctx) -> None:
     sys = ctx.sys
     p = ctx.profile
-    rows = p.read_rows
-    ctx.tick(f"load {human_rows(rows)} rows")
-    sys.ensure_main({"t": rows})
-    main = sys.session(None)
+    rows = big_main(ctx, p.read_rows)
     ctx.tick("write on main")
-    main_s = []
+    main = sys.session(None)
     try:
-        for i in range(p.write_reps + 1):
-            t0 = perf()
-            main.execute(_update(main.table("t"), (i * 104729) % rows))
-            if i:
-                main_s.append(perf() - t0)
+        main_s = [_timed_write(main, _update("t", (i * 104729) % rows))
+                  for i in range(max(5, p.write_reps + 1))][1:]  # the first one warms up
     finally:
         main.close()
-    ctx.tick("write on main after a fork")
-    after_fork = []
-    for i in range(p.write_reps):
-        b = ctx.name()
-        sys.before_create()
-        sys.branch_create(b)
-        main = sys.session(None)
+    after_fork, first, second, error, workaround = [], [], [], "", False
+    for i in ctx.repeat(p.write_reps):
+        ctx.tick(f"fork {i + 1}/{p.write_reps}")
+        b = fork(ctx)
         try:
-            t0 = perf()
-            main.execute(_update(main.table("t"), (i * 7727) % rows))
-            after_fork.append(perf() - t0)
-        finally:
-            main.close()
-            sys.branch_discard(b)
-    first, second, error, workaround = [], [], "", False
-    for i in range(p.write_reps):
-        ctx.tick(f"first write in branch {i + 1}/{p.write_reps}")
-        b = ctx.name()
-        sys.before_create()
-        sys.branch_create(b)
-        s = sys.session(b)
-        try:
-            sql = _update(s.table("t"), (i * 15485863) % rows)
-            t0 = perf()
+            ctx.tick(f"write on main, branch live {i + 1}/{p.write_reps}")
+            main = sys.session(None)
             try:
-                s.execute(sql)
-            except Exception as exc:  # noqa: BLE001
-                error = error or short_error(exc)
+                after_fork.append(_timed_write(main, _update("t", (i * 7727) % rows)))
+            finally:
+                main.close()
+            ctx.tick(f"first write in branch {i + 1}/{p.write_reps}")
+            s = sys.session(b)
+            try:
+                sql = _update(s.table("t"), (i * 15485863) % rows)
+                t0 = perf()
                 try:
-                    t0 = perf()
-                    sys.materialize_workaround(s, "t")
-                    s.execute(sql)
-                    workaround = True
-                except Unsupported:
+                    err = write_or_workaround(sys, s, "t", sql)
+                except Exception as exc:  # noqa: BLE001 - no way to write: the finding
+                    error = error or f"{type(exc).__name__}: {exc}"[:200]
                     break
-            first.append(perf() - t0)
-            t0 = perf()
-            s.execute(_update(s.table("t"), (i * 15485863 + 1) % rows))
-            second.append(perf() - t0)
+                first.append(perf() - t0)
+                if err:
+                    error, workaround = error or err, True
+                second.append(_timed_write(s, _update(s.table("t"), (i * 15485863 + 1) % rows)))
+            finally:
+                s.close()
         finally:
-            s.close()
             sys.branch_discard(b)
     main_stats = summarize(main_s)
     st = summarize(first)
@@ -101,3 +89,4 @@ def run(ctx: Ctx) -> None:
         status="ok" if first else "failed",
         note=note,
     )
+

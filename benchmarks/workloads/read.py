@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.core import human_rows, perf, summarize
+from benchmarks.core import perf, summarize
 from benchmarks.systems.base import Session
-from benchmarks.workloads.base import Ctx, short_error
+from benchmarks.workloads.base import Ctx, big_main, fork, short_error
 
 KEY = "read_untouched"
 TITLE = "Read of an untouched table: branch vs main"
@@ -20,23 +20,20 @@ QUERIES: dict[str, Callable[[Session, int], str]] = {
 def run(ctx: Ctx) -> None:
     sys = ctx.sys
     p = ctx.profile
-    rows = p.read_rows
-    ctx.tick(f"load {human_rows(rows)} rows")
-    sys.ensure_main({"t": rows})
-    b = ctx.name()
-    sys.before_create()
-    sys.branch_create(b)
+    rows = big_main(ctx, p.read_rows)
+    b = fork(ctx)
     sessions: dict[str, Session] = {"main": sys.session(None), "branch": sys.session(b)}
     fn_session = getattr(sys, "function_session", None)
     if fn_session is not None:
         sessions["branch_query()"] = fn_session(b)
     try:
-        for qname, make in QUERIES.items():
+        for qi, (qname, make) in enumerate(QUERIES.items()):
             ctx.tick(f"read {qname}")
             samples: dict[str, list[float]] = {k: [] for k in sessions}
             answers: dict[str, object] = {}
             errors: dict[str, str] = {}
-            for i in range(p.read_reps + 2):
+            # two warm-up rounds, then at least three timed ones
+            for i in ctx.repeat(p.read_reps + 2, 1 / (len(QUERIES) - qi), at_least=5):
                 key_id = (i * 7919) % rows
                 for where, sess in sessions.items():
                     if where in errors:
@@ -58,8 +55,8 @@ def run(ctx: Ctx) -> None:
                     continue
                 st = summarize(samples[where])
                 same = all(
-                    answers.get(f"{where}:{i}") == answers.get(f"main:{i}")
-                    for i in range(p.read_reps + 2)
+                    got == answers.get("main:" + k.split(":")[1])
+                    for k, got in answers.items() if k.startswith(where + ":")
                 ) if where not in errors else False
                 ratio = st["p50_ms"] / main_stats["p50_ms"] if st.get("n") else None
                 ctx.add(

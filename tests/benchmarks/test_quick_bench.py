@@ -59,7 +59,7 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
     records = data["records"]
     ran = [k for k, m in data["meta"]["systems"].items() if "skipped" not in m]
     failed = [(r["system"], r["workload"], r["note"]) for r in records
-              if r["status"] == "failed"]
+              if r["status"] in ("failed", "timeout")]
     assert not failed, failed
     for key in ran:
         for w in ALL_WORKLOADS:
@@ -71,6 +71,9 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
             if all(r["status"] == "unsupported" for r in recs):
                 assert all(r["note"] for r in recs)  # says why
                 continue
+            if all(r["status"] == "skipped" and "not run by --quick" in r["note"]
+                   for r in recs):
+                continue  # the profile runs this system on fewer workloads
             ok = [r for r in recs if r["status"] == "ok"]
             assert ok, (key, w.KEY, recs)
             if w.KEY == "disk":
