@@ -81,6 +81,10 @@ _NOT_PLAIN_READ = re.compile(
 _OTHER_UNIQUE = re.compile(r"\b(UNIQUE|REFERENCES)\b", re.IGNORECASE)
 
 
+def _branch_row(b: Branch) -> list[Any]:
+    return [b.id, b.name, b.parent_id, b.fork_epoch, b.created_by, b.created_at, b.expires_at]
+
+
 def _points_at(view_sql: str, rel: str) -> bool:
     """Does a view's stored SQL read ``rel``? DuckDB stores it re-printed, quoting
     identifiers only where needed, so match either spelling as a whole name."""
@@ -140,20 +144,42 @@ class BranchEngine:
         self.journal.close()
 
     def _fold_journal(
-        self, cur: duckdb.DuckDBPyConnection, branches: list[Branch], epoch: int
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        branches: list[Branch],
+        epoch: int,
+        at_start: bool = True,
     ) -> None:
-        """Record ``branches`` and the epoch in ``_hati`` (one transaction), empty the log."""
+        """Record ``branches`` and the epoch in ``_hati`` (one transaction), empty the log.
+        Only rows not there yet are written, in one statement per 1000, so folding
+        thousands of live branches takes one pause of milliseconds, not seconds."""
         if branches or epoch:
             taken = {
                 r[0]: r[1] for r in cur.execute(f"SELECT name, id FROM {META}.branches").fetchall()
             }
+            ids = set(taken.values())
+            # A name whose older branch survived a lost retirement keeps the older one.
+            new = [b for b in branches if b.id not in ids and taken.get(b.name, b.id) == b.id]
             cur.execute("BEGIN")
             try:
-                for b in branches:
-                    if taken.get(b.name, b.id) != b.id:
-                        continue  # the name's older branch survived a lost retirement
-                    self._persist(cur, b)
-                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(b.schema)}")
+                for i in range(0, len(new), 1000):
+                    chunk = new[i : i + 1000]
+                    cur.execute(
+                        f"INSERT OR IGNORE INTO {META}.branches VALUES "
+                        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                        [v for b in chunk for v in _branch_row(b)],
+                    )
+                if at_start:  # a journal-only branch whose schema is gone gets it back
+                    have = {
+                        r[0]
+                        for r in cur.execute(
+                            "SELECT schema_name FROM duckdb_schemas() "
+                            "WHERE database_name = current_database()"
+                        ).fetchall()
+                    }
+                    for b in new:
+                        if b.schema not in have:
+                            cur.execute(f"CREATE SCHEMA {qident(b.schema)}")
                 cur.execute(
                     f"UPDATE {META}.state SET value = greatest(value, ?) WHERE key = 'epoch'",
                     [epoch],
@@ -167,8 +193,7 @@ class BranchEngine:
     @staticmethod
     def _persist(cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
         cur.execute(
-            f"INSERT OR IGNORE INTO {META}.branches VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [b.id, b.name, b.parent_id, b.fork_epoch, b.created_by, b.created_at, b.expires_at],
+            f"INSERT OR IGNORE INTO {META}.branches VALUES (?, ?, ?, ?, ?, ?, ?)", _branch_row(b)
         )  # the epoch stays in the journal until a fold records it (no hot row here)
 
     def _take_schema(self, cur: duckdb.DuckDBPyConnection) -> int:
@@ -204,9 +229,18 @@ class BranchEngine:
             f"SELECT id, name, parent_id, fork_epoch, created_by, created_at, expires_at FROM {META}.branches"
         ).fetchall():
             self.catalog.add(Branch(*row))
-        for b in self.catalog.branches.values():
-            local = self.db.tables_in(cur, b.schema) | set(self.db.views_in(cur, b.schema))
-            b.touched = {t.lower() for t in local | self.dropped_tables(cur, b)}
+        for bid, name in cur.execute(  # one query, however many branches
+            "SELECT regexp_extract(schema_name, '^_hbd?_([0-9]+)$', 1)::BIGINT, table_name "
+            "FROM duckdb_tables() WHERE regexp_matches(schema_name, '^_hbd?_[0-9]+$') "
+            "AND database_name = current_database() "
+            "UNION ALL SELECT regexp_extract(schema_name, '^_hb_([0-9]+)$', 1)::BIGINT, view_name "
+            "FROM duckdb_views() WHERE regexp_matches(schema_name, '^_hb_[0-9]+$') "
+            "AND database_name = current_database() "
+            f"UNION ALL SELECT branch_id, table_name FROM {META}.dropped"
+        ).fetchall():
+            b = self.catalog.branches.get(bid)
+            if b is not None:
+                b.touched.add(name.removesuffix(delta.HIDE_SUFFIX).lower())
         for owner, table, tag, snap in cur.execute(
             f"SELECT owner_id, table_name, tag, snap_table FROM {META}.snapshots"
         ).fetchall():
@@ -257,7 +291,7 @@ class BranchEngine:
                 now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 expires = now + dt.timedelta(seconds=ttl_seconds) if ttl_seconds else None
                 if self.journal.lines >= FOLD_AFTER_LINES:
-                    self._fold_journal(cur, self.live(), self.catalog.epoch)
+                    self._fold_journal(cur, self.live(), self.catalog.epoch, at_start=False)
                 epoch = self.catalog.epoch + 1
                 b = Branch(self._take_schema(cur), name, parent_id, epoch, agent, now, expires)
                 b.persisted = False

@@ -25,7 +25,7 @@ from typing import Any
 
 from hati.branching.catalog import Branch
 
-FOLD_AFTER_LINES = 4096
+FOLD_AFTER_LINES = 1 << 16  # ~10 MB; folded at start-up and then rarely
 
 
 class BranchJournal:

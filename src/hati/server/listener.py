@@ -141,8 +141,10 @@ class Server:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         warm_up_sql_parser()
         self.db = Database(self.config.db_path, threads=self.config.threads)
-        self.recovered = recover(self.db)
+        # The engine first folds the fork journal into _hati.branches, so recovery
+        # sees every live branch (journal-only ones included) as having a row.
         self.engine = BranchEngine(self.db)
+        self.recovered = recover(self.db)
         if self.recovered:
             cur = self.db.cursor()
             try:
