@@ -75,7 +75,7 @@ def plan_write(a: Analysis, sql: str, params: list[Any]) -> DeltaWrite | None:
     if stmt is None or a.kind not in ("INSERT", "UPDATE", "DELETE") or len(a.writes) != 1:
         return None
     target = a.writes[0]
-    if target.schema is not None or stmt.args.get("with") is not None:
+    if target.schema is not None or stmt.find(exp.CTE) is not None:
         return None
     mentions = [t for t in stmt.find_all(exp.Table) if t.name == target.name]
     if len(mentions) != 1:
