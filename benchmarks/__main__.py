@@ -24,15 +24,22 @@ def main(argv: list[str] | None = None) -> int:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes")
     mode.add_argument("--full", action="store_true", help="sizes up to 10 M rows")
-    run.add_argument("--out", type=Path, default=None,
-                     help="output dir (default benchmarks/results, quick: results/quick)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output dir (default benchmarks/results, quick: results/quick)",
+    )
     run.add_argument("--systems", nargs="*", choices=list(BY_KEY), default=None)
     run.add_argument("--workloads", nargs="*", choices=list(WORKLOADS), default=None)
     rep = sub.add_parser("report", help="rebuild RESULTS.md and plots from a JSON file")
     rep.add_argument("json", type=Path)
     rep.add_argument("--out", type=Path, default=None)
-    rep.add_argument("--readme", action="store_true",
-                     help="also put the tables and plots into benchmarks/README.md")
+    rep.add_argument(
+        "--readme",
+        action="store_true",
+        help="also put the tables and plots into benchmarks/README.md",
+    )
     args = ap.parse_args(argv)
     console = Console(stderr=True)
 
@@ -51,18 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (HERE / "results" if args.full else HERE / "results" / "quick")
     systems = [BY_KEY[k] for k in args.systems] if args.systems else ALL_SYSTEMS
     workloads = [WORKLOADS[k] for k in args.workloads] if args.workloads else ALL_WORKLOADS
+
     def save(res_: object, meta_: dict) -> None:  # after each system: a partial report
         write_all(res_, meta_, out)  # type: ignore[arg-type]
 
     # --full saves a partial report after each system (a long run is never lost)
-    res, meta = run_all(profile, systems, workloads, console,
-                        on_system_done=save if args.full else None)
+    res, meta = run_all(
+        profile, systems, workloads, console, on_system_done=save if args.full else None
+    )
     paths = write_all(res, meta, out)
     if args.full and args.out is None and not args.systems and not args.workloads:
         update_readme(HERE / "README.md", res, meta, out)
     failed = [r for r in res.records if r.status == "failed"]
-    console.print(f"wrote {paths['json']} and {paths['markdown']} "
-                  f"({meta['durations_s']['total']:.0f} s, {len(failed)} failed records)")
+    console.print(
+        f"wrote {paths['json']} and {paths['markdown']} "
+        f"({meta['durations_s']['total']:.0f} s, {len(failed)} failed records)"
+    )
     for e in meta["errors"]:
         console.print(f"[red]{e['system']} / {e['workload']}[/]\n{e['traceback']}")
     return 0

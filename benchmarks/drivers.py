@@ -111,8 +111,13 @@ class Pg3Conn(_PgConn):
         import psycopg
 
         self.conn = psycopg.connect(
-            host=host, port=port, dbname=dbname, user=user, autocommit=True,
-            connect_timeout=10, **kw,
+            host=host,
+            port=port,
+            dbname=dbname,
+            user=user,
+            autocommit=True,
+            connect_timeout=10,
+            **kw,
         )
         self.cur = self.conn.cursor(binary=binary)
         self._opened()

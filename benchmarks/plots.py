@@ -51,13 +51,17 @@ def plot_all(res: Results, labels: dict[str, str], out: Path) -> list[Path]:
             continue
         fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for s in systems:
-            pts = sorted((r.x, r.stats["p50_ms"]) for r in res.find(wl, s)
-                         if r.status == "ok" and r.x is not None and r.stats.get("n")
-                         and not r.param.startswith("discard"))
+            pts = sorted(
+                (r.x, r.stats["p50_ms"])
+                for r in res.find(wl, s)
+                if r.status == "ok"
+                and r.x is not None
+                and r.stats.get("n")
+                and not r.param.startswith("discard")
+            )
             if not pts:
                 continue
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                    label=labels.get(s, s))
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=labels.get(s, s))
         if wl.startswith("create"):
             ax.axhline(1.0, color="grey", ls="--", lw=0.8, label="SPEC: 1 ms")
         if wl == "merge":
@@ -70,8 +74,15 @@ def plot_all(res: Results, labels: dict[str, str], out: Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
         files.append(_save(fig, out / f"{wl}.png"))
-    files += [p for p in (_roundtrip(res, labels, out), _ratios(res, labels, out),
-                          _concurrency(res, labels, out)) if p]
+    files += [
+        p
+        for p in (
+            _roundtrip(res, labels, out),
+            _ratios(res, labels, out),
+            _concurrency(res, labels, out),
+        )
+        if p
+    ]
     return files
 
 
@@ -79,14 +90,23 @@ def _roundtrip(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     recs = [r for r in res.find("roundtrip") if r.status == "ok" and r.stats.get("n")]
     if not recs:
         return None
-    names = [labels.get(r.system, r.system) + (f" [{r.param}]" if r.param else "")
-             for r in recs]
+    names = [labels.get(r.system, r.system) + (f" [{r.param}]" if r.param else "") for r in recs]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(recs) + 1.5))
     y = range(len(recs))
-    ax.barh([i + 0.2 for i in y], [r.stats["p99_ms"] for r in recs], height=0.4,
-            label="p99", color="#f4a582")
-    ax.barh([i - 0.2 for i in y], [r.stats["p50_ms"] for r in recs], height=0.4,
-            label="p50", color="#2166ac")
+    ax.barh(
+        [i + 0.2 for i in y],
+        [r.stats["p99_ms"] for r in recs],
+        height=0.4,
+        label="p99",
+        color="#f4a582",
+    )
+    ax.barh(
+        [i - 0.2 for i in y],
+        [r.stats["p50_ms"] for r in recs],
+        height=0.4,
+        label="p50",
+        color="#2166ac",
+    )
     ax.set_yticks(list(y), names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("ms per SELECT 1")
@@ -100,12 +120,12 @@ def _ratios(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     rows: list[tuple[str, float, float]] = []  # (label, value, target)
     for r in res.find("read_untouched"):
         if r.status == "ok" and r.values.get("ratio") and " via " not in r.param:
-            rows.append((f"{labels.get(r.system, r.system)}: read {r.param}",
-                         r.values["ratio"], 1.2))
+            rows.append(
+                (f"{labels.get(r.system, r.system)}: read {r.param}", r.values["ratio"], 1.2)
+            )
     for r in res.find("first_write"):
         if r.status == "ok" and r.values.get("ratio"):
-            rows.append((f"{labels.get(r.system, r.system)}: first write",
-                         r.values["ratio"], 5.0))
+            rows.append((f"{labels.get(r.system, r.system)}: first write", r.values["ratio"], 5.0))
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.5))
@@ -129,13 +149,18 @@ def _concurrency(res: Results, labels: dict[str, str], out: Path) -> Path | None
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
     for s in systems:
-        pts = sorted((r.x, r.values.get("throughput_per_s") or 0, r.stats.get("p99_ms", 0))
-                     for r in res.find("concurrency", s) if r.status == "ok" and r.x)
+        pts = sorted(
+            (r.x, r.values.get("throughput_per_s") or 0, r.stats.get("p99_ms", 0))
+            for r in res.find("concurrency", s)
+            if r.status == "ok" and r.x
+        )
         lab = labels.get(s, s)
         a1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=lab)
         a2.plot([p[0] for p in pts], [p[2] for p in pts], marker="o", label=lab)
-    for ax, t, yl in ((a1, "successful cycles per second", "cycles/s"),
-                      (a2, "cycle latency p99", "ms")):
+    for ax, t, yl in (
+        (a1, "successful cycles per second", "cycles/s"),
+        (a2, "cycle latency p99", "ms"),
+    ):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent agents")
         ax.set_ylabel(yl)

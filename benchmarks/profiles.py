@@ -87,8 +87,13 @@ QUICK = Profile(
     hard_grace_s=30.0,
     only={
         "hati_psycopg3": ("roundtrip", "correctness", "read_untouched", "concurrency"),
-        "hati_plain": ("roundtrip", "correctness", "read_untouched", "create_vs_tables",
-                       "concurrency"),
+        "hati_plain": (
+            "roundtrip",
+            "correctness",
+            "read_untouched",
+            "create_vs_tables",
+            "concurrency",
+        ),
     },
 )
 
@@ -151,8 +156,16 @@ FULL = Profile(
         "hati_plain": ("roundtrip", "correctness", "read_untouched", "concurrency"),
         # A schema copy is an ordinary table: reading or writing it costs what main
         # does (PostgreSQL's branch read/write is measured by pg_template).
-        "pg_schema": ("roundtrip", "correctness", "create_vs_rows", "merge", "disk",
-                      "create_vs_tables", "concurrency", "create_vs_live"),
+        "pg_schema": (
+            "roundtrip",
+            "correctness",
+            "create_vs_rows",
+            "merge",
+            "disk",
+            "create_vs_tables",
+            "concurrency",
+            "create_vs_live",
+        ),
     },
 )
 

@@ -67,20 +67,27 @@ def _series_table(res: Results, workload: str, labels: dict[str, str]) -> str:
 def _roundtrip_table(res: Results, labels: dict[str, str]) -> str:
     duck = res.one("roundtrip", "duckdb")
     pg = res.one("roundtrip", "pg_template", "psycopg2") or res.one(
-        "roundtrip", "pg_schema", "psycopg2")
+        "roundtrip", "pg_schema", "psycopg2"
+    )
     rows = []
     for r in res.find("roundtrip"):
         if r.status != "ok":
             continue
         p50 = r.stats["p50_ms"]
-        rows.append([
-            labels.get(r.system, r.system) + (f" [{r.param}]" if r.param else ""),
-            fmt_ms(p50), fmt_ms(r.stats["p99_ms"]), str(r.stats["n"]),
-            fmt_ms(p50 - duck.stats["p50_ms"]) if duck else "—",
-            f"×{p50 / pg.stats['p50_ms']:.1f}" if pg else "—",
-        ])
-    return _table(["client", "p50", "p99", "runs", "− DuckDB in-process p50",
-                   "÷ PostgreSQL psycopg2 p50"], rows)
+        rows.append(
+            [
+                labels.get(r.system, r.system) + (f" [{r.param}]" if r.param else ""),
+                fmt_ms(p50),
+                fmt_ms(r.stats["p99_ms"]),
+                str(r.stats["n"]),
+                fmt_ms(p50 - duck.stats["p50_ms"]) if duck else "—",
+                f"×{p50 / pg.stats['p50_ms']:.1f}" if pg else "—",
+            ]
+        )
+    return _table(
+        ["client", "p50", "p99", "runs", "− DuckDB in-process p50", "÷ PostgreSQL psycopg2 p50"],
+        rows,
+    )
 
 
 def _read_table(res: Results, labels: dict[str, str]) -> str:
@@ -90,11 +97,20 @@ def _read_table(res: Results, labels: dict[str, str]) -> str:
             continue
         main = r.values.get("main", {})
         ratio = r.values.get("ratio")
-        rows.append([labels.get(r.system, r.system), r.param,
-                     fmt_ms(main.get("p50_ms")), _ms(r),
-                     f"×{ratio:.2f}" if ratio else "—", CHECK[r.correct], r.note])
-    return _table(["system", "query", "main p50", "branch p50", "branch ÷ main",
-                   "same answer", "note"], rows)
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                r.param,
+                fmt_ms(main.get("p50_ms")),
+                _ms(r),
+                f"×{ratio:.2f}" if ratio else "—",
+                CHECK[r.correct],
+                r.note,
+            ]
+        )
+    return _table(
+        ["system", "query", "main p50", "branch p50", "branch ÷ main", "same answer", "note"], rows
+    )
 
 
 def _write_table(res: Results, labels: dict[str, str]) -> str:
@@ -103,15 +119,33 @@ def _write_table(res: Results, labels: dict[str, str]) -> str:
         if r.status not in ("ok", "failed"):
             continue
         ratio = r.values.get("ratio")
-        rows.append([labels.get(r.system, r.system), r.param,
-                     fmt_ms(r.values.get("main", {}).get("p50_ms")), _ms(r),
-                     f"×{ratio:.2f}" if ratio else "—",
-                     fmt_ms(r.values.get("second_write", {}).get("p50_ms")),
-                     fmt_ms(r.values.get("main_after_fork", {}).get("p50_ms")),
-                     CHECK[r.correct], r.note])
-    return _table(["system", "table", "write on main p50", "first write in branch p50",
-                   "÷ main", "second write in branch p50",
-                   "first write on main with a live branch p50", "works", "note"], rows)
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                r.param,
+                fmt_ms(r.values.get("main", {}).get("p50_ms")),
+                _ms(r),
+                f"×{ratio:.2f}" if ratio else "—",
+                fmt_ms(r.values.get("second_write", {}).get("p50_ms")),
+                fmt_ms(r.values.get("main_after_fork", {}).get("p50_ms")),
+                CHECK[r.correct],
+                r.note,
+            ]
+        )
+    return _table(
+        [
+            "system",
+            "table",
+            "write on main p50",
+            "first write in branch p50",
+            "÷ main",
+            "second write in branch p50",
+            "first write on main with a live branch p50",
+            "works",
+            "note",
+        ],
+        rows,
+    )
 
 
 def _disk_table(res: Results, labels: dict[str, str]) -> str:
@@ -125,16 +159,31 @@ def _disk_table(res: Results, labels: dict[str, str]) -> str:
         def pct(x: float | None) -> str:
             return "—" if x is None else f"{x * 100:.0f} %"
 
-        rows.append([
-            labels.get(r.system, r.system),
-            f"{v['before']['file_bytes'] / mib:.1f}",
-            f"{v['branch_used_bytes'] / mib:.1f}", pct(v["used_reclaimed"]),
-            f"{v['branch_file_bytes'] / mib:.1f}", pct(v["file_reclaimed"]),
-            f"{v['file_growth_second_branch'] / mib:.1f}", r.note,
-        ])
-    return _table(["system", "file before (MiB)", "branch used (MiB)", "used reclaimed",
-                   "branch file growth (MiB)", "file reclaimed",
-                   "2nd branch file growth (MiB)", "note"], rows)
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                f"{v['before']['file_bytes'] / mib:.1f}",
+                f"{v['branch_used_bytes'] / mib:.1f}",
+                pct(v["used_reclaimed"]),
+                f"{v['branch_file_bytes'] / mib:.1f}",
+                pct(v["file_reclaimed"]),
+                f"{v['file_growth_second_branch'] / mib:.1f}",
+                r.note,
+            ]
+        )
+    return _table(
+        [
+            "system",
+            "file before (MiB)",
+            "branch used (MiB)",
+            "used reclaimed",
+            "branch file growth (MiB)",
+            "file reclaimed",
+            "2nd branch file growth (MiB)",
+            "note",
+        ],
+        rows,
+    )
 
 
 def _concurrency_table(res: Results, labels: dict[str, str]) -> str:
@@ -144,15 +193,37 @@ def _concurrency_table(res: Results, labels: dict[str, str]) -> str:
             continue
         v = r.values
         tp = v.get("throughput_per_s")
-        rows.append([
-            labels.get(r.system, r.system), str(int(r.x)) if r.x else "—",
-            f"{v.get('succeeded', '—')}/{v.get('cycles', '—')}",
-            f"{tp:.1f}" if tp else "—", _ms(r), _ms(r, "p99_ms"),
-            str(v.get("lost", "—")), str(v.get("duplicated", "—")),
-            str(v.get("errors", "—")), CHECK[r.correct], r.note,
-        ])
-    return _table(["system", "agents", "ok cycles", "cycles/s", "p50", "p99", "lost",
-                   "duplicated", "errors", "correct", "note"], rows)
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                str(int(r.x)) if r.x else "—",
+                f"{v.get('succeeded', '—')}/{v.get('cycles', '—')}",
+                f"{tp:.1f}" if tp else "—",
+                _ms(r),
+                _ms(r, "p99_ms"),
+                str(v.get("lost", "—")),
+                str(v.get("duplicated", "—")),
+                str(v.get("errors", "—")),
+                CHECK[r.correct],
+                r.note,
+            ]
+        )
+    return _table(
+        [
+            "system",
+            "agents",
+            "ok cycles",
+            "cycles/s",
+            "p50",
+            "p99",
+            "lost",
+            "duplicated",
+            "errors",
+            "correct",
+            "note",
+        ],
+        rows,
+    )
 
 
 def _correctness_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]]:
@@ -181,14 +252,22 @@ def _correctness_table(res: Results, labels: dict[str, str]) -> tuple[str, list[
 
 
 def _targets_table(targets: list[Target]) -> str:
-    rows = [[t.name, t.goal, t.measured,
-             {True: "**met**", False: "**missed**", None: "not measured"}[t.met], t.reason]
-            for t in targets]
+    rows = [
+        [
+            t.name,
+            t.goal,
+            t.measured,
+            {True: "**met**", False: "**missed**", None: "not measured"}[t.met],
+            t.reason,
+        ]
+        for t in targets
+    ]
     return _table(["SPEC §5 target", "goal", "measured (this run)", "verdict", "why"], rows)
 
 
-def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path,
-             title: bool = True) -> str:
+def markdown(
+    res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path, title: bool = True
+) -> str:
     labels = labels_of(meta)
     m = meta.get("machine", {})
     lines = [
@@ -208,33 +287,59 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
     ]
     sysrows = []
     for key, s in meta.get("systems", {}).items():
-        status = "skipped: " + s["skipped"] if "skipped" in s else (
-            "failed: " + s["failed"] if "failed" in s else "ran")
+        status = (
+            "skipped: " + s["skipped"]
+            if "skipped" in s
+            else ("failed: " + s["failed"] if "failed" in s else "ran")
+        )
         if "timed_out" in s:
             status = "ran; " + s["timed_out"]
-        info = ", ".join(f"{k} {v}" for k, v in s.get("info", {}).items() if k not in ("settings", "src"))
+        info = ", ".join(
+            f"{k} {v}" for k, v in s.get("info", {}).items() if k not in ("settings", "src")
+        )
         sysrows.append([f"`{key}`", s["label"], s["description"], info, status])
     lines += [_table(["key", "system", "how it branches", "version", "status"], sysrows), ""]
     ctable, cnotes = _correctness_table(res, labels)
-    lines += ["## Correctness", "",
-              "Main has 1000 rows. After the fork main changes row 1; the branch changes "
-              "row 2, inserts one row and deletes row 3; then it merges.", "", ctable, ""]
+    lines += [
+        "## Correctness",
+        "",
+        "Main has 1000 rows. After the fork main changes row 1; the branch changes "
+        "row 2, inserts one row and deletes row 3; then it merges.",
+        "",
+        ctable,
+        "",
+    ]
     lines += [f"{i}. {n}" for i, n in enumerate(cnotes, 1)] + [""]
     sections = [
         ("Round trip: SELECT 1", _roundtrip_table(res, labels), "roundtrip.png"),
-        ("branch_create vs rows in main (p50)", _series_table(res, "create_vs_rows", labels),
-         "create_vs_rows.png"),
-        ("branch_create vs tables in main (p50)",
-         _series_table(res, "create_vs_tables", labels), "create_vs_tables.png"),
-        ("branch_create vs live branches (p50; last row: discarding them all, per branch)",
-         _series_table(res, "create_vs_live", labels), "create_vs_live.png"),
-        ("Read of an untouched table: branch vs main", _read_table(res, labels),
-         "branch_vs_main.png"),
+        (
+            "branch_create vs rows in main (p50)",
+            _series_table(res, "create_vs_rows", labels),
+            "create_vs_rows.png",
+        ),
+        (
+            "branch_create vs tables in main (p50)",
+            _series_table(res, "create_vs_tables", labels),
+            "create_vs_tables.png",
+        ),
+        (
+            "branch_create vs live branches (p50; last row: discarding them all, per branch)",
+            _series_table(res, "create_vs_live", labels),
+            "create_vs_live.png",
+        ),
+        (
+            "Read of an untouched table: branch vs main",
+            _read_table(res, labels),
+            "branch_vs_main.png",
+        ),
         ("First write in a branch vs on main", _write_table(res, labels), None),
         ("Merge time vs diff size (p50)", _series_table(res, "merge", labels), "merge.png"),
         ("Disk bytes after discard", _disk_table(res, labels), None),
-        ("Concurrent agents: create → insert → merge cycles", _concurrency_table(res, labels),
-         "concurrency.png"),
+        (
+            "Concurrent agents: create → insert → merge cycles",
+            _concurrency_table(res, labels),
+            "concurrency.png",
+        ),
     ]
     names = {p.name for p in plots}
     for title, table, png in sections:
@@ -244,9 +349,12 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
             link = Path(os.path.relpath(rel, md_dir)).as_posix()
             lines += [f"![{title}]({link})", ""]
     lines += ["## Time per system and workload", "", _budget_table(meta), ""]
-    unsup = [r for r in res.records
-             if r.status in ("unsupported", "failed", "skipped", "timeout")
-             and r.workload != "correctness"]
+    unsup = [
+        r
+        for r in res.records
+        if r.status in ("unsupported", "failed", "skipped", "timeout")
+        and r.workload != "correctness"
+    ]
     if unsup:
         lines += ["## Not measured", ""]
         seen = set()
@@ -255,8 +363,10 @@ def markdown(res: Results, meta: dict[str, Any], plots: list[Path], md_dir: Path
             if key in seen:
                 continue
             seen.add(key)
-            lines.append(f"- {r.workload} / {labels.get(r.system, r.system)} "
-                         f"{r.param}: {r.status} — {r.note}")
+            lines.append(
+                f"- {r.workload} / {labels.get(r.system, r.system)} "
+                f"{r.param}: {r.status} — {r.note}"
+            )
         lines.append("")
     lines += ["❌ after a number marks a wrong result; `—` means not applicable.", ""]
     return "\n".join(lines)
@@ -279,8 +389,7 @@ def _budget_table(meta: dict[str, Any]) -> str:
             cut = cuts.get((key, w))
             parts.append(f"{w} {sec:.0f}" + (f" (cut: {', '.join(cut)})" if cut else ""))
         total = sum(d.values())
-        rows.append([label, f"{total:.0f}", f"{budget:.0f}" if budget else "—",
-                     "; ".join(parts)])
+        rows.append([label, f"{total:.0f}", f"{budget:.0f}" if budget else "—", "; ".join(parts)])
     return _table(["system", "seconds", "budget (s)", "seconds per step"], rows)
 
 
@@ -291,8 +400,11 @@ def write_all(res: Results, meta: dict[str, Any], out: Path) -> dict[str, Path]:
     meta = dict(meta)
     meta["targets"] = [t.__dict__ for t in evaluate(res)]
     js = out / f"{meta['profile']}.json"
-    js.write_text(json.dumps({"meta": meta, "records": [r.to_json() for r in res.records]},
-                             indent=1, default=str))
+    js.write_text(
+        json.dumps(
+            {"meta": meta, "records": [r.to_json() for r in res.records]}, indent=1, default=str
+        )
+    )
     md = out / "RESULTS.md"
     md.write_text(markdown(res, meta, plots, out))
     return {"json": js, "markdown": md}
@@ -306,8 +418,7 @@ def update_readme(readme: Path, res: Results, meta: dict[str, Any], out: Path) -
     """Replace the results block of benchmarks/README.md with this run's tables and plots."""
     plots = sorted((out / "plots").glob("*.png"))
     body = markdown(res, meta, plots, readme.parent, title=False)
-    body = "\n".join("#" + line if line.startswith("## ") else line
-                      for line in body.splitlines())
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in body.splitlines())
     text = readme.read_text() if readme.exists() else f"{README_START}\n{README_END}\n"
     if README_START not in text:
         text += f"\n{README_START}\n{README_END}\n"

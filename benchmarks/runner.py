@@ -63,13 +63,20 @@ def run(
         "durations_s": {},
     }
     t_run = perf()
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as prog:
         task = prog.add_task("starting", total=len(systems) * len(workloads))
         for cls in systems:
-            meta["systems"][cls.key] = {"label": cls.label, "family": cls.family,
-                                        "description": cls.description}
+            meta["systems"][cls.key] = {
+                "label": cls.label,
+                "family": cls.family,
+                "description": cls.description,
+            }
             prog.update(task, description=f"{cls.label}: checking")
             reason = cls.unavailable()
             if reason:
@@ -84,10 +91,16 @@ def run(
                 mine = [w for w in workloads if w.KEY in keep]
                 for w in workloads:
                     if w.KEY not in keep:
-                        results.add(Record(w.KEY, cls.key, status="skipped",
-                                           note=f"not run by --{profile.name} for this system "
-                                                "(see the profile: what it would show is "
-                                                "measured on another system)"))
+                        results.add(
+                            Record(
+                                w.KEY,
+                                cls.key,
+                                status="skipped",
+                                note=f"not run by --{profile.name} for this system "
+                                "(see the profile: what it would show is "
+                                "measured on another system)",
+                            )
+                        )
                 prog.advance(task, len(workloads) - len(mine))
             _run_system(cls, profile, mine, results, meta, prog, task)
             if on_system_done is not None:
@@ -98,8 +111,13 @@ def run(
 
 
 def _run_system(
-    cls: type[System], profile: Profile, workloads: list[ModuleType], results: Results,
-    meta: dict[str, Any], prog: Progress, task: Any,
+    cls: type[System],
+    profile: Profile,
+    workloads: list[ModuleType],
+    results: Results,
+    meta: dict[str, Any],
+    prog: Progress,
+    task: Any,
 ) -> None:
     sysmeta = meta["systems"][cls.key]
     workdir = Path(tempfile.mkdtemp(prefix=f"hati-bench-{cls.key}-"))
@@ -115,11 +133,18 @@ def _run_system(
             sysmeta["info"] = system.info()
         except Exception as exc:
             sysmeta["failed"] = short_error(exc)
-            meta["errors"].append({"system": cls.key, "workload": "start",
-                                   "traceback": traceback.format_exc()})
+            meta["errors"].append(
+                {"system": cls.key, "workload": "start", "traceback": traceback.format_exc()}
+            )
             for w in workloads:
-                results.add(Record(w.KEY, cls.key, status="failed",
-                                   note=f"system did not start: {short_error(exc)}"))
+                results.add(
+                    Record(
+                        w.KEY,
+                        cls.key,
+                        status="failed",
+                        note=f"system did not start: {short_error(exc)}",
+                    )
+                )
             prog.advance(task, len(workloads))
             return
         durations["start"] = perf() - t0
@@ -130,8 +155,10 @@ def _run_system(
         for w in workloads:
             sys_left = sys_budget - (perf() - t_sys)
             if not broken and sys_left <= 1:
-                broken = (f"timed out: the {sys_budget:.0f} s budget of this system was "
-                          f"spent (at {perf() - t_sys:.0f} s)")
+                broken = (
+                    f"timed out: the {sys_budget:.0f} s budget of this system was "
+                    f"spent (at {perf() - t_sys:.0f} s)"
+                )
                 sysmeta["timed_out"] = broken
             if broken:
                 status = "skipped" if broken.startswith("timed out") else "failed"
@@ -139,13 +166,15 @@ def _run_system(
                 prog.advance(task)
                 continue
             budget = min(profile.workload_budget(cls.key, w.KEY), sys_left)
-            durations[w.KEY], raised = _run_workload(system, w, profile, budget, results,
-                                                     meta, prog, task)
+            durations[w.KEY], raised = _run_workload(
+                system, w, profile, budget, results, meta, prog, task
+            )
             if raised:
                 broken = _recover(system)
             if not prog.console.is_terminal:
-                prog.console.log(f"{cls.key}: {w.KEY} done in {durations[w.KEY]:.1f}s "
-                                 f"(budget {budget:.0f}s)")
+                prog.console.log(
+                    f"{cls.key}: {w.KEY} done in {durations[w.KEY]:.1f}s (budget {budget:.0f}s)"
+                )
             stuck = [r for r in results.find(w.KEY, cls.key) if r.values.get("stuck_agents")]
             if stuck:
                 broken = "skipped: agents of an earlier workload are stuck"
@@ -155,14 +184,21 @@ def _run_system(
         try:
             system.stop()
         except Exception:  # noqa: BLE001 - report and go on
-            meta["errors"].append({"system": cls.key, "workload": "stop",
-                                   "traceback": traceback.format_exc()})
+            meta["errors"].append(
+                {"system": cls.key, "workload": "stop", "traceback": traceback.format_exc()}
+            )
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run_workload(
-    system: System, w: ModuleType, profile: Profile, budget: float, results: Results,
-    meta: dict[str, Any], prog: Progress, task: Any,
+    system: System,
+    w: ModuleType,
+    profile: Profile,
+    budget: float,
+    results: Results,
+    meta: dict[str, Any],
+    prog: Progress,
+    task: Any,
 ) -> tuple[float, bool]:
     """One workload under its budget; a watchdog cancels it ``hard_grace_s`` after the
     budget. Returns its wall time and whether it raised (cancelled or crashed)."""
@@ -170,8 +206,9 @@ def _run_workload(
     ctx = Ctx(system, profile, results, w.KEY, budget_s=budget)
 
     def tick(msg: str) -> None:
-        prog.update(task, description=f"{label}: {w.TITLE}: {msg} "
-                                      f"[{ctx.elapsed():.0f}/{budget:.0f} s]")
+        prog.update(
+            task, description=f"{label}: {w.TITLE}: {msg} [{ctx.elapsed():.0f}/{budget:.0f} s]"
+        )
 
     ctx.tick = tick
     tick("")
@@ -195,20 +232,28 @@ def _run_workload(
     except Exception as exc:
         raised = True
         if fired.is_set():
-            results.add(Record(w.KEY, system.key, status="timeout",
-                               note=f"timed out at {ctx.elapsed():.0f} s (budget {budget:.0f} s"
-                                    f" + {profile.hard_grace_s:.0f} s grace): cancelled during "
-                                    f"{_last_tick(prog, task)}"))
+            results.add(
+                Record(
+                    w.KEY,
+                    system.key,
+                    status="timeout",
+                    note=f"timed out at {ctx.elapsed():.0f} s (budget {budget:.0f} s"
+                    f" + {profile.hard_grace_s:.0f} s grace): cancelled during "
+                    f"{_last_tick(prog, task)}",
+                )
+            )
         else:
             results.add(Record(w.KEY, system.key, status="failed", note=short_error(exc)))
-        meta["errors"].append({"system": system.key, "workload": w.KEY,
-                               "traceback": traceback.format_exc()})
+        meta["errors"].append(
+            {"system": system.key, "workload": w.KEY, "traceback": traceback.format_exc()}
+        )
     finally:
         done.set()
         timer.cancel()
     if ctx.cut:
         meta.setdefault("budget_cuts", []).append(
-            {"system": system.key, "workload": w.KEY, "budget_s": budget, "cut": ctx.cut})
+            {"system": system.key, "workload": w.KEY, "budget_s": budget, "cut": ctx.cut}
+        )
     return ctx.elapsed(), raised
 
 

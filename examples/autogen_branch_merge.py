@@ -132,51 +132,115 @@ def scripted_responses() -> dict[str, list[str | CreateResult]]:
     h, v = HORIZONTAL, VERTICAL
     return {
         "planner": [
-            _turn("Start from a clean baseline table on main.", ("run_sql", {"sql": (
-                "DROP TABLE IF EXISTS deploy_config; "
-                "CREATE TABLE deploy_config (service VARCHAR, replicas INTEGER, "
-                "cpu_limit VARCHAR, memory_limit VARCHAR, region VARCHAR)")})),
-            _turn("Insert the three current services.", ("run_sql", {"sql": (
-                "INSERT INTO deploy_config VALUES "
-                "('api-gateway', 3, '500m', '512Mi', 'us-east-1'), "
-                "('ml-inference', 2, '2000m', '4Gi', 'us-east-1'), "
-                "('data-pipeline', 1, '1000m', '2Gi', 'us-east-1')")})),
+            _turn(
+                "Start from a clean baseline table on main.",
+                (
+                    "run_sql",
+                    {
+                        "sql": (
+                            "DROP TABLE IF EXISTS deploy_config; "
+                            "CREATE TABLE deploy_config (service VARCHAR, replicas INTEGER, "
+                            "cpu_limit VARCHAR, memory_limit VARCHAR, region VARCHAR)"
+                        )
+                    },
+                ),
+            ),
+            _turn(
+                "Insert the three current services.",
+                (
+                    "run_sql",
+                    {
+                        "sql": (
+                            "INSERT INTO deploy_config VALUES "
+                            "('api-gateway', 3, '500m', '512Mi', 'us-east-1'), "
+                            "('ml-inference', 2, '2000m', '4Gi', 'us-east-1'), "
+                            "('data-pipeline', 1, '1000m', '2Gi', 'us-east-1')"
+                        )
+                    },
+                ),
+            ),
             _turn("Read the baseline back.", ("run_sql", {"sql": SNAPSHOT_SQL})),
             "Baseline is on main: 3 services, 6 replicas, all in us-east-1. "
             f"explorer_horizontal: try '{h}'. explorer_vertical: try '{v}'.",
         ],
         "explorer_horizontal": [
             _turn(f"My own branch first: '{h}'.", ("create_branch", {"name": h})),
-            _turn("Triple the replicas everywhere.", ("query_branch", {
-                "branch": h, "sql": "UPDATE deploy_config SET replicas = replicas * 3"})),
-            _turn("Add a cache layer in front.", ("query_branch", {"branch": h, "sql": (
-                "INSERT INTO deploy_config VALUES "
-                "('cache-layer', 6, '250m', '256Mi', 'us-east-1')")})),
-            _turn("Measure the cost of the plan.", ("query_branch", {"branch": h, "sql": TOTALS_SQL})),
+            _turn(
+                "Triple the replicas everywhere.",
+                (
+                    "query_branch",
+                    {"branch": h, "sql": "UPDATE deploy_config SET replicas = replicas * 3"},
+                ),
+            ),
+            _turn(
+                "Add a cache layer in front.",
+                (
+                    "query_branch",
+                    {
+                        "branch": h,
+                        "sql": (
+                            "INSERT INTO deploy_config VALUES "
+                            "('cache-layer', 6, '250m', '256Mi', 'us-east-1')"
+                        ),
+                    },
+                ),
+            ),
+            _turn(
+                "Measure the cost of the plan.", ("query_branch", {"branch": h, "sql": TOTALS_SQL})
+            ),
             f"Horizontal plan in '{h}': replicas x3 on every service plus a 6-replica "
             "cache-layer. Totals: 4 services, 24 replicas, 21000m CPU.",
         ],
         "explorer_vertical": [
             _turn(f"My own branch first: '{v}'.", ("create_branch", {"name": v})),
-            _turn("Give ml-inference bigger pods.", ("query_branch", {"branch": v, "sql": (
-                "UPDATE deploy_config SET cpu_limit = '4000m', memory_limit = '8Gi' "
-                "WHERE service = 'ml-inference'")})),
-            _turn("Add a second region for ml-inference.", ("query_branch", {"branch": v, "sql": (
-                "INSERT INTO deploy_config VALUES "
-                "('ml-inference', 2, '4000m', '8Gi', 'eu-west-1')")})),
-            _turn("Measure the cost of the plan.", ("query_branch", {"branch": v, "sql": TOTALS_SQL})),
+            _turn(
+                "Give ml-inference bigger pods.",
+                (
+                    "query_branch",
+                    {
+                        "branch": v,
+                        "sql": (
+                            "UPDATE deploy_config SET cpu_limit = '4000m', memory_limit = '8Gi' "
+                            "WHERE service = 'ml-inference'"
+                        ),
+                    },
+                ),
+            ),
+            _turn(
+                "Add a second region for ml-inference.",
+                (
+                    "query_branch",
+                    {
+                        "branch": v,
+                        "sql": (
+                            "INSERT INTO deploy_config VALUES "
+                            "('ml-inference', 2, '4000m', '8Gi', 'eu-west-1')"
+                        ),
+                    },
+                ),
+            ),
+            _turn(
+                "Measure the cost of the plan.", ("query_branch", {"branch": v, "sql": TOTALS_SQL})
+            ),
             f"Vertical plan in '{v}': ml-inference at 4000m/8Gi, plus a copy in eu-west-1. "
             "Totals: 4 rows, 8 replicas, 18500m CPU.",
         ],
         "judge": [
-            _turn("What did each explorer change?",
-                  ("diff_branch", {"branch": h}), ("diff_branch", {"branch": v})),
-            _turn("Compare the totals side by side.",
-                  ("compare_branches", {"branches": [h, v], "sql": TOTALS_SQL})),
-            _turn(f"'{v}' adds ml-inference capacity in two regions with 8 replicas instead of 24. "
-                  "Merge it, drop the other.",
-                  ("merge_branch", {"branch": v, "strategy": "branch_wins"}),
-                  ("discard_branch", {"branch": h})),
+            _turn(
+                "What did each explorer change?",
+                ("diff_branch", {"branch": h}),
+                ("diff_branch", {"branch": v}),
+            ),
+            _turn(
+                "Compare the totals side by side.",
+                ("compare_branches", {"branches": [h, v], "sql": TOTALS_SQL}),
+            ),
+            _turn(
+                f"'{v}' adds ml-inference capacity in two regions with 8 replicas instead of 24. "
+                "Merge it, drop the other.",
+                ("merge_branch", {"branch": v, "strategy": "branch_wins"}),
+                ("discard_branch", {"branch": h}),
+            ),
             _turn("Check that nothing is left behind.", ("list_branches", {})),
             f"Decision: merged '{v}' (8 replicas, 18500m CPU, ml-inference in two regions) "
             f"with branch_wins; discarded '{h}' (24 replicas, 21000m CPU). TERMINATE",
@@ -185,7 +249,10 @@ def scripted_responses() -> dict[str, list[str | CreateResult]]:
 
 
 _REPLAY_INFO = ModelInfo(
-    vision=False, function_calling=True, json_output=False, family="unknown",
+    vision=False,
+    function_calling=True,
+    json_output=False,
+    family="unknown",
     structured_output=False,
 )
 
@@ -198,7 +265,9 @@ def offline_clients() -> dict[str, ChatCompletionClient]:
     }
 
 
-def openai_clients(model: str, api_key: str, base_url: str | None) -> dict[str, ChatCompletionClient]:
+def openai_clients(
+    model: str, api_key: str, base_url: str | None
+) -> dict[str, ChatCompletionClient]:
     """One real OpenAI-compatible client shared by every agent."""
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
@@ -206,7 +275,10 @@ def openai_clients(model: str, api_key: str, base_url: str | None) -> dict[str, 
     if base_url:
         kwargs["base_url"] = base_url
         kwargs["model_info"] = ModelInfo(
-            vision=False, function_calling=True, json_output=False, family="unknown",
+            vision=False,
+            function_calling=True,
+            json_output=False,
+            family="unknown",
             structured_output=False,
         )
     client = OpenAIChatCompletionClient(**kwargs)
@@ -301,28 +373,44 @@ def build_team(
         for name in ["planner", *EXPLORERS, "scoreboard", "judge"]
     }
     planner = AssistantAgent(
-        "planner", clients["planner"], system_message=PLANNER_PROMPT,
+        "planner",
+        clients["planner"],
+        system_message=PLANNER_PROMPT,
         tools=conns["planner"].tools(["run_sql"]),
-        max_tool_iterations=8, description="Writes the baseline on main.",
+        max_tool_iterations=8,
+        description="Writes the baseline on main.",
     )
     explorers = [
         AssistantAgent(
-            name, clients[name],
+            name,
+            clients[name],
             system_message=EXPLORER_PROMPT.format(
-                name=name, branch=branch, totals=TOTALS_SQL, strategy=STRATEGIES[branch]),
+                name=name, branch=branch, totals=TOTALS_SQL, strategy=STRATEGIES[branch]
+            ),
             tools=conns[name].tools(["create_branch", "query_branch", "diff_branch"]),
-            max_tool_iterations=8, description=f"Explores {branch} in its own branch.",
+            max_tool_iterations=8,
+            description=f"Explores {branch} in its own branch.",
         )
         for name, branch in EXPLORERS.items()
     ]
     scoreboard = Scoreboard(conns["scoreboard"], list(EXPLORERS))
     judge = AssistantAgent(
-        "judge", clients["judge"],
+        "judge",
+        clients["judge"],
         system_message=JUDGE_PROMPT.format(branches=list(EXPLORERS.values()), totals=TOTALS_SQL),
         tools=conns["judge"].tools(
-            ["diff_branch", "compare_branches", "query_branch", "merge_branch",
-             "discard_branch", "list_branches", "show_conflicts"]),
-        max_tool_iterations=8, description="Compares branches and merges the best.",
+            [
+                "diff_branch",
+                "compare_branches",
+                "query_branch",
+                "merge_branch",
+                "discard_branch",
+                "list_branches",
+                "show_conflicts",
+            ]
+        ),
+        max_tool_iterations=8,
+        description="Compares branches and merges the best.",
     )
     builder = DiGraphBuilder()
     for agent in [planner, *explorers, scoreboard, judge]:
@@ -332,7 +420,8 @@ def build_team(
         builder.add_edge(explorer, scoreboard)  # fan-in: scoreboard waits for both
     builder.add_edge(scoreboard, judge)
     team = GraphFlow(
-        builder.get_participants(), graph=builder.build(),
+        builder.get_participants(),
+        graph=builder.build(),
         termination_condition=TextMentionTermination("TERMINATE", sources=["judge"])
         | MaxMessageTermination(60),
     )
@@ -430,7 +519,11 @@ async def main(
             await client.close()
 
     console.print(comparison_table(result))
-    same = _bag(result.final_main) == _bag(result.snapshots.get(result.merged[0], [])) if result.merged else False
+    same = (
+        _bag(result.final_main) == _bag(result.snapshots.get(result.merged[0], []))
+        if result.merged
+        else False
+    )
     console.print(
         f"Merged: {', '.join(result.merged) or 'none'}; discarded: {', '.join(result.discarded) or 'none'}; "
         f"main now equals the merged branch: {'yes' if same else 'no'}"
@@ -447,8 +540,14 @@ async def main(
 # --------------------------------------------------------------------------------------
 # Printing.
 
-_STYLE = {"planner": "cyan", "explorer_horizontal": "magenta", "explorer_vertical": "green",
-          "scoreboard": "yellow", "judge": "bold blue", "user": "white"}
+_STYLE = {
+    "planner": "cyan",
+    "explorer_horizontal": "magenta",
+    "explorer_vertical": "green",
+    "scoreboard": "yellow",
+    "judge": "bold blue",
+    "user": "white",
+}
 
 
 def _clip(text: str, lines: int = 14) -> str:
@@ -471,7 +570,9 @@ def print_message(console: Console, msg: BaseAgentEvent | BaseChatMessage) -> No
         for res in msg.content:
             body = _clip(res.content)
             style = "red" if body.startswith("ERROR") else "dim"
-            console.print(who + Text("← ", style=style) + Text(body.replace("\n", "\n    "), style=style))
+            console.print(
+                who + Text("← ", style=style) + Text(body.replace("\n", "\n    "), style=style)
+            )
     elif isinstance(msg, ToolCallSummaryMessage):
         pass  # the execution event above already showed the results
     elif isinstance(msg, BaseChatMessage):
@@ -507,13 +608,20 @@ def comparison_table(result: DemoResult) -> Table:
     for key in sorted(keys):
         table.add_row(key[0], key[1], *[_cell(m[key]) if key in m else "—" for m in keyed])
     table.add_section()
-    table.add_row(Text("total replicas", style="bold"), "",
-                  *[str(totals(rows)[0]) for _, rows in views])
-    table.add_row(Text("total CPU", style="bold"), "",
-                  *[f"{totals(rows)[1]}m" for _, rows in views])
+    table.add_row(
+        Text("total replicas", style="bold"), "", *[str(totals(rows)[0]) for _, rows in views]
+    )
+    table.add_row(
+        Text("total CPU", style="bold"), "", *[f"{totals(rows)[1]}m" for _, rows in views]
+    )
     verdicts = [
-        "baseline" if i == 0 else "✓ merged" if name in result.merged
-        else "✗ discarded" if name in result.discarded else "kept"
+        "baseline"
+        if i == 0
+        else "✓ merged"
+        if name in result.merged
+        else "✗ discarded"
+        if name in result.discarded
+        else "kept"
         for i, (name, _) in enumerate(views)
     ]
     table.add_row(Text("judge", style="bold"), "", *verdicts)
@@ -528,10 +636,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HATI_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("HATI_PORT", "5439")))
-    parser.add_argument("--model", default=os.environ.get("OPENAI_MODEL", DEFAULT_MODEL),
-                        help="model for the real (non-offline) run")
-    parser.add_argument("--offline", action="store_true",
-                        help="use the scripted replay models even if OPENAI_API_KEY is set")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("OPENAI_MODEL", DEFAULT_MODEL),
+        help="model for the real (non-offline) run",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="use the scripted replay models even if OPENAI_API_KEY is set",
+    )
     return parser.parse_args(argv)
 
 

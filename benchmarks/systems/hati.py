@@ -33,11 +33,13 @@ def hati_source() -> dict[str, Any]:
     out: dict[str, Any] = {"src": str(src)}
     try:
         git = ["git", "-C", str(REPO)]
-        out["repo_commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
-                                            capture_output=True, text=True).stdout.strip()
+        out["repo_commit"] = subprocess.run(
+            git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
         if src == REPO / "src":
-            dirty = subprocess.run(git + ["status", "--porcelain", "src/hati"],
-                                   capture_output=True, text=True).stdout.strip()
+            dirty = subprocess.run(
+                git + ["status", "--porcelain", "src/hati"], capture_output=True, text=True
+            ).stdout.strip()
             out["uncommitted_changes"] = bool(dirty)
     except OSError:
         pass
@@ -48,9 +50,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     src = _src()
     if (src / "hati").is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(src), env.get("PYTHONPATH", "")) if p
-        )
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -61,7 +61,11 @@ def hati_unavailable() -> str | None:
     try:
         out = subprocess.run(
             [sys.executable, "-m", "hati", "serve", "--help"],
-            capture_output=True, text=True, timeout=60, env=_env(), cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(),
+            cwd=REPO,
         )
     except Exception as exc:  # noqa: BLE001
         return f"`python -m hati serve --help` failed: {exc}"
@@ -89,9 +93,20 @@ class HatiServer:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hati", "serve", "--dir", str(self.dir),
-                 "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=self.root,
+                [
+                    sys.executable,
+                    "-m",
+                    "hati",
+                    "serve",
+                    "--dir",
+                    str(self.dir),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                cwd=self.root,
             )
         import psycopg2
 
@@ -100,10 +115,12 @@ class HatiServer:
         while perf() < end:  # bounded readiness polling
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"hati serve exited with {self.proc.returncode}: {self.log_tail()}")
+                    f"hati serve exited with {self.proc.returncode}: {self.log_tail()}"
+                )
             try:
-                c = psycopg2.connect(host="127.0.0.1", port=self.port, user=USER,
-                                     dbname=DBNAME, connect_timeout=2)
+                c = psycopg2.connect(
+                    host="127.0.0.1", port=self.port, user=USER, dbname=DBNAME, connect_timeout=2
+                )
                 c.close()
                 return
             except psycopg2.OperationalError as exc:
@@ -259,8 +276,7 @@ class Hati(HatiServed):
 
     def info(self) -> dict[str, Any]:
         rows = self.main().query("SELECT version()")
-        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver,
-                **hati_source()}
+        return {"version": str(rows[0][0]) if rows else "?", "driver": self.driver, **hati_source()}
 
     def branch_create(self, name: str) -> None:
         self.main().query(f"SELECT branch_create({sql_str(name)})")
@@ -296,8 +312,10 @@ class BranchQuerySession(ConnSession):
         self.branch = branch
 
     def query(self, sql: str) -> list[Any]:
-        return self.conn.run(f"SELECT * FROM branch_query({sql_str(self.branch)}, "
-                             f"{sql_str(sql)})") or []
+        return (
+            self.conn.run(f"SELECT * FROM branch_query({sql_str(self.branch)}, {sql_str(sql)})")
+            or []
+        )
 
     def execute(self, sql: str) -> None:
         self.conn.run(f"SELECT branch_query({sql_str(self.branch)}, {sql_str(sql)})")
@@ -307,8 +325,10 @@ class HatiPsycopg3(Hati):
     key = "hati_psycopg3"
     label = "hati (psycopg 3)"
     driver = "psycopg3"
-    description = ("hati server over the wire with psycopg 3 (extended protocol, "
-                   "server-side prepared after 5 runs)")
+    description = (
+        "hati server over the wire with psycopg 3 (extended protocol, "
+        "server-side prepared after 5 runs)"
+    )
 
     def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
         assert self.server is not None
@@ -320,5 +340,7 @@ class HatiPsycopg3(Hati):
 class HatiPlain(HatiServed, SchemaCopySystem):
     key = "hati_plain"
     label = "hati server, no branches"
-    description = ("the same hati server used as a plain SQL server (psycopg2): the schema-copy "
-                   "SQL of the DuckDB baseline sent over the wire, to show server overhead")
+    description = (
+        "the same hati server used as a plain SQL server (psycopg2): the schema-copy "
+        "SQL of the DuckDB baseline sent over the wire, to show server overhead"
+    )

@@ -87,8 +87,10 @@ class SdkLocalEngine(System):
     merge_note = "DROP TABLE + CREATE TABLE AS of each materialized table"
     merge_keeps_table = False
     merge_scans_main = True
-    description = ("PyPI hatidata-agent 0.4 `LocalDuckDBEngine` in-process on a DuckDB file; "
-                   "branch = schema of views (one per table), merge = replace table")
+    description = (
+        "PyPI hatidata-agent 0.4 `LocalDuckDBEngine` in-process on a DuckDB file; "
+        "branch = schema of views (one per table), merge = replace table"
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -20,8 +20,13 @@ from benchmarks.drivers import Conn, Pg2Conn, Pg3Conn
 from benchmarks.systems.base import Session, Unsupported
 from benchmarks.systems.schema_copy import ConnSession, ConnSystem, SchemaCopySystem
 
-BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
-            "/usr/lib/postgresql/17/bin", "/usr/local/bin", "/usr/bin")
+BIN_DIRS = (
+    "/usr/lib/postgresql/15/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/17/bin",
+    "/usr/local/bin",
+    "/usr/bin",
+)
 
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -42,8 +47,10 @@ def find_bin(name: str) -> str | None:
 def pg_unavailable() -> str | None:
     missing = [b for b in ("initdb", "pg_ctl", "postgres") if find_bin(b) is None]
     if missing:
-        return (f"PostgreSQL server binaries not found ({', '.join(missing)}); "
-                "install Debian's `postgresql` package (apt-get install postgresql)")
+        return (
+            f"PostgreSQL server binaries not found ({', '.join(missing)}); "
+            "install Debian's `postgresql` package (apt-get install postgresql)"
+        )
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
@@ -78,16 +85,45 @@ class PgCluster:
         initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         assert initdb and pg_ctl
         subprocess.run(
-            self._cmd([initdb, "-D", str(self.data), "-A", "trust", "-U", self.user,
-                       "-E", "UTF8", "--no-sync"]),
-            check=True, capture_output=True, timeout=120,
+            self._cmd(
+                [
+                    initdb,
+                    "-D",
+                    str(self.data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    self.user,
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         opts = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
         opts += f" -p {self.port} -k {self.root}"
         subprocess.run(
-            self._cmd([pg_ctl, "-D", str(self.data), "-l", str(self.root / "server.log"),
-                       "-o", opts, "-w", "-t", "60", "start"]),
-            check=True, capture_output=True, timeout=90,
+            self._cmd(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=90,
         )
         c = self.connect("postgres")
         rows = c.run("SHOW server_version") or [("?",)]
@@ -99,7 +135,8 @@ class PgCluster:
         if pg_ctl and self.data.exists():
             subprocess.run(
                 self._cmd([pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True, timeout=60,
+                capture_output=True,
+                timeout=60,
             )
 
     def connect(self, db: str, driver: str = "psycopg2") -> Conn:
@@ -161,8 +198,10 @@ class PostgresTemplate(PgBase):
     cheap_create = False
     supports_merge = False
     merge_note = "no merge between databases (would need postgres_fdw or dblink)"
-    description = ("PostgreSQL server from system binaries; branch = CREATE DATABASE b "
-                   "TEMPLATE bench (WAL_LOG strategy, the default), discard = DROP DATABASE")
+    description = (
+        "PostgreSQL server from system binaries; branch = CREATE DATABASE b "
+        "TEMPLATE bench (WAL_LOG strategy, the default), discard = DROP DATABASE"
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -184,7 +223,8 @@ class PostgresTemplate(PgBase):
         end = perf() + 10
         while perf() < end:
             rows = self.admin.run(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench'") or [(0,)]
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench'"
+            ) or [(0,)]
             if rows[0][0] == 0:
                 return
             time.sleep(0.005)  # bounded readiness polling
@@ -219,8 +259,10 @@ class PostgresTemplate(PgBase):
 class PostgresSchema(PgBase, SchemaCopySystem):
     key = "pg_schema"
     label = "PostgreSQL, schema copy"
-    description = ("same PostgreSQL server; branch = CREATE SCHEMA + CREATE TABLE (same "
-                   "primary key) + INSERT … SELECT of every table in one transaction, merge = full-scan two-way diff")
+    description = (
+        "same PostgreSQL server; branch = CREATE SCHEMA + CREATE TABLE (same "
+        "primary key) + INSERT … SELECT of every table in one transaction, merge = full-scan two-way diff"
+    )
 
     def checkpoint(self) -> None:
         self.main().execute("CHECKPOINT")

@@ -59,8 +59,10 @@ def copy_statements(schema: str, tables: list[str]) -> list[str]:
     """Copies keep the primary key (a branch must reject what main rejects)."""
     out = ["BEGIN", f"CREATE SCHEMA {schema}"]
     for t in tables:
-        out += [datagen.create_table(f"{schema}.{t}"),
-                f"INSERT INTO {schema}.{t} SELECT * FROM {t}"]
+        out += [
+            datagen.create_table(f"{schema}.{t}"),
+            f"INSERT INTO {schema}.{t} SELECT * FROM {t}",
+        ]
     out.append("COMMIT")
     return out
 

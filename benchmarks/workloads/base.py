@@ -48,11 +48,14 @@ class Ctx:
         return self.left() <= 0
 
     def budget_note(self) -> str:
-        return (f"timed out: the {self.budget_s:.0f} s budget of this workload was spent "
-                f"(at {self.elapsed():.0f} s)")
+        return (
+            f"timed out: the {self.budget_s:.0f} s budget of this workload was spent "
+            f"(at {self.elapsed():.0f} s)"
+        )
 
-    def points(self, items: Iterable[T], label: Callable[[T], tuple[str, float | None]]
-               ) -> Iterator[T]:
+    def points(
+        self, items: Iterable[T], label: Callable[[T], tuple[str, float | None]]
+    ) -> Iterator[T]:
         """The parameter points of a series; once the budget is spent, the rest are
         recorded as skipped ("timed out") instead of run."""
         for item in items:

@@ -73,33 +73,52 @@ def _round(ctx: Ctx, n: int, agents: list[Agent]) -> bool:
     ok = sum(len(x) for x in lat)
     errors = [e for x in errs for e in x]
     values: dict[str, Any] = {
-        "agents": n, "cycles": n * cycles, "succeeded": ok, "errors": len(errors),
-        "throughput_per_s": ok / wall if wall > 0 else None, "wall_s": wall,
-        "retries": sum(retries), "stuck_agents": stuck,
+        "agents": n,
+        "cycles": n * cycles,
+        "succeeded": ok,
+        "errors": len(errors),
+        "throughput_per_s": ok / wall if wall > 0 else None,
+        "wall_s": wall,
+        "retries": sum(retries),
+        "stuck_agents": stuck,
         "workarounds": sum(getattr(a, "workarounds", 0) for a in agents),
     }
     if stuck:
-        ctx.add(f"agents={n}", x=n, stats=summarize([x for y in lat for x in y]),
-                values=values, correct=False, status="failed",
-                note=f"{stuck} agents still running after {p.concurrency_timeout_s:.0f}s "
-                     "(deadlock or hang)")
+        ctx.add(
+            f"agents={n}",
+            x=n,
+            stats=summarize([x for y in lat for x in y]),
+            values=values,
+            correct=False,
+            status="failed",
+            note=f"{stuck} agents still running after {p.concurrency_timeout_s:.0f}s "
+            "(deadlock or hang)",
+        )
         return False
     for a in agents:
         a.close()
     main = sys.main()
-    got = main.query(f"SELECT count(*), count(DISTINCT id) FROM ev WHERE id >= {lo} "
-                     f"AND id < {lo + 100_000}")[0]
+    got = main.query(
+        f"SELECT count(*), count(DISTINCT id) FROM ev WHERE id >= {lo} AND id < {lo + 100_000}"
+    )[0]
     seed = main.query("SELECT count(*) FROM ev WHERE id < 1000")[0][0]
     lost = max(0, ok - int(got[0]))
     dup = int(got[0]) - int(got[1])
-    values.update(rows_in_main=int(got[0]), lost=lost, duplicated=dup, seed_rows=int(seed),
-                  extra=max(0, int(got[1]) - ok))
+    values.update(
+        rows_in_main=int(got[0]),
+        lost=lost,
+        duplicated=dup,
+        seed_rows=int(seed),
+        extra=max(0, int(got[1]) - ok),
+    )
     notes = []
     if errors:
         notes.append(f"{len(errors)} failed cycles, first: {errors[0]}")
     if lost or dup or seed != 1000 or got[1] > ok:
-        notes.append(f"rows: {ok} merged cycles, {got[0]} rows in main ({dup} duplicated), "
-                     f"{seed}/1000 seed rows left")
+        notes.append(
+            f"rows: {ok} merged cycles, {got[0]} rows in main ({dup} duplicated), "
+            f"{seed}/1000 seed rows left"
+        )
     if values["workarounds"]:
         notes.append(f"{values['workarounds']} writes needed a manual table copy")
     ctx.add(

@@ -15,8 +15,16 @@ from benchmarks.workloads.base import Ctx, mark_dirty, short_error
 
 KEY = "correctness"
 TITLE = "Correctness of branching"
-CHECKS = ["branch_create", "snapshot_isolation", "branch_write", "branch_sees_own_write",
-          "main_unaffected", "merge_three_way", "primary_key_kept", "discard"]
+CHECKS = [
+    "branch_create",
+    "snapshot_isolation",
+    "branch_write",
+    "branch_sees_own_write",
+    "main_unaffected",
+    "merge_three_way",
+    "primary_key_kept",
+    "discard",
+]
 
 
 def _val(s: Session, id_: int) -> Any:
@@ -48,17 +56,23 @@ def run(ctx: Ctx) -> None:
     main = sys.main()
     main.execute("UPDATE t SET v = -1 WHERE id = 1")
     br = sys.session(b)
-    check("snapshot_isolation", lambda: (_val(br, 1) == 1,
-                                         f"branch saw v={_val(br, 1)} for a row main "
-                                         "changed after the fork"))
+    check(
+        "snapshot_isolation",
+        lambda: (
+            _val(br, 1) == 1,
+            f"branch saw v={_val(br, 1)} for a row main changed after the fork",
+        ),
+    )
     workaround = ""
 
     def write() -> tuple[bool | None, str]:
         nonlocal workaround
         t = br.table("t")
-        stmts = [f"UPDATE {t} SET v = -2 WHERE id = 2",
-                 f"INSERT INTO {t} VALUES (1000000, 7, 'new')",
-                 f"DELETE FROM {t} WHERE id = 3"]
+        stmts = [
+            f"UPDATE {t} SET v = -2 WHERE id = 2",
+            f"INSERT INTO {t} VALUES (1000000, 7, 'new')",
+            f"DELETE FROM {t} WHERE id = 3",
+        ]
         try:
             for s in stmts:
                 br.execute(s)

@@ -26,8 +26,12 @@ def run(ctx: Ctx) -> None:
     levels = [lv for lv in p.live_counts if cap is None or lv <= cap]
     for lv in p.live_counts:
         if lv not in levels:
-            ctx.add(f"live={lv}", x=lv, status="skipped",
-                    note=f"capped at {cap} live branches for systems that copy data")
+            ctx.add(
+                f"live={lv}",
+                x=lv,
+                status="skipped",
+                note=f"capped at {cap} live branches for systems that copy data",
+            )
     reserve = 0.15  # of the budget, kept for the timed discards
     for i, level in enumerate(ctx.points(levels, lambda lv: (f"live={lv}", lv))):
         ctx.tick(f"fill to {level} live")
@@ -38,17 +42,25 @@ def run(ctx: Ctx) -> None:
             if len(sys.branches) % 100 == 0:
                 ctx.tick(f"fill to {level} live: {len(sys.branches)}")
         if len(sys.branches) < level - 1:
-            ctx.add(f"live={level}", x=level, status="skipped",
-                    note=f"{ctx.budget_note()} while filling: {len(sys.branches)} of "
-                         f"{level} branches live")
+            ctx.add(
+                f"live={level}",
+                x=level,
+                status="skipped",
+                note=f"{ctx.budget_note()} while filling: {len(sys.branches)} of "
+                f"{level} branches live",
+            )
             ctx.cut.append(f"live={level}")
-            for rest in levels[i + 1:]:
+            for rest in levels[i + 1 :]:
                 ctx.add(f"live={rest}", x=rest, status="skipped", note=ctx.budget_note())
             break
         ctx.tick(f"create @ {level} live")
         samples = time_creates(ctx, p.live_probe, 0.5 / (len(levels) - i))
-        ctx.add(f"live={level}", x=level, stats=summarize(samples),
-                values={"live": len(sys.branches) - len(samples)})
+        ctx.add(
+            f"live={level}",
+            x=level,
+            stats=summarize(samples),
+            values={"live": len(sys.branches) - len(samples)},
+        )
     live = len(sys.branches)
     ctx.tick(f"discard (of {live} live)")
     times = []
@@ -56,5 +68,8 @@ def run(ctx: Ctx) -> None:
         t0 = perf()
         sys.branch_discard(b)
         times.append(perf() - t0)
-    ctx.add(f"discard ({len(times)} of {live} live)", stats=summarize(times),
-            values={"live_before": live, "timed": len(times)})
+    ctx.add(
+        f"discard ({len(times)} of {live} live)",
+        stats=summarize(times),
+        values={"live_before": live, "timed": len(times)},
+    )

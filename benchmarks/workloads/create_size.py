@@ -15,5 +15,4 @@ TITLE = "branch_create vs rows in main"
 
 
 def run(ctx: Ctx) -> None:
-    create_series(ctx, [(f"rows={human_rows(n)}", n, {"t": n})
-                        for n in ctx.profile.create_sizes])
+    create_series(ctx, [(f"rows={human_rows(n)}", n, {"t": n}) for n in ctx.profile.create_sizes])

@@ -11,5 +11,6 @@ TITLE = "branch_create vs tables in main"
 
 def run(ctx: Ctx) -> None:
     p = ctx.profile
-    create_series(ctx, [(f"tables={k}", k, {f"t{i}": p.table_rows for i in range(k)})
-                        for k in p.table_counts])
+    create_series(
+        ctx, [(f"tables={k}", k, {f"t{i}": p.table_rows for i in range(k)}) for k in p.table_counts]
+    )

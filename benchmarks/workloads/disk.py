@@ -24,8 +24,10 @@ def _fill(ctx: Ctx, sys: System, rows: int) -> tuple[str, str]:
     t = s.table("t")
     try:
         err = write_or_workaround(sys, s, "t", f"UPDATE {t} SET v = v + 1 WHERE id % 10 = 0")
-        s.execute(f"INSERT INTO {t} SELECT g, g % 1000, 'row-' || g "
-                  f"FROM generate_series({rows}, {rows + rows // 2 - 1}) AS gs(g)")
+        s.execute(
+            f"INSERT INTO {t} SELECT g, g % 1000, 'row-' || g "
+            f"FROM generate_series({rows}, {rows + rows // 2 - 1}) AS gs(g)"
+        )
     finally:
         s.close()
     return b, f"cannot write in a branch ({err}); manual copy used" if err else ""
@@ -62,7 +64,10 @@ def run(ctx: Ctx) -> None:
         f"rows={human_rows(rows)}",
         x=rows,
         values={
-            "before": d0, "with_branch": d1, "after_discard": d2, "second_branch": d3,
+            "before": d0,
+            "with_branch": d1,
+            "after_discard": d2,
+            "second_branch": d3,
             "branch_used_bytes": used_grown,
             "used_reclaimed": _frac(d1["used_bytes"] - d2["used_bytes"], used_grown),
             "branch_file_bytes": file_grown,

@@ -35,8 +35,10 @@ def run(ctx: Ctx) -> None:
     ctx.tick("write on main")
     main = sys.session(None)
     try:
-        main_s = [_timed_write(main, _update("t", (i * 104729) % rows))
-                  for i in range(max(5, p.write_reps + 1))][1:]  # the first one warms up
+        main_s = [
+            _timed_write(main, _update("t", (i * 104729) % rows))
+            for i in range(max(5, p.write_reps + 1))
+        ][1:]  # the first one warms up
     finally:
         main.close()
     after_fork, first, second, error, workaround = [], [], [], "", False
@@ -89,4 +91,3 @@ def run(ctx: Ctx) -> None:
         status="ok" if first else "failed",
         note=note,
     )
-

@@ -32,8 +32,9 @@ def run(ctx: Ctx) -> None:
     if cannot_merge(ctx):
         return
     rows = big_main(ctx, p.merge_main_rows)
-    diffs = [k for k in (p.merge_diffs_costly if sys.merge_scans_main else p.merge_diffs)
-             if k <= rows]
+    diffs = [
+        k for k in (p.merge_diffs_costly if sys.merge_scans_main else p.merge_diffs) if k <= rows
+    ]
     reps = 1 if sys.merge_scans_main else p.merge_reps
     clean = sys.merge_keeps_table
     try:
@@ -86,9 +87,9 @@ def _one(ctx: Ctx, k: int, rng: str) -> tuple[float, bool, str, dict[str, Any]]:
     dt = perf() - t0
     after = main.query(f"SELECT sum(v), count(*) FROM t WHERE {rng}")[0]
     total_after = main.query("SELECT count(*) FROM t")[0][0]
-    ok = (int(after[0]) == int(before[0]) + k and after[1] == before[1] == k
-          and total_after == total)
+    ok = int(after[0]) == int(before[0]) + k and after[1] == before[1] == k and total_after == total
     if not ok:
-        note = (note + f" wrong result: range sum {before[0]}->{after[0]}, "
-                       f"count {total}->{total_after}").strip()
+        note = (
+            note + f" wrong result: range sum {before[0]}->{after[0]}, count {total}->{total_after}"
+        ).strip()
     return dt, ok, note, res

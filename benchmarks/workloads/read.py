@@ -54,10 +54,15 @@ def run(ctx: Ctx) -> None:
                 if where == "main":
                     continue
                 st = summarize(samples[where])
-                same = all(
-                    got == answers.get("main:" + k.split(":")[1])
-                    for k, got in answers.items() if k.startswith(where + ":")
-                ) if where not in errors else False
+                same = (
+                    all(
+                        got == answers.get("main:" + k.split(":")[1])
+                        for k, got in answers.items()
+                        if k.startswith(where + ":")
+                    )
+                    if where not in errors
+                    else False
+                )
                 ratio = st["p50_ms"] / main_stats["p50_ms"] if st.get("n") else None
                 ctx.add(
                     f"{qname}" + ("" if where == "branch" else f" via {where}"),

@@ -70,9 +70,7 @@ def init(data_dir: Path | None, host: str | None, port: int | None, password: st
     default=None,
     help="Require this password (SCRAM-SHA-256); default: hati.toml or $HATI_PASSWORD.",
 )
-def serve(
-    data_dir: Path | None, host: str | None, port: int | None, password: str | None
-) -> None:
+def serve(data_dir: Path | None, host: str | None, port: int | None, password: str | None) -> None:
     """Run the server in the foreground (for containers and supervisors)."""
     cfg = Config.load(data_dir, host=host, port=port, password=password)
     try:

@@ -29,7 +29,10 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "run", "--quick", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((out / "quick.json").read_text()), out
@@ -38,7 +41,8 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 def _numbers(rec: dict) -> bool:
     vals = [v for k, v in rec["stats"].items() if k != "n"]
     return rec["stats"].get("n", 0) > 0 and all(
-        isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in vals)
+        isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in vals
+    )
 
 
 @pytest.mark.timeout(900)
@@ -58,8 +62,11 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
     data, _ = quick_run
     records = data["records"]
     ran = [k for k, m in data["meta"]["systems"].items() if "skipped" not in m]
-    failed = [(r["system"], r["workload"], r["note"]) for r in records
-              if r["status"] in ("failed", "timeout")]
+    failed = [
+        (r["system"], r["workload"], r["note"])
+        for r in records
+        if r["status"] in ("failed", "timeout")
+    ]
     assert not failed, failed
     for key in ran:
         for w in ALL_WORKLOADS:
@@ -71,8 +78,7 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
             if all(r["status"] == "unsupported" for r in recs):
                 assert all(r["note"] for r in recs)  # says why
                 continue
-            if all(r["status"] == "skipped" and "not run by --quick" in r["note"]
-                   for r in recs):
+            if all(r["status"] == "skipped" and "not run by --quick" in r["note"] for r in recs):
                 continue  # the profile runs this system on fewer workloads
             ok = [r for r in recs if r["status"] == "ok"]
             assert ok, (key, w.KEY, recs)
@@ -86,10 +92,12 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
 def test_hati_branching_is_correct_and_compared(quick_run: tuple[dict, Path]) -> None:
     data, _ = quick_run
     records = data["records"]
-    checks = [r for r in records if r["system"] == "hati_psycopg2"
-              and r["workload"] == "correctness"]
+    checks = [
+        r for r in records if r["system"] == "hati_psycopg2" and r["workload"] == "correctness"
+    ]
     assert checks and all(r["correct"] for r in checks), [
-        (r["param"], r["note"]) for r in checks if not r["correct"]]
+        (r["param"], r["note"]) for r in checks if not r["correct"]
+    ]
     # Ratios side by side: hati and at least one baseline measured in the same run.
     for wl in ("create_vs_rows", "merge", "roundtrip"):
         systems = {r["system"] for r in records if r["workload"] == wl and r["status"] == "ok"}

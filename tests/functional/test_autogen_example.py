@@ -45,7 +45,11 @@ def _run(server: Any) -> tuple[Any, str]:
 
 def _query(server: Any, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(
-        host=server.host, port=server.port, user="agent", dbname="hatidata", autocommit=True,
+        host=server.host,
+        port=server.port,
+        user="agent",
+        dbname="hatidata",
+        autocommit=True,
         options="-c hatidata_agent_id=test-observer",
     ) as conn:
         return conn.execute(sql).fetchall()

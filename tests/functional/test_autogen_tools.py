@@ -41,7 +41,10 @@ from hati.integrations.autogen import (  # noqa: E402
 
 SQLSTATE_ERROR = re.compile(r"^ERROR [0-9A-Z]{5}: ", re.M)
 MODEL_INFO = ModelInfo(
-    vision=False, function_calling=True, json_output=False, family="unknown",
+    vision=False,
+    function_calling=True,
+    json_output=False,
+    family="unknown",
     structured_output=False,
 )
 
@@ -64,7 +67,11 @@ def _tools(server: Any, agent_id: str = "tester", **kw: Any) -> HatiBranchTools:
 
 def _main_conn(server: Any) -> psycopg.Connection[Any]:
     return psycopg.connect(
-        host=server.host, port=server.port, user="agent", dbname="hatidata", autocommit=True,
+        host=server.host,
+        port=server.port,
+        user="agent",
+        dbname="hatidata",
+        autocommit=True,
         options="-c hatidata_agent_id=test-observer",
     )
 
@@ -122,10 +129,18 @@ def test_tool_schemas_are_typed_and_documented() -> None:
         assert len(ft.description) > 40, ft.name  # enough for a model to act on
     merge = fts["merge_branch"].schema["parameters"]
     assert merge["required"] == ["branch"]
-    assert merge["properties"]["strategy"]["enum"] == ["branch_wins", "main_wins", "manual", "abort"]
+    assert merge["properties"]["strategy"]["enum"] == [
+        "branch_wins",
+        "main_wins",
+        "manual",
+        "abort",
+    ]
     assert fts["query_branch"].schema["parameters"]["required"] == ["branch", "sql"]
     assert fts["compare_branches"].schema["parameters"]["properties"]["branches"]["type"] == "array"
-    assert [t.name for t in tools.tools(["run_sql", "list_branches"])] == ["run_sql", "list_branches"]
+    assert [t.name for t in tools.tools(["run_sql", "list_branches"])] == [
+        "run_sql",
+        "list_branches",
+    ]
     with pytest.raises(ValueError, match="unknown hati tool"):
         tools.tools(["drop_everything"])
 
@@ -245,8 +260,12 @@ def test_two_agents_run_in_parallel_and_are_attributed(hati_server: Any) -> None
                 a.query_branch("attrib-a", "INSERT INTO attrib VALUES ('a')"),
                 b.query_branch("attrib-b", "INSERT INTO attrib VALUES ('b')"),
             )
-            assert (await a.query_branch("attrib-a", "SELECT who FROM attrib")).splitlines()[2] == "a"
-            assert "(0 rows)" in await b.query_branch("attrib-a", "SELECT who FROM attrib WHERE who = 'b'")
+            assert (await a.query_branch("attrib-a", "SELECT who FROM attrib")).splitlines()[
+                2
+            ] == "a"
+            assert "(0 rows)" in await b.query_branch(
+                "attrib-a", "SELECT who FROM attrib WHERE who = 'b'"
+            )
             await asyncio.gather(a.discard_branch("attrib-a"), b.discard_branch("attrib-b"))
 
     asyncio.run(go())
@@ -272,13 +291,13 @@ def test_failing_tool_calls_are_reported_and_the_chat_continues(hati_server: Any
         ],
         model_info=MODEL_INFO,
     )
-    reviewer_model = ReplayChatCompletionClient(["Noted the recovery. TERMINATE"], model_info=MODEL_INFO)
+    reviewer_model = ReplayChatCompletionClient(
+        ["Noted the recovery. TERMINATE"], model_info=MODEL_INFO
+    )
 
     async def go() -> TaskResult:
         tools = _tools(hati_server, "worker")
-        worker = AssistantAgent(
-            "worker", worker_model, tools=tools.tools(), max_tool_iterations=5
-        )
+        worker = AssistantAgent("worker", worker_model, tools=tools.tools(), max_tool_iterations=5)
         reviewer = AssistantAgent("reviewer", reviewer_model)
         stop = TextMentionTermination("TERMINATE", sources=["reviewer"]) | MaxMessageTermination(6)
         team = RoundRobinGroupChat([worker, reviewer], termination_condition=stop)

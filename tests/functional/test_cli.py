@@ -16,8 +16,9 @@ from hati.cli import main
 
 
 def _hati(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hati", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "hati", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def _free_port() -> int:
@@ -37,7 +38,10 @@ def test_init_status_branches_stop(project) -> None:
     data, port = project
     r = _hati("init", "--dir", str(data), "--port", str(port))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["HatiData initialized successfully.", f"Proxy running on localhost:{port}"]
+    assert r.stdout.splitlines() == [
+        "HatiData initialized successfully.",
+        f"Proxy running on localhost:{port}",
+    ]
     assert (data / "hati.duckdb").exists() and (data / "hati.toml").exists()
     c = psycopg2.connect(host="127.0.0.1", port=port, user="u", dbname="hati")
     c.autocommit = True

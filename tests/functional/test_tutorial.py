@@ -17,8 +17,13 @@ EXPECTED = (DEMO / "expected_output.txt").read_text()
 
 
 def _run_tutorial(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(DEMO / "tutorial.py")], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(DEMO / "tutorial.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_tutorial_output_matches_seed_text() -> None:
@@ -53,25 +58,39 @@ def test_tutorial_verbatim_on_5439_via_hati_init(tmp_path: Path) -> None:
     if not _port_free(5439):
         pytest.skip("port 5439 is taken on this machine")
     data = tmp_path / "proj"
-    init = subprocess.run([sys.executable, "-m", "hati", "init", "--dir", str(data)],
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [sys.executable, "-m", "hati", "init", "--dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         assert init.returncode == 0, init.stderr
         assert init.stdout.splitlines()[:2] == [
-            "HatiData initialized successfully.", "Proxy running on localhost:5439"]
+            "HatiData initialized successfully.",
+            "Proxy running on localhost:5439",
+        ]
         env = {k: v for k, v in os.environ.items() if k != "HATI_DEMO_PORT"}
         result = _run_tutorial(env)
         assert result.returncode == 0, result.stderr
         assert result.stdout == EXPECTED
-        again = subprocess.run([sys.executable, "-m", "hati", "init", "--dir", str(data)],
-                               capture_output=True, text=True, timeout=60)
+        again = subprocess.run(
+            [sys.executable, "-m", "hati", "init", "--dir", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert again.returncode == 0
         assert "already running" in again.stdout
     finally:
         subprocess.run([sys.executable, "-m", "hati", "stop", "--dir", str(data)], timeout=60)
     # Data survives a stop and a new init.
-    init = subprocess.run([sys.executable, "-m", "hati", "init", "--dir", str(data)],
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [sys.executable, "-m", "hati", "init", "--dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         assert init.returncode == 0, init.stderr
         import psycopg2

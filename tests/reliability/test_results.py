@@ -53,10 +53,7 @@ def test_psycopg3_and_asyncpg_return_every_row(big: RunningServer) -> None:
         c = await asyncpg.connect(host="127.0.0.1", port=big.port, user="big", database="hati")
         try:
             for n in SIZES:
-                assert (
-                    len(await c.fetch("SELECT i FROM big WHERE i < CAST($1 AS BIGINT)", n))
-                    == n
-                )
+                assert len(await c.fetch("SELECT i FROM big WHERE i < CAST($1 AS BIGINT)", n)) == n
             # A portal read 1,000 rows per Execute (PortalSuspended in between).
             async with c.transaction():
                 seen = [r[0] async for r in c.cursor("SELECT i FROM big", prefetch=1000)]

@@ -21,7 +21,9 @@ def _run_agents_example(port: int) -> int:
     if not EXAMPLE.exists():
         print("The AutoGen example ships with the source checkout (examples/).", file=sys.stderr)
         return 2
-    return subprocess.call([sys.executable, str(EXAMPLE), "--host", "127.0.0.1", "--port", str(port)])
+    return subprocess.call(
+        [sys.executable, str(EXAMPLE), "--host", "127.0.0.1", "--port", str(port)]
+    )
 
 
 def run_demo(agents: bool = False, keep: bool = False) -> int:

@@ -68,7 +68,9 @@ def format_table(
     for row in body:
         lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
     if total > len(shown):
-        lines.append(f"({total} rows, showing the first {len(shown)}; narrow the query to see the rest)")
+        lines.append(
+            f"({total} rows, showing the first {len(shown)}; narrow the query to see the rest)"
+        )
     else:
         lines.append(f"({total} row{'' if total == 1 else 's'})")
     return "\n".join(lines)
@@ -88,9 +90,7 @@ def _compact(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_diff(
-    rows: Sequence[Sequence[Any]], *, max_rows: int = 50, max_cell: int = 300
-) -> str:
+def format_diff(rows: Sequence[Sequence[Any]], *, max_rows: int = 50, max_cell: int = 300) -> str:
     """Format ``branch_diff`` rows as one line per change, updates as ``col: old → new``.
 
     Tables without a primary key are keyed by the whole row, so the key column would
@@ -103,9 +103,13 @@ def format_diff(
         head = f"{table} {change}" + (f" key={_compact(key_v, 80)}" if show_key else "")
         if change == "update" and isinstance(old_v, dict) and isinstance(new_v, dict):
             cols = [c for c in new_v if old_v.get(c) != new_v.get(c)]
-            body = ", ".join(
-                f"{c}: {_compact(old_v.get(c), 60)} → {_compact(new_v.get(c), 60)}" for c in cols
-            ) or "(no column changed)"
+            body = (
+                ", ".join(
+                    f"{c}: {_compact(old_v.get(c), 60)} → {_compact(new_v.get(c), 60)}"
+                    for c in cols
+                )
+                or "(no column changed)"
+            )
         elif change == "delete":
             body = _compact(old_v, max_cell)
         else:

@@ -187,12 +187,17 @@ class HatiBranchTools:
     async def _collect(cur: psycopg.AsyncCursor[Any]) -> QueryResult:
         if cur.description is None:
             return QueryResult(
-                columns=[], rows=[], status=cur.statusmessage, rowcount=cur.rowcount,
+                columns=[],
+                rows=[],
+                status=cur.statusmessage,
+                rowcount=cur.rowcount,
                 returns_rows=False,
             )
         columns = [d.name for d in cur.description]
         rows = [tuple(r) for r in await cur.fetchall()]
-        return QueryResult(columns=columns, rows=rows, status=cur.statusmessage, rowcount=cur.rowcount)
+        return QueryResult(
+            columns=columns, rows=rows, status=cur.statusmessage, rowcount=cur.rowcount
+        )
 
     def _render(self, result: QueryResult) -> str:
         if not result.returns_rows:
@@ -200,7 +205,9 @@ class HatiBranchTools:
         if result.is_status:
             status, affected = result.rows[0]
             return format_status(status, int(affected) if affected is not None else None)
-        return format_table(result.columns, result.rows, max_rows=self.max_rows, max_cell=self.max_cell)
+        return format_table(
+            result.columns, result.rows, max_rows=self.max_rows, max_cell=self.max_cell
+        )
 
     async def _branch_call(self, sql: str, *params: Any) -> QueryResult:
         results = await self._execute(sql, params, all_results=False)
@@ -210,7 +217,9 @@ class HatiBranchTools:
 
     async def run_sql(
         self,
-        sql: Annotated[str, "One or more SQL statements (DuckDB/PostgreSQL dialect) to run on main."],
+        sql: Annotated[
+            str, "One or more SQL statements (DuckDB/PostgreSQL dialect) to run on main."
+        ],
     ) -> str:
         """Run SQL directly on the shared MAIN state (not in a branch) and return the result.
 
@@ -252,7 +261,9 @@ class HatiBranchTools:
     async def query_branch(
         self,
         branch: Annotated[str, "Name of an existing branch."],
-        sql: Annotated[str, "One SQL statement; unqualified table names resolve inside the branch."],
+        sql: Annotated[
+            str, "One SQL statement; unqualified table names resolve inside the branch."
+        ],
     ) -> str:
         """Run one SQL statement INSIDE a branch (SELECT, INSERT, UPDATE, DELETE, CREATE TABLE...).
 
@@ -413,7 +424,9 @@ class HatiBranchTools:
         names = list(include) if include is not None else list(TOOL_NAMES)
         unknown = [n for n in names if n not in TOOL_NAMES]
         if unknown:
-            raise ValueError(f"unknown hati tool(s): {', '.join(unknown)}; choose from {TOOL_NAMES}")
+            raise ValueError(
+                f"unknown hati tool(s): {', '.join(unknown)}; choose from {TOOL_NAMES}"
+            )
         return [getattr(self, n) for n in names]
 
     def tools(self, include: Iterable[str] | None = None) -> list[FunctionTool]:
