@@ -179,6 +179,7 @@ class Session:
         self.txn = "I"
         self._holding_gate = False
         self._stale_search_path = False  # set when a failed delta write could not reset it
+        self._persisted_here: list[Branch] = []  # branch rows this transaction inserted
         self.branch: str | None = None
         opts = parse_options(self.startup.get("options", ""))
         for key, value in opts.items():
@@ -207,7 +208,7 @@ class Session:
         self._close_audit()
         try:
             if self.txn != "I":
-                self.cur.execute("ROLLBACK")
+                self._end(commit=False)
         except duckdb.Error:
             pass
         finally:
@@ -243,12 +244,12 @@ class Session:
             for stmt in statements:
                 yield self.run_one(stmt, params)
             self._close_audit()
-            self.cur.execute("COMMIT")
+            self._end(commit=True)
             done = True
         finally:
             if not done:
                 with contextlib.suppress(duckdb.Error):
-                    self.cur.execute("ROLLBACK")
+                    self._end(commit=False)
             self.txn = "I"
             self._release_gate()
 
@@ -424,21 +425,26 @@ class Session:
                         res.rows = res.fetch(1 << 62)
                         res.fetch_more = None
                         res._pos = 0
-                    self.cur.execute("COMMIT")
+                    self._end(commit=True)
                     return res
                 except (LookupError, duckdb.CatalogException):
                     with contextlib.suppress(duckdb.Error):
-                        self.cur.execute("ROLLBACK")
+                        self._end(commit=False)
                     if attempt == 2:
                         raise
                 except BaseException:
                     with contextlib.suppress(duckdb.Error):
-                        self.cur.execute("ROLLBACK")
+                        self._end(commit=False)
                     raise
             raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> Result:
-        plan = self.engine.prepare_statement(self.cur, b, a, sql, params)
+        fresh = not b.persisted
+        try:
+            plan = self.engine.prepare_statement(self.cur, b, a, sql, params)
+        finally:
+            if fresh and b.persisted:
+                self._persisted_here.append(b)
         if plan is None:
             return command(_tag_for(a.kind, sql, 0))
         ok = False
@@ -530,14 +536,30 @@ class Session:
             if self.txn == "I":
                 return command("ROLLBACK" if word in ("ROLLBACK", "ABORT") else "COMMIT")
             if self.txn == "E" or word in ("ROLLBACK", "ABORT"):
-                self.cur.execute("ROLLBACK")
+                self._end(commit=False)
                 return command("ROLLBACK")
-            self.cur.execute("COMMIT")
+            self._end(commit=True)
             return command("COMMIT")
         finally:
             if self.txn != "I":
                 self.txn = "I"
                 self._release_gate()
+
+    def _end(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK the cursor's transaction. A branch row inserted by a
+        transaction that did not commit is gone: its branch must insert it again."""
+        committed = False
+        try:
+            if commit:
+                self.cur.execute("COMMIT")
+                committed = True
+            else:
+                self.cur.execute("ROLLBACK")
+        finally:
+            if not committed:
+                for b in self._persisted_here:
+                    b.persisted = False
+            self._persisted_here.clear()
 
     def _checkpoint(self, force: bool, database: str) -> Result:
         """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.

@@ -212,3 +212,34 @@ def test_merge_into_an_unchanged_parent_applies_moves_and_reinserts(hati_server,
         (N + 11, 11 % 7, "n11"),
     ]
     assert rows(cur, "SELECT count(*) FROM t") == [(N - 1,)]
+
+
+def test_a_rolled_back_first_write_records_the_branch_again(hati_server, cur) -> None:
+    """The branch row a first write inserts goes away with its transaction; the next
+    write must insert it again, or the branch would live only in the fork journal."""
+    with closing(hati_server.connect(autocommit=False)) as conn:
+        b = conn.cursor()
+        b.execute("SET hatidata_branch = 'b'")
+        b.execute("UPDATE t SET v = -1 WHERE k = 1")
+        conn.rollback()
+        assert rows(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(0,)]
+        b.execute("UPDATE t SET v = -2 WHERE k = 2")
+        conn.commit()
+    assert rows(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(1,)]
+    assert rows(
+        cur, "SELECT branch_query('b', 'SELECT k, v FROM t WHERE k IN (1, 2) ORDER BY k')"
+    ) == [
+        (1, 1),
+        (2, -2),
+    ]
+
+
+def test_a_child_merge_into_an_unwritten_branch_is_seen_by_its_next_write(hati_server, cur) -> None:
+    """A branch nobody wrote yet skips listing its schema until a statement or a merge
+    into it prepares that schema."""
+    cur.execute("SELECT branch_create('kid', 'b')")
+    cur.execute("SELECT branch_query('kid', 'UPDATE t SET v = 100 WHERE k = 7')")
+    cur.execute("SELECT * FROM branch_merge('kid', 'branch_wins')")
+    cur.execute("SELECT branch_query('b', 'UPDATE t SET v = v + 1 WHERE k = 7')")
+    assert rows(cur, "SELECT branch_query('b', 'SELECT v FROM t WHERE k = 7')") == [(101,)]
+    assert rows(cur, "SELECT v FROM t WHERE k = 7") == [(0,)]

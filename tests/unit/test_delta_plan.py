@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hati.branching.analysis import analyze
-from hati.branching.delta import key_from_ddl, plan_write
+from hati.branching.delta import plan_write
 
 
 def plan(sql: str, params: list | None = None):
@@ -58,12 +58,3 @@ def test_key_changes_are_known() -> None:
     assert not plan("UPDATE t SET v = 1 WHERE k = 2").may_break_keys(key)
     assert plan("UPDATE t SET k = k + 1 WHERE k = 2").may_break_keys(key)
     assert not plan("DELETE FROM t WHERE k = 2").may_break_keys(key)
-
-
-def test_primary_key_from_ddl() -> None:
-    assert key_from_ddl("CREATE TABLE t(k BIGINT PRIMARY KEY, v BIGINT);") == ["k"]
-    assert key_from_ddl('CREATE TABLE t(a INTEGER, "B" VARCHAR, PRIMARY KEY(a, "B"));') == [
-        "a",
-        "B",
-    ]
-    assert key_from_ddl("CREATE TABLE t(a INTEGER);") == []

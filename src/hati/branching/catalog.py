@@ -31,8 +31,12 @@ class Branch:
     # altered (a superset: never shrinks, even when a statement rolls back). A read
     # that mentions none of them, nor a table the parent changed, can run unexamined.
     touched: set[str] = field(default_factory=set)
-    # False while the branch exists only in the journal (see journal.py).
+    # False while the branch exists only in the journal (see journal.py), and again
+    # when the transaction of its first write rolls back.
     persisted: bool = True
+    # True from the fork until a statement first prepares the branch schema: until then
+    # the schema is known to be empty and a write need not list it.
+    pristine: bool = False
 
     @property
     def schema(self) -> str:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
@@ -165,23 +164,6 @@ def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:
             return None
         used = list(params[qmarks_before : qmarks_before + qmarks])
     return "".join(pieces).strip(), used
-
-
-def key_from_ddl(ddl: str) -> list[str] | None:
-    """The primary key named in a CREATE TABLE statement as DuckDB prints it (faster
-    than duckdb_constraints()); None when it cannot be read."""
-    try:
-        tree = sqlglot.parse_one(ddl, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return None
-    pk = tree.find(exp.PrimaryKey)
-    if pk is not None:
-        return [c.name for c in pk.expressions]
-    return [
-        cd.name
-        for cd in tree.find_all(exp.ColumnDef)
-        if cd.find(exp.PrimaryKeyColumnConstraint) is not None
-    ]
 
 
 # ---------------------------------------------------------------------- storage
