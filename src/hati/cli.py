@@ -111,6 +111,49 @@ def stop(data_dir: Path | None) -> None:
     console.print("hati stopped." if stopped else f"hati was not running for {cfg.data_dir}.")
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "--data-dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $HATI_DIR or ./.hati).",
+)
+def compact(data_dir: Path | None) -> None:
+    """Rewrite the database file of a stopped server so it gives free space back."""
+    from hati.storage.compact import CompactError
+    from hati.storage.compact import compact as compact_file
+
+    cfg = Config.load(data_dir)
+    st = daemon.status(cfg)
+    if st.running:
+        _fail(
+            f"hati is running for {cfg.data_dir} (pid {st.pid}); "
+            "compaction needs the database file to itself",
+            f"Run `hati stop --dir {cfg.data_dir}` first, then `hati compact` again.",
+            2,
+        )
+    if not cfg.db_path.exists():
+        _fail(f"no database at {cfg.db_path}", "Create one with `hati init`.", 3)
+    try:
+        with err_console.status(f"Compacting {cfg.db_path} ..."):
+            result = compact_file(cfg.db_path)
+    except CompactError as exc:
+        _fail(exc.message, exc.hint, 2)
+        return
+    console.print(
+        f"{cfg.db_path}: {_mb(result.bytes_before)} -> {_mb(result.bytes_after)} "
+        f"({_mb(result.reclaimed)}, {result.percent:.1f} % given back) "
+        f"in {result.seconds:.2f} s",
+        soft_wrap=True,
+    )
+
+
 @main.command()
 @_dir_option
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
