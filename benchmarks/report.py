@@ -168,6 +168,8 @@ def _disk_table(res: Results, labels: dict[str, str]) -> str:
                 f"{v['branch_file_bytes'] / mib:.1f}",
                 pct(v["file_reclaimed"]),
                 f"{v['file_growth_second_branch'] / mib:.1f}",
+                pct(v.get("file_reclaimed_after_compact")),
+                "—" if v.get("compact_s") is None else f"{v['compact_s']:.2f}",
                 r.note,
             ]
         )
@@ -180,6 +182,8 @@ def _disk_table(res: Results, labels: dict[str, str]) -> str:
             "branch file growth (MiB)",
             "file reclaimed",
             "2nd branch file growth (MiB)",
+            "file reclaimed after `hati compact`",
+            "compact (s)",
             "note",
         ],
         rows,

@@ -4,10 +4,16 @@ Main: t with N rows. The branch updates 10 % of the rows and inserts N/2 new one
 Sizes are taken after a CHECKPOINT before the branch, with it, and after discarding
 it: ``used`` is what the engine reports (DuckDB used blocks, PostgreSQL
 pg_database_size), ``file`` is bytes on disk. A second identical branch afterwards
-shows whether freed space is reused.
+shows whether freed space is reused. Systems that can compact their stopped data
+file (hati: ``hati compact``) are then measured once more after compaction, with
+both branches discarded: ``file_reclaimed_after_compact`` is the share of the first
+branch's file growth the compacted file no longer has (above 100 % when compaction
+also drops free blocks the file had before the branch).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from benchmarks.core import human_rows
 from benchmarks.systems.base import System
@@ -56,10 +62,31 @@ def run(ctx: Ctx) -> None:
     b2, _ = _fill(ctx, sys, rows)
     d3 = _sizes(ctx, "size with a second branch")
     sys.branch_discard(b2)
-    sys.checkpoint()
-    mark_dirty(sys, "t")
     used_grown = d1["used_bytes"] - d0["used_bytes"]
     file_grown = d1["file_bytes"] - d0["file_bytes"]
+    compacted: dict[str, Any] = {}
+    compact = getattr(sys, "compact", None)
+    if callable(compact):
+        d4 = _sizes(ctx, "size after the second discard")
+        ctx.tick("compact the stopped data file")
+        try:
+            d5 = compact()
+        except RuntimeError as exc:  # e.g. a server version without `hati compact`
+            compacted = {"after_second_discard": d4, "compact_error": str(exc)[:300]}
+        else:
+            compacted = {
+                "after_second_discard": d4,
+                "after_compact": d5,
+                "file_reclaimed_after_compact": _frac(
+                    d1["file_bytes"] - d5["file_bytes"], file_grown
+                ),
+                "file_after_compact_minus_before": d5["file_bytes"] - d0["file_bytes"],
+                "compact_s": d5.get("compact_s"),
+                "compact_command_s": d5.get("command_s"),
+            }
+    else:
+        sys.checkpoint()
+    mark_dirty(sys, "t")
     ctx.add(
         f"rows={human_rows(rows)}",
         x=rows,
@@ -73,6 +100,7 @@ def run(ctx: Ctx) -> None:
             "branch_file_bytes": file_grown,
             "file_reclaimed": _frac(d1["file_bytes"] - d2["file_bytes"], file_grown),
             "file_growth_second_branch": d3["file_bytes"] - d2["file_bytes"],
+            **compacted,
         },
         note=note,
         correct=not note,

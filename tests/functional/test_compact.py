@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import RunningServer, start_server
 from hati.cli import main
+from hati.storage.compact import CompactError, compact
 
 ROWS = 200_000
 
@@ -154,11 +156,15 @@ def test_compact_refuses_while_the_server_runs(tmp_path: Path) -> None:
     started = _hati("init", "--dir", str(data), "--port", "0")
     assert started.returncode == 0, started.stderr
     try:
-        before = (data / "hati.duckdb").read_bytes()
+        inode = (data / "hati.duckdb").stat().st_ino  # a replaced file would be a new one
         r = _hati("compact", "--data-dir", str(data))
         assert r.returncode == 2
         assert "is running" in r.stderr and "hati stop" in r.stderr, r.stderr
-        assert (data / "hati.duckdb").read_bytes() == before
+        # without the pid file check too: the database file's lock refuses it
+        with pytest.raises(CompactError, match="in use") as refused:
+            compact(data / "hati.duckdb")
+        assert refused.value.hint and "hati stop" in refused.value.hint
+        assert (data / "hati.duckdb").stat().st_ino == inode
         assert not (data / "hati.duckdb.compact").exists()
     finally:
         assert _hati("stop", "--dir", str(data)).returncode == 0

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from hati.branching.engine import BranchEngine
 from hati.storage.duckdb_backend import Database, qident, qlit, qname
 
 TMP_SUFFIX = ".compact"
@@ -96,6 +97,7 @@ def compact(db_path: str | Path) -> CompactResult:
         for leftover in (tmp, _wal(tmp)):
             leftover.unlink(missing_ok=True)
         raise
+    os.chmod(tmp, path.stat().st_mode & 0o7777)
     _fsync(tmp)
     _wal(path).unlink(missing_ok=True)  # empty after the clean close in _copy
     os.replace(tmp, path)
@@ -115,8 +117,6 @@ def _open(path: Path) -> Database:
 
 
 def _copy(path: Path, tmp: Path) -> None:
-    from hati.branching.engine import BranchEngine  # lazy: it imports this package
-
     db = _open(path)
     try:
         BranchEngine(db).close()  # folds the fork journal into _hati.branches
