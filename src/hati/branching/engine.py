@@ -484,12 +484,11 @@ class BranchEngine:
             if table not in self.db.views_in(cur, c.schema):
                 continue  # reads fall through, or the child has its own full copy
             if self.db.table_exists(cur, delta.delta_schema(c.id), table):
-                body = delta.overlay_sql(
-                    snap, delta.delta_schema(c.id), table, self._delta_key(cur, c, table)
-                )
+                self._create_overlay(cur, c, table, snap, self._delta_key(cur, c, table))
             else:
-                body = f"SELECT * FROM {snap}"
-            cur.execute(f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS {body}")
+                cur.execute(
+                    f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS SELECT * FROM {snap}"
+                )
 
     def copy_table(self, cur: duckdb.DuckDBPyConnection, src: str, schema: str, name: str) -> None:
         """Copy a table with its constraints (CTAS would drop the primary key)."""
@@ -684,12 +683,9 @@ class BranchEngine:
         key, m = info.primary_key, _CREATE_HEAD.match(info.ddl)
         if m is None or not key or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
             return False
-        dschema = delta.delta_schema(b.id)
-        delta.create(cur, info.ddl[m.end() :], [(k, info.types[k]) for k in key], dschema, table)
-        cur.execute(
-            f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
-            + delta.overlay_sql(src, dschema, table, key)
-        )
+        key_types = [(k, info.types[k]) for k in key]
+        delta.create(cur, info.ddl[m.end() :], key_types, delta.delta_schema(b.id), table)
+        self._create_overlay(cur, b, table, src, key)
         self._keys[(b.id, table)] = key
         return True
 
@@ -701,13 +697,20 @@ class BranchEngine:
         src = self.base_rel(cur, b, table)
         assert src is not None, "a delta table always has a base"
         if not _points_at(views.get(table, ""), src):
-            key = self._delta_key(cur, b, table)
-            cur.execute(
-                f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
-                + delta.overlay_sql(src, delta.delta_schema(b.id), table, key)
-            )
+            self._create_overlay(cur, b, table, src, self._delta_key(cur, b, table))
             views[table] = src
         return src
+
+    @staticmethod
+    def _create_overlay(
+        cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str, key: list[str]
+    ) -> None:
+        """(Re)create the view a branch reads ``table`` through: ``base`` plus its
+        touched rows."""
+        cur.execute(
+            f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
+            + delta.overlay_sql(base, delta.delta_schema(b.id), table, key)
+        )
 
     def _to_full(self, cur: duckdb.DuckDBPyConnection, owner: Branch, table: str) -> None:
         """Replace a delta table by a full copy (for statements a delta cannot take)."""
@@ -819,15 +822,8 @@ class BranchEngine:
         theirs = self._side(cur, qname(dschema, table))
         assert base_rel is not None
         if merging and base_rel == ours_rel:
-            tm = TableMerge(
-                cur,
-                table,
-                self._side(cur, base_rel),
-                self._side(cur, base_rel),
-                theirs,
-                key=key,
-                tag=tag,
-            )
+            base = self._side(cur, base_rel)  # and ours: the parent has not changed it
+            tm = TableMerge(cur, table, base, base, theirs, key=key, tag=tag)
             tm.fast = (dschema, key)
             return tm
         keys_sql = delta.changed_keys_sql(dschema, table, key)
@@ -850,12 +846,10 @@ class BranchEngine:
     def _side(self, cur: duckdb.DuckDBPyConnection, rel: str | None) -> Side:
         if rel is None:
             return Side(None)
-        schema, table = (p.strip('"').replace('""', '"') for p in rel.split(".", 1))
-        return Side(rel, self.db.columns(cur, schema, table))
+        return Side(rel, self.db.columns(cur, *_split(rel)))
 
     def _primary_key(self, cur: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
-        schema, table = (p.strip('"').replace('""', '"') for p in rel.split(".", 1))
-        return self.db.primary_key(cur, schema, table)
+        return self.db.primary_key(cur, *_split(rel))
 
     def diff(self, cur: duckdb.DuckDBPyConnection, name: str) -> list[tuple[Any, ...]]:
         b = self.branch(name)
@@ -1067,22 +1061,6 @@ class BranchEngine:
             cur, delta.delta_schema(b.parent_id), tm.table
         ):
             self._to_full(cur, self.catalog.branches[b.parent_id], tm.table)
-        if tm.fast is not None:
-            if tm.real_ours != target:  # the parent reads the table through a view
-                assert tm.real_ours is not None
-                cur.execute(f"DROP VIEW IF EXISTS {target}")
-                self.copy_table(cur, tm.real_ours, target_schema, tm.table)
-            dschema, key = tm.fast
-            ins, upd, dele = delta.apply_unchanged_base(
-                cur,
-                target,
-                dschema,
-                tm.table,
-                key,
-                tm.theirs.names,
-                self._assigned(cur, b, tm.table),
-            )
-            return TableCounts(ins, upd, dele)
         if tm.theirs.rel is None:  # dropped in the branch
             if tm.ours.rel is not None and (not conflicted or "*" in take):
                 if parent_schema is not None and tm.ours.rel != target:
@@ -1110,6 +1088,18 @@ class BranchEngine:
             assert tm.real_ours is not None
             cur.execute(f"DROP VIEW IF EXISTS {target}")
             self.copy_table(cur, tm.real_ours, target_schema, tm.table)
+        if tm.fast is not None:  # the parent's table is as the branch forked it
+            dschema, key = tm.fast
+            counts = delta.apply_unchanged_base(
+                cur,
+                target,
+                dschema,
+                tm.table,
+                key,
+                tm.theirs.names,
+                self._assigned(cur, b, tm.table),
+            )
+            return TableCounts(*counts)
         if tm.base.rel is not None and {c.name: c.type for c in tm.theirs.columns} != {
             c.name: c.type for c in tm.base.columns
         }:
