@@ -133,7 +133,12 @@ def test_compact_gives_back_a_discarded_branch_and_keeps_the_rest(tmp_path: Path
 def test_compact_of_a_fresh_dir(tmp_path: Path) -> None:
     data = tmp_path / "fresh"
     start_server(data).thread.stop()
+    # what a compaction killed midway leaves: a partial copy, perhaps with its WAL
+    (data / "hati.duckdb.compact").write_bytes(b"partial copy")
+    (data / "hati.duckdb.compact.wal").write_bytes(b"partial wal")
     assert "given back" in _compact(data)
+    assert not (data / "hati.duckdb.compact").exists()
+    assert not (data / "hati.duckdb.compact.wal").exists()
     s = start_server(data)
     try:
         _q(s, "CREATE TABLE t (id INTEGER PRIMARY KEY)")
