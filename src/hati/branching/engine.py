@@ -41,7 +41,7 @@ from hati.errors import (
     UndefinedObject,
     UndefinedTable,
 )
-from hati.storage.duckdb_backend import META, SNAP, Database, qident, qname
+from hati.storage.duckdb_backend import META, SNAP, Database, qident, qname, transaction
 
 FORK_WAIT_SECONDS = 10.0
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
@@ -160,8 +160,7 @@ class BranchEngine:
             ids = set(taken.values())
             # A name whose older branch survived a lost retirement keeps the older one.
             new = [b for b in branches if b.id not in ids and taken.get(b.name, b.id) == b.id]
-            cur.execute("BEGIN")
-            try:
+            with transaction(cur):
                 for i in range(0, len(new), 1000):
                     chunk = new[i : i + 1000]
                     cur.execute(
@@ -184,10 +183,6 @@ class BranchEngine:
                     f"UPDATE {META}.state SET value = greatest(value, ?) WHERE key = 'epoch'",
                     [epoch],
                 )
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
         self.journal.truncate()
 
     @staticmethod
@@ -202,8 +197,7 @@ class BranchEngine:
     def _take_schema(self, cur: duckdb.DuckDBPyConnection) -> int:
         """An id whose empty ``_hb_<id>`` schema already exists (made in batches)."""
         if not self._schema_pool:
-            cur.execute("BEGIN")
-            try:
+            with transaction(cur):
                 ids = [
                     int(r[0])
                     for r in cur.execute(
@@ -212,10 +206,6 @@ class BranchEngine:
                 ]
                 for bid in ids:
                     cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             self._schema_pool = sorted(ids, reverse=True)
         return self._schema_pool.pop()
 
@@ -314,13 +304,8 @@ class BranchEngine:
                     f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
                     hint="Merge or discard the child branches first.",
                 )
-            cur.execute("BEGIN")
-            try:
+            with transaction(cur):
                 self._retire(cur, b)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             self.catalog.remove(b.id)
             self._drop_owner_snapshots(b.id)
             self.collect_garbage(cur)
@@ -355,8 +340,7 @@ class BranchEngine:
             if not dead and not stale_owners:
                 return 0
             used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
-            cur.execute("BEGIN")
-            try:
+            with transaction(cur):
                 for owner, table, snap in dead:
                     cur.execute(
                         f"DELETE FROM {META}.snapshots WHERE owner_id = ? AND table_name = ? AND tag = ?",
@@ -367,10 +351,6 @@ class BranchEngine:
                 physical = self.db.tables_in(cur, SNAP)
                 for t in physical - used:
                     cur.execute(f"DROP TABLE IF EXISTS {qname(SNAP, t)}")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             return len(dead)
 
     def expire(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -446,8 +426,7 @@ class BranchEngine:
             tag = self.catalog.epoch
             src = self.current_rel(cur, owner_id, table)
             snap_name: str | None = None
-            cur.execute("BEGIN")
-            try:
+            with transaction(cur):
                 if src is not None:
                     if src.startswith(qident(SNAP) + "."):
                         snap_name = src.split(".", 1)[1].strip('"')  # immutable already: share it
@@ -460,10 +439,6 @@ class BranchEngine:
                 )
                 if snap_name is not None:
                     self._repoint_children(cur, owner_id, table, qname(SNAP, snap_name))
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             self.read_gate.acquire_exclusive()
             try:
                 self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))

@@ -22,7 +22,7 @@ from hati.config import Config
 from hati.errors import HatiError
 from hati.server.connection import Connection
 from hati.session import ServerState
-from hati.storage.duckdb_backend import META, Database, qident
+from hati.storage.duckdb_backend import META, Database, qident, transaction
 
 log = logging.getLogger("hati.server")
 GC_EVERY_SECONDS = 5.0
@@ -91,8 +91,7 @@ def recover(db: Database) -> list[str]:
                 "AND database_name = current_database()"
             ).fetchall()
         }
-        cur.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(cur):
             for schema in sorted(owned):
                 m = _BRANCH_SCHEMA.fullmatch(schema)
                 if m is not None and int(m.group(1)) not in ids:
@@ -114,10 +113,6 @@ def recover(db: Database) -> list[str]:
                         f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"
                     )
                     repaired.append(f"deleted {n[0]} stale row(s) of {META}.{table}")
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
     finally:
         cur.close()
     for line in repaired:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,19 @@ def qname(schema: str, table: str) -> str:
 
 def qlit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT on ``cur``; ROLLBACK if the block raises (a failed COMMIT has
+    already rolled back in DuckDB)."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
 
 
 @dataclass(frozen=True)
