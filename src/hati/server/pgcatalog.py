@@ -78,6 +78,22 @@ _SHIM_MACROS = (
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
+# Catalog relations shown without hati's own schemas: (view, source, schema column).
+_SCHEMA_FILTERED = (
+    ("pg_tables", "pg_catalog.pg_tables", "schemaname"),
+    ("pg_views", "pg_catalog.pg_views", "schemaname"),
+    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname"),
+    ("is_schemata", "information_schema.schemata", "schema_name"),
+    ("is_tables", "information_schema.tables", "table_schema"),
+    ("is_columns", "information_schema.columns", "table_schema"),
+    ("is_views", "information_schema.views", "table_schema"),
+)
+_FILTERED_VIEWS = "\n".join(
+    f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * FROM {src} "
+    f"WHERE NOT {_INTERNAL_SCHEMA_COL.format(col=col)};"
+    for view, src, col in _SCHEMA_FILTERED
+)
+
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
@@ -121,31 +137,11 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
            NULL::VARCHAR[] AS datacl, -1 AS datconnlimit, 0 AS dattablespace
     FROM pg_catalog.pg_database WHERE datname = current_database();
-CREATE OR REPLACE VIEW {HIDDEN}.pg_tables AS
-    SELECT * FROM pg_catalog.pg_tables
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
-CREATE OR REPLACE VIEW {HIDDEN}.pg_views AS
-    SELECT * FROM pg_catalog.pg_views
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
-CREATE OR REPLACE VIEW {HIDDEN}.pg_indexes AS
-    SELECT * FROM pg_catalog.pg_indexes
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schemaname")};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_proc AS
     SELECT * FROM pg_catalog.pg_proc
     WHERE pronamespace NOT IN {_HIDDEN_NS_OIDS}
       AND proname NOT IN ({", ".join(f"'{m}'" for m in _SHIM_MACROS)});
-CREATE OR REPLACE VIEW {HIDDEN}.is_schemata AS
-    SELECT * FROM information_schema.schemata
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="schema_name")};
-CREATE OR REPLACE VIEW {HIDDEN}.is_tables AS
-    SELECT * FROM information_schema.tables
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
-CREATE OR REPLACE VIEW {HIDDEN}.is_columns AS
-    SELECT * FROM information_schema.columns
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
-CREATE OR REPLACE VIEW {HIDDEN}.is_views AS
-    SELECT * FROM information_schema.views
-    WHERE NOT {_INTERNAL_SCHEMA_COL.format(col="table_schema")};
+{_FILTERED_VIEWS}
 CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
 CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
 CREATE OR REPLACE MACRO main.pg_get_expr(e, r) AS e::VARCHAR, (e, r, p) AS e::VARCHAR;
