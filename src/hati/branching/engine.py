@@ -295,15 +295,20 @@ class BranchEngine:
         finally:
             self.gate.release_exclusive()
 
+    def _childless(self, name: str) -> Branch:
+        """The branch ``name``; a branch with live children cannot end before them."""
+        b = self.branch(name)
+        kids = self.catalog.children(b.id)
+        if kids:
+            raise DependentObjects(
+                f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
+                hint="Merge or discard the child branches first.",
+            )
+        return b
+
     def discard(self, cur: duckdb.DuckDBPyConnection, name: str) -> None:
         with self.catalog.lock:
-            b = self.branch(name)
-            kids = self.catalog.children(b.id)
-            if kids:
-                raise DependentObjects(
-                    f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
-                    hint="Merge or discard the child branches first.",
-                )
+            b = self._childless(name)
             with transaction(cur):
                 self._retire(cur, b)
             self.catalog.remove(b.id)
@@ -932,13 +937,7 @@ class BranchEngine:
         self, cur: duckdb.DuckDBPyConnection, name: str, strategy: str = "branch_wins"
     ) -> MergeResult:
         validate_strategy(strategy)
-        b = self.branch(name)
-        kids = self.catalog.children(b.id)
-        if kids:
-            raise DependentObjects(
-                f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
-                hint="Merge or discard the child branches first.",
-            )
+        b = self._childless(name)
         with self.writing(), self.catalog.lock:
             ns = self._namespace(cur, b)
             tables = sorted(ns.local | ns.dropped | ns.deltas)
