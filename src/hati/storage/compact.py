@@ -84,14 +84,18 @@ def compact(db_path: str | Path) -> CompactResult:
     """Rewrite ``db_path`` (a stopped server's ``hati.duckdb``) without its free blocks."""
     path = Path(db_path)
     tmp = path.with_name(path.name + TMP_SUFFIX)
-    for stale in (tmp, _wal(tmp)):
-        stale.unlink(missing_ok=True)
     started = time.perf_counter()
     if not path.exists():
         raise CompactError(f"no database at {path}", "Start the server once with `hati init`.")
     before = _size(path)
+    db = _open(path)  # holds the file's lock from here: no server, no other compaction
     try:
-        _copy(path, tmp)
+        try:
+            for stale in (tmp, _wal(tmp)):  # left by a compaction killed midway
+                stale.unlink(missing_ok=True)
+            _copy(db, tmp)
+        finally:
+            db.close()
         _check_alone(tmp)
     except BaseException:
         for leftover in (tmp, _wal(tmp)):
@@ -99,7 +103,7 @@ def compact(db_path: str | Path) -> CompactResult:
         raise
     os.chmod(tmp, path.stat().st_mode & 0o7777)
     _fsync(tmp)
-    _wal(path).unlink(missing_ok=True)  # empty after the clean close in _copy
+    _wal(path).unlink(missing_ok=True)  # empty after the clean close above
     os.replace(tmp, path)
     _fsync(path.parent)
     return CompactResult(before, _size(path), time.perf_counter() - started)
@@ -116,11 +120,10 @@ def _open(path: Path) -> Database:
         raise
 
 
-def _copy(path: Path, tmp: Path) -> None:
-    db = _open(path)
+def _copy(db: Database, tmp: Path) -> None:
+    BranchEngine(db).close()  # folds the fork journal into _hati.branches
+    cur = db.cursor()
     try:
-        BranchEngine(db).close()  # folds the fork journal into _hati.branches
-        cur = db.cursor()
         cur.execute("CHECKPOINT")
         cur.execute(f"ATTACH {qlit(str(tmp))} AS {_ALIAS}")
         try:
@@ -129,9 +132,8 @@ def _copy(path: Path, tmp: Path) -> None:
             cur.execute(f"CHECKPOINT {_ALIAS}")
         finally:
             cur.execute(f"DETACH {_ALIAS}")
-            cur.close()
     finally:
-        db.close()
+        cur.close()
 
 
 def _objects(cur: duckdb.DuckDBPyConnection, catalog: str) -> set[tuple[str, str, str]]:
