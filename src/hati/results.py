@@ -10,6 +10,8 @@ from typing import Any
 
 from hati.wire import types as pgtypes
 
+_COUNTED = ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE")
+
 
 @dataclass
 class Result:
@@ -38,6 +40,12 @@ class Result:
         if not out:
             self.fetch_more = None
         return out
+
+    def final_tag(self, sent: int) -> str:
+        """The tag with the number of rows sent ("SELECT n"; "INSERT 0 n" for RETURNING)."""
+        if self.columns is not None and self.tag.split(" ", 1)[0] in _COUNTED:
+            return f"{self.tag.rsplit(' ', 1)[0] if ' ' in self.tag else self.tag} {sent}"
+        return self.tag
 
     @property
     def exhausted(self) -> bool:

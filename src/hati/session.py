@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from hati.audit import AuditLog, AuditRecord
-from hati.branching.analysis import Analysis, analyze
+from hati.branching.analysis import Analysis, analyze, returning_probe
 from hati.branching.calls import BranchCall, parse_call
 from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.engine import BranchEngine
@@ -282,8 +282,8 @@ class Session:
                 self._audit_branch or self.branch,
                 self.connection_id,
                 _audit_text(sql, params),
-                res.tag if res else None,
-                res.rowcount if res else None,
+                res.final_tag(len(res.rows)) if res else None,
+                (res.rowcount if res.columns is None else len(res.rows)) if res else None,
                 outcome,
                 state,
             )
@@ -302,6 +302,7 @@ class Session:
         def counting(n: int) -> list[tuple[Any, ...]]:
             rows = fetch(n)
             rec.rows = (rec.rows or 0) + len(rows)
+            rec.command = res.final_tag(rec.rows)
             if len(rows) < n and self._open_audit is not None and self._open_audit[0] is rec:
                 self._close_audit()
             return rows
@@ -320,16 +321,20 @@ class Session:
         """Result columns of a statement without running it (for Describe of a statement)."""
         word = first_word(sql)
         if word in ("SELECT", "WITH", "VALUES", "TABLE", "FROM") and parse_call(sql) is None:
-            try:
-                n = sql.count("$")
-                params = [None] * max(n, 0)
-                rel = self.cur.execute(
-                    f"SELECT * FROM ({sql.rstrip().rstrip(';')}) LIMIT 0", params if n else None
-                )
-                return _pg_named(sql, _columns(rel.description))
-            except duckdb.Error:
+            probe = f"SELECT * FROM ({sql.rstrip().rstrip(';')}) LIMIT 0"
+        elif word in ("INSERT", "UPDATE", "DELETE") and _RETURNING.search(sql):
+            probe = returning_probe(sql)
+            if probe is None:
                 return None
-        return None
+            sql = probe
+        else:
+            return None
+        try:
+            n = max((int(i) for i in re.findall(r"\$(\d+)", probe)), default=0)
+            rel = self.cur.execute(probe, [None] * n if n else None)
+            return _pg_named(sql, _columns(rel.description))
+        except duckdb.Error:
+            return None
 
     # ---------------------------------------------------------------- dispatch
     def _dispatch(self, sql: str, params: list[Any]) -> Result:
@@ -495,7 +500,12 @@ class Session:
             return command(_tag_for(kind, sql, n), n)
         cols = _pg_named(sql, _columns(desc))
         cur = self.cur
-        return Result("SELECT", cols, fetch_more=lambda k: cur.fetchmany(k))
+        # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled
+        # in once the rows are sent, as for SELECT.
+        tag = (
+            _tag_for(kind, sql, 0) if kind in ("INSERT", "UPDATE", "DELETE", "MERGE") else "SELECT"
+        )
+        return Result(tag, cols, fetch_more=lambda k: cur.fetchmany(k))
 
     # ---------------------------------------------------------------- transactions
     def _write_gate(self) -> Any:

@@ -104,3 +104,41 @@ def test_tags_psql(hati_server):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["INSERT 0 2", "UPDATE 2", "TRUNCATE TABLE"]
+
+
+def test_returning_keeps_the_dml_tag(hati_server):
+    """INSERT/UPDATE/DELETE ... RETURNING send rows and then their own tag, on main and
+    in a branch (psycopg2 reads rowcount from it)."""
+    c = hati_server.connect()
+    try:
+        cur = c.cursor()
+        cur.execute("CREATE TABLE rt (k INTEGER PRIMARY KEY, v INTEGER)")
+        cur.execute("INSERT INTO rt VALUES (1, 10), (2, 20) RETURNING k")
+        assert cur.statusmessage == "INSERT 0 2" and cur.rowcount == 2
+        assert sorted(cur.fetchall()) == [(1,), (2,)]
+        cur.execute("SELECT branch_create('ret')")
+        cur.execute("SET hatidata_branch = 'ret'")
+        cur.execute("UPDATE rt SET v = v + 1 RETURNING k, v")
+        assert cur.statusmessage == "UPDATE 2" and sorted(cur.fetchall()) == [(1, 11), (2, 21)]
+        cur.execute("DELETE FROM rt WHERE k = 1 RETURNING v")
+        assert cur.statusmessage == "DELETE 1" and cur.fetchall() == [(11,)]
+        cur.execute("RESET hatidata_branch")
+        cur.execute(
+            "SELECT command, rows FROM hati_audit WHERE sql LIKE 'DELETE FROM rt%' ORDER BY seq"
+        )
+        assert cur.fetchall() == [("DELETE 1", 1)]
+    finally:
+        c.close()
+
+
+def test_returning_tag_asyncpg(hati_server):
+    async def go() -> None:
+        conn = await asyncpg.connect(host=hati_server.host, port=hati_server.port, user="t")
+        try:
+            await conn.execute("CREATE TABLE ra (k INTEGER PRIMARY KEY)")
+            assert await conn.execute("INSERT INTO ra VALUES (1), (2) RETURNING k") == "INSERT 0 2"
+            assert await conn.fetch("DELETE FROM ra WHERE k = $1 RETURNING k", 2) == [(2,)]
+        finally:
+            await conn.close()
+
+    asyncio.run(go())

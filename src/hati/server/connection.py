@@ -413,7 +413,7 @@ class Connection:
             if enc.more:
                 return bytes(out), item, False, None
             out += enc.data
-            out += codec.encode_command_complete(_final_tag(res, enc.rows))
+            out += codec.encode_command_complete(res.final_tag(enc.rows))
 
     def _run_next(self, results: Iterator[Result]) -> tuple[Result, _Encoded] | None:
         res = next(results, None)
@@ -435,7 +435,7 @@ class Connection:
             enc = _encode_rows(res, (), ALL_ROWS)
             self._send(enc.data)
             total += enc.rows
-        self._send(codec.encode_command_complete(_final_tag(res, total)))
+        self._send(codec.encode_command_complete(res.final_tag(total)))
 
     # ------------------------------------------------------------------ extended query
     def _parse(self, msg: m.Parse) -> None:
@@ -573,7 +573,7 @@ class Connection:
         if not res.exhausted and msg.max_rows > 0:
             self._send(codec.encode_portal_suspended())
         else:
-            self._send(codec.encode_command_complete(_final_tag(res, portal.sent_rows)))
+            self._send(codec.encode_command_complete(res.final_tag(portal.sent_rows)))
 
 
 def _next(stream: Any) -> m.FrontendMessage:
@@ -617,9 +617,3 @@ def _encode_rows(res: Result, formats: tuple[int, ...], limit: int) -> _Encoded:
         )
     more = len(rows) == n and not res.exhausted and limit > n
     return _Encoded(b"".join(parts), more, len(rows))
-
-
-def _final_tag(res: Result, sent: int) -> str:
-    if res.tag.startswith("SELECT"):
-        return f"SELECT {sent}"
-    return res.tag
