@@ -32,7 +32,7 @@ from hati.errors import (
     to_sql_error,
 )
 from hati.results import Result, command, pg_column_names, rows_result, text_columns
-from hati.server import pgcatalog
+from hati.server import pgcatalog, serial
 from hati.storage.duckdb_backend import Database, qident
 from hati.wire import types as pgtypes
 
@@ -468,6 +468,12 @@ class Session:
         return res
 
     def _execute(self, sql: str, params: list[Any], word: str) -> Result:
+        if word == "CREATE" and serial.mentions_serial(sql):
+            expanded = serial.expand(sql)
+            if expanded is not None:
+                for stmt in expanded.sequences:
+                    self.cur.execute(stmt)
+                sql = expanded.sql
         rel = self.cur.execute(sql, params or None)
         desc = self.cur.description
         kind = _with_verb(sql) if word == "WITH" else word
