@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from hati.audit import AuditLog, AuditRecord
+from hati.branching import delta
 from hati.branching.analysis import Analysis, analyze, returning_probe
 from hati.branching.calls import BranchCall, parse_call
 from hati.branching.catalog import MAIN_ID, Branch
@@ -401,7 +402,10 @@ class Session:
                     r.name for r in [*a.writes, *a.drops, *a.creates] if r.schema in (None, "main")
                 ]
                 if tables:
-                    self.engine.before_write(MAIN_ID, tables)
+                    # A plain UPDATE/DELETE says which rows it changes: the snapshot
+                    # live branches need then keeps just those (branching/undo.py).
+                    write = delta.plan_write(a, sql, params) if a.writes and not a.drops else None
+                    self.engine.before_write(MAIN_ID, tables, write=write)
             return self._execute(sql, params, word)
 
     def _in_branch(self, b: Branch, sql: str, params: list[Any]) -> Result:

@@ -172,8 +172,12 @@ def _check(
     assert schemas == {f"_hb_{i}" for i in meta.values()}, (schemas, meta)
     assert "w" in live, "the long-lived branch must survive every crash"
     snaps = {r[0] for r in q("SELECT snap_table FROM _hati.snapshots WHERE snap_table IS NOT NULL")}
-    snap_tables = {
-        r[0] for r in q("SELECT table_name FROM duckdb_tables() WHERE schema_name = '_hati_snap'")
+    snap_tables = {  # full copies are tables, undo snapshots views (branching/undo.py)
+        r[0]
+        for r in q(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = '_hati_snap' "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = '_hati_snap'"
+        )
     }
     assert snaps <= snap_tables, f"snapshot rows without their table: {snaps - snap_tables}"
     for tag in tags:

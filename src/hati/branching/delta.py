@@ -167,7 +167,7 @@ def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:
 
 
 # ---------------------------------------------------------------------- storage
-def _key_match(key: list[str], a: str, b: str) -> str:
+def key_match(key: list[str], a: str, b: str) -> str:
     return " AND ".join(f"{a}.{qident(k)} = {b}.{qident(k)}" for k in key)
 
 
@@ -176,7 +176,7 @@ def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str]) -> str:
     hide = qname(dschema, hide_table(table))
     return (
         f"SELECT * FROM {base_rel} x WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {hide} h WHERE {_key_match(key, 'h', 'x')}) "
+        f"(SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'x')}) "
         f"UNION ALL SELECT * FROM {qname(dschema, table)}"
     )
 
@@ -202,16 +202,19 @@ def pull(
     base_rel: str,
     dschema: str,
     key: list[str],
+    into: str | None = None,
 ) -> None:
-    """Copy in the base rows ``dw``'s WHERE matches and hide their keys."""
+    """Copy in the base rows ``dw``'s WHERE matches and hide their keys (into the
+    touched-rows table ``into``, by default the one named like the target)."""
     alias = qident(dw.alias)
-    hide = qname(dschema, hide_table(dw.table))
+    into = into or dw.table
+    hide = qname(dschema, hide_table(into))
     where = f"({dw.cond}) AND " if dw.cond else ""
-    fresh = f"{where}NOT EXISTS (SELECT 1 FROM {hide} h WHERE {_key_match(key, 'h', alias)})"
+    fresh = f"{where}NOT EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', alias)})"
     params = dw.cond_params or None
     # Same predicate, same snapshot, hidden keys unchanged in between: same rows.
     cur.execute(
-        f"INSERT INTO {qname(dschema, dw.table)} SELECT {alias}.* FROM {base_rel} AS {alias} "
+        f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {base_rel} AS {alias} "
         f"WHERE {fresh}",
         params,
     )
@@ -228,8 +231,8 @@ def check_unique(
     hide = qname(dschema, hide_table(table))
     row = cur.execute(
         f"SELECT {', '.join(f'd.{qident(k)}' for k in key)} FROM {qname(dschema, table)} d "
-        f"WHERE EXISTS (SELECT 1 FROM {base_rel} x WHERE {_key_match(key, 'x', 'd')}) "
-        f"AND NOT EXISTS (SELECT 1 FROM {hide} h WHERE {_key_match(key, 'h', 'd')}) LIMIT 1"
+        f"WHERE EXISTS (SELECT 1 FROM {base_rel} x WHERE {key_match(key, 'x', 'd')}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'd')}) LIMIT 1"
     ).fetchone()
     if row is not None:
         shown = ", ".join(str(v) for v in row)
@@ -287,19 +290,17 @@ def apply_unchanged_base(
     cost of updating scattered rows grows with every column written).
     Returns (inserted, updated, deleted)."""
     delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
-    hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {_key_match(key, 'h', 'd')})"
+    hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'd')})"
 
     def count(sql: str) -> int:
         row = cur.execute(sql).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     keys = ", ".join(qident(k) for k in key)
-    gone = f"SELECT {keys} FROM {hide} d WHERE NOT EXISTS (SELECT 1 FROM {delta} x WHERE {_key_match(key, 'x', 'd')})"
+    gone = f"SELECT {keys} FROM {hide} d WHERE NOT EXISTS (SELECT 1 FROM {delta} x WHERE {key_match(key, 'x', 'd')})"
     deleted = 0
     if "-" in assigned and count(f"SELECT count(*) FROM ({gone})"):
-        deleted = count(
-            f"DELETE FROM {target} o USING ({gone}) g WHERE {_key_match(key, 'o', 'g')}"
-        )
+        deleted = count(f"DELETE FROM {target} o USING ({gone}) g WHERE {key_match(key, 'o', 'g')}")
     others = [c for c in columns if c not in key and ("*" in assigned or c in assigned)]
     updated = 0
     if others:
@@ -308,7 +309,7 @@ def apply_unchanged_base(
             f"UPDATE {target} o SET "
             + ", ".join(f"{qident(c)} = d.{qident(c)}" for c in others)
             + f" FROM (SELECT {pick} FROM {delta} d WHERE {hidden}) d "
-            f"WHERE {_key_match(key, 'o', 'd')}"
+            f"WHERE {key_match(key, 'o', 'd')}"
         )
     cols = ", ".join(qident(c) for c in columns)
     inserted = count(

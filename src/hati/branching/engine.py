@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from hati.branching import delta
+from hati.branching import delta, undo
 from hati.branching.analysis import Analysis
 from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot
 from hati.branching.journal import FOLD_AFTER_LINES, BranchJournal
@@ -133,6 +133,7 @@ class BranchEngine:
         self.journal = BranchJournal(db.path.with_name(db.path.name + ".branches"))
         self._schema_pool: list[int] = []
         self._keys: dict[tuple[int, str], list[str]] = {}  # (branch, delta table) -> key
+        self._undo: set[str] = set()  # snapshots that keep only changed rows (undo.py)
         cur = db.cursor()
         try:
             self._fold_journal(cur, *self.journal.pending())
@@ -238,6 +239,7 @@ class BranchEngine:
             f"SELECT owner_id, table_name, tag, snap_table FROM {META}.snapshots"
         ).fetchall():
             self.catalog.add_snapshot(owner, table, Snapshot(tag, snap))
+        self._undo = set(self.db.views_in(cur, SNAP))
         cur.close()
 
     def branch(self, name: str) -> Branch:
@@ -353,9 +355,13 @@ class BranchEngine:
                     )
                 for owner in stale_owners:
                     cur.execute(f"DELETE FROM {META}.snapshots WHERE owner_id = ?", [owner])
-                physical = self.db.tables_in(cur, SNAP)
-                for t in physical - used:
-                    cur.execute(f"DROP TABLE IF EXISTS {qname(SNAP, t)}")
+                for v in self.db.views_in(cur, SNAP):  # undo snapshots, before their tables
+                    if undo.owner_of(v) not in used:
+                        cur.execute(f"DROP VIEW IF EXISTS {qname(SNAP, v)}")
+                        self._undo.discard(v)
+                for t in self.db.tables_in(cur, SNAP):
+                    if undo.owner_of(t) not in used:
+                        cur.execute(f"DROP TABLE IF EXISTS {qname(SNAP, t)}")
             return len(dead)
 
     def expire(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -400,7 +406,7 @@ class BranchEngine:
         if snap is not None:
             if snap.table is None:
                 return None
-            if self.db.table_exists(cur, SNAP, snap.table):
+            if self.db.relation_exists(cur, SNAP, snap.table):
                 return qname(SNAP, snap.table)
             # The snapshot was taken after this cursor's transaction began, so the
             # parent's write that caused it is not visible to this transaction either:
@@ -412,29 +418,128 @@ class BranchEngine:
         """Hold the fork gate shared for one write (see rwlock.py)."""
         return self.gate.shared()
 
-    def before_write(self, owner_id: int, tables: list[str], merging: Branch | None = None) -> None:
+    def before_write(
+        self,
+        owner_id: int,
+        tables: list[str],
+        merging: Branch | None = None,
+        write: delta.DeltaWrite | None = None,
+    ) -> None:
         """Preserve tables live children still read, before ``owner`` changes them.
         A child being merged is retired by the same transaction: it needs no snapshot.
-        (Returns before taking catalog.lock when there is nothing to write: readers
-        call this while holding read_gate, which a snapshot takes exclusively.)"""
+        ``merging`` or ``write`` (main's plain UPDATE/DELETE) say which rows change, so
+        main can keep just those (undo.py). (Returns before taking catalog.lock when
+        there is nothing to write: readers call this while holding read_gate, which a
+        snapshot takes exclusively.)"""
         if not tables or not self.catalog.children(owner_id):
             return
         with self.catalog.lock:
             for table in tables:
+                if owner_id == MAIN_ID:
+                    self._keep_undo(table, merging, write)
                 if self.catalog.needs_snapshot(owner_id, table, merging):
-                    self._snapshot(owner_id, table)
+                    self._snapshot(owner_id, table, merging, write)
                 self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
 
-    def _snapshot(self, owner_id: int, table: str) -> None:
+    def _undo_key(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        key: list[str],
+        merging: Branch | None,
+        write: delta.DeltaWrite | None,
+    ) -> bool:
+        """Can main's coming write to ``table`` say which keys it changes?"""
+        if not key:
+            return False
+        if merging is not None:
+            return self.db.table_exists(cur, delta.delta_schema(merging.id), table) and set(
+                self._delta_key(cur, merging, table)
+            ) == set(key)
+        return (
+            write is not None
+            and write.table == table
+            and write.kind in ("UPDATE", "DELETE")
+            and not write.may_break_keys(key)
+        )
+
+    def _capture(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        snap: str,
+        key: list[str],
+        merging: Branch | None,
+        write: delta.DeltaWrite | None,
+    ) -> None:
+        live = qname("main", table)
+        if merging is not None:
+            dschema = delta.delta_schema(merging.id)
+            keys = delta.changed_keys_sql(dschema, table, self._delta_key(cur, merging, table))
+            undo.capture_keys(cur, snap, live, key, keys)
+        else:
+            assert write is not None
+            undo.capture_where(cur, snap, live, key, write)
+
+    def _keep_undo(
+        self, table: str, merging: Branch | None, write: delta.DeltaWrite | None
+    ) -> None:
+        """Before main writes ``table``: extend each undo snapshot of it with the rows
+        the write changes, or make it a full copy when the write cannot say which."""
+        snaps = [s.table for s in self.catalog.snapshots.get((MAIN_ID, table), [])]
+        snaps = [s for s in snaps if s in self._undo]
+        if not snaps:
+            return
+        cur = self.db.cursor()
+        try:
+            for snap in snaps:
+                rows = undo.rows_table(snap)
+                key = self.db.column_names(cur, SNAP, delta.hide_table(rows))
+                full = not self._undo_key(cur, table, key, merging, write)
+                with transaction(cur):
+                    if full:
+                        ddl = self.db.table_sql(cur, SNAP, rows)
+                        m = _CREATE_HEAD.match(ddl)
+                        assert m is not None
+                        undo.materialize(cur, snap, ddl[m.end() :])
+                    else:
+                        self._capture(cur, table, snap, key, merging, write)
+                if full:
+                    self._undo.discard(snap)
+        finally:
+            cur.close()
+
+    def _snapshot(
+        self,
+        owner_id: int,
+        table: str,
+        merging: Branch | None = None,
+        write: delta.DeltaWrite | None = None,
+    ) -> None:
         cur = self.db.cursor()
         try:
             tag = self.catalog.epoch
             src = self.current_rel(cur, owner_id, table)
             snap_name: str | None = None
+            kept_rows = False
             with transaction(cur):
                 if src is not None:
+                    info = None
+                    if owner_id == MAIN_ID and src == qname("main", table):
+                        info = self.db.table_info(cur, "main", table)
+                    m = _CREATE_HEAD.match(info.ddl) if info else None
                     if src.startswith(qident(SNAP) + "."):
                         snap_name = src.split(".", 1)[1].strip('"')  # immutable already: share it
+                    elif (
+                        info is not None
+                        and m is not None
+                        and self._undo_key(cur, table, info.primary_key, merging, write)
+                    ):
+                        snap_name = f"s{self.db.next_id(cur)}"
+                        key_types = [(k, info.types[k]) for k in info.primary_key]
+                        undo.create(cur, snap_name, info.ddl[m.end() :], key_types, src)
+                        self._capture(cur, table, snap_name, info.primary_key, merging, write)
+                        kept_rows = True
                     else:
                         snap_name = f"s{self.db.next_id(cur)}"
                         self.copy_table(cur, src, SNAP, snap_name)
@@ -444,6 +549,8 @@ class BranchEngine:
                 )
                 if snap_name is not None:
                     self._repoint_children(cur, owner_id, table, qname(SNAP, snap_name))
+            if kept_rows:
+                self._undo.add(snap_name)  # type: ignore[arg-type]
             self.read_gate.acquire_exclusive()
             try:
                 self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))
@@ -655,6 +762,8 @@ class BranchEngine:
         schema, table = _split(rel)
         if schema.startswith("_hb_") and not self.db.table_exists(cur, schema, table):
             return delta.delta_schema(int(schema[4:])), table
+        if schema == SNAP and not self.db.table_exists(cur, schema, table):
+            return schema, undo.rows_table(table)  # an undo snapshot's kept rows
         return schema, table
 
     def _start_delta(self, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str) -> bool:

@@ -198,6 +198,18 @@ class Database:
         )
 
     @staticmethod
+    def relation_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+        """A table or a view of that name."""
+        where = "database_name = current_database() AND schema_name = $1"
+        return bool(
+            cur.execute(
+                f"SELECT 1 FROM duckdb_tables() WHERE {where} AND table_name = $2 "
+                f"UNION ALL SELECT 1 FROM duckdb_views() WHERE {where} AND view_name = $2",
+                [schema, name],
+            ).fetchall()
+        )
+
+    @staticmethod
     def columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[Column]:
         rows = cur.execute(
             "SELECT column_name, data_type, NOT is_nullable FROM duckdb_columns() "
