@@ -783,7 +783,12 @@ class BranchEngine:
     ) -> str:
         """The base a delta table overlays; re-point the view if the parent moved it
         (the parent wrote the table after the fork, so the base is now a snapshot)."""
-        src = self.base_rel(cur, b, table)
+        if b.parent_id == MAIN_ID and self.catalog.base_snapshot(b, table) is None:
+            # main has not written the table since the fork (a drop would have taken
+            # a snapshot), so it is still there: no catalog lookup needed.
+            src = qname("main", table)
+        else:
+            src = self.base_rel(cur, b, table)
         assert src is not None, "a delta table always has a base"
         if not _points_at(views.get(table, ""), src):
             self._create_overlay(cur, b, table, src, self._delta_key(cur, b, table))
@@ -836,13 +841,12 @@ class BranchEngine:
     def _namespace(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> Namespace:
         """The branch schema's tables, its views (name -> SQL), its dropped tables and
         its delta tables, in one catalog query (this runs before every statement)."""
-        rows = cur.execute(
-            "SELECT 't', table_name, NULL FROM duckdb_tables() WHERE schema_name = $1 "
+        rows = cur.execute(  # each catalog function costs ~0.7 ms: one scan of tables
+            "SELECT CASE schema_name WHEN $1 THEN 't' ELSE 'x' END, table_name, NULL "
+            "FROM duckdb_tables() WHERE schema_name IN ($1, $3) "
             "AND database_name = current_database() "
             "UNION ALL SELECT 'v', view_name, sql FROM duckdb_views() WHERE schema_name = $1 "
             "AND NOT internal AND database_name = current_database() "
-            "UNION ALL SELECT 'x', table_name, NULL FROM duckdb_tables() WHERE schema_name = $3 "
-            "AND database_name = current_database() "
             f"UNION ALL SELECT 'd', table_name, NULL FROM {META}.dropped WHERE branch_id = $2",
             [b.schema, b.id, delta.delta_schema(b.id)],
         ).fetchall()
