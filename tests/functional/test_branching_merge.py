@@ -216,6 +216,25 @@ def test_bad_resolution_is_22023(cur) -> None:
         assert err.value.pgcode == "22023", choice
 
 
+def test_resolving_a_row_that_is_not_in_conflict_is_22023(cur) -> None:
+    """Only rows branch_conflicts lists can be resolved, with the table's own columns;
+    a rejected resolution records nothing."""
+    _both_sides(cur)
+    for table, key, choice, hint in (
+        ("t", '{"k": 2}', "main", "branch_conflicts"),  # the same change on both sides
+        ("t", '{"k": 10}', "branch", "branch_conflicts"),  # only the branch changed it
+        ("t", '{"k": 777}', "main", "branch_conflicts"),  # no such row
+        ("no_such_table", '{"k": 1}', "main", "branch_conflicts"),
+        ("t", '{"k": 1}', '{"nope": 1}', "Its columns: k, v."),  # a conflict; bad column
+    ):
+        with pytest.raises(psycopg2.Error) as err:
+            cur.execute("SELECT branch_resolve('x', %s, %s, %s)", (table, key, choice))
+        assert err.value.pgcode == "22023", key
+        assert hint in err.value.diag.message_hint, key
+    cur.execute("SELECT count(*) FROM _hati.resolutions")
+    assert cur.fetchone() == (0,)
+
+
 def test_multiset_conflicts_and_count_resolution(cur) -> None:
     cur.execute("CREATE TABLE bag (service VARCHAR, status VARCHAR)")
     cur.execute("INSERT INTO bag VALUES ('api', 'up'), ('api', 'up'), ('db', 'up')")

@@ -878,11 +878,18 @@ class BranchEngine:
 
     # ------------------------------------------------------------------ merge
     def _table_merges(
-        self, cur: duckdb.DuckDBPyConnection, b: Branch, tag: str, merging: bool = False
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        tag: str,
+        merging: bool = False,
+        only: str | None = None,
     ) -> list[TableMerge]:
         ns = self._namespace(cur, b)
         out = []
         for i, table in enumerate(sorted(ns.local | ns.dropped | ns.deltas)):
+            if only is not None and table != only:
+                continue
             base_rel = self.base_rel(cur, b, table)
             ours_rel = self.current_rel(cur, b.parent_id, table)
             if table in ns.deltas:
@@ -959,10 +966,12 @@ class BranchEngine:
                 tm.cleanup()
         return rows
 
-    def conflicts(self, cur: duckdb.DuckDBPyConnection, name: str) -> list[Conflict]:
+    def conflicts(
+        self, cur: duckdb.DuckDBPyConnection, name: str, table: str | None = None
+    ) -> list[Conflict]:
         b = self.branch(name)
         out: list[Conflict] = []
-        for tm in self._table_merges(cur, b, "c"):
+        for tm in self._table_merges(cur, b, "c", only=table):
             try:
                 out.extend(self._plan(tm))
             finally:
@@ -1040,9 +1049,24 @@ class BranchEngine:
                 raise InvalidParameter('{"count": n} needs a whole number n >= 0')
             values, choice = json.dumps(parsed), "values"
         choice = {"ours": "main", "theirs": "branch"}.get(choice, choice)
+        row_key = canonical_key(key)
+        if row_key not in {c.key for c in self.conflicts(cur, name, table)}:
+            raise InvalidParameter(
+                f'branch "{name}" has no conflict on table "{table}" at key {row_key}',
+                hint=f"SELECT * FROM branch_conflicts('{name}') lists the rows to resolve.",
+            )
+        if values is not None and choice == "values":
+            rel = self.current_rel(cur, b.id, table)
+            columns = {c.name for c in self._side(cur, rel).columns}
+            unknown = sorted(set(json.loads(values)) - columns - {"count"})
+            if unknown:
+                raise InvalidParameter(
+                    f'table "{table}" has no column {", ".join(unknown)}',
+                    hint=f"Its columns: {', '.join(sorted(columns))}.",
+                )
         cur.execute(
             f"INSERT OR REPLACE INTO {META}.resolutions VALUES (?, ?, ?, ?, ?)",
-            [b.id, table, canonical_key(key), choice, values],
+            [b.id, table, row_key, choice, values],
         )
         return choice
 
