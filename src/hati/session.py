@@ -66,6 +66,7 @@ _PG_DEFAULTS = {
     "lc_ctype": "C",
 }
 
+WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
 _WS = r"(?:\s|/\*.*?\*/|--[^\n]*\n)*"
 _FIRST_WORD = re.compile(_WS + r"([A-Za-z]+)", re.S)
 _SET = re.compile(
@@ -424,9 +425,11 @@ class Session:
             if self.txn != "I":
                 return self._branch_statement(b, a, sql, params)
             # Outside a client transaction a branch write (copy-on-write + the statement)
-            # runs in its own transaction, so kill -9 cannot leave it half done. A snapshot
-            # committed by another session after our BEGIN is invisible to us: retry.
-            for attempt in range(3):
+            # runs in its own transaction, so kill -9 cannot leave it half done. It is run
+            # again when a snapshot another session committed after our BEGIN is invisible
+            # to us, or when another writer of this branch got there first (PostgreSQL
+            # would make us wait for it; DuckDB reports the conflict at once).
+            for attempt in range(WRITE_ATTEMPTS):
                 self.cur.execute("BEGIN TRANSACTION")
                 try:
                     res = self._branch_statement(b, a, sql, params)
@@ -436,15 +439,14 @@ class Session:
                         res._pos = 0
                     self._end(commit=True)
                     return res
-                except (LookupError, duckdb.CatalogException):
+                except BaseException as exc:
                     with contextlib.suppress(duckdb.Error):
                         self._end(commit=False)
-                    if attempt == 2:
+                    if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:
+                        continue  # a snapshot we could not see yet (or a real error: twice)
+                    if attempt == WRITE_ATTEMPTS - 1 or not _lost_a_race(exc):
                         raise
-                except BaseException:
-                    with contextlib.suppress(duckdb.Error):
-                        self._end(commit=False)
-                    raise
+                    time.sleep(min(0.001 * 2**attempt, 0.05))  # let the other writer commit
             raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> Result:
@@ -934,6 +936,11 @@ def _with_verb(sql: str) -> str:
         elif depth == 0 and tok.upper() in _WITH_BODY:
             return tok.upper()
     return "WITH"
+
+
+def _lost_a_race(exc: BaseException) -> bool:
+    """A write conflict with another session (see Session._in_branch), not a wrong write."""
+    return isinstance(exc, duckdb.Error) and to_sql_error(exc).sqlstate == "40001"
 
 
 def _tag_for(kind: str, sql: str, n: int) -> str:

@@ -3,6 +3,7 @@ keep only the rows they touch, yet every statement sees and changes the whole ta
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,33 @@ def test_a_child_merge_into_an_unwritten_branch_is_seen_by_its_next_write(hati_s
     cur.execute("SELECT branch_query('b', 'UPDATE t SET v = v + 1 WHERE k = 7')")
     assert rows(cur, "SELECT branch_query('b', 'SELECT v FROM t WHERE k = 7')") == [(101,)]
     assert rows(cur, "SELECT v FROM t WHERE k = 7") == [(0,)]
+
+
+def test_concurrent_writers_in_one_branch_all_succeed(hati_server, cur) -> None:
+    """Agents sharing a branch write at once; the first writes race to create the
+    branch's tables. Outside a transaction a write that lost the race is run again,
+    as PostgreSQL would wait for the other writer, instead of failing with 40001."""
+    writers, per_writer = 6, 5
+    start = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            with closing(hati_server.connect()) as conn:
+                b = in_b(conn)
+                start.wait()
+                for i in range(per_writer):
+                    b.execute("UPDATE t SET v = -1 WHERE k = %s", (w * 100 + i,))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert rows(cur, "SELECT branch_query('b', 'SELECT count(*) FROM t WHERE v = -1')") == [
+        (writers * per_writer,)
+    ]
+    assert rows(cur, "SELECT count(*) FROM t WHERE v = -1") == [(0,)]
