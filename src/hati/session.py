@@ -940,7 +940,7 @@ def _with_verb(sql: str) -> str:
 
 def _lost_a_race(exc: BaseException) -> bool:
     """A write conflict with another session (see Session._in_branch), not a wrong write."""
-    return isinstance(exc, duckdb.Error) and to_sql_error(exc).sqlstate == "40001"
+    return isinstance(exc, duckdb.Error | HatiError) and to_sql_error(exc).sqlstate == "40001"
 
 
 def _tag_for(kind: str, sql: str, n: int) -> str:
