@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -80,3 +81,25 @@ def psql(
     assert proc.returncode == 0, proc.stderr
     assert "ERROR" not in proc.stderr, proc.stderr
     return proc.stdout
+
+
+def run_in_threads(
+    work: Callable[[int, Callable[[], object]], None], n: int, timeout: float = 120
+) -> list[BaseException]:
+    """Run ``work(i, go)`` for i in 0..n-1 on n threads; ``go()`` waits until every
+    thread has called it, so their next steps race. Returns what they raised."""
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i, lambda: start.wait(timeout=30))
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=timeout)
+    return errors

@@ -3,7 +3,7 @@ keep only the rows they touch, yet every statement sees and changes the whole ta
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import psycopg
 import psycopg2
 import pytest
 
-from conftest import RunningServer, start_server
+from conftest import RunningServer, run_in_threads, start_server
 
 N = 5000
 
@@ -251,25 +251,15 @@ def test_concurrent_writers_in_one_branch_all_succeed(hati_server, cur) -> None:
     branch's tables. Outside a transaction a write that lost the race is run again,
     as PostgreSQL would wait for the other writer, instead of failing with 40001."""
     writers, per_writer = 6, 5
-    start = threading.Barrier(writers)
-    errors: list[BaseException] = []
 
-    def write(w: int) -> None:
-        try:
-            with closing(hati_server.connect()) as conn:
-                b = in_b(conn)
-                start.wait()
-                for i in range(per_writer):
-                    b.execute("UPDATE t SET v = -1 WHERE k = %s", (w * 100 + i,))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def write(w: int, go: Callable[[], object]) -> None:
+        with closing(hati_server.connect()) as conn:
+            b = in_b(conn)
+            go()
+            for i in range(per_writer):
+                b.execute("UPDATE t SET v = -1 WHERE k = %s", (w * 100 + i,))
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_in_threads(write, writers) == []
     assert rows(cur, "SELECT branch_query('b', 'SELECT count(*) FROM t WHERE v = -1')") == [
         (writers * per_writer,)
     ]

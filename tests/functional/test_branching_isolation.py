@@ -4,11 +4,14 @@ branch, concurrent sessions, and the wall that keeps a branch session off main."
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
 import psycopg2
 import pytest
+
+from conftest import run_in_threads
 
 
 def rows(cur: Any, sql: str, params: tuple | None = None) -> list[tuple]:
@@ -113,28 +116,19 @@ def test_concurrent_sessions_in_different_branches(hati_server, cur) -> None:
     n_threads, n_rows = 4, 25
     for i in range(n_threads):
         cur.execute("SELECT branch_create(%s)", (f"w{i}",))
-    barrier = threading.Barrier(n_threads)
-    errors: list[BaseException] = []
     seen: dict[int, list[tuple]] = {}
 
-    def work(i: int) -> None:
-        try:
-            with closing(hati_server.connect(agent=f"agent{i}", hatidata_branch=f"w{i}")) as c:
-                bc = c.cursor()
-                barrier.wait(timeout=30)
-                for j in range(n_rows):
-                    bc.execute("INSERT INTO t VALUES (%s, %s)", (100 * (i + 1) + j, f"w{i}"))
-                    if j % 5 == 0:
-                        bc.execute("UPDATE t SET v = %s WHERE k = 2", (f"w{i}-{j}",))
-                seen[i] = rows(bc, "SELECT k, v FROM t ORDER BY k")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def work(i: int, go: Callable[[], object]) -> None:
+        with closing(hati_server.connect(agent=f"agent{i}", hatidata_branch=f"w{i}")) as c:
+            bc = c.cursor()
+            go()
+            for j in range(n_rows):
+                bc.execute("INSERT INTO t VALUES (%s, %s)", (100 * (i + 1) + j, f"w{i}"))
+                if j % 5 == 0:
+                    bc.execute("UPDATE t SET v = %s WHERE k = 2", (f"w{i}-{j}",))
+            seen[i] = rows(bc, "SELECT k, v FROM t ORDER BY k")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
+    errors = run_in_threads(work, n_threads)
     assert not errors, errors
     for i in range(n_threads):
         mine = [(100 * (i + 1) + j, f"w{i}") for j in range(n_rows)]
