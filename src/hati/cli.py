@@ -92,9 +92,13 @@ def status(data_dir: Path | None) -> None:
                 f"[dim]A stale pid file ({st.stale_pid}) was left behind; `hati init` replaces it.[/dim]"
             )
         sys.exit(3)
+    count = (
+        f"{st.branches} live branch(es)"
+        if st.branches is not None
+        else "live branches not counted (set HATI_PASSWORD to count them)"
+    )
     console.print(
-        f"hati is running for {cfg.data_dir} (pid {st.pid}) on localhost:{st.port}; "
-        f"{st.branches} live branch(es)."
+        f"hati is running for {cfg.data_dir} (pid {st.pid}) on localhost:{st.port}; {count}."
     )
 
 
@@ -174,7 +178,11 @@ def branches(data_dir: Path | None) -> None:
     st = daemon.status(cfg)
     if not st.running:
         _fail(f"hati is not running for {cfg.data_dir}", "Start it with `hati init`.", 3)
-    rows = daemon.query(cfg, st.port, "SELECT * FROM branch_list()")
+    try:
+        rows = daemon.query(cfg, st.port, "SELECT * FROM branch_list()")
+    except daemon.DaemonError as exc:
+        _fail(exc.message, exc.hint, exc.code)
+        return
     headers = ("name", "parent", "created_by", "created_at", "tables", "rows_changed", "expires_at")
     if not console.is_terminal:  # pipes and scripts get tab-separated lines
         print("\t".join(headers))

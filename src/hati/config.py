@@ -79,9 +79,11 @@ class Config:
     def save(self) -> None:
         """Write the settings a restarted server must reuse."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        from hati.server.auth import stored_form  # lazy: hati.server imports this module
+
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
-        if self.password:
-            lines.append(f"password = {_toml_str(self.password)}")
+        if self.password:  # as a SCRAM verifier: the file never holds the password
+            lines.append(f"password = {_toml_str(stored_form(self.password))}")
         if self.allow_cleartext:
             lines.append("allow_cleartext = true")
         if self.merge_agents is not None:
@@ -93,7 +95,9 @@ class Config:
         if self.agent_keys:
             lines.append("")
             lines.append("[server.agent_keys]")
-            lines.extend(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in self.agent_keys.items())
+            lines.extend(
+                f"{_toml_str(k)} = {_toml_str(stored_form(v))}" for k, v in self.agent_keys.items()
+            )
         self.config_path.write_text("\n".join(lines) + "\n")
         if self.password or self.agent_keys:
             self.config_path.chmod(0o600)  # it holds secrets

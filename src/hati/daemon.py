@@ -36,7 +36,7 @@ class Status:
     running: bool
     pid: int | None = None
     port: int | None = None
-    branches: int = 0
+    branches: int | None = 0  # None: not known (the CLI has no password to ask with)
     stale_pid: int | None = None
 
 
@@ -75,28 +75,45 @@ def status(cfg: Config) -> Status:
     pid, port = info
     if not _alive(pid):
         return Status(False, stale_pid=pid)
+    branches: int | None
     try:
         branches = len(query(cfg, port, "SELECT * FROM branch_list()"))
     except Exception:  # noqa: BLE001 - status must answer even if the server is busy
-        branches = 0
+        branches = None
     return Status(True, pid, port, branches)
 
 
 def query(cfg: Config, port: int, sql: str) -> list[tuple[Any, ...]]:
     import psycopg2
 
-    user, password = "hati", cfg.password or ""
-    if not cfg.password and cfg.agent_keys:
-        user, password = next(iter(cfg.agent_keys.items()))  # any configured agent will do
-    conn = psycopg2.connect(
-        host=_connect_host(cfg),
-        port=port,
-        user=user,
-        dbname="hati",
-        password=password,
-        connect_timeout=5,
-        options="-c hatidata_agent_id=hati-cli",
-    )
+    user, password = "hati", _plain(cfg.password)
+    if cfg.agent_keys and not password:
+        # any configured agent will do, if its key was given to this command
+        plain = {a: _plain(k) for a, k in cfg.agent_keys.items() if _plain(k)}
+        if plain:
+            user, password = next(iter(plain.items()))
+    if cfg.auth_required and not password:
+        raise DaemonError(
+            "the server requires a password, and hati.toml keeps only its SCRAM verifier",
+            hint="Set HATI_PASSWORD to the server's password and run the command again.",
+            code=2,
+        )
+    try:
+        conn = psycopg2.connect(
+            host=_connect_host(cfg),
+            port=port,
+            user=user,
+            dbname="hati",
+            password=password,
+            connect_timeout=5,
+            options="-c hatidata_agent_id=hati-cli",
+        )
+    except psycopg2.OperationalError as exc:
+        raise DaemonError(
+            f"could not connect to hati on port {port}: {str(exc).strip()}",
+            hint="If the password was rejected, set HATI_PASSWORD to the server's password.",
+            code=2,
+        ) from exc
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -104,6 +121,13 @@ def query(cfg: Config, port: int, sql: str) -> list[tuple[Any, ...]]:
             return list(cur.fetchall()) if cur.description else []
     finally:
         conn.close()
+
+
+def _plain(secret: str | None) -> str:
+    """A password this process was given (flag or HATI_PASSWORD), not a stored verifier."""
+    from hati.server.auth import Verifier
+
+    return secret if secret and Verifier.parse(secret) is None else ""
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -8,6 +8,7 @@ authentication is refused; only merge_agents may merge into main.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 import subprocess
@@ -303,7 +304,8 @@ def test_hati_init_password_end_to_end(tmp_path: Path) -> None:
     try:
         assert out.returncode == 0, out.stderr
         port = int(out.stdout.strip().splitlines()[-1].rsplit(":", 1)[1])
-        assert "init-pw" in (data / "hati.toml").read_text()
+        toml = (data / "hati.toml").read_text()
+        assert "init-pw" not in toml and "SCRAM-SHA-256$4096:" in toml, "only a verifier is kept"
         assert (data / "hati.toml").stat().st_mode & 0o077 == 0, "the config holds a secret"
         server = RunningServer.__new__(RunningServer)
         server.port = port
@@ -313,6 +315,22 @@ def test_hati_init_password_end_to_end(tmp_path: Path) -> None:
             [*hati, "status", "--dir", str(data)], capture_output=True, text=True, timeout=60
         )
         assert st.returncode == 0 and "is running" in st.stdout, st.stdout + st.stderr
+        assert "set HATI_PASSWORD" in st.stdout
+        env = {**os.environ, "HATI_PASSWORD": "init-pw"}
+        cmd = [*hati, "branches", "--dir", str(data)]
+        ok = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+        assert ok.returncode == 0 and ok.stdout.splitlines()[0].startswith("name"), ok.stderr
+        env["HATI_PASSWORD"] = "wrong"
+        bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+        assert bad.returncode == 2 and "HATI_PASSWORD" in bad.stderr, bad.stderr
+        st = subprocess.run(
+            [*hati, "status", "--dir", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HATI_PASSWORD": "init-pw"},
+        )
+        assert "0 live branch(es)" in st.stdout, st.stdout
     finally:
         subprocess.run([*hati, "stop", "--dir", str(data)], capture_output=True, timeout=60)
 

@@ -1,11 +1,16 @@
 """Authentication: trust, cleartext, SCRAM-SHA-256 (RFC 5802 / 7677), as pure steps.
 
 The connection drives these with the bytes of each PasswordMessage; no sockets here.
+Secrets are kept as PostgreSQL keeps them: a SCRAM verifier
+``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` (base64), from which
+a client's proof can be checked but the password cannot be recovered. A secret that
+is not in that form is a password given on the command line or in the environment.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -24,11 +29,79 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """What the server stores instead of a password."""
+
+    iterations: int
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+
+    PREFIX = "SCRAM-SHA-256$"
+
+    @classmethod
+    def from_password(
+        cls, password: str, salt: bytes | None = None, iterations: int = ITERATIONS
+    ) -> Verifier:
+        salt = os.urandom(16) if salt is None else salt
+        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+        return cls(
+            iterations,
+            salt,
+            _h(_hmac(salted, b"Client Key")),
+            _hmac(salted, b"Server Key"),
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> Verifier | None:
+        """The verifier ``text`` spells, or None when it is a plain password."""
+        if not text.startswith(cls.PREFIX):
+            return None
+        try:
+            head, keys = text[len(cls.PREFIX) :].split("$", 1)
+            iterations, salt = head.split(":", 1)
+            stored, server = keys.split(":", 1)
+            return cls(
+                int(iterations),
+                base64.b64decode(salt, validate=True),
+                base64.b64decode(stored, validate=True),
+                base64.b64decode(server, validate=True),
+            )
+        except ValueError:
+            return None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.PREFIX}{self.iterations}:{_b64(self.salt)}"
+            f"${_b64(self.stored_key)}:{_b64(self.server_key)}"
+        )
+
+    def matches(self, password: str) -> bool:
+        other = Verifier.from_password(password, self.salt, self.iterations)
+        return hmac.compare_digest(other.stored_key, self.stored_key)
+
+
+@functools.lru_cache(maxsize=64)
+def verifier_for(secret: str) -> Verifier:
+    """The verifier of a configured secret (stored, or derived once from a password)."""
+    return Verifier.parse(secret) or Verifier.from_password(secret)
+
+
+def stored_form(secret: str) -> str:
+    """How a secret is written to hati.toml: always as a verifier."""
+    return str(verifier_for(secret))
+
+
 @dataclass
 class ScramServer:
-    """One SCRAM-SHA-256 exchange for a known password."""
+    """One SCRAM-SHA-256 exchange against a stored verifier."""
 
-    password: str
+    verifier: Verifier
     salt: bytes = b""
     nonce: str = ""
     client_first_bare: str = ""
@@ -53,11 +126,9 @@ class ScramServer:
         client_nonce = attrs.get("r", "")
         if not client_nonce:
             raise AuthenticationFailed("missing client nonce")
-        self.salt = os.urandom(16)
-        self.nonce = client_nonce + base64.b64encode(os.urandom(18)).decode()
-        self.server_first = (
-            f"r={self.nonce},s={base64.b64encode(self.salt).decode()},i={ITERATIONS}"
-        )
+        self.salt = self.verifier.salt
+        self.nonce = client_nonce + _b64(os.urandom(18))
+        self.server_first = f"r={self.nonce},s={_b64(self.salt)},i={self.verifier.iterations}"
         return self.server_first.encode()
 
     def final(self, payload: bytes) -> bytes:
@@ -71,19 +142,16 @@ class ScramServer:
             raise AuthenticationFailed("malformed SASL response") from exc
         if attrs.get("r") != self.nonce:
             raise AuthenticationFailed("SCRAM nonce mismatch")
-        salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), self.salt, ITERATIONS)
-        client_key = _hmac(salted, b"Client Key")
-        stored_key = _h(client_key)
+        stored_key = self.verifier.stored_key
         auth_message = f"{self.client_first_bare},{self.server_first},{without_proof}".encode()
         signature = _hmac(stored_key, auth_message)
         recovered = bytes(a ^ b for a, b in zip(proof, signature, strict=False))
         if len(proof) != len(signature) or not hmac.compare_digest(_h(recovered), stored_key):
             raise AuthenticationFailed("password authentication failed")
-        server_key = _hmac(salted, b"Server Key")
-        return ("v=" + base64.b64encode(_hmac(server_key, auth_message)).decode()).encode()
+        return ("v=" + _b64(_hmac(self.verifier.server_key, auth_message))).encode()
 
 
-def check_cleartext(payload: bytes, password: str) -> None:
+def check_cleartext(payload: bytes, verifier: Verifier) -> None:
     given = payload.rstrip(b"\x00").decode("utf-8", "replace")
-    if not hmac.compare_digest(given.encode(), password.encode()):
+    if not verifier.matches(given):
         raise AuthenticationFailed("password authentication failed")

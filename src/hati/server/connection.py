@@ -28,7 +28,7 @@ from hati.errors import (
 )
 from hati.results import Result
 from hati.server import paramtypes
-from hati.server.auth import ScramServer, check_cleartext
+from hati.server.auth import ScramServer, Verifier, check_cleartext, verifier_for
 from hati.session import SERVER_VERSION, Session
 from hati.wire import codec
 from hati.wire import messages as m
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
 ALL_ROWS = 1 << 62  # the row limit of a simple query (results stream CHUNK_ROWS at a time)
+_UNKNOWN_AGENT = Verifier.from_password(secrets.token_urlsafe(24))  # never matches
 LINGER_SECONDS = 1.0
 RECV_BYTES = 65536
 
@@ -279,13 +280,15 @@ class Connection:
         cfg = self.server.config
         user = params.get("user", "")
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
-        password = agent_key or cfg.password
-        if password is None and cfg.agent_keys and not cfg.password:
+        secret = agent_key or cfg.password
+        if secret is None and cfg.agent_keys and not cfg.password:
             # Unknown agent: run the exchange against a random secret, so it fails the
             # same way a wrong key does and does not reveal which agent names exist.
-            password = secrets.token_urlsafe(24)
-        if password is None:
+            verifier = _UNKNOWN_AGENT
+        elif secret is None:
             return None  # trust (only ever on loopback: the listener refuses otherwise)
+        else:
+            verifier = verifier_for(secret)
         auth_agent = user if agent_key else None
         if cfg.allow_cleartext:
             self._send(codec.encode_auth_cleartext())
@@ -293,9 +296,9 @@ class Connection:
             msg = _next(stream)
             if not isinstance(msg, m.PasswordMessage):
                 raise AuthenticationFailed("expected a password message")
-            check_cleartext(msg.payload, password)
+            check_cleartext(msg.payload, verifier)
             return auth_agent
-        scram = ScramServer(password)
+        scram = ScramServer(verifier)
         self._send(codec.encode_auth_sasl(["SCRAM-SHA-256"]))
         self._flush()
         msg = _next(stream)
