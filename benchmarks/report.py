@@ -261,7 +261,9 @@ def _targets_table(targets: list[Target]) -> str:
             t.name,
             t.goal,
             t.measured,
-            {True: "**met**", False: "**missed**", None: "not measured"}[t.met],
+            f"**{t.verdict}**"
+            if t.verdict
+            else {True: "**met**", False: "**missed**", None: "not measured"}[t.met],
             t.reason,
         ]
         for t in targets
