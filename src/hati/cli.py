@@ -130,8 +130,8 @@ def _mb(n: int) -> str:
 )
 def compact(data_dir: Path | None) -> None:
     """Rewrite the database file of a stopped server so it gives free space back."""
-    from hati.storage.compact import CompactError
-    from hati.storage.compact import compact as compact_file
+    from hati.compact import CompactError
+    from hati.compact import compact as compact_file
 
     cfg = Config.load(data_dir)
     st = daemon.status(cfg)

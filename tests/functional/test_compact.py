@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import RunningServer, start_server
 from hati.cli import main
-from hati.storage.compact import CompactError, compact
+from hati.compact import CompactError, compact
 
 ROWS = 200_000
 
