@@ -182,6 +182,7 @@ class Session:
         self._holding_gate = False
         self._stale_search_path = False  # set when a failed delta write could not reset it
         self._persisted_here: list[Branch] = []  # branch rows this transaction inserted
+        self._marked_here: list[tuple[int, str, str]] = []  # its delta_columns rows
         self.branch: str | None = None
         opts = parse_options(self.startup.get("options", ""))
         for key, value in opts.items():
@@ -469,6 +470,7 @@ class Session:
         finally:
             if not self.engine.finish_statement(self.cur, b, plan, ok):
                 self._stale_search_path = True
+            self._marked_here += plan.marked
         if a.drops or a.creates:
             self.engine.after_statement(self.cur, b, a)
         return res
@@ -575,6 +577,7 @@ class Session:
             if commit:
                 self.cur.execute("COMMIT")
                 committed = True
+                self.engine.marks_committed(self._marked_here)
             else:
                 self.cur.execute("ROLLBACK")
         finally:
@@ -582,6 +585,7 @@ class Session:
                 for b in self._persisted_here:
                     b.persisted = False
             self._persisted_here.clear()
+            self._marked_here.clear()
 
     def _checkpoint(self, force: bool, database: str) -> Result:
         """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.

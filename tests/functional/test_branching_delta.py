@@ -264,3 +264,27 @@ def test_concurrent_writers_in_one_branch_all_succeed(hati_server, cur) -> None:
         (writers * per_writer,)
     ]
     assert rows(cur, "SELECT count(*) FROM t WHERE v = -1") == [(0,)]
+
+
+def test_column_marks_follow_commits_and_rollbacks(hati_server, cur) -> None:
+    """The merge of an unchanged parent writes only the columns the branch assigned; a
+    column whose first assignment rolled back is recorded by the next one."""
+    with closing(hati_server.connect(autocommit=False)) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE t SET note = 'rolled back' WHERE k = 1")
+        conn.rollback()
+        b.execute("UPDATE t SET note = 'kept' WHERE k = 2")
+        conn.commit()
+        b.execute("UPDATE t SET note = 'again' WHERE k = 3")  # the mark is known: no insert
+        b.execute("UPDATE t SET v = 100 WHERE k = 3")
+        conn.commit()
+    assert rows(cur, "SELECT col FROM _hati.delta_columns WHERE table_name = 't' ORDER BY col") == [
+        ("note",),
+        ("v",),
+    ]
+    cur.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+    assert rows(cur, "SELECT k, v, note FROM t WHERE k BETWEEN 1 AND 3 ORDER BY k") == [
+        (1, 1, "n1"),
+        (2, 2, "kept"),
+        (3, 100, "again"),
+    ]

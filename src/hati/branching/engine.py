@@ -17,7 +17,7 @@ import json
 import re
 import threading
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -126,6 +126,8 @@ class StatementPlan:
     """What prepare_statement arranged; finish_statement undoes it."""
 
     delta: tuple[delta.DeltaWrite, str] | None = None  # (the write, its base relation)
+    # delta_columns rows this statement inserted: known once its transaction commits
+    marked: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class BranchEngine:
@@ -144,6 +146,9 @@ class BranchEngine:
         self._schema_pool: list[int] = []
         self._keys: dict[tuple[int, str], list[str]] = {}  # (branch, delta table) -> key
         self._undo: set[str] = set()  # snapshots that keep only changed rows (undo.py)
+        # (branch, table, column) marks known committed in _hati.delta_columns: a write
+        # that assigns the same column again need not insert (1 ms) what is there.
+        self._marked: set[tuple[int, str, str]] = set()
         cur = db.cursor()
         try:
             self._fold_journal(cur, *self.journal.pending())
@@ -335,6 +340,7 @@ class BranchEngine:
         cur.execute(f"DROP SCHEMA IF EXISTS {qident(delta.delta_schema(b.id))} CASCADE")
         for k in [k for k in self._keys if k[0] == b.id]:
             self._keys.pop(k, None)
+        self._marked = {m for m in self._marked if m[0] != b.id}
         for table in ("branches",):
             cur.execute(f"DELETE FROM {META}.{table} WHERE id = ?", [b.id])
         cur.execute(f"DELETE FROM {META}.dropped WHERE branch_id = ?", [b.id])
@@ -739,6 +745,9 @@ class BranchEngine:
         if ok:
             deleted_before = dw.kind == "INSERT" and "-" in self._assigned(cur, b, dw.table)
             for col in delta.marks(dw, key, deleted_before):
+                if (b.id, dw.table, col) in self._marked:
+                    continue
+                plan.marked.append((b.id, dw.table, col))
                 _insert_new(
                     cur,
                     f"INSERT INTO {META}.delta_columns SELECT $1, $2, $3 WHERE NOT EXISTS "
@@ -748,6 +757,10 @@ class BranchEngine:
                     f'another session is writing "{dw.table}" in branch "{b.name}"',
                 )
         return True
+
+    def marks_committed(self, marks: list[tuple[int, str, str]]) -> None:
+        """The caller's transaction committed these delta_columns rows."""
+        self._marked.update(m for m in marks if m[0] in self.catalog.branches)
 
     def _assigned(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> set[str]:
         rows = cur.execute(
