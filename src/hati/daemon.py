@@ -89,9 +89,8 @@ def query(cfg: Config, port: int, sql: str) -> list[tuple[Any, ...]]:
     user, password = "hati", _plain(cfg.password)
     if cfg.agent_keys and not password:
         # any configured agent will do, if its key was given to this command
-        plain = {a: _plain(k) for a, k in cfg.agent_keys.items() if _plain(k)}
-        if plain:
-            user, password = next(iter(plain.items()))
+        given = [(agent, _plain(key)) for agent, key in cfg.agent_keys.items()]
+        user, password = next(((a, k) for a, k in given if k), (user, password))
     if cfg.auth_required and not password:
         raise DaemonError(
             "the server requires a password, and hati.toml keeps only its SCRAM verifier",

@@ -54,7 +54,7 @@ class Column:
 
 @dataclass(frozen=True)
 class TableInfo:
-    """What a branch needs to know to copy a table's shape (one catalog query)."""
+    """What a branch needs to know to copy a table's shape (see Database.table_info)."""
 
     ddl: str
     primary_key: list[str]  # in column order
