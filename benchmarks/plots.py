@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.core import Results  # noqa: E402
 
+# Where a workload runs its own clients (pgbench, the fetch drivers) it is the server
+# that is compared, not the system's driver or way to branch.
+SERVER_LABELS = {"hati_psycopg2": "hati", "pg_template": "PostgreSQL"}
+
+
+def server_label(system: str, labels: dict[str, str]) -> str:
+    return SERVER_LABELS.get(system) or labels.get(system, system)
+
+
 SERIES = ("create_vs_rows", "create_vs_tables", "create_vs_live", "merge")
 XLABEL = {
     "create_vs_rows": "rows in main",
@@ -222,10 +231,19 @@ def _depth(res: Results, labels: dict[str, str], out: Path) -> Path | None:
 
 
 def _bars(
-    ax: Any, names: list[str], values: list[float], xlabel: str, title: str, log: bool = True
+    ax: Any,
+    names: list[str],
+    values: list[float],
+    xlabel: str,
+    title: str,
+    groups: list[str],
+    log: bool = True,
 ) -> None:
+    """Horizontal bars, one colour per group (system), value written at each bar."""
     y = list(range(len(names)))
-    ax.barh(y, values, color="#2166ac")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = list(dict.fromkeys(groups))
+    ax.barh(y, values, color=[palette[order.index(g) % len(palette)] for g in groups])
     for i, v in enumerate(values):
         ax.text(v, i, f" {v:,.0f}", va="center", fontsize=7)
     ax.set_yticks(y, names, fontsize=7)
@@ -243,12 +261,19 @@ def _pgbench(res: Results, labels: dict[str, str], out: Path) -> Path | None:
         return None
     recs.sort(key=lambda r: (r.values["mode"], r.values["clients"], r.system, r.values["where"]))
     names = [
-        f"{r.values['mode']} c={r.values['clients']}: {labels.get(r.system, r.system)} "
+        f"{r.values['mode']} c={r.values['clients']}: {server_label(r.system, labels)} "
         f"[{r.values['where']}]"
         for r in recs
     ]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(recs) + 1.5))
-    _bars(ax, names, [r.values["tps"] for r in recs], "transactions per second", "pgbench TPS")
+    _bars(
+        ax,
+        names,
+        [r.values["tps"] for r in recs],
+        "transactions per second",
+        "pgbench TPS",
+        [f"{r.system} {r.values['where']}" for r in recs],
+    )
     return _save(fig, out / "pgbench.png")
 
 
@@ -256,7 +281,7 @@ def _fetch(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     recs = [r for r in res.find("fetch") if r.status == "ok" and r.values.get("rows_per_s")]
     if not recs:
         return None
-    names = [f"{labels.get(r.system, r.system)}: {r.param}" for r in recs]
+    names = [f"{server_label(r.system, labels)}: {r.param}" for r in recs]
     rows = recs[0].values.get("rows", 0)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(recs) + 1.5))
     _bars(
@@ -265,5 +290,7 @@ def _fetch(res: Results, labels: dict[str, str], out: Path) -> Path | None:
         [r.values["rows_per_s"] for r in recs],
         "rows per second (p50 of the fetches)",
         f"fetch of {rows:,} rows into Python",
+        [r.system for r in recs],
+        log=False,
     )
     return _save(fig, out / "fetch.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import Record, Results
-from benchmarks.plots import plot_all
+from benchmarks.plots import plot_all, server_label
 from benchmarks.targets import NO_RECORDS, Target, evaluate, fetch_base, fmt_ms, pgbench_base
 
 EXTRA_LABELS = {"pg_template_file_copy": "PostgreSQL, TEMPLATE … STRATEGY FILE_COPY"}
@@ -275,7 +275,7 @@ def _pgbench_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]
         rows.append(row)
     header = ["script", "clients"]
     for system, where in cols:
-        name = f"{labels.get(system, system)} [{where}]"
+        name = f"{server_label(system, labels)} [{where}]"
         header += [f"{name} TPS"] + ([] if system.startswith("pg_") else ["÷ PostgreSQL"])
         header.append("failed")
     notes = []
@@ -285,11 +285,11 @@ def _pgbench_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]
             how = r.values.get("loaded_by") or "nothing"
             state = r.values.get("pgbench_init", "?")
             notes.append(
-                f"{labels.get(r.system, r.system)}: `pgbench -i` {state}; tables loaded by "
+                f"{server_label(r.system, labels)}: `pgbench -i` {state}; tables loaded by "
                 f"{how} ({secs:.1f} s)"
             )
         elif r.status == "ok" and r.correct is False and r.note:
-            notes.append(f"{labels.get(r.system, r.system)} {r.param}: {r.note}")
+            notes.append(f"{server_label(r.system, labels)} {r.param}: {r.note}")
     return _table(header, rows), notes
 
 
@@ -302,7 +302,7 @@ def _fetch_table(res: Results, labels: dict[str, str]) -> str:
         base = fetch_base(res, r.param)
         rows.append(
             [
-                labels.get(r.system, r.system),
+                server_label(r.system, labels),
                 r.param,
                 f"{r.values.get('rows', 0):,}",
                 _ms(r),

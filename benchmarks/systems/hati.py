@@ -31,7 +31,8 @@ def _src() -> Path:
 
 def hati_source() -> dict[str, Any]:
     src = _src()
-    out: dict[str, Any] = {"src": str(src)}
+    # the checkout's own src/ is named relative to it (results carry no local paths)
+    out: dict[str, Any] = {"src": "src" if src == REPO / "src" else str(src)}
     try:
         git = ["git", "-C", str(REPO)]
         out["repo_commit"] = subprocess.run(
