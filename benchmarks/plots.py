@@ -231,15 +231,16 @@ def _depth(res: Results, labels: dict[str, str], out: Path) -> Path | None:
 
 
 def _bars(
-    ax: Any,
+    path: Path,
     names: list[str],
     values: list[float],
     xlabel: str,
     title: str,
     groups: list[str],
     log: bool = True,
-) -> None:
-    """Horizontal bars, one colour per group (system), value written at each bar."""
+) -> Path:
+    """A plot of horizontal bars, one colour per group (system), values written."""
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.5))
     y = list(range(len(names)))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     order = list(dict.fromkeys(groups))
@@ -253,6 +254,7 @@ def _bars(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
 
 
 def _pgbench(res: Results, labels: dict[str, str], out: Path) -> Path | None:
@@ -260,37 +262,30 @@ def _pgbench(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     if not recs:
         return None
     recs.sort(key=lambda r: (r.values["mode"], r.values["clients"], r.system, r.values["where"]))
-    names = [
-        f"{r.values['mode']} c={r.values['clients']}: {server_label(r.system, labels)} "
-        f"[{r.values['where']}]"
-        for r in recs
-    ]
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(recs) + 1.5))
-    _bars(
-        ax,
-        names,
+    return _bars(
+        out / "pgbench.png",
+        [
+            f"{r.values['mode']} c={r.values['clients']}: {server_label(r.system, labels)} "
+            f"[{r.values['where']}]"
+            for r in recs
+        ],
         [r.values["tps"] for r in recs],
         "transactions per second",
         "pgbench TPS",
         [f"{r.system} {r.values['where']}" for r in recs],
     )
-    return _save(fig, out / "pgbench.png")
 
 
 def _fetch(res: Results, labels: dict[str, str], out: Path) -> Path | None:
     recs = [r for r in res.find("fetch") if r.status == "ok" and r.values.get("rows_per_s")]
     if not recs:
         return None
-    names = [f"{server_label(r.system, labels)}: {r.param}" for r in recs]
-    rows = recs[0].values.get("rows", 0)
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(recs) + 1.5))
-    _bars(
-        ax,
-        names,
+    return _bars(
+        out / "fetch.png",
+        [f"{server_label(r.system, labels)}: {r.param}" for r in recs],
         [r.values["rows_per_s"] for r in recs],
         "rows per second (p50 of the fetches)",
-        f"fetch of {rows:,} rows into Python",
+        f"fetch of {recs[0].values.get('rows', 0):,} rows into Python",
         [r.system for r in recs],
         log=False,
     )
-    return _save(fig, out / "fetch.png")

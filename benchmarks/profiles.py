@@ -10,7 +10,7 @@ when it is spent is reported as timed out, so one slow system never blocks the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT = "*"
 
@@ -123,77 +123,6 @@ QUICK = Profile(
     },
 )
 
-# --medium: the sizes between: every table 1 M rows, the full depth chain (32), pgbench
-# at scale 10 for 10 s per point. For a before/after comparison of a few workloads
-# (``--medium --workloads depth first_write …``) in a quarter of an hour.
-MEDIUM = Profile(
-    name="medium",
-    roundtrip_n=2000,
-    create_sizes=(1_000, 10_000, 100_000, 1_000_000),
-    create_reps_cheap=20,
-    create_reps_costly=2,
-    table_counts=(1, 10, 100),
-    table_rows=100,
-    live_counts=(1, 10, 100, 1_000),
-    live_probe=10,
-    live_cap_costly=50,
-    live_discard_sample=100,
-    read_rows=1_000_000,
-    read_reps=10,
-    write_reps=3,
-    merge_main_rows=1_000_000,
-    merge_diffs=(10, 100, 1_000, 10_000),
-    merge_diffs_costly=(10, 10_000),
-    merge_reps=2,
-    disk_rows=1_000_000,
-    agents=(1, 8, 64),
-    cycles_per_agent={1: 10, 8: 3, 64: 2},
-    concurrency_timeout_s=150.0,
-    roundtrip_warmup_s=2.0,
-    depth_rows=1_000_000,
-    depth_levels=(1, 2, 4, 8, 16, 32),
-    point_reps=10,
-    live_writers=32,
-    live_write_rows=1_000_000,
-    pgbench_scale=10,
-    pgbench_clients=(1, 4, 16),
-    pgbench_duration_s=10.0,
-    fetch_rows=1_000_000,
-    fetch_reps=3,
-    workload_budget_s={
-        DEFAULT: 60.0,
-        "depth": 150.0,
-        "first_write": 90.0,
-        "first_write_nokey": 120.0,
-        "merge": 120.0,
-        "concurrency": 150.0,
-        "pgbench": 240.0,
-        "fetch": 120.0,
-    },
-    system_budget_s={
-        DEFAULT: 300.0,
-        "hati_psycopg2": 900.0,
-        "hati_psycopg3": 100.0,
-        "hati_plain": 100.0,
-        "pg_template": 400.0,
-    },
-    hard_grace_s=60.0,
-    only={
-        "hati_psycopg3": DRIVER_ONLY,
-        "hati_plain": DRIVER_ONLY,
-        "pg_schema": (
-            "roundtrip",
-            "correctness",
-            "create_vs_rows",
-            "merge",
-            "disk",
-            "create_vs_tables",
-            "concurrency",
-            "create_vs_live",
-        ),
-    },
-)
-
 # --full: every SPEC §5 point for hati (psycopg2) and every baseline, in about 30
 # minutes on 2 CPUs. The 10 M-row table is loaded once per system (grown from 1 k by
 # create_vs_rows) and reused by read_untouched, first_write and merge. The depth chain
@@ -284,6 +213,35 @@ FULL = Profile(
             "create_vs_live",
         ),
     },
+)
+
+# --medium: the sizes between, for a before/after comparison of a few workloads in one
+# run (``--medium --workloads depth first_write …``): --full with every table at 1 M
+# rows (the depth chain, pgbench and the fetch as in --full).
+MEDIUM = replace(
+    FULL,
+    name="medium",
+    roundtrip_n=2000,
+    roundtrip_warmup_s=2.0,
+    create_sizes=(1_000, 10_000, 100_000, 1_000_000),
+    create_reps_cheap=20,
+    table_counts=(1, 10, 100),
+    live_counts=(1, 10, 100, 1_000),
+    live_cap_costly=50,
+    live_discard_sample=100,
+    read_rows=1_000_000,
+    merge_main_rows=1_000_000,
+    merge_diffs=(10, 100, 1_000, 10_000),
+    merge_diffs_costly=(10, 10_000),
+    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0},
+    system_budget_s={
+        DEFAULT: 300.0,
+        "hati_psycopg2": 900.0,
+        "hati_psycopg3": 100.0,
+        "hati_plain": 100.0,
+        "pg_template": 400.0,
+    },
+    overrides={},
 )
 
 PROFILES = {"quick": QUICK, "medium": MEDIUM, "full": FULL}
