@@ -1,4 +1,4 @@
-"""``python -m benchmarks run --quick|--full [--out DIR] [--systems …] [--workloads …]``."""
+"""``python -m benchmarks run --quick|--medium|--full [--out DIR] [--systems …] [--workloads …]``."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the benchmarks")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes")
+    mode.add_argument("--medium", action="store_true", help="1 M-row tables, ≈ 15 min")
     mode.add_argument("--full", action="store_true", help="sizes up to 10 M rows")
     run.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="output dir (default benchmarks/results, quick: results/quick)",
+        help="output dir (default benchmarks/results, quick/medium: results/quick, results/medium)",
     )
     run.add_argument("--systems", nargs="*", choices=list(BY_KEY), default=None)
     run.add_argument("--workloads", nargs="*", choices=list(WORKLOADS), default=None)
@@ -54,17 +55,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.runner import run as run_all
 
-    profile = PROFILES["full" if args.full else "quick"]
-    out = args.out or (HERE / "results" if args.full else HERE / "results" / "quick")
+    name = "full" if args.full else "medium" if args.medium else "quick"
+    profile = PROFILES[name]
+    out = args.out or (HERE / "results" if args.full else HERE / "results" / name)
     systems = [BY_KEY[k] for k in args.systems] if args.systems else ALL_SYSTEMS
     workloads = [WORKLOADS[k] for k in args.workloads] if args.workloads else ALL_WORKLOADS
 
     def save(res_: object, meta_: dict) -> None:  # after each system: a partial report
         write_all(res_, meta_, out)  # type: ignore[arg-type]
 
-    # --full saves a partial report after each system (a long run is never lost)
+    # --full and --medium save a partial report after each system (a long run is never lost)
     res, meta = run_all(
-        profile, systems, workloads, console, on_system_done=save if args.full else None
+        profile, systems, workloads, console, on_system_done=None if name == "quick" else save
     )
     paths = write_all(res, meta, out)
     if args.full and args.out is None and not args.systems and not args.workloads:

@@ -1,15 +1,25 @@
-"""Identical data for every system: t(id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR)."""
+"""Identical data for every system: t(id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR).
+
+A table whose name starts with ``nk_`` has the same columns and no primary key (the
+shape of a table made by ``CREATE TABLE … AS`` or declared without a key)."""
 
 from __future__ import annotations
 
 COLUMNS = "id BIGINT PRIMARY KEY, v BIGINT, s VARCHAR"
+COLUMNS_NO_KEY = "id BIGINT, v BIGINT, s VARCHAR"
+NO_KEY_PREFIX = "nk_"
 
 # Rows inserted per statement when loading (keeps single statements bounded).
 CHUNK = 5_000_000
 
 
+def has_key(table: str) -> bool:
+    """False for the key-less tables (``nk_…``, schema-qualified or not)."""
+    return not table.rsplit(".", 1)[-1].startswith(NO_KEY_PREFIX)
+
+
 def create_table(table: str) -> str:
-    return f"CREATE TABLE {table} ({COLUMNS})"
+    return f"CREATE TABLE {table} ({COLUMNS if has_key(table) else COLUMNS_NO_KEY})"
 
 
 def insert_range(table: str, start: int, count: int) -> list[str]:

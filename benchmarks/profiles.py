@@ -10,7 +10,7 @@ when it is spent is reported as timed out, so one slow system never blocks the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT = "*"
 
@@ -39,6 +39,17 @@ class Profile:
     agents: tuple[int, ...]
     cycles_per_agent: dict[int, int]
     concurrency_timeout_s: float
+    roundtrip_warmup_s: float  # SELECT 1 runs untimed for at least this long first
+    depth_rows: int  # table of the branch-depth series
+    depth_levels: tuple[int, ...]  # depths measured (the chain goes to the largest)
+    point_reps: int  # timed point reads/writes per point (depth, main_live)
+    live_writers: int  # live branches while main writes (main_live)
+    live_write_rows: int
+    pgbench_scale: int
+    pgbench_clients: tuple[int, ...]
+    pgbench_duration_s: float
+    fetch_rows: int
+    fetch_reps: int
     # workload key -> soft budget (s); DEFAULT for the others
     workload_budget_s: dict[str, float] = field(default_factory=dict)
     # system key -> budget for all its workloads (s); DEFAULT for the others
@@ -58,6 +69,10 @@ class Profile:
     def system_budget(self, system: str) -> float:
         return self.system_budget_s.get(system, self.system_budget_s.get(DEFAULT, 1e9))
 
+
+# What a driver or the plain-SQL mode can change (the rest runs the same server code as
+# hati_psycopg2). A workload module's SYSTEMS names the only systems it runs on.
+DRIVER_ONLY = ("roundtrip", "correctness", "read_untouched", "concurrency")
 
 QUICK = Profile(
     name="quick",
@@ -82,11 +97,22 @@ QUICK = Profile(
     agents=(1, 8, 64),
     cycles_per_agent={1: 5, 8: 2, 64: 1},
     concurrency_timeout_s=60.0,
-    workload_budget_s={DEFAULT: 30.0, "concurrency": 60.0},
-    system_budget_s={DEFAULT: 60.0, "hati_psycopg2": 90.0},
+    roundtrip_warmup_s=0.5,
+    depth_rows=100_000,
+    depth_levels=(1, 2, 4, 8),
+    point_reps=5,
+    live_writers=32,
+    live_write_rows=100_000,
+    pgbench_scale=1,
+    pgbench_clients=(1, 4),
+    pgbench_duration_s=2.0,
+    fetch_rows=100_000,
+    fetch_reps=2,
+    workload_budget_s={DEFAULT: 30.0, "concurrency": 60.0, "pgbench": 45.0},
+    system_budget_s={DEFAULT: 60.0, "hati_psycopg2": 150.0, "pg_template": 90.0},
     hard_grace_s=30.0,
     only={
-        "hati_psycopg3": ("roundtrip", "correctness", "read_untouched", "concurrency"),
+        "hati_psycopg3": DRIVER_ONLY,
         "hati_plain": (
             "roundtrip",
             "correctness",
@@ -99,7 +125,10 @@ QUICK = Profile(
 
 # --full: every SPEC §5 point for hati (psycopg2) and every baseline, in about 30
 # minutes on 2 CPUs. The 10 M-row table is loaded once per system (grown from 1 k by
-# create_vs_rows) and reused by read_untouched, first_write and merge.
+# create_vs_rows) and reused by read_untouched, first_write and merge. The depth chain
+# stays on 1 M rows: building it and reading at each depth took 27 s at 1 M on
+# f7d9407, and every statement at depth scans the table, so at 10 M it would take an
+# estimated 4-5 minutes of hati's budget.
 FULL = Profile(
     name="full",
     roundtrip_n=3000,
@@ -123,23 +152,40 @@ FULL = Profile(
     agents=(1, 8, 64),
     cycles_per_agent={1: 10, 8: 3, 64: 2},
     concurrency_timeout_s=150.0,
+    roundtrip_warmup_s=3.0,
+    depth_rows=1_000_000,
+    depth_levels=(1, 2, 4, 8, 16, 32),
+    point_reps=10,
+    live_writers=32,
+    live_write_rows=1_000_000,
+    pgbench_scale=10,
+    pgbench_clients=(1, 4, 16),
+    pgbench_duration_s=10.0,
+    fetch_rows=1_000_000,
+    fetch_reps=3,
     workload_budget_s={
         DEFAULT: 60.0,
         "create_vs_rows": 120.0,
+        "depth": 150.0,
         "first_write": 90.0,
+        "first_write_nokey": 120.0,
         "merge": 150.0,
         "disk": 90.0,
         "create_vs_tables": 90.0,
         "concurrency": 150.0,
         "create_vs_live": 90.0,
+        "pgbench": 240.0,
+        "fetch": 120.0,
     },
     system_budget_s={
         DEFAULT: 200.0,
-        "hati_psycopg2": 600.0,
-        "hati_psycopg3": 100.0,
-        "hati_plain": 100.0,
-        "pg_template": 210.0,
-        "pg_schema": 330.0,
+        "hati_psycopg2": 640.0,
+        "hati_psycopg3": 50.0,
+        "hati_plain": 50.0,
+        "duckdb": 220.0,
+        "pg_template": 340.0,
+        "pg_schema": 320.0,
+        "sdk_local": 180.0,
     },
     overrides={
         # hati's 10 k live branches: filling them is one create per round trip.
@@ -152,8 +198,8 @@ FULL = Profile(
     # Same server code path as hati (psycopg2): only what the driver or the plain-SQL
     # mode can change is run at full size.
     only={
-        "hati_psycopg3": ("roundtrip", "correctness", "read_untouched", "concurrency"),
-        "hati_plain": ("roundtrip", "correctness", "read_untouched", "concurrency"),
+        "hati_psycopg3": DRIVER_ONLY,
+        "hati_plain": DRIVER_ONLY,
         # A schema copy is an ordinary table: reading or writing it costs what main
         # does (PostgreSQL's branch read/write is measured by pg_template).
         "pg_schema": (
@@ -169,4 +215,33 @@ FULL = Profile(
     },
 )
 
-PROFILES = {"quick": QUICK, "full": FULL}
+# --medium: the sizes between, for a before/after comparison of a few workloads in one
+# run (``--medium --workloads depth first_write …``): --full with every table at 1 M
+# rows (the depth chain, pgbench and the fetch as in --full).
+MEDIUM = replace(
+    FULL,
+    name="medium",
+    roundtrip_n=2000,
+    roundtrip_warmup_s=2.0,
+    create_sizes=(1_000, 10_000, 100_000, 1_000_000),
+    create_reps_cheap=20,
+    table_counts=(1, 10, 100),
+    live_counts=(1, 10, 100, 1_000),
+    live_cap_costly=50,
+    live_discard_sample=100,
+    read_rows=1_000_000,
+    merge_main_rows=1_000_000,
+    merge_diffs=(10, 100, 1_000, 10_000),
+    merge_diffs_costly=(10, 10_000),
+    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0},
+    system_budget_s={
+        DEFAULT: 300.0,
+        "hati_psycopg2": 900.0,
+        "hati_psycopg3": 100.0,
+        "hati_plain": 100.0,
+        "pg_template": 400.0,
+    },
+    overrides={},
+)
+
+PROFILES = {"quick": QUICK, "medium": MEDIUM, "full": FULL}

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import Record, Results
-from benchmarks.plots import plot_all
-from benchmarks.targets import Target, evaluate, fmt_ms
+from benchmarks.plots import plot_all, server_label
+from benchmarks.targets import NO_RECORDS, Target, evaluate, fetch_base, fmt_ms, pgbench_base
 
 EXTRA_LABELS = {"pg_template_file_copy": "PostgreSQL, TEMPLATE … STRATEGY FILE_COPY"}
 CHECK = {True: "✅", False: "❌", None: "n/a"}
@@ -115,7 +115,7 @@ def _read_table(res: Results, labels: dict[str, str]) -> str:
 
 def _write_table(res: Results, labels: dict[str, str]) -> str:
     rows = []
-    for r in res.find("first_write"):
+    for r in res.find("first_write") + res.find("first_write_nokey"):
         if r.status not in ("ok", "failed"):
             continue
         ratio = r.values.get("ratio")
@@ -142,6 +142,187 @@ def _write_table(res: Results, labels: dict[str, str]) -> str:
             "second write in branch p50",
             "first write on main with a live branch p50",
             "works",
+            "note",
+        ],
+        rows,
+    )
+
+
+def _ratio(v: float | None, digits: int = 2) -> str:
+    return f"×{v:.{digits}f}" if v else "—"
+
+
+def _depth_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    shown: set[str] = set()
+    for r in res.find("depth"):
+        if r.status != "ok":
+            continue
+        v = r.values
+        if r.system not in shown:  # the main row first: what every ratio divides by
+            shown.add(r.system)
+            rows.append(
+                [
+                    labels.get(r.system, r.system),
+                    "main" + (" (no branch live)" if v.get("in_branch") else ", before the writes"),
+                    fmt_ms(v["main_read"].get("p50_ms")),
+                    "",
+                    fmt_ms(v["main_update"].get("p50_ms")),
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                f"{int(r.x or 0)}" + ("" if v.get("in_branch") else " (levels written on main)"),
+                _ms(r),
+                _ratio(v.get("read_ratio")),
+                fmt_ms(v["update"].get("p50_ms")),
+                _ratio(v.get("update_ratio")),
+                fmt_ms(v.get("level_writes_ms")),
+                CHECK[r.correct],
+                r.note,
+            ]
+        )
+    return _table(
+        [
+            "system",
+            "depth",
+            "point read p50",
+            "÷ main",
+            "point update p50",
+            "÷ main",
+            "the level's 8 writes",
+            "sees every level",
+            "note",
+        ],
+        rows,
+    )
+
+
+def _main_live_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    for r in res.find("main_live"):
+        if r.status != "ok":
+            continue
+        v = r.values
+        rows.append(
+            [
+                labels.get(r.system, r.system),
+                r.param,
+                fmt_ms(v["alone"].get("p50_ms")),
+                _ms(r),
+                _ratio(v.get("ratio")),
+                fmt_ms(v["after_discard"].get("p50_ms")),
+                f"{v.get('rows', 0):,}",
+            ]
+        )
+    live = next((int(r.x) for r in res.find("main_live") if r.x), 32)
+    return _table(
+        [
+            "system",
+            "write on main",
+            "no branch p50",
+            f"{live} branches live p50",
+            "÷ no branch",
+            "after discarding them p50",
+            "rows",
+        ],
+        rows,
+    )
+
+
+def _pgbench_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]]:
+    """One row per script and client count; PostgreSQL's TPS first, then each hati
+    column with its ratio to it. Notes: how the tables were loaded, failed runs."""
+    runs = [r for r in res.find("pgbench") if r.status == "ok" and r.param != "init"]
+    cols: list[tuple[str, str]] = []  # (system, where), PostgreSQL first
+    points: list[tuple[str, int]] = []  # (mode, clients)
+    for r in sorted(runs, key=lambda r: not r.system.startswith("pg_")):
+        col = (r.system, str(r.values.get("where")))
+        pt = (str(r.values.get("mode")), int(r.values.get("clients") or 0))
+        if col not in cols:
+            cols.append(col)
+        if pt not in points:
+            points.append(pt)
+    by_point = {
+        (r.system, r.values.get("where"), r.values.get("mode"), r.values.get("clients")): r
+        for r in runs
+    }
+    rows = []
+    for mode, clients in points:
+        base = pgbench_base(res, mode, clients)
+        row = [mode, str(clients)]
+        for system, where in cols:
+            is_base = system.startswith("pg_")
+            hit = by_point.get((system, where, mode, clients))
+            if hit is None:
+                row += ["—"] * (2 if is_base else 3)
+                continue
+            tps, pct = hit.values.get("tps"), hit.values.get("failed_pct")
+            cell = f"{tps:,.0f}" if tps is not None else "failed"
+            if hit.correct is False and tps is not None:
+                cell += " ❌"
+            failed = "—" if pct is None else f"{pct:.1f} %"
+            if is_base:
+                row += [cell, failed]
+            else:
+                ratio = tps / base.values["tps"] if tps and base else None
+                row += [cell, _ratio(ratio), failed]
+        rows.append(row)
+    header = ["script", "clients"]
+    for system, where in cols:
+        name = f"{server_label(system, labels)} [{where}]"
+        header += [f"{name} TPS"] + ([] if system.startswith("pg_") else ["÷ PostgreSQL"])
+        header.append("failed")
+    notes = []
+    for r in res.find("pgbench"):
+        if r.param == "init" and r.status == "ok":
+            secs = (r.stats.get("p50_ms") or 0) / 1000
+            how = r.values.get("loaded_by") or "nothing"
+            state = r.values.get("pgbench_init", "?")
+            notes.append(
+                f"{server_label(r.system, labels)}: `pgbench -i` {state}; tables loaded by "
+                f"{how} ({secs:.1f} s)"
+            )
+        elif r.status == "ok" and r.correct is False and r.note:
+            notes.append(f"{server_label(r.system, labels)} {r.param}: {r.note}")
+    return _table(header, rows), notes
+
+
+def _fetch_table(res: Results, labels: dict[str, str]) -> str:
+    rows = []
+    for r in res.find("fetch"):
+        if r.status != "ok":
+            continue
+        rps = r.values.get("rows_per_s")
+        base = fetch_base(res, r.param)
+        rows.append(
+            [
+                server_label(r.system, labels),
+                r.param,
+                f"{r.values.get('rows', 0):,}",
+                _ms(r),
+                f"{rps:,.0f}" if rps else "—",
+                "—"
+                if base is None or base is r or not rps
+                else _ratio(rps / base.values["rows_per_s"]),
+                CHECK[r.correct],
+                r.note,
+            ]
+        )
+    return _table(
+        [
+            "system",
+            "driver",
+            "rows",
+            "fetch p50",
+            "rows/s",
+            "÷ PostgreSQL (same driver)",
+            "all rows",
             "note",
         ],
         rows,
@@ -217,7 +398,7 @@ def _concurrency_table(res: Results, labels: dict[str, str]) -> str:
             "system",
             "agents",
             "ok cycles",
-            "cycles/s",
+            "merges/s",
             "p50",
             "p99",
             "lost",
@@ -286,7 +467,7 @@ def markdown(
         "",
         "## SPEC §5 targets",
         "",
-        _targets_table(evaluate(res)),
+        _targets_table([t for t in evaluate(res) if t.reason != NO_RECORDS]),
         "",
         "## Systems",
         "",
@@ -306,16 +487,20 @@ def markdown(
         sysrows.append([f"`{key}`", s["label"], s["description"], info, status])
     lines += [_table(["key", "system", "how it branches", "version", "status"], sysrows), ""]
     ctable, cnotes = _correctness_table(res, labels)
-    lines += [
-        "## Correctness",
-        "",
-        "Main has 1000 rows. After the fork main changes row 1; the branch changes "
-        "row 2, inserts one row and deletes row 3; then it merges.",
-        "",
-        ctable,
-        "",
-    ]
-    lines += [f"{i}. {n}" for i, n in enumerate(cnotes, 1)] + [""]
+    if res.find("correctness"):
+        lines += [
+            "## Correctness",
+            "",
+            "Main has 1000 rows. After the fork main changes row 1; the branch changes "
+            "row 2, inserts one row and deletes row 3; then it merges.",
+            "",
+            ctable,
+            "",
+        ]
+        lines += [f"{i}. {n}" for i, n in enumerate(cnotes, 1)] + [""]
+    pgb_table, pgb_notes = _pgbench_table(res, labels)
+    if pgb_notes:
+        pgb_table += "\n\n" + "\n".join(f"- {n}" for n in pgb_notes)
     sections = [
         ("Round trip: SELECT 1", _roundtrip_table(res, labels), "roundtrip.png"),
         (
@@ -339,6 +524,12 @@ def markdown(
             "branch_vs_main.png",
         ),
         ("First write in a branch vs on main", _write_table(res, labels), None),
+        (
+            "Branch depth: point read and update at depth d (each level wrote a little)",
+            _depth_table(res, labels),
+            "depth.png",
+        ),
+        ("Writes on main with live branches", _main_live_table(res, labels), None),
         ("Merge time vs diff size (p50)", _series_table(res, "merge", labels), "merge.png"),
         ("Disk bytes after discard", _disk_table(res, labels), None),
         (
@@ -346,9 +537,13 @@ def markdown(
             _concurrency_table(res, labels),
             "concurrency.png",
         ),
+        ("pgbench TPS", pgb_table, "pgbench.png"),
+        ("Fetch of a whole table: rows/s per driver", _fetch_table(res, labels), "fetch.png"),
     ]
     names = {p.name for p in plots}
     for title, table, png in sections:
+        if table.split("\n\n")[0].count("\n") < 2:
+            continue  # no rows: the workload did not run
         lines += [f"## {title}", "", table, ""]
         if png and png in names:
             rel = next(p for p in plots if p.name == png)

@@ -102,6 +102,21 @@ def run(
                             )
                         )
                 prog.advance(task, len(workloads) - len(mine))
+            elsewhere = [w for w in mine if cls.key not in getattr(w, "SYSTEMS", (cls.key,))]
+            for w in elsewhere:
+                results.add(
+                    Record(
+                        w.KEY,
+                        cls.key,
+                        status="skipped",
+                        note=f"not run for this system: {w.ELSEWHERE}",
+                    )
+                )
+            mine = [w for w in mine if w not in elsewhere]
+            prog.advance(task, len(elsewhere))
+            if not mine:
+                meta["systems"][cls.key]["skipped"] = "none of this run's workloads is for it"
+                continue
             _run_system(cls, profile, mine, results, meta, prog, task)
             if on_system_done is not None:
                 meta["durations_s"]["total"] = perf() - t_run

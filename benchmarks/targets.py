@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from benchmarks.core import Record, Results
 
 HATI = "hati_psycopg2"
+NO_RECORDS = "no hati records"  # the workload was not part of the run
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _create_target(res: Results, workload: str, what: str) -> Target:
 def _why_missing(res: Results, workload: str) -> str:
     recs = res.find(workload, HATI)
     notes = [r.note for r in recs if r.note]
-    return notes[0] if notes else "no hati records"
+    return notes[0] if notes else NO_RECORDS
 
 
 def evaluate(res: Results) -> list[Target]:
@@ -123,32 +124,14 @@ def evaluate(res: Results) -> list[Target]:
                 _why_missing(res, "read_untouched"),
             )
         )
-    # First write.
-    fw = [r for r in res.find("first_write", HATI) if r.status == "ok"]
-    goal = "first write to a branch table of 10 M rows ≤ 5× the same write on main"
-    if fw:
-        r = fw[0]
-        ratio = r.values.get("ratio")
-        measured = (
-            f"×{ratio:.2f}: {fmt_ms(r.stats.get('p50_ms'))} vs "
-            f"{fmt_ms(r.values['main'].get('p50_ms'))} on main, "
-            f"table of {r.values.get('rows'):,} rows"
+    out.append(_first_write_target(res, "first_write", "First write in a branch", ""))
+    out.append(
+        _first_write_target(
+            res, "first_write_nokey", "First write in a branch, no primary key", " without a key"
         )
-        met = ratio is not None and ratio <= 5 and r.correct is not False
-        reason = "" if met else f"ratio ×{ratio:.2f}" if ratio else r.note
-        if met and r.values.get("rows", 0) < 10_000_000:
-            reason = "measured on a smaller table than the target's 10 M rows"
-        out.append(Target("First write in a branch", goal, measured, met, reason))
-    else:
-        out.append(
-            Target(
-                "First write in a branch",
-                goal,
-                "not measured",
-                None,
-                _why_missing(res, "first_write"),
-            )
-        )
+    )
+    out += _depth_targets(res)
+    out.append(_main_live_target(res))
     # Merge.
     mg = _series(res, "merge", HATI)
     goal = "a 10 k-row diff merged into 10 M rows in < 200 ms, cost grows with the diff"
@@ -267,7 +250,10 @@ def evaluate(res: Results) -> list[Target]:
             Target("Server overhead", goal, "not measured", None, _why_missing(res, "roundtrip"))
         )
     # Concurrency.
-    goal = "64 concurrent agents create/write/merge: no lost or duplicated rows, no deadlock"
+    goal = (
+        "64 concurrent agents create/write/merge: no lost or duplicated rows, no deadlock, "
+        "p99 per cycle ≤ 1 s"
+    )
     cc = {r.x: r for r in res.find("concurrency", HATI) if r.x is not None}
     if cc:
         top = cc[max(cc)]
@@ -279,23 +265,197 @@ def evaluate(res: Results) -> list[Target]:
             f"{(v.get('throughput_per_s') or 0):.1f} merges/s, "
             f"p99 {fmt_ms(top.stats.get('p99_ms'))}"
         )
-        met = bool(top.correct) and max(cc) >= 64
-        out.append(
-            Target(
-                "64 concurrent agents",
-                goal,
-                measured,
-                met,
-                "" if met else (top.note or "fewer than 64 agents"),
-            )
-        )
+        p99 = top.stats.get("p99_ms")
+        slow = p99 is None or p99 > 1000
+        met = bool(top.correct) and max(cc) >= 64 and not slow
+        reasons = [top.note] if top.note else []
+        if max(cc) < 64:
+            reasons.append("fewer than 64 agents")
+        if slow:
+            reasons.append(f"p99 {fmt_ms(p99)} > 1 s")
+        out.append(Target("64 concurrent agents", goal, measured, met, "; ".join(reasons)))
     else:
         out.append(
             Target(
                 "64 concurrent agents", goal, "not measured", None, _why_missing(res, "concurrency")
             )
         )
+    out.append(_pgbench_target(res))
+    out.append(_fetch_target(res))
     return out
+
+
+def pgbench_base(res: Results, mode: str, clients: int) -> Record | None:
+    """PostgreSQL's run of ``mode`` at ``clients``: what hati's TPS is divided by."""
+    for r in res.find("pgbench"):
+        v = r.values
+        if (
+            r.system.startswith("pg_")
+            and r.status == "ok"
+            and v.get("where") == "main"
+            and v.get("mode") == mode
+            and v.get("clients") == clients
+            and v.get("tps")
+        ):
+            return r
+    return None
+
+
+def fetch_base(res: Results, driver: str) -> Record | None:
+    """PostgreSQL's fetch with ``driver`` (psycopg2 for an in-process fetch)."""
+    want = driver if driver in ("psycopg2", "psycopg3", "asyncpg") else "psycopg2"
+    for r in res.find("fetch"):
+        if r.system.startswith("pg_") and r.param == want and r.values.get("rows_per_s"):
+            return r
+    return None
+
+
+def _first_write_target(res: Results, workload: str, name: str, what: str) -> Target:
+    fw = [r for r in res.find(workload, HATI) if r.status == "ok"]
+    goal = f"first write to a branch table of 10 M rows{what} ≤ 5× the same write on main"
+    if not fw:
+        return Target(name, goal, "not measured", None, _why_missing(res, workload))
+    r = fw[0]
+    ratio = r.values.get("ratio")
+    measured = (
+        f"×{ratio:.2f}: {fmt_ms(r.stats.get('p50_ms'))} vs "
+        f"{fmt_ms(r.values['main'].get('p50_ms'))} on main, "
+        f"table of {r.values.get('rows'):,} rows"
+    )
+    met = ratio is not None and ratio <= 5 and r.correct is not False
+    reasons = [] if met else [f"ratio ×{ratio:.2f}" if ratio else r.note]
+    if r.values.get("rows", 0) < 10_000_000:
+        reasons.append("measured on a smaller table than the target's 10 M rows")
+    return Target(name, goal, measured, met, "; ".join(reasons))
+
+
+def _depth_targets(res: Results) -> list[Target]:
+    recs = {int(r.x): r for r in res.find("depth", HATI) if r.status == "ok" and r.x}
+    goals = {
+        "read": ("Point read in a branch at depth 1 and 32", "≤ 1.5× main at depth 1 and at 32"),
+        "update": (
+            "Point write in a branch at depth 1 and 32",
+            "≤ 1.5× main at depth 1, ≤ 2× at depth 32",
+        ),
+    }
+    if not recs:
+        why = _why_missing(res, "depth")
+        return [
+            Target(n, f"point {k} {g}", "not measured", None, why) for k, (n, g) in goals.items()
+        ]
+    out = []
+    deepest = max(recs)
+    points = [recs[d] for d in sorted({min(recs), deepest})]
+    for kind, (name, goal) in goals.items():
+        key = "read_ratio" if kind == "read" else "update_ratio"
+        stat = (lambda r: r.stats) if kind == "read" else (lambda r: r.values["update"])
+        parts, bad = [], []
+        for r in points:
+            ratio, d = r.values.get(key), int(r.x or 0)
+            limit = 1.5 if kind == "read" or d < 32 else 2.0
+            main = r.values["main_read" if kind == "read" else "main_update"]
+            parts.append(
+                f"depth {d}: ×{ratio:.2f} ({fmt_ms(stat(r).get('p50_ms'))} vs "
+                f"{fmt_ms(main.get('p50_ms'))})"
+            )
+            if ratio is None or ratio > limit:
+                bad.append(f"depth {d} ×{ratio:.2f} > ×{limit:g}")
+        rows = points[0].values.get("rows", 0)
+        measured = "; ".join(parts) + f" (table of {rows:,} rows)"
+        wrong = [r.param for r in recs.values() if r.correct is False]
+        reasons = list(bad)
+        if wrong:
+            reasons.append("wrong answers at " + ", ".join(wrong))
+        if deepest < 32:
+            reasons.append(f"measured to depth {deepest} only")
+        met = not bad and not wrong
+        out.append(Target(name, f"point {kind} {goal}", measured, met, "; ".join(reasons)))
+    return out
+
+
+def _main_live_target(res: Results) -> Target:
+    recs = [r for r in res.find("main_live", HATI) if r.status == "ok"]
+    name = "Write on main while 32 branches are live"
+    goal = "≤ 1.2× the same write on main with no branch (point update, insert, delete)"
+    if not recs:
+        return Target(name, goal, "not measured", None, _why_missing(res, "main_live"))
+    live = int(recs[0].x or 0)
+    parts = [
+        f"{r.param} ×{r.values['ratio']:.2f} ({fmt_ms(_p50(r))} vs "
+        f"{fmt_ms(r.values['alone'].get('p50_ms'))})"
+        for r in recs
+    ]
+    bad = [f"{r.param} ×{r.values['ratio']:.2f}" for r in recs if r.values["ratio"] > 1.2]
+    reasons = [f"above ×1.2: {', '.join(bad)}"] if bad else []
+    if live < 32:
+        reasons.append(f"{live} live branches, not 32")
+    measured = f"{live} live: " + ", ".join(parts)
+    return Target(name, goal, measured, not bad, "; ".join(reasons))
+
+
+def _pgbench_target(res: Results) -> Target:
+    name = "pgbench (as a PostgreSQL server)"
+    goal = "at 4 clients: select-only ≥ 0.5× PostgreSQL's TPS, TPC-B ≥ 0.3× with 0 % failed"
+    runs = [r for r in res.find("pgbench", HATI) if r.status == "ok" and r.param != "init"]
+    if not runs:
+        return Target(name, goal, "not measured", None, _why_missing(res, "pgbench"))
+    parts, bad = [], []
+    for mode, need in (("select-only", 0.5), ("TPC-B", 0.3)):
+        base = pgbench_base(res, mode, 4)
+        for r in runs:
+            v = r.values
+            if v.get("mode") != mode or v.get("clients") != 4:
+                continue
+            where, tps, pct = v.get("where"), v.get("tps"), v.get("failed_pct")
+            if tps is None or base is None:
+                parts.append(f"{mode} {where}: {r.note or 'no PostgreSQL run to compare'}")
+                bad.append(f"{mode} {where} not measured")
+                continue
+            ratio = tps / base.values["tps"]
+            fail = f", {pct:.1f} % failed" if pct is not None else ""
+            parts.append(
+                f"{mode} {where} ×{ratio:.2f} ({tps:,.0f} vs {base.values['tps']:,.0f} TPS{fail})"
+            )
+            if ratio < need:
+                bad.append(f"{mode} {where} ×{ratio:.2f} < ×{need:g}")
+            if mode == "TPC-B" and (pct is None or pct > 0):
+                bad.append(f"TPC-B {where} {pct if pct is not None else '?'} % failed")
+            if r.correct is False:
+                bad.append(f"{mode} {where}: {r.note}")
+    init = next((r for r in res.find("pgbench", HATI) if r.param == "init"), None)
+    if init is not None and init.correct is False:
+        bad.append("`pgbench -i` " + str(init.values.get("pgbench_init", "failed")))
+    if not parts:
+        return Target(name, goal, "not measured at 4 clients", None, "no run at 4 clients")
+    return Target(name, goal, "; ".join(parts), not bad, "; ".join(bad))
+
+
+def _fetch_target(res: Results) -> Target:
+    name = "Fetch of 1 M rows"
+    goal = "rows/s per driver ≥ 0.5× PostgreSQL's with the same driver"
+    recs = [r for r in res.find("fetch", HATI) if r.status == "ok"]
+    if not recs:
+        return Target(name, goal, "not measured", None, _why_missing(res, "fetch"))
+    parts, bad = [], []
+    for r in recs:
+        base, rps = fetch_base(res, r.param), r.values.get("rows_per_s")
+        if not rps or base is None:
+            parts.append(f"{r.param}: {r.note or 'no PostgreSQL fetch to compare'}")
+            bad.append(f"{r.param} not measured")
+            continue
+        ratio = rps / base.values["rows_per_s"]
+        parts.append(
+            f"{r.param} ×{ratio:.2f} ({rps:,.0f} vs {base.values['rows_per_s']:,.0f} rows/s)"
+        )
+        if ratio < 0.5:
+            bad.append(f"{r.param} ×{ratio:.2f}")
+        if r.correct is False:
+            bad.append(f"{r.param}: {r.note}")
+    rows = recs[0].values.get("rows", 0)
+    reasons = list(bad)
+    if rows < 1_000_000:
+        reasons.append(f"measured on {rows:,} rows, not 1 M")
+    return Target(name, goal, "; ".join(parts), not bad, "; ".join(reasons))
 
 
 def _pct(v: float | None) -> str:

@@ -61,6 +61,7 @@ class System(ABC):
     merge_scans_main: bool = False  # merge cost is a full scan of main, not the diff
     merge_note: str = ""
     description: str = ""
+    nested_branches: bool = False  # branch_fork(): a branch forked from a branch
 
     def __init__(self) -> None:
         self.tables: dict[str, int] = {}  # main tables and their row counts
@@ -160,6 +161,10 @@ class System(ABC):
     @abstractmethod
     def branch_create(self, name: str) -> None: ...
 
+    def branch_fork(self, name: str, parent: str) -> None:
+        """Create branch ``name`` from branch ``parent`` (where ``nested_branches``)."""
+        raise Unsupported("no branches of branches")
+
     @abstractmethod
     def branch_discard(self, name: str) -> None: ...
 
@@ -174,6 +179,12 @@ class System(ABC):
     def materialize_workaround(self, session: Session, table: str) -> None:
         """Make ``table`` writable in a branch by hand, where the system cannot."""
         raise Unsupported("no workaround")
+
+    def wire(self, branch: str | None = None) -> dict[str, str] | None:
+        """libpq connection parameters (host, port, user, dbname and, for a branch,
+        what selects it) for tools that speak the PostgreSQL protocol themselves
+        (pgbench, asyncpg); None where the system has no server."""
+        return None
 
     # -- disk --------------------------------------------------------------
     def checkpoint(self) -> None:  # noqa: B027

@@ -31,7 +31,8 @@ def _src() -> Path:
 
 def hati_source() -> dict[str, Any]:
     src = _src()
-    out: dict[str, Any] = {"src": str(src)}
+    # the checkout's own src/ is named relative to it (results carry no local paths)
+    out: dict[str, Any] = {"src": "src" if src == REPO / "src" else str(src)}
     try:
         git = ["git", "-C", str(REPO)]
         out["repo_commit"] = subprocess.run(
@@ -263,6 +264,13 @@ class HatiServed(ConnSystem):
         assert self.server is not None
         return self.server.connect(self.driver)
 
+    def wire(self, branch: str | None = None) -> dict[str, str] | None:
+        assert self.server is not None
+        out = {"host": "127.0.0.1", "port": str(self.server.port), "user": USER, "dbname": DBNAME}
+        if branch:  # the server's session setting, as PGOPTIONS would send it
+            out["options"] = f"-c hatidata_branch={branch}"
+        return out
+
     def disk(self) -> dict[str, int]:
         assert self.server is not None
         self.close_main()
@@ -305,6 +313,7 @@ class Hati(HatiServed):
     label = "hati (psycopg2)"
     merge_note = "three-way merge of tracked changes"
     description = "hati server over the wire with psycopg2; branches via SQL functions"
+    nested_branches = True
 
     def info(self) -> dict[str, Any]:
         rows = self.main().query("SELECT version()")
@@ -312,6 +321,10 @@ class Hati(HatiServed):
 
     def branch_create(self, name: str) -> None:
         self.main().query(f"SELECT branch_create({sql_str(name)})")
+        self.branches.add(name)
+
+    def branch_fork(self, name: str, parent: str) -> None:
+        self.main().query(f"SELECT branch_create({sql_str(name)}, {sql_str(parent)})")
         self.branches.add(name)
 
     def branch_discard(self, name: str) -> None:

@@ -188,6 +188,10 @@ class PgBase(ConnSystem):
     def connect(self) -> Conn:
         return self.cluster.connect("bench")
 
+    def wire(self, branch: str | None = None) -> dict[str, str] | None:
+        c = self.cluster
+        return {"host": "127.0.0.1", "port": str(c.port), "user": c.user, "dbname": "bench"}
+
     def roundtrip_clients(self) -> dict[str, Callable[[], object]]:
         return pg_clients(self.cluster)
 
@@ -245,6 +249,13 @@ class PostgresTemplate(PgBase):
 
     def session(self, branch: str | None) -> Session:
         return ConnSession(self.cluster.connect(branch or "bench"), None)
+
+    def wire(self, branch: str | None = None) -> dict[str, str] | None:
+        out = super().wire()
+        assert out is not None
+        if branch:  # a branch is a database
+            out["dbname"] = branch
+        return out
 
     def checkpoint(self) -> None:
         assert self.admin is not None

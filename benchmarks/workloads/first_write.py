@@ -10,6 +10,7 @@ the big main of the workloads before (its values change, its rows do not).
 
 from __future__ import annotations
 
+from benchmarks import datagen
 from benchmarks.core import human_rows, perf, summarize
 from benchmarks.systems.base import Session
 from benchmarks.workloads.base import Ctx, big_main, fork, write_or_workaround
@@ -29,14 +30,19 @@ def _timed_write(s: Session, sql: str) -> float:
 
 
 def run(ctx: Ctx) -> None:
+    rows = big_main(ctx, ctx.profile.read_rows)
+    measure(ctx, "t", rows, f"rows={human_rows(rows)}")
+
+
+def measure(ctx: Ctx, table: str, rows: int, param: str) -> None:
+    """Writes on main, on main with a live branch, first and second in the branch."""
     sys = ctx.sys
     p = ctx.profile
-    rows = big_main(ctx, p.read_rows)
     ctx.tick("write on main")
     main = sys.session(None)
     try:
         main_s = [
-            _timed_write(main, _update("t", (i * 104729) % rows))
+            _timed_write(main, _update(table, (i * 104729) % rows))
             for i in range(max(5, p.write_reps + 1))
         ][1:]  # the first one warms up
     finally:
@@ -49,23 +55,23 @@ def run(ctx: Ctx) -> None:
             ctx.tick(f"write on main, branch live {i + 1}/{p.write_reps}")
             main = sys.session(None)
             try:
-                after_fork.append(_timed_write(main, _update("t", (i * 7727) % rows)))
+                after_fork.append(_timed_write(main, _update(table, (i * 7727) % rows)))
             finally:
                 main.close()
             ctx.tick(f"first write in branch {i + 1}/{p.write_reps}")
             s = sys.session(b)
             try:
-                sql = _update(s.table("t"), (i * 15485863) % rows)
+                sql = _update(s.table(table), (i * 15485863) % rows)
                 t0 = perf()
                 try:
-                    err = write_or_workaround(sys, s, "t", sql)
+                    err = write_or_workaround(sys, s, table, sql)
                 except Exception as exc:  # noqa: BLE001 - no way to write: the finding
                     error = error or f"{type(exc).__name__}: {exc}"[:200]
                     break
                 first.append(perf() - t0)
                 if err:
                     error, workaround = error or err, True
-                second.append(_timed_write(s, _update(s.table("t"), (i * 15485863 + 1) % rows)))
+                second.append(_timed_write(s, _update(s.table(table), (i * 15485863 + 1) % rows)))
             finally:
                 s.close()
         finally:
@@ -76,7 +82,7 @@ def run(ctx: Ctx) -> None:
     if workaround:
         note = f"cannot write in a branch ({error}); timed: manual table copy + write"
     ctx.add(
-        f"rows={human_rows(rows)}",
+        param,
         x=rows,
         stats=st,
         values={
@@ -86,6 +92,7 @@ def run(ctx: Ctx) -> None:
             "ratio": (st["p50_ms"] / main_stats["p50_ms"]) if st.get("n") else None,
             "workaround": workaround,
             "rows": rows,
+            "primary_key": datagen.has_key(table),
         },
         correct=not error,
         status="ok" if first else "failed",
