@@ -215,5 +215,80 @@ def demo(agents: bool, keep: bool) -> None:
     sys.exit(run_demo(agents=agents, keep=keep))
 
 
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    envvar="HATI_HOST",
+    show_default=True,
+    help="Host of the hati server to talk to.",
+)
+@click.option("--port", type=int, default=None, help="hati's port (default: $HATI_PORT or 5439).")
+@click.option("--user", default="hati", show_default=True, help="User name to log in to hati with.")
+@click.option("--password", default=None, help="hati's password (default: $HATI_PASSWORD).")
+@click.option(
+    "--agent-id",
+    envvar="HATI_AGENT_ID",
+    default=None,
+    help="Agent id recorded in hati_audit (default: $HATI_AGENT_ID, else the MCP client's "
+    "name, else 'mcp').",
+)
+@_dir_option
+@click.option(
+    "--no-start", is_flag=True, help="Fail instead of starting hati when no server answers."
+)
+@click.option(
+    "--http",
+    "http_port",
+    type=int,
+    default=None,
+    metavar="PORT",
+    help="Serve MCP over streamable HTTP on PORT (0: any free port) instead of stdio.",
+)
+@click.option(
+    "--http-host", default="127.0.0.1", show_default=True, help="Address the HTTP server binds."
+)
+@click.option("--read-only", is_flag=True, help="Refuse tools that change main (execute, merge).")
+def mcp(
+    host: str,
+    port: int | None,
+    user: str,
+    password: str | None,
+    agent_id: str | None,
+    data_dir: Path | None,
+    no_start: bool,
+    http_port: int | None,
+    http_host: str,
+    read_only: bool,
+) -> None:
+    """Serve hati to MCP clients (stdio by default), starting hati if none answers."""
+    import os
+
+    try:
+        from hati.integrations.mcp.launch import LaunchError, Options, run
+    except ImportError as exc:
+        _fail(f"hati mcp needs the mcp extra ({exc})", 'pip install "hati[mcp]"', 2)
+        return
+    env_port = os.environ.get("HATI_PORT")
+    opts = Options(
+        host=host,
+        port=port if port is not None else (int(env_port) if env_port else None),
+        user=user,
+        password=password or os.environ.get("HATI_PASSWORD") or None,
+        agent_id=agent_id,
+        data_dir=data_dir,
+        start=not no_start,
+        http_port=http_port,
+        http_host=http_host,
+        read_only=read_only,
+    )
+    try:
+        run(opts)
+    except LaunchError as exc:
+        _fail(exc.message, exc.hint, 2)
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C in a terminal
+        pass
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
