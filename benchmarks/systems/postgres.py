@@ -6,27 +6,16 @@ no merge exists between databases) and a schema copy inside one database.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.core import dir_bytes, free_port, perf
+from benchmarks.core import dir_bytes, perf
 from benchmarks.drivers import Conn, Pg2Conn, Pg3Conn
 from benchmarks.systems.base import Session, Unsupported
 from benchmarks.systems.schema_copy import ConnSession, ConnSystem, SchemaCopySystem
-
-BIN_DIRS = (
-    "/usr/lib/postgresql/15/bin",
-    "/usr/lib/postgresql/16/bin",
-    "/usr/lib/postgresql/17/bin",
-    "/usr/local/bin",
-    "/usr/bin",
-)
+from difftest.pgserver import PgServer, pg_unavailable
 
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -36,108 +25,11 @@ SETTINGS = {
 }
 
 
-def find_bin(name: str) -> str | None:
-    for d in BIN_DIRS:
-        p = Path(d) / name
-        if p.exists() and os.access(p, os.X_OK):
-            return str(p)
-    return shutil.which(name)
-
-
-def pg_unavailable() -> str | None:
-    missing = [b for b in ("initdb", "pg_ctl", "postgres") if find_bin(b) is None]
-    if missing:
-        return (
-            f"PostgreSQL server binaries not found ({', '.join(missing)}); "
-            "install Debian's `postgresql` package (apt-get install postgresql)"
-        )
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "running as root and no `postgres` user to run initdb/pg_ctl as"
-    return None
-
-
-class PgCluster:
-    """initdb + pg_ctl start on a temp dir and a free port; stop on exit."""
+class PgCluster(PgServer):
+    """The shared starter with the benchmarks' settings and their client drivers."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data = root / "data"
-        self.port = free_port()
-        self.user = "postgres"
-        self.version = ""
-
-    def _cmd(self, args: list[str]) -> list[str]:
-        if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *args]
-        return args
-
-    def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.root, pw.pw_uid, pw.pw_gid)
-            os.chmod(self.root.parent, 0o755)
-        else:
-            self.user = pwd.getpwuid(os.geteuid()).pw_name
-        initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
-        assert initdb and pg_ctl
-        subprocess.run(
-            self._cmd(
-                [
-                    initdb,
-                    "-D",
-                    str(self.data),
-                    "-A",
-                    "trust",
-                    "-U",
-                    self.user,
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        opts = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
-        opts += f" -p {self.port} -k {self.root}"
-        subprocess.run(
-            self._cmd(
-                [
-                    pg_ctl,
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.root / "server.log"),
-                    "-o",
-                    opts,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=90,
-        )
-        c = self.connect("postgres")
-        rows = c.run("SHOW server_version") or [("?",)]
-        self.version = str(rows[0][0])
-        c.close()
-
-    def stop(self) -> None:
-        pg_ctl = find_bin("pg_ctl")
-        if pg_ctl and self.data.exists():
-            subprocess.run(
-                self._cmd([pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True,
-                timeout=60,
-            )
+        super().__init__(root, SETTINGS)
 
     def connect(self, db: str, driver: str = "psycopg2") -> Conn:
         if driver == "psycopg3":

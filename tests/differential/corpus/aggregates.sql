@@ -1,0 +1,46 @@
+-- Aggregates: result types, FILTER, ordered aggregates, GROUP BY forms.
+CREATE TABLE sales (region text, product text, qty int, price numeric(10,2), ok boolean);
+INSERT INTO sales VALUES
+  ('east', 'a', 10, 2.50, true), ('east', 'b', 5, 10.00, false), ('west', 'a', 7, 2.50, true),
+  ('west', 'c', NULL, 99.99, NULL), ('north', 'b', 3, 10.00, true), ('east', 'a', 1, 2.75, true);
+SELECT count(*), count(qty), sum(qty), avg(qty), min(qty), max(qty) FROM sales;
+SELECT pg_typeof(sum(qty)), pg_typeof(avg(qty)), pg_typeof(count(*)), pg_typeof(sum(price)) FROM sales;
+SELECT sum(price), avg(price), sum(qty * price) FROM sales;
+SELECT avg(x) FROM (VALUES (1), (2)) t(x);
+SELECT avg(x::float8), sum(x::float8) FROM (VALUES (1), (2), (4)) t(x);
+SELECT sum(x) FROM (VALUES (2147483647), (1)) t(x);
+SELECT sum(x::int8) FROM (VALUES (9223372036854775807), (1)) t(x);
+SELECT region, sum(qty) FROM sales GROUP BY region ORDER BY region;
+SELECT region, count(*) FILTER (WHERE ok), sum(qty) FILTER (WHERE product = 'a') FROM sales GROUP BY region ORDER BY region;
+SELECT string_agg(product, ',' ORDER BY product) FROM sales;
+SELECT string_agg(DISTINCT product, '|' ORDER BY product) FROM sales;
+SELECT region, string_agg(product, ', ' ORDER BY qty DESC NULLS LAST) FROM sales GROUP BY region ORDER BY region;
+SELECT array_agg(qty ORDER BY qty NULLS FIRST) FROM sales;
+SELECT array_agg(DISTINCT region ORDER BY region) FROM sales;
+SELECT region, array_agg(product ORDER BY product) FROM sales GROUP BY region ORDER BY 1;
+SELECT bool_and(ok), bool_or(ok), every(qty > 0) FROM sales;
+SELECT count(DISTINCT product), count(DISTINCT (region, product)) FROM sales;
+SELECT region FROM sales GROUP BY region HAVING sum(qty) > 10 ORDER BY region;
+SELECT region, product, sum(qty) FROM sales GROUP BY ROLLUP (region, product) ORDER BY region NULLS LAST, product NULLS LAST;
+SELECT region, product, count(*) FROM sales GROUP BY CUBE (region, product) ORDER BY 1 NULLS FIRST, 2 NULLS FIRST;
+SELECT region, product, count(*) FROM sales GROUP BY GROUPING SETS ((region), (product), ()) ORDER BY 1, 2;
+SELECT region, GROUPING(region), count(*) FROM sales GROUP BY ROLLUP (region) ORDER BY 2, 1;
+SELECT count(*) FROM sales WHERE false;
+SELECT sum(qty), max(region) FROM sales WHERE false;
+SELECT region, count(*) FROM sales WHERE false GROUP BY region;
+SELECT stddev(qty), variance(qty), stddev_pop(qty), var_samp(qty) FROM sales;
+SELECT round(stddev(qty), 4), round(corr(qty, price)::numeric, 6) FROM sales;
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY qty), percentile_disc(0.5) WITHIN GROUP (ORDER BY qty) FROM sales;
+SELECT mode() WITHIN GROUP (ORDER BY product) FROM sales;
+SELECT max(price) - min(price), max(product), min(ok::int) FROM sales;
+SELECT 1 AS one, count(*) FROM sales GROUP BY 1;
+SELECT product, avg(price)::numeric(10,3) FROM sales GROUP BY product ORDER BY product;
+SELECT sum(qty) OVER () FROM sales LIMIT 1;
+SELECT json_agg(product ORDER BY product) FROM sales WHERE region = 'east';
+SELECT jsonb_object_agg(product, qty) FROM sales WHERE region = 'west';
+SELECT qty, count(*) FROM sales GROUP BY qty ORDER BY qty NULLS FIRST;
+SELECT region, max(qty) FROM sales GROUP BY region HAVING count(*) > 1 ORDER BY 2 DESC;
+SELECT count(*) FROM (SELECT DISTINCT region FROM sales) s;
+SELECT region, product FROM sales GROUP BY region, product HAVING count(*) = 2;
+SELECT sum(qty) FROM sales GROUP BY region HAVING region = 'north';
+SELECT product FROM sales GROUP BY region;

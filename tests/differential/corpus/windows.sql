@@ -1,0 +1,28 @@
+-- Window functions.
+CREATE TABLE s (g text, x int, y int);
+INSERT INTO s VALUES ('a', 1, 10), ('a', 2, 20), ('a', 3, 20), ('b', 1, 5), ('b', 2, NULL), ('c', 7, 7);
+SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x) FROM s ORDER BY g, x;
+SELECT g, y, rank() OVER (ORDER BY y), dense_rank() OVER (ORDER BY y) FROM s ORDER BY y NULLS LAST, g, x;
+SELECT g, x, sum(x) OVER (PARTITION BY g) FROM s ORDER BY g, x;
+SELECT g, x, sum(x) OVER (PARTITION BY g ORDER BY x) FROM s ORDER BY g, x;
+SELECT g, x, sum(y) OVER (ORDER BY g, x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM s ORDER BY g, x;
+SELECT g, y, sum(x) OVER (ORDER BY y) FROM s ORDER BY g, x;
+SELECT g, y, count(*) OVER (ORDER BY y RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM s ORDER BY g, x;
+SELECT g, x, lag(x) OVER (PARTITION BY g ORDER BY x), lead(x, 1, -1) OVER (PARTITION BY g ORDER BY x) FROM s ORDER BY g, x;
+SELECT g, x, first_value(y) OVER w, last_value(y) OVER w FROM s WINDOW w AS (PARTITION BY g ORDER BY x) ORDER BY g, x;
+SELECT g, x, last_value(y) OVER (PARTITION BY g ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM s ORDER BY g, x;
+SELECT g, x, nth_value(x, 2) OVER (PARTITION BY g ORDER BY x) FROM s ORDER BY g, x;
+SELECT g, x, ntile(2) OVER (ORDER BY g, x) FROM s ORDER BY g, x;
+SELECT g, x, percent_rank() OVER (ORDER BY g, x), cume_dist() OVER (ORDER BY g, x) FROM s ORDER BY g, x;
+SELECT g, avg(x) OVER (PARTITION BY g) FROM s ORDER BY g, x;
+SELECT g, x, count(y) OVER (PARTITION BY g) FROM s ORDER BY g, x;
+SELECT * FROM (SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x DESC) AS rn FROM s) q WHERE rn = 1 ORDER BY g;
+SELECT g, sum(x), sum(sum(x)) OVER () FROM s GROUP BY g ORDER BY g;
+SELECT g, x, max(y) OVER (PARTITION BY g ORDER BY x ROWS 1 PRECEDING) FROM s ORDER BY g, x;
+SELECT x, y, sum(x) OVER (ORDER BY x, y GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM s ORDER BY x, y;
+SELECT g, x, sum(x) OVER (PARTITION BY g ORDER BY x ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING EXCLUDE CURRENT ROW) FROM s ORDER BY g, x;
+SELECT g, x, array_agg(x) OVER (PARTITION BY g ORDER BY x) FROM s ORDER BY g, x;
+SELECT g, x, row_number() OVER () > 0 FROM s ORDER BY g, x;
+SELECT count(*) OVER (), g FROM s ORDER BY g LIMIT 2;
+SELECT g, x, sum(x) FILTER (WHERE y > 5) OVER (PARTITION BY g) FROM s ORDER BY g, x;
+SELECT row_number() OVER (ORDER BY x) FROM s WHERE row_number() OVER (ORDER BY x) > 1;
