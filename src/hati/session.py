@@ -26,10 +26,12 @@ from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
 from hati.errors import (
+    ActiveSqlTransaction,
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
     InsufficientPrivilege,
+    ObjectInUse,
     to_sql_error,
 )
 from hati.results import Result, command, pg_column_names, rows_result, text_columns
@@ -602,24 +604,21 @@ class Session:
         except duckdb.TransactionException as exc:
             text = str(exc)
             if "transaction local changes" in text:
-                raise _sql_error(
-                    "25001",
+                raise ActiveSqlTransaction(
                     "CHECKPOINT cannot run in a transaction that has changed data",
                     hint="COMMIT or ROLLBACK this transaction, then run CHECKPOINT.",
                 ) from None
             if "other write transactions" not in text:
                 raise
             if self.txn != "I":
-                raise _sql_error(
-                    "55006",
+                raise ObjectInUse(
                     "CHECKPOINT cannot wait for other sessions' writes inside a transaction block",
                     hint="Run CHECKPOINT outside a transaction block.",
                 ) from None
             with self.state.sessions_lock:
                 busy = sum(1 for s in self.state.sessions if s is not self and s.txn != "I")
             if busy:
-                raise _sql_error(
-                    "55006",
+                raise ObjectInUse(
                     "CHECKPOINT cannot run while other sessions have open write transactions",
                     detail=f"{busy} other session(s) are inside a transaction block.",
                     hint="Retry once they COMMIT or ROLLBACK.",
@@ -885,21 +884,11 @@ def _audit_text(sql: str, params: list[Any] | None) -> str:
     return text[:10_000]
 
 
-def _sql_error(
-    sqlstate: str, message: str, *, detail: str | None = None, hint: str | None = None
-) -> HatiError:
-    err = HatiError(message, detail=detail, hint=hint)
-    err.sqlstate = sqlstate
-    return err
-
-
-def _in_txn_error(fn: str) -> HatiError:
-    err = HatiError(
+def _in_txn_error(fn: str) -> ActiveSqlTransaction:
+    return ActiveSqlTransaction(
         f"{fn} cannot run inside a transaction block",
         hint="COMMIT or ROLLBACK first; branch operations commit on their own.",
     )
-    err.sqlstate = "25001"
-    return err
 
 
 class _null_context:  # noqa: N801 - used like contextlib.nullcontext, cheaper

@@ -30,7 +30,7 @@ from hati.branching.merge import Conflict, Side, TableCounts, TableMerge, canoni
 from hati.branching.names import validate_name, validate_strategy
 from hati.branching.rwlock import RWLock
 from hati.errors import (
-    DependentObjects,
+    DependentObjectsStillExist,
     DuplicateObject,
     DuplicateTable,
     HatiError,
@@ -318,7 +318,7 @@ class BranchEngine:
         b = self.branch(name)
         kids = self.catalog.children(b.id)
         if kids:
-            raise DependentObjects(
+            raise DependentObjectsStillExist(
                 f'branch "{name}" has live child branches: ' + ", ".join(k.name for k in kids),
                 hint="Merge or discard the child branches first.",
             )

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from hati.errors import (
     AuthenticationFailed,
+    DuplicatePreparedStatement,
     FeatureNotSupported,
     HatiError,
+    InvalidCursorName,
+    InvalidSqlStatementName,
     ProtocolViolation,
-    SqlError,
+    TooManyConnections,
     to_sql_error,
 )
 from hati.results import Result
@@ -165,14 +168,8 @@ class Connection:
                 if isinstance(msg, m.Terminate):
                     return
                 self._handle(msg)
-        except ProtocolViolation as exc:
-            err = to_sql_error(exc)
-            fatal = SqlError(err.sqlstate, err.message, "FATAL", detail=err.detail, hint=err.hint)
-            self._send(codec.encode_error(fatal))
-            self._safe_flush()
-            self._linger()
-        except AuthenticationFailed as exc:
-            self._send(codec.encode_error(SqlError("28P01", exc.message, severity="FATAL")))
+        except (ProtocolViolation, AuthenticationFailed) as exc:
+            self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._safe_flush()
             self._linger()
         except OSError:  # the client went away (or the server is stopping)
@@ -230,16 +227,11 @@ class Connection:
     def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
         params = msg.parameters
         if self.server.at_capacity():
-            self._send(
-                codec.encode_error(
-                    SqlError(
-                        "53300",
-                        "sorry, too many clients already",
-                        severity="FATAL",
-                        hint="Raise max_connections in hati.toml or close idle connections.",
-                    )
-                )
+            full = TooManyConnections(
+                "sorry, too many clients already",
+                hint="Raise max_connections in hati.toml or close idle connections.",
             )
+            self._send(codec.encode_error(to_sql_error(full).fatal()))
             self._flush()
             return False
         auth_agent = self._authenticate(params, stream)
@@ -248,10 +240,7 @@ class Connection:
         try:
             self.session = Session(self.server.state, self.conn_id, dict(params), auth_agent)
         except HatiError as exc:
-            err = to_sql_error(exc)
-            self._send(
-                codec.encode_error(SqlError(err.sqlstate, err.message, "FATAL", hint=err.hint))
-            )
+            self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
             return False
         self._send(codec.encode_auth_ok())
@@ -362,14 +351,7 @@ class Connection:
         return self.session.txn if self.session else "I"
 
     def _error(self, exc: BaseException) -> None:
-        if isinstance(exc, RecursionError):  # hostile nesting: no traceback in the log
-            err = SqlError(
-                "54001",
-                "statement is too complex (nested too deeply)",
-                hint="Reduce the nesting of parentheses or subqueries.",
-            )
-        else:
-            err = to_sql_error(exc)
+        err = to_sql_error(exc)
         if err.sqlstate == "XX000":
             log.error("internal error", exc_info=exc)
         self._send(codec.encode_error(err))
@@ -443,9 +425,7 @@ class Connection:
     # ------------------------------------------------------------------ extended query
     def _parse(self, msg: m.Parse) -> None:
         if msg.name and msg.name in self.prepared:
-            err = HatiError(f'prepared statement "{msg.name}" already exists')
-            err.sqlstate = "42P05"
-            raise err
+            raise DuplicatePreparedStatement(f'prepared statement "{msg.name}" already exists')
         self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
         self._send(codec.encode_parse_complete())
 
@@ -478,9 +458,7 @@ class Connection:
     def _bind(self, msg: m.Bind) -> None:
         stmt = self.prepared.get(msg.statement)
         if stmt is None:
-            err = HatiError(f'prepared statement "{msg.statement}" does not exist')
-            err.sqlstate = "26000"
-            raise err
+            raise InvalidSqlStatementName(f'prepared statement "{msg.statement}" does not exist')
         n = len(msg.params)
         fmts = msg.param_formats
         if len(fmts) not in (0, 1, n):
@@ -498,9 +476,7 @@ class Connection:
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
             if stmt is None:
-                err = HatiError(f'prepared statement "{msg.name}" does not exist')
-                err.sqlstate = "26000"
-                raise err
+                raise InvalidSqlStatementName(f'prepared statement "{msg.name}" does not exist')
             nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
@@ -518,9 +494,7 @@ class Connection:
             return
         portal = self.portals.get(msg.name)
         if portal is None:
-            err = HatiError(f'portal "{msg.name}" does not exist')
-            err.sqlstate = "34000"
-            raise err
+            raise InvalidCursorName(f'portal "{msg.name}" does not exist')
         # Run now so the description is exact; Execute then streams the buffered rows.
         self._run_portal(portal)
         assert portal.result is not None
@@ -552,9 +526,7 @@ class Connection:
     def _execute(self, msg: m.Execute) -> None:
         portal = self.portals.get(msg.portal)
         if portal is None:
-            err = HatiError(f'portal "{msg.portal}" does not exist')
-            err.sqlstate = "34000"
-            raise err
+            raise InvalidCursorName(f'portal "{msg.portal}" does not exist')
         if not portal.stmt.sql.strip():
             self._send(codec.encode_empty_query())
             return

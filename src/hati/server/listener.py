@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from hati.audit import AuditLog
 from hati.branching.engine import BranchEngine
 from hati.config import Config
-from hati.errors import HatiError
+from hati.errors import InvalidAuthorizationSpecification
 from hati.server.connection import Connection
 from hati.session import ServerState
 from hati.storage.duckdb_backend import META, Database, qident, transaction
@@ -28,8 +28,8 @@ log = logging.getLogger("hati.server")
 GC_EVERY_SECONDS = 5.0
 
 
-class UnsafeListen(HatiError):
-    sqlstate = "28000"
+class UnsafeListen(InvalidAuthorizationSpecification):
+    """Listening beyond loopback without authentication."""
 
 
 def is_loopback(host: str) -> bool:
