@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from hati.auth import stored_form
+
 DEFAULT_PORT = 5439
 DEFAULT_HOST = "127.0.0.1"
 CONFIG_NAME = "hati.toml"
@@ -79,8 +81,6 @@ class Config:
     def save(self) -> None:
         """Write the settings a restarted server must reuse."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        from hati.server.auth import stored_form  # lazy: hati.server imports this module
-
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
         if self.password:  # as a SCRAM verifier: the file never holds the password
             lines.append(f"password = {_toml_str(stored_form(self.password))}")

@@ -20,7 +20,7 @@ import duckdb
 
 from hati.audit import AuditLog, AuditRecord
 from hati.branching import delta
-from hati.branching.analysis import Analysis, analyze, returning_probe
+from hati.branching.analysis import Analysis, analyze
 from hati.branching.calls import BranchCall, parse_call
 from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.engine import BranchEngine
@@ -34,124 +34,34 @@ from hati.errors import (
     ObjectInUse,
     to_sql_error,
 )
-from hati.results import Result, command, pg_column_names, rows_result, text_columns
-from hati.server import pgcatalog, serial
-from hati.storage.duckdb_backend import Database, qident
+from hati.pg import catalog as pgcatalog
+from hati.pg import paramtypes, serial, settings
+from hati.pg.statements import (
+    NOOPS,
+    OWN_TRANSACTION,
+    QUERIES,
+    SETTINGS,
+    TXN_BEGIN,
+    TXN_CONTROL,
+    checkpoint,
+    columns_of,
+    constant_answer,
+    describe_probe,
+    finish,
+    first_word,
+    is_plain_read,
+    is_rollback_to,
+    parameter_count,
+    pg_named,
+    split_statements,
+    tag_for,
+)
+from hati.results import Result, command, rows_result, text_columns
+from hati.storage.duckdb_backend import Database
 from hati.wire import types as pgtypes
 
-SERVER_VERSION = "15.0 (hati 0.1.0)"
-AGENT_SETTINGS = (
-    "hatidata_agent_id",
-    "hatidata_framework",
-    "hatidata_priority",
-    "hatidata_request_id",
-    "hatidata_reasoning_step",
-    "hatidata_parent_request_id",
-    "hatidata_branch",
-)
-_PG_DEFAULTS = {
-    "server_version": SERVER_VERSION,
-    "server_version_num": "150000",
-    "server_encoding": "UTF8",
-    "client_encoding": "UTF8",
-    "datestyle": "ISO, MDY",
-    "timezone": "UTC",
-    "integer_datetimes": "on",
-    "standard_conforming_strings": "on",
-    "transaction_isolation": "repeatable read",
-    "default_transaction_isolation": "repeatable read",
-    "transaction_read_only": "off",
-    "is_superuser": "on",
-    "max_identifier_length": "63",
-    "intervalstyle": "postgres",
-    "lc_collate": "C",
-    "lc_ctype": "C",
-}
-
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
-_WS = r"(?:\s|/\*.*?\*/|--[^\n]*\n)*"
-_FIRST_WORD = re.compile(_WS + r"([A-Za-z]+)", re.S)
-_SET = re.compile(
-    r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?([A-Za-z_][\w.]*)\s*(?:=|\bTO\b)\s*(.+?)\s*;?\s*$",
-    re.I | re.S,
-)
-_SET_TZ = re.compile(r"^\s*SET\s+(?:SESSION\s+)?TIME\s+ZONE\s+(.+?)\s*;?\s*$", re.I | re.S)
-_RESET = re.compile(r"^\s*RESET\s+([A-Za-z_][\w.]*|ALL)\s*;?\s*$", re.I)
-_SHOW = re.compile(r"^\s*SHOW\s+([A-Za-z_][\w. ]*?)\s*;?\s*$", re.I)
-_VERSION = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?version\(\)\s*;?\s*$", re.I)
-_CURRENT_SCHEMA = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?current_schema\(\)\s*;?\s*$", re.I)
-_RETURNING = re.compile(r"\bRETURNING\b", re.I)
-_CHECKPOINT = re.compile(r"^\s*(FORCE\s+)?CHECKPOINT\b\s*([A-Za-z_][\w\"]*)?\s*;?\s*$", re.I)
-_TXN_BEGIN = {"BEGIN", "START"}
-_TXN_END = {"COMMIT", "END", "ROLLBACK", "ABORT"}
-_NOOPS = {"DISCARD", "DEALLOCATE", "LISTEN", "UNLISTEN", "NOTIFY", "CLOSE"}
-_WRITES = {
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "CREATE",
-    "DROP",
-    "ALTER",
-    "COPY",
-    "MERGE",
-    "TRUNCATE",
-    "MERGE_INTO",
-    "COPY_DATABASE",
-}
-
-
-def first_word(sql: str) -> str:
-    m = _FIRST_WORD.match(sql)
-    return m.group(1).upper() if m else ""
-
-
-_BLANK = re.compile(r"(\s|--[^\n]*(\n|$)|/\*.*?\*/)*", re.S)
-
-
-def split_statements(sql: str) -> list[str]:
-    """Split on semicolons outside quotes, dollar quotes and comments."""
-    if ";" not in sql and "--" not in sql and "/*" not in sql:
-        return [sql] if sql.strip() else []
-    out, start, i, n = [], 0, 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = j + 1
-        elif c == "$":
-            m = re.match(r"\$[A-Za-z_]*\$", sql[i:])
-            if m:
-                end = sql.find(m.group(0), i + len(m.group(0)))
-                i = n if end < 0 else end + len(m.group(0))
-            else:
-                i += 1
-        elif sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        elif c == ";":
-            out.append(sql[start:i])
-            start = i = i + 1
-        else:
-            i += 1
-    out.append(sql[start:])
-    return [s for s in out if s.strip() and not _BLANK.fullmatch(s)]
-
-
-def _unquote(value: str) -> str:
-    v = value.strip()
-    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
-        return v[1:-1].replace(v[0] * 2, v[0])
-    return v
+_BRANCH_FN = re.compile(r"\bbranch_\w+\s*\(", re.I)
 
 
 @dataclass
@@ -179,18 +89,18 @@ class Session:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
         self._open_audit: tuple[AuditRecord, float] | None = None
         self._audit_branch: str | None = None
-        self.settings: dict[str, str] = {}
+        self.settings = settings.Settings()
         self.txn = "I"
         self._holding_gate = False
         self._stale_search_path = False  # set when a failed delta write could not reset it
         self._persisted_here: list[Branch] = []  # branch rows this transaction inserted
         self._marked_here: list[tuple[int, str, str]] = []  # its delta_columns rows
         self.branch: str | None = None
-        opts = parse_options(self.startup.get("options", ""))
+        opts = settings.parse_options(self.startup.get("options", ""))
         for key, value in opts.items():
-            if key.lower() in AGENT_SETTINGS and key.lower() != "hatidata_branch":
-                self.settings[key.lower()] = value
-        self.settings.setdefault("application_name", self.startup.get("application_name", ""))
+            if key.lower() in settings.AGENT_SETTINGS and key.lower() != settings.BRANCH_SETTING:
+                self.settings.set(key.lower(), value)
+        self.settings.set("application_name", self.startup.get("application_name", ""))
         if "hatidata_branch" in {k.lower() for k in opts}:
             self._enter_branch(opts.get("hatidata_branch") or opts.get("HATIDATA_BRANCH", ""))
         with self.state.sessions_lock:
@@ -222,6 +132,10 @@ class Session:
 
     def interrupt(self) -> None:
         self.cur.interrupt()
+
+    def parameter_types(self, sql: str, count: int) -> list[int]:
+        """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
+        return paramtypes.infer(self.cur, sql, count)
 
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
@@ -324,50 +238,43 @@ class Session:
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
-        word = first_word(sql)
-        if word in ("SELECT", "WITH", "VALUES", "TABLE", "FROM") and parse_call(sql) is None:
-            probe = f"SELECT * FROM ({sql.rstrip().rstrip(';')}) LIMIT 0"
-        elif word in ("INSERT", "UPDATE", "DELETE") and _RETURNING.search(sql):
-            probe = returning_probe(sql)
-            if probe is None:
-                return None
-            sql = probe
-        else:
+        if first_word(sql) in QUERIES and parse_call(sql) is not None:
+            return None
+        probe = describe_probe(sql)
+        if probe is None:
             return None
         try:
-            n = max((int(i) for i in re.findall(r"\$(\d+)", probe)), default=0)
-            rel = self.cur.execute(probe, [None] * n if n else None)
-            return _pg_named(sql, _columns(rel.description))
+            n = parameter_count(probe[0])
+            rel = self.cur.execute(probe[0], [None] * n if n else None)
+            return pg_named(probe[1], columns_of(rel.description))
         except duckdb.Error:
             return None
 
     # ---------------------------------------------------------------- dispatch
     def _dispatch(self, sql: str, params: list[Any]) -> Result:
         word = first_word(sql)
-        if word in _TXN_BEGIN | _TXN_END or word in ("SAVEPOINT", "RELEASE"):
+        if word in TXN_CONTROL:
             return self._transaction(word, sql)
         if self.txn == "E":
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK, then retry.",
             )
-        if word in ("SET", "RESET", "SHOW"):
-            res = self._settings(word, sql)
+        if word in SETTINGS:
+            st = settings.parse(word, sql)
+            res = None if st is None else self._setting(st, sql)
             if res is not None:
                 return res
-        if word in _NOOPS:
+        if word in NOOPS:
             return command(word)
         if word in ("CHECKPOINT", "FORCE"):
-            m = _CHECKPOINT.match(sql)
-            if m is not None:
-                return self._checkpoint(bool(m.group(1)), m.group(2) or "")
+            cp = checkpoint(sql)
+            if cp is not None:
+                return self._checkpoint(*cp)
         if word == "SELECT":
-            if _VERSION.match(sql):
-                return rows_result(
-                    text_columns("version"), [(f"PostgreSQL {SERVER_VERSION} on DuckDB",)]
-                )
-            if _CURRENT_SCHEMA.match(sql):
-                return rows_result([("current_schema", pgtypes.NAME)], [("main",)])
+            answer = constant_answer(sql)
+            if answer is not None:
+                return answer
             call = parse_call(sql, params)
             if call is not None:
                 return self._branch_call(call)
@@ -380,24 +287,7 @@ class Session:
         return self._on_main(sql, params, word)
 
     def _on_main(self, sql: str, params: list[Any], word: str) -> Result:
-        if (
-            word
-            in (
-                "SELECT",
-                "WITH",
-                "VALUES",
-                "TABLE",
-                "FROM",
-                "EXPLAIN",
-                "DESCRIBE",
-                "PRAGMA",
-                "SUMMARIZE",
-            )
-            and not _RETURNING.search(sql)
-            and word != "WITH"
-        ):
-            return self._execute(sql, params, word)
-        if word == "WITH" and not re.search(r"\b(INSERT|UPDATE|DELETE)\b", sql, re.I):
+        if is_plain_read(word, sql):
             return self._execute(sql, params, word)
         with self._write_gate():
             if self.engine.catalog.children(MAIN_ID):
@@ -460,7 +350,7 @@ class Session:
             if fresh and b.persisted:
                 self._persisted_here.append(b)
         if plan is None:
-            return command(_tag_for(a.kind, sql, 0))
+            return command(tag_for(a.kind, sql, 0))
         ok = False
         try:
             res = self._execute(sql, params, first_word(sql))
@@ -485,43 +375,7 @@ class Session:
                     self.cur.execute(stmt)
                 sql = expanded.sql
         rel = self.cur.execute(sql, params or None)
-        desc = self.cur.description
-        kind = _with_verb(sql) if word == "WITH" else word
-        if kind in ("INSERT", "UPDATE", "DELETE", "MERGE") and not _RETURNING.search(sql):
-            row = rel.fetchone() if desc else None
-            n = int(row[0]) if row and row[0] is not None else 0
-            return command(_tag_for(kind, sql, n), n)
-        if desc is None or kind in (
-            "CREATE",
-            "DROP",
-            "ALTER",
-            "SET",
-            "RESET",
-            "COPY",
-            "ATTACH",
-            "DETACH",
-            "LOAD",
-            "INSTALL",
-            "CHECKPOINT",
-            "VACUUM",
-            "CALL",
-            "TRUNCATE",
-        ):
-            n = 0
-            if desc and kind == "COPY":
-                row = rel.fetchone()
-                n = int(row[0]) if row and isinstance(row[0], int) else 0
-            elif desc:
-                rel.fetchall()
-            return command(_tag_for(kind, sql, n), n)
-        cols = _pg_named(sql, _columns(desc))
-        cur = self.cur
-        # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled
-        # in once the rows are sent, as for SELECT.
-        tag = (
-            _tag_for(kind, sql, 0) if kind in ("INSERT", "UPDATE", "DELETE", "MERGE") else "SELECT"
-        )
-        return Result(tag, cols, fetch_more=lambda k: cur.fetchmany(k))
+        return finish(self.cur, rel, sql, word)
 
     # ---------------------------------------------------------------- transactions
     def _write_gate(self) -> Any:
@@ -539,19 +393,18 @@ class Session:
             self.engine.gate.release_shared()
 
     def _transaction(self, word: str, sql: str) -> Result:
-        upper = sql.strip().rstrip(";").upper()
         if word in ("SAVEPOINT", "RELEASE"):
             if self.txn == "E":
                 raise InFailedTransaction(
                     "current transaction is aborted", hint="Send ROLLBACK, then retry."
                 )
             return command(word)
-        if word == "ROLLBACK" and re.match(r"ROLLBACK\s+(WORK\s+|TRANSACTION\s+)?TO\b", upper):
+        if word == "ROLLBACK" and is_rollback_to(sql):
             raise FeatureNotSupported(
                 "ROLLBACK TO SAVEPOINT is not supported",
                 hint="Roll back the whole transaction instead.",
             )
-        if word in _TXN_BEGIN:
+        if word in TXN_BEGIN:
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
             self.cur.execute("BEGIN TRANSACTION")
@@ -627,21 +480,14 @@ class Session:
         return command("CHECKPOINT")
 
     # ---------------------------------------------------------------- SET / SHOW
-    def _settings(self, word: str, sql: str) -> Result | None:
-        if word == "SET":
-            m = _SET.match(sql) or _SET_TZ.match(sql)
-            if m is None:
-                return None
-            name, value = (
-                (m.group(1).lower(), _unquote(m.group(2)))
-                if m.re is _SET
-                else ("timezone", _unquote(m.group(1)))
-            )
-            if name == "hatidata_branch":
-                self._enter_branch(value)
+    def _setting(self, st: settings.SettingStatement, sql: str) -> Result | None:
+        name = st.name
+        if st.verb == "SET":
+            if name == settings.BRANCH_SETTING:
+                self._enter_branch(st.value)
             elif name.startswith("hatidata_"):
-                self.settings[name] = value
-            elif name in ("search_path",) and self.branch is not None:
+                self.settings.set(name, st.value)
+            elif name == "search_path" and self.branch is not None:
                 raise InsufficientPrivilege(
                     "search_path is managed by hati inside a branch session"
                 )
@@ -649,42 +495,22 @@ class Session:
                 # PostgreSQL-only settings (extra_float_digits, ...) are accepted and kept.
                 with contextlib.suppress(duckdb.Error):
                     self.cur.execute(sql)
-                self.settings[name] = value
+                self.settings.set(name, st.value)
             return command("SET")
-        if word == "RESET":
-            m = _RESET.match(sql)
-            if m is None:
-                return None
-            name = m.group(1).lower()
-            if name in ("hatidata_branch", "all"):
+        if st.verb == "RESET":
+            if name in (settings.BRANCH_SETTING, "all"):
                 self._leave_branch()
-            if name == "all":
-                for k in [
-                    k
-                    for k in self.settings
-                    if k.startswith("hatidata_") and k != "hatidata_agent_id"
-                ]:
-                    del self.settings[k]
-            else:
-                self.settings.pop(name, None)
+            self.settings.reset(name)
             return command("RESET")
-        m = _SHOW.match(sql)
-        if m is None:
-            return None
-        name = re.sub(r"\s+", " ", m.group(1).strip().lower())
-        if name == "transaction isolation level":
-            name = "transaction_isolation"
-        if name == "hatidata_branch":
-            return rows_result(text_columns(name), [(self.branch or "main",)])
-        if name == "hatidata_agent_id" and self.auth_agent:
-            return rows_result(text_columns(name), [(self.auth_agent,)])
-        if name in self.settings:
-            return rows_result(text_columns(name), [(self.settings[name],)])
-        if name in _PG_DEFAULTS:
-            return rows_result(text_columns(name), [(_PG_DEFAULTS[name],)])
-        if name.startswith("hatidata_"):
-            return rows_result(text_columns(name), [("",)])
-        return None
+        if name == settings.BRANCH_SETTING:
+            value: str | None = self.branch or "main"
+        elif name == settings.AGENT_SETTING and self.auth_agent:
+            value = self.auth_agent
+        else:
+            value = self.settings.show(name)
+        if value is None:
+            return None  # DuckDB answers
+        return rows_result(text_columns(name), [(value,)])
 
     def _enter_branch(self, name: str) -> None:
         if name in ("", "main", "default"):
@@ -839,33 +665,10 @@ class Session:
         return rows_result(cols, rows)
 
 
-# Statements that keep a multi-statement Query message from running as one transaction:
-# explicit transaction control (the client manages it), branch calls that commit on their
-# own (branch_create/merge/discard refuse a transaction block), and DuckDB statements that
-# cannot run inside one.
-_OWN_TRANSACTION = {
-    *_TXN_BEGIN,
-    *_TXN_END,
-    "SAVEPOINT",
-    "RELEASE",
-    "CHECKPOINT",
-    "FORCE",
-    "VACUUM",
-    "ATTACH",
-    "DETACH",
-    "INSTALL",
-    "LOAD",
-    "USE",
-    "EXPORT",
-    "IMPORT",
-}
-_BRANCH_FN = re.compile(r"\bbranch_\w+\s*\(", re.I)
-
-
 def _one_transaction(statements: list[str]) -> bool:
     """Whether a multi-statement Query message can run as one implicit transaction."""
     for stmt in statements:
-        if first_word(stmt) in _OWN_TRANSACTION:
+        if first_word(stmt) in OWN_TRANSACTION:
             return False
         if _BRANCH_FN.search(stmt):
             try:
@@ -899,84 +702,9 @@ class _null_context:  # noqa: N801 - used like contextlib.nullcontext, cheaper
         return None
 
 
-def _columns(desc: Any) -> list[tuple[str, int]]:
-    return [(d[0], pgtypes.oid_for(d[1])) for d in desc]
-
-
-def _pg_named(sql: str, cols: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Columns renamed as PostgreSQL names them (``count(*)`` -> ``count``); see results."""
-    names = [c[0] for c in cols]
-    if not any("(" in n for n in names):
-        return cols
-    return [(n, c[1]) for n, c in zip(pg_column_names(sql, names), cols, strict=True)]
-
-
-_WITH_TOKEN = re.compile(
-    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|[()]|[A-Za-z_]\w*", re.S
-)
-_WITH_BODY = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE", "FROM"}
-
-
-def _with_verb(sql: str) -> str:
-    """The statement a ``WITH ...`` prefix belongs to (SELECT, INSERT, UPDATE, ...)."""
-    depth = 0
-    for m in _WITH_TOKEN.finditer(sql):
-        tok = m.group(0)
-        if tok == "(":
-            depth += 1
-        elif tok == ")":
-            depth -= 1
-        elif depth == 0 and tok.upper() in _WITH_BODY:
-            return tok.upper()
-    return "WITH"
-
-
 def _lost_a_race(exc: BaseException) -> bool:
     """A write conflict with another session (see Session._in_branch), not a wrong write."""
     return isinstance(exc, duckdb.Error | HatiError) and to_sql_error(exc).sqlstate == "40001"
 
 
-def _tag_for(kind: str, sql: str, n: int) -> str:
-    if kind == "INSERT":
-        return f"INSERT 0 {n}"
-    if kind == "TRUNCATE":
-        return "TRUNCATE TABLE"
-    if kind in ("UPDATE", "DELETE", "MERGE", "COPY"):
-        return f"{kind} {n}"
-    if kind in ("CREATE", "DROP", "ALTER", "CREATE_INDEX", "CREATE_OTHER", "DROP_OTHER"):
-        words = re.findall(r"[A-Za-z]+", sql)[:4]
-        words = [
-            w.upper()
-            for w in words
-            if w.upper()
-            not in ("OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "IF", "NOT", "EXISTS")
-        ]
-        return " ".join(words[:2])
-    if kind == "SELECT":
-        return f"SELECT {n}"
-    return kind.upper()
-
-
-def parse_options(options: str) -> dict[str, str]:
-    """``-c key=value`` pairs from the startup ``options`` parameter (spaces escaped with \\)."""
-    out: dict[str, str] = {}
-    tokens = re.findall(r"(?:\\.|[^\s])+", options or "")
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].replace("\\ ", " ")
-        if tok == "-c" and i + 1 < len(tokens):
-            tok, i = tokens[i + 1].replace("\\ ", " "), i + 1
-        elif tok.startswith("-c") or tok.startswith("--"):
-            tok = tok[2:]
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            out[k.strip()] = v.strip()
-        i += 1
-    return out
-
-
-def quote_ident(name: str) -> str:
-    return qident(name)
-
-
-__all__ = ["Session", "ServerState", "split_statements", "parse_options", "Analysis"]
+__all__ = ["ServerState", "Session"]

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hati.auth import ScramServer, Verifier, check_cleartext, verifier_for
 from hati.errors import (
     AuthenticationFailed,
     DuplicatePreparedStatement,
@@ -29,10 +30,9 @@ from hati.errors import (
     TooManyConnections,
     to_sql_error,
 )
+from hati.pg.settings import STARTUP_STATUS
 from hati.results import Result
-from hati.server import paramtypes
-from hati.server.auth import ScramServer, Verifier, check_cleartext, verifier_for
-from hati.session import SERVER_VERSION, Session
+from hati.session import Session
 from hati.wire import codec
 from hati.wire import messages as m
 from hati.wire import types as pgtypes
@@ -238,22 +238,14 @@ class Connection:
         self._startup_deadline = None  # authenticated: no more deadline
         self.sock.settimeout(None)
         try:
-            self.session = Session(self.server.state, self.conn_id, dict(params), auth_agent)
+            self.session = self.server.app.session(self.conn_id, params, auth_agent)
         except HatiError as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
             return False
         self._send(codec.encode_auth_ok())
         statuses = {
-            "server_version": SERVER_VERSION,
-            "server_encoding": "UTF8",
-            "client_encoding": "UTF8",
-            "DateStyle": "ISO, MDY",
-            "TimeZone": "UTC",
-            "integer_datetimes": "on",
-            "standard_conforming_strings": "on",
-            "IntervalStyle": "postgres",
-            "is_superuser": "on",
+            **STARTUP_STATUS,
             "session_authorization": params.get("user", "hati"),
             "application_name": params.get("application_name", ""),
         }
@@ -446,7 +438,7 @@ class Connection:
         ):
             return
         try:
-            inferred = paramtypes.infer(self.session.cur, stmt.sql, n)
+            inferred = self.session.parameter_types(stmt.sql, n)
         except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
             return
         stmt.param_oids = [
@@ -480,7 +472,7 @@ class Connection:
             nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
-                inferred = paramtypes.infer(self.session.cur, stmt.sql, nparams)
+                inferred = self.session.parameter_types(stmt.sql, nparams)
                 given = [g or inferred[i] for i, g in enumerate(given)]
             oids = [g or pgtypes.TEXT for g in given]
             stmt.param_oids = oids

@@ -123,20 +123,6 @@ CREATE TABLE IF NOT EXISTS {META}.audit (
 INSERT OR IGNORE INTO {META}.state VALUES ('epoch', 0);
 """
 
-# Functions PostgreSQL clients call during introspection that DuckDB lacks.
-_PG_SHIMS = """
-CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
-CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
-CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
-CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
-CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
-CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
-CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
-CREATE OR REPLACE MACRO main.pg_relation_is_publishable(id) AS false;
-CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
-CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
-"""
-
 
 class Database:
     """An open DuckDB file plus catalog helpers the branching engine needs."""
@@ -152,10 +138,6 @@ class Database:
         self._lock = threading.Lock()
         self._system = self._con.cursor()
         self._system.execute(_BOOTSTRAP)
-        self._system.execute(_PG_SHIMS)
-        from hati.server import pgcatalog  # lazy: hati.server imports this module
-
-        pgcatalog.install(self._system)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """An independent connection: its own transaction and search_path."""

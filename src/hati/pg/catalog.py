@@ -24,6 +24,20 @@ import duckdb
 
 HIDDEN = "_hati_pg"
 
+# Functions PostgreSQL clients call during introspection that DuckDB lacks.
+_PG_SHIMS = """
+CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
+CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
+CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
+CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
+CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
+CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
+CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
+CREATE OR REPLACE MACRO main.pg_relation_is_publishable(id) AS false;
+CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
+CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
+"""
+
 # A schema is internal if hati created it for itself: its own, and a branch's (``_hb_<id>``
 # and the ``_hbd_<id>`` schema of its row deltas).
 _INTERNAL_NS = (
@@ -307,5 +321,6 @@ def adapt(sql: str) -> str:
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
     """Create the filtered catalog views and the missing pg functions (idempotent)."""
+    cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
