@@ -1,14 +1,15 @@
-"""One client's state and the routing of its statements.
+"""One client's session: its transaction state, and the pipeline its statements take.
 
 A session owns one DuckDB cursor (its own transaction and search_path), knows the
-branch it works in, tracks the PostgreSQL transaction status (I/T/E) that DuckDB
-does not report, and carries the agent tags recorded in the audit trail.
+branch it works in, tracks the PostgreSQL transaction status (I/T/E) that DuckDB does
+not report, and carries the agent tags recorded in the audit trail. Each statement
+goes through the steps of ``pipeline.py``; the branch engine is reached only through
+the session's :class:`EngineSession`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,11 +19,10 @@ from typing import Any
 
 import duckdb
 
-from hati.audit import AuditLog, AuditRecord
-from hati.branching import delta
-from hati.branching.analysis import Analysis, analyze
-from hati.branching.calls import BranchCall, parse_call
-from hati.branching.catalog import MAIN_ID, Branch
+from hati import functions, pipeline
+from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
+from hati.branching.calls import parse_call
+from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
 from hati.errors import (
@@ -32,13 +32,11 @@ from hati.errors import (
     InFailedTransaction,
     InsufficientPrivilege,
     ObjectInUse,
-    to_sql_error,
+    sqlstate_of,
 )
-from hati.pg import catalog as pgcatalog
-from hati.pg import paramtypes, serial, settings
+from hati.pg import paramtypes, settings
 from hati.pg.statements import (
     NOOPS,
-    OWN_TRANSACTION,
     QUERIES,
     SETTINGS,
     TXN_BEGIN,
@@ -47,21 +45,18 @@ from hati.pg.statements import (
     columns_of,
     constant_answer,
     describe_probe,
-    finish,
     first_word,
     is_plain_read,
     is_rollback_to,
     parameter_count,
     pg_named,
-    split_statements,
     tag_for,
 )
 from hati.results import Result, command, rows_result, text_columns
+from hati.storage import duckdb_backend as storage
 from hati.storage.duckdb_backend import Database
-from hati.wire import types as pgtypes
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
-_BRANCH_FN = re.compile(r"\bbranch_\w+\s*\(", re.I)
 
 
 @dataclass
@@ -87,21 +82,18 @@ class Session:
 
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
-        self._open_audit: tuple[AuditRecord, float] | None = None
+        self.branches = self.state.engine.open_session(self.cur)
+        self.audit = SessionAudit(self.state.audit)
         self._audit_branch: str | None = None
         self.settings = settings.Settings()
         self.txn = "I"
-        self._holding_gate = False
-        self._stale_search_path = False  # set when a failed delta write could not reset it
-        self._persisted_here: list[Branch] = []  # branch rows this transaction inserted
-        self._marked_here: list[tuple[int, str, str]] = []  # its delta_columns rows
         self.branch: str | None = None
         opts = settings.parse_options(self.startup.get("options", ""))
         for key, value in opts.items():
             if key.lower() in settings.AGENT_SETTINGS and key.lower() != settings.BRANCH_SETTING:
                 self.settings.set(key.lower(), value)
         self.settings.set("application_name", self.startup.get("application_name", ""))
-        if "hatidata_branch" in {k.lower() for k in opts}:
+        if settings.BRANCH_SETTING in {k.lower() for k in opts}:
             self._enter_branch(opts.get("hatidata_branch") or opts.get("HATIDATA_BRANCH", ""))
         with self.state.sessions_lock:
             self.state.sessions.add(self)
@@ -111,23 +103,30 @@ class Session:
     def agent_id(self) -> str | None:
         if self.auth_agent:
             return self.auth_agent
-        return self.settings.get("hatidata_agent_id") or self.startup.get("user")
+        return self.settings.get(settings.AGENT_SETTING) or self.startup.get("user")
 
     @property
     def engine(self) -> BranchEngine:
         return self.state.engine
 
+    @property
+    def merge_agents(self) -> list[str] | None:
+        return self.state.merge_agents
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.txn != "I"
+
     def close(self) -> None:
         with self.state.sessions_lock:
             self.state.sessions.discard(self)
-        self._close_audit()
+        self.audit.close()
         try:
             if self.txn != "I":
                 self._end(commit=False)
         except duckdb.Error:
             pass
         finally:
-            self._release_gate()
             self.cur.close()
 
     def interrupt(self) -> None:
@@ -140,14 +139,14 @@ class Session:
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
         """Run every statement of ``sql``; yields one Result per statement."""
-        statements = split_statements(sql)
+        statements = pipeline.split(sql)
         if not statements:
             return
-        if len(statements) > 1 and self.txn == "I" and _one_transaction(statements):
+        if len(statements) > 1 and self.txn == "I" and pipeline.one_transaction(statements):
             yield from self._run_implicit(statements, params)
             return
-        for stmt in statements:
-            yield self.run_one(stmt, params)
+        for text in statements:
+            yield self.run_one(text, params)
 
     def _run_implicit(self, statements: list[str], params: list[Any] | None) -> Iterator[Result]:
         """Several statements in one Query message: one implicit transaction, as in PostgreSQL.
@@ -156,13 +155,13 @@ class Session:
         not commit on their own); if a statement fails, the earlier ones are rolled back.
         The commit happens once the client has read the last result.
         """
-        self.cur.execute("BEGIN TRANSACTION")
+        storage.begin(self.cur)
         self.txn = "T"
         done = False
         try:
-            for stmt in statements:
-                yield self.run_one(stmt, params)
-            self._close_audit()
+            for text in statements:
+                yield self.run_one(text, params)
+            self.audit.close()
             self._end(commit=True)
             done = True
         finally:
@@ -170,26 +169,25 @@ class Session:
                 with contextlib.suppress(duckdb.Error):
                     self._end(commit=False)
             self.txn = "I"
-            self._release_gate()
 
     def run_one(self, sql: str, params: list[Any] | None = None) -> Result:
-        self._close_audit()
-        self._audit_branch: str | None = None
+        """One statement through the pipeline, with its audit record."""
+        self.audit.close()
+        self._audit_branch = None
         started = time.perf_counter()
         started_at = datetime.now()
         outcome, state, res = "ok", None, None
         try:
-            res = self._dispatch(sql, params or [])
+            res = self._run(pipeline.classify(sql, params))
             return res
         except BaseException as exc:
-            outcome = "error"
-            state = to_sql_error(exc).sqlstate
+            outcome, state = "error", sqlstate_of(exc)
             if self.txn == "T":
                 self.txn = "E"
             raise
         finally:
             rec = AuditRecord(
-                self.state.audit.next_seq(),
+                self.audit.next_seq(),
                 started_at,
                 datetime.now(),
                 (time.perf_counter() - started) * 1000,
@@ -200,41 +198,13 @@ class Session:
                 self.settings.get("hatidata_reasoning_step"),
                 self._audit_branch or self.branch,
                 self.connection_id,
-                _audit_text(sql, params),
+                audit_text(sql, params),
                 res.final_tag(len(res.rows)) if res else None,
                 (res.rowcount if res.columns is None else len(res.rows)) if res else None,
                 outcome,
                 state,
             )
-            if res is not None and res.fetch_more is not None:
-                self._audit_streamed(rec, res, started)
-            else:
-                self.state.audit.record(rec)
-
-    def _audit_streamed(self, rec: AuditRecord, res: Result, started: float) -> None:
-        """Record a streamed result once its rows are counted (or at the next statement)."""
-        self._open_audit = (rec, started)
-        rec.rows = len(res.rows)
-        fetch = res.fetch_more
-        assert fetch is not None
-
-        def counting(n: int) -> list[tuple[Any, ...]]:
-            rows = fetch(n)
-            rec.rows = (rec.rows or 0) + len(rows)
-            rec.command = res.final_tag(rec.rows)
-            if len(rows) < n and self._open_audit is not None and self._open_audit[0] is rec:
-                self._close_audit()
-            return rows
-
-        res.fetch_more = counting
-
-    def _close_audit(self) -> None:
-        if self._open_audit is not None:
-            rec, started = self._open_audit
-            self._open_audit = None
-            rec.finished_at = datetime.now()
-            rec.duration_ms = (time.perf_counter() - started) * 1000
-            self.state.audit.record(rec)
+            self.audit.record(rec, res, started)
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
@@ -243,155 +213,113 @@ class Session:
         probe = describe_probe(sql)
         if probe is None:
             return None
+        text, naming = probe
         try:
-            n = parameter_count(probe[0])
-            rel = self.cur.execute(probe[0], [None] * n if n else None)
-            return pg_named(probe[1], columns_of(rel.description))
+            n = parameter_count(text)
+            rel = self.cur.execute(text, [None] * n if n else None)
+            return pg_named(naming, columns_of(rel.description))
         except duckdb.Error:
             return None
 
-    # ---------------------------------------------------------------- dispatch
-    def _dispatch(self, sql: str, params: list[Any]) -> Result:
-        word = first_word(sql)
+    # ---------------------------------------------------------------- the pipeline
+    def _run(self, stmt: pipeline.Statement) -> Result:
+        word = stmt.word
         if word in TXN_CONTROL:
-            return self._transaction(word, sql)
+            return self._transaction(word, stmt.text)
         if self.txn == "E":
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK, then retry.",
             )
+        answer = self._answer(stmt)
+        if answer is not None:
+            return answer
+        call = pipeline.intercept(stmt)
+        if call is not None:
+            return functions.run(self, call)
+        pipeline.adapt(stmt)
+        if "hati_audit" in stmt.text:
+            self.state.audit.flush()
+        if self.branch is not None:
+            return self._in_branch(self.engine.branch(self.branch), stmt)
+        return self._on_main(stmt)
+
+    def _answer(self, stmt: pipeline.Statement) -> Result | None:
+        """Statements the session answers itself: settings, no-ops, CHECKPOINT, and
+        ``SELECT version()`` / ``current_schema()``."""
+        word, text = stmt.word, stmt.text
         if word in SETTINGS:
-            st = settings.parse(word, sql)
-            res = None if st is None else self._setting(st, sql)
-            if res is not None:
-                return res
+            st = settings.parse(word, text)
+            return None if st is None else self._setting(st, text)
         if word in NOOPS:
             return command(word)
         if word in ("CHECKPOINT", "FORCE"):
-            cp = checkpoint(sql)
-            if cp is not None:
-                return self._checkpoint(*cp)
+            cp = checkpoint(text)
+            return None if cp is None else self._checkpoint(*cp)
         if word == "SELECT":
-            answer = constant_answer(sql)
-            if answer is not None:
-                return answer
-            call = parse_call(sql, params)
-            if call is not None:
-                return self._branch_call(call)
-        if word in ("SELECT", "WITH"):
-            sql = pgcatalog.adapt(sql)
-        if "hati_audit" in sql:
-            self.state.audit.flush()
-        if self.branch is not None:
-            return self._in_branch(self.engine.branch(self.branch), sql, params)
-        return self._on_main(sql, params, word)
+            return constant_answer(text)
+        return None
 
-    def _on_main(self, sql: str, params: list[Any], word: str) -> Result:
-        if is_plain_read(word, sql):
-            return self._execute(sql, params, word)
-        with self._write_gate():
-            if self.engine.catalog.children(MAIN_ID):
-                a = analyze(sql)
-                tables = [
-                    r.name for r in [*a.writes, *a.drops, *a.creates] if r.schema in (None, "main")
-                ]
-                if tables:
-                    # A plain UPDATE/DELETE says which rows it changes: the snapshot
-                    # live branches need then keeps just those (branching/undo.py).
-                    write = delta.plan_write(a, sql, params) if a.writes and not a.drops else None
-                    self.engine.before_write(MAIN_ID, tables, write=write)
-            return self._execute(sql, params, word)
+    def _on_main(self, stmt: pipeline.Statement) -> Result:
+        if is_plain_read(stmt.word, stmt.text):
+            return pipeline.execute(self.cur, stmt)
+        with self.branches.writing(self.txn == "T"):
+            self.branches.before_main_write(stmt.analysis, stmt.text, stmt.params)
+            return pipeline.execute(self.cur, stmt)
 
-    def _in_branch(self, b: Branch, sql: str, params: list[Any]) -> Result:
-        if self._stale_search_path and self.txn != "E":
-            self.engine.reset_search_path(self.cur, b)  # a delta write failed last time
-            self._stale_search_path = False
-        with self.engine.reading():
-            if self.engine.plain_read(b, sql):
-                return self._execute(sql, params, first_word(sql))
-        a = analyze(sql)
-        writes = bool(a.writes or a.drops or a.creates) or a.kind not in ("SELECT",)
-        if not writes:
-            with self.engine.reading():
-                return self._branch_statement(b, a, sql, params)
-        with self._write_gate():
+    def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        self.branches.heal(b)
+        with self.branches.reading():
+            if self.branches.plain_read(b, stmt.text):
+                return pipeline.execute(self.cur, stmt)
+        a = stmt.analysis()
+        if not (a.writes or a.drops or a.creates) and a.kind == "SELECT":
+            with self.branches.reading():
+                return self._branch_statement(b, stmt)
+        with self.branches.writing(self.txn == "T"):
             if self.txn != "I":
-                return self._branch_statement(b, a, sql, params)
-            # Outside a client transaction a branch write (copy-on-write + the statement)
-            # runs in its own transaction, so kill -9 cannot leave it half done. It is run
-            # again when a snapshot another session committed after our BEGIN is invisible
-            # to us, or when another writer of this branch got there first (PostgreSQL
-            # would make us wait for it; DuckDB reports the conflict at once).
-            for attempt in range(WRITE_ATTEMPTS):
-                self.cur.execute("BEGIN TRANSACTION")
-                try:
-                    res = self._branch_statement(b, a, sql, params)
-                    if res.fetch_more is not None:
-                        res.rows = res.fetch(1 << 62)
-                        res.fetch_more = None
-                        res._pos = 0
-                    self._end(commit=True)
-                    return res
-                except BaseException as exc:
-                    with contextlib.suppress(duckdb.Error):
-                        self._end(commit=False)
-                    if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:
-                        continue  # a snapshot we could not see yet (or a real error: twice)
-                    if attempt == WRITE_ATTEMPTS - 1 or not _lost_a_race(exc):
-                        raise
-                    time.sleep(min(0.001 * 2**attempt, 0.05))  # let the other writer commit
-            raise AssertionError("unreachable")
+                return self._branch_statement(b, stmt)
+            return self._autocommit_write(b, stmt)
 
-    def _branch_statement(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> Result:
-        fresh = not b.persisted
-        try:
-            plan = self.engine.prepare_statement(self.cur, b, a, sql, params)
-        finally:
-            if fresh and b.persisted:
-                self._persisted_here.append(b)
+    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """Outside a client transaction a branch write (copy-on-write + the statement)
+        runs in its own transaction, so kill -9 cannot leave it half done. It is run
+        again when a snapshot another session committed after our BEGIN is invisible
+        to us, or when another writer of this branch got there first (PostgreSQL would
+        make us wait for it; DuckDB reports the conflict at once)."""
+        for attempt in range(WRITE_ATTEMPTS):
+            storage.begin(self.cur)
+            try:
+                res = self._branch_statement(b, stmt).buffer()
+                self._end(commit=True)
+                return res
+            except BaseException as exc:
+                with contextlib.suppress(duckdb.Error):
+                    self._end(commit=False)
+                if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:
+                    continue  # a snapshot we could not see yet (or a real error: twice)
+                if attempt == WRITE_ATTEMPTS - 1 or not _lost_a_race(exc):
+                    raise
+                time.sleep(min(0.001 * 2**attempt, 0.05))  # let the other writer commit
+        raise AssertionError("unreachable")
+
+    def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """prepare -> execute -> finish of one statement in ``b``."""
+        a = stmt.analysis()
+        plan = self.branches.prepare(b, a, stmt.text, stmt.params)
         if plan is None:
-            return command(tag_for(a.kind, sql, 0))
+            return command(tag_for(a.kind, stmt.text, 0))
         ok = False
         try:
-            res = self._execute(sql, params, first_word(sql))
-            if plan.delta is not None and res.fetch_more is not None:
-                res.rows = res.fetch(1 << 62)  # before search_path is reset on this cursor
-                res.fetch_more = None
-                res._pos = 0
+            res = pipeline.execute(self.cur, stmt)
+            if plan.rerouted:
+                res.buffer()  # before search_path is reset on this cursor
             ok = True
         finally:
-            if not self.engine.finish_statement(self.cur, b, plan, ok):
-                self._stale_search_path = True
-            self._marked_here += plan.marked
-        if a.drops or a.creates:
-            self.engine.after_statement(self.cur, b, a)
+            self.branches.finish(b, a, plan, ok)
         return res
 
-    def _execute(self, sql: str, params: list[Any], word: str) -> Result:
-        if word == "CREATE" and serial.mentions_serial(sql):
-            expanded = serial.expand(sql)
-            if expanded is not None:
-                for stmt in expanded.sequences:
-                    self.cur.execute(stmt)
-                sql = expanded.sql
-        rel = self.cur.execute(sql, params or None)
-        return finish(self.cur, rel, sql, word)
-
     # ---------------------------------------------------------------- transactions
-    def _write_gate(self) -> Any:
-        """Writes hold the fork gate shared; in a transaction, until it ends."""
-        if self.txn == "T":
-            if not self._holding_gate:
-                self.engine.gate.acquire_shared()
-                self._holding_gate = True
-            return _null_context()
-        return self.engine.writing()
-
-    def _release_gate(self) -> None:
-        if self._holding_gate:
-            self._holding_gate = False
-            self.engine.gate.release_shared()
-
     def _transaction(self, word: str, sql: str) -> Result:
         if word in ("SAVEPOINT", "RELEASE"):
             if self.txn == "E":
@@ -407,7 +335,7 @@ class Session:
         if word in TXN_BEGIN:
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
-            self.cur.execute("BEGIN TRANSACTION")
+            storage.begin(self.cur)
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
@@ -420,27 +348,19 @@ class Session:
             self._end(commit=True)
             return command("COMMIT")
         finally:
-            if self.txn != "I":
-                self.txn = "I"
-                self._release_gate()
+            self.txn = "I"
 
     def _end(self, commit: bool) -> None:
-        """COMMIT or ROLLBACK the cursor's transaction. A branch row inserted by a
-        transaction that did not commit is gone: its branch must insert it again."""
+        """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
         committed = False
         try:
             if commit:
-                self.cur.execute("COMMIT")
+                storage.commit(self.cur)
                 committed = True
-                self.engine.marks_committed(self._marked_here)
             else:
-                self.cur.execute("ROLLBACK")
+                storage.rollback(self.cur)
         finally:
-            if not committed:
-                for b in self._persisted_here:
-                    b.persisted = False
-            self._persisted_here.clear()
-            self._marked_here.clear()
+            self.branches.end(committed)
 
     def _checkpoint(self, force: bool, database: str) -> Result:
         """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
@@ -499,7 +419,7 @@ class Session:
             return command("SET")
         if st.verb == "RESET":
             if name in (settings.BRANCH_SETTING, "all"):
-                self._leave_branch()
+                self.leave_branch()
             self.settings.reset(name)
             return command("RESET")
         if name == settings.BRANCH_SETTING:
@@ -508,203 +428,51 @@ class Session:
             value = self.auth_agent
         else:
             value = self.settings.show(name)
-        if value is None:
-            return None  # DuckDB answers
-        return rows_result(text_columns(name), [(value,)])
+        return None if value is None else rows_result(text_columns(name), [(value,)])
 
     def _enter_branch(self, name: str) -> None:
         if name in ("", "main", "default"):
-            self._leave_branch()
+            self.leave_branch()
             return
         validate_name(name)
-        b = self.engine.branch(name)
-        self.cur.execute(f"SET search_path = '{self.engine.search_path(b)}'")
-        self._stale_search_path = False
+        self.branches.route(self.engine.branch(name))
         self.branch = name
 
-    def _leave_branch(self) -> None:
+    # ---------------------------------------------------------------- for branch functions
+    def leave_branch(self) -> None:
         if self.branch is not None:
-            self.cur.execute("SET search_path = 'main'")
-            self._stale_search_path = False
+            self.branches.route(None)
         self.branch = None
 
-    # ---------------------------------------------------------------- branch functions
-    def _branch_call(self, call: BranchCall) -> Result:
-        fn, args = call.function, call.args
-        if fn in ("branch_create", "branch_merge", "branch_discard") and self.txn != "I":
-            raise _in_txn_error(fn)
-        eng = self.engine
-        col = call.alias or fn
-        if args and isinstance(args[0], str):
-            self._audit_branch = args[0]  # the audit names the branch the call acted on
-        if fn == "branch_create":
-            name = args[0]
-            parent = args[1] if len(args) > 1 else None
-            ttl = float(args[2]) if len(args) > 2 and args[2] is not None else None
-            b = eng.create(self.cur, name, parent, ttl, self.agent_id)
-            return rows_result(text_columns(col), [(b.name,)])
-        if fn == "branch_query":
-            return self._branch_query(str(args[0]), str(args[1]))
-        if fn == "branch_merge":
-            strategy = args[1] if len(args) > 1 and args[1] is not None else "branch_wins"
-            self._check_merge_permission(args[0])
-            r = eng.merge(self.cur, args[0], strategy)
-            if self.branch == r.branch and r.status == "merged":
-                self._leave_branch()
-            cols = [
-                ("branch", pgtypes.TEXT),
-                ("strategy", pgtypes.TEXT),
-                ("inserted", pgtypes.INT8),
-                ("updated", pgtypes.INT8),
-                ("deleted", pgtypes.INT8),
-                ("conflicts", pgtypes.INT8),
-                ("status", pgtypes.TEXT),
-            ]
-            return rows_result(
-                cols,
-                [(r.branch, r.strategy, r.inserted, r.updated, r.deleted, r.conflicts, r.status)],
-            )
-        if fn == "branch_discard":
-            eng.discard(self.cur, args[0])
-            if self.branch == args[0]:
-                self._leave_branch()
-            return rows_result(text_columns(col), [(args[0],)])
-        if fn == "branch_list":
-            eng.expire(self.cur)
-            return self._branch_list()
-        if fn == "branch_diff":
-            cols = text_columns("table_name", "change", "key", "old_values", "new_values")
-            return rows_result(cols, eng.diff(self.cur, args[0]))
-        if fn == "branch_conflicts":
-            cols = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
-            rows = [
-                (c.table, c.key, c.base, c.ours, c.theirs) for c in eng.conflicts(self.cur, args[0])
-            ]
-            return rows_result(cols, rows)
-        if fn == "branch_resolve":
-            choice = eng.record_resolution(self.cur, args[0], args[1], str(args[2]), str(args[3]))
-            return rows_result(
-                text_columns("branch_name", "table_name", "key", "resolution"),
-                [(args[0], args[1], str(args[2]), choice)],
-            )
-        raise FeatureNotSupported(f"{fn} is not supported")
+    def acted_on(self, branch: str) -> None:
+        self._audit_branch = branch
 
-    def _check_merge_permission(self, name: str) -> None:
-        allowed = self.state.merge_agents
+    def query_in(self, name: str, sql: str) -> Result:
+        """One statement in branch ``name``, whichever branch the session is in."""
         b = self.engine.branch(name)
-        if allowed is not None and b.parent_id == MAIN_ID and self.agent_id not in allowed:
-            raise InsufficientPrivilege(
-                f'agent "{self.agent_id}" may not merge into main',
-                hint="Ask an agent listed in merge_agents (hati.toml) to merge, or discard the branch.",
-            )
-
-    def _branch_query(self, name: str, sql: str) -> Result:
-        b = self.engine.branch(name)
-        statements = split_statements(sql)
+        statements = pipeline.split(sql)
         if len(statements) != 1:
             raise FeatureNotSupported(
                 "branch_query runs exactly one statement",
                 hint="Call branch_query once per statement.",
             )
+        stmt = pipeline.classify(statements[0])
+        pipeline.expand(stmt)
         previous = self.branch
         if previous != name:
-            self.cur.execute(f"SET search_path = '{self.engine.search_path(b)}'")
+            self.branches.route(b)
         try:
             self.branch = self._audit_branch = name
-            res = self._in_branch(b, statements[0], [])
-            if res.columns is not None:
-                res.rows = res.fetch(1 << 62) if res.fetch_more else res.rows
-                res.fetch_more = None
-                res.tag = f"SELECT {len(res.rows)}"
-                res.rowcount = len(res.rows)
-                return res
-            return rows_result(
-                [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)],
-                [(res.tag, res.rowcount)],
-            )
+            return self._in_branch(b, stmt).buffer()
         finally:
             self.branch = previous
             if previous != name:
-                path = self.engine.search_path(self.engine.branch(previous)) if previous else "main"
-                self.cur.execute(f"SET search_path = '{path}'")
-
-    def _branch_list(self) -> Result:
-        eng = self.engine
-        rows = []
-        counts = dict(  # full copies in _hb_<id>, row deltas in _hbd_<id> (not their $hide)
-            self.cur.execute(
-                "SELECT '_hb_' || regexp_extract(schema_name, '^_hbd?_([0-9]+)$', 1), count(*) "
-                "FROM duckdb_tables() WHERE regexp_matches(schema_name, '^_hbd?_[0-9]+$') "
-                "AND NOT ends_with(table_name, '$hide') "
-                "AND database_name = current_database() GROUP BY ALL"
-            ).fetchall()
-        )
-        for b in eng.live():
-            parent = "main" if b.parent_id == MAIN_ID else eng.catalog.branches[b.parent_id].name
-            changed = len(eng.diff(self.cur, b.name)) if counts.get(b.schema) else 0
-            rows.append(
-                (
-                    b.name,
-                    parent,
-                    b.created_by,
-                    b.created_at,
-                    counts.get(b.schema, 0),
-                    changed,
-                    b.expires_at,
-                )
-            )
-        cols = [
-            ("name", pgtypes.TEXT),
-            ("parent", pgtypes.TEXT),
-            ("created_by", pgtypes.TEXT),
-            ("created_at", pgtypes.TIMESTAMP),
-            ("tables_materialized", pgtypes.INT8),
-            ("rows_changed", pgtypes.INT8),
-            ("expires_at", pgtypes.TIMESTAMP),
-        ]
-        return rows_result(cols, rows)
-
-
-def _one_transaction(statements: list[str]) -> bool:
-    """Whether a multi-statement Query message can run as one implicit transaction."""
-    for stmt in statements:
-        if first_word(stmt) in OWN_TRANSACTION:
-            return False
-        if _BRANCH_FN.search(stmt):
-            try:
-                if parse_call(stmt) is not None:
-                    return False
-            except Exception:  # noqa: BLE001 - the statement reports its own error when run
-                return False
-    return True
-
-
-def _audit_text(sql: str, params: list[Any] | None) -> str:
-    """The statement as audited: its text, then its bound parameters if any."""
-    text = sql.strip()
-    if params:
-        text += "  -- params: " + ", ".join(repr(p) for p in params)
-    return text[:10_000]
-
-
-def _in_txn_error(fn: str) -> ActiveSqlTransaction:
-    return ActiveSqlTransaction(
-        f"{fn} cannot run inside a transaction block",
-        hint="COMMIT or ROLLBACK first; branch operations commit on their own.",
-    )
-
-
-class _null_context:  # noqa: N801 - used like contextlib.nullcontext, cheaper
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+                self.branches.route(self.engine.branch(previous) if previous else None)
 
 
 def _lost_a_race(exc: BaseException) -> bool:
-    """A write conflict with another session (see Session._in_branch), not a wrong write."""
-    return isinstance(exc, duckdb.Error | HatiError) and to_sql_error(exc).sqlstate == "40001"
+    """A write conflict with another session (see Session._autocommit_write), not a wrong write."""
+    return isinstance(exc, duckdb.Error | HatiError) and sqlstate_of(exc) == "40001"
 
 
 __all__ = ["ServerState", "Session"]

@@ -13,28 +13,11 @@ from sqlglot import exp
 
 from hati.errors import SyntaxError_
 
-WRITE_KINDS = {
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "MERGE",
-    "CREATE",
-    "DROP",
-    "ALTER",
-    "TRUNCATE",
-    "COPY",
-    "CREATE_INDEX",
-}
-
 
 @dataclass(frozen=True)
 class TableRef:
     schema: str | None
     name: str
-
-    @property
-    def lname(self) -> str:
-        return self.name
 
 
 @dataclass
@@ -166,32 +149,3 @@ def analyze_tree(stmt: exp.Expression) -> Analysis:
     targets = {(r.schema, r.name) for r in a.creates}
     a.reads = [r for r in a.reads if (r.schema, r.name) not in targets or r in a.writes]
     return a
-
-
-def returning_probe(sql: str) -> str | None:
-    """``SELECT <the RETURNING list> FROM <target> LIMIT 0``: a read with the columns an
-    INSERT/UPDATE/DELETE ... RETURNING will send, so a prepared statement can be
-    described before it runs. The RETURNING list is the user's own text; None when
-    the statement is not such a write or the list may name other tables."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-        tokens = sqlglot.Tokenizer().tokenize(sql)
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-        return None
-    if not isinstance(tree, exp.Insert | exp.Update | exp.Delete) or tree.args.get("with_"):
-        return None
-    if tree.args.get("from_") or tree.args.get("using"):
-        return None
-    table = _table_of(tree.this)
-    depth, start = 0, None
-    for tok in tokens:
-        if tok.token_type in (sqlglot.TokenType.L_PAREN, sqlglot.TokenType.L_BRACKET):
-            depth += 1
-        elif tok.token_type in (sqlglot.TokenType.R_PAREN, sqlglot.TokenType.R_BRACKET):
-            depth -= 1
-        elif depth == 0 and tok.token_type == sqlglot.TokenType.RETURNING:
-            start = tok.end + 1
-    if table is None or start is None:
-        return None
-    returning = sql[start:].strip().rstrip(";").strip()
-    return f"SELECT {returning} FROM {table.sql(dialect='postgres')} LIMIT 0"

@@ -30,21 +30,13 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
 
 from hati.branching.analysis import Analysis
+from hati.branching.layout import hide_table
 from hati.errors import UniqueViolation
 from hati.storage.duckdb_backend import qident, qname
 
-HIDE_SUFFIX = "$hide"
 # Volatile functions: evaluating such a WHERE twice could pick different rows.
 _VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|nextval|setseed|currval)\s*\(", re.I)
 _TOKENIZER = Postgres().tokenizer_class()
-
-
-def delta_schema(branch_id: int) -> str:
-    return f"_hbd_{branch_id}"
-
-
-def hide_table(table: str) -> str:
-    return table + HIDE_SUFFIX
 
 
 @dataclass

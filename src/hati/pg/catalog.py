@@ -22,7 +22,9 @@ import re
 
 import duckdb
 
-HIDDEN = "_hati_pg"
+from hati.branching import layout
+
+HIDDEN = layout.PG
 
 # Functions PostgreSQL clients call during introspection that DuckDB lacks.
 _PG_SHIMS = """
@@ -38,16 +40,8 @@ CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
 CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
 """
 
-# A schema is internal if hati created it for itself: its own, and a branch's (``_hb_<id>``
-# and the ``_hbd_<id>`` schema of its row deltas).
-_INTERNAL_NS = (
-    "(nspname IN ('_hati', '_hati_snap', '_hati_pg') OR nspname LIKE '\\_hb\\_%' ESCAPE '\\'"
-    " OR nspname LIKE '\\_hbd\\_%' ESCAPE '\\')"
-)
-_INTERNAL_SCHEMA_COL = (
-    "({col} IN ('_hati', '_hati_snap', '_hati_pg') OR {col} LIKE '\\_hb\\_%' ESCAPE '\\'"
-    " OR {col} LIKE '\\_hbd\\_%' ESCAPE '\\')"
-)
+# A schema is internal if hati created it for itself (see branching/layout.py).
+_INTERNAL_NS = layout.internal_schema_sql("nspname")
 _SHIM_MACROS = (
     "pg_get_userbyid",
     "pg_encoding_to_char",
@@ -104,7 +98,7 @@ _SCHEMA_FILTERED = (
 )
 _FILTERED_VIEWS = "\n".join(
     f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * FROM {src} "
-    f"WHERE NOT {_INTERNAL_SCHEMA_COL.format(col=col)};"
+    f"WHERE NOT {layout.internal_schema_sql(col)};"
     for view, src, col in _SCHEMA_FILTERED
 )
 
