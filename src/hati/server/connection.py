@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hati.auth import ScramServer, Verifier, check_cleartext, verifier_for
+from hati.config import Config
 from hati.errors import (
     AuthenticationFailed,
     DuplicatePreparedStatement,
@@ -31,21 +32,37 @@ from hati.errors import (
     to_sql_error,
 )
 from hati.pg.settings import STARTUP_STATUS
-from hati.results import Result
+from hati.pg.statements import parameter_count
+from hati.results import ALL_ROWS, Result
 from hati.session import Session
 from hati.wire import codec
 from hati.wire import messages as m
 from hati.wire import types as pgtypes
 
-if TYPE_CHECKING:
-    from hati.server.listener import Server
-
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
-ALL_ROWS = 1 << 62  # the row limit of a simple query (results stream CHUNK_ROWS at a time)
 _UNKNOWN_AGENT = Verifier.from_password(secrets.token_urlsafe(24))  # never matches
 LINGER_SECONDS = 1.0
 RECV_BYTES = 65536
+
+
+class Host(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    @property
+    def config(self) -> Config: ...
+
+    def at_capacity(self) -> bool: ...
+
+    def open_session(
+        self, conn_id: int, startup: dict[str, str], auth_agent: str | None
+    ) -> Session: ...
+
+    def cancel(self, pid: int, secret: int) -> None:
+        """A CancelRequest: interrupt that connection's statement if the secret matches."""
+
+    def forget(self, conn: Connection) -> None:
+        """This connection is closing: it no longer counts against max_connections."""
 
 
 @dataclass
@@ -84,7 +101,7 @@ class Connection:
     :meth:`abort` (server shutdown) and ``session.interrupt()`` (CancelRequest).
     """
 
-    server: Server
+    host: Host
     sock: socket.socket
     conn_id: int = 0
     session: Session | None = None
@@ -92,7 +109,7 @@ class Connection:
     portals: dict[str, Portal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.decoder = codec.FrontendDecoder(self.server.config.max_message_bytes)
+        self.decoder = codec.FrontendDecoder(self.host.config.max_message_bytes)
         self.secret = secrets.randbits(31)
         self._skip_to_sync = False
         self._startup_deadline: float | None = None
@@ -153,7 +170,7 @@ class Connection:
     def _serve(self) -> None:
         try:
             stream = self._messages()
-            limit = self.server.config.startup_timeout_seconds
+            limit = self.host.config.startup_timeout_seconds
             self._startup_deadline = time.monotonic() + limit
             try:
                 if not self._startup(stream):
@@ -198,7 +215,7 @@ class Connection:
             self._flush()
 
     def _close(self) -> None:
-        self.server.forget(self)
+        self.host.forget(self)
         if self.session is not None:
             session = self.session
             self.session = None
@@ -217,7 +234,7 @@ class Connection:
                 self.sock.sendall(b"N")
                 continue
             if isinstance(msg, m.CancelRequest):
-                self.server.cancel(msg.process_id, msg.secret_key)
+                self.host.cancel(msg.process_id, msg.secret_key)
                 return False
             if isinstance(msg, m.StartupMessage):
                 return self._begin_session(msg, stream)
@@ -226,7 +243,7 @@ class Connection:
 
     def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
         params = msg.parameters
-        if self.server.at_capacity():
+        if self.host.at_capacity():
             full = TooManyConnections(
                 "sorry, too many clients already",
                 hint="Raise max_connections in hati.toml or close idle connections.",
@@ -238,7 +255,7 @@ class Connection:
         self._startup_deadline = None  # authenticated: no more deadline
         self.sock.settimeout(None)
         try:
-            self.session = self.server.app.session(self.conn_id, params, auth_agent)
+            self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
         except HatiError as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
@@ -258,7 +275,7 @@ class Connection:
 
     def _authenticate(self, params: dict[str, str], stream: Any) -> str | None:
         """Run the configured exchange; return the agent name when a per-agent key matched."""
-        cfg = self.server.config
+        cfg = self.host.config
         user = params.get("user", "")
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         secret = agent_key or cfg.password
@@ -469,7 +486,7 @@ class Connection:
             stmt = self.prepared.get(msg.name)
             if stmt is None:
                 raise InvalidSqlStatementName(f'prepared statement "{msg.name}" does not exist')
-            nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
+            nparams = max(parameter_count(stmt.sql), len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
                 inferred = self.session.parameter_types(stmt.sql, nparams)
@@ -502,17 +519,7 @@ class Connection:
         if portal.executed:
             return
         assert self.session is not None
-        session = self.session
-
-        def run() -> Result:
-            res = session.run_one(portal.stmt.sql, portal.params)
-            if res.fetch_more is not None:
-                res.rows = res.fetch(1 << 62)
-                res.fetch_more = None
-                res._pos = 0
-            return res
-
-        portal.result = run()
+        portal.result = self.session.run_one(portal.stmt.sql, portal.params).buffer()
         portal.executed = True
 
     def _execute(self, msg: m.Execute) -> None:
@@ -528,7 +535,7 @@ class Connection:
         if res.columns is None:
             self._send(codec.encode_command_complete(res.tag))
             return
-        remaining = msg.max_rows if msg.max_rows > 0 else 1 << 62
+        remaining = msg.max_rows if msg.max_rows > 0 else ALL_ROWS
         while True:
             enc = _encode_rows(res, portal.result_formats, remaining)
             self._send(enc.data)
@@ -547,13 +554,6 @@ def _next(stream: Any) -> m.FrontendMessage:
     for msg in stream:
         return msg  # type: ignore[no-any-return]
     raise ConnectionError("client went away during authentication")
-
-
-def _param_count(sql: str) -> int:
-    import re
-
-    nums = [int(x) for x in re.findall(r"\$(\d+)", sql)]
-    return max(nums, default=0)
 
 
 def _fields(

@@ -19,6 +19,7 @@ from hati.app import App
 from hati.config import Config
 from hati.errors import InvalidAuthorizationSpecification
 from hati.server.connection import Connection
+from hati.session import Session
 
 log = logging.getLogger("hati.server")
 GC_EVERY_SECONDS = 5.0
@@ -165,6 +166,11 @@ class Server:
             with self._lock:
                 self._conns.pop(conn.conn_id, None)
                 self._live.pop(conn.conn_id, None)
+
+    def open_session(
+        self, conn_id: int, startup: dict[str, str], auth_agent: str | None
+    ) -> Session:
+        return self.app.session(conn_id, startup, auth_agent)
 
     def forget(self, conn: Connection) -> None:
         with self._lock:
