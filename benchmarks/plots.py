@@ -8,9 +8,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from benchmarks.core import Results  # noqa: E402
+from benchmarks.core import Results
 
 SERIES = ("create_vs_rows", "create_vs_tables", "create_vs_live", "merge")
 XLABEL = {

@@ -11,6 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hati.auth import stored_form
 
@@ -63,7 +64,7 @@ class Config:
     def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Config:
         """Read ``hati.toml`` if present, then environment, then explicit overrides."""
         directory = Path(data_dir or os.environ.get("HATI_DIR") or ".hati").resolve()
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # from TOML and the environment: checked by use
         path = directory / CONFIG_NAME
         if path.exists():
             with path.open("rb") as fh:

@@ -150,7 +150,7 @@ class InsufficientPrivilege(SyntaxErrorOrAccessRuleViolation, code="42501"):
     pass
 
 
-class SyntaxError_(SyntaxErrorOrAccessRuleViolation, code="42601"):  # noqa: N801 - the builtin
+class SyntaxError_(SyntaxErrorOrAccessRuleViolation, code="42601"):  # the builtin has the name
     pass
 
 
@@ -226,11 +226,11 @@ class QueryCanceled(OperatorIntervention, code="57014"):
     pass
 
 
-class SystemError_(HatiError, code="58000"):  # noqa: N801 - the builtin
+class SystemError_(HatiError, code="58000"):  # the builtin has the name
     pass
 
 
-class IOError_(SystemError_, code="58030"):  # noqa: N801 - the builtin
+class IOError_(SystemError_, code="58030"):  # the builtin has the name
     pass
 
 

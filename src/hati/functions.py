@@ -7,8 +7,9 @@ the session that made it is the :class:`Caller` protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import astuple
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 
@@ -68,52 +69,89 @@ class Caller(Protocol):
 
 
 def run(caller: Caller, call: BranchCall) -> Result:
-    fn, args = call.function, call.args
+    fn = call.function
     if fn in _OWN_TRANSACTION and caller.in_transaction:
         raise ActiveSqlTransaction(
             f"{fn} cannot run inside a transaction block",
             hint="COMMIT or ROLLBACK first; branch operations commit on their own.",
         )
-    eng, cur = caller.engine, caller.cur
-    col = call.alias or fn
-    if args and isinstance(args[0], str):
-        caller.acted_on(args[0])
-    if fn == "branch_create":
-        parent = args[1] if len(args) > 1 else None
-        ttl = float(args[2]) if len(args) > 2 and args[2] is not None else None
-        b = eng.create(cur, args[0], parent, ttl, caller.agent_id)
-        return rows_result(text_columns(col), [(b.name,)])
-    if fn == "branch_query":
-        return _query(caller, str(args[0]), str(args[1]))
-    if fn == "branch_merge":
-        strategy = args[1] if len(args) > 1 and args[1] is not None else "branch_wins"
-        _check_merge_permission(caller, args[0])
-        r = eng.merge(cur, args[0], strategy)
-        if caller.branch == r.branch and r.status == "merged":
-            caller.leave_branch()
-        row = (r.branch, r.strategy, r.inserted, r.updated, r.deleted, r.conflicts, r.status)
-        return rows_result(_MERGE_COLUMNS, [row])
-    if fn == "branch_discard":
-        eng.discard(cur, args[0])
-        if caller.branch == args[0]:
-            caller.leave_branch()
-        return rows_result(text_columns(col), [(args[0],)])
-    if fn == "branch_list":
-        return rows_result(_LIST_COLUMNS, [astuple(i) for i in eng.list(cur)])
-    if fn == "branch_diff":
-        cols = text_columns("table_name", "change", "key", "old_values", "new_values")
-        return rows_result(cols, eng.diff(cur, args[0]))
-    if fn == "branch_conflicts":
-        cols = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
-        rows = [(c.table, c.key, c.base, c.ours, c.theirs) for c in eng.conflicts(cur, args[0])]
-        return rows_result(cols, rows)
-    if fn == "branch_resolve":
-        choice = eng.record_resolution(cur, args[0], args[1], str(args[2]), str(args[3]))
-        return rows_result(
-            text_columns("branch_name", "table_name", "key", "resolution"),
-            [(args[0], args[1], str(args[2]), choice)],
-        )
-    raise FeatureNotSupported(f"{fn} is not supported")
+    handler = _HANDLERS.get(fn)
+    if handler is None:
+        raise FeatureNotSupported(f"{fn} is not supported")
+    if call.args and isinstance(call.args[0], str):
+        caller.acted_on(call.args[0])
+    return handler(caller, call.alias or fn, *call.args)
+
+
+def _create(
+    caller: Caller, col: str, name: str, parent: str | None = None, ttl: Any = None
+) -> Result:
+    seconds = float(ttl) if ttl is not None else None
+    b = caller.engine.create(caller.cur, name, parent, seconds, caller.agent_id)
+    return rows_result(text_columns(col), [(b.name,)])
+
+
+def _query(caller: Caller, col: str, name: Any, sql: Any) -> Result:
+    """The statement's rows, or one row (status, rows_affected)."""
+    res = caller.query_in(str(name), str(sql))
+    if res.columns is not None:
+        res.tag = f"SELECT {len(res.rows)}"
+        res.rowcount = len(res.rows)
+        return res
+    return rows_result(
+        [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)], [(res.tag, res.rowcount)]
+    )
+
+
+def _merge(caller: Caller, col: str, name: str, strategy: str | None = None) -> Result:
+    _check_merge_permission(caller, name)
+    r = caller.engine.merge(caller.cur, name, strategy if strategy is not None else "branch_wins")
+    if caller.branch == r.branch and r.status == "merged":
+        caller.leave_branch()
+    row = (r.branch, r.strategy, r.inserted, r.updated, r.deleted, r.conflicts, r.status)
+    return rows_result(_MERGE_COLUMNS, [row])
+
+
+def _discard(caller: Caller, col: str, name: str) -> Result:
+    caller.engine.discard(caller.cur, name)
+    if caller.branch == name:
+        caller.leave_branch()
+    return rows_result(text_columns(col), [(name,)])
+
+
+def _list(caller: Caller, col: str) -> Result:
+    return rows_result(_LIST_COLUMNS, [astuple(i) for i in caller.engine.list_branches(caller.cur)])
+
+
+def _diff(caller: Caller, col: str, name: str) -> Result:
+    cols = text_columns("table_name", "change", "key", "old_values", "new_values")
+    return rows_result(cols, caller.engine.diff(caller.cur, name))
+
+
+def _conflicts(caller: Caller, col: str, name: str) -> Result:
+    cols = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
+    found = caller.engine.conflicts(caller.cur, name)
+    return rows_result(cols, [(c.table, c.key, c.base, c.ours, c.theirs) for c in found])
+
+
+def _resolve(caller: Caller, col: str, name: str, table: str, key: Any, choice: Any) -> Result:
+    recorded = caller.engine.record_resolution(caller.cur, name, table, str(key), str(choice))
+    return rows_result(
+        text_columns("branch_name", "table_name", "key", "resolution"),
+        [(name, table, str(key), recorded)],
+    )
+
+
+_HANDLERS: dict[str, Callable[..., Result]] = {
+    "branch_create": _create,
+    "branch_query": _query,
+    "branch_merge": _merge,
+    "branch_discard": _discard,
+    "branch_list": _list,
+    "branch_diff": _diff,
+    "branch_conflicts": _conflicts,
+    "branch_resolve": _resolve,
+}
 
 
 def _check_merge_permission(caller: Caller, name: str) -> None:
@@ -124,15 +162,3 @@ def _check_merge_permission(caller: Caller, name: str) -> None:
             f'agent "{caller.agent_id}" may not merge into main',
             hint="Ask an agent listed in merge_agents (hati.toml) to merge, or discard the branch.",
         )
-
-
-def _query(caller: Caller, name: str, sql: str) -> Result:
-    """branch_query: the statement's rows, or one row (status, rows_affected)."""
-    res = caller.query_in(name, sql)
-    if res.columns is not None:
-        res.tag = f"SELECT {len(res.rows)}"
-        res.rowcount = len(res.rows)
-        return res
-    return rows_result(
-        [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)], [(res.tag, res.rowcount)]
-    )

@@ -105,8 +105,21 @@ def test_aggregate_names_asyncpg(server):
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 def test_aggregate_names_psql(server):
     proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + ["-c", "SELECT count(*), sum(i) FROM cn"],
+        [
+            "psql",
+            "-h",
+            server.host,
+            "-p",
+            str(server.port),
+            "-U",
+            "u",
+            "-d",
+            "hati",
+            "-X",
+            "-A",
+            "-c",
+            "SELECT count(*), sum(i) FROM cn",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -93,11 +93,26 @@ def test_tags_asyncpg(hati_server):
 def test_tags_psql(hati_server):
     hati_server.query("CREATE TABLE tp (i INTEGER)")
     proc = subprocess.run(
-        ["psql", "-h", hati_server.host, "-p", str(hati_server.port), "-U", "u", "-d", "hati"]
-        + ["-X", "-v", "ON_ERROR_STOP=1"]
-        + ["-c", "INSERT INTO tp VALUES (1), (2)"]
-        + ["-c", "WITH x AS (SELECT 1) UPDATE tp SET i = i * 10"]
-        + ["-c", "TRUNCATE tp"],
+        [
+            "psql",
+            "-h",
+            hati_server.host,
+            "-p",
+            str(hati_server.port),
+            "-U",
+            "u",
+            "-d",
+            "hati",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "INSERT INTO tp VALUES (1), (2)",
+            "-c",
+            "WITH x AS (SELECT 1) UPDATE tp SET i = i * 10",
+            "-c",
+            "TRUNCATE tp",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

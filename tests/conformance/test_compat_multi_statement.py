@@ -130,8 +130,20 @@ def test_atomic_batch_psycopg3(hati_server):
 def test_atomic_batch_psql(hati_server):
     hati_server.query("CREATE TABLE mbp (i INTEGER)")
     proc = subprocess.run(
-        ["psql", "-h", hati_server.host, "-p", str(hati_server.port), "-U", "u", "-d", "hati"]
-        + ["-X", "-c", "INSERT INTO mbp VALUES (1); INSERT INTO mbp VALUES (2); SELEC 3"],
+        [
+            "psql",
+            "-h",
+            hati_server.host,
+            "-p",
+            str(hati_server.port),
+            "-U",
+            "u",
+            "-d",
+            "hati",
+            "-X",
+            "-c",
+            "INSERT INTO mbp VALUES (1); INSERT INTO mbp VALUES (2); SELEC 3",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

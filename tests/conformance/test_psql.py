@@ -74,8 +74,22 @@ def test_dv_and_df_hide_internals(server):
 def test_plain_query_and_error(server):
     assert psql(server, "SELECT count(*) FROM deploy_config").strip() == "0"
     proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X"]
-        + ["-v", "ON_ERROR_STOP=1", "-c", "SELEC 1"],
+        [
+            "psql",
+            "-h",
+            server.host,
+            "-p",
+            str(server.port),
+            "-U",
+            "u",
+            "-d",
+            "hati",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "SELEC 1",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

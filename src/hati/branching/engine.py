@@ -103,11 +103,11 @@ class BranchEngine:
         for b in loaded.branches:
             self.catalog.add(b)
         for bid, table in loaded.touched:
-            b = self.catalog.branches.get(bid)
-            if b is not None:
-                b.touched.add(table.lower())
-        for owner, table, tag, snap in loaded.snapshots:
-            self.catalog.add_snapshot(owner, table, Snapshot(tag, snap))
+            owner = self.catalog.branches.get(bid)
+            if owner is not None:
+                owner.touched.add(table.lower())
+        for owner_id, table, tag, snap in loaded.snapshots:
+            self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap))
         self.space.undo = set(self.db.views_in(cur, layout.SNAP))
 
     def _take_schema(self, cur: duckdb.DuckDBPyConnection) -> int:
@@ -137,7 +137,7 @@ class BranchEngine:
     def merges_into_main(self, name: str) -> bool:
         return self.branch(name).parent_id == MAIN_ID
 
-    def list(self, cur: duckdb.DuckDBPyConnection) -> list[BranchInfo]:
+    def list_branches(self, cur: duckdb.DuckDBPyConnection) -> list[BranchInfo]:
         """Every live branch, oldest first (after discarding expired ones)."""
         self.expire(cur)
         counts = store.materialized_counts(cur)

@@ -68,10 +68,10 @@ class Merger:
                 )
                 continue
             theirs_rel = qname(b.schema, table) if table in ns.local else None
-            sides = [self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel)]
+            base, ours, theirs = (self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel))
             key_src = theirs_rel or ours_rel or base_rel
             key = self.space.primary_key(cur, key_src) if key_src else []
-            out.append(TableMerge(cur, table, *sides, key=key, tag=f"{tag}_{i}"))
+            out.append(TableMerge(cur, table, base, ours, theirs, key=key, tag=f"{tag}_{i}"))
         return out
 
     def _delta_merge(

@@ -98,8 +98,11 @@ class Snapshots:
     ) -> None:
         """Before main writes ``table``: extend each undo snapshot of it with the rows
         the write changes, or make it a full copy when the write cannot say which."""
-        snaps = [s.table for s in self.catalog.snapshots.get((MAIN_ID, table), [])]
-        snaps = [s for s in snaps if s in self.space.undo]
+        snaps = [
+            s.table
+            for s in self.catalog.snapshots.get((MAIN_ID, table), [])
+            if s.table is not None and s.table in self.space.undo
+        ]
         if not snaps:
             return
         cur = self.db.cursor()

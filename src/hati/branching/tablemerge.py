@@ -195,7 +195,7 @@ class TableMerge:
         rows = self.cur.execute(
             f"SELECT {_struct(self.cols, 'd')}, delta FROM ({sql}) d, range(abs(delta)) ORDER BY delta, 1"
         ).fetchall()
-        out = []
+        out: list[tuple[str, str, str, str | None, str | None]] = []
         for value, delta in rows:
             value = str(value)
             if delta > 0:

@@ -56,7 +56,7 @@ def _pg_names(sql: str, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _figure(node: Any, duck: str | None) -> str | None:
+def _figure(node: Any, duck: str | None) -> str | None:  # noqa: C901 - one branch per node kind, as in FigureColname
     """PostgreSQL's name for an unaliased select item (its FigureColname), or None."""
     from sqlglot import exp
 

@@ -92,7 +92,9 @@ class Database:
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         self.path = Path(path)
-        config = {"threads": threads} if threads else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"threads": threads} if threads else {}
+        )
         self._con = duckdb.connect(str(self.path), config=config)
         # fetchall, not fetchone: a result left open on the root connection keeps its
         # transaction alive forever, and then DuckDB can never checkpoint or free old
