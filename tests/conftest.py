@@ -110,23 +110,28 @@ def conn(hati_server: RunningServer):
         c.close()
 
 
-def psql(
-    server: RunningServer, command: str, branch: str | None = None, tuples_only: bool = True
-) -> str:
-    """Run one psql command (unaligned, no psqlrc) and return its output; fail on errors."""
+def run_psql(
+    server: RunningServer, *args: str, branch: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """psql (no psqlrc) against ``server`` with ``args``, in ``branch`` if given."""
     env = dict(os.environ)
     env.pop("PGOPTIONS", None)
     if branch:
         env["PGOPTIONS"] = f"-c hatidata_branch={branch}"
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + (["-t"] if tuples_only else [])
-        + ["-c", command],
+    return subprocess.run(
+        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", *args],
         capture_output=True,
         text=True,
         timeout=30,
         env=env,
     )
+
+
+def psql(
+    server: RunningServer, command: str, branch: str | None = None, tuples_only: bool = True
+) -> str:
+    """Run one psql command (unaligned, no psqlrc) and return its output; fail on errors."""
+    proc = run_psql(server, "-A", *(["-t"] if tuples_only else []), "-c", command, branch=branch)
     assert proc.returncode == 0, proc.stderr
     assert "ERROR" not in proc.stderr, proc.stderr
     return proc.stdout

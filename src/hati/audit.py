@@ -58,7 +58,6 @@ _TYPES = [_SQL_TYPES[str(f.type).split()[0]] for f in fields(AuditRecord)]
 
 class AuditLog:
     def __init__(self, db: Database, max_rows: int = 1_000_000) -> None:
-        self._db = db
         self._cur: duckdb.DuckDBPyConnection = db.cursor()
         self._pending: deque[AuditRecord] = deque()
         self._flush_lock = threading.Lock()

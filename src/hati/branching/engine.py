@@ -130,10 +130,6 @@ class BranchEngine:
     def live(self) -> list[Branch]:
         return sorted(self.catalog.branches.values(), key=lambda b: (b.created_at, b.id))
 
-    @property
-    def has_branches(self) -> bool:
-        return bool(self.catalog.branches)
-
     def merges_into_main(self, name: str) -> bool:
         return self.branch(name).parent_id == MAIN_ID
 
