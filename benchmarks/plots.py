@@ -8,9 +8,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from benchmarks.core import Results  # noqa: E402
+from benchmarks.core import Results
 
 # Where a workload runs its own clients (pgbench, the fetch drivers) it is the server
 # that is compared, not the system's driver or way to branch.

@@ -146,7 +146,7 @@ def _run_system(
         try:
             system.start(workdir)
             sysmeta["info"] = system.info()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a system that fails to start is reported
             sysmeta["failed"] = short_error(exc)
             meta["errors"].append(
                 {"system": cls.key, "workload": "start", "traceback": traceback.format_exc()}
@@ -244,7 +244,7 @@ def _run_workload(
     raised = False
     try:
         w.run(ctx)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failing workload is reported, the run goes on
         raised = True
         if fired.is_set():
             results.add(

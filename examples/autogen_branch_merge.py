@@ -554,7 +554,7 @@ def _clip(text: str, lines: int = 14) -> str:
     parts = text.splitlines()
     if len(parts) <= lines:
         return text
-    return "\n".join(parts[:lines] + [f"… ({len(parts) - lines} more lines)"])
+    return "\n".join([*parts[:lines], f"… ({len(parts) - lines} more lines)"])
 
 
 def print_message(console: Console, msg: BaseAgentEvent | BaseChatMessage) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from conftest import start_server  # noqa: E402
+from conftest import start_server
 
 
 def timed(cur: Any, sql: str, params: tuple | None = None) -> float:

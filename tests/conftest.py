@@ -1,18 +1,67 @@
-"""Shared fixtures: a real hati server on an ephemeral port with its data on disk."""
+"""Shared fixtures: a real hati server on an ephemeral port with its data on disk.
+
+Every test outside tests/unit is marked ``server`` (it starts a server or a hati
+process); ``pytest -m "not server"`` runs the socket-free unit tests alone, in seconds.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
 
+from hati.app import App
 from hati.config import Config
 from hati.server import ServerThread
+from hati.session import Session
+
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if UNIT_DIR not in item.path.parents:
+            item.add_marker(pytest.mark.server)
+
+
+# ---------------------------------------------------------------- socket-free (tests/unit)
+@pytest.fixture(autouse=True)
+def _unit_tests_use_no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A unit test that opens a network connection fails: it must not need a server."""
+    if UNIT_DIR in request.node.path.parents:
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("unit tests run without sockets")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+        monkeypatch.setattr(socket.socket, "bind", refuse)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    """hati opened on a temp DuckDB file: everything a server has but the sockets."""
+    a = App.open(tmp_path / "data")
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+@pytest.fixture
+def session(app: App) -> Iterator[Session]:
+    """A client session driven directly (``session.run(sql)``), agent id "unit"."""
+    s = app.session(1, {"user": "tester", "options": "-c hatidata_agent_id=unit"})
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 class RunningServer:
@@ -61,23 +110,28 @@ def conn(hati_server: RunningServer):
         c.close()
 
 
-def psql(
-    server: RunningServer, command: str, branch: str | None = None, tuples_only: bool = True
-) -> str:
-    """Run one psql command (unaligned, no psqlrc) and return its output; fail on errors."""
+def run_psql(
+    server: RunningServer, *args: str, branch: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """psql (no psqlrc) against ``server`` with ``args``, in ``branch`` if given."""
     env = dict(os.environ)
     env.pop("PGOPTIONS", None)
     if branch:
         env["PGOPTIONS"] = f"-c hatidata_branch={branch}"
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + (["-t"] if tuples_only else [])
-        + ["-c", command],
+    return subprocess.run(
+        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", *args],
         capture_output=True,
         text=True,
         timeout=30,
         env=env,
     )
+
+
+def psql(
+    server: RunningServer, command: str, branch: str | None = None, tuples_only: bool = True
+) -> str:
+    """Run one psql command (unaligned, no psqlrc) and return its output; fail on errors."""
+    proc = run_psql(server, "-A", *(["-t"] if tuples_only else []), "-c", command, branch=branch)
     assert proc.returncode == 0, proc.stderr
     assert "ERROR" not in proc.stderr, proc.stderr
     return proc.stdout
@@ -103,3 +157,14 @@ def run_in_threads(
     for th in threads:
         th.join(timeout=timeout)
     return errors
+
+
+def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
+    """Run ``sql`` on a DB-API cursor and return every row."""
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
+def branch_query(cur: Any, branch: str, sql: str) -> list[tuple]:
+    """The rows of ``SELECT branch_query(branch, sql)``."""
+    return rows(cur, "SELECT branch_query(%s, %s)", (branch, sql))

@@ -36,11 +36,11 @@ def hati_source() -> dict[str, Any]:
     try:
         git = ["git", "-C", str(REPO)]
         out["repo_commit"] = subprocess.run(
-            git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
         if src == REPO / "src":
             dirty = subprocess.run(
-                git + ["status", "--porcelain", "src/hati"], capture_output=True, text=True
+                [*git, "status", "--porcelain", "src/hati"], capture_output=True, text=True
             ).stdout.strip()
             out["uncommitted_changes"] = bool(dirty)
     except OSError:

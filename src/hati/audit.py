@@ -14,13 +14,17 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
-from hati.storage.duckdb_backend import META, Database
+from hati.branching import layout, store
+from hati.results import Result
+from hati.storage.duckdb_backend import Database
 
 FLUSH_EVERY_SECONDS = 0.5
 VIEW = "hati_audit"
@@ -48,31 +52,22 @@ class AuditRecord:
 
 
 _SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "datetime": "TIMESTAMP", "str": "VARCHAR"}
-# One INSERT of one list per column: executemany runs a statement per row (1,000 rows
-# take 1.4 s of the server's CPU and GIL; this takes 20 ms).
 _NAMES = [f.name for f in fields(AuditRecord)]
-_INSERT = f"INSERT INTO {META}.audit SELECT " + ", ".join(
-    f"unnest(?::{_SQL_TYPES[str(f.type).split()[0]]}[])" for f in fields(AuditRecord)
-)
+_TYPES = [_SQL_TYPES[str(f.type).split()[0]] for f in fields(AuditRecord)]
 
 
 class AuditLog:
     def __init__(self, db: Database, max_rows: int = 1_000_000) -> None:
-        self._db = db
         self._cur: duckdb.DuckDBPyConnection = db.cursor()
         self._pending: deque[AuditRecord] = deque()
         self._flush_lock = threading.Lock()
         self.max_rows = max(1, int(max_rows))
         try:
-            self._cur.execute(f"CREATE OR REPLACE VIEW main.{VIEW} AS SELECT * FROM {META}.audit")
-        except duckdb.Error:  # a user table of that name: keep it, audit stays in _hati.audit
-            log.warning("main.%s exists and is not hati's view; read %s.audit", VIEW, META)
-        # fetchall: an unfinished result would hold a transaction open until the next flush.
-        row = self._cur.execute(
-            f"SELECT coalesce(max(seq), 0), count(*) FROM {META}.audit"
-        ).fetchall()[0]
-        self._seq = itertools.count((row[0] if row else 0) + 1)
-        self._rows = int(row[1]) if row else 0
+            store.create_audit_view(self._cur, VIEW)
+        except duckdb.Error:  # a user table of that name: keep it, the audit stays hidden
+            log.warning("main.%s exists and is not hati's view; read %s", VIEW, layout.AUDIT)
+        top, self._rows = store.audit_extent(self._cur)
+        self._seq = itertools.count(top + 1)
         if self._rows > self.max_rows:
             self._trim()
         self._stop = threading.Event()
@@ -94,7 +89,7 @@ class AuditLog:
                 return
             try:
                 columns = [[getattr(r, name) for r in batch] for name in _NAMES]
-                self._cur.execute(_INSERT, columns)
+                store.append_audit(self._cur, _TYPES, columns)
                 self._rows += len(batch)
                 if self._rows > self.max_rows:
                     self._trim()
@@ -104,14 +99,7 @@ class AuditLog:
 
     def _trim(self) -> None:
         """Delete the oldest records, keeping the newest 90 % of ``max_rows``."""
-        keep = max(1, self.max_rows * 9 // 10)
-        self._cur.execute(
-            f"DELETE FROM {META}.audit WHERE seq <= (SELECT seq FROM {META}.audit "
-            f"ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-            [keep],
-        )
-        row = self._cur.execute(f"SELECT count(*) FROM {META}.audit").fetchall()[0]
-        self._rows = int(row[0])
+        self._rows = store.trim_audit(self._cur, max(1, self.max_rows * 9 // 10))
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_EVERY_SECONDS):
@@ -122,3 +110,51 @@ class AuditLog:
         self._thread.join(timeout=5)
         self.flush()
         self._cur.close()
+
+
+def audit_text(sql: str, params: list[Any] | None) -> str:
+    """The statement as audited: its text, then its bound parameters if any."""
+    text = sql.strip()
+    if params:
+        text += "  -- params: " + ", ".join(repr(p) for p in params)
+    return text[:10_000]
+
+
+class SessionAudit:
+    """One session's records: one per statement, kept open while its rows stream so
+    the record counts them, and written at the latest when the next statement starts."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+        self._open: tuple[AuditRecord, float] | None = None
+
+    def next_seq(self) -> int:
+        return self._log.next_seq()
+
+    def record(self, rec: AuditRecord, res: Result | None, started: float) -> None:
+        """Keep ``rec`` for the statement that produced ``res`` (None: it failed)."""
+        if res is None or res.fetch_more is None:
+            self._log.record(rec)
+            return
+        self._open = (rec, started)
+        rec.rows = len(res.rows)
+        fetch = res.fetch_more
+
+        def counting(n: int) -> list[tuple[Any, ...]]:
+            rows = fetch(n)
+            rec.rows = (rec.rows or 0) + len(rows)
+            rec.command = res.final_tag(rec.rows)
+            if len(rows) < n and self._open is not None and self._open[0] is rec:
+                self.close()
+            return rows
+
+        res.fetch_more = counting
+
+    def close(self) -> None:
+        """Write the record still open for a streamed result."""
+        if self._open is not None:
+            rec, started = self._open
+            self._open = None
+            rec.finished_at = datetime.now()
+            rec.duration_ms = (time.perf_counter() - started) * 1000
+            self._log.record(rec)

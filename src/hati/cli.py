@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -27,7 +28,7 @@ _port_option = click.option(
 )
 
 
-def _fail(message: str, hint: str | None = None, code: int = 1) -> None:
+def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     if hint:
         err_console.print(f"[dim]hint:[/dim] {hint}")
@@ -52,7 +53,6 @@ def init(data_dir: Path | None, host: str | None, port: int | None, password: st
         outcome = daemon.start_background(cfg)
     except daemon.DaemonError as exc:
         _fail(exc.message, exc.hint, exc.code)
-        return
     if outcome.already_running:
         console.print(f"hati is already running for {cfg.data_dir} (pid {outcome.pid}).")
         print(f"Proxy running on localhost:{outcome.port}")
@@ -111,7 +111,6 @@ def stop(data_dir: Path | None) -> None:
         stopped = daemon.stop(cfg)
     except daemon.DaemonError as exc:
         _fail(exc.message, exc.hint, exc.code)
-        return
     console.print("hati stopped." if stopped else f"hati was not running for {cfg.data_dir}.")
 
 
@@ -149,7 +148,6 @@ def compact(data_dir: Path | None) -> None:
             result = compact_file(cfg.db_path)
     except CompactError as exc:
         _fail(exc.message, exc.hint, 2)
-        return
     console.print(
         f"{cfg.db_path}: {_mb(result.bytes_before)} -> {_mb(result.bytes_after)} "
         f"({_mb(result.reclaimed)}, {result.percent:.1f} % given back) "
@@ -176,13 +174,12 @@ def branches(data_dir: Path | None) -> None:
     """List live branches as a table."""
     cfg = Config.load(data_dir)
     st = daemon.status(cfg)
-    if not st.running:
+    if not st.running or st.port is None:
         _fail(f"hati is not running for {cfg.data_dir}", "Start it with `hati init`.", 3)
     try:
         rows = daemon.query(cfg, st.port, "SELECT * FROM branch_list()")
     except daemon.DaemonError as exc:
         _fail(exc.message, exc.hint, exc.code)
-        return
     headers = ("name", "parent", "created_by", "created_at", "tables", "rows_changed", "expires_at")
     if not console.is_terminal:  # pipes and scripts get tab-separated lines
         print("\t".join(headers))

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from hati.app import open_database
 from hati.branching.engine import BranchEngine
 from hati.storage.duckdb_backend import Database, qident, qlit, qname
 
@@ -111,7 +112,7 @@ def compact(db_path: str | Path) -> CompactResult:
 
 def _open(path: Path) -> Database:
     try:
-        return Database(path)
+        return open_database(path)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise CompactError(

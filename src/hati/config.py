@@ -11,6 +11,9 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from hati.auth import stored_form
 
 DEFAULT_PORT = 5439
 DEFAULT_HOST = "127.0.0.1"
@@ -61,7 +64,7 @@ class Config:
     def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Config:
         """Read ``hati.toml`` if present, then environment, then explicit overrides."""
         directory = Path(data_dir or os.environ.get("HATI_DIR") or ".hati").resolve()
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # from TOML and the environment: checked by use
         path = directory / CONFIG_NAME
         if path.exists():
             with path.open("rb") as fh:
@@ -79,8 +82,6 @@ class Config:
     def save(self) -> None:
         """Write the settings a restarted server must reuse."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        from hati.server.auth import stored_form  # lazy: hati.server imports this module
-
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
         if self.password:  # as a SCRAM verifier: the file never holds the password
             lines.append(f"password = {_toml_str(stored_form(self.password))}")

@@ -124,7 +124,7 @@ def query(cfg: Config, port: int, sql: str) -> list[tuple[Any, ...]]:
 
 def _plain(secret: str | None) -> str:
     """A password this process was given (flag or HATI_PASSWORD), not a stored verifier."""
-    from hati.server.auth import Verifier
+    from hati.auth import Verifier
 
     return secret if secret and Verifier.parse(secret) is None else ""
 
@@ -217,8 +217,7 @@ def serve_foreground(cfg: Config) -> None:
         try:
             await server.start()
         except OSError as exc:
-            server.audit.close()
-            server.db.close()
+            server.app.close()
             raise DaemonError(
                 f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}",
                 hint="Pick another port with --port.",

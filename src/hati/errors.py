@@ -1,115 +1,244 @@
-"""One exception tree for hati; every class carries its SQLSTATE.
+"""One exception tree for hati: every SQLSTATE hati sends is a class registered by its code.
 
-``HatiError`` is the root. The server turns any exception into a PostgreSQL
-ErrorResponse through :func:`to_sql_error`, the single place where foreign
-exceptions (DuckDB, sqlglot, OS errors) are mapped to SQLSTATE codes.
+``HatiError`` is the root. A subclass names its code in its class statement
+(``class UniqueViolation(IntegrityConstraintViolation, code="23505")``) and is then
+found by :func:`lookup`, exactly or, failing that, by its class (the first two
+characters: ``23xxx`` -> ``IntegrityConstraintViolation``), as in PostgreSQL's
+errcodes and psycopg's ``errors`` module. No code is ever patched onto an instance.
 
-    HatiError                      XX000 internal_error
-    ├── ProtocolViolation          08P01
-    ├── AuthenticationFailed       28P01
-    ├── FeatureNotSupported        0A000
-    ├── InvalidParameter           22023 (bad branch name, bad strategy)
-    ├── UndefinedObject            42704 (unknown branch)
-    ├── DuplicateObject            42710 (branch name taken)
-    ├── UndefinedTable             42P01
-    ├── InsufficientPrivilege      42501 (writing main from a branch session)
-    ├── SyntaxError_               42601
-    ├── SerializationFailure       40001 (write conflict, merge abort)
-    ├── InFailedTransaction        25P02
-    ├── QueryCanceled              57014
-    └── TooManyConnections         53300
+:func:`to_sql_error` turns any exception into what an ErrorResponse carries; it is
+the one place where foreign exceptions (DuckDB, sqlglot, Python's own) are mapped,
+and DuckDB's exceptions through the one table :data:`_DUCKDB_RULES`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
+
+_BY_CODE: dict[str, type[HatiError]] = {}
 
 
 class HatiError(Exception):
-    """Root of hati's errors. ``sqlstate`` is what the client sees."""
+    """Root of hati's errors. ``sqlstate`` is what the client sees (XX000: internal)."""
 
-    sqlstate = "XX000"
+    sqlstate: ClassVar[str] = "XX000"
 
-    def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None):
+    def __init_subclass__(cls, code: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            if code in _BY_CODE:
+                raise TypeError(f"SQLSTATE {code} is already {_BY_CODE[code].__name__}")
+            cls.sqlstate = code
+            _BY_CODE[code] = cls
+
+    def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         self.hint = hint
 
 
-class ProtocolViolation(HatiError):
-    sqlstate = "08P01"
+def lookup(code: str) -> type[HatiError]:
+    """The class of a SQLSTATE: registered exactly, else its class (``xx000``), else the root."""
+    return _BY_CODE.get(code) or _BY_CODE.get(code[:2] + "000") or HatiError
 
 
-class AuthenticationFailed(HatiError):
-    sqlstate = "28P01"
+# ---------------------------------------------------------------- classes (first two chars)
+class ConnectionException(HatiError, code="08000"):
+    pass
 
 
-class FeatureNotSupported(HatiError):
-    sqlstate = "0A000"
+class ProtocolViolation(ConnectionException, code="08P01"):
+    pass
 
 
-class InvalidParameter(HatiError):
-    sqlstate = "22023"
+class FeatureNotSupported(HatiError, code="0A000"):
+    pass
 
 
-class UndefinedObject(HatiError):
-    sqlstate = "42704"
+class DataException(HatiError, code="22000"):
+    pass
 
 
-class DuplicateObject(HatiError):
-    sqlstate = "42710"
+class NumericValueOutOfRange(DataException, code="22003"):
+    pass
 
 
-class UndefinedTable(HatiError):
-    sqlstate = "42P01"
+class DivisionByZero(DataException, code="22012"):
+    pass
 
 
-class InsufficientPrivilege(HatiError):
-    sqlstate = "42501"
+class InvalidParameter(DataException, code="22023"):
+    """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
 
-class SyntaxError_(HatiError):  # noqa: N801 - avoid shadowing the builtin
-    sqlstate = "42601"
+class InvalidTextRepresentation(DataException, code="22P02"):
+    pass
 
 
-class SerializationFailure(HatiError):
-    sqlstate = "40001"
+class IntegrityConstraintViolation(HatiError, code="23000"):
+    pass
 
 
-class InFailedTransaction(HatiError):
-    sqlstate = "25P02"
+class NotNullViolation(IntegrityConstraintViolation, code="23502"):
+    pass
 
 
-class QueryCanceled(HatiError):
-    sqlstate = "57014"
+class ForeignKeyViolation(IntegrityConstraintViolation, code="23503"):
+    pass
 
 
-class TooManyConnections(HatiError):
-    sqlstate = "53300"
+class UniqueViolation(IntegrityConstraintViolation, code="23505"):
+    pass
 
 
-class ObjectInUse(HatiError):
-    sqlstate = "55006"
+class CheckViolation(IntegrityConstraintViolation, code="23514"):
+    pass
 
 
-class LockNotAvailable(HatiError):
-    sqlstate = "55P03"
+class InvalidTransactionState(HatiError, code="25000"):
+    pass
 
 
-class DependentObjects(HatiError):
-    sqlstate = "2BP01"
+class ActiveSqlTransaction(InvalidTransactionState, code="25001"):
+    """A statement that must run outside a transaction block ran inside one."""
 
 
-class DuplicateTable(HatiError):
-    sqlstate = "42P07"
+class InFailedTransaction(InvalidTransactionState, code="25P02"):
+    pass
 
 
-class UniqueViolation(HatiError):
-    sqlstate = "23505"
+class InvalidSqlStatementName(HatiError, code="26000"):
+    """No prepared statement of that name."""
 
 
+class InvalidAuthorizationSpecification(HatiError, code="28000"):
+    pass
+
+
+class AuthenticationFailed(InvalidAuthorizationSpecification, code="28P01"):
+    pass
+
+
+class DependentObjectsStillExist(HatiError, code="2BP01"):
+    pass
+
+
+class InvalidCursorName(HatiError, code="34000"):
+    """No portal of that name."""
+
+
+class InvalidSchemaName(HatiError, code="3F000"):
+    pass
+
+
+class TransactionRollback(HatiError, code="40000"):
+    pass
+
+
+class SerializationFailure(TransactionRollback, code="40001"):
+    """A write conflict with another session, or a merge that aborted."""
+
+
+class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
+    pass
+
+
+class InsufficientPrivilege(SyntaxErrorOrAccessRuleViolation, code="42501"):
+    pass
+
+
+class SyntaxError_(SyntaxErrorOrAccessRuleViolation, code="42601"):  # the builtin has the name
+    pass
+
+
+class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
+    pass
+
+
+class UndefinedObject(SyntaxErrorOrAccessRuleViolation, code="42704"):
+    """An unknown branch (or type, sequence, index)."""
+
+
+class DuplicateObject(SyntaxErrorOrAccessRuleViolation, code="42710"):
+    pass
+
+
+class DatatypeMismatch(SyntaxErrorOrAccessRuleViolation, code="42804"):
+    pass
+
+
+class UndefinedFunction(SyntaxErrorOrAccessRuleViolation, code="42883"):
+    pass
+
+
+class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
+    pass
+
+
+class DuplicatePreparedStatement(SyntaxErrorOrAccessRuleViolation, code="42P05"):
+    pass
+
+
+class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
+    pass
+
+
+class InsufficientResources(HatiError, code="53000"):
+    pass
+
+
+class OutOfMemory(InsufficientResources, code="53200"):
+    pass
+
+
+class TooManyConnections(InsufficientResources, code="53300"):
+    pass
+
+
+class ProgramLimitExceeded(HatiError, code="54000"):
+    pass
+
+
+class StatementTooComplex(ProgramLimitExceeded, code="54001"):
+    pass
+
+
+class ObjectNotInPrerequisiteState(HatiError, code="55000"):
+    pass
+
+
+class ObjectInUse(ObjectNotInPrerequisiteState, code="55006"):
+    pass
+
+
+class LockNotAvailable(ObjectNotInPrerequisiteState, code="55P03"):
+    pass
+
+
+class OperatorIntervention(HatiError, code="57000"):
+    pass
+
+
+class QueryCanceled(OperatorIntervention, code="57014"):
+    pass
+
+
+class SystemError_(HatiError, code="58000"):  # the builtin has the name
+    pass
+
+
+class IOError_(SystemError_, code="58030"):  # the builtin has the name
+    pass
+
+
+class InternalError(HatiError, code="XX000"):
+    pass
+
+
+# ---------------------------------------------------------------- what the client sees
 @dataclass(frozen=True)
 class SqlError:
     """What an ErrorResponse carries."""
@@ -120,87 +249,101 @@ class SqlError:
     detail: str | None = None
     hint: str | None = None
 
-
-# DuckDB exception class name -> SQLSTATE. Ordered by specificity where it matters.
-_DUCKDB_STATES: dict[str, str] = {
-    "ParserException": "42601",
-    "SyntaxException": "42601",
-    "BinderException": "42703",
-    "CatalogException": "42P01",
-    "ConstraintException": "23505",
-    "ConversionException": "22P02",
-    "OutOfRangeException": "22003",
-    "InvalidInputException": "22023",
-    "TypeMismatchException": "42804",
-    "TransactionException": "40001",
-    "InterruptException": "57014",
-    "NotImplementedException": "0A000",
-    "PermissionException": "42501",
-    "DependencyException": "2BP01",
-    "OutOfMemoryException": "53200",
-    "IOException": "58030",
-    "SerializationException": "XX000",
-    "InternalException": "XX000",
-}
-
-_CATALOG_MISSING = re.compile(
-    r"(Table|View|Schema|Type|Sequence|Index) with name (\S+) does not exist"
-)
+    def fatal(self) -> SqlError:
+        """The same error as a FATAL one (the server closes the connection after it)."""
+        return SqlError(self.sqlstate, self.message, "FATAL", self.detail, self.hint)
 
 
-def _duckdb_state(exc: Exception) -> str:
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "CatalogException":
-        m = _CATALOG_MISSING.search(text)
-        if m:
-            kind = m.group(1)
-            return {"Table": "42P01", "View": "42P01", "Schema": "3F000"}.get(kind, "42704")
-        if "Function with name" in text:
-            return "42883"
-        if "already exists" in text:
-            return "42P07"
-        return "42P01"
-    if name == "ConstraintException":
-        if "NOT NULL" in text:
-            return "23502"
-        if "foreign key" in text.lower():
-            return "23503"
-        if "CHECK" in text:
-            return "23514"
-        return "23505"
-    if name == "BinderException" and "does not exist" not in text and "not found" not in text:
-        return "42601" if "syntax" in text.lower() else "42703"
-    if "Conflict on" in text or (name == "TransactionException" and "conflict" in text.lower()):
-        return "40001"
-    if name == "InvalidInputException" and "Division by zero" in text:
-        return "22012"
-    if name == "OutOfRangeException" and "Division by zero" in text:
-        return "22012"
-    return _DUCKDB_STATES.get(name, "XX000")
+# DuckDB exception -> SQLSTATE: the first rule whose class name (None: any) and message
+# pattern (None: any) match decides. The one table of its kind.
+_NOT_MISSING = r"(?s)^(?!.*(?:does not exist|not found))"
+_DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
+    (name, re.compile(pattern) if pattern is not None else None, code)
+    for name, pattern, code in [
+        ("CatalogException", r"(?:Table|View) with name \S+ does not exist", "42P01"),
+        ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
+        ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
+        ("CatalogException", r"Function with name", "42883"),
+        ("CatalogException", r"already exists", "42P07"),
+        ("CatalogException", None, "42P01"),
+        ("ConstraintException", r"NOT NULL", "23502"),
+        ("ConstraintException", r"(?i)foreign key", "23503"),
+        ("ConstraintException", r"CHECK", "23514"),
+        ("ConstraintException", None, "23505"),
+        ("BinderException", _NOT_MISSING + r"(?i:.*syntax)", "42601"),
+        ("BinderException", _NOT_MISSING, "42703"),
+        (None, r"Conflict on", "40001"),
+        ("TransactionException", r"(?i)conflict", "40001"),
+        ("InvalidInputException", r"Division by zero", "22012"),
+        ("OutOfRangeException", r"Division by zero", "22012"),
+        ("ParserException", None, "42601"),
+        ("SyntaxException", None, "42601"),
+        ("BinderException", None, "42703"),
+        ("ConversionException", None, "22P02"),
+        ("OutOfRangeException", None, "22003"),
+        ("InvalidInputException", None, "22023"),
+        ("TypeMismatchException", None, "42804"),
+        ("TransactionException", None, "40001"),
+        ("InterruptException", None, "57014"),
+        ("NotImplementedException", None, "0A000"),
+        ("PermissionException", None, "42501"),
+        ("DependencyException", None, "2BP01"),
+        ("OutOfMemoryException", None, "53200"),
+        ("IOException", None, "58030"),
+    ]
+]
+_RETRY_HINT = "Another session changed the same rows first; retry the transaction."
 
 
-def _strip_duckdb_prefix(text: str) -> str:
-    """DuckDB prefixes messages with '<Kind> Error: '; PostgreSQL clients do not expect it."""
-    return re.sub(r"^[A-Za-z ]+ Error: ", "", text, count=1).strip()
+def duckdb_sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of a DuckDB exception (XX000 when no rule matches)."""
+    name, text = type(exc).__name__, str(exc)
+    for rule_name, pattern, code in _DUCKDB_RULES:
+        if (rule_name is None or rule_name == name) and (pattern is None or pattern.search(text)):
+            return code
+    return "XX000"
+
+
+def _is_duckdb(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return module.startswith("duckdb") or module == "_duckdb"
+
+
+def from_duckdb(exc: BaseException) -> HatiError:
+    """The hati error a DuckDB exception stands for (its class found by its SQLSTATE)."""
+    code = duckdb_sqlstate(exc)
+    # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
+    message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
+    first, _, rest = message.partition("\n")
+    return lookup(code)(
+        first, detail=rest.strip() or None, hint=_RETRY_HINT if code == "40001" else None
+    )
+
+
+def as_hati_error(exc: BaseException) -> HatiError:
+    """Any exception as the hati error the client is told about."""
+    if isinstance(exc, HatiError):
+        return exc
+    if _is_duckdb(exc):
+        return from_duckdb(exc)
+    module = type(exc).__module__ or ""
+    if type(exc).__name__ in ("ParseError", "TokenError") and module.startswith("sqlglot"):
+        return SyntaxError_(f"syntax error: {str(exc).splitlines()[0]}")
+    if isinstance(exc, RecursionError):  # hostile nesting
+        return StatementTooComplex(
+            "statement is too complex (nested too deeply)",
+            hint="Reduce the nesting of parentheses or subqueries.",
+        )
+    if isinstance(exc, MemoryError):
+        return OutOfMemory("out of memory")
+    return InternalError(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def to_sql_error(exc: BaseException) -> SqlError:
     """Map any exception to what the client sees. The only place that does this."""
-    if isinstance(exc, HatiError):
-        return SqlError(exc.sqlstate, exc.message, detail=exc.detail, hint=exc.hint)
-    module = type(exc).__module__ or ""
-    if module.startswith("duckdb") or module == "_duckdb":
-        text = str(exc)
-        state = _duckdb_state(exc)
-        message = _strip_duckdb_prefix(text)
-        hint = None
-        if state == "40001":
-            hint = "Another session changed the same rows first; retry the transaction."
-        first, _, rest = message.partition("\n")
-        return SqlError(state, first, detail=rest.strip() or None, hint=hint)
-    if type(exc).__name__ in ("ParseError", "TokenError") and module.startswith("sqlglot"):
-        return SqlError("42601", f"syntax error: {str(exc).splitlines()[0]}")
-    if isinstance(exc, MemoryError):
-        return SqlError("53200", "out of memory")
-    return SqlError("XX000", f"internal error: {type(exc).__name__}: {exc}")
+    err = as_hati_error(exc)
+    return SqlError(err.sqlstate, err.message, detail=err.detail, hint=err.hint)
+
+
+def sqlstate_of(exc: BaseException) -> str:
+    return as_hati_error(exc).sqlstate

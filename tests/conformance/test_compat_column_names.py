@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 
 import asyncpg
 import psycopg
 import pytest
+
+from conftest import run_psql
 
 AGGREGATES = (
     "SELECT count(*), count(i), count(DISTINCT s), sum(i), avg(i), min(i), max(i), "
@@ -104,12 +105,11 @@ def test_aggregate_names_asyncpg(server):
 
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 def test_aggregate_names_psql(server):
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X", "-A"]
-        + ["-c", "SELECT count(*), sum(i) FROM cn"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    proc = run_psql(
+        server,
+        "-A",
+        "-c",
+        "SELECT count(*), sum(i) FROM cn",
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[:2] == ["count|sum", "3|6"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 
 import asyncpg
 import pytest
+
+from conftest import run_psql
 
 
 def _setup(cur) -> None:
@@ -92,15 +93,16 @@ def test_tags_asyncpg(hati_server):
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 def test_tags_psql(hati_server):
     hati_server.query("CREATE TABLE tp (i INTEGER)")
-    proc = subprocess.run(
-        ["psql", "-h", hati_server.host, "-p", str(hati_server.port), "-U", "u", "-d", "hati"]
-        + ["-X", "-v", "ON_ERROR_STOP=1"]
-        + ["-c", "INSERT INTO tp VALUES (1), (2)"]
-        + ["-c", "WITH x AS (SELECT 1) UPDATE tp SET i = i * 10"]
-        + ["-c", "TRUNCATE tp"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    proc = run_psql(
+        hati_server,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "INSERT INTO tp VALUES (1), (2)",
+        "-c",
+        "WITH x AS (SELECT 1) UPDATE tp SET i = i * 10",
+        "-c",
+        "TRUNCATE tp",
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["INSERT 0 2", "UPDATE 2", "TRUNCATE TABLE"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import psycopg
 import psycopg2
 import psycopg2.extensions as ext
 import pytest
+
+from conftest import run_psql
 
 
 def _count(server, table: str, branch: str | None = None) -> int:
@@ -129,12 +130,10 @@ def test_atomic_batch_psycopg3(hati_server):
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 def test_atomic_batch_psql(hati_server):
     hati_server.query("CREATE TABLE mbp (i INTEGER)")
-    proc = subprocess.run(
-        ["psql", "-h", hati_server.host, "-p", str(hati_server.port), "-U", "u", "-d", "hati"]
-        + ["-X", "-c", "INSERT INTO mbp VALUES (1); INSERT INTO mbp VALUES (2); SELEC 3"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    proc = run_psql(
+        hati_server,
+        "-c",
+        "INSERT INTO mbp VALUES (1); INSERT INTO mbp VALUES (2); SELEC 3",
     )
     assert proc.returncode != 0
     assert "syntax error" in proc.stderr.lower()

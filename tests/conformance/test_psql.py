@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
-from conftest import psql
+from conftest import psql, run_psql
 
 pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not installed")
 
@@ -73,12 +72,12 @@ def test_dv_and_df_hide_internals(server):
 
 def test_plain_query_and_error(server):
     assert psql(server, "SELECT count(*) FROM deploy_config").strip() == "0"
-    proc = subprocess.run(
-        ["psql", "-h", server.host, "-p", str(server.port), "-U", "u", "-d", "hati", "-X"]
-        + ["-v", "ON_ERROR_STOP=1", "-c", "SELEC 1"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    proc = run_psql(
+        server,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "SELEC 1",
     )
     assert proc.returncode != 0
     assert "syntax error" in proc.stderr.lower()

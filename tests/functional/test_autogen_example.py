@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("autogen_agentchat")
 
-from rich.console import Console  # noqa: E402
+from rich.console import Console
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "autogen_branch_merge.py"
 EXPLORERS = {"explorer_horizontal": "horizontal-scale", "explorer_vertical": "vertical-scale"}

@@ -16,21 +16,21 @@ import pytest
 
 pytest.importorskip("autogen_agentchat")
 
-from autogen_agentchat.agents import AssistantAgent  # noqa: E402
-from autogen_agentchat.base import TaskResult  # noqa: E402
-from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination  # noqa: E402
-from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent  # noqa: E402
-from autogen_agentchat.teams import RoundRobinGroupChat  # noqa: E402
-from autogen_core import FunctionCall  # noqa: E402
-from autogen_core.models import (  # noqa: E402
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
+from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent
+from autogen_agentchat.teams import RoundRobinGroupChat
+from autogen_core import FunctionCall
+from autogen_core.models import (
     CreateResult,
     FunctionExecutionResultMessage,
     ModelInfo,
     RequestUsage,
 )
-from autogen_ext.models.replay import ReplayChatCompletionClient  # noqa: E402
+from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from hati.integrations.autogen import (  # noqa: E402
+from hati.integrations.autogen import (
     TOOL_NAMES,
     HatiBranchTools,
     format_cell,

@@ -12,14 +12,9 @@ import psycopg
 import psycopg2
 import pytest
 
-from conftest import RunningServer, run_in_threads, start_server
+from conftest import RunningServer, rows, run_in_threads, start_server
 
 N = 5000
-
-
-def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
 
 
 def touched_rows(cur: Any, table: str) -> int | None:

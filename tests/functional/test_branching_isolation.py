@@ -11,12 +11,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from conftest import run_in_threads
-
-
-def rows(cur: Any, sql: str, params: tuple | None = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
+from conftest import rows, run_in_threads
 
 
 def in_branch(cur: Any, name: str, sql: str) -> list[tuple]:

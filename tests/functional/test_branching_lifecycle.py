@@ -12,7 +12,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from conftest import start_server
+from conftest import branch_query as q
+from conftest import rows, start_server
 
 LIST_COLUMNS = [
     "name",
@@ -23,15 +24,6 @@ LIST_COLUMNS = [
     "rows_changed",
     "expires_at",
 ]
-
-
-def rows(cur: Any, sql: str, params: tuple | None = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
-
-
-def q(cur: Any, name: str, sql: str) -> list[tuple]:
-    return rows(cur, "SELECT branch_query(%s, %s)", (name, sql))
 
 
 def branch_schemas(cur: Any) -> int:
@@ -81,7 +73,7 @@ def test_ttl_expiry_reclaims_the_branch(cur) -> None:
     cur.execute("SELECT branch_create('stays')")
     listed = rows(cur, "SELECT * FROM branch_list()")
     assert {r[0] for r in listed} == {"brief", "stays"}
-    assert [r[6] for r in listed if r[0] == "brief"][0] is not None
+    assert next(r[6] for r in listed if r[0] == "brief") is not None
     assert branch_schemas(cur) == 1  # only brief wrote
     deadline = time.monotonic() + 20
     while True:

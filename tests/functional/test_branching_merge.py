@@ -10,14 +10,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-
-def rows(cur: Any, sql: str, params: tuple | None = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
-
-
-def q(cur: Any, name: str, sql: str) -> list[tuple]:
-    return rows(cur, "SELECT branch_query(%s, %s)", (name, sql))
+from conftest import branch_query as q
+from conftest import rows
 
 
 def merge(cur: Any, name: str, strategy: str = "branch_wins") -> tuple:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import RunningServer, start_server
+from conftest import rows as _rows
 
 STRATEGIES = ["branch_wins", "main_wins", "abort", "manual"]
 _ids = itertools.count()
@@ -34,11 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield s
     finally:
         s.thread.stop()
-
-
-def _rows(cur: Any, sql: str, params: tuple | None = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
 
 
 # ----------------------------------------------------------------------------- models
@@ -226,7 +222,7 @@ def _key(d: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the test
-def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None:
+def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None:  # noqa: C901 - one branch per operation the model draws
     n = next(_ids)
     table = f"p{n}"
     initial = data.draw(model.initial(), label="initial")
@@ -240,9 +236,10 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
         label="steps",
     )
     # Branch i (1-based) forks just before step fork_at[i]; the first forks before any step.
-    fork_at = [0] + sorted(
-        data.draw(st.integers(0, len(steps)), label="fork") for _ in range(n_branches - 1)
-    )
+    fork_at = [
+        0,
+        *sorted(data.draw(st.integers(0, len(steps)), label="fork") for _ in range(n_branches - 1)),
+    ]
 
     main_conn = server.connect(agent="prop")
     mc = main_conn.cursor()

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from conftest import RunningServer, start_server
+from conftest import RunningServer, rows, start_server
 
 N = 2000
-
-
-def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
-    cur.execute(sql, params)
-    return cur.fetchall()
 
 
 def snapshots(cur: Any) -> dict[str, list[str]]:

@@ -37,7 +37,7 @@ class Log:
     other_states: dict[str, int] = field(default_factory=dict)
 
 
-async def _retry(log: Log, fn, attempts: int = 50):  # noqa: ANN001, ANN202
+async def _retry(log: Log, fn, attempts: int = 50):
     for i in range(attempts):
         try:
             return await fn()

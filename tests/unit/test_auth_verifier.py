@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hati.server.auth import Verifier, stored_form, verifier_for
+from hati.auth import Verifier, stored_form, verifier_for
 
 
 def test_round_trip_and_match() -> None:

@@ -6,6 +6,7 @@ reported with that schema so the router can refuse or ignore them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -13,28 +14,11 @@ from sqlglot import exp
 
 from hati.errors import SyntaxError_
 
-WRITE_KINDS = {
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "MERGE",
-    "CREATE",
-    "DROP",
-    "ALTER",
-    "TRUNCATE",
-    "COPY",
-    "CREATE_INDEX",
-}
-
 
 @dataclass(frozen=True)
 class TableRef:
     schema: str | None
     name: str
-
-    @property
-    def lname(self) -> str:
-        return self.name
 
 
 @dataclass
@@ -49,7 +33,7 @@ class Analysis:
     if_not_exists: bool = False
     if_exists: bool = False
     is_view: bool = False
-    tree: exp.Expression | None = field(default=None, repr=False, compare=False)
+    tree: exp.Expr | None = field(default=None, repr=False, compare=False)
 
 
 def _ref(t: exp.Table) -> TableRef:
@@ -80,11 +64,11 @@ def analyze(sql: str) -> Analysis:
     return analyze_tree(stmt)
 
 
-def _cte_names(stmt: exp.Expression) -> set[str]:
+def _cte_names(stmt: exp.Expr) -> set[str]:
     return {c.alias_or_name for c in stmt.find_all(exp.CTE)}
 
 
-def analyze_tree(stmt: exp.Expression) -> Analysis:
+def analyze_tree(stmt: exp.Expr) -> Analysis:
     ctes = _cte_names(stmt)
     reads = [
         _ref(t)
@@ -92,106 +76,100 @@ def analyze_tree(stmt: exp.Expression) -> Analysis:
         if t.name and not (t.args.get("db") is None and t.name in ctes)
     ]
     a = Analysis(kind=type(stmt).__name__.upper(), reads=reads, tree=stmt)
-    if isinstance(stmt, (exp.Insert, exp.Update, exp.Delete, exp.Merge)):
-        t = _table_of(stmt.this)
-        if t is not None:
-            a.writes.append(_ref(t))
-        a.kind = {
-            exp.Insert: "INSERT",
-            exp.Update: "UPDATE",
-            exp.Delete: "DELETE",
-            exp.Merge: "MERGE",
-        }[type(stmt)]
-    elif isinstance(stmt, exp.Create):
-        kind = (stmt.args.get("kind") or "").upper()
-        a.if_not_exists = bool(stmt.args.get("exists"))
-        if kind == "INDEX":
-            index = stmt.this
-            t = index.args.get("table") if isinstance(index, exp.Index) else None
-            if isinstance(t, exp.Table):
-                a.writes.append(_ref(t))
-            a.kind = "CREATE_INDEX"
-        elif kind in ("TABLE", "VIEW"):
-            t = _table_of(stmt.this)
-            if t is not None:
-                a.creates.append(_ref(t))
-            a.kind = "CREATE"
-            a.is_view = kind == "VIEW"
-        else:
-            a.kind = "CREATE_OTHER"
-    elif isinstance(stmt, exp.Drop):
-        kind = (stmt.args.get("kind") or "").upper()
-        a.if_exists = bool(stmt.args.get("exists"))
-        if kind in ("TABLE", "VIEW"):
-            targets = stmt.args.get("tables") or [stmt.this]
-            for t in targets:
-                tt = _table_of(t)
-                if tt is not None:
-                    a.drops.append(_ref(tt))
-            a.kind = "DROP"
-            a.is_view = kind == "VIEW"
-        else:
-            a.kind = "DROP_OTHER"
-    elif isinstance(stmt, exp.Alter):
-        t = _table_of(stmt.this)
-        if t is not None:
-            a.writes.append(_ref(t))
-        a.kind = "ALTER"
-        for action in stmt.args.get("actions") or []:
-            if isinstance(action, exp.AlterRename):
-                new = _table_of(action.this)
-                if new is not None:
-                    a.creates.append(_ref(new))
-    elif isinstance(stmt, exp.TruncateTable):
-        for t in stmt.expressions:
-            tt = _table_of(t)
-            if tt is not None:
-                a.writes.append(_ref(tt))
-        a.kind = "TRUNCATE"
-    elif isinstance(stmt, exp.Copy):
-        t = _table_of(stmt.this)
-        if t is not None and stmt.args.get("kind"):  # COPY t FROM ...
-            a.writes.append(_ref(t))
-        a.kind = "COPY"
-    elif isinstance(stmt, exp.Select | exp.Union | exp.Intersect | exp.Except):
-        into = stmt.args.get("into")
-        if into is not None:
-            t = _table_of(into)
-            if t is not None:
-                a.creates.append(_ref(t))
-            a.kind = "CREATE"
-        else:
-            a.kind = "SELECT"
+    for kinds, targets in _TARGETS:
+        if isinstance(stmt, kinds):
+            targets(stmt, a)
+            break
     # A created or written table is not "read" from the base unless mentioned elsewhere.
-    targets = {(r.schema, r.name) for r in a.creates}
-    a.reads = [r for r in a.reads if (r.schema, r.name) not in targets or r in a.writes]
+    created = {(r.schema, r.name) for r in a.creates}
+    a.reads = [r for r in a.reads if (r.schema, r.name) not in created or r in a.writes]
     return a
 
 
-def returning_probe(sql: str) -> str | None:
-    """``SELECT <the RETURNING list> FROM <target> LIMIT 0``: a read with the columns an
-    INSERT/UPDATE/DELETE ... RETURNING will send, so a prepared statement can be
-    described before it runs. The RETURNING list is the user's own text; None when
-    the statement is not such a write or the list may name other tables."""
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-        tokens = sqlglot.Tokenizer().tokenize(sql)
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-        return None
-    if not isinstance(tree, exp.Insert | exp.Update | exp.Delete) or tree.args.get("with_"):
-        return None
-    if tree.args.get("from_") or tree.args.get("using"):
-        return None
-    table = _table_of(tree.this)
-    depth, start = 0, None
-    for tok in tokens:
-        if tok.token_type in (sqlglot.TokenType.L_PAREN, sqlglot.TokenType.L_BRACKET):
-            depth += 1
-        elif tok.token_type in (sqlglot.TokenType.R_PAREN, sqlglot.TokenType.R_BRACKET):
-            depth -= 1
-        elif depth == 0 and tok.token_type == sqlglot.TokenType.RETURNING:
-            start = tok.end + 1
-    if table is None or start is None:
-        return None
-    returning = sql[start:].strip().rstrip(";").strip()
-    return f"SELECT {returning} FROM {table.sql(dialect='postgres')} LIMIT 0"
+def _add(refs: list[TableRef], node: exp.Expression | None) -> None:
+    t = _table_of(node)
+    if t is not None:
+        refs.append(_ref(t))
+
+
+_DML = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE", exp.Merge: "MERGE"}
+
+
+def _dml(stmt: exp.Expression, a: Analysis) -> None:
+    _add(a.writes, stmt.this)
+    a.kind = _DML[type(stmt)]
+
+
+def _create(stmt: exp.Expression, a: Analysis) -> None:
+    kind = (stmt.args.get("kind") or "").upper()
+    a.if_not_exists = bool(stmt.args.get("exists"))
+    if kind == "INDEX":
+        index = stmt.this
+        t = index.args.get("table") if isinstance(index, exp.Index) else None
+        if isinstance(t, exp.Table):
+            a.writes.append(_ref(t))
+        a.kind = "CREATE_INDEX"
+    elif kind in ("TABLE", "VIEW"):
+        _add(a.creates, stmt.this)
+        a.kind = "CREATE"
+        a.is_view = kind == "VIEW"
+    else:
+        a.kind = "CREATE_OTHER"
+
+
+def _drop(stmt: exp.Expression, a: Analysis) -> None:
+    kind = (stmt.args.get("kind") or "").upper()
+    a.if_exists = bool(stmt.args.get("exists"))
+    if kind in ("TABLE", "VIEW"):
+        for t in stmt.args.get("tables") or [stmt.this]:
+            _add(a.drops, t)
+        a.kind = "DROP"
+        a.is_view = kind == "VIEW"
+    else:
+        a.kind = "DROP_OTHER"
+
+
+def _alter(stmt: exp.Expression, a: Analysis) -> None:
+    _add(a.writes, stmt.this)
+    a.kind = "ALTER"
+    for action in stmt.args.get("actions") or []:
+        if isinstance(action, exp.AlterRename):
+            _add(a.creates, action.this)
+
+
+def _truncate(stmt: exp.Expression, a: Analysis) -> None:
+    for t in stmt.expressions:
+        _add(a.writes, t)
+    a.kind = "TRUNCATE"
+
+
+def _copy(stmt: exp.Expression, a: Analysis) -> None:
+    if stmt.args.get("kind"):  # COPY t FROM ...
+        _add(a.writes, stmt.this)
+    a.kind = "COPY"
+
+
+def _select(stmt: exp.Expression, a: Analysis) -> None:
+    into = stmt.args.get("into")
+    if into is not None:
+        _add(a.creates, into)
+        a.kind = "CREATE"
+    else:
+        a.kind = "SELECT"
+
+
+# Statement classes and how each names its targets.
+_TARGETS: list[
+    tuple[
+        type[exp.Expression] | tuple[type[exp.Expression], ...],
+        Callable[[exp.Expression, Analysis], None],
+    ]
+] = [
+    ((exp.Insert, exp.Update, exp.Delete, exp.Merge), _dml),
+    (exp.Create, _create),
+    (exp.Drop, _drop),
+    (exp.Alter, _alter),
+    (exp.TruncateTable, _truncate),
+    (exp.Copy, _copy),
+    ((exp.Select, exp.Union, exp.Intersect, exp.Except), _select),
+]

@@ -76,34 +76,39 @@ def parse_call(sql: str, params: list[Any] | None = None) -> BranchCall | None:
         return None
     if not isinstance(tree, exp.Select):
         return None
-    params = params or []
-    node: exp.Expression | None = None
-    alias = None
-    src = tree.args.get("from_") or tree.args.get("from")
-    if src is not None:
-        table = src.this
-        if isinstance(table, exp.Table) and isinstance(table.this, exp.Anonymous | exp.Func):
-            node = table.this
-            if len(tree.expressions) != 1 or not isinstance(tree.expressions[0], exp.Star):
-                node = None
-    elif len(tree.expressions) == 1:
-        node = tree.expressions[0]
-        if isinstance(node, exp.Alias):
-            alias = node.alias
-            node = node.this
+    node, alias = _called(tree)
     if not isinstance(node, exp.Anonymous | exp.Func):
-        if mentions_branch_call(sql):
-            raise FeatureNotSupported(
-                "branch functions must be called on their own",
-                hint="Write SELECT branch_merge('x') or SELECT * FROM branch_list(), not inside "
-                "a larger query.",
-            )
-        return None
+        raise FeatureNotSupported(
+            "branch functions must be called on their own",
+            hint="Write SELECT branch_merge('x') or SELECT * FROM branch_list(), not inside "
+            "a larger query.",
+        )
     name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
     if name not in FUNCTIONS:
         return None
-    args = tuple(_value(a, params) for a in node.expressions)
+    args = tuple(_value(a, params or []) for a in node.expressions)
     lo, hi = FUNCTIONS[name]
     if not lo <= len(args) <= hi:
         raise InvalidParameter(f"{name} takes {lo}..{hi} arguments, got {len(args)}")
     return BranchCall(name, args, alias)
+
+
+def _called(tree: exp.Select) -> tuple[exp.Expr | None, str | None]:
+    """The function ``SELECT f(...) [AS a]`` or ``SELECT * FROM f(...)`` calls, and its alias."""
+    src = tree.args.get("from_") or tree.args.get("from")
+    if src is not None:
+        table = src.this
+        if (
+            isinstance(table, exp.Table)
+            and isinstance(table.this, exp.Anonymous | exp.Func)
+            and len(tree.expressions) == 1
+            and isinstance(tree.expressions[0], exp.Star)
+        ):
+            return table.this, None
+        return None, None
+    if len(tree.expressions) != 1:
+        return None, None
+    node = tree.expressions[0]
+    if isinstance(node, exp.Alias):
+        return node.this, node.alias
+    return node, None

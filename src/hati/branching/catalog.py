@@ -15,7 +15,14 @@ import threading
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
+from hati.branching import layout
+
 MAIN_ID = 0
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC without a zone, as branch times are kept."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -40,7 +47,7 @@ class Branch:
 
     @property
     def schema(self) -> str:
-        return f"_hb_{self.id}"
+        return layout.branch_schema(self.id)
 
 
 @dataclass

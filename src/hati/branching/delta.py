@@ -30,21 +30,13 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
 
 from hati.branching.analysis import Analysis
+from hati.branching.layout import hide_table
 from hati.errors import UniqueViolation
 from hati.storage.duckdb_backend import qident, qname
 
-HIDE_SUFFIX = "$hide"
 # Volatile functions: evaluating such a WHERE twice could pick different rows.
 _VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|nextval|setseed|currval)\s*\(", re.I)
 _TOKENIZER = Postgres().tokenizer_class()
-
-
-def delta_schema(branch_id: int) -> str:
-    return f"_hbd_{branch_id}"
-
-
-def hide_table(table: str) -> str:
-    return table + HIDE_SUFFIX
 
 
 @dataclass
@@ -68,7 +60,7 @@ class DeltaWrite:
         return False
 
 
-def plan_write(a: Analysis, sql: str, params: list[Any]) -> DeltaWrite | None:
+def plan_write(a: Analysis, sql: str, params: list[Any]) -> DeltaWrite | None:  # noqa: C901 - a checklist of what a delta cannot take, read top to bottom
     """The DeltaWrite for ``sql``, or None when it needs a full copy of its table."""
     stmt = a.tree
     if stmt is None or a.kind not in ("INSERT", "UPDATE", "DELETE") or len(a.writes) != 1:
@@ -104,7 +96,7 @@ def plan_write(a: Analysis, sql: str, params: list[Any]) -> DeltaWrite | None:
     return dw
 
 
-def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:
+def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:  # noqa: C901 - one pass over the tokens, a branch per token kind
     """The top-level WHERE clause of ``sql`` as written, with its own parameters.
 
     Returns ("", []) when there is no WHERE, None when it cannot be cut out safely.

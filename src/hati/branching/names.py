@@ -1,4 +1,4 @@
-"""Branch names and the schema names that hold branch data."""
+"""Branch names and merge strategies: what a client may pass."""
 
 from __future__ import annotations
 
@@ -31,8 +31,3 @@ def validate_strategy(strategy: object) -> str:
             hint="Use one of: " + ", ".join(STRATEGIES) + ".",
         )
     return str(strategy)
-
-
-def schema_for(branch_id: int) -> str:
-    """Branch data lives in a schema named by id, so a reused name never meets old data."""
-    return f"_hb_{branch_id}"

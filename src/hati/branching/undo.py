@@ -21,18 +21,8 @@ from __future__ import annotations
 import duckdb
 
 from hati.branching import delta
-from hati.storage.duckdb_backend import SNAP, qident, qname
-
-ROWS_SUFFIX = "$rows"
-
-
-def rows_table(snap: str) -> str:
-    return snap + ROWS_SUFFIX
-
-
-def owner_of(name: str) -> str:
-    """The snapshot a ``_hati_snap`` object belongs to (the view, or its tables)."""
-    return name.split("$", 1)[0]
+from hati.branching.layout import SNAP, full_copy_table, hide_table, rows_table
+from hati.storage.duckdb_backend import qident, qname
 
 
 def create(
@@ -57,7 +47,7 @@ def capture_keys(
     """Keep the current rows at the keys ``keys_sql`` lists (main is about to change
     them) and hide those keys, also the ones main does not have yet (inserts)."""
     rows = qname(SNAP, rows_table(snap))
-    hide = qname(SNAP, delta.hide_table(rows_table(snap)))
+    hide = qname(SNAP, hide_table(rows_table(snap)))
     cols = ", ".join(qident(k) for k in key)
 
     def fresh(alias: str) -> str:
@@ -84,10 +74,10 @@ def capture_where(
 def materialize(cur: duckdb.DuckDBPyConnection, snap: str, ddl_body: str) -> None:
     """Turn the undo snapshot into a full copy under the same name (children's views
     name it, and read it again at their next statement)."""
-    tmp = snap + "$full"
+    tmp = full_copy_table(snap)
     cur.execute(f"CREATE TABLE {qname(SNAP, tmp)}(" + ddl_body)
     cur.execute(f"INSERT INTO {qname(SNAP, tmp)} SELECT * FROM {qname(SNAP, snap)}")
     cur.execute(f"DROP VIEW {qname(SNAP, snap)}")
     cur.execute(f"ALTER TABLE {qname(SNAP, tmp)} RENAME TO {qident(snap)}")
     cur.execute(f"DROP TABLE {qname(SNAP, rows_table(snap))}")
-    cur.execute(f"DROP TABLE {qname(SNAP, delta.hide_table(rows_table(snap)))}")
+    cur.execute(f"DROP TABLE {qname(SNAP, hide_table(rows_table(snap)))}")

@@ -8,12 +8,12 @@ if os.environ.get("HATI_DEMO_PORT"):
 
     _Agent = hatidata_agent.HatiDataAgent
 
-    def HatiDataAgent(host, port, agent_id):  # noqa: N802 - keeps the tutorial's name
+    def HatiDataAgent(host, port, agent_id):  # keeps the tutorial's name
         return _Agent(host=host, port=int(os.environ["HATI_DEMO_PORT"]), agent_id=agent_id)
 
     hatidata_agent.HatiDataAgent = HatiDataAgent
 
-from hatidata_agent import HatiDataAgent  # noqa: E402
+from hatidata_agent import HatiDataAgent
 
 hati = HatiDataAgent(host="localhost", port=5439, agent_id="autogen-planner")
 # Create deployment configurations table

@@ -16,33 +16,53 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from hati.auth import ScramServer, Verifier, check_cleartext, verifier_for
+from hati.config import Config
 from hati.errors import (
     AuthenticationFailed,
+    DuplicatePreparedStatement,
     FeatureNotSupported,
     HatiError,
+    InvalidCursorName,
+    InvalidSqlStatementName,
     ProtocolViolation,
-    SqlError,
+    TooManyConnections,
     to_sql_error,
 )
-from hati.results import Result
-from hati.server import paramtypes
-from hati.server.auth import ScramServer, Verifier, check_cleartext, verifier_for
-from hati.session import SERVER_VERSION, Session
+from hati.pg.settings import STARTUP_STATUS
+from hati.pg.statements import parameter_count
+from hati.results import ALL_ROWS, Result
+from hati.session import Session
 from hati.wire import codec
 from hati.wire import messages as m
 from hati.wire import types as pgtypes
 
-if TYPE_CHECKING:
-    from hati.server.listener import Server
-
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
-ALL_ROWS = 1 << 62  # the row limit of a simple query (results stream CHUNK_ROWS at a time)
 _UNKNOWN_AGENT = Verifier.from_password(secrets.token_urlsafe(24))  # never matches
 LINGER_SECONDS = 1.0
 RECV_BYTES = 65536
+
+
+class Host(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    @property
+    def config(self) -> Config: ...
+
+    def at_capacity(self) -> bool: ...
+
+    def open_session(
+        self, conn_id: int, startup: dict[str, str], auth_agent: str | None
+    ) -> Session: ...
+
+    def cancel(self, pid: int, secret: int) -> None:
+        """A CancelRequest: interrupt that connection's statement if the secret matches."""
+
+    def forget(self, conn: Connection) -> None:
+        """This connection is closing: it no longer counts against max_connections."""
 
 
 @dataclass
@@ -81,7 +101,7 @@ class Connection:
     :meth:`abort` (server shutdown) and ``session.interrupt()`` (CancelRequest).
     """
 
-    server: Server
+    host: Host
     sock: socket.socket
     conn_id: int = 0
     session: Session | None = None
@@ -89,7 +109,7 @@ class Connection:
     portals: dict[str, Portal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.decoder = codec.FrontendDecoder(self.server.config.max_message_bytes)
+        self.decoder = codec.FrontendDecoder(self.host.config.max_message_bytes)
         self.secret = secrets.randbits(31)
         self._skip_to_sync = False
         self._startup_deadline: float | None = None
@@ -142,7 +162,7 @@ class Connection:
     def run(self) -> None:
         try:
             self._serve()
-        except Exception:  # noqa: BLE001 - one bad client must never take the server down
+        except Exception:  # one bad client must never take the server down
             log.exception("connection %s failed", self.conn_id)
         finally:
             self._close()
@@ -150,7 +170,7 @@ class Connection:
     def _serve(self) -> None:
         try:
             stream = self._messages()
-            limit = self.server.config.startup_timeout_seconds
+            limit = self.host.config.startup_timeout_seconds
             self._startup_deadline = time.monotonic() + limit
             try:
                 if not self._startup(stream):
@@ -165,14 +185,8 @@ class Connection:
                 if isinstance(msg, m.Terminate):
                     return
                 self._handle(msg)
-        except ProtocolViolation as exc:
-            err = to_sql_error(exc)
-            fatal = SqlError(err.sqlstate, err.message, "FATAL", detail=err.detail, hint=err.hint)
-            self._send(codec.encode_error(fatal))
-            self._safe_flush()
-            self._linger()
-        except AuthenticationFailed as exc:
-            self._send(codec.encode_error(SqlError("28P01", exc.message, severity="FATAL")))
+        except (ProtocolViolation, AuthenticationFailed) as exc:
+            self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._safe_flush()
             self._linger()
         except OSError:  # the client went away (or the server is stopping)
@@ -201,13 +215,13 @@ class Connection:
             self._flush()
 
     def _close(self) -> None:
-        self.server.forget(self)
+        self.host.forget(self)
         if self.session is not None:
             session = self.session
             self.session = None
             try:
                 session.close()
-            except Exception:  # noqa: BLE001 - closing must not raise
+            except Exception:  # closing must not raise
                 log.exception("closing session")
         with contextlib.suppress(Exception):
             self.sock.close()
@@ -220,7 +234,7 @@ class Connection:
                 self.sock.sendall(b"N")
                 continue
             if isinstance(msg, m.CancelRequest):
-                self.server.cancel(msg.process_id, msg.secret_key)
+                self.host.cancel(msg.process_id, msg.secret_key)
                 return False
             if isinstance(msg, m.StartupMessage):
                 return self._begin_session(msg, stream)
@@ -229,42 +243,26 @@ class Connection:
 
     def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
         params = msg.parameters
-        if self.server.at_capacity():
-            self._send(
-                codec.encode_error(
-                    SqlError(
-                        "53300",
-                        "sorry, too many clients already",
-                        severity="FATAL",
-                        hint="Raise max_connections in hati.toml or close idle connections.",
-                    )
-                )
+        if self.host.at_capacity():
+            full = TooManyConnections(
+                "sorry, too many clients already",
+                hint="Raise max_connections in hati.toml or close idle connections.",
             )
+            self._send(codec.encode_error(to_sql_error(full).fatal()))
             self._flush()
             return False
         auth_agent = self._authenticate(params, stream)
         self._startup_deadline = None  # authenticated: no more deadline
         self.sock.settimeout(None)
         try:
-            self.session = Session(self.server.state, self.conn_id, dict(params), auth_agent)
+            self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
         except HatiError as exc:
-            err = to_sql_error(exc)
-            self._send(
-                codec.encode_error(SqlError(err.sqlstate, err.message, "FATAL", hint=err.hint))
-            )
+            self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
             return False
         self._send(codec.encode_auth_ok())
         statuses = {
-            "server_version": SERVER_VERSION,
-            "server_encoding": "UTF8",
-            "client_encoding": "UTF8",
-            "DateStyle": "ISO, MDY",
-            "TimeZone": "UTC",
-            "integer_datetimes": "on",
-            "standard_conforming_strings": "on",
-            "IntervalStyle": "postgres",
-            "is_superuser": "on",
+            **STARTUP_STATUS,
             "session_authorization": params.get("user", "hati"),
             "application_name": params.get("application_name", ""),
         }
@@ -277,7 +275,7 @@ class Connection:
 
     def _authenticate(self, params: dict[str, str], stream: Any) -> str | None:
         """Run the configured exchange; return the agent name when a per-agent key matched."""
-        cfg = self.server.config
+        cfg = self.host.config
         user = params.get("user", "")
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         secret = agent_key or cfg.password
@@ -313,7 +311,7 @@ class Connection:
         return auth_agent
 
     # ------------------------------------------------------------------ messages
-    def _handle(self, msg: m.FrontendMessage) -> None:
+    def _handle(self, msg: m.FrontendMessage) -> None:  # noqa: C901 - one branch per message type
         if isinstance(msg, m.Query):
             self._skip_to_sync = False
             self._simple_query(msg.sql)
@@ -362,14 +360,7 @@ class Connection:
         return self.session.txn if self.session else "I"
 
     def _error(self, exc: BaseException) -> None:
-        if isinstance(exc, RecursionError):  # hostile nesting: no traceback in the log
-            err = SqlError(
-                "54001",
-                "statement is too complex (nested too deeply)",
-                hint="Reduce the nesting of parentheses or subqueries.",
-            )
-        else:
-            err = to_sql_error(exc)
+        err = to_sql_error(exc)
         if err.sqlstate == "XX000":
             log.error("internal error", exc_info=exc)
         self._send(codec.encode_error(err))
@@ -443,9 +434,7 @@ class Connection:
     # ------------------------------------------------------------------ extended query
     def _parse(self, msg: m.Parse) -> None:
         if msg.name and msg.name in self.prepared:
-            err = HatiError(f'prepared statement "{msg.name}" already exists')
-            err.sqlstate = "42P05"
-            raise err
+            raise DuplicatePreparedStatement(f'prepared statement "{msg.name}" already exists')
         self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
         self._send(codec.encode_parse_complete())
 
@@ -466,7 +455,7 @@ class Connection:
         ):
             return
         try:
-            inferred = paramtypes.infer(self.session.cur, stmt.sql, n)
+            inferred = self.session.parameter_types(stmt.sql, n)
         except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
             return
         stmt.param_oids = [
@@ -478,9 +467,7 @@ class Connection:
     def _bind(self, msg: m.Bind) -> None:
         stmt = self.prepared.get(msg.statement)
         if stmt is None:
-            err = HatiError(f'prepared statement "{msg.statement}" does not exist')
-            err.sqlstate = "26000"
-            raise err
+            raise InvalidSqlStatementName(f'prepared statement "{msg.statement}" does not exist')
         n = len(msg.params)
         fmts = msg.param_formats
         if len(fmts) not in (0, 1, n):
@@ -498,13 +485,11 @@ class Connection:
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
             if stmt is None:
-                err = HatiError(f'prepared statement "{msg.name}" does not exist')
-                err.sqlstate = "26000"
-                raise err
-            nparams = max(_param_count(stmt.sql), len(stmt.param_oids))
+                raise InvalidSqlStatementName(f'prepared statement "{msg.name}" does not exist')
+            nparams = max(parameter_count(stmt.sql), len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
-                inferred = paramtypes.infer(self.session.cur, stmt.sql, nparams)
+                inferred = self.session.parameter_types(stmt.sql, nparams)
                 given = [g or inferred[i] for i, g in enumerate(given)]
             oids = [g or pgtypes.TEXT for g in given]
             stmt.param_oids = oids
@@ -518,9 +503,7 @@ class Connection:
             return
         portal = self.portals.get(msg.name)
         if portal is None:
-            err = HatiError(f'portal "{msg.name}" does not exist')
-            err.sqlstate = "34000"
-            raise err
+            raise InvalidCursorName(f'portal "{msg.name}" does not exist')
         # Run now so the description is exact; Execute then streams the buffered rows.
         self._run_portal(portal)
         assert portal.result is not None
@@ -536,25 +519,13 @@ class Connection:
         if portal.executed:
             return
         assert self.session is not None
-        session = self.session
-
-        def run() -> Result:
-            res = session.run_one(portal.stmt.sql, portal.params)
-            if res.fetch_more is not None:
-                res.rows = res.fetch(1 << 62)
-                res.fetch_more = None
-                res._pos = 0
-            return res
-
-        portal.result = run()
+        portal.result = self.session.run_one(portal.stmt.sql, portal.params).buffer()
         portal.executed = True
 
     def _execute(self, msg: m.Execute) -> None:
         portal = self.portals.get(msg.portal)
         if portal is None:
-            err = HatiError(f'portal "{msg.portal}" does not exist')
-            err.sqlstate = "34000"
-            raise err
+            raise InvalidCursorName(f'portal "{msg.portal}" does not exist')
         if not portal.stmt.sql.strip():
             self._send(codec.encode_empty_query())
             return
@@ -564,7 +535,7 @@ class Connection:
         if res.columns is None:
             self._send(codec.encode_command_complete(res.tag))
             return
-        remaining = msg.max_rows if msg.max_rows > 0 else 1 << 62
+        remaining = msg.max_rows if msg.max_rows > 0 else ALL_ROWS
         while True:
             enc = _encode_rows(res, portal.result_formats, remaining)
             self._send(enc.data)
@@ -581,15 +552,8 @@ class Connection:
 
 def _next(stream: Any) -> m.FrontendMessage:
     for msg in stream:
-        return msg  # type: ignore[no-any-return]
+        return msg
     raise ConnectionError("client went away during authentication")
-
-
-def _param_count(sql: str) -> int:
-    import re
-
-    nums = [int(x) for x in re.findall(r"\$(\d+)", sql)]
-    return max(nums, default=0)
 
 
 def _fields(

@@ -11,25 +11,22 @@ import contextlib
 import ipaddress
 import itertools
 import logging
-import re
 import socket
 import threading
 from dataclasses import dataclass
 
-from hati.audit import AuditLog
-from hati.branching.engine import BranchEngine
+from hati.app import App
 from hati.config import Config
-from hati.errors import HatiError
+from hati.errors import InvalidAuthorizationSpecification
 from hati.server.connection import Connection
-from hati.session import ServerState
-from hati.storage.duckdb_backend import META, Database, qident, transaction
+from hati.session import Session
 
 log = logging.getLogger("hati.server")
 GC_EVERY_SECONDS = 5.0
 
 
-class UnsafeListen(HatiError):
-    sqlstate = "28000"
+class UnsafeListen(InvalidAuthorizationSpecification):
+    """Listening beyond loopback without authentication."""
 
 
 def is_loopback(host: str) -> bool:
@@ -56,70 +53,6 @@ def warm_up_sql_parser() -> None:
         sqlglot.parse_one("SELECT f($1) FROM t WHERE x = 'y'", read=dialect)
 
 
-_BRANCH_SCHEMA = re.compile(r"_hbd?_(\d+)")  # a branch's schema, or its row-delta schema
-
-
-def recover(db: Database) -> list[str]:
-    """Make branch metadata and branch schemas agree after an unclean stop.
-
-    Every branch operation commits its schema change and its ``_hati`` rows in one
-    DuckDB transaction, so after ``kill -9`` they already agree; this also repairs data
-    directories written by older versions or damaged by hand. A ``_hb_<id>`` or
-    ``_hbd_<id>`` schema with no branch row is dropped (its branch was discarded or
-    merged; empty ones were made ahead of forks, and the engine re-creates those of
-    branches that live only in the fork journal, see branching/journal.py), a branch row
-    with no schema gets an empty schema back (the branch reads its base through it),
-    and rows of ``_hati.dropped`` / ``_hati.resolutions`` whose branch is gone are
-    deleted. Returns what was repaired, for the log.
-    """
-    cur = db.cursor()
-    repaired: list[str] = []
-    try:
-        ids = {r[0] for r in cur.execute(f"SELECT id FROM {META}.branches").fetchall()}
-        schemas = {
-            r[0]
-            for r in cur.execute(
-                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
-            ).fetchall()
-        }
-        owned = {s for s in schemas if _BRANCH_SCHEMA.fullmatch(s)}
-        holding = {
-            r[0]
-            for r in cur.execute(
-                "SELECT schema_name FROM duckdb_tables() WHERE database_name = current_database() "
-                "UNION SELECT schema_name FROM duckdb_views() WHERE NOT internal "
-                "AND database_name = current_database()"
-            ).fetchall()
-        }
-        with transaction(cur):
-            for schema in sorted(owned):
-                m = _BRANCH_SCHEMA.fullmatch(schema)
-                if m is not None and int(m.group(1)) not in ids:
-                    cur.execute(f"DROP SCHEMA {qident(schema)} CASCADE")
-                    if schema in holding:  # empty ones are forks made ahead or journal-only
-                        repaired.append(f"dropped orphan schema {schema}")
-            for bid in sorted(ids):
-                if f"_hb_{bid}" not in owned:
-                    cur.execute(f"CREATE SCHEMA {qident(f'_hb_{bid}')}")
-                    repaired.append(f"re-created missing schema _hb_{bid}")
-            for table in ("dropped", "resolutions", "delta_columns"):
-                n = cur.execute(
-                    f"SELECT count(*) FROM {META}.{table} "
-                    f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"
-                ).fetchone()
-                if n and n[0]:
-                    cur.execute(
-                        f"DELETE FROM {META}.{table} "
-                        f"WHERE branch_id NOT IN (SELECT id FROM {META}.branches)"
-                    )
-                    repaired.append(f"deleted {n[0]} stale row(s) of {META}.{table}")
-    finally:
-        cur.close()
-    for line in repaired:
-        log.warning("recovery: %s", line)
-    return repaired
-
-
 @dataclass
 class Server:
     """Owns the database and the listening socket. ``start`` returns once it listens."""
@@ -133,21 +66,8 @@ class Server:
                 hint="Set a password (hati init --password ...) or agent keys in hati.toml, "
                 "or listen on 127.0.0.1.",
             )
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
         warm_up_sql_parser()
-        self.db = Database(self.config.db_path, threads=self.config.threads)
-        # The engine first folds the fork journal into _hati.branches, so recovery
-        # sees every live branch (journal-only ones included) as having a row.
-        self.engine = BranchEngine(self.db)
-        self.recovered = recover(self.db)
-        if self.recovered:
-            cur = self.db.cursor()
-            try:
-                self.engine.collect_garbage(cur)
-            finally:
-                cur.close()
-        self.audit = AuditLog(self.db, self.config.audit_max_rows)
-        self.state = ServerState(self.db, self.engine, self.audit, self.config.merge_agents)
+        self.app = App(self.config)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._conns: dict[int, Connection] = {}  # started, not yet closing
@@ -194,17 +114,16 @@ class Server:
                 if not conn.closed.is_set():
                     await asyncio.to_thread(conn.closed.wait)
             self._stopped.set()
-        self.audit.close()
-        self.engine.close()
-        self.db.close()
+        self.app.close()
 
     async def _gc_loop(self) -> None:
-        cur = self.db.cursor()
+        engine = self.app.engine
+        cur = self.app.db.cursor()
         try:
             while True:
                 await asyncio.sleep(GC_EVERY_SECONDS)
-                if any(b.expires_at for b in self.engine.live()):
-                    await asyncio.to_thread(self.engine.expire, cur)
+                if any(b.expires_at for b in engine.live()):
+                    await asyncio.to_thread(engine.expire, cur)
         except asyncio.CancelledError:
             pass
         finally:
@@ -247,6 +166,11 @@ class Server:
             with self._lock:
                 self._conns.pop(conn.conn_id, None)
                 self._live.pop(conn.conn_id, None)
+
+    def open_session(
+        self, conn_id: int, startup: dict[str, str], auth_agent: str | None
+    ) -> Session:
+        return self.app.session(conn_id, startup, auth_agent)
 
     def forget(self, conn: Connection) -> None:
         with self._lock:

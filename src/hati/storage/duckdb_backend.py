@@ -1,7 +1,10 @@
 """The DuckDB database behind hati: one file, one cursor per client connection.
 
 Everything (main's tables, branch schemas, snapshots, metadata, audit) lives in one
-DuckDB file so that a merge is a single transaction and survives ``kill -9``.
+DuckDB file so that a merge is a single transaction and survives ``kill -9``. This
+module knows DuckDB, not hati: it opens the file, hands out cursors, runs
+transactions (``transaction``, or ``begin``/``commit``/``rollback`` for a client's
+own) and reads the catalog. What hati keeps where is ``branching/layout.py``'s.
 """
 
 from __future__ import annotations
@@ -13,10 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-
-META = "_hati"
-SNAP = "_hati_snap"
-MAIN = "main"
 
 
 def qident(name: str) -> str:
@@ -32,17 +31,43 @@ def qlit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@contextlib.contextmanager
-def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT on ``cur``; ROLLBACK if the block raises (a failed COMMIT has
-    already rolled back in DuckDB)."""
+def begin(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
+
+
+def commit(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("COMMIT")
+
+
+def rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute("ROLLBACK")
+
+
+class Transaction:
+    """The handle ``transaction`` yields: ``rollback_only`` ends it with ROLLBACK instead."""
+
+    def __init__(self) -> None:
+        self.commit = True
+
+    def rollback_only(self) -> None:
+        self.commit = False
+
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[Transaction]:
+    """BEGIN ... COMMIT on ``cur``; ROLLBACK if the block raises (a failed COMMIT has
+    already rolled back in DuckDB) or asked for it."""
+    txn = Transaction()
+    begin(cur)
+    try:
+        yield txn
+    except BaseException:
+        rollback(cur)
+        raise
+    if txn.commit:
+        commit(cur)
+    else:
+        rollback(cur)
 
 
 @dataclass(frozen=True)
@@ -62,88 +87,14 @@ class TableInfo:
     types: dict[str, str]  # column -> DuckDB type, in column order
 
 
-_BOOTSTRAP = f"""
-CREATE SCHEMA IF NOT EXISTS {META};
-CREATE SCHEMA IF NOT EXISTS {SNAP};
-CREATE SEQUENCE IF NOT EXISTS {META}.ids START 1;
-CREATE TABLE IF NOT EXISTS {META}.state (key VARCHAR PRIMARY KEY, value BIGINT);
-CREATE TABLE IF NOT EXISTS {META}.branches (
-    id BIGINT PRIMARY KEY,
-    name VARCHAR NOT NULL,
-    parent_id BIGINT,
-    fork_epoch BIGINT NOT NULL,
-    created_by VARCHAR,
-    created_at TIMESTAMP NOT NULL,
-    expires_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS {META}.snapshots (
-    owner_id BIGINT NOT NULL,
-    table_name VARCHAR NOT NULL,
-    tag BIGINT NOT NULL,
-    snap_table VARCHAR,
-    PRIMARY KEY (owner_id, table_name, tag)
-);
-CREATE TABLE IF NOT EXISTS {META}.dropped (
-    branch_id BIGINT NOT NULL,
-    table_name VARCHAR NOT NULL,
-    PRIMARY KEY (branch_id, table_name)
-);
-CREATE TABLE IF NOT EXISTS {META}.resolutions (
-    branch_id BIGINT NOT NULL,
-    table_name VARCHAR NOT NULL,
-    row_key VARCHAR NOT NULL,
-    choice VARCHAR NOT NULL,
-    row_values VARCHAR,
-    PRIMARY KEY (branch_id, table_name, row_key)
-);
-CREATE TABLE IF NOT EXISTS {META}.delta_columns (
-    branch_id BIGINT NOT NULL,
-    table_name VARCHAR NOT NULL,
-    col VARCHAR NOT NULL,  -- a column UPDATE assigned; '*' every column; '-' rows deleted
-    PRIMARY KEY (branch_id, table_name, col)
-);
-CREATE TABLE IF NOT EXISTS {META}.audit (
-    seq BIGINT,
-    started_at TIMESTAMP,
-    finished_at TIMESTAMP,
-    duration_ms DOUBLE,
-    agent_id VARCHAR,
-    framework VARCHAR,
-    request_id VARCHAR,
-    parent_request_id VARCHAR,
-    reasoning_step VARCHAR,
-    branch VARCHAR,
-    connection_id BIGINT,
-    sql VARCHAR,
-    command VARCHAR,
-    rows BIGINT,
-    outcome VARCHAR,
-    sqlstate VARCHAR
-);
-INSERT OR IGNORE INTO {META}.state VALUES ('epoch', 0);
-"""
-
-# Functions PostgreSQL clients call during introspection that DuckDB lacks.
-_PG_SHIMS = """
-CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
-CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
-CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
-CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
-CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
-CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
-CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
-CREATE OR REPLACE MACRO main.pg_relation_is_publishable(id) AS false;
-CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
-CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
-"""
-
-
 class Database:
     """An open DuckDB file plus catalog helpers the branching engine needs."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         self.path = Path(path)
-        config = {"threads": threads} if threads else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"threads": threads} if threads else {}
+        )
         self._con = duckdb.connect(str(self.path), config=config)
         # fetchall, not fetchone: a result left open on the root connection keeps its
         # transaction alive forever, and then DuckDB can never checkpoint or free old
@@ -151,11 +102,6 @@ class Database:
         self.name = self._con.execute("SELECT current_database()").fetchall()[0][0]
         self._lock = threading.Lock()
         self._system = self._con.cursor()
-        self._system.execute(_BOOTSTRAP)
-        self._system.execute(_PG_SHIMS)
-        from hati.server import pgcatalog  # lazy: hati.server imports this module
-
-        pgcatalog.install(self._system)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """An independent connection: its own transaction and search_path."""
@@ -166,9 +112,6 @@ class Database:
         with contextlib.suppress(duckdb.Error):
             self._system.execute("CHECKPOINT")
         self._con.close()
-
-    def next_id(self, cur: duckdb.DuckDBPyConnection) -> int:
-        return int(cur.execute(f"SELECT nextval('{META}.ids')").fetchone()[0])  # type: ignore[index]
 
     # ---------------------------------------------------------- catalog queries
 

@@ -410,7 +410,8 @@ def parse_text_array(text: str, elem_oid: int) -> list[Any]:
     text = text.strip()
     if not (text.startswith("{") and text.endswith("}")):
         raise ValueError(f"malformed array literal: {text!r}")
-    body, items, i = text[1:-1], [], 0
+    body, i = text[1:-1], 0
+    items: list[Any] = []
     parse = _TEXT_PARAM.get(elem_oid)
     if not body.strip():
         return []
@@ -446,7 +447,8 @@ def _decode_bin_array(raw: bytes) -> list[Any]:
     if ndim != 1:
         raise InvalidParameter("only one-dimensional array parameters are supported")
     (n, _lb) = struct.unpack_from("!ii", raw, 12)
-    pos, out = 20, []
+    pos = 20
+    out: list[Any] = []
     for _ in range(n):
         (ln,) = struct.unpack_from("!i", raw, pos)
         pos += 4

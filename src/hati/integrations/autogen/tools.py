@@ -231,7 +231,7 @@ class HatiBranchTools:
         """
         try:
             results = await self._execute(sql, None, all_results=True)
-        except Exception as exc:  # the model must see the error, not a crashed chat
+        except Exception as exc:  # noqa: BLE001 - the model must see the error, not a crashed chat
             return format_error(exc)
         return "\n".join(self._render(r) for r in results)
 
@@ -251,7 +251,7 @@ class HatiBranchTools:
                 await self._branch_call("SELECT branch_create(%s, %s)", name, parent)
             else:
                 await self._branch_call("SELECT branch_create(%s)", name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         return (
             f"Created branch '{name}' from {parent or 'main'}. Read or write it with "
@@ -274,7 +274,7 @@ class HatiBranchTools:
         """
         try:
             result = await self._branch_call("SELECT branch_query(%s, %s)", branch, sql)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         return self._render(result)
 
@@ -290,7 +290,7 @@ class HatiBranchTools:
         """
         try:
             result = await self._branch_call("SELECT * FROM branch_diff(%s)", branch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         if not result.rows:
             return f"Branch '{branch}' has no changes compared with main."
@@ -319,7 +319,7 @@ class HatiBranchTools:
                 else:
                     result = await self._branch_call("SELECT branch_query(%s, %s)", target, sql)
                 body = self._render(result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported to the model as text
                 body = format_error(exc)
             sections.append(f"== {target} ==\n{body}")
         return "\n".join(sections)
@@ -342,7 +342,7 @@ class HatiBranchTools:
         """
         try:
             result = await self._branch_call("SELECT branch_merge(%s, %s)", branch, strategy)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         rows = result.dicts()
         if len(rows) != 1 or "status" not in rows[0]:
@@ -367,7 +367,7 @@ class HatiBranchTools:
         """Discard a branch and all of its changes; main is untouched. Frees its storage."""
         try:
             await self._branch_call("SELECT branch_discard(%s)", branch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         return f"Discarded branch '{branch}'."
 
@@ -375,7 +375,7 @@ class HatiBranchTools:
         """List live branches (name, parent, creator agent, rows changed, expiry)."""
         try:
             result = await self._branch_call("SELECT * FROM branch_list()")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         if not result.rows:
             return "No live branches."
@@ -388,7 +388,7 @@ class HatiBranchTools:
         """Show rows changed both in main and in the branch since the fork (merge conflicts)."""
         try:
             result = await self._branch_call("SELECT * FROM branch_conflicts(%s)", branch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         if not result.rows:
             return f"Branch '{branch}' has no conflicts with main."
@@ -413,7 +413,7 @@ class HatiBranchTools:
             await self._branch_call(
                 "SELECT branch_resolve(%s, %s, %s, %s)", branch, table, key, resolution
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the model as text
             return format_error(exc)
         return f"Recorded resolution '{resolution}' for {table} key {key} in branch '{branch}'."
 

@@ -88,9 +88,26 @@ def _index(node: exp.Expression | None) -> int | None:
     return None
 
 
+class _Found:
+    """The type found for each parameter so far (the first source wins)."""
+
+    def __init__(self, count: int, columns: dict[str, str]) -> None:
+        self.types: list[str | None] = [None] * count
+        self.columns = columns
+
+    def put(self, node: exp.Expression | None, typ: str | None) -> None:
+        i = _index(node)
+        if typ and i is not None and 0 <= i < len(self.types) and self.types[i] is None:
+            self.types[i] = typ
+
+    def col_type(self, node: exp.Expression) -> str | None:
+        if not isinstance(node, exp.Column) or _index(node) is not None:
+            return None
+        return self.columns.get(node.name.lower())
+
+
 def infer(cur: duckdb.DuckDBPyConnection, sql: str, count: int) -> list[int]:
     """OIDs for parameters ``$1..$count`` (0 where nothing could be inferred)."""
-    found: list[str | None] = [None] * count
     word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
     if word not in _SESSION_WORDS:
         # A statement DuckDB cannot parse fails here, at Describe, with 42601 as in
@@ -100,54 +117,53 @@ def infer(cur: duckdb.DuckDBPyConnection, sql: str, count: int) -> list[int]:
         tree = sqlglot.parse_one(_PARAM.sub(_MARK + r"\1", sql), read="duckdb")
     except sqlglot.errors.SqlglotError:
         return [0] * count
-    if tree is None:
-        return [0] * count
     columns: dict[str, str] = {}
     for table in tree.find_all(exp.Table):
         with contextlib.suppress(duckdb.Error):
             for col, typ in _column_types(cur, table).items():
                 columns.setdefault(col, typ)
-
-    def put(node: exp.Expression, typ: str | None) -> None:
-        i = _index(node)
-        if typ and i is not None and 0 <= i < count and found[i] is None:
-            found[i] = typ
-
-    def col_type(node: exp.Expression) -> str | None:
-        if not isinstance(node, exp.Column) or _index(node) is not None:
-            return None
-        return columns.get(node.name.lower())
-
+    found = _Found(count, columns)
     for node in tree.walk():
-        if isinstance(node, exp.Cast):
-            if _index(node.this) is not None:
-                put(node.this, _cast_type(cur, node.to))
-        elif isinstance(node, _COMPARE):
-            left, right = node.this, node.expression
-            put(right, col_type(left))
-            put(left, col_type(right))
-        elif isinstance(node, exp.In):
-            typ = col_type(node.this)
-            for e in node.expressions:
-                put(e, typ)
-        elif isinstance(node, exp.Between):
-            typ = col_type(node.this)
-            put(node.args.get("low"), typ)
-            put(node.args.get("high"), typ)
+        _from_expression(cur, node, found)
     if isinstance(tree, exp.Insert):
-        target = tree.this
-        table = target.this if isinstance(target, exp.Schema) else target
-        if isinstance(table, exp.Table):
-            with contextlib.suppress(duckdb.Error):
-                types = _column_types(cur, table)
-                if isinstance(target, exp.Schema) and target.expressions:
-                    names = [c.name.lower() for c in target.expressions]
-                else:
-                    names = list(types)
-                values = tree.expression
-                if isinstance(values, exp.Values):
-                    for row in values.expressions:
-                        items = row.expressions if isinstance(row, exp.Tuple) else [row]
-                        for name, item in zip(names, items, strict=False):
-                            put(item, types.get(name))
-    return [pgtypes.oid_for(t) if t else 0 for t in found]
+        _from_insert(cur, tree, found)
+    return [pgtypes.oid_for(t) if t else 0 for t in found.types]
+
+
+def _from_expression(cur: duckdb.DuckDBPyConnection, node: exp.Expr, found: _Found) -> None:
+    """A cast of a parameter, or a parameter compared with a column."""
+    if isinstance(node, exp.Cast):
+        if _index(node.this) is not None:
+            found.put(node.this, _cast_type(cur, node.to))
+    elif isinstance(node, _COMPARE):
+        left, right = node.this, node.expression
+        found.put(right, found.col_type(left))
+        found.put(left, found.col_type(right))
+    elif isinstance(node, exp.In):
+        typ = found.col_type(node.this)
+        for e in node.expressions:
+            found.put(e, typ)
+    elif isinstance(node, exp.Between):
+        typ = found.col_type(node.this)
+        found.put(node.args.get("low"), typ)
+        found.put(node.args.get("high"), typ)
+
+
+def _from_insert(cur: duckdb.DuckDBPyConnection, tree: exp.Insert, found: _Found) -> None:
+    """Parameters in ``INSERT INTO t [(cols)] VALUES (...)`` take their column's type."""
+    target = tree.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    if not isinstance(table, exp.Table):
+        return
+    with contextlib.suppress(duckdb.Error):
+        types = _column_types(cur, table)
+        if isinstance(target, exp.Schema) and target.expressions:
+            names = [c.name.lower() for c in target.expressions]
+        else:
+            names = list(types)
+        values = tree.expression
+        if isinstance(values, exp.Values):
+            for row in values.expressions:
+                items = row.expressions if isinstance(row, exp.Tuple) else [row]
+                for name, item in zip(names, items, strict=False):
+                    found.put(item, types.get(name))

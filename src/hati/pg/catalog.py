@@ -22,18 +22,26 @@ import re
 
 import duckdb
 
-HIDDEN = "_hati_pg"
+from hati.branching import layout
 
-# A schema is internal if hati created it for itself: its own, and a branch's (``_hb_<id>``
-# and the ``_hbd_<id>`` schema of its row deltas).
-_INTERNAL_NS = (
-    "(nspname IN ('_hati', '_hati_snap', '_hati_pg') OR nspname LIKE '\\_hb\\_%' ESCAPE '\\'"
-    " OR nspname LIKE '\\_hbd\\_%' ESCAPE '\\')"
-)
-_INTERNAL_SCHEMA_COL = (
-    "({col} IN ('_hati', '_hati_snap', '_hati_pg') OR {col} LIKE '\\_hb\\_%' ESCAPE '\\'"
-    " OR {col} LIKE '\\_hbd\\_%' ESCAPE '\\')"
-)
+HIDDEN = layout.PG
+
+# Functions PostgreSQL clients call during introspection that DuckDB lacks.
+_PG_SHIMS = """
+CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
+CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
+CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
+CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
+CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
+CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
+CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
+CREATE OR REPLACE MACRO main.pg_relation_is_publishable(id) AS false;
+CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
+CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
+"""
+
+# A schema is internal if hati created it for itself (see branching/layout.py).
+_INTERNAL_NS = layout.internal_schema_sql("nspname")
 _SHIM_MACROS = (
     "pg_get_userbyid",
     "pg_encoding_to_char",
@@ -90,7 +98,7 @@ _SCHEMA_FILTERED = (
 )
 _FILTERED_VIEWS = "\n".join(
     f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * FROM {src} "
-    f"WHERE NOT {_INTERNAL_SCHEMA_COL.format(col=col)};"
+    f"WHERE NOT {layout.internal_schema_sql(col)};"
     for view, src, col in _SCHEMA_FILTERED
 )
 
@@ -307,5 +315,6 @@ def adapt(sql: str) -> str:
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
     """Create the filtered catalog views and the missing pg functions (idempotent)."""
+    cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)

@@ -1,0 +1,73 @@
+"""The composition root: one data directory opened as everything a server needs.
+
+``App.open`` opens the DuckDB file, installs the PostgreSQL catalog emulation, starts
+the branch engine (which folds the fork journal), repairs what an unclean stop left
+behind, and starts the audit trail; ``App.session`` makes a client's session over
+them; ``App.close`` stops them in reverse order. A server, a test or a tool that
+wants hati without sockets starts here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hati.audit import AuditLog
+from hati.branching.engine import BranchEngine
+from hati.branching.store import recover
+from hati.config import Config
+from hati.pg import catalog as pgcatalog
+from hati.session import ServerState, Session
+from hati.storage.duckdb_backend import Database
+
+log = logging.getLogger("hati.app")
+
+
+def open_database(path: str | Path, threads: int | None = None) -> Database:
+    """The DuckDB file with hati's metadata schema and the pg_catalog emulation."""
+    db = Database(path, threads=threads)
+    cur = db.cursor()
+    try:
+        pgcatalog.install(cur)
+    finally:
+        cur.close()
+    return db
+
+
+class App:
+    """Database, branch engine, audit trail and what every session shares."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = open_database(config.db_path, config.threads)
+        # The engine first folds the fork journal into _hati.branches, so recovery
+        # sees every live branch (journal-only ones included) as having a row.
+        self.engine = BranchEngine(self.db)
+        self.recovered = recover(self.db)
+        if self.recovered:
+            cur = self.db.cursor()
+            try:
+                self.engine.collect_garbage(cur)
+            finally:
+                cur.close()
+        self.audit = AuditLog(self.db, config.audit_max_rows)
+        self.state = ServerState(self.db, self.engine, self.audit, config.merge_agents)
+
+    @classmethod
+    def open(cls, data_dir: str | Path, **overrides: object) -> App:
+        """An app over ``data_dir`` with its hati.toml (for tests and tools)."""
+        return cls(Config.load(data_dir, **overrides))
+
+    def session(
+        self,
+        connection_id: int = 0,
+        startup: dict[str, str] | None = None,
+        auth_agent: str | None = None,
+    ) -> Session:
+        return Session(self.state, connection_id, dict(startup or {}), auth_agent)
+
+    def close(self) -> None:
+        self.audit.close()
+        self.engine.close()
+        self.db.close()

@@ -1,0 +1,109 @@
+"""Copy-on-write primitives: copy a table with its shape, start a row delta, or turn a
+delta into a full copy. Each runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from hati.branching import delta, layout
+from hati.branching.catalog import Branch
+from hati.branching.space import Space, split_rel
+from hati.storage.duckdb_backend import qident, qname
+
+_CREATE_HEAD = re.compile(
+    r'^\s*CREATE\s+TABLE\s+(?:(?:"(?:[^"]|"")*"|[^\s(."]+)\.)*(?:"(?:[^"]|"")*"|[^\s(."]+)\s*\(',
+    re.IGNORECASE,
+)
+_INDEX_HEAD = re.compile(
+    r'^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:"(?:[^"]|"")*"|[^\s"]+)\s+ON\s+'
+    r'(?:(?:"(?:[^"]|"")*"|[^\s(."]+)\.)*(?:"(?:[^"]|"")*"|[^\s(."]+)\s*\(',
+    re.IGNORECASE,
+)
+_OTHER_UNIQUE = re.compile(r"\b(UNIQUE|REFERENCES)\b", re.IGNORECASE)
+
+
+def ddl_body(ddl: str) -> str | None:
+    """What follows ``CREATE TABLE <name>(`` in a table's DDL (columns and constraints),
+    so the same shape can be created under another name; None if it cannot be cut."""
+    m = _CREATE_HEAD.match(ddl)
+    return None if m is None else ddl[m.end() :]
+
+
+def copy_table(
+    space: Space, cur: duckdb.DuckDBPyConnection, src: str, schema: str, name: str
+) -> None:
+    """Copy a table with its constraints (CTAS would drop the primary key)."""
+    src_schema, src_table = space.physical(cur, src)
+    body = ddl_body(space.db.table_sql(cur, src_schema, src_table))
+    if body is None:
+        cur.execute(f"CREATE TABLE {qname(schema, name)} AS SELECT * FROM {src}")
+        return
+    cur.execute(f"CREATE TABLE {qname(schema, name)}(" + body)
+    if schema != layout.SNAP:  # snapshots are only read whole: no index needed
+        # Before the rows: DuckDB cannot index a table with uncommitted changes.
+        copy_indexes(cur, src_schema, src_table, schema, name)
+    cur.execute(f"INSERT INTO {qname(schema, name)} SELECT * FROM {src}")
+
+
+def copy_indexes(
+    cur: duckdb.DuckDBPyConnection, src_schema: str, src_table: str, schema: str, name: str
+) -> None:
+    """Create on ``schema.name`` the secondary indexes ``src`` has and it lacks."""
+    q = (
+        "SELECT index_name, sql FROM duckdb_indexes() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?"
+    )
+    have = {r[0] for r in cur.execute(q, [schema, name]).fetchall()}
+    for index, sql in cur.execute(q, [src_schema, src_table]).fetchall():
+        m = _INDEX_HEAD.match(sql or "")
+        if index in have or m is None:
+            continue
+        body = sql[m.end() :].rstrip().rstrip(";")
+        cur.execute(
+            f"CREATE {m.group(1) or ''}INDEX {qident(index)} ON {qname(schema, name)}(" + body
+        )
+
+
+def create_overlay(
+    cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str, key: list[str]
+) -> None:
+    """(Re)create the view a branch reads ``table`` through: ``base`` plus its touched rows."""
+    cur.execute(
+        f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
+        + delta.overlay_sql(base, layout.delta_schema(b.id), table, key)
+    )
+
+
+def start_delta(
+    space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str
+) -> bool:
+    """Begin row-level copy-on-write of ``table``; False if it needs a full copy."""
+    info = space.db.table_info(cur, *space.physical(cur, src))
+    key, body = info.primary_key, ddl_body(info.ddl)
+    if body is None or not key or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
+        return False
+    key_types = [(k, info.types[k]) for k in key]
+    delta.create(cur, body, key_types, layout.delta_schema(b.id), table)
+    create_overlay(cur, b, table, src, key)
+    space.keys[(b.id, table)] = key
+    return True
+
+
+def to_full(space: Space, cur: duckdb.DuckDBPyConnection, owner: Branch, table: str) -> None:
+    """Replace a delta table by a full copy (for statements a delta cannot take)."""
+    dschema = layout.delta_schema(owner.id)
+    src = space.base_rel(cur, owner, table)
+    assert src is not None
+    key = space.delta_key(cur, owner, table)
+    body = ddl_body(space.db.table_sql(cur, dschema, table))
+    assert body is not None
+    target = qname(owner.schema, table)
+    cur.execute(f"DROP VIEW IF EXISTS {target}")
+    cur.execute(f"CREATE TABLE {target}(" + body)
+    copy_indexes(cur, *split_rel(src), owner.schema, table)
+    cur.execute(f"INSERT INTO {target} " + delta.overlay_sql(src, dschema, table, key))
+    cur.execute(f"DROP TABLE {qname(dschema, table)}")
+    cur.execute(f"DROP TABLE {qname(dschema, layout.hide_table(table))}")
+    space.keys.pop((owner.id, table), None)

@@ -1,0 +1,265 @@
+"""Route one statement into a branch: prepare its tables, then finish after it ran.
+
+A branch session runs with ``search_path = "_hb_<id>", main``: a table the branch has
+not written falls through to main. ``prepare`` makes the branch schema right for one
+statement (copy-on-write of the tables it writes, views over the snapshots it reads,
+a row delta's search_path), ``finish`` undoes what was set for that statement alone
+and records what the write changed. ``plain_read`` tells a read that needs none of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from hati.branching import copy, delta, layout, store
+from hati.branching.analysis import Analysis, TableRef
+from hati.branching.catalog import MAIN_ID, Branch
+from hati.branching.snapshots import Snapshots
+from hati.branching.space import Namespace, Space, points_at
+from hati.errors import DuplicateTable, InsufficientPrivilege, UndefinedTable
+from hati.storage.duckdb_backend import qident, qname
+
+_READ_HEAD = re.compile(r"\s*(?:SELECT|VALUES|TABLE|FROM|WITH)\b", re.IGNORECASE)
+_NOT_PLAIN_READ = re.compile(
+    r"\b(?:INTO|RETURNING|INSERT|UPDATE|DELETE|MERGE|CREATE|DROP|ALTER|COPY|TRUNCATE)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class StatementPlan:
+    """What ``prepare`` arranged for one statement; ``finish`` undoes it."""
+
+    delta: tuple[delta.DeltaWrite, str] | None = None  # (the write, its base relation)
+    # delta-columns rows this statement inserted: known once its transaction commits
+    marked: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def rerouted(self) -> bool:
+        """The cursor's search_path is changed for this statement: its rows must be
+        read before ``finish`` resets it."""
+        return self.delta is not None
+
+
+def _targets(a: Analysis) -> list[TableRef]:
+    return [*a.writes, *a.drops, *a.creates]
+
+
+class Router:
+    def __init__(self, space: Space, snapshots: Snapshots) -> None:
+        self.space = space
+        self.snapshots = snapshots
+        self.db = space.db
+
+    # ------------------------------------------------------------------ search_path
+    def search_path(self, b: Branch) -> str:
+        return f"{qident(b.schema)},{layout.MAIN}"
+
+    def route(self, cur: duckdb.DuckDBPyConnection, b: Branch | None) -> None:
+        """Point the cursor's unqualified names at ``b`` (None: main)."""
+        path = layout.MAIN if b is None else self.search_path(b)
+        cur.execute(f"SET search_path = '{path}'")
+
+    # ------------------------------------------------------------------ plain reads
+    def plain_read(self, b: Branch, sql: str) -> bool:
+        """True when ``sql`` is a read that needs no preparation in ``b``: it names no
+        table the branch or its ancestors changed, so search_path fall-through to
+        main is already right. Conservative (a substring test): False costs only the
+        full analysis."""
+        m = _READ_HEAD.match(sql)
+        if m is None or _NOT_PLAIN_READ.search(sql):
+            return False
+        low = sql.lower()
+        # No catalog.lock here: a parent may hold it while waiting for read_gate.
+        return not any(name in low for name in self.space.catalog.special_names(b))
+
+    # ------------------------------------------------------------------ main
+    def before_main_write(self, a: Analysis, sql: str, params: list[Any]) -> None:
+        """Before main writes: keep what live branches still read of its tables."""
+        tables = [r.name for r in _targets(a) if r.schema in (None, layout.MAIN)]
+        if tables:
+            # A plain UPDATE/DELETE says which rows it changes: the snapshot live
+            # branches need then keeps just those (undo.py).
+            write = delta.plan_write(a, sql, params) if a.writes and not a.drops else None
+            self.snapshots.before_write(MAIN_ID, tables, write=write)
+
+    # ------------------------------------------------------------------ branches
+    def prepare(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        a: Analysis,
+        sql: str = "",
+        params: list[Any] | None = None,
+    ) -> StatementPlan | None:
+        """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS)."""
+        targets = _targets(a)
+        for ref in targets:
+            if ref.schema is not None and ref.schema != b.schema:
+                raise InsufficientPrivilege(
+                    f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
+                    hint="Inside a branch use unqualified table names; RESET hatidata_branch to write main.",
+                )
+        b.touched.update(r.name.lower() for r in targets)
+        plan = StatementPlan()
+        if not b.persisted and targets:
+            store.persist_branch(cur, b)  # in the write's transaction: its data never orphans
+            b.persisted = True  # set back by EngineSession.end if the transaction rolls back
+        ns = Namespace.empty() if b.pristine else self.space.namespace(cur, b)
+        b.pristine = False
+        # Children of this branch must keep reading the version they forked from,
+        # whether or not the table is already materialized here.
+        self.snapshots.before_write(b.id, [r.name for r in targets])
+        dw = delta.plan_write(a, sql, params or []) if a.writes and not a.drops else None
+        if dw is not None and any(r.name in ns.deltas and r.name != dw.table for r in a.reads):
+            dw = None  # the statement reads another branch table through its delta schema
+        if not self._prepare_creates(cur, b, a, ns):
+            return None
+        self._prepare_writes(cur, b, a, ns, dw, plan)
+        self._prepare_reads(cur, b, a, ns)
+        if plan.delta is not None:
+            dw, src = plan.delta
+            dschema = layout.delta_schema(b.id)
+            key = self.space.delta_key(cur, b, dw.table)
+            if dw.kind in ("UPDATE", "DELETE"):
+                delta.pull(cur, dw, src, dschema, key)
+            cur.execute(f"SET search_path = '{qident(dschema)},{self.search_path(b)}'")
+        return plan
+
+    def _prepare_creates(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, ns: Namespace
+    ) -> bool:
+        """False: the statement is skipped (CREATE ... IF NOT EXISTS of a table there)."""
+        for ref in a.creates:
+            if ref.name in ns.local or (
+                ref.name not in ns.dropped and self.space.base_rel(cur, b, ref.name)
+            ):
+                if a.if_not_exists:
+                    return False
+                raise DuplicateTable(f'relation "{ref.name}" already exists')
+            if ref.name in ns.views:
+                cur.execute(f"DROP VIEW {qname(b.schema, ref.name)}")
+        return True
+
+    def _prepare_writes(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        a: Analysis,
+        ns: Namespace,
+        dw: delta.DeltaWrite | None,
+        plan: StatementPlan,
+    ) -> None:
+        """Copy-on-write: each written table becomes the branch's own (a delta or a copy)."""
+        for ref in [*a.writes, *a.drops]:
+            if ref.name in ns.local:
+                continue
+            if ref.name in ns.deltas:
+                if dw is not None and dw.table == ref.name:
+                    plan.delta = (dw, self._delta_base(cur, b, ref.name, ns.views))
+                else:
+                    copy.to_full(self.space, cur, b, ref.name)
+                    ns.local.add(ref.name)
+                continue
+            src = None if ref.name in ns.dropped else self.space.base_rel(cur, b, ref.name)
+            if src is None:
+                if a.if_exists:
+                    continue
+                raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
+            if ref.name in ns.views:
+                cur.execute(f"DROP VIEW {qname(b.schema, ref.name)}")
+            if (
+                dw is not None
+                and dw.table == ref.name
+                and copy.start_delta(self.space, cur, b, src, ref.name)
+            ):
+                ns.deltas.add(ref.name)
+                plan.delta = (dw, src)
+                continue
+            copy.copy_table(self.space, cur, src, b.schema, ref.name)
+            ns.local.add(ref.name)
+
+    def _prepare_reads(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, ns: Namespace
+    ) -> None:
+        """Each table read through a base that is not main's live table gets its view."""
+        written = {r.name for r in _targets(a)}
+        for ref in a.reads:
+            if ref.schema is not None or ref.name in ns.local or ref.name in written:
+                continue
+            if ref.name in ns.deltas:
+                self._delta_base(cur, b, ref.name, ns.views)
+                continue
+            if ref.name in ns.dropped:
+                raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
+            src = self.space.base_rel(cur, b, ref.name)
+            if src is None:
+                if self.db.table_exists(cur, layout.MAIN, ref.name):
+                    raise UndefinedTable(
+                        f'relation "{ref.name}" does not exist in branch "{b.name}"',
+                        detail="It was created in the parent after this branch forked.",
+                    )
+                continue
+            if src == qname(layout.MAIN, ref.name) and ref.name not in ns.views:
+                continue  # zero copy: search_path falls through to main
+            if not points_at(ns.views.get(ref.name, ""), src):
+                cur.execute(
+                    f"CREATE OR REPLACE VIEW {qname(b.schema, ref.name)} AS SELECT * FROM {src}"
+                )
+
+    def _delta_base(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, views: dict[str, str]
+    ) -> str:
+        """The base a delta table overlays; re-point the view if the parent moved it
+        (the parent wrote the table after the fork, so the base is now a snapshot)."""
+        if b.parent_id == MAIN_ID and self.space.catalog.base_snapshot(b, table) is None:
+            # main has not written the table since the fork (a drop would have taken
+            # a snapshot), so it is still there: no catalog lookup needed.
+            src: str | None = qname(layout.MAIN, table)
+        else:
+            src = self.space.base_rel(cur, b, table)
+        assert src is not None, "a delta table always has a base"
+        if not points_at(views.get(table, ""), src):
+            copy.create_overlay(cur, b, table, src, self.space.delta_key(cur, b, table))
+            views[table] = src
+        return src
+
+    def finish(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, plan: StatementPlan, ok: bool
+    ) -> bool:
+        """Undo what ``prepare`` set for one statement, check delta keys, and record
+        drops and re-creations. False: the search_path could not be reset (the
+        statement aborted the DuckDB transaction); ``route`` it again after the rollback."""
+        if plan.delta is not None:
+            try:
+                self.route(cur, b)
+            except duckdb.Error:
+                if ok:
+                    raise
+                return False
+            if ok:
+                self._record_delta(cur, b, plan)
+        if ok:
+            for ref in a.drops:  # so the parent's table stays hidden
+                if not a.is_view:
+                    store.record_drop(cur, b.id, ref.name)
+            for ref in a.creates:
+                store.record_undrop(cur, b.id, ref.name)
+        return True
+
+    def _record_delta(self, cur: duckdb.DuckDBPyConnection, b: Branch, plan: StatementPlan) -> None:
+        assert plan.delta is not None
+        dw, src = plan.delta
+        key = self.space.delta_key(cur, b, dw.table)
+        if dw.may_break_keys(key):
+            delta.check_unique(cur, src, layout.delta_schema(b.id), dw.table, key)
+        assigned = store.assigned_columns(cur, b.id, dw.table) if dw.kind == "INSERT" else set()
+        for col in delta.marks(dw, key, "-" in assigned):
+            if (b.id, dw.table, col) in self.space.marked:
+                continue
+            plan.marked.append((b.id, dw.table, col))
+            store.mark_column(cur, b, dw.table, col)

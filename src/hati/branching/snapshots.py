@@ -1,0 +1,231 @@
+"""Snapshots: what a parent keeps before it changes a table a live child still reads.
+
+Before an owner (main, or a branch with children) writes a table, ``before_write``
+asks the catalog whether a child forked after that table's last write; if so the
+table's current content is kept once, tagged with the current epoch, and every child
+forked in (previous tag, tag] reads that snapshot as its base. Main keeps only the
+rows a write says it changes when it can (undo snapshots, undo.py); everything else
+is a full copy. ``collect_garbage`` drops snapshots no live branch reads.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from hati.branching import copy, delta, layout, store, undo
+from hati.branching.catalog import MAIN_ID, Branch, Snapshot
+from hati.branching.rwlock import RWLock
+from hati.branching.space import Space
+from hati.storage.duckdb_backend import qident, qname, transaction
+
+
+class Snapshots:
+    def __init__(self, space: Space, read_gate: RWLock) -> None:
+        self.space = space
+        self.catalog = space.catalog
+        self.db = space.db
+        # Branch reads hold this shared from choosing their tables until DuckDB has
+        # started their statement; a new snapshot is registered holding it exclusively.
+        self.read_gate = read_gate
+
+    def before_write(
+        self,
+        owner_id: int,
+        tables: list[str],
+        merging: Branch | None = None,
+        write: delta.DeltaWrite | None = None,
+    ) -> None:
+        """Preserve tables live children still read, before ``owner`` changes them.
+        A child being merged is retired by the same transaction: it needs no snapshot.
+        ``merging`` or ``write`` (main's plain UPDATE/DELETE) say which rows change, so
+        main can keep just those (undo.py). (Returns before taking catalog.lock when
+        there is nothing to write: readers call this while holding read_gate, which a
+        snapshot takes exclusively.)"""
+        if not tables or not self.catalog.children(owner_id):
+            return
+        with self.catalog.lock:
+            for table in tables:
+                if owner_id == MAIN_ID:
+                    self._keep_undo(table, merging, write)
+                if self.catalog.needs_snapshot(owner_id, table, merging):
+                    self._snapshot(owner_id, table, merging, write)
+                self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
+
+    def _undo_key(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        key: list[str],
+        merging: Branch | None,
+        write: delta.DeltaWrite | None,
+    ) -> bool:
+        """Can main's coming write to ``table`` say which keys it changes?"""
+        if not key:
+            return False
+        if merging is not None:
+            return self.space.has_delta(cur, merging.id, table) and set(
+                self.space.delta_key(cur, merging, table)
+            ) == set(key)
+        return (
+            write is not None
+            and write.table == table
+            and write.kind in ("UPDATE", "DELETE")
+            and not write.may_break_keys(key)
+        )
+
+    def _capture(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        snap: str,
+        key: list[str],
+        merging: Branch | None,
+        write: delta.DeltaWrite | None,
+    ) -> None:
+        live = qname(layout.MAIN, table)
+        if merging is not None:
+            dschema = layout.delta_schema(merging.id)
+            merge_key = self.space.delta_key(cur, merging, table)
+            undo.capture_keys(
+                cur, snap, live, key, delta.changed_keys_sql(dschema, table, merge_key)
+            )
+        else:
+            assert write is not None
+            undo.capture_where(cur, snap, live, key, write)
+
+    def _keep_undo(
+        self, table: str, merging: Branch | None, write: delta.DeltaWrite | None
+    ) -> None:
+        """Before main writes ``table``: extend each undo snapshot of it with the rows
+        the write changes, or make it a full copy when the write cannot say which."""
+        snaps = [
+            s.table
+            for s in self.catalog.snapshots.get((MAIN_ID, table), [])
+            if s.table is not None and s.table in self.space.undo
+        ]
+        if not snaps:
+            return
+        cur = self.db.cursor()
+        try:
+            for snap in snaps:
+                rows = layout.rows_table(snap)
+                key = self.db.column_names(cur, layout.SNAP, layout.hide_table(rows))
+                full = not self._undo_key(cur, table, key, merging, write)
+                with transaction(cur):
+                    if full:
+                        body = copy.ddl_body(self.db.table_sql(cur, layout.SNAP, rows))
+                        assert body is not None
+                        undo.materialize(cur, snap, body)
+                    else:
+                        self._capture(cur, table, snap, key, merging, write)
+                if full:
+                    self.space.undo.discard(snap)
+        finally:
+            cur.close()
+
+    def _snapshot(
+        self,
+        owner_id: int,
+        table: str,
+        merging: Branch | None = None,
+        write: delta.DeltaWrite | None = None,
+    ) -> None:
+        cur = self.db.cursor()
+        try:
+            tag = self.catalog.epoch
+            src = self.space.current_rel(cur, owner_id, table)
+            snap_name: str | None = None
+            kept_rows = False
+            with transaction(cur):
+                if src is not None:
+                    snap_name, kept_rows = self._keep(cur, owner_id, table, src, merging, write)
+                store.record_snapshot(cur, owner_id, table, tag, snap_name)
+                if snap_name is not None:
+                    self._repoint_children(cur, owner_id, table, qname(layout.SNAP, snap_name))
+            if kept_rows and snap_name is not None:
+                self.space.undo.add(snap_name)
+            self.read_gate.acquire_exclusive()
+            try:
+                self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap_name))
+            finally:
+                self.read_gate.release_exclusive()
+        finally:
+            cur.close()
+
+    def _keep(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        owner_id: int,
+        table: str,
+        src: str,
+        merging: Branch | None,
+        write: delta.DeltaWrite | None,
+    ) -> tuple[str, bool]:
+        """Keep ``src`` as it is now: (snapshot table, whether only changed rows are kept)."""
+        if src.startswith(qident(layout.SNAP) + "."):
+            return src.split(".", 1)[1].strip('"'), False  # immutable already: share it
+        info = None
+        if owner_id == MAIN_ID and src == qname(layout.MAIN, table):
+            info = self.db.table_info(cur, layout.MAIN, table)
+        body = copy.ddl_body(info.ddl) if info else None
+        snap = layout.snapshot_table(store.next_id(cur))
+        if (
+            info is not None
+            and body is not None
+            and self._undo_key(cur, table, info.primary_key, merging, write)
+        ):
+            key_types = [(k, info.types[k]) for k in info.primary_key]
+            undo.create(cur, snap, body, key_types, src)
+            self._capture(cur, table, snap, info.primary_key, merging, write)
+            return snap, True
+        copy.copy_table(self.space, cur, src, layout.SNAP, snap)
+        return snap, False
+
+    def _repoint_children(
+        self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str, snap: str
+    ) -> None:
+        """In the snapshot's own transaction, point the views of children that read
+        the owner's live table at the new snapshot, so a committed view is never stale
+        (a session re-pointing it later would conflict with concurrent writers)."""
+        for c in self.catalog.children(owner_id):
+            if self.catalog.base_snapshot(c, table) is not None:
+                continue  # an older snapshot is still its base
+            if table not in self.db.views_in(cur, c.schema):
+                continue  # reads fall through, or the child has its own full copy
+            if self.space.has_delta(cur, c.id, table):
+                copy.create_overlay(cur, c, table, snap, self.space.delta_key(cur, c, table))
+            else:
+                cur.execute(
+                    f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS SELECT * FROM {snap}"
+                )
+
+    def drop_owner(self, owner_id: int) -> None:
+        """Forget the snapshots a retired branch kept for its (gone) children."""
+        for key in [k for k in self.catalog.snapshots if k[0] == owner_id]:
+            self.catalog.snapshots.pop(key, None)
+
+    def collect_garbage(self, cur: duckdb.DuckDBPyConnection) -> int:
+        """Drop snapshots no live branch reads; return how many went."""
+        with self.catalog.lock:
+            dead = self.catalog.unused_snapshots()
+            for owner, table, snap in dead:
+                self.catalog.drop_snapshot(owner, table, snap)
+            # Snapshot entries of owners that no longer exist.
+            live_owners = {MAIN_ID, *self.catalog.branches}
+            stale_owners = [o for o in store.snapshot_owners(cur) if o not in live_owners]
+            if not dead and not stale_owners:
+                return 0
+            used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
+            with transaction(cur):
+                for owner, table, snap in dead:
+                    store.forget_snapshot(cur, owner, table, snap.tag)
+                for owner in stale_owners:
+                    store.forget_snapshots_of(cur, owner)
+                for v in self.db.views_in(cur, layout.SNAP):  # undo snapshots, before their tables
+                    if layout.snapshot_of(v) not in used:
+                        cur.execute(f"DROP VIEW IF EXISTS {qname(layout.SNAP, v)}")
+                        self.space.undo.discard(v)
+                for t in self.db.tables_in(cur, layout.SNAP):
+                    if layout.snapshot_of(t) not in used:
+                        cur.execute(f"DROP TABLE IF EXISTS {qname(layout.SNAP, t)}")
+            return len(dead)

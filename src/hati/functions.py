@@ -1,0 +1,164 @@
+"""The branch functions (``SELECT branch_create('x')`` ...): run a call, shape its rows.
+
+The pipeline's ``intercept`` step recognises a call; :func:`run` runs it against the
+branch engine and answers with the rows the README documents. What a call needs from
+the session that made it is the :class:`Caller` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import astuple
+from typing import Any, Protocol
+
+import duckdb
+
+from hati.branching.calls import BranchCall
+from hati.branching.engine import BranchEngine
+from hati.errors import ActiveSqlTransaction, FeatureNotSupported, InsufficientPrivilege
+from hati.results import Result, rows_result, text_columns
+from hati.wire import types as pgtypes
+
+_OWN_TRANSACTION = ("branch_create", "branch_merge", "branch_discard")
+_MERGE_COLUMNS = [
+    ("branch", pgtypes.TEXT),
+    ("strategy", pgtypes.TEXT),
+    ("inserted", pgtypes.INT8),
+    ("updated", pgtypes.INT8),
+    ("deleted", pgtypes.INT8),
+    ("conflicts", pgtypes.INT8),
+    ("status", pgtypes.TEXT),
+]
+_LIST_COLUMNS = [
+    ("name", pgtypes.TEXT),
+    ("parent", pgtypes.TEXT),
+    ("created_by", pgtypes.TEXT),
+    ("created_at", pgtypes.TIMESTAMP),
+    ("tables_materialized", pgtypes.INT8),
+    ("rows_changed", pgtypes.INT8),
+    ("expires_at", pgtypes.TIMESTAMP),
+]
+
+
+class Caller(Protocol):
+    """The session a branch function runs for."""
+
+    cur: duckdb.DuckDBPyConnection
+    branch: str | None  # the branch the session works in (None: main)
+
+    @property
+    def engine(self) -> BranchEngine: ...
+
+    @property
+    def agent_id(self) -> str | None: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    @property
+    def merge_agents(self) -> list[str] | None: ...
+
+    def acted_on(self, branch: str) -> None:
+        """The audit record names the branch the call acted on."""
+
+    def leave_branch(self) -> None: ...
+
+    def query_in(self, branch: str, sql: str) -> Result:
+        """Run one statement in ``branch`` (branch_query), its rows read."""
+        ...
+
+
+def run(caller: Caller, call: BranchCall) -> Result:
+    fn = call.function
+    if fn in _OWN_TRANSACTION and caller.in_transaction:
+        raise ActiveSqlTransaction(
+            f"{fn} cannot run inside a transaction block",
+            hint="COMMIT or ROLLBACK first; branch operations commit on their own.",
+        )
+    handler = _HANDLERS.get(fn)
+    if handler is None:
+        raise FeatureNotSupported(f"{fn} is not supported")
+    if call.args and isinstance(call.args[0], str):
+        caller.acted_on(call.args[0])
+    return handler(caller, call.alias or fn, *call.args)
+
+
+def _create(
+    caller: Caller, col: str, name: str, parent: str | None = None, ttl: Any = None
+) -> Result:
+    seconds = float(ttl) if ttl is not None else None
+    b = caller.engine.create(caller.cur, name, parent, seconds, caller.agent_id)
+    return rows_result(text_columns(col), [(b.name,)])
+
+
+def _query(caller: Caller, col: str, name: Any, sql: Any) -> Result:
+    """The statement's rows, or one row (status, rows_affected)."""
+    res = caller.query_in(str(name), str(sql))
+    if res.columns is not None:
+        res.tag = f"SELECT {len(res.rows)}"
+        res.rowcount = len(res.rows)
+        return res
+    return rows_result(
+        [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)], [(res.tag, res.rowcount)]
+    )
+
+
+def _merge(caller: Caller, col: str, name: str, strategy: str | None = None) -> Result:
+    _check_merge_permission(caller, name)
+    r = caller.engine.merge(caller.cur, name, strategy if strategy is not None else "branch_wins")
+    if caller.branch == r.branch and r.status == "merged":
+        caller.leave_branch()
+    row = (r.branch, r.strategy, r.inserted, r.updated, r.deleted, r.conflicts, r.status)
+    return rows_result(_MERGE_COLUMNS, [row])
+
+
+def _discard(caller: Caller, col: str, name: str) -> Result:
+    caller.engine.discard(caller.cur, name)
+    if caller.branch == name:
+        caller.leave_branch()
+    return rows_result(text_columns(col), [(name,)])
+
+
+def _list(caller: Caller, col: str) -> Result:
+    return rows_result(_LIST_COLUMNS, [astuple(i) for i in caller.engine.list_branches(caller.cur)])
+
+
+def _diff(caller: Caller, col: str, name: str) -> Result:
+    cols = text_columns("table_name", "change", "key", "old_values", "new_values")
+    return rows_result(cols, caller.engine.diff(caller.cur, name))
+
+
+def _conflicts(caller: Caller, col: str, name: str) -> Result:
+    cols = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
+    found = caller.engine.conflicts(caller.cur, name)
+    return rows_result(cols, [(c.table, c.key, c.base, c.ours, c.theirs) for c in found])
+
+
+def _resolve(caller: Caller, col: str, name: str, table: str, key: Any, choice: Any) -> Result:
+    recorded = caller.engine.record_resolution(caller.cur, name, table, str(key), str(choice))
+    return rows_result(
+        text_columns("branch_name", "table_name", "key", "resolution"),
+        [(name, table, str(key), recorded)],
+    )
+
+
+_HANDLERS: dict[str, Callable[..., Result]] = {
+    "branch_create": _create,
+    "branch_query": _query,
+    "branch_merge": _merge,
+    "branch_discard": _discard,
+    "branch_list": _list,
+    "branch_diff": _diff,
+    "branch_conflicts": _conflicts,
+    "branch_resolve": _resolve,
+}
+
+
+def _check_merge_permission(caller: Caller, name: str) -> None:
+    into_main = caller.engine.merges_into_main(name)  # first: an unknown branch is 42704
+    allowed = caller.merge_agents
+    if allowed is not None and into_main and caller.agent_id not in allowed:
+        raise InsufficientPrivilege(
+            f'agent "{caller.agent_id}" may not merge into main',
+            hint="Ask an agent listed in merge_agents (hati.toml) to merge, or discard the branch.",
+        )
