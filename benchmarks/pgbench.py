@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmarks.core import perf
-from benchmarks.systems.postgres import find_bin
+from difftest.pgserver import find_bin
 
 MODES = {"select-only": ["-S"], "TPC-B": []}  # pgbench's built-in scripts
 TABLES = ("pgbench_accounts", "pgbench_branches", "pgbench_history", "pgbench_tellers")

@@ -235,7 +235,7 @@ def _main_live_table(res: Results, labels: dict[str, str]) -> str:
     )
 
 
-def _pgbench_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]]:
+def _pgbench_table(res: Results, labels: dict[str, str]) -> tuple[str, list[str]]:  # noqa: C901 - one row per script/client with its notes
     """One row per script and client count; PostgreSQL's TPS first, then each hati
     column with its ratio to it. Notes: how the tables were loaded, failed runs."""
     runs = [r for r in res.find("pgbench") if r.status == "ok" and r.param != "init"]

@@ -209,7 +209,7 @@ def _meta_words(line: str, variables: PsqlVariables) -> list[str]:
     return words
 
 
-def read_script(
+def read_script(  # noqa: C901 - one pass over the lines: a psql-script state machine
     text: str,
     name: str,
     family: str,

@@ -98,7 +98,7 @@ def _counts(stmts: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _pct(n: int, d: int) -> str:
-    return f"{100 * n / d:.1f} %" if d else "–"
+    return f"{100 * n / d:.1f} %" if d else "-"
 
 
 def _table(rows: list[tuple[str, dict[str, Any], int]], label: str) -> list[str]:

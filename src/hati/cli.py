@@ -265,7 +265,6 @@ def mcp(
         from hati.integrations.mcp.launch import LaunchError, Options, run
     except ImportError as exc:
         _fail(f"hati mcp needs the mcp extra ({exc})", 'pip install "hati[mcp]"', 2)
-        return
     env_port = os.environ.get("HATI_PORT")
     opts = Options(
         host=host,

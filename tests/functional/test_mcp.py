@@ -23,14 +23,14 @@ import pytest
 
 pytest.importorskip("mcp")
 
-import mcp_types as types  # noqa: E402
-from mcp import Client, StdioServerParameters  # noqa: E402
-from mcp.shared.exceptions import MCPError  # noqa: E402
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
-import hati  # noqa: E402
-from hati import daemon  # noqa: E402
-from hati.config import Config  # noqa: E402
-from hati.server import ServerThread  # noqa: E402
+import hati
+from hati import daemon
+from hati.config import Config
+from hati.server import ServerThread
 
 SRC = str(Path(hati.__file__).resolve().parents[1])
 TOOL_NAMES = {

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("pglast")
 
-from hati.integrations.mcp.connection import to_json  # noqa: E402
-from hati.integrations.mcp.sqlcheck import (  # noqa: E402
+from hati.integrations.mcp.connection import to_json
+from hati.integrations.mcp.sqlcheck import (
     check_read_only,
     check_session_settings,
 )

@@ -78,13 +78,13 @@ class _Writes(Visitor):
         if self.reason is None:
             self.reason = reason
 
-    def visit_SelectStmt(self, ancestors: Any, node: ast.SelectStmt) -> None:  # noqa: N802
+    def visit_SelectStmt(self, ancestors: Any, node: ast.SelectStmt) -> None:
         if node.intoClause is not None:
             self._note("SELECT INTO creates a table")
         if node.lockingClause:
             self._note("SELECT ... FOR UPDATE/SHARE locks rows")
 
-    def visit_FuncCall(self, ancestors: Any, node: ast.FuncCall) -> None:  # noqa: N802
+    def visit_FuncCall(self, ancestors: Any, node: ast.FuncCall) -> None:
         name = node.funcname[-1].sval.lower() if node.funcname else ""
         if name in WRITING_FUNCTIONS:
             self._note(f"{name}() changes state")
@@ -119,7 +119,8 @@ def check_read_only(sql: str) -> Refusal | None:
         )
     stmt = parsed[0].stmt
     writes = _Writes()
-    writes(stmt)
+    if stmt is not None:
+        writes(stmt)
     reason = writes.reason
     if not isinstance(stmt, _READ_STATEMENTS):
         reason = f"it is {_kind(stmt)}"
