@@ -31,8 +31,6 @@ from hati.errors import (
     TooManyConnections,
     to_sql_error,
 )
-from hati.pg.settings import STARTUP_STATUS
-from hati.pg.statements import parameter_count
 from hati.results import ALL_ROWS, Result
 from hati.session import Session
 from hati.wire import codec
@@ -71,6 +69,7 @@ class Prepared:
     param_oids: list[int]
     columns: list[tuple[str, int]] | None = None
     described: bool = False
+    nparams: int = 0  # the highest $n the statement uses
 
 
 @dataclass
@@ -261,12 +260,7 @@ class Connection:
             self._flush()
             return False
         self._send(codec.encode_auth_ok())
-        statuses = {
-            **STARTUP_STATUS,
-            "session_authorization": params.get("user", "hati"),
-            "application_name": params.get("application_name", ""),
-        }
-        for k, v in statuses.items():
+        for k, v in self.session.startup_status():
             self._send(codec.encode_parameter_status(k, v))
         self._send(codec.encode_backend_key(self.conn_id, self.secret))
         self._send(codec.encode_ready("I"))
@@ -318,7 +312,7 @@ class Connection:
             return
         if isinstance(msg, m.Sync):
             self._skip_to_sync = False
-            self._send(codec.encode_ready(self._status()))
+            self._ready()
             self._flush()
             return
         if isinstance(msg, m.Flush):
@@ -356,6 +350,14 @@ class Connection:
         if len(self._out) > 65536:
             self._flush()
 
+    def _ready(self) -> None:
+        """ReadyForQuery, after the settings the client must hear about (ParameterStatus)."""
+        if self.session is not None:
+            for k, v in self.session.reports():
+                self._send(codec.encode_parameter_status(k, v))
+        self._send(codec.encode_ready(self._status()))
+        self._flush()
+
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
@@ -384,8 +386,7 @@ class Connection:
                         break
             except Exception as exc:  # noqa: BLE001
                 self._error(exc)
-        self._send(codec.encode_ready(self._status()))
-        self._flush()
+        self._ready()
 
     def _run_batch(
         self, results: Iterator[Result]
@@ -435,7 +436,12 @@ class Connection:
     def _parse(self, msg: m.Parse) -> None:
         if msg.name and msg.name in self.prepared:
             raise DuplicatePreparedStatement(f'prepared statement "{msg.name}" already exists')
-        self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
+        nparams = 0
+        if msg.sql.strip():
+            assert self.session is not None
+            # Parsed now, as PostgreSQL does: a syntax error is the Parse message's error.
+            nparams = self.session.compile(msg.sql).compiled.params
+        self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids), nparams=nparams)
         self._send(codec.encode_parse_complete())
 
     def _type_untyped_arrays(self, msg: m.Bind) -> None:
@@ -486,7 +492,7 @@ class Connection:
             stmt = self.prepared.get(msg.name)
             if stmt is None:
                 raise InvalidSqlStatementName(f'prepared statement "{msg.name}" does not exist')
-            nparams = max(parameter_count(stmt.sql), len(stmt.param_oids))
+            nparams = max(stmt.nparams, len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
                 inferred = self.session.parameter_types(stmt.sql, nparams)
