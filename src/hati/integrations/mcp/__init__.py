@@ -9,6 +9,7 @@ Needs the ``hati[mcp]`` extra (the ``mcp`` SDK, psycopg 3, pglast).
 """
 
 from .connection import HatiError, Link, Result, Target
-from .server import TOOLS, HatiMCP
+from .server import HatiMCP
+from .tools import TOOLS
 
 __all__ = ["TOOLS", "HatiError", "HatiMCP", "Link", "Result", "Target"]

@@ -5,7 +5,8 @@ One autocommit connection per agent id, opened with ``-c hatidata_agent_id=<agen
 statement; each tool call first sets ``hatidata_request_id`` so the statements of one
 call can be found together in ``hati_audit``. Calls on one connection are serialised
 by a lock. A connection that dropped (hati restarted, network gone) is forgotten and
-reopened by the next call.
+reopened by the next call. A :class:`Call` is one tool call's view of the link: its
+agent id, its request id, and whether main is read-only for it.
 """
 
 from __future__ import annotations
@@ -292,6 +293,22 @@ class Link:
             if slot.conn is not None and not slot.conn.closed:
                 await slot.conn.close()
         self._conns.clear()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call: who makes it, its request id, and the link to hati."""
+
+    link: Link
+    agent_id: str
+    request_id: str
+    read_only_main: bool = False
+
+    async def results(self, sql: str, params: list[Any] | None = None, **kw: Any) -> list[Result]:
+        return await self.link.run(self.agent_id, self.request_id, sql, params, **kw)
+
+    async def one(self, sql: str, params: list[Any] | None = None, **kw: Any) -> Result:
+        return (await self.results(sql, params, **kw))[-1]
 
 
 async def _collect(cur: psycopg.AsyncCursor[Any], max_rows: int) -> Result:
