@@ -26,8 +26,8 @@ import duckdb
 from pglast import ast
 
 from hati.errors import FeatureNotSupported, InvalidParameter
-from hati.pg import statements
-from hati.pg.analyze import Analysis
+from hati.pg import render, statements
+from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
 from hati.results import Result
@@ -86,12 +86,18 @@ class Statement:
         """Statements DuckDB runs first (the sequences of SERIAL columns)."""
         return self.compiled.template.pre
 
+    in_branch: bool = False  # set by the session before it executes the statement
+
     @property
     def sql(self) -> str:
-        """What DuckDB runs: the front end's text, relations named as the session's
-        DuckDB search path resolves them."""
+        """What DuckDB runs: the front end's text, with ``public.t`` placed where the
+        session reads it (main's ``main.t``, or the branch's ``t`` through its DuckDB
+        search path)."""
         if self._sql is None:
-            self._sql = self.compiled.sql()
+            if self.in_branch:
+                self._sql = self.compiled.sql("branch", _in_branch)
+            else:
+                self._sql = self.compiled.sql("main", _on_main)
         return self._sql
 
     def write(self) -> PlainWrite | None:
@@ -102,6 +108,20 @@ class Statement:
                 plain_write(self.compiled, self.params) if a.writes and not a.drops else None
             )
         return self._write
+
+
+def _placed(node: ast.Node, schema: str | None) -> str | None:
+    if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
+        return render.relation(node, schema)
+    return None
+
+
+def _on_main(node: ast.Node) -> str | None:
+    return _placed(node, "main")
+
+
+def _in_branch(node: ast.Node) -> str | None:
+    return _placed(node, None)
 
 
 def split(fe: FrontEnd, sql: str) -> list[str]:

@@ -23,6 +23,7 @@ from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
+from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -73,6 +74,8 @@ class Session:
         self.audit = SessionAudit(self.state.audit)
         self._audit_branch: str | None = None
         self._reports: dict[str, str] = {}  # ParameterStatus the client is owed
+        self._published: dict[str, str] = {}  # what current_setting() reads in DuckDB
+        self._path_for: str | None = settings.GUCS["search_path"].default  # DuckDB's path
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
         self.branch: str | None = None
@@ -297,6 +300,8 @@ class Session:
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
+        if any(f[-1] == "current_setting" for f in stmt.analysis.functions):
+            self._publish_settings()
         if self.branch is not None:
             return self._in_branch(self.engine.branch(self.branch), stmt)
         return self._on_main(stmt)
@@ -327,6 +332,7 @@ class Session:
         return None
 
     def _on_main(self, stmt: pipeline.Statement) -> Result:
+        self._follow_search_path()
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         with self.branches.writing(self.txn == "T"):
@@ -335,6 +341,7 @@ class Session:
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self.branches.heal(b)
+        stmt.in_branch = True
         a = stmt.analysis
         read = a.kind == "SELECT" and not a.changes_data
         if read:
@@ -515,6 +522,35 @@ class Session:
         res.tag = "SHOW"
         return res
 
+    def _follow_search_path(self) -> None:
+        """On main, unqualified names resolve along the session's search_path, as in
+        PostgreSQL: public is DuckDB's main; hati's own schemas and schemas that do not
+        exist are passed over."""
+        path = self.settings.get("search_path")
+        if path == self._path_for:
+            return
+        wanted = []
+        for name in _path_names(path):
+            schema = "main" if name in ("public", "main") else name
+            if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
+                continue
+            if layout.is_internal_schema(schema):
+                continue
+            wanted.append(schema)
+        existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
+        duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
+        self.cur.execute(f"SET search_path = {_literal(duck)}")
+        self._path_for = path
+
+    def _publish_settings(self) -> None:
+        """Hand the session's settings to DuckDB, where current_setting() reads them."""
+        values = self.settings.values()
+        values[settings.BRANCH_SETTING] = self.branch or "main"
+        if values != self._published:
+            pairs = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in sorted(values.items()))
+            self.cur.execute(f"SET VARIABLE hati_gucs = MAP {{{pairs}}}")
+            self._published = values
+
     def _enter_branch(self, name: str) -> None:
         if name in ("", "main", "default"):
             self.leave_branch()
@@ -527,6 +563,7 @@ class Session:
     def leave_branch(self) -> None:
         if self.branch is not None:
             self.branches.route(None)
+            self._path_for = None  # the route reset DuckDB's path: follow search_path again
         self.branch = None
 
     def acted_on(self, branch: str) -> None:
@@ -558,6 +595,7 @@ class Session:
             self.branch = previous
             if previous != name:
                 self.branches.route(self.engine.branch(previous) if previous else None)
+                self._path_for = None
 
 
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
@@ -592,6 +630,31 @@ _IN_BRANCH_QUERY = frozenset(
         "EXPLAIN",
     }
 )
+
+
+def _path_names(path: str) -> list[str]:
+    """The schema names of a search_path value (``"$user", public``)."""
+    names, cur, quoted, i = [], "", False, 0
+    while i < len(path):
+        c = path[i]
+        if c == '"':
+            if quoted and i + 1 < len(path) and path[i + 1] == '"':
+                cur += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif c == "," and not quoted:
+            names.append(cur)
+            cur = ""
+        elif quoted or not c.isspace():
+            cur += c if quoted else c.lower()
+        i += 1
+    names.append(cur)
+    return [n for n in (x.strip() for x in names) if n]
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _show_name(node: ast.VariableShowStmt) -> str:

@@ -92,7 +92,7 @@ def snapshot_of(name: str) -> str:
     return name.split("$", 1)[0]
 
 
-_RESERVED = re.compile(r"^_hati|^_hbd?_[0-9]*$")
+_RESERVED = re.compile(r"^_hati(?:_|$)|^_hbd?_[0-9]*$")
 
 
 def is_internal_schema(name: str) -> bool:

@@ -81,6 +81,7 @@ _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.LockStmt: ("LOCK", "LOCK TABLE"),
     ast.CommentStmt: ("COMMENT", "COMMENT"),
     ast.CreateEnumStmt: ("CREATE_OTHER", "CREATE TYPE"),
+    ast.CreateSchemaStmt: ("CREATE_OTHER", "CREATE SCHEMA"),
 }
 
 _TXN_TAGS = {
@@ -323,6 +324,10 @@ def analyze(stmt: ast.Node) -> Analysis:  # noqa: C901 - one case per statement 
             target(stmt.relation, Role.WRITE if stmt.is_from else Role.READ)
     elif isinstance(stmt, ast.TransactionStmt):
         a.command = _TXN_TAGS.get(stmt.kind, "BEGIN")
+    elif isinstance(stmt, ast.CreateSchemaStmt):
+        a.if_not_exists = bool(stmt.if_not_exists)
+        if stmt.schemaname:
+            a.schemas.append(stmt.schemaname)
     elif isinstance(stmt, ast.CreateSeqStmt):
         a.if_not_exists = bool(stmt.if_not_exists)
         if stmt.sequence.schemaname:

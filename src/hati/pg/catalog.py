@@ -162,6 +162,12 @@ CREATE OR REPLACE MACRO main.format_type(t, m) AS
         WHEN 'timestamptz' THEN 'timestamp with time zone'
         WHEN 'time' THEN 'time without time zone' WHEN 'blob' THEN 'bytea'
         ELSE pg_catalog.format_type(t, m) END;
+CREATE OR REPLACE MACRO {HIDDEN}.current_setting(x) AS
+    coalesce(getvariable('hati_gucs')[lower(x)],
+             error('unrecognized configuration parameter "' || x || '"')),
+    (x, missing_ok) AS CASE WHEN missing_ok THEN getvariable('hati_gucs')[lower(x)]
+             ELSE coalesce(getvariable('hati_gucs')[lower(x)],
+                           error('unrecognized configuration parameter "' || x || '"')) END;
 CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
     CASE WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN TRY_CAST(x AS BIGINT)
          ELSE (SELECT oid FROM pg_catalog.pg_class

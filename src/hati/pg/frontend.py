@@ -163,7 +163,14 @@ class FrontEnd:
         try:
             slices = parser.split(sql, with_parser=True, only_slices=True)
         except parser.ParseError as exc:
-            raise syntax_error(exc) from None
+            respelled = lex.duckdb_lists(sql)
+            if respelled is None:
+                raise syntax_error(exc) from None
+            try:
+                slices = parser.split(respelled, with_parser=True, only_slices=True)
+            except parser.ParseError:
+                raise syntax_error(exc) from None
+            sql = respelled
         return [sql[s] for s in slices]
 
     def _check_size(self, sql: str) -> None:

@@ -121,6 +121,20 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
+    """The canonical SQL of the literal ``tok`` when it may be lifted, else None."""
+    name = tok.name
+    if name not in ("ICONST", "FCONST", "SCONST"):
+        return None
+    if prev not in _VALUE_CONTEXT and not prev.startswith("ASCII_"):
+        return None
+    raw = sql[tok.start : tok.end + 1]
+    if name == "SCONST":
+        value = string_value(raw)
+        return quote_string(value) if value is not None and "\x00" not in value else None
+    return raw if _NUMBER.fullmatch(raw) else None
+
+
 def shape(sql: str) -> Shape | None:
     """The statement's shape, or None when the scanner rejects it (the parser then
     reports the error) or it holds nothing to lift and no comment to drop."""
@@ -147,16 +161,7 @@ def shape(sql: str) -> Shape | None:
             out.append(" ")
             pos = tok.end + 1
             continue
-        literal: str | None = None
-        if name in ("ICONST", "FCONST") or name == "SCONST":
-            lifted = prev in _VALUE_CONTEXT or prev.startswith("ASCII_")
-            raw = sql[tok.start : tok.end + 1]
-            if lifted and name == "SCONST":
-                value = string_value(raw)
-                if value is not None and "\x00" not in value:
-                    literal = quote_string(value)
-            elif lifted and _NUMBER.fullmatch(raw):
-                literal = raw
+        literal = _liftable(sql, tok, prev)
         if literal is not None:
             out.append(sql[pos : tok.start])
             literals.append(literal)
@@ -196,3 +201,50 @@ def split_markers(sql: str, params: int) -> tuple[tuple[str, ...], tuple[int, ..
         pos = m.end()
     parts.append(sql[pos:])
     return tuple(parts), tuple(slots)
+
+
+# After these a "[" opens a value (DuckDB's list literal), not a subscript.
+_LIST_CONTEXT = frozenset(
+    {
+        "ASCII_40",
+        "ASCII_44",
+        "ASCII_61",
+        "ASCII_60",
+        "ASCII_62",
+        "Op",
+        "SELECT",
+        "VALUES",
+        "THEN",
+        "ELSE",
+        "WHEN",
+        "IN_P",
+        "RETURNING",
+        "LESS_EQUALS",
+        "GREATER_EQUALS",
+        "NOT_EQUALS",
+    }
+)
+
+
+def duckdb_lists(sql: str) -> str | None:
+    """``[1.0, 2.0]`` written as DuckDB's list literal (as the HatiData SDK writes
+    vectors) spelled ``ARRAY[1.0, 2.0]`` for PostgreSQL's grammar; None when the text
+    holds no such literal."""
+    try:
+        tokens = parser.scan(sql)
+    except parser.ParseError:
+        return None
+    out: list[str] = []
+    pos, prev = 0, ""
+    for tok in tokens:
+        if tok.name in ("C_COMMENT", "SQL_COMMENT"):
+            continue
+        if tok.name == "ASCII_91" and prev in _LIST_CONTEXT:
+            out.append(sql[pos : tok.start])
+            out.append("ARRAY")
+            pos = tok.start
+        prev = tok.name
+    if not out:
+        return None
+    out.append(sql[pos:])
+    return "".join(out)

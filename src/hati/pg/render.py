@@ -227,6 +227,19 @@ class DuckStream(RawStream):
         super().print_node(node, is_name=is_name, is_symbol=is_symbol)
 
 
+def relation(rv: ast.RangeVar, schema: str | None) -> str:
+    """A relation as ``[ONLY] [schema.]name [AS alias [(columns)]]``, in ``schema``."""
+    text = "" if rv.inh else "ONLY "
+    if schema:
+        text += quote_name(schema) + "."
+    text += quote_name(rv.relname or "")
+    if rv.alias is not None:
+        text += " AS " + quote_name(rv.alias.aliasname or "")
+        if rv.alias.colnames:
+            text += " (" + ", ".join(quote_name(c.sval) for c in rv.alias.colnames) + ")"
+    return text
+
+
 def prepare(node: ast.Node) -> None:
     """Once per tree, before any :func:`render` (it links each node to its parents)."""
     populate_ancestors(node)

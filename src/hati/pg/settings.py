@@ -136,6 +136,9 @@ GUCS: dict[str, Guc] = {
         _g("vacuum_freeze_min_age", "50000000", "int"),
         _g("log_statement", "none", "enum", ("none", "ddl", "mod", "all")),
         _g("track_io_timing", "off", "bool"),
+        _g("default_table_access_method", "heap"),
+        _g("default_tablespace", ""),
+        _g("password_encryption", "scram-sha-256", "enum", ("md5", "scram-sha-256")),
         *(
             _g(name, "", description="hati: recorded with every statement in hati_audit.")
             for name in AGENT_SETTINGS
@@ -366,6 +369,12 @@ class Settings:
         """SHOW ALL: (name, setting, description), sorted as PostgreSQL sorts them."""
         rows = [(g.name, self.get(k), g.description) for k, g in GUCS.items()]
         return sorted(rows, key=lambda r: r[0].lower())
+
+    def values(self) -> dict[str, str]:
+        """Every setting's current value by lower-cased name (current_setting reads it)."""
+        out = {k: self.get(k) for k in GUCS}
+        out.update(self.custom)
+        return out
 
     def timeout_ms(self, name: str) -> int:
         return milliseconds(self.get(name))

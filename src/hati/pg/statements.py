@@ -80,7 +80,7 @@ def describe_sql(c: Compiled) -> tuple[str, int] | None:
         )
         render.prepare(probe)
         parts, slots = lex.split_markers(render.render(probe), c.params)
-        used = [n.number for n in walk(probe) if isinstance(n, ast.ParamRef)]
+        used = [n.number or 0 for n in walk(probe) if isinstance(n, ast.ParamRef)]
         return lex.splice(parts, slots, c.literals), max(
             (n for n in used if n <= c.params), default=0
         )

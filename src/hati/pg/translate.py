@@ -153,10 +153,17 @@ FUNCTION_NAMES = {
 }
 
 
+# PostgreSQL functions hati answers with macros of its own (catalog.py).
+EMULATED_FUNCTIONS = frozenset({"current_setting"})
+
+
 def function_names(stmt: ast.Node) -> ast.Node:
     for node in walk(stmt):
         if isinstance(node, ast.FuncCall):
             name = node.funcname[-1].sval
+            if name in EMULATED_FUNCTIONS and len(node.funcname) <= 2:
+                node.funcname = (ast.String(sval=CATALOG_SCHEMA), ast.String(sval=name))
+                continue
             mapped = FUNCTION_NAMES.get(name)
             if mapped is not None and mapped != name:
                 node.funcname = (ast.String(sval=mapped),)
@@ -183,12 +190,8 @@ def catalog(stmt: ast.Node) -> ast.Node:
     hati's filtered views, ``OPERATOR(pg_catalog.~)`` is ``~``, the default collations
     go, ``'t'::regclass`` finds the relation's oid and other reg* casts are oids."""
     for node in walk(stmt):
-        if isinstance(node, ast.RangeVar):
-            emulated = _catalog_relation(node)
-            if emulated is not None:
-                if node.alias is None:
-                    node.alias = ast.Alias(aliasname=node.relname)
-                node.schemaname, node.relname = CATALOG_SCHEMA, emulated
+        if isinstance(node, ast.RangeVar | ast.ColumnRef):
+            _catalog_name(node)
         elif _qualified_operator(node):
             node.name = (node.name[1],)
         for attr, child in children(node):
@@ -204,6 +207,20 @@ def catalog(stmt: ast.Node) -> ast.Node:
                         names=(ast.String(sval="pg_catalog"), ast.String(sval="int8"))
                     )
     return stmt
+
+
+def _catalog_name(node: ast.RangeVar | ast.ColumnRef) -> None:
+    if isinstance(node, ast.RangeVar):
+        emulated = _catalog_relation(node)
+        if emulated is not None:
+            if node.alias is None:
+                node.alias = ast.Alias(aliasname=node.relname)
+            node.schemaname, node.relname = CATALOG_SCHEMA, emulated
+    elif len(node.fields) >= 3:
+        # pg_catalog.pg_class.oid: the relation is now known by its alias alone.
+        first = node.fields[0]
+        if isinstance(first, ast.String) and first.sval in ("pg_catalog", "information_schema"):
+            node.fields = node.fields[1:]
 
 
 def _qualified_operator(node: ast.Node) -> bool:
@@ -224,12 +241,11 @@ def _regclass_call(arg: ast.Node) -> ast.FuncCall:
 
 
 def default_schema(stmt: ast.Node) -> ast.Node:
-    """``public`` (and DuckDB's ``main``) is the schema unqualified names resolve to:
-    the qualifier goes, so a branch session's names resolve in its branch."""
+    """``public`` (and DuckDB's ``main``) is the schema unqualified names resolve to. A
+    relation keeps its qualifier here (where it lives is the session's: see
+    pipeline.py); a column, function or type loses it."""
     for node in walk(stmt):
-        if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
-            node.schemaname = None
-        elif isinstance(node, ast.ColumnRef) and len(node.fields) >= 3:
+        if isinstance(node, ast.ColumnRef) and len(node.fields) >= 3:
             first = node.fields[0]
             if isinstance(first, ast.String) and first.sval in DEFAULT_SCHEMAS:
                 node.fields = node.fields[1:]
@@ -321,6 +337,38 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
     return stmt
 
 
+# PostgreSQL types DuckDB knows under another name (or not in pg_catalog).
+TYPE_NAMES = {
+    "text": "text",
+    "name": "varchar",
+    "json": "json",
+    "jsonb": "json",
+    "xml": "varchar",
+    "bpchar": "varchar",
+    "citext": "varchar",
+    "inet": "varchar",
+    "cidr": "varchar",
+    "macaddr": "varchar",
+    "tsvector": "varchar",
+    "money": "numeric",
+}
+
+
+def type_names(stmt: ast.Node) -> ast.Node:
+    """Types spelled as PostgreSQL spells them, in DuckDB's names."""
+    for node in walk(stmt):
+        if isinstance(node, ast.TypeName) and node.names:
+            names = [n.sval for n in node.names]
+            plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
+            if plain and names[-1] in TYPE_NAMES:
+                mapped = TYPE_NAMES[names[-1]]
+                # pg_catalog-qualified builtins print as their SQL names (varchar, ...)
+                node.names = tuple(ast.String(sval=n) for n in ("pg_catalog", mapped))
+                if mapped in ("text", "json"):
+                    node.names = (ast.String(sval=mapped),)
+    return stmt
+
+
 Rule = Callable[[ast.Node, Translation], ast.Node]
 
 
@@ -335,6 +383,7 @@ RULES: tuple[Rule, ...] = (
     constants,
     serial_columns,
     _plain(catalog),
+    _plain(type_names),
     _plain(function_names),
 )
 

@@ -150,6 +150,13 @@ class Database:
     # ---------------------------------------------------------- catalog queries
 
     @staticmethod
+    def schemas(cur: duckdb.DuckDBPyConnection) -> set[str]:
+        rows = cur.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    @staticmethod
     def tables_in(cur: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
         rows = cur.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND database_name = current_database()",
