@@ -26,7 +26,9 @@ def server(hati_server):
         # clients cannot see them).
         own = hati_server.thread.server.app.db.cursor()
         try:
-            internal = {r[0] for r in own.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+            internal = {
+                r[0] for r in own.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+            }
         finally:
             own.close()
         assert {"_hati", "_hati_snap"} <= internal

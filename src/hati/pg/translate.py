@@ -244,6 +244,14 @@ def default_schema(stmt: ast.Node) -> ast.Node:
     """``public`` (and DuckDB's ``main``) is the schema unqualified names resolve to. A
     relation keeps its qualifier here (where it lives is the session's: see
     pipeline.py); a column, function or type loses it."""
+    if isinstance(stmt, ast.DropStmt) and stmt.objects:
+        # DROP TABLE public.t: the name resolves where the session's tables live.
+        stmt.objects = tuple(
+            obj[1:]
+            if isinstance(obj, tuple) and len(obj) == 2 and obj[0].sval in DEFAULT_SCHEMAS
+            else obj
+            for obj in stmt.objects
+        )
     for node in walk(stmt):
         if isinstance(node, ast.ColumnRef) and len(node.fields) >= 3:
             first = node.fields[0]
