@@ -32,7 +32,14 @@ from hati.errors import (
     InsufficientPrivilege,
     to_sql_error,
 )
-from hati.results import Result, command, pg_column_names, rows_result, text_columns
+from hati.results import (
+    Result,
+    command,
+    cursor_result,
+    pg_column_names,
+    rows_result,
+    text_columns,
+)
 from hati.server import pgcatalog, serial
 from hati.storage.duckdb_backend import Database, qident
 from hati.wire import types as pgtypes
@@ -513,13 +520,12 @@ class Session:
                 rel.fetchall()
             return command(_tag_for(kind, sql, n), n)
         cols = _pg_named(sql, _columns(desc))
-        cur = self.cur
         # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled
         # in once the rows are sent, as for SELECT.
         tag = (
             _tag_for(kind, sql, 0) if kind in ("INSERT", "UPDATE", "DELETE", "MERGE") else "SELECT"
         )
-        return Result(tag, cols, fetch_more=lambda k: cur.fetchmany(k))
+        return cursor_result(tag, cols, self.cur)
 
     # ---------------------------------------------------------------- transactions
     def _write_gate(self) -> Any:

@@ -143,7 +143,11 @@ class Database:
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         self.path = Path(path)
-        config = {"threads": threads} if threads else {}
+        # Lossless Arrow output keeps what result encoding needs: TIMETZ offsets, 128-bit
+        # integers, BIT and UUID as themselves (see hati.wire.text_out).
+        config: dict[str, object] = {"arrow_lossless_conversion": True}
+        if threads:
+            config["threads"] = threads
         self._con = duckdb.connect(str(self.path), config=config)
         # fetchall, not fetchone: a result left open on the root connection keeps its
         # transaction alive forever, and then DuckDB can never checkpoint or free old
