@@ -28,13 +28,13 @@ import duckdb
 
 COLUMNS = "int8, float8, text, timestamp, numeric(12,2)"
 DUCK_TABLE = """
-CREATE TABLE t AS SELECT i::BIGINT AS a, i * 1.5 AS b, 'row number ' || i AS c,
+CREATE TABLE t AS SELECT i::BIGINT AS a, i * 1.5::DOUBLE AS b, 'row number ' || i AS c,
     TIMESTAMP '2024-01-01' + to_microseconds(i * 1000003) AS d, (i / 7)::DECIMAL(12,2) AS e
 FROM range({n}) r(i)
 """
 PG_TABLE = """
 CREATE TABLE t AS SELECT i::int8 AS a, i * 1.5::float8 AS b, 'row number ' || i AS c,
-    timestamp '2024-01-01' + i * 1000003 * interval '1 microsecond' AS d,
+    timestamp '2024-01-01' + i::int8 * 1000003 * interval '1 microsecond' AS d,
     (i / 7.0)::numeric(12,2) AS e
 FROM generate_series(0, {last}) i
 """

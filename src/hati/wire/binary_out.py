@@ -44,51 +44,29 @@ def as_array(c: Cells) -> pa.Array:
     return c
 
 
-def prefixed(c: Cells) -> list[Any]:
-    """The pieces of length-prefixed cells: int32 length (-1 for NULL), then the bytes."""
+def prefixed(c: Cells) -> tuple[list[Any], np.ndarray | int]:
+    """Length-prefixed cells as pieces (int32 length, -1 for NULL, then the bytes) and the
+    bytes each row takes (one number when all rows take the same)."""
     if isinstance(c, tuple) and (c[1] is None or c[1].all()):
         mat = c[0]
-        return [struct.pack("!i", mat.shape[1]), mat]
+        return [struct.pack("!i", mat.shape[1]), mat], 4 + mat.shape[1]
     arr = as_array(c)
     lens = cells.lengths(arr)
     mask = valid(arr)
-    if mask is not None:
-        lens = np.where(mask, lens, -1)
-    return [big_endian(lens, ">i4"), arr]
-
-
-def prefixed_lengths(c: Cells, n: int) -> np.ndarray:
-    """Bytes each cell takes with its length prefix."""
-    if isinstance(c, tuple) and (c[1] is None or c[1].all()):
-        return np.full(n, 4 + c[0].shape[1], np.int64)
-    return 4 + cells.lengths(as_array(c))
-
-
-def _numpy(arr: pa.Array, fill: Any = 0) -> np.ndarray:
-    if arr.null_count:
-        arr = pc.fill_null(arr, pa.scalar(fill, arr.type))
-    return arr.to_numpy(zero_copy_only=False)
+    prefix = lens if mask is None else np.where(mask, lens, -1)
+    return [big_endian(prefix, ">i4"), arr], 4 + lens
 
 
 def _fixed(dtype: str, source: pa.DataType | None = None) -> Column:
     def encode(arr: pa.Array) -> Cells:
         values = arr if source is None else arr.cast(source)
-        return big_endian(_numpy(values), dtype), valid(arr)
+        return big_endian(cells.values(values), dtype), valid(arr)
 
     return encode
 
 
 def _bool(arr: pa.Array) -> Cells:
-    return _numpy(arr, False).astype(np.uint8).reshape(-1, 1), valid(arr)
-
-
-def _ragged(matrix: np.ndarray, widths: np.ndarray, mask: np.ndarray | None) -> pa.Array:
-    """Row i is the first widths[i] bytes of matrix row i."""
-    n, w = matrix.shape
-    keep = np.arange(w)[None, :] < widths[:, None]
-    offs = np.zeros(n + 1, np.int64)
-    np.cumsum(widths, out=offs[1:])
-    return cells.from_buffers(matrix[keep], offs, mask)
+    return cells.values(arr, False).astype(np.uint8).reshape(-1, 1), valid(arr)
 
 
 # ------------------------------------------------------------------ numeric
@@ -97,34 +75,42 @@ def _ragged(matrix: np.ndarray, widths: np.ndarray, mask: np.ndarray | None) -> 
 def _numeric_from_ints(
     magnitude: np.ndarray, negative: np.ndarray, scale: int, mask: np.ndarray | None
 ) -> pa.Array:
-    """numeric_send of magnitude * 10**-scale (magnitude: uint64)."""
+    """numeric_send of magnitude * 10**-scale: (ndigits, weight, sign, dscale) and the
+    base-10000 digits without leading or trailing zero groups (magnitude: uint64)."""
     n = len(magnitude)
-    pad = -scale % 4
+    pad = -scale % 4  # the fraction is padded to whole groups of four digits
     frac_groups = (scale + pad) // 4
-    cut = np.uint64(10 ** (4 - pad))
-    groups = np.zeros((n, 6), np.int64)  # least significant first
-    groups[:, 0] = (magnitude % cut).astype(np.int64) * 10**pad
+    cut = 10 ** (4 - pad)
+    largest = int(magnitude.max()) if n else 0
+    ngroups = 1 + max(1, (len(str(largest // cut)) + 3) // 4)
+    if largest < (1 << 63):
+        magnitude = magnitude.astype(np.int64)  # int64 arithmetic is faster than uint64
+    groups = np.empty((n, ngroups), np.int64)  # most significant first
+    groups[:, -1] = (magnitude % cut) * 10**pad
     q = magnitude // cut
-    for k in range(1, 6):
-        groups[:, k] = (q % np.uint64(10000)).astype(np.int64)
-        q = q // np.uint64(10000)
+    for k in range(ngroups - 2, -1, -1):
+        groups[:, k] = q % 10000
+        q = q // 10000
     nonzero = groups != 0
-    anynz = nonzero.any(axis=1)
-    top = 5 - np.argmax(nonzero[:, ::-1], axis=1)  # most significant nonzero group
-    bottom = np.argmax(nonzero, axis=1)
-    ndigits = np.where(anynz, top - bottom + 1, 0)
-    weight = np.where(anynz, top - frac_groups, 0)
-    sign = np.where(negative & anynz, 0x4000, 0)
-    head = np.stack([ndigits, weight, sign, np.full(n, scale)], axis=1)
-    header = big_endian(head.reshape(-1), ">i2").reshape(n, 8)
-    # digits most significant first, starting at the top group
-    msf = groups[:, ::-1]
-    start = 5 - top
-    shift = (np.arange(6)[None, :] + np.where(anynz, start, 0)[:, None]) % 6
-    ordered = np.take_along_axis(msf, shift, axis=1)
-    digits = big_endian(ordered.reshape(-1), ">i2").reshape(n, 12)
-    body = _ragged(digits, ndigits * 2, None)
-    return cells.with_validity(concat([header, body], n), mask)
+    any_digit = nonzero.any(axis=1)
+    first = np.argmax(nonzero, axis=1)
+    last = ngroups - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+    ndigits = np.where(any_digit, last - first + 1, 0)
+    weight = np.where(any_digit, ngroups - 1 - first - frac_groups, 0)
+    sign = np.where(negative & any_digit, 0x4000, 0)
+    head = np.stack([ndigits, weight, sign, np.full(n, scale)], axis=1).reshape(-1)
+    matrix = np.hstack(
+        [
+            big_endian(head, ">i2").reshape(n, 8),
+            big_endian(groups.reshape(-1), ">i2").reshape(n, 2 * ngroups),
+        ]
+    )
+    col = np.arange(8 + 2 * ngroups)[None, :]
+    begin = 8 + 2 * first[:, None]
+    keep = (col < 8) | ((col >= begin) & (col < begin + 2 * ndigits[:, None]))
+    offs = np.zeros(n + 1, np.int64)
+    np.cumsum(8 + 2 * ndigits, out=offs[1:])
+    return cells.from_buffers(matrix[keep], offs, mask)
 
 
 def _numeric_py(values: list[Any]) -> pa.Array:
@@ -180,7 +166,7 @@ def _numeric_column(typ: pa.DataType) -> Column:
     if pa.types.is_integer(typ):
 
         def encode(arr: pa.Array) -> Cells:
-            v = _numpy(arr)
+            v = cells.values(arr)
             negative = v < 0 if pa.types.is_signed_integer(typ) else np.zeros(len(v), bool)
             mag = (
                 np.abs(v.astype(np.int64)).astype(np.uint64)
@@ -197,7 +183,7 @@ def _numeric_column(typ: pa.DataType) -> Column:
 
 
 def _date(arr: pa.Array) -> Cells:
-    days = _numpy(arr.cast(pa.int32())).astype(np.int64)
+    days = cells.values(arr.cast(pa.int32())).astype(np.int64)
     out = np.where(
         days == _INT32_MAX,
         _INT32_MAX,
@@ -207,12 +193,12 @@ def _date(arr: pa.Array) -> Cells:
 
 
 def _time(arr: pa.Array) -> Cells:
-    return big_endian(_numpy(arr.cast(pa.int64())), ">i8"), valid(arr)
+    return big_endian(cells.values(arr.cast(pa.int64())), ">i8"), valid(arr)
 
 
 def _timetz(arr: pa.Array) -> Cells:
     if not isinstance(arr, pa.ExtensionArray):
-        micros, offset = _numpy(arr.cast(pa.int64())), np.zeros(len(arr), np.int64)
+        micros, offset = cells.values(arr.cast(pa.int64())), np.zeros(len(arr), np.int64)
         mask = valid(arr)
     else:
         micros, offset = text_out.timetz_parts(arr)
@@ -221,7 +207,7 @@ def _timetz(arr: pa.Array) -> Cells:
 
 
 def _timestamp(arr: pa.Array) -> Cells:
-    raw = _numpy(arr.cast(pa.int64()))
+    raw = cells.values(arr.cast(pa.int64()))
     unit = arr.type.unit
     scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}[unit]
     us = text_out.round_ns(raw) if unit == "ns" else raw * scale
@@ -287,24 +273,13 @@ def _jsonb(typ: pa.DataType) -> Column:
 # ------------------------------------------------------------------ arrays and records
 
 
-def _list_offsets(arr: pa.Array) -> np.ndarray:
-    if pa.types.is_fixed_size_list(arr.type):
-        size = arr.type.list_size
-        return (np.arange(len(arr) + 1, dtype=np.int64) + arr.offset) * size
-    return np.asarray(arr.offsets).astype(np.int64)
-
-
-def _is_list(typ: pa.DataType) -> bool:
-    return pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
-
-
 def _array(element: Column, elem_oid: int, depth: int) -> Column:
     """array_send: ndim, has-null flag, element OID, (size, lower bound 1) per dim, elements."""
 
     def encode(arr: pa.Array) -> Cells:
         n = len(arr)
         mask = valid(arr)
-        offs = _list_offsets(arr)  # rows -> their range in ``level``
+        offs = cells.list_offsets(arr)  # rows -> their range in ``level``
         level = arr.values
         dims = [np.diff(offs)]
         for _ in range(depth - 1):
@@ -315,7 +290,7 @@ def _array(element: Column, elem_oid: int, depth: int) -> Column:
                     "a multidimensional array cannot have NULL sub-arrays",
                     hint="Request this column in text format, or replace the NULL sub-arrays.",
                 )
-            sub_offs = _list_offsets(sub)
+            sub_offs = cells.list_offsets(sub)
             sub_len = np.diff(sub_offs)
             count = np.diff(rel)
             first = np.zeros(n, np.int64)
@@ -333,7 +308,7 @@ def _array(element: Column, elem_oid: int, depth: int) -> Column:
         leaf_offs = offs - offs[0]
         items = element(leaf)
         m = len(leaf)
-        item_cells = concat(prefixed(items), m)
+        item_cells = concat(prefixed(items)[0], m)
         body = cells.from_buffers(cells.data(item_cells), cells.offsets(item_cells)[leaf_offs])
         item_mask = valid(as_array(items))
         nulls = np.zeros(m + 1, np.int64)
@@ -349,7 +324,7 @@ def _array(element: Column, elem_oid: int, depth: int) -> Column:
         ]
         for size in dims:
             head += [big_endian(size, ">i4"), big_endian(np.ones(n), ">i4")]
-        header = _ragged(np.hstack(head), 12 + ndim * 8, None)
+        header = cells.ragged(np.hstack(head), 12 + ndim * 8, None)
         return cells.with_validity(concat([header, body], n), mask)
 
     return encode
@@ -363,7 +338,7 @@ def _record(fields: list[tuple[Column, int]]) -> Column:
         pieces: list[Any] = [struct.pack("!i", len(fields))]
         for child, (enc, oid) in zip(arr.flatten(), fields, strict=True):
             pieces.append(struct.pack("!I", oid))
-            pieces += prefixed(enc(child))
+            pieces += prefixed(enc(child))[0]
         return cells.with_validity(concat(pieces, n), valid(arr))
 
     return encode
@@ -417,7 +392,7 @@ def arrow_oid(typ: pa.DataType) -> int:
         return arrow_oid(typ.value_type)
     if pa.types.is_map(typ):
         return t.JSON
-    if _is_list(typ):
+    if cells.is_list(typ):
         inner = arrow_oid(typ.value_type)
         return inner if inner in t.ELEMENT_OF else t.ARRAY_OF.get(inner, t.ARRAY_OF[t.TEXT])
     if pa.types.is_struct(typ):
@@ -466,9 +441,9 @@ def column(typ: pa.DataType, oid: int) -> Column:
         return _varbit
     if oid == t.JSONB:
         return _jsonb(typ)
-    if oid in t.ELEMENT_OF and _is_list(typ):
+    if oid in t.ELEMENT_OF and cells.is_list(typ):
         depth, leaf = 0, typ
-        while _is_list(leaf):
+        while cells.is_list(leaf):
             depth, leaf = depth + 1, leaf.value_type
         elem_oid = arrow_oid(leaf)
         return _array(column(leaf, elem_oid), elem_oid, depth)

@@ -78,6 +78,25 @@ def int128(arr: pa.Array, signed: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
     return raw, lo, small
 
 
+def values(arr: pa.Array, fill: object = 0) -> np.ndarray:
+    """A primitive array's values as numpy, nulls replaced by ``fill``."""
+    if arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar(fill, arr.type))
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def is_list(typ: pa.DataType) -> bool:
+    return pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
+
+
+def list_offsets(arr: pa.Array) -> np.ndarray:
+    """The n + 1 offsets of a (fixed-size) list array into its values, as int64."""
+    if pa.types.is_fixed_size_list(arr.type):
+        size = arr.type.list_size
+        return (np.arange(len(arr) + 1, dtype=np.int64) + arr.offset) * size
+    return np.asarray(arr.offsets).astype(np.int64)
+
+
 def valid(arr: pa.Array) -> np.ndarray | None:
     """A bool mask of the non-null values, or None when there is no null."""
     if arr.null_count == 0:
@@ -122,6 +141,15 @@ def fixed_array(matrix: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
         np.cumsum(np.where(mask, w, 0), out=offs[1:])
         return from_buffers(raw, offs, mask)
     return from_buffers(np.ascontiguousarray(matrix).reshape(-1), np.arange(n + 1) * w)
+
+
+def ragged(matrix: np.ndarray, widths: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A binary array whose value i is the first widths[i] bytes of matrix row i."""
+    n, w = matrix.shape
+    keep = np.arange(w)[None, :] < widths[:, None]
+    offs = np.zeros(n + 1, np.int64)
+    np.cumsum(widths, out=offs[1:])
+    return from_buffers(matrix[keep], offs, mask)
 
 
 def big_endian(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -176,7 +204,8 @@ def concat(pieces: Sequence[Piece], n: int) -> pa.Array:
             masks.append(None)
         else:
             mask = valid(g)
-            total += int(lengths(g).sum())
+            offs = offsets(g)
+            total += int(offs[-1] - offs[0])
             arrays.append(g)
             masks.append(mask)
     if not arrays:

@@ -54,7 +54,10 @@ class RowEncoder:
 
     def encode(self, batch: pa.RecordBatch | pa.Table) -> bytes:
         if isinstance(batch, pa.Table):
-            return b"".join(self.encode(b) for b in batch.to_batches())
+            batches = batch.to_batches()
+            if len(batches) > 1:
+                batches = batch.combine_chunks().to_batches()
+            return b"".join(self.encode(b) for b in batches)
         n = batch.num_rows
         if n == 0:
             return b""
@@ -64,8 +67,9 @@ class RowEncoder:
             c = enc(col)
             if not binary:
                 c = cells.as_binary(c)
-            pieces += binary_out.prefixed(c)
-            size += binary_out.prefixed_lengths(c, n)
+            more, took = binary_out.prefixed(c)
+            pieces += more
+            size += took
         head = np.empty((n, 7), np.uint8)
         head[:, 0] = ord("D")
         head[:, 1:5] = cells.big_endian(size, ">i4")

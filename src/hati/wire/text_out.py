@@ -63,16 +63,23 @@ def _ints(values: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(values), pa.string())
 
 
-def _numpy(arr: pa.Array, fill: Any = 0) -> np.ndarray:
-    """Values of a primitive array as numpy, nulls replaced by ``fill``."""
-    if arr.null_count:
-        arr = pc.fill_null(arr, pa.scalar(fill, arr.type))
-    return arr.to_numpy(zero_copy_only=False)
+def _trim_fraction(arr: pa.Array, us: np.ndarray) -> pa.Array:
+    """'12:00:00.500000' -> '12:00:00.5', '12:00:00.000000' -> '12:00:00'.
 
-
-def _trim_fraction(arr: pa.Array) -> pa.Array:
-    """'12:00:00.500000' -> '12:00:00.5', '12:00:00.000000' -> '12:00:00'."""
-    return pc.replace_substring_regex(arr, r"\.?0+$", "")
+    ``arr`` is Arrow's text of microsecond times (six fraction digits, no nulls), ``us``
+    the microseconds. When every text has the same width (years 1000 to 9999) the
+    fraction is cut with numpy; otherwise with a regular expression.
+    """
+    offs = cells.offsets(arr)
+    n = len(arr)
+    width = int(offs[1] - offs[0]) if n else 0
+    if n == 0 or int(offs[-1] - offs[0]) != n * width or (np.diff(offs) != width).any():
+        return pc.replace_substring_regex(arr, r"\.?0+$", "")
+    frac = us % 1_000_000
+    zeros = sum((frac % 10**k == 0).astype(np.int64) for k in range(1, 6))
+    widths = np.where(frac != 0, width - zeros, width - 7)
+    matrix = cells.data(arr)[offs[0] : offs[-1]].reshape(n, width)
+    return cells.ragged(matrix, widths)
 
 
 def _fraction(us: np.ndarray) -> list[str]:
@@ -210,7 +217,7 @@ def _float(arr: pa.Array) -> pa.Array:
     single = arr.type == pa.float32()
     low, high = _FLOAT_RANGE[arr.type]
     high_exp = 6 if single else 15
-    x = _numpy(arr, 0.0)
+    x = cells.values(arr, 0.0)
     out = pc.cast(arr, pa.string())
     finite = np.isfinite(x)
     ax = np.abs(x)
@@ -315,7 +322,7 @@ def _uuid(arr: pa.Array) -> pa.Array:
 
 
 def _date(arr: pa.Array) -> pa.Array:
-    days = _numpy(arr.cast(pa.int32()), 0).astype(np.int64)
+    days = cells.values(arr.cast(pa.int32()), 0).astype(np.int64)
     out = pc.cast(arr, pa.string())
     odd = (days < _DAY0) | (days >= _DAY10K)
     mask = valid(arr)
@@ -343,7 +350,7 @@ def round_ns(ns: np.ndarray) -> np.ndarray:
 def _micros(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Timestamps (any unit) as int64 microseconds, floored, and a mask of +-infinity."""
     unit = arr.type.unit
-    raw = _numpy(arr.cast(pa.int64()), 0)
+    raw = cells.values(arr.cast(pa.int64()), 0)
     inf = np.abs(raw) == _INT64_MAX
     if unit == "s":
         us = raw * 1_000_000
@@ -361,7 +368,7 @@ def _timestamp_text(
 ) -> pa.Array:
     """Text of microsecond timestamps without zone; BC and infinities fixed in Python."""
     safe = np.where(inf, 0, us)
-    out = _trim_fraction(pc.cast(pa.array(safe, pa.timestamp("us")), pa.string()))
+    out = _trim_fraction(pc.cast(pa.array(safe, pa.timestamp("us")), pa.string()), safe)
     odd = inf | (safe < _DAY0 * _US_PER_DAY) | (safe >= _DAY10K * _US_PER_DAY)
     if mask is not None:
         odd &= mask
@@ -402,9 +409,11 @@ def _timestamptz(tz: str) -> Column:
             off = np.zeros(len(us), np.int64)
         else:
             local = pc.local_timestamp(pa.array(safe, pa.timestamp("us", tz=tz)))
-            off = (_numpy(local.cast(pa.int64()), 0) - safe) // 1_000_000
+            off = (cells.values(local.cast(pa.int64()), 0) - safe) // 1_000_000
         local_us = safe + off * 1_000_000
-        base = _trim_fraction(pc.cast(pa.array(local_us, pa.timestamp("us")), pa.string()))
+        base = _trim_fraction(
+            pc.cast(pa.array(local_us, pa.timestamp("us")), pa.string()), local_us
+        )
         out = concat([base, _offsets(off)], len(us))
         odd = inf | (local_us < _DAY0 * _US_PER_DAY) | (local_us >= _DAY10K * _US_PER_DAY)
         if mask is not None:
@@ -421,10 +430,10 @@ def _timestamptz(tz: str) -> Column:
 
 
 def _time(arr: pa.Array) -> pa.Array:
-    us = _numpy(arr.cast(pa.int64()), 0)
+    us = cells.values(arr.cast(pa.int64()), 0)
     day = us >= _US_PER_DAY
     safe = np.where(day, 0, us)
-    out = _trim_fraction(pc.cast(pa.array(safe, pa.time64("us")), pa.string()))
+    out = _trim_fraction(pc.cast(pa.array(safe, pa.time64("us")), pa.string()), safe)
     out = _replace(out, day, lambda i: _clock(int(us[i])))
     return with_validity(cells.as_binary(out), valid(arr))
 
@@ -518,11 +527,7 @@ def _list(element: Column, nested: bool) -> Column:
     def encode(arr: pa.Array) -> pa.Array:
         n = len(arr)
         mask = valid(arr)
-        if pa.types.is_fixed_size_list(arr.type):
-            size = arr.type.list_size
-            offs = (np.arange(n + 1, dtype=np.int64) + arr.offset) * size
-        else:
-            offs = np.asarray(arr.offsets).astype(np.int64)
+        offs = cells.list_offsets(arr)
         values = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
         items = element(values)
         if not nested:
@@ -653,14 +658,8 @@ def column(t: pa.DataType, zone: str | None = None) -> Column:
         return _dictionary(column(t.value_type, zone))
     if pa.types.is_map(t):
         return _map
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        child = t.value_type
-        nested = (
-            pa.types.is_list(child)
-            or pa.types.is_fixed_size_list(child)
-            or pa.types.is_large_list(child)
-        )
-        return _list(column(child, zone), nested)
+    if cells.is_list(t):
+        return _list(column(t.value_type, zone), cells.is_list(t.value_type))
     if pa.types.is_struct(t):
         return _record([column(t.field(i).type, zone) for i in range(t.num_fields)])
     return _python

@@ -67,6 +67,8 @@ TYPE_SIZE = {
     TIME: 8,
     UUID: 16,
     OID: 4,
+    INTERVAL: 16,
+    TIMETZ: 12,
 }
 
 _SCALAR_OIDS = {
