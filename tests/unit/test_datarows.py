@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 import pytest
+from wire_rows import decode_rows
 
 from hati.errors import to_sql_error
 from hati.results import ArrowRows, cursor_result
-from hati.wire import datarows
+from hati.wire import binary_out, datarows
 from hati.wire import types as pgtypes
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")
@@ -24,29 +25,11 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
-def cells(data: bytes) -> list[list[bytes | None]]:
-    rows, pos = [], 0
-    while pos < len(data):
-        assert data[pos : pos + 1] == b"D"
-        (size,) = struct.unpack_from("!i", data, pos + 1)
-        (ncols,) = struct.unpack_from("!h", data, pos + 5)
-        p, row = pos + 7, []
-        for _ in range(ncols):
-            (n,) = struct.unpack_from("!i", data, p)
-            p += 4
-            row.append(None if n < 0 else data[p : p + n])
-            p += max(n, 0)
-        assert p == pos + 1 + size
-        rows.append(row)
-        pos = p
-    return rows
-
-
 def run(duck: duckdb.DuckDBPyConnection, sql: str, fmt: int = 0) -> list[list[bytes | None]]:
     cur = duck.cursor()
     cur.execute(sql)
     cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
-    return cells(datarows.encode_rows(cols, (fmt,), cur.to_arrow_table()))
+    return decode_rows(datarows.encode_rows(cols, (fmt,), cur.to_arrow_table()))
 
 
 def test_map_is_the_text_of_a_json_object(duck):
@@ -105,10 +88,10 @@ def test_a_slice_of_a_batch_encodes_as_its_own_rows(duck, fmt):
     cur.execute(SLICE_SQL)
     cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
     batch = cur.to_arrow_table().combine_chunks().to_batches()[0]
-    whole = cells(datarows.encode_rows(cols, (fmt,), batch))
+    whole = decode_rows(datarows.encode_rows(cols, (fmt,), batch))
     assert len(whole) == 50
     for start, length in ((0, 7), (7, 13), (20, 1), (21, 29), (49, 1)):
-        part = cells(datarows.encode_rows(cols, (fmt,), batch.slice(start, length)))
+        part = decode_rows(datarows.encode_rows(cols, (fmt,), batch.slice(start, length)))
         assert part == whole[start : start + length], (start, length)
 
 
@@ -117,15 +100,15 @@ def test_per_column_formats_as_bind_gives_them(duck):
     cur.execute("SELECT 1::INTEGER AS a, 'x' AS b, 2::SMALLINT AS c")
     cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
     table = cur.to_arrow_table()
-    assert cells(datarows.encode_rows(cols, (1, 0, 1), table)) == [
+    assert decode_rows(datarows.encode_rows(cols, (1, 0, 1), table)) == [
         [b"\x00\x00\x00\x01", b"x", b"\x00\x02"]
     ]
-    assert cells(datarows.encode_rows(cols, (), table)) == [[b"1", b"x", b"2"]]
+    assert decode_rows(datarows.encode_rows(cols, (), table)) == [[b"1", b"x", b"2"]]
 
 
 def test_python_rows_keep_the_per_value_encoders():
     cols = [("a", pgtypes.INT8), ("b", pgtypes.TEXT)]
-    assert cells(datarows.encode_rows(cols, (), [(1, "x"), (None, "y")])) == [
+    assert decode_rows(datarows.encode_rows(cols, (), [(1, "x"), (None, "y")])) == [
         [b"1", b"x"],
         [None, b"y"],
     ]
@@ -136,10 +119,10 @@ def test_unknown_time_zone_falls_back_to_utc(duck):
     cur.execute("SELECT TIMESTAMPTZ '2024-01-01 12:00:00+00' AS t")
     cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
     table = cur.to_arrow_table()
-    assert cells(datarows.encode_rows(cols, (), table, "No/Such_Zone")) == [
+    assert decode_rows(datarows.encode_rows(cols, (), table, "No/Such_Zone")) == [
         [b"2024-01-01 12:00:00+00"]
     ]
-    assert cells(datarows.encode_rows(cols, (), table, "Asia/Kolkata")) == [
+    assert decode_rows(datarows.encode_rows(cols, (), table, "Asia/Kolkata")) == [
         [b"2024-01-01 17:30:00+05:30"]
     ]
 
@@ -184,3 +167,20 @@ def test_closing_a_half_read_result_frees_its_cursor(duck):
     res.close()
     assert res.exhausted
     assert cur.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_arrow_types_map_to_the_oids_the_row_description_announces(duck):
+    duck.execute("CREATE TYPE mood AS ENUM ('sad', 'happy')")
+    cur = duck.cursor()
+    cur.execute(
+        SLICE_SQL.replace("FROM range(50) t(i)", "")
+        + ", 1::TINYINT, 1::UTINYINT, 1::USMALLINT, 1::UINTEGER, 1::UBIGINT, 1::UHUGEINT,"
+        " 1.5::DOUBLE, DATE '2024-01-01', TIME '01:02:03', '01:02:03+01'::TIMETZ,"
+        " TIMESTAMPTZ '2024-01-01 00:00:00+00', '2024-01-01'::TIMESTAMP_NS, uuid(), '{}'::JSON,"
+        " 'sad'::mood, '0101'::BIT, NULL, 1::BIGNUM, union_value(k := 1), [1, 2]::INTEGER[2],"
+        " [row(1, 'a')], [MAP {'a': 1}], [[['x']]], [TIME '01:02:03'], ['01:02:03+01'::TIMETZ]"
+        " FROM range(3) t(i)"
+    )
+    announced = [pgtypes.oid_for(d[1]) for d in cur.description]
+    schema = cur.to_arrow_table().schema
+    assert [binary_out.arrow_oid(f.type) for f in schema] == announced

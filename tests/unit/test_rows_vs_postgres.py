@@ -23,6 +23,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 from benchmarks.systems.postgres import PgCluster, pg_unavailable
+from wire_rows import decode_copy_binary, decode_rows
 
 from hati.wire import datarows
 from hati.wire import types as pgtypes
@@ -415,43 +416,6 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
     con.execute("CREATE TABLE h AS SELECT 9223372036854775807::BIGINT AS x FROM range(3)")
     yield con
     con.close()
-
-
-def decode_rows(data: bytes) -> list[list[bytes | None]]:
-    """DataRow messages back to their cells."""
-    rows, pos = [], 0
-    while pos < len(data):
-        assert data[pos : pos + 1] == b"D"
-        (size,) = struct.unpack_from("!i", data, pos + 1)
-        (ncols,) = struct.unpack_from("!h", data, pos + 5)
-        p, row = pos + 7, []
-        for _ in range(ncols):
-            (n,) = struct.unpack_from("!i", data, p)
-            p += 4
-            row.append(None if n < 0 else data[p : p + n])
-            p += max(n, 0)
-        assert p == pos + 1 + size, "DataRow length field disagrees with its content"
-        rows.append(row)
-        pos = p
-    return rows
-
-
-def decode_copy_binary(data: bytes) -> list[list[bytes | None]]:
-    assert data[:11] == b"PGCOPY\n\xff\r\n\x00"
-    (ext,) = struct.unpack_from("!i", data, 15)
-    pos, rows = 19 + ext, []
-    while True:
-        (ncols,) = struct.unpack_from("!h", data, pos)
-        pos += 2
-        if ncols == -1:
-            return rows
-        row = []
-        for _ in range(ncols):
-            (n,) = struct.unpack_from("!i", data, pos)
-            pos += 4
-            row.append(None if n < 0 else data[pos : pos + n])
-            pos += max(n, 0)
-        rows.append(row)
 
 
 # The rows aggregates run over: three times the largest int8, whose sum needs 128 bits.

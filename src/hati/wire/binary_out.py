@@ -182,14 +182,14 @@ def _numeric_column(typ: pa.DataType) -> Column:
 # ------------------------------------------------------------------ dates and times
 
 
+def _infinities(raw: np.ndarray, end: int, value: np.ndarray) -> np.ndarray:
+    """``value`` with DuckDB's +-infinity (+-end) as PostgreSQL's (end and -end - 1)."""
+    return np.where(raw == end, end, np.where(raw == -end, -end - 1, value))
+
+
 def _date(arr: pa.Array) -> Cells:
     days = cells.values(arr.cast(pa.int32())).astype(np.int64)
-    out = np.where(
-        days == _INT32_MAX,
-        _INT32_MAX,
-        np.where(days == -_INT32_MAX, -_INT32_MAX - 1, days - _DAYS_1970_2000),
-    )
-    return big_endian(out, ">i4"), valid(arr)
+    return big_endian(_infinities(days, _INT32_MAX, days - _DAYS_1970_2000), ">i4"), valid(arr)
 
 
 def _time(arr: pa.Array) -> Cells:
@@ -207,28 +207,14 @@ def _timetz(arr: pa.Array) -> Cells:
 
 
 def _timestamp(arr: pa.Array) -> Cells:
-    raw = cells.values(arr.cast(pa.int64()))
-    unit = arr.type.unit
-    scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}[unit]
-    us = text_out.round_ns(raw) if unit == "ns" else raw * scale
-    out = np.where(
-        raw == _INT64_MAX,
-        _INT64_MAX,
-        np.where(raw == -_INT64_MAX, -_INT64_MAX - 1, us - _US_1970_2000),
-    )
+    us, inf = text_out.micros(arr)
+    out = np.where(inf, np.where(us > 0, _INT64_MAX, -_INT64_MAX - 1), us - _US_1970_2000)
     return big_endian(out, ">i8"), valid(arr)
 
 
 def _interval(arr: pa.Array) -> Cells:
-    n = len(arr)
-    rec = np.frombuffer(arr.buffers()[1], np.dtype([("m", "<i4"), ("d", "<i4"), ("ns", "<i8")]))[
-        arr.offset : arr.offset + n
-    ]
-    ns = rec["ns"]
-    us = np.sign(ns) * (np.abs(ns) // 1000)
-    mat = np.hstack(
-        [big_endian(us, ">i8"), big_endian(rec["d"], ">i4"), big_endian(rec["m"], ">i4")]
-    )
+    months, days, us = text_out.interval_parts(arr)
+    mat = np.hstack([big_endian(us, ">i8"), big_endian(days, ">i4"), big_endian(months, ">i4")])
     return mat, valid(arr)
 
 
@@ -362,16 +348,9 @@ def arrow_oid(typ: pa.DataType) -> int:
     if pa.types.is_boolean(typ):
         return t.BOOL
     if pa.types.is_integer(typ):
-        width = typ.bit_width + (0 if pa.types.is_signed_integer(typ) else 8)
-        return (
-            t.INT2
-            if width <= 16
-            else t.INT4
-            if width <= 32
-            else t.INT8
-            if width <= 64
-            else t.NUMERIC
-        )
+        # an unsigned type needs the next wider signed one: UTINYINT int2, UBIGINT numeric
+        width = typ.bit_width * (1 if pa.types.is_signed_integer(typ) else 2)
+        return {8: t.INT2, 16: t.INT2, 32: t.INT4, 64: t.INT8}.get(width, t.NUMERIC)
     if pa.types.is_float32(typ):
         return t.FLOAT4
     if pa.types.is_floating(typ):

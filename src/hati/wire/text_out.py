@@ -1,10 +1,10 @@
 """PostgreSQL's text output for whole Arrow columns, as PostgreSQL 15 prints each type.
 
-:func:`text` turns an Arrow array (a column of a DuckDB result) into a binary array holding
-each value's text exactly as PostgreSQL's output function writes it, nulls kept. The work
-is done column-wise with pyarrow.compute and numpy; only values outside the common range
-(BC dates, infinities, floats whose notation differs, 128-bit integers) take a per-value
-Python path.
+:func:`column` picks, once per result column, the function that turns an Arrow array (a
+column of a DuckDB result) into a binary array holding each value's text exactly as
+PostgreSQL's output function writes it, nulls kept. The work is done column-wise with
+pyarrow.compute and numpy; only values outside the common range (BC dates, infinities,
+floats whose notation differs, 128-bit integers) take a per-value Python path.
 
 Settings assumed are PostgreSQL's defaults: DateStyle ``ISO, MDY``, IntervalStyle
 ``postgres``, ``extra_float_digits = 1`` (shortest exact floats), bytea_output ``hex``.
@@ -51,12 +51,11 @@ def _replace(arr: pa.Array, mask: np.ndarray, fix: Callable[[int], str | None]) 
     where = np.flatnonzero(mask)
     if not len(where):
         return arr
-    out = pc.replace_with_mask(
+    return pc.replace_with_mask(
         cells.as_binary(arr).cast(pa.string()),
         pa.array(mask),
         _strings([fix(int(i)) for i in where]),
     )
-    return out
 
 
 def _ints(values: np.ndarray) -> pa.Array:
@@ -82,8 +81,9 @@ def _trim_fraction(arr: pa.Array, us: np.ndarray) -> pa.Array:
     return cells.ragged(matrix, widths)
 
 
-def _fraction(us: np.ndarray) -> list[str]:
-    return [f".{u:06d}".rstrip("0") if u else "" for u in us.tolist()]
+def _fraction(us: int) -> str:
+    """'.5' for 500000 microseconds, '' for none."""
+    return f".{us:06d}".rstrip("0") if us else ""
 
 
 def civil(days: int) -> tuple[int, int, int]:
@@ -110,7 +110,7 @@ def _date_py(days: int) -> tuple[str, bool]:
 def _clock(us: int) -> str:
     secs, frac = divmod(us, 1_000_000)
     h, rem = divmod(secs, 3600)
-    return f"{h:02d}:{rem // 60:02d}:{rem % 60:02d}" + (f".{frac:06d}".rstrip("0") if frac else "")
+    return f"{h:02d}:{rem // 60:02d}:{rem % 60:02d}{_fraction(frac)}"
 
 
 def _timestamp_py(us: int, offset: str = "") -> str:
@@ -347,7 +347,7 @@ def round_ns(ns: np.ndarray) -> np.ndarray:
     return q + ((r > 500) | ((r == 500) & (q % 2 == 1)))
 
 
-def _micros(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def micros(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Timestamps (any unit) as int64 microseconds, floored, and a mask of +-infinity."""
     unit = arr.type.unit
     raw = cells.values(arr.cast(pa.int64()), 0)
@@ -364,26 +364,30 @@ def _micros(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _timestamp_text(
-    us: np.ndarray, mask: np.ndarray | None, inf: np.ndarray, raw_sign: np.ndarray
+    us: np.ndarray, inf: np.ndarray, mask: np.ndarray | None, off: np.ndarray | None = None
 ) -> pa.Array:
-    """Text of microsecond timestamps without zone; BC and infinities fixed in Python."""
+    """Text of microsecond timestamps; with ``off`` (a zone's offsets in seconds) the local
+    time and the offset. BC, years past 9999 and infinities are fixed in Python."""
     safe = np.where(inf, 0, us)
-    out = _trim_fraction(pc.cast(pa.array(safe, pa.timestamp("us")), pa.string()), safe)
-    odd = inf | (safe < _DAY0 * _US_PER_DAY) | (safe >= _DAY10K * _US_PER_DAY)
+    local = safe if off is None else safe + off * 1_000_000
+    out = _trim_fraction(pc.cast(pa.array(local, pa.timestamp("us")), pa.string()), local)
+    if off is not None:
+        out = concat([out, _offsets(off)], len(us))
+    odd = inf | (local < _DAY0 * _US_PER_DAY) | (local >= _DAY10K * _US_PER_DAY)
     if mask is not None:
         odd &= mask
 
     def fix(i: int) -> str:
         if inf[i]:
-            return "infinity" if raw_sign[i] > 0 else "-infinity"
-        return _timestamp_py(int(us[i]))
+            return "infinity" if us[i] > 0 else "-infinity"
+        return _timestamp_py(int(local[i]), "" if off is None else offset_text(int(off[i])))
 
     return with_validity(cells.as_binary(_replace(out, odd, fix)), mask)
 
 
 def _timestamp(arr: pa.Array) -> pa.Array:
-    us, inf = _micros(arr)
-    return _timestamp_text(us, valid(arr), inf, us)
+    us, inf = micros(arr)
+    return _timestamp_text(us, inf, valid(arr))
 
 
 _UTC = {"UTC", "ETC/UTC", "Z", "GMT", "ETC/GMT", "UCT", "ZULU", "+00", "+00:00", "00:00"}
@@ -402,29 +406,14 @@ def usable_zone(zone: str) -> str:
 
 def _timestamptz(tz: str) -> Column:
     def encode(arr: pa.Array) -> pa.Array:
-        us, inf = _micros(arr)
-        mask = valid(arr)
-        safe = np.where(inf, 0, us)
+        us, inf = micros(arr)
         if tz == "UTC":
             off = np.zeros(len(us), np.int64)
         else:
+            safe = np.where(inf, 0, us)
             local = pc.local_timestamp(pa.array(safe, pa.timestamp("us", tz=tz)))
             off = (cells.values(local.cast(pa.int64()), 0) - safe) // 1_000_000
-        local_us = safe + off * 1_000_000
-        base = _trim_fraction(
-            pc.cast(pa.array(local_us, pa.timestamp("us")), pa.string()), local_us
-        )
-        out = concat([base, _offsets(off)], len(us))
-        odd = inf | (local_us < _DAY0 * _US_PER_DAY) | (local_us >= _DAY10K * _US_PER_DAY)
-        if mask is not None:
-            odd &= mask
-
-        def fix(i: int) -> str:
-            if inf[i]:
-                return "infinity" if us[i] > 0 else "-infinity"
-            return _timestamp_py(int(local_us[i]), offset_text(int(off[i])))
-
-        return with_validity(cells.as_binary(_replace(out, odd, fix)), mask)
+        return _timestamp_text(us, inf, valid(arr), off)
 
     return encode
 
@@ -455,20 +444,23 @@ def _timetz(arr: pa.Array) -> pa.Array:
     return with_validity(concat([clock, _offsets(offset)], len(micros)), mask)
 
 
+_MONTH_DAY_NANO = np.dtype([("m", "<i4"), ("d", "<i4"), ("ns", "<i8")])
+
+
+def interval_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Months, days and microseconds (int64) of a month_day_nano interval array."""
+    rec = np.frombuffer(arr.buffers()[1], _MONTH_DAY_NANO)[arr.offset : arr.offset + len(arr)]
+    ns = rec["ns"]
+    return rec["m"].astype(np.int64), rec["d"].astype(np.int64), np.sign(ns) * (np.abs(ns) // 1000)
+
+
 def _interval(arr: pa.Array) -> pa.Array:
     """IntervalStyle postgres: '1 year 2 mons -3 days +04:05:06.5', '00:00:00'."""
     n = len(arr)
     mask = valid(arr)
-    rec = np.frombuffer(arr.buffers()[1], np.dtype([("m", "<i4"), ("d", "<i4"), ("ns", "<i8")]))[
-        arr.offset : arr.offset + n
-    ]
-    months = rec["m"].astype(np.int64)
-    if mask is not None:
-        months = np.where(mask, months, 0)
-    ns = rec["ns"]
-    time = np.sign(ns) * (np.abs(ns) // 1000)
+    months, days, time = interval_parts(arr)
     year = np.sign(months) * (np.abs(months) // 12)
-    fields = [(year, "year"), (months - year * 12, "mon"), (rec["d"].astype(np.int64), "day")]
+    fields = [(year, "year"), (months - year * 12, "mon"), (days, "day")]
     is_zero = np.ones(n, bool)
     is_before = np.zeros(n, bool)
     pieces: list[Any] = []
@@ -498,7 +490,7 @@ def _interval(arr: pa.Array) -> pa.Array:
     clock = pc.if_else(pa.array(show), clock.cast(pa.string()), "")
     pieces.append(clock)
     if frac.any():
-        pieces.append(_strings(_fraction(frac)))
+        pieces.append(_strings([_fraction(u) for u in frac.tolist()]))
     return with_validity(concat(pieces, n), mask)
 
 
