@@ -64,7 +64,7 @@ def in_branch(es: EngineSession, cur: Any, b: Branch, sql: str) -> list[tuple[An
         committed = True
     finally:
         es.end(committed)
-    return res.rows
+    return res.tuples()
 
 
 def tables_in(cur: Any, schema: str) -> set[str]:

@@ -114,10 +114,10 @@ def test_finish_streams_rows_named_as_postgres_names_them(cur) -> None:
     cur.execute("CREATE TABLE t AS SELECT range AS x FROM range(5)")
     res = pipeline.execute(cur, stmt("SELECT count(*), max(x)::text FROM t"))
     assert [c[0] for c in res.columns or []] == ["count", "max"]
-    assert res.fetch(10) == [(5, "4")]
+    assert res.tuples() == [(5, "4")]
     assert res.final_tag(1) == "SELECT 1"
     ret = pipeline.execute(cur, stmt("INSERT INTO t VALUES (7) RETURNING x * 2 AS y, x"))
-    assert (ret.tag, ret.fetch(5), ret.final_tag(1)) == ("INSERT 0 0", [(14, 7)], "INSERT 0 1")
+    assert (ret.tag, ret.tuples(), ret.final_tag(1)) == ("INSERT 0 0", [(14, 7)], "INSERT 0 1")
 
 
 def test_describe_reads_the_columns_a_statement_will_send(cur) -> None:

@@ -19,7 +19,7 @@ from hati.pg import lex, render
 from hati.pg.analyze import Analysis, returning_list
 from hati.pg.frontend import Compiled
 from hati.pg.translate import walk
-from hati.results import Result, command
+from hati.results import Result, command, cursor_result
 from hati.wire import types as pgtypes
 
 _DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
@@ -60,7 +60,7 @@ def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
     # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled in
     # once the rows are sent, as for SELECT.
     base = tag(a, 0) if a.kind in _DML else "SELECT"
-    return Result(base, columns_of(desc), fetch_more=lambda k: cur.fetchmany(k))
+    return cursor_result(base, columns_of(desc), cur)
 
 
 def describe_sql(c: Compiled) -> tuple[str, int] | None:

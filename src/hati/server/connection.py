@@ -33,7 +33,7 @@ from hati.errors import (
 )
 from hati.results import ALL_ROWS, Result
 from hati.session import Session
-from hati.wire import codec
+from hati.wire import codec, datarows
 from hati.wire import messages as m
 from hati.wire import types as pgtypes
 
@@ -361,6 +361,10 @@ class Connection:
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
+    def _zone(self) -> str | None:
+        """The session's TimeZone (SET TimeZone), for timestamptz text."""
+        return self.session.settings.get("timezone") if self.session else None
+
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
         if err.sqlstate == "XX000":
@@ -417,7 +421,7 @@ class Connection:
         head = b""
         if res.columns is not None:
             head = codec.encode_row_description(_fields(res.columns, ()))
-        enc = _encode_rows(res, (), ALL_ROWS)  # CHUNK_ROWS at a time, all of them
+        enc = _encode_rows(res, (), ALL_ROWS, self._zone())  # CHUNK_ROWS at a time, all of them
         enc.data = head + enc.data
         return res, enc
 
@@ -427,7 +431,7 @@ class Connection:
         total = enc.rows
         while enc.more:
             self._flush()
-            enc = _encode_rows(res, (), ALL_ROWS)
+            enc = _encode_rows(res, (), ALL_ROWS, self._zone())
             self._send(enc.data)
             total += enc.rows
         self._send(codec.encode_command_complete(res.final_tag(total)))
@@ -543,7 +547,7 @@ class Connection:
             return
         remaining = msg.max_rows if msg.max_rows > 0 else ALL_ROWS
         while True:
-            enc = _encode_rows(res, portal.result_formats, remaining)
+            enc = _encode_rows(res, portal.result_formats, remaining, self._zone())
             self._send(enc.data)
             portal.sent_rows += enc.rows
             remaining -= enc.rows
@@ -572,21 +576,17 @@ def _fields(
     return out
 
 
-def _encode_rows(res: Result, formats: tuple[int, ...], limit: int) -> _Encoded:
+def _encode_rows(
+    res: Result, formats: tuple[int, ...], limit: int, zone: str | None = None
+) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)
-    encoders = []
-    for i, (_, oid) in enumerate(res.columns):
-        fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
-        encoders.append(pgtypes.column_encoder(oid, fmt))
     n = min(limit, CHUNK_ROWS)
-    rows = res.fetch(n) if n > 0 else []
-    parts = []
-    for row in rows:
-        parts.append(
-            codec.encode_data_row(
-                [None if v is None else enc(v) for enc, v in zip(encoders, row, strict=False)]
-            )
-        )
+    try:
+        rows = res.fetch(n) if n > 0 else []
+        data = datarows.encode_rows(res.columns, formats, rows, zone)
+    except BaseException:
+        res.close()  # the rest will not be read: free the cursor for the next statement
+        raise
     more = len(rows) == n and not res.exhausted and limit > n
-    return _Encoded(b"".join(parts), more, len(rows))
+    return _Encoded(data, more, len(rows))

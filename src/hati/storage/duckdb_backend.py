@@ -118,7 +118,10 @@ class Database:
         memory_limit: str | None = None,
     ) -> None:
         self.path = Path(path)
+        # Lossless Arrow output keeps what result encoding needs: TIMETZ offsets, 128-bit
+        # integers, BIT and UUID as themselves (see hati.wire.text_out).
         config: dict[str, str | bool | int | float | list[str]] = dict(POSTGRES_SEMANTICS)
+        config["arrow_lossless_conversion"] = True
         if sandbox:
             config.update(SANDBOX)
         if threads:
