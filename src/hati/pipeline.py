@@ -87,6 +87,9 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    # Nodes printed as given text for this execution only (the session's answers, such
+    # as the value of a set_config() call).
+    answers: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def sql(self) -> str:
@@ -94,10 +97,16 @@ class Statement:
         session reads it (main's ``main.t``, or the branch's ``t`` through its DuckDB
         search path)."""
         if self._sql is None:
-            if self.in_branch:
-                self._sql = self.compiled.sql("branch", _in_branch)
+            place = _in_branch if self.in_branch else _on_main
+            if self.answers:
+                answers = self.answers
+
+                def answered(node: ast.Node) -> str | None:
+                    return answers.get(id(node)) or place(node)
+
+                self._sql = self.compiled.sql_once(answered)
             else:
-                self._sql = self.compiled.sql("main", _on_main)
+                self._sql = self.compiled.sql("branch" if self.in_branch else "main", place)
         return self._sql
 
     def write(self) -> PlainWrite | None:

@@ -34,9 +34,10 @@ from hati.errors import (
     InFailedTransaction,
     ObjectInUse,
     SyntaxError_,
+    UndefinedFunction,
     sqlstate_of,
 )
-from hati.pg import paramtypes, settings
+from hati.pg import paramtypes, settings, translate
 from hati.pg.frontend import FrontEnd
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.results import Result, command, rows_result, text_columns
@@ -272,7 +273,10 @@ class Session:
         call = pipeline.intercept(stmt)
         if call is not None:
             return functions.columns(call)
-        probe = describe_sql(stmt.compiled)
+        for node in translate.walk(stmt.node):  # described, never run: no setting changes
+            if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
+                stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"
+        probe = describe_sql(stmt.compiled, stmt.sql)
         if probe is None:
             return None
         text, n = probe
@@ -300,8 +304,11 @@ class Session:
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
-        if any(f[-1] == "current_setting" for f in stmt.analysis.functions):
+        called = {f[-1] for f in stmt.analysis.functions}
+        if "current_setting" in called or "set_config" in called:
             self._publish_settings()
+        if "set_config" in called:
+            self._set_config(stmt)
         if self.branch is not None:
             return self._in_branch(self.engine.branch(self.branch), stmt)
         return self._on_main(stmt)
@@ -541,6 +548,32 @@ class Session:
         duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
         self.cur.execute(f"SET search_path = {_literal(duck)}")
         self._path_for = path
+
+    def _set_config(self, stmt: pipeline.Statement) -> None:
+        """``set_config(name, value, is_local)``: set the setting, answer its new value
+        (the other expressions of the statement still read the old ones)."""
+        for node in translate.walk(stmt.node):
+            if not (isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config"):
+                continue
+            args = node.args or ()
+            if len(args) != 3:
+                raise UndefinedFunction(
+                    "function set_config takes (setting_name, new_value, is_local)"
+                )
+            try:
+                name, value, local = (stmt.compiled.value(a, stmt.params) for a in args)
+            except ValueError:
+                raise FeatureNotSupported(
+                    "set_config takes constants or parameters",
+                    hint="Write SELECT set_config('name', 'value', false).",
+                ) from None
+            self.settings.set(
+                str(name),
+                None if value is None else str(value),
+                local=bool(local) and self.txn != "I",
+            )
+            shown = self.settings.get(str(name))
+            stmt.answers[id(node)] = _literal(shown)
 
     def _publish_settings(self) -> None:
         """Hand the session's settings to DuckDB, where current_setting() reads them."""

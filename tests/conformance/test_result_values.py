@@ -13,6 +13,8 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
+from conftest import internal
+
 
 def _raw_text(conn) -> None:
     """Keep every value as the text the server sent."""
@@ -48,12 +50,17 @@ def test_text_values_as_postgres_prints_them(hati_server):
     try:
         _raw_text(conn)
         cur = conn.cursor()
-        cur.execute(
-            "SELECT interval '1 month' * 2, age(TIMESTAMP '2024-01-01', TIMESTAMP '2023-01-01'),"
-            " row(1, 'abc'), 1.0::DOUBLE, 'Infinity'::DOUBLE, 'NaN'::FLOAT, unhex('deadbeef'),"
-            " ['a b', 'c\"d', NULL], {'x': 1, 'y': 'p q'}, TIMESTAMPTZ '2024-01-01 00:00:00+00',"
-            " '0044-03-15 (BC)'::DATE, 1.50::DECIMAL(10, 2)"
+        # Values made by DuckDB itself (some have no PostgreSQL spelling), read over the wire.
+        internal(
+            hati_server,
+            "CREATE TABLE vals AS SELECT interval '1 month' * 2 AS a,"
+            " age(TIMESTAMP '2024-01-01', TIMESTAMP '2023-01-01') AS b,"
+            " row(1, 'abc') AS c, 1.0::DOUBLE AS d, 'Infinity'::DOUBLE AS e, 'NaN'::FLOAT AS f,"
+            " unhex('deadbeef') AS g, ['a b', 'c\"d', NULL] AS h, {'x': 1, 'y': 'p q'} AS i,"
+            " TIMESTAMPTZ '2024-01-01 00:00:00+00' AS j, '0044-03-15 (BC)'::DATE AS k,"
+            " 1.50::DECIMAL(10, 2) AS l",
         )
+        cur.execute("SELECT * FROM vals")
         assert cur.fetchone() == (
             "2 mons",
             "1 year",
@@ -122,11 +129,17 @@ def test_psycopg3_binary_results(hati_server):
     dsn = f"host={hati_server.host} port={hati_server.port} user=tester dbname=hati"
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.cursor(binary=True)
-        cur.execute(BINARY_SQL)
+        internal(hati_server, f"CREATE TABLE bin AS {BINARY_SQL}")
+        cur.execute("SELECT * FROM bin")
         row = cur.fetchone()
         assert row is not None
         assert tuple(row) == BINARY_WANT
-        cur.execute("SELECT row(1, 'abc') AS r, [row(2, 'x')] AS rs, MAP {'a': [1.5]} AS m")
+        internal(
+            hati_server,
+            "CREATE TABLE nested AS SELECT row(1, 'abc') AS r, [row(2, 'x')] AS rs,"
+            " MAP {'a': [1.5]} AS m",
+        )
+        cur.execute("SELECT * FROM nested")
         assert cur.fetchone() == ((1, "abc"), [(2, "x")], {"a": [1.5]})
 
 
@@ -137,12 +150,17 @@ def test_asyncpg_binary_results(hati_server):
         )
         try:
             # without the arrays: asyncpg looks int[] up with a catalog query hati cannot run yet
-            row = await conn.fetchrow(BINARY_SQL.replace(" [1, NULL, 3] AS arr,", ""))
+            # without the arrays: asyncpg's introspection of array types (a recursive
+            # query over pg_type) does not work against hati's catalog yet
+            row = await conn.fetchrow(
+                "SELECT b, s, i, l, f, d, n, t, y, dt, tm, ts, tz, iv, u, sa, h FROM bin"
+            )
             rec = await conn.fetchrow("SELECT row(1, 'abc') AS r")
             return tuple(row.values()), tuple(rec["r"])
         finally:
             await conn.close()
 
+    internal(hati_server, f"CREATE TABLE bin AS {BINARY_SQL}")
     values, record = asyncio.run(go())
     assert values == BINARY_WANT[:15] + BINARY_WANT[16:]
     assert record == (1, "abc")
@@ -152,10 +170,9 @@ def test_an_error_while_rows_stream_leaves_the_session_usable(hati_server):
     conn = hati_server.connect()
     try:
         cur = conn.cursor()
-        with pytest.raises(psycopg2.Error, match="boom"):
-            cur.execute(
-                "SELECT CASE WHEN i = 90000 THEN error('boom') ELSE i END FROM range(100000) t(i)"
-            )
+        with pytest.raises(psycopg2.Error) as info:  # the error comes mid-stream
+            cur.execute("SELECT 1 / (i - 90000) FROM generate_series(1, 100000) AS t(i)")
+        assert info.value.pgcode == "22012"
         cur.execute("SELECT count(*) FROM range(5000)")
         assert cur.fetchone() == (5000,)
     finally:
@@ -166,13 +183,16 @@ def test_a_binary_encoding_error_leaves_the_session_usable(hati_server):
     dsn = f"host={hati_server.host} port={hati_server.port} user=tester dbname=hati"
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.cursor(binary=True)
+        internal(
+            hati_server,
+            "CREATE TABLE ragged AS SELECT CASE WHEN i < 4000 THEN [[1]] ELSE [[1], [2, 3]] END"
+            " AS v FROM range(5000) t(i)",
+        )
         with pytest.raises(psycopg.Error) as info:
-            cur.execute(
-                "SELECT CASE WHEN i < 4000 THEN [[1]] ELSE [[1], [2, 3]] END FROM range(5000) t(i)"
-            )
+            cur.execute("SELECT v FROM ragged")
         assert info.value.sqlstate == "2202E"
         cur.execute("SELECT count(*) FROM range(7000) t(i)")
         assert cur.fetchone() == (7000,)
         text = conn.cursor()  # in text format the same value is sent as it is
-        text.execute("SELECT [[1], [2, 3]]")
+        text.execute("SELECT v FROM ragged WHERE array_length(v, 1) = 2 LIMIT 1")
         assert text.fetchone() == ([[1], [2, 3]],)

@@ -95,6 +95,13 @@ class Compiled:
         parts, slots = self.template.printed(key, substitute)
         return lex.splice(parts, slots, self.literals)
 
+    def sql_once(self, substitute: render.Substitute) -> str:
+        """DuckDB's text printed for this execution alone (a substitute that depends on
+        the session, such as the value a set_config() call set), never cached."""
+        text = render.render(self.template.node, substitute)
+        parts, slots = lex.split_markers(text, self.template.params)
+        return lex.splice(parts, slots, self.literals)
+
     def value(self, node: ast.Node | None, params: list[Any]) -> Any:
         """The value of a constant, a client parameter or a lifted literal in the tree
         (the arguments of hati's own functions); raises ValueError for anything else."""

@@ -78,7 +78,6 @@ _DENIED = frozenset(
         "lo_import",
         "lo_export",
         "dblink",
-        "set_config_duckdb",
     }
 )
 # Set-returning functions a FROM clause may call (PostgreSQL's everyday ones, DuckDB's

@@ -63,12 +63,13 @@ def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
     return cursor_result(base, columns_of(desc), cur)
 
 
-def describe_sql(c: Compiled) -> tuple[str, int] | None:
-    """A read with exactly the columns ``c`` will send, printed from its tree, and the
-    number of parameters it takes (to run with NULLs); None when it sends no rows."""
+def describe_sql(c: Compiled, text: str | None = None) -> tuple[str, int] | None:
+    """A read with exactly the columns ``c`` will send, printed from its tree (``text``:
+    the statement as printed for this session), and the number of parameters it takes
+    (to run with NULLs); None when it sends no rows."""
     node = c.node
     if isinstance(node, ast.SelectStmt) and node.intoClause is None:
-        return f"SELECT * FROM ({c.sql()}) AS q LIMIT 0", c.params
+        return f"SELECT * FROM ({text or c.sql()}) AS q LIMIT 0", c.params
     returning = returning_list(node)
     if returning and isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
         # Copies: the statement's own nodes must keep their place in its tree.
