@@ -73,6 +73,15 @@ def _rules() -> tuple[Rule, ...]:
     )
 
 
+def setup_sql() -> list[str]:
+    """The DuckDB statements (macros, views in the hidden schema) the rule modules need
+    at start-up: each module may define ``SETUP_SQL``; ``pg/catalog.install`` runs them."""
+    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+
+    modules = (catalog_queries, ddl, functions, naming, schema, types)
+    return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
+
+
 _RULES: tuple[Rule, ...] | None = None
 
 
