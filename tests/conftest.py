@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg2
 import pytest
 
@@ -86,10 +87,41 @@ class RunningServer:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
+    def internal(self, sql: str, params: list | None = None) -> list[tuple]:
+        """Run DuckDB SQL on the server's own database, past the front end (for tests
+        that look at hati's bookkeeping, which no client can see)."""
+        cur = self.thread.server.app.db.cursor()
+        try:
+            rel = cur.execute(sql, params)
+            return rel.fetchall() if cur.description else []
+        finally:
+            cur.close()
+
+
+_SERVERS: dict[int, RunningServer] = {}  # port -> the in-process server on it
+
+
+def internal(where: Any, sql: str, params: Any = None) -> list[tuple]:
+    """``RunningServer.internal`` for a server, or for the server a psycopg2 cursor is
+    connected to. ``%s`` placeholders become DuckDB's ``?``."""
+    server = where if isinstance(where, RunningServer) else _SERVERS[where.connection.info.port]
+    return server.internal(sql.replace("%s", "?"), list(params) if params else None)
+
+
+def read_stopped(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """DuckDB SQL on a stopped server's database file (read-only)."""
+    con = duckdb.connect(str(data_dir / "hati.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
 
 def start_server(data_dir: Path, **overrides: object) -> RunningServer:
     cfg = Config.load(data_dir, port=0, **overrides)
-    return RunningServer(ServerThread(cfg).start(), data_dir)
+    server = RunningServer(ServerThread(cfg).start(), data_dir)
+    _SERVERS[server.port] = server
+    return server
 
 
 @pytest.fixture

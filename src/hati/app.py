@@ -13,19 +13,24 @@ import logging
 from pathlib import Path
 
 from hati.audit import AuditLog
+from hati.branching import layout
 from hati.branching.engine import BranchEngine
 from hati.branching.store import recover
 from hati.config import Config
 from hati.pg import catalog as pgcatalog
+from hati.pg.frontend import FrontEnd
+from hati.pg.guard import Policy
 from hati.session import ServerState, Session
 from hati.storage.duckdb_backend import Database
 
 log = logging.getLogger("hati.app")
 
 
-def open_database(path: str | Path, threads: int | None = None) -> Database:
+def open_database(
+    path: str | Path, threads: int | None = None, *, sandbox: bool = True
+) -> Database:
     """The DuckDB file with hati's metadata schema and the pg_catalog emulation."""
-    db = Database(path, threads=threads)
+    db = Database(path, threads=threads, sandbox=sandbox)
     cur = db.cursor()
     try:
         pgcatalog.install(cur)
@@ -52,7 +57,12 @@ class App:
             finally:
                 cur.close()
         self.audit = AuditLog(self.db, config.audit_max_rows)
-        self.state = ServerState(self.db, self.engine, self.audit, config.merge_agents)
+        self.frontend = FrontEnd(
+            Policy(reserved_schema=layout.is_internal_schema, database=self.db.name)
+        )
+        self.state = ServerState(
+            self.db, self.engine, self.audit, self.frontend, config.merge_agents
+        )
 
     @classmethod
     def open(cls, data_dir: str | Path, **overrides: object) -> App:

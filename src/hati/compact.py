@@ -112,7 +112,8 @@ def compact(db_path: str | Path) -> CompactResult:
 
 def _open(path: Path) -> Database:
     try:
-        return open_database(path)
+        # Compaction ATTACHes a new file: it runs with the sandbox off, server stopped.
+        return open_database(path, sandbox=False)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise CompactError(

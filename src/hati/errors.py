@@ -33,11 +33,23 @@ class HatiError(Exception):
             cls.sqlstate = code
             _BY_CODE[code] = cls
 
-    def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        hint: str | None = None,
+        position: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         self.hint = hint
+        self.position = position  # 1-based character in the statement (syntax errors)
+
+    def copy(self) -> HatiError:
+        """A new instance of the same error (a cached verdict raised again)."""
+        return type(self)(self.message, detail=self.detail, hint=self.hint, position=self.position)
 
 
 def lookup(code: str) -> type[HatiError]:
@@ -218,6 +230,10 @@ class LockNotAvailable(ObjectNotInPrerequisiteState, code="55P03"):
     pass
 
 
+class CantChangeRuntimeParam(ObjectNotInPrerequisiteState, code="55P02"):
+    pass
+
+
 class OperatorIntervention(HatiError, code="57000"):
     pass
 
@@ -248,10 +264,11 @@ class SqlError:
     severity: str = "ERROR"
     detail: str | None = None
     hint: str | None = None
+    position: int | None = None
 
     def fatal(self) -> SqlError:
         """The same error as a FATAL one (the server closes the connection after it)."""
-        return SqlError(self.sqlstate, self.message, "FATAL", self.detail, self.hint)
+        return SqlError(self.sqlstate, self.message, "FATAL", self.detail, self.hint, self.position)
 
 
 # DuckDB exception -> SQLSTATE: the first rule whose class name (None: any) and message
@@ -342,7 +359,9 @@ def as_hati_error(exc: BaseException) -> HatiError:
 def to_sql_error(exc: BaseException) -> SqlError:
     """Map any exception to what the client sees. The only place that does this."""
     err = as_hati_error(exc)
-    return SqlError(err.sqlstate, err.message, detail=err.detail, hint=err.hint)
+    return SqlError(
+        err.sqlstate, err.message, detail=err.detail, hint=err.hint, position=err.position
+    )
 
 
 def sqlstate_of(exc: BaseException) -> str:

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import duckdb
 
-from hati.branching.calls import BranchCall
 from hati.branching.engine import BranchEngine
 from hati.errors import ActiveSqlTransaction, FeatureNotSupported, InsufficientPrivilege
+from hati.pipeline import BranchCall
 from hati.results import Result, rows_result, text_columns
 from hati.wire import types as pgtypes
 
@@ -124,22 +124,19 @@ def _list(caller: Caller, col: str) -> Result:
 
 
 def _diff(caller: Caller, col: str, name: str) -> Result:
-    cols = text_columns("table_name", "change", "key", "old_values", "new_values")
-    return rows_result(cols, caller.engine.diff(caller.cur, name))
+    return rows_result(_DIFF_COLUMNS, caller.engine.diff(caller.cur, name))
 
 
 def _conflicts(caller: Caller, col: str, name: str) -> Result:
-    cols = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
     found = caller.engine.conflicts(caller.cur, name)
-    return rows_result(cols, [(c.table, c.key, c.base, c.ours, c.theirs) for c in found])
+    return rows_result(
+        _CONFLICT_COLUMNS, [(c.table, c.key, c.base, c.ours, c.theirs) for c in found]
+    )
 
 
 def _resolve(caller: Caller, col: str, name: str, table: str, key: Any, choice: Any) -> Result:
     recorded = caller.engine.record_resolution(caller.cur, name, table, str(key), str(choice))
-    return rows_result(
-        text_columns("branch_name", "table_name", "key", "resolution"),
-        [(name, table, str(key), recorded)],
-    )
+    return rows_result(_RESOLVE_COLUMNS, [(name, table, str(key), recorded)])
 
 
 _HANDLERS: dict[str, Callable[..., Result]] = {
@@ -152,6 +149,28 @@ _HANDLERS: dict[str, Callable[..., Result]] = {
     "branch_conflicts": _conflicts,
     "branch_resolve": _resolve,
 }
+
+
+_DIFF_COLUMNS = text_columns("table_name", "change", "key", "old_values", "new_values")
+_CONFLICT_COLUMNS = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
+_RESOLVE_COLUMNS = text_columns("branch_name", "table_name", "key", "resolution")
+
+
+def columns(call: BranchCall) -> list[tuple[str, int]] | None:
+    """The columns a call answers with, known before it runs (None: they depend on
+    the statement branch_query runs)."""
+    fixed = {
+        "branch_merge": _MERGE_COLUMNS,
+        "branch_list": _LIST_COLUMNS,
+        "branch_diff": _DIFF_COLUMNS,
+        "branch_conflicts": _CONFLICT_COLUMNS,
+        "branch_resolve": _RESOLVE_COLUMNS,
+    }
+    if call.function in fixed:
+        return fixed[call.function]
+    if call.function == "branch_query":
+        return None
+    return text_columns(call.alias or call.function)
 
 
 def _check_merge_permission(caller: Caller, name: str) -> None:

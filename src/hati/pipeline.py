@@ -1,13 +1,14 @@
 """The statement pipeline: the named steps a client's SQL takes, each on its own.
 
-    split -> classify -> intercept -> adapt -> analyze -> prepare -> execute -> finish
+    split -> compile -> intercept -> [route -> prepare] -> execute -> finish
 
-``split`` cuts a Query message into statements; ``classify`` makes a
-:class:`Statement` of one and names its kind; ``intercept`` recognises a branch
-function call (run by ``functions.py``, not by DuckDB); ``adapt`` turns PostgreSQL's
-dialect into what DuckDB runs (catalog queries, SERIAL columns); ``analyze`` finds the
-tables a statement reads and writes; ``prepare`` (the branch engine's copy-on-write,
-``EngineSession.prepare``) readies them; ``execute`` runs the statement and ``finish``
+``split`` cuts a Query message into statements exactly as PostgreSQL's parser does;
+``compile`` (the front end, ``pg/frontend.py``) parses one with PostgreSQL's grammar,
+analyzes it, lets the guard refuse what a client may not run, and translates it for
+DuckDB, making a :class:`Statement`; ``intercept`` recognises a call of one of hati's
+branch functions (run by ``functions.py``, not by DuckDB); the branch engine's router
+``prepare``s the tables a statement in a branch touches (``EngineSession.prepare``);
+``execute`` runs the text the front end printed, and ``finish``
 (``pg.statements.finish``) gives its Result and command tag. The session
 (``session.py``) drives the steps and owns what lies between them: transaction state,
 locks through the engine, the audit record.
@@ -22,82 +23,210 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from pglast import ast
 
-from hati.branching.analysis import Analysis, analyze
-from hati.branching.calls import BranchCall, mentions_branch_call, parse_call
-from hati.pg import catalog, serial
-from hati.pg.statements import OWN_TRANSACTION, finish, first_word, split_statements
+from hati.errors import FeatureNotSupported, InvalidParameter
+from hati.pg import render, statements
+from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
+from hati.pg.dml import PlainWrite, plain_write
+from hati.pg.frontend import Compiled, FrontEnd
 from hati.results import Result
 
+# hati's branch functions: name -> (fewest, most) arguments.
+BRANCH_FUNCTIONS = {
+    "branch_create": (1, 3),
+    "branch_query": (2, 2),
+    "branch_merge": (1, 2),
+    "branch_discard": (1, 1),
+    "branch_list": (0, 0),
+    "branch_diff": (1, 1),
+    "branch_conflicts": (1, 1),
+    "branch_resolve": (4, 4),
+}
+# Kinds whose statements never run inside an implicit multi-statement transaction.
+_OWN_TRANSACTION = frozenset({"TRANSACTION", "CHECKPOINT", "VACUUM"})
+_UNSET: Any = object()
 
-@dataclass
+
+@dataclass(frozen=True)
+class BranchCall:
+    function: str
+    args: tuple[Any, ...]
+    alias: str | None = None
+
+
+@dataclass(eq=False)
 class Statement:
     """One statement on its way through the pipeline."""
 
-    text: str  # what DuckDB runs (``adapt`` may rewrite it)
+    compiled: Compiled
     params: list[Any] = field(default_factory=list)
-    word: str = ""  # its first keyword, upper-cased
-    pre: list[str] = field(default_factory=list)  # statements DuckDB runs first
-    _analysis: Analysis | None = field(default=None, repr=False)
+    _write: Any = field(default=_UNSET, repr=False)
+    _sql: str | None = field(default=None, repr=False)
 
+    @property
+    def text(self) -> str:
+        """As the client wrote it (the audit records this)."""
+        return self.compiled.text
+
+    @property
     def analysis(self) -> Analysis:
-        """The ``analyze`` step, run at most once and only when something needs it."""
-        if self._analysis is None:
-            self._analysis = analyze(self.text)
-        return self._analysis
+        return self.compiled.analysis
+
+    @property
+    def kind(self) -> str:
+        return self.compiled.analysis.kind
+
+    @property
+    def node(self) -> ast.Node:
+        return self.compiled.node
+
+    @property
+    def pre(self) -> tuple[str, ...]:
+        """Statements DuckDB runs first (the sequences of SERIAL columns)."""
+        return self.compiled.template.pre
+
+    in_branch: bool = False  # set by the session before it executes the statement
+    # Nodes printed as given text for this execution only (the session's answers, such
+    # as the value of a set_config() call).
+    answers: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def sql(self) -> str:
+        """What DuckDB runs: the front end's text, with ``public.t`` placed where the
+        session reads it (main's ``main.t``, or the branch's ``t`` through its DuckDB
+        search path)."""
+        if self._sql is None:
+            place = _in_branch if self.in_branch else _on_main
+            if self.answers:
+                answers = self.answers
+
+                def answered(node: ast.Node) -> str | None:
+                    return answers.get(id(node)) or place(node)
+
+                self._sql = self.compiled.sql_once(answered)
+            else:
+                self._sql = self.compiled.sql("branch" if self.in_branch else "main", place)
+        return self._sql
+
+    def write(self) -> PlainWrite | None:
+        """What a plain INSERT/UPDATE/DELETE changes (None: it cannot say)."""
+        if self._write is _UNSET:
+            a = self.analysis
+            self._write = (
+                plain_write(self.compiled, self.params) if a.writes and not a.drops else None
+            )
+        return self._write
 
 
-def split(sql: str) -> list[str]:
+def _placed(node: ast.Node, schema: str | None) -> str | None:
+    if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
+        return render.relation(node, schema)
+    return None
+
+
+def _on_main(node: ast.Node) -> str | None:
+    return _placed(node, "main")
+
+
+def _in_branch(node: ast.Node) -> str | None:
+    return _placed(node, None)
+
+
+def split(fe: FrontEnd, sql: str) -> list[str]:
     """The statements of one Query message (empty ones dropped)."""
-    return split_statements(sql)
+    return fe.split(sql)
 
 
-def one_transaction(statements: list[str]) -> bool:
+def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
+    return Statement(fe.compile(text), list(params or []))
+
+
+def one_transaction(stmts: list[Statement]) -> bool:
     """Whether a multi-statement Query message runs as one implicit transaction, as in
     PostgreSQL: not when a statement controls transactions itself, cannot run inside
     one, or is a branch call that commits on its own."""
-    for text in statements:
-        if first_word(text) in OWN_TRANSACTION:
-            return False
-        if mentions_branch_call(text):
-            try:
-                if parse_call(text) is not None:
-                    return False
-            except Exception:  # noqa: BLE001 - the statement reports its own error when run
-                return False
-    return True
+    return not any(s.kind in _OWN_TRANSACTION or intercept(s) is not None for s in stmts)
 
 
-def classify(text: str, params: list[Any] | None = None) -> Statement:
-    return Statement(text, list(params or []), first_word(text))
+def _branch_function(node: ast.Node | None) -> str | None:
+    if isinstance(node, ast.FuncCall) and len(node.funcname) == 1:
+        name = node.funcname[0].sval
+        return name if name in BRANCH_FUNCTIONS else None
+    return None
+
+
+def _called(sel: ast.SelectStmt) -> tuple[ast.FuncCall, str | None] | None:
+    """The call of ``SELECT f(...) [AS x]`` or ``SELECT * FROM f(...)``."""
+    plain = not (
+        sel.whereClause
+        or sel.groupClause
+        or sel.havingClause
+        or sel.sortClause
+        or sel.limitCount
+        or sel.distinctClause
+        or sel.withClause
+    )
+    targets = sel.targetList or ()
+    if not plain or len(targets) != 1:
+        return None
+    target = targets[0]
+    if not sel.fromClause and isinstance(target.val, ast.FuncCall):
+        return target.val, target.name
+    if sel.fromClause and len(sel.fromClause) == 1:
+        rf = sel.fromClause[0]
+        star = isinstance(target.val, ast.ColumnRef) and isinstance(
+            target.val.fields[-1], ast.A_Star
+        )
+        if star and isinstance(rf, ast.RangeFunction) and len(rf.functions) == 1:
+            call = rf.functions[0][0]
+            if isinstance(call, ast.FuncCall):
+                return call, None
+    return None
 
 
 def intercept(stmt: Statement) -> BranchCall | None:
-    """The branch function this statement calls (``SELECT branch_merge('x')``), if any."""
-    return parse_call(stmt.text, stmt.params) if stmt.word == "SELECT" else None
+    """The branch function this statement calls on its own (``SELECT branch_merge('x')``,
+    ``SELECT * FROM branch_list()``), if any. A branch function inside a larger query
+    is refused: they change state, or (list, diff, conflicts) answer on their own."""
+    node = stmt.node
+    mentioned = any(f[-1] in BRANCH_FUNCTIONS for f in stmt.analysis.functions)
+    if not mentioned or not isinstance(node, ast.SelectStmt):
+        if mentioned:
+            raise _not_alone()
+        return None
+    found = _called(node)
+    name = _branch_function(found[0]) if found else None
+    if found is None or name is None:
+        raise _not_alone()
+    call, alias = found
+    lo, hi = BRANCH_FUNCTIONS[name]
+    args = call.args or ()
+    if not lo <= len(args) <= hi:
+        raise InvalidParameter(f"{name} takes {lo}..{hi} arguments, got {len(args)}")
+    values = []
+    for arg in args:
+        try:
+            values.append(stmt.compiled.value(arg, stmt.params))
+        except ValueError as exc:
+            raise FeatureNotSupported(
+                f"branch function arguments must be constants or parameters ({exc})",
+                hint="Write e.g. SELECT branch_create('plan-a').",
+            ) from None
+    return BranchCall(name, tuple(values), alias)
 
 
-def adapt(stmt: Statement) -> None:
-    """PostgreSQL dialect -> DuckDB: catalog queries read hati's filtered catalog views,
-    then SERIAL columns are spelled out (see ``expand``)."""
-    if stmt.word in ("SELECT", "WITH"):
-        stmt.text = catalog.adapt(stmt.text)
-    expand(stmt)
-
-
-def expand(stmt: Statement) -> None:
-    """SERIAL / BIGSERIAL columns become an integer DEFAULT nextval of a sequence that
-    is created just before the statement runs."""
-    if stmt.word == "CREATE" and serial.mentions_serial(stmt.text):
-        expanded = serial.expand(stmt.text)
-        if expanded is not None:
-            stmt.pre = list(expanded.sequences)
-            stmt.text = expanded.sql
+def _not_alone() -> FeatureNotSupported:
+    return FeatureNotSupported(
+        "branch functions must be called on their own",
+        hint="Write SELECT branch_merge('x') or SELECT * FROM branch_list(), not inside "
+        "a larger query.",
+    )
 
 
 def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     """Run the statement (after what must run first) and ``finish`` its Result."""
     for pre in stmt.pre:
         cur.execute(pre)
-    rel = cur.execute(stmt.text, stmt.params or None)
-    return finish(cur, rel, stmt.text, stmt.word)
+    rel = cur.execute(stmt.sql, stmt.params or None)
+    return statements.finish(cur, rel, stmt.analysis)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
+
+import pyarrow as pa
 
 from hati.wire import types as pgtypes
 
 _COUNTED = ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE")
 ALL_ROWS = 1 << 62
+
+# A chunk of result rows: Python tuples (rows computed by hati) or an Arrow table (rows
+# from DuckDB, encoded column-wise by hati.wire.datarows). Both have len() and slicing.
+Rows: TypeAlias = list[tuple[Any, ...]] | pa.Table
+
+# DuckDB warns that Arrow output of an executed cursor copies the rows once; that copy
+# is what streams them in batches (and it is cheap next to any per-value conversion).
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 
 @dataclass
@@ -17,18 +28,21 @@ class Result:
     """A result set or a command outcome.
 
     ``columns`` is None for statements that return no rows (RowDescription is then
-    NoData). ``fetch`` pulls up to n more rows; ``rows`` holds rows computed in Python.
+    NoData). ``fetch`` pulls up to n more rows; ``rows`` holds rows computed in Python
+    (or, once a streamed result was read to the end, its Arrow table). ``close_more``
+    releases what ``fetch_more`` holds when the rest of the rows will not be read.
     """
 
     tag: str
     columns: list[tuple[str, int]] | None = None
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    fetch_more: Callable[[int], list[tuple[Any, ...]]] | None = None
+    rows: Rows = field(default_factory=list)
+    fetch_more: Callable[[int], Rows] | None = None
     rowcount: int = 0
     _pos: int = 0
+    close_more: Callable[[], None] | None = None
 
-    def fetch(self, n: int) -> list[tuple[Any, ...]]:
-        """Up to ``n`` rows; [] when exhausted."""
+    def fetch(self, n: int) -> Rows:
+        """Up to ``n`` rows (tuples or an Arrow table); empty when exhausted."""
         if self._pos < len(self.rows):
             out = self.rows[self._pos : self._pos + n]
             self._pos += len(out)
@@ -54,9 +68,89 @@ class Result:
             self._pos = 0
         return self
 
+    def tuples(self) -> list[tuple[Any, ...]]:
+        """Every remaining row as Python tuples (for callers inside hati and tests; the
+        wire encodes Arrow batches directly)."""
+        return as_tuples(self.buffer().fetch(ALL_ROWS))
+
     @property
     def exhausted(self) -> bool:
         return self._pos >= len(self.rows) and self.fetch_more is None
+
+    def close(self) -> None:
+        """Drop the rows not fetched yet (frees the cursor they stream from)."""
+        self.fetch_more = None
+        if self.close_more is not None:
+            self.close_more()
+            self.close_more = None
+
+
+class ArrowRows:
+    """``fetch_more`` over a DuckDB cursor's open result: Arrow tables of up to n rows.
+
+    The cursor's Arrow reader is opened at the first fetch and holds the cursor until it
+    is read to the end or closed; no other statement may run on the cursor meanwhile.
+    """
+
+    BATCH_ROWS = 8192
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+        self._reader: Any = None
+        self._schema: pa.Schema | None = None
+        self._left: pa.RecordBatch | None = None  # the unread part of the last batch
+        self._done = False
+
+    def __call__(self, n: int) -> pa.Table:
+        if self._reader is None and not self._done:
+            self._reader = self._cur.to_arrow_reader(self.BATCH_ROWS)
+            self._schema = self._reader.schema
+        batches, have = [], 0
+        while have < n:
+            batch = self._left
+            self._left = None
+            if batch is None:
+                batch = self._next()
+                if batch is None:
+                    break
+            if have + batch.num_rows > n:
+                self._left = batch.slice(n - have)
+                batch = batch.slice(0, n - have)
+            batches.append(batch)
+            have += batch.num_rows
+        return pa.Table.from_batches(batches, self._schema)
+
+    def _next(self) -> pa.RecordBatch | None:
+        if self._reader is None:
+            return None
+        try:
+            return self._reader.read_next_batch()
+        except StopIteration:
+            self.close()
+            return None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()
+        self._left = None
+        self._done = True
+
+
+def as_tuples(rows: Rows) -> list[tuple[Any, ...]]:
+    """Rows as Python tuples, whether they are tuples already or an Arrow table."""
+    if isinstance(rows, pa.Table):
+        return list(zip(*(col.to_pylist() for col in rows.columns), strict=True))
+    return list(rows)
+
+
+def cursor_result(tag: str, columns: list[tuple[str, int]], cur: Any) -> Result:
+    """A result whose rows stream from a DuckDB cursor as Arrow tables."""
+    source = ArrowRows(cur)
+    return Result(tag, columns, fetch_more=source, close_more=source.close)
 
 
 def rows_result(columns: list[tuple[str, int]], rows: list[tuple[Any, ...]]) -> Result:

@@ -18,10 +18,12 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+from pglast import ast
+from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
-from hati.branching.calls import parse_call
+from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -30,28 +32,14 @@ from hati.errors import (
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
-    InsufficientPrivilege,
     ObjectInUse,
+    SyntaxError_,
+    UndefinedFunction,
     sqlstate_of,
 )
-from hati.pg import paramtypes, settings
-from hati.pg.statements import (
-    NOOPS,
-    QUERIES,
-    SETTINGS,
-    TXN_BEGIN,
-    TXN_CONTROL,
-    checkpoint,
-    columns_of,
-    constant_answer,
-    describe_probe,
-    first_word,
-    is_plain_read,
-    is_rollback_to,
-    parameter_count,
-    pg_named,
-    tag_for,
-)
+from hati.pg import paramtypes, settings, translate
+from hati.pg.frontend import FrontEnd
+from hati.pg.statements import columns_of, describe_sql, tag
 from hati.results import Result, command, rows_result, text_columns
 from hati.storage import duckdb_backend as storage
 from hati.storage.duckdb_backend import Database
@@ -66,6 +54,7 @@ class ServerState:
     db: Database
     engine: BranchEngine
     audit: AuditLog
+    frontend: FrontEnd
     merge_agents: list[str] | None = None
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
     sessions: set[Session] = field(default_factory=set)
@@ -85,16 +74,26 @@ class Session:
         self.branches = self.state.engine.open_session(self.cur)
         self.audit = SessionAudit(self.state.audit)
         self._audit_branch: str | None = None
-        self.settings = settings.Settings()
+        self._reports: dict[str, str] = {}  # ParameterStatus the client is owed
+        self._published: dict[str, str] = {}  # what current_setting() reads in DuckDB
+        self._path_for: str | None = settings.GUCS["search_path"].default  # DuckDB's path
+        self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
         self.branch: str | None = None
-        opts = settings.parse_options(self.startup.get("options", ""))
-        for key, value in opts.items():
-            if key.lower() in settings.AGENT_SETTINGS and key.lower() != settings.BRANCH_SETTING:
-                self.settings.set(key.lower(), value)
-        self.settings.set("application_name", self.startup.get("application_name", ""))
-        if settings.BRANCH_SETTING in {k.lower() for k in opts}:
-            self._enter_branch(opts.get("hatidata_branch") or opts.get("HATIDATA_BRANCH", ""))
+        startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
+        startup.update(settings.parse_options(self.startup.get("options", "")))
+        branch = None
+        for key, value in startup.items():
+            if key.lower() == settings.BRANCH_SETTING:
+                branch = value
+            else:
+                self.settings.set_startup(key, value)
+        self.settings.set_startup("application_name", self.startup.get("application_name", ""))
+        self.settings.set_startup(
+            "session_authorization", self.startup.get("user", ""), internal=True
+        )
+        if branch is not None:
+            self._enter_branch(branch)
         with self.state.sessions_lock:
             self.state.sessions.add(self)
 
@@ -104,6 +103,25 @@ class Session:
         if self.auth_agent:
             return self.auth_agent
         return self.settings.get(settings.AGENT_SETTING) or self.startup.get("user")
+
+    @property
+    def frontend(self) -> FrontEnd:
+        return self.state.frontend
+
+    def startup_status(self) -> list[tuple[str, str]]:
+        """Every setting PostgreSQL reports at startup, with this session's values."""
+        self._reports.clear()
+        return [(name, self.settings.get(name)) for name in settings.STARTUP_STATUS]
+
+    def reports(self) -> list[tuple[str, str]]:
+        """Settings changed since the last call, for ParameterStatus messages."""
+        out = list(self._reports.items())
+        self._reports.clear()
+        return out
+
+    def tag(self, name: str) -> str | None:
+        """One of hati's agent tags (None when unset)."""
+        return self.settings.get(name) or None
 
     @property
     def engine(self) -> BranchEngine:
@@ -139,16 +157,30 @@ class Session:
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
         """Run every statement of ``sql``; yields one Result per statement."""
-        statements = pipeline.split(sql)
-        if not statements:
+        texts = pipeline.split(self.frontend, sql)
+        if not texts:
             return
-        if len(statements) > 1 and self.txn == "I" and pipeline.one_transaction(statements):
-            yield from self._run_implicit(statements, params)
-            return
-        for text in statements:
+        if len(texts) > 1 and self.txn == "I":
+            stmts = [self._compile_or_error(t, params) for t in texts]
+            if all(isinstance(s, pipeline.Statement) for s in stmts) and pipeline.one_transaction(
+                [s for s in stmts if isinstance(s, pipeline.Statement)]
+            ):
+                yield from self._run_implicit(texts, stmts)
+                return
+        for text in texts:
             yield self.run_one(text, params)
 
-    def _run_implicit(self, statements: list[str], params: list[Any] | None) -> Iterator[Result]:
+    def _compile_or_error(
+        self, text: str, params: list[Any] | None
+    ) -> pipeline.Statement | BaseException:
+        try:
+            return pipeline.compile_one(self.frontend, text, params)
+        except HatiError as exc:
+            return exc
+
+    def _run_implicit(
+        self, texts: list[str], stmts: list[pipeline.Statement | BaseException]
+    ) -> Iterator[Result]:
         """Several statements in one Query message: one implicit transaction, as in PostgreSQL.
 
         The batch runs as if in a transaction block (``txn`` is "T", so branch writes do
@@ -159,8 +191,10 @@ class Session:
         self.txn = "T"
         done = False
         try:
-            for text in statements:
-                yield self.run_one(text, params)
+            for text, stmt in zip(texts, stmts, strict=True):
+                yield self._audited(
+                    text, stmt.params if isinstance(stmt, pipeline.Statement) else [], stmt
+                )
             self.audit.close()
             self._end(commit=True)
             done = True
@@ -171,14 +205,39 @@ class Session:
             self.txn = "I"
 
     def run_one(self, sql: str, params: list[Any] | None = None) -> Result:
-        """One statement through the pipeline, with its audit record."""
+        """One statement (a Parse message's, or one of a Query's) through the pipeline,
+        with its audit record."""
+        return self._audited(sql, list(params or []), None)
+
+    def compile(self, sql: str, params: list[Any] | None = None) -> pipeline.Statement:
+        """A Parse message's statement: exactly one, as PostgreSQL requires."""
+        texts = pipeline.split(self.frontend, sql)
+        if len(texts) != 1:
+            raise SyntaxError_(
+                "cannot insert multiple commands into a prepared statement"
+                if texts
+                else "a prepared statement needs one statement",
+                hint="Send each statement in its own Parse message.",
+            )
+        return pipeline.compile_one(self.frontend, texts[0], params)
+
+    def _audited(
+        self,
+        sql: str,
+        params: list[Any],
+        stmt: pipeline.Statement | BaseException | None,
+    ) -> Result:
         self.audit.close()
         self._audit_branch = None
         started = time.perf_counter()
         started_at = datetime.now()
         outcome, state, res = "ok", None, None
         try:
-            res = self._run(pipeline.classify(sql, params))
+            if isinstance(stmt, BaseException):
+                raise stmt
+            if stmt is None:
+                stmt = self.compile(sql, params)
+            res = self._run(stmt)
             return res
         except BaseException as exc:
             outcome, state = "error", sqlstate_of(exc)
@@ -192,10 +251,10 @@ class Session:
                 datetime.now(),
                 (time.perf_counter() - started) * 1000,
                 self.agent_id,
-                self.settings.get("hatidata_framework"),
-                self.settings.get("hatidata_request_id"),
-                self.settings.get("hatidata_parent_request_id"),
-                self.settings.get("hatidata_reasoning_step"),
+                self.tag("hatidata_framework"),
+                self.tag("hatidata_request_id"),
+                self.tag("hatidata_parent_request_id"),
+                self.tag("hatidata_reasoning_step"),
                 self._audit_branch or self.branch,
                 self.connection_id,
                 audit_text(sql, params),
@@ -208,24 +267,30 @@ class Session:
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
-        if first_word(sql) in QUERIES and parse_call(sql) is not None:
-            return None
-        probe = describe_probe(sql)
+        stmt = self.compile(sql)
+        if stmt.kind == "SHOW":
+            return text_columns(_show_name(stmt.node))
+        call = pipeline.intercept(stmt)
+        if call is not None:
+            return functions.columns(call)
+        for node in translate.walk(stmt.node):  # described, never run: no setting changes
+            if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
+                stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"
+        probe = describe_sql(stmt.compiled, stmt.sql)
         if probe is None:
             return None
-        text, naming = probe
+        text, n = probe
         try:
-            n = parameter_count(text)
             rel = self.cur.execute(text, [None] * n if n else None)
-            return pg_named(naming, columns_of(rel.description))
+            return columns_of(rel.description)
         except duckdb.Error:
             return None
 
     # ---------------------------------------------------------------- the pipeline
     def _run(self, stmt: pipeline.Statement) -> Result:
-        word = stmt.word
-        if word in TXN_CONTROL:
-            return self._transaction(word, stmt.text)
+        kind = stmt.kind
+        if kind == "TRANSACTION":
+            return self._transaction(stmt.node)
         if self.txn == "E":
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block",
@@ -237,44 +302,59 @@ class Session:
         call = pipeline.intercept(stmt)
         if call is not None:
             return functions.run(self, call)
-        pipeline.adapt(stmt)
-        if "hati_audit" in stmt.text:
+        if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
+        called = {f[-1] for f in stmt.analysis.functions}
+        if "current_setting" in called or "set_config" in called:
+            self._publish_settings()
+        if "set_config" in called:
+            self._set_config(stmt)
         if self.branch is not None:
             return self._in_branch(self.engine.branch(self.branch), stmt)
         return self._on_main(stmt)
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
-        """Statements the session answers itself: settings, no-ops, CHECKPOINT, and
-        ``SELECT version()`` / ``current_schema()``."""
-        word, text = stmt.word, stmt.text
-        if word in SETTINGS:
-            st = settings.parse(word, text)
-            return None if st is None else self._setting(st, text)
-        if word in NOOPS:
-            return command(word)
-        if word in ("CHECKPOINT", "FORCE"):
-            cp = checkpoint(text)
-            return None if cp is None else self._checkpoint(*cp)
-        if word == "SELECT":
-            return constant_answer(text)
+        """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
+        kind, node = stmt.kind, stmt.node
+        if kind == "SET":
+            return self._set(node)
+        if kind == "SHOW":
+            return self._show(node)
+        if kind in _NOOPS:
+            return command(stmt.analysis.command)
+        if kind == "DISCARD":
+            if self.txn != "I":
+                raise ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
+            self.settings.reset_all()
+            self.leave_branch()
+            return command("DISCARD ALL")
+        if kind == "VACUUM":
+            return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
+        if kind == "CHECKPOINT":
+            return self._checkpoint(False, "")
+        if kind in _NOT_YET:
+            raise FeatureNotSupported(
+                f"{stmt.analysis.command} is not supported yet", hint=_NOT_YET[kind]
+            )
         return None
 
     def _on_main(self, stmt: pipeline.Statement) -> Result:
-        if is_plain_read(stmt.word, stmt.text):
+        self._follow_search_path()
+        if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         with self.branches.writing(self.txn == "T"):
-            self.branches.before_main_write(stmt.analysis, stmt.text, stmt.params)
+            self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
             return pipeline.execute(self.cur, stmt)
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self.branches.heal(b)
-        with self.branches.reading():
-            if self.branches.plain_read(b, stmt.text):
-                return pipeline.execute(self.cur, stmt)
-        a = stmt.analysis()
-        if not (a.writes or a.drops or a.creates) and a.kind == "SELECT":
+        stmt.in_branch = True
+        a = stmt.analysis
+        read = a.kind == "SELECT" and not a.changes_data
+        if read:
             with self.branches.reading():
+                if self.branches.plain_read(b, a):
+                    return pipeline.execute(self.cur, stmt)
                 return self._branch_statement(b, stmt)
         with self.branches.writing(self.txn == "T"):
             if self.txn != "I":
@@ -305,10 +385,10 @@ class Session:
 
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """prepare -> execute -> finish of one statement in ``b``."""
-        a = stmt.analysis()
-        plan = self.branches.prepare(b, a, stmt.text, stmt.params)
+        a = stmt.analysis
+        plan = self.branches.prepare(b, a, stmt.write)
         if plan is None:
-            return command(tag_for(a.kind, stmt.text, 0))
+            return command(tag(a))
         ok = False
         try:
             res = pipeline.execute(self.cur, stmt)
@@ -320,29 +400,38 @@ class Session:
         return res
 
     # ---------------------------------------------------------------- transactions
-    def _transaction(self, word: str, sql: str) -> Result:
-        if word in ("SAVEPOINT", "RELEASE"):
+    def _transaction(self, node: ast.TransactionStmt) -> Result:
+        k = node.kind
+        if k in (TransactionStmtKind.TRANS_STMT_SAVEPOINT, TransactionStmtKind.TRANS_STMT_RELEASE):
             if self.txn == "E":
                 raise InFailedTransaction(
                     "current transaction is aborted", hint="Send ROLLBACK, then retry."
                 )
-            return command(word)
-        if word == "ROLLBACK" and is_rollback_to(sql):
+            return command(
+                "SAVEPOINT" if k == TransactionStmtKind.TRANS_STMT_SAVEPOINT else "RELEASE"
+            )
+        if k == TransactionStmtKind.TRANS_STMT_ROLLBACK_TO:
             raise FeatureNotSupported(
                 "ROLLBACK TO SAVEPOINT is not supported",
                 hint="Roll back the whole transaction instead.",
             )
-        if word in TXN_BEGIN:
+        if k in _TWO_PHASE:
+            raise FeatureNotSupported(
+                "prepared transactions are not supported",
+                hint="Commit or roll back the transaction itself.",
+            )
+        if k in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
             storage.begin(self.cur)
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
+        rollback = k == TransactionStmtKind.TRANS_STMT_ROLLBACK
         try:
             if self.txn == "I":
-                return command("ROLLBACK" if word in ("ROLLBACK", "ABORT") else "COMMIT")
-            if self.txn == "E" or word in ("ROLLBACK", "ABORT"):
+                return command("ROLLBACK" if rollback else "COMMIT")
+            if self.txn == "E" or rollback:
                 self._end(commit=False)
                 return command("ROLLBACK")
             self._end(commit=True)
@@ -361,6 +450,7 @@ class Session:
                 storage.rollback(self.cur)
         finally:
             self.branches.end(committed)
+            self.settings.end_transaction()
 
     def _checkpoint(self, force: bool, database: str) -> Result:
         """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
@@ -400,35 +490,99 @@ class Session:
         return command("CHECKPOINT")
 
     # ---------------------------------------------------------------- SET / SHOW
-    def _setting(self, st: settings.SettingStatement, sql: str) -> Result | None:
-        name = st.name
-        if st.verb == "SET":
-            if name == settings.BRANCH_SETTING:
-                self._enter_branch(st.value)
-            elif name.startswith("hatidata_"):
-                self.settings.set(name, st.value)
-            elif name == "search_path" and self.branch is not None:
-                raise InsufficientPrivilege(
-                    "search_path is managed by hati inside a branch session"
-                )
-            else:
-                # PostgreSQL-only settings (extra_float_digits, ...) are accepted and kept.
-                with contextlib.suppress(duckdb.Error):
-                    self.cur.execute(sql)
-                self.settings.set(name, st.value)
-            return command("SET")
-        if st.verb == "RESET":
-            if name in (settings.BRANCH_SETTING, "all"):
-                self.leave_branch()
-            self.settings.reset(name)
+    def _set(self, node: ast.VariableSetStmt) -> Result:
+        k, name = node.kind, (node.name or "").lower()
+        if k == VariableSetKind.VAR_RESET_ALL:
+            self.settings.reset_all()
+            self.leave_branch()
             return command("RESET")
+        if k == VariableSetKind.VAR_SET_MULTI:
+            return command("SET")  # SET TRANSACTION / SESSION CHARACTERISTICS: one level
+        if name in _SET_ALIASES:
+            name = _SET_ALIASES[name]
+        value = (
+            None
+            if k in (VariableSetKind.VAR_SET_DEFAULT, VariableSetKind.VAR_RESET)
+            else _set_value(node)
+        )
         if name == settings.BRANCH_SETTING:
-            value: str | None = self.branch or "main"
+            if value is None:
+                self.leave_branch()
+            else:
+                self._enter_branch(value)
+            return command("RESET" if k == VariableSetKind.VAR_RESET else "SET")
+        self.settings.set(name, value, local=bool(node.is_local) and self.txn != "I")
+        return command("RESET" if k == VariableSetKind.VAR_RESET else "SET")
+
+    def _show(self, node: ast.VariableShowStmt) -> Result:
+        name = _show_name(node)
+        if name == "all":
+            cols = text_columns("name", "setting", "description")
+            return rows_result(cols, self.settings.show_all())
+        if name == settings.BRANCH_SETTING:
+            value = self.branch or "main"
         elif name == settings.AGENT_SETTING and self.auth_agent:
             value = self.auth_agent
         else:
-            value = self.settings.show(name)
-        return None if value is None else rows_result(text_columns(name), [(value,)])
+            value = self.settings.get(name)
+        res = rows_result(text_columns(name), [(value,)])
+        res.tag = "SHOW"
+        return res
+
+    def _follow_search_path(self) -> None:
+        """On main, unqualified names resolve along the session's search_path, as in
+        PostgreSQL: public is DuckDB's main; hati's own schemas and schemas that do not
+        exist are passed over."""
+        path = self.settings.get("search_path")
+        if path == self._path_for:
+            return
+        wanted = []
+        for name in _path_names(path):
+            schema = "main" if name in ("public", "main") else name
+            if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
+                continue
+            if layout.is_internal_schema(schema):
+                continue
+            wanted.append(schema)
+        existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
+        duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
+        self.cur.execute(f"SET search_path = {_literal(duck)}")
+        self._path_for = path
+
+    def _set_config(self, stmt: pipeline.Statement) -> None:
+        """``set_config(name, value, is_local)``: set the setting, answer its new value
+        (the other expressions of the statement still read the old ones)."""
+        for node in translate.walk(stmt.node):
+            if not (isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config"):
+                continue
+            args = node.args or ()
+            if len(args) != 3:
+                raise UndefinedFunction(
+                    "function set_config takes (setting_name, new_value, is_local)"
+                )
+            try:
+                name, value, local = (stmt.compiled.value(a, stmt.params) for a in args)
+            except ValueError:
+                raise FeatureNotSupported(
+                    "set_config takes constants or parameters",
+                    hint="Write SELECT set_config('name', 'value', false).",
+                ) from None
+            self.settings.set(
+                str(name),
+                None if value is None else str(value),
+                local=bool(local) and self.txn != "I",
+            )
+            shown = self.settings.get(str(name))
+            stmt.answers[id(node)] = _literal(shown)
+
+    def _publish_settings(self) -> None:
+        """Hand the session's settings to DuckDB, where current_setting() reads them."""
+        values = self.settings.values()
+        values[settings.BRANCH_SETTING] = self.branch or "main"
+        if values != self._published:
+            pairs = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in sorted(values.items()))
+            self.cur.execute(f"SET VARIABLE hati_gucs = MAP {{{pairs}}}")
+            self._published = values
 
     def _enter_branch(self, name: str) -> None:
         if name in ("", "main", "default"):
@@ -442,6 +596,7 @@ class Session:
     def leave_branch(self) -> None:
         if self.branch is not None:
             self.branches.route(None)
+            self._path_for = None  # the route reset DuckDB's path: follow search_path again
         self.branch = None
 
     def acted_on(self, branch: str) -> None:
@@ -450,14 +605,19 @@ class Session:
     def query_in(self, name: str, sql: str) -> Result:
         """One statement in branch ``name``, whichever branch the session is in."""
         b = self.engine.branch(name)
-        statements = pipeline.split(sql)
-        if len(statements) != 1:
+        texts = pipeline.split(self.frontend, sql)
+        if len(texts) != 1:
             raise FeatureNotSupported(
                 "branch_query runs exactly one statement",
                 hint="Call branch_query once per statement.",
             )
-        stmt = pipeline.classify(statements[0])
-        pipeline.expand(stmt)
+        stmt = pipeline.compile_one(self.frontend, texts[0])
+        if stmt.kind not in _IN_BRANCH_QUERY:
+            raise FeatureNotSupported(
+                f"branch_query cannot run {stmt.analysis.command or stmt.kind}",
+                hint="branch_query runs queries, data changes and table DDL; "
+                "transaction control and settings belong to the session.",
+            )
         previous = self.branch
         if previous != name:
             self.branches.route(b)
@@ -468,6 +628,94 @@ class Session:
             self.branch = previous
             if previous != name:
                 self.branches.route(self.engine.branch(previous) if previous else None)
+                self._path_for = None
+
+
+_STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "DEALLOCATE", "COMMENT", "LOCK"})
+_NOT_YET = {
+    "DECLARE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
+    "FETCH": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
+    "CLOSE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
+    "COPY": "Load rows with INSERT ... VALUES (many rows per statement), read them with SELECT.",
+    "PREPARE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
+    "EXECUTE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
+}
+_TWO_PHASE = (
+    TransactionStmtKind.TRANS_STMT_PREPARE,
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
+)
+_SET_ALIASES = {"time zone": "timezone", "schema": "search_path", "names": "client_encoding"}
+# What branch_query runs: a statement about the branch's data, nothing about the session.
+_IN_BRANCH_QUERY = frozenset(
+    {
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+        "CREATE",
+        "CREATE_INDEX",
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "EXPLAIN",
+    }
+)
+
+
+def _path_names(path: str) -> list[str]:
+    """The schema names of a search_path value (``"$user", public``)."""
+    names, cur, quoted, i = [], "", False, 0
+    while i < len(path):
+        c = path[i]
+        if c == '"':
+            if quoted and i + 1 < len(path) and path[i + 1] == '"':
+                cur += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif c == "," and not quoted:
+            names.append(cur)
+            cur = ""
+        elif quoted or not c.isspace():
+            cur += c if quoted else c.lower()
+        i += 1
+    names.append(cur)
+    return [n for n in (x.strip() for x in names) if n]
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _show_name(node: ast.VariableShowStmt) -> str:
+    name = (node.name or "").lower()
+    return {
+        "transaction isolation level": "transaction_isolation",
+        "time zone": "timezone",
+        "session authorization": "session_authorization",
+    }.get(name, name)
+
+
+def _set_value(node: ast.VariableSetStmt) -> str:
+    """The value of ``SET name = v [, v...]`` as PostgreSQL keeps it (a list joined by
+    ", ", identifiers quoted where they must be)."""
+    out = []
+    for arg in node.args or ():
+        v = arg.arg if isinstance(arg, ast.TypeCast) else arg
+        if isinstance(v, ast.A_Const) and not v.isnull:
+            val = v.val
+            text = getattr(val, "sval", None)
+            if text is None:
+                text = str(
+                    getattr(val, "ival", None) if hasattr(val, "ival") else getattr(val, "fval", "")
+                )
+            out.append(text)
+        else:
+            raise FeatureNotSupported("SET takes constants", hint="Write SET name = 'value'.")
+    return ", ".join(out)
 
 
 def _lost_a_race(exc: BaseException) -> bool:

@@ -14,8 +14,6 @@ def test_checkpoint_after_writes(hati_server):
         cur.execute("INSERT INTO ck SELECT range FROM range(1000)")
         cur.execute("CHECKPOINT")
         assert cur.statusmessage == "CHECKPOINT" and cur.description is None
-        cur.execute("FORCE CHECKPOINT")
-        assert cur.statusmessage == "CHECKPOINT" and cur.description is None
         cur.execute("SELECT count(*) FROM ck")
         assert cur.fetchone() == (1000,)
     finally:

@@ -85,7 +85,7 @@ def test_batch_with_branch_calls_keeps_per_statement_behaviour(hati_server):
         cur.execute("SELECT i FROM mbc")
         assert cur.fetchall() == [(7,)]
         with pytest.raises(psycopg2.Error):
-            cur.execute("INSERT INTO mbc VALUES (8); SELECT branch_create('mbc2'); SELEC oops")
+            cur.execute("INSERT INTO mbc VALUES (8); SELECT branch_create('mbc2'); SELECT 1/0")
         cur.execute("SELECT count(*) FROM mbc")
         assert cur.fetchone() == (2,)  # not atomic: the insert before the branch call stays
         cur.execute("SELECT branch_discard('mbc2')")
@@ -100,14 +100,14 @@ def test_batch_with_explicit_transaction_control(hati_server):
         cur.execute("CREATE TABLE mbt (i INTEGER)")
         with pytest.raises(psycopg2.Error):
             cur.execute(
-                "BEGIN; INSERT INTO mbt VALUES (1); COMMIT; INSERT INTO mbt VALUES (2); SELEC"
+                "BEGIN; INSERT INTO mbt VALUES (1); COMMIT; INSERT INTO mbt VALUES (2); SELECT 1/0"
             )
         cur.execute("SELECT i FROM mbt ORDER BY i")
         assert cur.fetchall()[:1] == [(1,)]  # the explicitly committed part stays
         # Inside a client transaction a failing batch aborts that transaction.
         cur.execute("BEGIN")
         with pytest.raises(psycopg2.Error):
-            cur.execute("INSERT INTO mbt VALUES (3); SELEC")
+            cur.execute("INSERT INTO mbt VALUES (3); SELECT 1/0")
         assert c.info.transaction_status == ext.TRANSACTION_STATUS_INERROR
         cur.execute("ROLLBACK")
         cur.execute("SELECT count(*) FROM mbt WHERE i = 3")

@@ -22,11 +22,15 @@ def server(hati_server):
         cur.execute("SELECT branch_create('exp')")
         # A write in the branch materializes the table in the branch's schema.
         cur.execute("SELECT branch_query('exp', 'INSERT INTO deploy_config VALUES (1, ''a'', 1)')")
-        # The internals the meta-commands must hide do exist.
-        cur.execute(
-            "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE '\\_%' ESCAPE '\\'"
-        )
-        internal = {r[0] for r in cur.fetchall()}
+        # The internals the meta-commands must hide do exist (read in the database itself:
+        # clients cannot see them).
+        own = hati_server.thread.server.app.db.cursor()
+        try:
+            internal = {
+                r[0] for r in own.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+            }
+        finally:
+            own.close()
         assert {"_hati", "_hati_snap"} <= internal
         assert any(name.startswith("_hb_") for name in internal)
     finally:

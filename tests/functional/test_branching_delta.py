@@ -12,14 +12,14 @@ import psycopg
 import psycopg2
 import pytest
 
-from conftest import RunningServer, rows, run_in_threads, start_server
+from conftest import RunningServer, internal, rows, run_in_threads, start_server
 
 N = 5000
 
 
 def touched_rows(cur: Any, table: str) -> int | None:
     """Rows in the branch's touched-rows table, None when the table is not a delta."""
-    found = rows(
+    found = internal(
         cur,
         "SELECT schema_name FROM duckdb_tables() WHERE regexp_matches(schema_name, '^_hbd_[0-9]+$') "
         "AND table_name = %s",
@@ -27,7 +27,7 @@ def touched_rows(cur: Any, table: str) -> int | None:
     )
     if not found:
         return None
-    return rows(cur, f'SELECT count(*) FROM "{found[0][0]}"."{table}"')[0][0]
+    return internal(cur, f'SELECT count(*) FROM "{found[0][0]}"."{table}"')[0][0]
 
 
 @pytest.fixture
@@ -218,10 +218,10 @@ def test_a_rolled_back_first_write_records_the_branch_again(hati_server, cur) ->
         b.execute("SET hatidata_branch = 'b'")
         b.execute("UPDATE t SET v = -1 WHERE k = 1")
         conn.rollback()
-        assert rows(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(0,)]
+        assert internal(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(0,)]
         b.execute("UPDATE t SET v = -2 WHERE k = 2")
         conn.commit()
-    assert rows(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(1,)]
+    assert internal(cur, "SELECT count(*) FROM _hati.branches WHERE name = 'b'") == [(1,)]
     assert rows(
         cur, "SELECT branch_query('b', 'SELECT k, v FROM t WHERE k IN (1, 2) ORDER BY k')"
     ) == [
@@ -273,7 +273,9 @@ def test_column_marks_follow_commits_and_rollbacks(hati_server, cur) -> None:
         b.execute("UPDATE t SET note = 'again' WHERE k = 3")  # the mark is known: no insert
         b.execute("UPDATE t SET v = 100 WHERE k = 3")
         conn.commit()
-    assert rows(cur, "SELECT col FROM _hati.delta_columns WHERE table_name = 't' ORDER BY col") == [
+    assert internal(
+        cur, "SELECT col FROM _hati.delta_columns WHERE table_name = 't' ORDER BY col"
+    ) == [
         ("note",),
         ("v",),
     ]

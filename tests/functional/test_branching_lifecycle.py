@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from conftest import branch_query as q
-from conftest import rows, start_server
+from conftest import internal, rows, start_server
 
 LIST_COLUMNS = [
     "name",
@@ -28,7 +28,7 @@ LIST_COLUMNS = [
 
 def branch_schemas(cur: Any) -> int:
     """Branch schemas that hold data (empty ones are made ahead of forks, in batches)."""
-    return rows(
+    return internal(
         cur,
         "SELECT count(DISTINCT schema_name) FROM duckdb_tables() "
         "WHERE regexp_matches(schema_name, '^_hbd?_[0-9]+$') AND database_name = current_database()",
@@ -186,7 +186,7 @@ def test_errors_leave_everything_unchanged(cur) -> None:
             q(cur, "existing", "SELECT * FROM t ORDER BY k"),
             listing,
             branch_schemas(cur),
-            rows(cur, "SELECT count(*) FROM _hati.resolutions"),
+            internal(cur, "SELECT count(*) FROM _hati.resolutions"),
         )
 
     before = state()
@@ -208,7 +208,7 @@ def _db_size(cur: Any) -> tuple[int, int]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    r = rows(
+    r = internal(
         cur,
         "SELECT total_blocks, used_blocks FROM pragma_database_size() WHERE database_name = current_database()",
     )
@@ -239,7 +239,7 @@ def _cycles(server: Any, n: int) -> list[tuple[int, int, int]]:
                 out.append((i + 1, total, server.data_dir.joinpath("hati.duckdb").stat().st_size))
         assert rows(cur, "SELECT * FROM branch_list()") == []
         assert branch_schemas(cur) == 0
-        assert rows(
+        assert internal(
             cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_hati_snap'"
         ) == [(0,)]
     return out

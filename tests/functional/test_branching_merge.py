@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from conftest import branch_query as q
-from conftest import rows
+from conftest import internal, rows
 
 
 def merge(cur: Any, name: str, strategy: str = "branch_wins") -> tuple:
@@ -225,8 +225,7 @@ def test_resolving_a_row_that_is_not_in_conflict_is_22023(cur) -> None:
             cur.execute("SELECT branch_resolve('x', %s, %s, %s)", (table, key, choice))
         assert err.value.pgcode == "22023", key
         assert hint in err.value.diag.message_hint, key
-    cur.execute("SELECT count(*) FROM _hati.resolutions")
-    assert cur.fetchone() == (0,)
+    assert internal(cur, "SELECT count(*) FROM _hati.resolutions") == [(0,)]
 
 
 def test_multiset_conflicts_and_count_resolution(cur) -> None:
@@ -243,7 +242,7 @@ def test_multiset_conflicts_and_count_resolution(cur) -> None:
         """SELECT branch_resolve('m', 'bag', '{"status": "up", "service": "api"}', '{"count": 1}')"""
     )
     assert merge(cur, "m", "manual")[5:] == (1, "merged")
-    assert rows(cur, "SELECT * FROM bag ORDER BY ALL") == [("api", "up"), ("db", "down")]
+    assert rows(cur, "SELECT * FROM bag ORDER BY 1, 2") == [("api", "up"), ("db", "down")]
 
 
 def test_nested_branch_merges_into_its_parent_then_main(cur) -> None:
@@ -364,7 +363,7 @@ def test_ddl_in_a_branch_and_merging_it(hati_server, cur) -> None:
     with pytest.raises(psycopg2.Error) as err:
         cur.execute("SELECT * FROM gone")
     assert err.value.pgcode == "42P01"
-    indexes = rows(
+    indexes = internal(
         cur,
         "SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main' AND table_name = 't'",
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import RunningServer, rows, start_server
+from conftest import RunningServer, internal, rows, start_server
 
 N = 2000
 
@@ -18,7 +18,7 @@ N = 2000
 def snapshots(cur: Any) -> dict[str, list[str]]:
     """The _hati_snap objects: {'view': [...], 'table': [...]}."""
     out: dict[str, list[str]] = {"view": [], "table": []}
-    for kind, name in rows(
+    for kind, name in internal(
         cur,
         "SELECT 'view', view_name FROM duckdb_views() WHERE schema_name = '_hati_snap' "
         "UNION ALL SELECT 'table', table_name FROM duckdb_tables() "
@@ -30,7 +30,7 @@ def snapshots(cur: Any) -> dict[str, list[str]]:
 
 def kept_rows(cur: Any) -> int:
     [view] = snapshots(cur)["view"]
-    return rows(cur, f'SELECT count(*) FROM _hati_snap."{view}$rows"')[0][0]
+    return internal(cur, f'SELECT count(*) FROM _hati_snap."{view}$rows"')[0][0]
 
 
 def in_branch(cur: Any, name: str, sql: str) -> list[tuple]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg2
 
 LONG = os.environ.get("HATI_LONG_TESTS") == "1"
@@ -124,6 +125,17 @@ class ProcServer:
         )
         conn.autocommit = True
         return conn
+
+    def internal(self, sql: str) -> list[tuple[Any, ...]]:
+        """DuckDB SQL on the database file itself, past the front end (hati's bookkeeping,
+        which no client can read): the server stops for the read and starts again."""
+        self.stop()
+        con = duckdb.connect(str(self.data_dir / "hati.duckdb"), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+            self.start()
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         conn = self.connect()

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import psycopg2
 from reliability_support import ProcServer, long_or_short, report
 
@@ -161,20 +162,25 @@ def _check(
     assert q("SELECT count(*) FROM log WHERE i < 0")[0][0] == 0, "a discarded branch leaked"
 
     live = {r[0] for r in q("SELECT * FROM branch_list()")}
-    meta = dict(q("SELECT name, id FROM _hati.branches"))
+    meta = dict(server.internal("SELECT name, id FROM _hati.branches"))
     assert live == set(meta), (live, meta)
     schemas = {
         r[0]
-        for r in q(
+        for r in server.internal(
             "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE '\\_hb\\_%' ESCAPE '\\'"
         )
     }
     assert schemas == {f"_hb_{i}" for i in meta.values()}, (schemas, meta)
     assert "w" in live, "the long-lived branch must survive every crash"
-    snaps = {r[0] for r in q("SELECT snap_table FROM _hati.snapshots WHERE snap_table IS NOT NULL")}
+    snaps = {
+        r[0]
+        for r in server.internal(
+            "SELECT snap_table FROM _hati.snapshots WHERE snap_table IS NOT NULL"
+        )
+    }
     snap_tables = {  # full copies are tables, undo snapshots views (branching/undo.py)
         r[0]
-        for r in q(
+        for r in server.internal(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = '_hati_snap' "
             "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = '_hati_snap'"
         )
@@ -280,13 +286,18 @@ def test_recovery_drops_orphan_branch_schemas(tmp_path: Path) -> None:
         server.query("CREATE TABLE t (x INT)")
         server.query("SELECT branch_create('keep')")
         server.query("SELECT branch_query('keep', 'INSERT INTO t VALUES (1)')")  # records its row
-        server.query("CREATE SCHEMA _hb_999999")
-        server.query("CREATE TABLE _hb_999999.t (x INT)")
-        bid = server.query("SELECT id FROM _hati.branches WHERE name = 'keep'")[0][0]
-        server.query(f'DROP SCHEMA "_hb_{bid}" CASCADE')
         server.kill9()
+        # A hand edit while the server is down: an orphan schema, a branch's schema gone.
+        con = duckdb.connect(str(server.data_dir / "hati.duckdb"))
+        try:
+            con.execute("CREATE SCHEMA _hb_999999")
+            con.execute("CREATE TABLE _hb_999999.t (x INT)")
+            bid = con.execute("SELECT id FROM _hati.branches WHERE name = 'keep'").fetchall()[0][0]
+            con.execute(f'DROP SCHEMA "_hb_{bid}" CASCADE')
+        finally:
+            con.close()
         server.start()
-        schemas = {r[0] for r in server.query("SELECT schema_name FROM duckdb_schemas()")}
+        schemas = {r[0] for r in server.internal("SELECT schema_name FROM duckdb_schemas()")}
         assert "_hb_999999" not in schemas
         assert f"_hb_{bid}" in schemas
         assert server.query("SELECT * FROM branch_query('keep', 'SELECT count(*) FROM t')") == [

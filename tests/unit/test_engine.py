@@ -22,6 +22,8 @@ from hati.errors import (
     UndefinedObject,
     UndefinedTable,
 )
+from hati.pg.frontend import FrontEnd
+from hati.pg.guard import Policy
 from hati.storage.duckdb_backend import transaction
 
 
@@ -41,15 +43,17 @@ def cur(app: App) -> Iterator[duckdb.DuckDBPyConnection]:
     c.close()
 
 
+FE = FrontEnd(Policy(reserved_schema=layout.is_internal_schema))
+
+
 def in_branch(es: EngineSession, cur: Any, b: Branch, sql: str) -> list[tuple[Any, ...]]:
     """One statement in ``b`` in its own transaction, through the pipeline's steps."""
-    stmt = pipeline.classify(sql)
-    pipeline.adapt(stmt)
-    a = stmt.analysis()
+    stmt = pipeline.compile_one(FE, sql)
+    a = stmt.analysis
     committed = False
     try:
         with transaction(cur):
-            plan = es.prepare(b, a, stmt.text, stmt.params)
+            plan = es.prepare(b, a, stmt.write)
             assert plan is not None
             ok = False
             try:
@@ -60,7 +64,7 @@ def in_branch(es: EngineSession, cur: Any, b: Branch, sql: str) -> list[tuple[An
         committed = True
     finally:
         es.end(committed)
-    return res.rows
+    return res.tuples()
 
 
 def tables_in(cur: Any, schema: str) -> set[str]:
@@ -111,9 +115,9 @@ def test_a_keyless_write_copies_its_table_and_ddl_is_recorded(engine, cur) -> No
 def test_a_branch_keeps_reading_its_fork_after_main_writes(engine, cur) -> None:
     b = engine.create(cur, "b")
     es = engine.open_session(cur)
-    main = pipeline.classify("UPDATE t SET v = -1 WHERE k < 5")
+    main = pipeline.compile_one(FE, "UPDATE t SET v = -1 WHERE k < 5")
     with es.writing(in_block=False):
-        es.before_main_write(main.analysis, main.text, main.params)
+        es.before_main_write(lambda: main.analysis, main.write)
         pipeline.execute(cur, main)
     # Main's plain UPDATE kept just the rows it changed: an undo snapshot.
     (snap,) = engine.catalog.snapshots[(0, "t")]

@@ -8,77 +8,88 @@ import duckdb
 import pytest
 
 from hati import pipeline
-from hati.branching.calls import BranchCall
-from hati.errors import FeatureNotSupported, SyntaxError_
+from hati.errors import FeatureNotSupported, InvalidParameter, SyntaxError_
 from hati.pg import statements
+from hati.pg.frontend import FrontEnd
+from hati.pg.guard import Policy
+from hati.storage.duckdb_backend import POSTGRES_SEMANTICS
+
+FE = FrontEnd(Policy(reserved_schema=lambda s: s.startswith(("_hati", "_hb_", "_hbd_"))))
 
 
-def test_split_keeps_quotes_dollar_quotes_and_comments_whole() -> None:
+def stmt(sql: str, params: list | None = None) -> pipeline.Statement:
+    (text,) = pipeline.split(FE, sql)
+    return pipeline.compile_one(FE, text, params)
+
+
+def test_split_is_postgresqls_own() -> None:
     sql = "SELECT ';'; SELECT $x$ ; $x$; -- a ; comment\nSELECT 1 /* ; */; ;  "
-    assert pipeline.split(sql) == [
+    assert pipeline.split(FE, sql) == [
         "SELECT ';'",
-        " SELECT $x$ ; $x$",
-        " -- a ; comment\nSELECT 1 /* ; */",
+        "SELECT $x$ ; $x$",
+        "SELECT 1 /* ; */",
     ]
-    assert pipeline.split("  ") == []
-    assert pipeline.split("-- only a comment;") == []
+    assert pipeline.split(FE, "  ") == []
+    assert pipeline.split(FE, "-- only a comment;") == []
+    with pytest.raises(SyntaxError_):
+        pipeline.split(FE, "SELECT 1; UPDATE SET WHERE")
 
 
 def test_one_transaction_unless_a_statement_manages_its_own() -> None:
-    assert pipeline.one_transaction(["INSERT INTO t VALUES (1)", "SELECT 1"])
-    assert not pipeline.one_transaction(["BEGIN", "SELECT 1"])
-    assert not pipeline.one_transaction(["SELECT 1", "CHECKPOINT"])
-    assert not pipeline.one_transaction(["SELECT branch_create('x')", "SELECT 1"])
-    assert pipeline.one_transaction(["SELECT my_branch_count(1)", "SELECT 2"])
+    def batch(*sqls: str) -> list[pipeline.Statement]:
+        return [stmt(s) for s in sqls]
 
-
-def test_classify_names_the_first_keyword() -> None:
-    stmt = pipeline.classify("  /* hi */ -- there\n  update t set v = 1", [1])
-    assert (stmt.word, stmt.params) == ("UPDATE", [1])
+    assert pipeline.one_transaction(batch("INSERT INTO t VALUES (1)", "SELECT 1"))
+    assert not pipeline.one_transaction(batch("BEGIN", "SELECT 1"))
+    assert not pipeline.one_transaction(batch("SELECT 1", "CHECKPOINT"))
+    assert not pipeline.one_transaction(batch("SELECT branch_create('x')", "SELECT 1"))
+    assert pipeline.one_transaction(batch("SELECT my_branch_count(1)", "SELECT 2"))
 
 
 def test_intercept_finds_branch_calls_with_their_parameters() -> None:
-    stmt = pipeline.classify("SELECT branch_create($1, $2) AS made", ["a", None])
-    assert pipeline.intercept(stmt) == BranchCall("branch_create", ("a", None), "made")
-    assert pipeline.intercept(pipeline.classify("SELECT 1")) is None
-    assert pipeline.intercept(pipeline.classify("INSERT INTO t SELECT branch_list()")) is None
+    call = pipeline.intercept(stmt("SELECT branch_create($1, $2) AS made", ["a", None]))
+    assert call == pipeline.BranchCall("branch_create", ("a", None), "made")
+    assert pipeline.intercept(stmt("SELECT branch_merge('x', 'main_wins')")) == (
+        pipeline.BranchCall("branch_merge", ("x", "main_wins"), "branch_merge")
+    )
+    assert pipeline.intercept(stmt("SELECT * FROM branch_list()")) == pipeline.BranchCall(
+        "branch_list", ()
+    )
+    assert pipeline.intercept(stmt("SELECT 1")) is None
     with pytest.raises(FeatureNotSupported):
-        pipeline.intercept(pipeline.classify("SELECT 1 + branch_list()"))
+        pipeline.intercept(stmt("SELECT 1 + branch_list()"))
+    with pytest.raises(FeatureNotSupported):
+        pipeline.intercept(stmt("INSERT INTO t SELECT branch_create('x')"))
+    with pytest.raises(InvalidParameter):
+        pipeline.intercept(stmt("SELECT branch_discard()"))
 
 
-def test_adapt_rewrites_catalog_queries_and_nothing_else() -> None:
-    user = pipeline.classify("SELECT relname FROM t WHERE x = 'pg_class'")
-    pipeline.adapt(user)
-    assert user.text == "SELECT relname FROM t WHERE x = 'pg_class'"
-    cat = pipeline.classify("SELECT c.relname FROM pg_catalog.pg_class c")
-    pipeline.adapt(cat)
-    assert "_hati_pg.pg_class" in cat.text and "pg_catalog" not in cat.text
+def test_catalog_queries_read_the_filtered_views() -> None:
+    user = stmt("SELECT relname FROM t WHERE x = 'pg_class'")
+    assert user.sql == "SELECT relname AS relname FROM t WHERE x = 'pg_class'"
+    cat = stmt("SELECT c.relname FROM pg_catalog.pg_class c")
+    assert "_hati_pg.pg_class" in cat.sql and "pg_catalog" not in cat.sql
 
 
-def test_adapt_spells_out_serial_columns_to_run_after_their_sequence() -> None:
-    stmt = pipeline.classify("CREATE TABLE s (id SERIAL PRIMARY KEY, big bigserial, note text)")
-    pipeline.adapt(stmt)
-    assert stmt.pre == [
-        'CREATE SEQUENCE IF NOT EXISTS "main"."s_id_seq"',
-        'CREATE SEQUENCE IF NOT EXISTS "main"."s_big_seq"',
-    ]
-    assert 'INTEGER DEFAULT nextval(\'"main"."s_id_seq"\') NOT NULL PRIMARY KEY' in stmt.text
-    assert "note text" in stmt.text
+def test_serial_columns_run_after_their_sequence() -> None:
+    s = stmt("CREATE TABLE s (id SERIAL PRIMARY KEY, big bigserial, note text)")
+    assert s.pre == (
+        'CREATE SEQUENCE IF NOT EXISTS main."s_id_seq"',
+        'CREATE SEQUENCE IF NOT EXISTS main."s_big_seq"',
+    )
+    assert "id integer DEFAULT nextval('main.\"s_id_seq\"') NOT NULL PRIMARY KEY" in s.sql
+    assert "note text" in s.sql
 
 
-def test_analyze_runs_once_and_reports_targets() -> None:
-    stmt = pipeline.classify("UPDATE t SET v = (SELECT max(v) FROM u) WHERE k = 1")
-    a = stmt.analysis()
-    assert stmt.analysis() is a
+def test_analysis_reports_targets() -> None:
+    a = stmt("UPDATE t SET v = (SELECT max(v) FROM u) WHERE k = 1").analysis
     assert [r.name for r in a.writes] == ["t"]
-    assert {r.name for r in a.reads} == {"t", "u"}
-    with pytest.raises(SyntaxError_):
-        pipeline.classify("UPDATE SET WHERE").analysis()
+    assert {r.name for r in a.reads} == {"u"}
 
 
 @pytest.fixture
 def cur(tmp_path: Path):
-    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    con = duckdb.connect(str(tmp_path / "p.duckdb"), config=dict(POSTGRES_SEMANTICS))
     yield con
     con.close()
 
@@ -92,27 +103,29 @@ def test_execute_and_finish_give_postgres_command_tags(cur) -> None:
         ("CREATE OR REPLACE VIEW w AS SELECT 1", "CREATE VIEW"),
         ("DROP VIEW w", "DROP VIEW"),
         ("TRUNCATE t", "TRUNCATE TABLE"),
+        ("CREATE TABLE c AS SELECT * FROM t", "SELECT 0"),
     ]
     for sql, tag in steps:
-        res = pipeline.execute(cur, pipeline.classify(sql))
+        res = pipeline.execute(cur, stmt(sql))
         assert (res.tag, res.columns) == (tag, None), sql
 
 
 def test_finish_streams_rows_named_as_postgres_names_them(cur) -> None:
     cur.execute("CREATE TABLE t AS SELECT range AS x FROM range(5)")
-    res = pipeline.execute(cur, pipeline.classify("SELECT count(*), max(x)::text FROM t"))
+    res = pipeline.execute(cur, stmt("SELECT count(*), max(x)::text FROM t"))
     assert [c[0] for c in res.columns or []] == ["count", "max"]
-    assert res.fetch(10) == [(5, "4")]
+    assert res.tuples() == [(5, "4")]
     assert res.final_tag(1) == "SELECT 1"
-    ret = pipeline.execute(cur, pipeline.classify("INSERT INTO t VALUES (7) RETURNING x * 2 AS y"))
-    assert (ret.tag, ret.fetch(5), ret.final_tag(1)) == ("INSERT 0 0", [(14,)], "INSERT 0 1")
+    ret = pipeline.execute(cur, stmt("INSERT INTO t VALUES (7) RETURNING x * 2 AS y, x"))
+    assert (ret.tag, ret.tuples(), ret.final_tag(1)) == ("INSERT 0 0", [(14, 7)], "INSERT 0 1")
 
 
-def test_describe_probe_reads_the_columns_a_statement_will_send() -> None:
-    assert statements.describe_probe("SELECT a FROM t;") == (
-        "SELECT * FROM (SELECT a FROM t) LIMIT 0",
-        "SELECT a FROM t;",
-    )
-    probe = statements.describe_probe("UPDATE t SET a = 1 RETURNING a, b")
-    assert probe == ("SELECT a, b FROM t LIMIT 0",) * 2
-    assert statements.describe_probe("UPDATE t SET a = 1") is None
+def test_describe_reads_the_columns_a_statement_will_send(cur) -> None:
+    cur.execute("CREATE TABLE t (a INTEGER, b VARCHAR)")
+    probe = statements.describe_sql(stmt("SELECT a FROM t WHERE b = 'x'").compiled)
+    assert probe == ("SELECT * FROM (SELECT a AS a FROM t WHERE b = 'x') AS q LIMIT 0", 0)
+    probe = statements.describe_sql(stmt("UPDATE t SET a = 1 RETURNING a, b || '!'").compiled)
+    assert probe is not None
+    names = [d[0] for d in cur.execute(probe[0]).description]
+    assert names == ["a", "?column?"]
+    assert statements.describe_sql(stmt("UPDATE t SET a = 1").compiled) is None

@@ -30,7 +30,15 @@ from hati.wire import types as t
         ("INTEGER[]", 1007),
         ("VARCHAR[]", 1009),
         ("DECIMAL(2,1)[]", 1231),  # an array, not a numeric
-        ("STRUCT(a INTEGER)", t.TEXT),
+        ("STRUCT(a INTEGER)", t.RECORD),
+        ("TUPLE(INTEGER, VARCHAR)", t.RECORD),
+        ("STRUCT(a INTEGER)[]", 2287),
+        ("MAP(VARCHAR, INTEGER)", t.JSON),
+        ("INTEGER[][]", 1007),
+        ("INTEGER[3]", 1007),
+        ("BIT", t.VARBIT),
+        ("TIME WITH TIME ZONE", t.TIMETZ),
+        ("UNION(a INTEGER)", t.TEXT),
     ],
 )
 def test_oid_for(duck, oid):

@@ -11,7 +11,7 @@ def run(session: Session, sql: str, params: list[Any] | None = None) -> list[tup
     """The rows of the last statement of ``sql`` (every statement's result is read)."""
     out: list[tuple[Any, ...]] = []
     for res in session.run(sql, params):
-        out = res.buffer().rows if res.columns is not None else []
+        out = res.tuples() if res.columns is not None else []
     return out
 
 

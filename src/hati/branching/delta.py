@@ -7,7 +7,7 @@ For a keyed table the branch instead keeps only the rows it touched:
 - ``_hbd_<id>."<t>$hide"``: the keys of base rows the branch took over;
 - ``_hb_<id>.<t>``: a view, base rows whose key is not hidden plus the touched rows.
 
-A write that qualifies (``plan_write``: one plain INSERT, or an UPDATE / DELETE of
+A write that qualifies (``pg.dml.plain_write``: one plain INSERT, or an UPDATE / DELETE of
 one table whose WHERE reads no other copy of it) runs *unchanged* with
 ``search_path = _hbd_<id>, _hb_<id>, main``, so its target is the touched-rows table.
 Before an UPDATE or DELETE the base rows its WHERE matches are copied in and their
@@ -20,142 +20,12 @@ Merging such a table touches only the changed keys (see ``apply_unchanged_base``
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any
-
 import duckdb
-from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
-from sqlglot.tokens import TokenType
 
-from hati.branching.analysis import Analysis
 from hati.branching.layout import hide_table
 from hati.errors import UniqueViolation
+from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname
-
-# Volatile functions: evaluating such a WHERE twice could pick different rows.
-_VOLATILE = re.compile(r"\b(random|uuid|gen_random_uuid|nextval|setseed|currval)\s*\(", re.I)
-_TOKENIZER = Postgres().tokenizer_class()
-
-
-@dataclass
-class DeltaWrite:
-    """A write statement the touched-rows table can take as it is."""
-
-    table: str
-    kind: str  # INSERT / UPDATE / DELETE
-    alias: str
-    cond: str | None = None  # the WHERE text, placeholders renumbered from $1
-    cond_params: list[Any] = field(default_factory=list)
-    # Columns an UPDATE assigns; None when that cannot be told (then assume the key).
-    set_columns: list[str] | None = None
-
-    def may_break_keys(self, key: list[str]) -> bool:
-        """True when the statement can create a key the base already has."""
-        if self.kind == "INSERT":
-            return True
-        if self.kind == "UPDATE":
-            return self.set_columns is None or bool(set(self.set_columns) & set(key))
-        return False
-
-
-def plan_write(a: Analysis, sql: str, params: list[Any]) -> DeltaWrite | None:  # noqa: C901 - a checklist of what a delta cannot take, read top to bottom
-    """The DeltaWrite for ``sql``, or None when it needs a full copy of its table."""
-    stmt = a.tree
-    if stmt is None or a.kind not in ("INSERT", "UPDATE", "DELETE") or len(a.writes) != 1:
-        return None
-    target = a.writes[0]
-    if target.schema is not None or stmt.find(exp.CTE) is not None:
-        return None
-    mentions = [t for t in stmt.find_all(exp.Table) if t.name == target.name]
-    if len(mentions) != 1:
-        return None  # the statement also reads its own target (subquery, self-join)
-    alias = mentions[0].alias or target.name
-    if isinstance(stmt, exp.Insert):
-        if any(stmt.args.get(k) for k in ("conflict", "alternative", "ignore", "overwrite")):
-            return None
-        return DeltaWrite(target.name, "INSERT", alias)
-    if isinstance(stmt, exp.Update) and stmt.args.get("from_"):
-        return None
-    if isinstance(stmt, exp.Delete) and stmt.args.get("using"):
-        return None
-    if stmt.args.get("order") or stmt.args.get("limit"):
-        return None
-    cond = _where_text(sql, params)
-    if cond is None:
-        return None
-    text, cond_params = cond
-    if text and _VOLATILE.search(text):
-        return None
-    dw = DeltaWrite(target.name, a.kind, alias, text or None, cond_params)
-    if isinstance(stmt, exp.Update):
-        sets = stmt.expressions
-        if all(isinstance(e, exp.EQ) and isinstance(e.this, exp.Column) for e in sets):
-            dw.set_columns = [e.this.name for e in sets]
-    return dw
-
-
-def _where_text(sql: str, params: list[Any]) -> tuple[str, list[Any]] | None:  # noqa: C901 - one pass over the tokens, a branch per token kind
-    """The top-level WHERE clause of ``sql`` as written, with its own parameters.
-
-    Returns ("", []) when there is no WHERE, None when it cannot be cut out safely.
-    """
-    try:
-        tokens = _TOKENIZER.tokenize(sql)
-    except Exception:  # noqa: BLE001 - any tokenizer failure: take the safe path
-        return None
-    depth, start, end = 0, None, len(sql)
-    qmarks_before = 0
-    for i, tok in enumerate(tokens):
-        tt = tok.token_type
-        if tt == TokenType.L_PAREN:
-            depth += 1
-        elif tt == TokenType.R_PAREN:
-            depth -= 1
-        elif depth == 0 and tt == TokenType.WHERE and start is None:
-            start = i + 1
-        elif depth == 0 and tt in (TokenType.RETURNING, TokenType.SEMICOLON) and start is not None:
-            end = tok.start
-            break
-        if start is None and tt == TokenType.PLACEHOLDER:
-            qmarks_before += 1
-    if start is None:
-        return "", []
-    if start >= len(tokens) or tokens[start].start >= end:
-        return None
-    begin = tokens[start].start
-    pieces: list[str] = []
-    pos = begin
-    used: list[Any] = []
-    numbering: dict[int, int] = {}
-    qmarks = 0
-    i = start
-    while i < len(tokens) and tokens[i].start < end:
-        tok = tokens[i]
-        if tok.token_type == TokenType.PLACEHOLDER:
-            qmarks += 1
-        elif tok.token_type == TokenType.PARAMETER and i + 1 < len(tokens):
-            nxt = tokens[i + 1]
-            if nxt.token_type != TokenType.NUMBER or nxt.start != tok.end + 1:
-                return None
-            n = int(nxt.text)
-            if n < 1 or n > len(params):
-                return None
-            if n not in numbering:
-                numbering[n] = len(numbering) + 1
-                used.append(params[n - 1])
-            pieces.append(sql[pos : tok.start] + f"${numbering[n]}")
-            pos = nxt.end + 1
-            i += 2
-            continue
-        i += 1
-    pieces.append(sql[pos:end])
-    if qmarks:
-        if numbering:
-            return None
-        used = list(params[qmarks_before : qmarks_before + qmarks])
-    return "".join(pieces).strip(), used
 
 
 # ---------------------------------------------------------------------- storage
@@ -190,7 +60,7 @@ def create(
 
 def pull(
     cur: duckdb.DuckDBPyConnection,
-    dw: DeltaWrite,
+    dw: PlainWrite,
     base_rel: str,
     dschema: str,
     key: list[str],
@@ -256,7 +126,7 @@ def restrict(
     )
 
 
-def marks(dw: DeltaWrite, key: list[str], deleted_before: bool) -> list[str]:
+def marks(dw: PlainWrite, key: list[str], deleted_before: bool) -> list[str]:
     """What to record in ``_hati.delta_columns`` after ``dw`` ran (see that table)."""
     if dw.kind == "UPDATE":
         if dw.may_break_keys(key):  # a key moved: its old key is now a deletion

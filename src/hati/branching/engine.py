@@ -26,7 +26,6 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout, store
-from hati.branching.analysis import Analysis
 from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot, utcnow
 from hati.branching.journal import FOLD_AFTER_LINES, BranchJournal
 from hati.branching.merge import Merger, MergeResult
@@ -44,6 +43,8 @@ from hati.errors import (
     LockNotAvailable,
     UndefinedObject,
 )
+from hati.pg.analyze import Analysis
+from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import Database, transaction
 
 FORK_WAIT_SECONDS = 10.0
@@ -312,8 +313,8 @@ class EngineSession:
         if self._stale_route:
             self.route(b)
 
-    def plain_read(self, b: Branch, sql: str) -> bool:
-        return self._router.plain_read(b, sql)
+    def plain_read(self, b: Branch, a: Analysis) -> bool:
+        return self._router.plain_read(b, a)
 
     def reading(self) -> contextlib.AbstractContextManager[None]:
         """Hold read_gate shared from choosing a read's tables until it has started."""
@@ -329,18 +330,20 @@ class EngineSession:
         return contextlib.nullcontext()
 
     def before_main_write(
-        self, analysis: Callable[[], Analysis], sql: str, params: list[Any]
+        self, analysis: Callable[[], Analysis], write: Callable[[], PlainWrite | None]
     ) -> None:
-        """Before a write on main: keep what live branches still read (analysis is
-        asked for only when main has live children)."""
+        """Before a write on main: keep what live branches still read (the statement's
+        analysis and plain write are asked for only when main has live children)."""
         if self._engine.catalog.children(MAIN_ID):
-            self._router.before_main_write(analysis(), sql, params)
+            self._router.before_main_write(analysis(), write())
 
-    def prepare(self, b: Branch, a: Analysis, sql: str, params: list[Any]) -> StatementPlan | None:
+    def prepare(
+        self, b: Branch, a: Analysis, write: Callable[[], PlainWrite | None]
+    ) -> StatementPlan | None:
         """Copy-on-write for one statement in ``b``; None: skip it (IF NOT EXISTS)."""
         fresh = not b.persisted
         try:
-            return self._router.prepare(self._cur, b, a, sql, params)
+            return self._router.prepare(self._cur, b, a, write)
         finally:
             if fresh and b.persisted:  # this transaction recorded the branch's row
                 self._persisted.append(b)

@@ -92,6 +92,15 @@ def snapshot_of(name: str) -> str:
     return name.split("$", 1)[0]
 
 
+_RESERVED = re.compile(r"^_hati(?:_|$)|^_hbd?_[0-9]*$")
+
+
+def is_internal_schema(name: str) -> bool:
+    """A schema name hati keeps for itself (its own, a branch's, a delta's; and any
+    name shaped like them, so no client can make a look-alike)."""
+    return _RESERVED.match(name.lower()) is not None
+
+
 def internal_schema_sql(col: str) -> str:
     """A SQL condition: ``col`` names a schema hati made for itself."""
     own = ", ".join(f"'{s}'" for s in (META, SNAP, PG))

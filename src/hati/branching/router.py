@@ -9,32 +9,26 @@ and records what the write changed. ``plain_read`` tells a read that needs none 
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 
 from hati.branching import copy, delta, layout, store
-from hati.branching.analysis import Analysis, TableRef
 from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.snapshots import Snapshots
 from hati.branching.space import Namespace, Space, points_at
 from hati.errors import DuplicateTable, InsufficientPrivilege, UndefinedTable
+from hati.pg.analyze import Analysis, TableRef
+from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname
-
-_READ_HEAD = re.compile(r"\s*(?:SELECT|VALUES|TABLE|FROM|WITH)\b", re.IGNORECASE)
-_NOT_PLAIN_READ = re.compile(
-    r"\b(?:INTO|RETURNING|INSERT|UPDATE|DELETE|MERGE|CREATE|DROP|ALTER|COPY|TRUNCATE)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
 class StatementPlan:
     """What ``prepare`` arranged for one statement; ``finish`` undoes it."""
 
-    delta: tuple[delta.DeltaWrite, str] | None = None  # (the write, its base relation)
+    delta: tuple[PlainWrite, str] | None = None  # (the write, its base relation)
     # delta-columns rows this statement inserted: known once its transaction commits
     marked: list[tuple[int, str, str]] = field(default_factory=list)
 
@@ -65,26 +59,21 @@ class Router:
         cur.execute(f"SET search_path = '{path}'")
 
     # ------------------------------------------------------------------ plain reads
-    def plain_read(self, b: Branch, sql: str) -> bool:
-        """True when ``sql`` is a read that needs no preparation in ``b``: it names no
-        table the branch or its ancestors changed, so search_path fall-through to
-        main is already right. Conservative (a substring test): False costs only the
-        full analysis."""
-        m = _READ_HEAD.match(sql)
-        if m is None or _NOT_PLAIN_READ.search(sql):
-            return False
-        low = sql.lower()
+    def plain_read(self, b: Branch, a: Analysis) -> bool:
+        """True when the read ``a`` needs no preparation in ``b``: it names no table the
+        branch or its ancestors changed, so search_path fall-through to main is
+        already right."""
         # No catalog.lock here: a parent may hold it while waiting for read_gate.
-        return not any(name in low for name in self.space.catalog.special_names(b))
+        special = self.space.catalog.special_names(b)
+        return not any(t.name.lower() in special for t in a.tables)
 
     # ------------------------------------------------------------------ main
-    def before_main_write(self, a: Analysis, sql: str, params: list[Any]) -> None:
-        """Before main writes: keep what live branches still read of its tables."""
-        tables = [r.name for r in _targets(a) if r.schema in (None, layout.MAIN)]
+    def before_main_write(self, a: Analysis, write: PlainWrite | None) -> None:
+        """Before main writes: keep what live branches still read of its tables. A
+        plain UPDATE/DELETE (``write``) says which rows it changes: the snapshot live
+        branches need then keeps just those (undo.py)."""
+        tables = [r.name for r in _targets(a) if r.schema is None]
         if tables:
-            # A plain UPDATE/DELETE says which rows it changes: the snapshot live
-            # branches need then keeps just those (undo.py).
-            write = delta.plan_write(a, sql, params) if a.writes and not a.drops else None
             self.snapshots.before_write(MAIN_ID, tables, write=write)
 
     # ------------------------------------------------------------------ branches
@@ -93,8 +82,7 @@ class Router:
         cur: duckdb.DuckDBPyConnection,
         b: Branch,
         a: Analysis,
-        sql: str = "",
-        params: list[Any] | None = None,
+        write: Callable[[], PlainWrite | None] = lambda: None,
     ) -> StatementPlan | None:
         """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS)."""
         targets = _targets(a)
@@ -114,7 +102,7 @@ class Router:
         # Children of this branch must keep reading the version they forked from,
         # whether or not the table is already materialized here.
         self.snapshots.before_write(b.id, [r.name for r in targets])
-        dw = delta.plan_write(a, sql, params or []) if a.writes and not a.drops else None
+        dw = write()
         if dw is not None and any(r.name in ns.deltas and r.name != dw.table for r in a.reads):
             dw = None  # the statement reads another branch table through its delta schema
         if not self._prepare_creates(cur, b, a, ns):
@@ -151,7 +139,7 @@ class Router:
         b: Branch,
         a: Analysis,
         ns: Namespace,
-        dw: delta.DeltaWrite | None,
+        dw: PlainWrite | None,
         plan: StatementPlan,
     ) -> None:
         """Copy-on-write: each written table becomes the branch's own (a delta or a copy)."""

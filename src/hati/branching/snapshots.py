@@ -16,6 +16,7 @@ from hati.branching import copy, delta, layout, store, undo
 from hati.branching.catalog import MAIN_ID, Branch, Snapshot
 from hati.branching.rwlock import RWLock
 from hati.branching.space import Space
+from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname, transaction
 
 
@@ -33,7 +34,7 @@ class Snapshots:
         owner_id: int,
         tables: list[str],
         merging: Branch | None = None,
-        write: delta.DeltaWrite | None = None,
+        write: PlainWrite | None = None,
     ) -> None:
         """Preserve tables live children still read, before ``owner`` changes them.
         A child being merged is retired by the same transaction: it needs no snapshot.
@@ -57,7 +58,7 @@ class Snapshots:
         table: str,
         key: list[str],
         merging: Branch | None,
-        write: delta.DeltaWrite | None,
+        write: PlainWrite | None,
     ) -> bool:
         """Can main's coming write to ``table`` say which keys it changes?"""
         if not key:
@@ -80,7 +81,7 @@ class Snapshots:
         snap: str,
         key: list[str],
         merging: Branch | None,
-        write: delta.DeltaWrite | None,
+        write: PlainWrite | None,
     ) -> None:
         live = qname(layout.MAIN, table)
         if merging is not None:
@@ -93,9 +94,7 @@ class Snapshots:
             assert write is not None
             undo.capture_where(cur, snap, live, key, write)
 
-    def _keep_undo(
-        self, table: str, merging: Branch | None, write: delta.DeltaWrite | None
-    ) -> None:
+    def _keep_undo(self, table: str, merging: Branch | None, write: PlainWrite | None) -> None:
         """Before main writes ``table``: extend each undo snapshot of it with the rows
         the write changes, or make it a full copy when the write cannot say which."""
         snaps = [
@@ -128,7 +127,7 @@ class Snapshots:
         owner_id: int,
         table: str,
         merging: Branch | None = None,
-        write: delta.DeltaWrite | None = None,
+        write: PlainWrite | None = None,
     ) -> None:
         cur = self.db.cursor()
         try:
@@ -159,7 +158,7 @@ class Snapshots:
         table: str,
         src: str,
         merging: Branch | None,
-        write: delta.DeltaWrite | None,
+        write: PlainWrite | None,
     ) -> tuple[str, bool]:
         """Keep ``src`` as it is now: (snapshot table, whether only changed rows are kept)."""
         if src.startswith(qident(layout.SNAP) + "."):

@@ -22,6 +22,7 @@ import duckdb
 
 from hati.branching import delta
 from hati.branching.layout import SNAP, full_copy_table, hide_table, rows_table
+from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname
 
 
@@ -65,7 +66,7 @@ def capture_where(
     snap: str,
     live_rel: str,
     key: list[str],
-    dw: delta.DeltaWrite,
+    dw: PlainWrite,
 ) -> None:
     """Keep the rows an UPDATE/DELETE's WHERE selects, before it runs."""
     delta.pull(cur, dw, live_rel, SNAP, key, into=rows_table(snap))

@@ -18,8 +18,6 @@ PostgreSQL's grammar and functions.  This module is the one place that bridges t
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
 from hati.branching import layout
@@ -164,7 +162,13 @@ CREATE OR REPLACE MACRO main.format_type(t, m) AS
         WHEN 'timestamptz' THEN 'timestamp with time zone'
         WHEN 'time' THEN 'time without time zone' WHEN 'blob' THEN 'bytea'
         ELSE pg_catalog.format_type(t, m) END;
-CREATE OR REPLACE MACRO main.hati_regclass(x) AS
+CREATE OR REPLACE MACRO {HIDDEN}.current_setting(x) AS
+    coalesce(getvariable('hati_gucs')[lower(x)],
+             error('unrecognized configuration parameter "' || x || '"')),
+    (x, missing_ok) AS CASE WHEN missing_ok THEN getvariable('hati_gucs')[lower(x)]
+             ELSE coalesce(getvariable('hati_gucs')[lower(x)],
+                           error('unrecognized configuration parameter "' || x || '"')) END;
+CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
     CASE WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN TRY_CAST(x AS BIGINT)
          ELSE (SELECT oid FROM pg_catalog.pg_class
                WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
@@ -223,7 +227,6 @@ EMPTY_SQL = "".join(
     for name, cols in _EMPTY.items()
 )
 
-_CATALOG = re.compile(r"\bpg_catalog\b|\binformation_schema\b|\bpg_[a-z_]+\b|::\s*reg", re.I)
 _FILTERED = (
     "pg_namespace",
     "pg_class",
@@ -236,85 +239,21 @@ _FILTERED = (
     "pg_constraint",
     *_EMPTY,
 )
-_KEYWORDS = (
-    "ON|WHERE|JOIN|LEFT|RIGHT|INNER|OUTER|CROSS|FULL|GROUP|ORDER|LIMIT|UNION|USING|HAVING"
-    "|WINDOW|NATURAL|EXCEPT|INTERSECT|OFFSET|FETCH|RETURNING|SET|AND|OR|LATERAL"
-)
-# A catalog relation used as a table (not "pg_class.oid", not a function, not in quotes),
-# with its alias if it has one: it becomes "_hati_pg.<name> AS <alias or name>" so that
-# column references qualified by the relation's name keep working.
-_FILTERED_RE = re.compile(
-    r"(?<![\w.\"'])(?:pg_catalog\.)?("
-    + "|".join(_FILTERED)
-    + r")\b(?!\s*[.(])(\s+(?:AS\s+)?(?!(?:"
-    + _KEYWORDS
-    + r")\b)[A-Za-z_]\w*)?",
-    re.I,
-)
-_INFO_RE = re.compile(r"\binformation_schema\.(schemata|tables|columns|views)\b", re.I)
-_OPERATOR = re.compile(r"OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^\s)]+)\s*\)", re.I)
-_COLLATE = re.compile(r"\s+COLLATE\s+(?:pg_catalog\.)?(?:\"?default\"?|\"C\"|\"POSIX\")", re.I)
-_REGCLASS_LIT = re.compile(r"'((?:[^']|'')*)'\s*::\s*(?:pg_catalog\.)?regclass\b", re.I)
-_REGCLASS_CAST = re.compile(
-    r"CAST\(\s*'((?:[^']|'')*)'\s+AS\s+(?:pg_catalog\.)?regclass\s*\)", re.I
-)
-_REGCLASS_PARAM = re.compile(
-    r"CAST\(\s*(\$\d+|%s|%\(\w+\)s)\s+AS\s+(?:pg_catalog\.)?regclass\s*\)", re.I
-)
-_REG_CAST = re.compile(
-    r"::\s*(?:pg_catalog\.)?(regclass|regtype|regproc|regprocedure|regnamespace|regrole|oid)\b",
-    re.I,
-)
-_AS_REG = re.compile(
-    r"\bAS\s+(?:pg_catalog\.)?(?:regclass|regtype|regproc|regnamespace|regrole|oid)\b", re.I
-)
-_JSON_BUILD = re.compile(r"\bjson_build_object\s*\(", re.I)
-_CURRENT_SETTING = re.compile(r"(?<![\w.])current_setting\s*\(", re.I)
-_PREFIX = re.compile(r"\bpg_catalog\s*\.\s*", re.I)
-
-
-def is_catalog_query(sql: str) -> bool:
-    """Whether ``sql`` reads PostgreSQL catalog relations or uses pg-only casts."""
-    return _CATALOG.search(sql) is not None
-
-
-def _regclass(m: re.Match[str]) -> str:
-    name = m.group(1).replace("''", "'")
-    schema, _, rel = name.rpartition(".")
-    rel = rel.strip('"').replace("'", "''")
-    cond = f"relname = '{rel}'"
-    if schema:
-        s = schema.strip('"').replace("'", "''")
-        cond += f" AND relnamespace = (SELECT oid FROM {HIDDEN}.pg_namespace WHERE nspname = '{s}')"
-    return f"(SELECT oid FROM {HIDDEN}.pg_class WHERE {cond} LIMIT 1)"
-
-
-def _relation(m: re.Match[str]) -> str:
-    name = m.group(1).lower()
-    return f"{HIDDEN}.{name}" + (m.group(2) or f" AS {m.group(1)}")
-
-
-def adapt(sql: str) -> str:
-    """Rewrite a catalog query so DuckDB runs it; return any other statement unchanged."""
-    if not is_catalog_query(sql):
-        return sql
-    out = _OPERATOR.sub(r"\1", sql)
-    out = _COLLATE.sub("", out)
-    out = _REGCLASS_LIT.sub(_regclass, out)
-    out = _REGCLASS_CAST.sub(_regclass, out)
-    out = _REGCLASS_PARAM.sub(r"hati_regclass(\1)", out)
-    out = _REG_CAST.sub("::BIGINT", out)
-    out = _AS_REG.sub("AS BIGINT", out)
-    out = _JSON_BUILD.sub("json_object(", out)
-    out = _CURRENT_SETTING.sub("hati_current_setting(", out)
-    out = _INFO_RE.sub(lambda m: f"{HIDDEN}.is_{m.group(1).lower()}", out)
-    out = _FILTERED_RE.sub(_relation, out)
-    out = _PREFIX.sub("", out)
-    return out
+# Catalog relations a client reads -> hati's filtered views in the hidden schema (the
+# front end's catalog rule points the parse tree's relations at them).
+RELATIONS: dict[str, str] = {name: name for name in _FILTERED}
+INFORMATION_SCHEMA: dict[str, str] = {
+    name: f"is_{name}" for name in ("schemata", "tables", "columns", "views")
+}
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
-    """Create the filtered catalog views and the missing pg functions (idempotent)."""
+    """Create the filtered catalog views and the missing pg functions (idempotent), then
+    what the translation rules need (their ``SETUP_SQL``)."""
+    from hati.pg import translate  # the rules import this module's names
+
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
+    for sql in translate.setup_sql():
+        cur.execute(sql)

@@ -1,101 +1,121 @@
-"""Result column names as PostgreSQL gives them: ``count(*)`` is ``count``, not ``count_star()``."""
+"""Result column names as PostgreSQL gives them.
+
+A port of ``FigureColnameInternal`` (src/backend/parser/parse_target.c): an unnamed
+select-list item is named after its column, its function, its cast type, or one of a few
+keywords, and ``?column?`` otherwise. The front end writes these names as explicit
+aliases, so DuckDB's own naming (``count_star()``, ``CAST('a' AS text)``, ``col0``)
+never reaches a client.
+"""
 
 from __future__ import annotations
 
-import functools
-import re
-from typing import Any
+from pglast import ast
+from pglast.enums import A_Expr_Kind, MinMaxOp, SQLValueFunctionOp, SubLinkType
 
-# DuckDB names an unaliased expression by its text ("count_star()", "sum(x)"); PostgreSQL
-# by the function's name ("count", "sum"). The DuckDB name still spells the function the
-# way the user wrote it, after an optional schema and quotes: "main.upper(s)", '"left"(s, 1)'.
-_DUCK_FUNC = re.compile(r'^(?:[A-Za-z_]\w*\.)?"?([A-Za-z_]\w*)"?\(')
-_DUCK_RENAMED = {"count_star": "count"}
+UNNAMED = "?column?"
 
-
-def pg_column_names(sql: str, names: list[str]) -> list[str]:
-    """Result column names as PostgreSQL gives them for ``sql``'s select list.
-
-    Only unaliased function calls (``count(*)`` -> ``count``, ``sum(x)`` -> ``sum``,
-    ``f(...)`` -> ``f``), casts of a column or a call (``x::text`` -> ``x``), ``CASE``,
-    ``ARRAY[...]``, ``EXISTS`` and scalar subqueries are renamed; every other column keeps
-    DuckDB's name. Cheap unless a name looks like a call: the statement is parsed (with
-    sqlglot, never rewritten) only when some name contains ``(``.
-    """
-    if not any("(" in n for n in names):
-        return names
-    return list(_pg_names(sql, tuple(names)))
-
-
-@functools.lru_cache(maxsize=512)
-def _pg_names(sql: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    import sqlglot
-    from sqlglot import exp
-
-    tree = None
-    for dialect in ("postgres", "duckdb"):
-        try:
-            tree = sqlglot.parse_one(sql, read=dialect)
-            break
-        except (sqlglot.errors.SqlglotError, RecursionError, ValueError):
-            continue
-    while isinstance(tree, (exp.SetOperation, exp.Subquery)):
-        tree = tree.this  # a UNION takes its column names from its first SELECT
-    if not isinstance(tree, exp.Select):
-        return names
-    items = tree.expressions
-    if len(items) != len(names) or any(
-        isinstance(e, (exp.Star, exp.Columns)) or (isinstance(e, exp.Column) and e.is_star)
-        for e in items
-    ):
-        return names  # a star or COLUMNS(...) expands: items and columns do not pair up
-    out = []
-    for item, name in zip(items, names, strict=True):
-        new = None if "(" not in name or isinstance(item, exp.Alias) else _figure(item, name)
-        out.append(new or name)
-    return tuple(out)
+_SQL_VALUE_NAMES = {
+    SQLValueFunctionOp.SVFOP_CURRENT_DATE: "current_date",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIME: "current_time",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIME_N: "current_time",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: "current_timestamp",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N: "current_timestamp",
+    SQLValueFunctionOp.SVFOP_LOCALTIME: "localtime",
+    SQLValueFunctionOp.SVFOP_LOCALTIME_N: "localtime",
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP: "localtimestamp",
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N: "localtimestamp",
+    SQLValueFunctionOp.SVFOP_CURRENT_ROLE: "current_role",
+    SQLValueFunctionOp.SVFOP_CURRENT_USER: "current_user",
+    SQLValueFunctionOp.SVFOP_USER: "user",
+    SQLValueFunctionOp.SVFOP_SESSION_USER: "session_user",
+    SQLValueFunctionOp.SVFOP_CURRENT_CATALOG: "current_catalog",
+    SQLValueFunctionOp.SVFOP_CURRENT_SCHEMA: "current_schema",
+}
 
 
-def _figure(node: Any, duck: str | None) -> str | None:  # noqa: C901 - one branch per node kind, as in FigureColname
-    """PostgreSQL's name for an unaliased select item (its FigureColname), or None."""
-    from sqlglot import exp
+def _last_string(items: tuple[ast.Node, ...] | None) -> str | None:
+    name = None
+    for item in items or ():
+        if isinstance(item, ast.String):
+            name = item.sval
+    return name
 
-    while isinstance(node, (exp.Paren, exp.Window, exp.Filter, exp.WithinGroup, exp.IgnoreNulls)):
-        node = node.this
-    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
-        node = node.expression  # schema.f(...)
-    if isinstance(node, exp.Column):
-        return node.name or None
-    if isinstance(node, (exp.Cast, exp.TryCast)):
-        inner = None
-        if duck:
-            inner = (
-                duck.split("(", 1)[1] if duck.upper().startswith(("CAST(", "TRY_CAST(")) else None
-            )
-        return _figure(node.this, inner)
-    if isinstance(node, exp.Case):
-        return "case"
-    if isinstance(node, exp.Array):
-        return "array"
-    if isinstance(node, exp.Exists):
-        return "exists"
-    if isinstance(node, exp.Subquery):
-        sub = node.this
-        if isinstance(sub, exp.Select) and len(sub.expressions) == 1:
-            first = sub.expressions[0]
-            if isinstance(first, exp.Alias):
-                return first.alias or None
-            inner = (
-                duck[len("(SELECT ") :] if duck and duck.upper().startswith("(SELECT ") else None
-            )
-            return _figure(first, inner)
-        return None
-    if isinstance(node, exp.Func):
-        m = _DUCK_FUNC.match(duck) if duck else None
-        if m:
-            name = m.group(1).lower()
-            return _DUCK_RENAMED.get(name, name)
-        if isinstance(node, exp.Anonymous):
-            return str(node.name).lower() or None
-        return node.sql_name().lower() or None
-    return None
+
+def _figure(node: ast.Node | None) -> tuple[int, str]:  # noqa: C901 - one case per node kind, as in PostgreSQL
+    """(strength, name): 2 for a sure name, 1 for a weak one (a cast's type), 0 none."""
+    if isinstance(node, ast.ColumnRef):
+        name = _last_string(node.fields)
+        return (2, name) if name else (0, UNNAMED)
+    if isinstance(node, ast.A_Indirection):
+        name = _last_string(node.indirection)
+        return (2, name) if name else _figure(node.arg)
+    if isinstance(node, ast.FuncCall):
+        return 2, node.funcname[-1].sval
+    if isinstance(node, ast.A_Expr):
+        if node.kind == A_Expr_Kind.AEXPR_NULLIF:
+            return 2, "nullif"
+        return 0, UNNAMED
+    if isinstance(node, ast.TypeCast):
+        strength, name = _figure(node.arg)
+        if strength <= 1 and node.typeName is not None:
+            return 1, node.typeName.names[-1].sval
+        return strength, name
+    if isinstance(node, ast.CollateClause):
+        return _figure(node.arg)
+    if isinstance(node, ast.GroupingFunc):
+        return 2, "grouping"
+    if isinstance(node, ast.SubLink):
+        kind = node.subLinkType
+        if kind == SubLinkType.EXISTS_SUBLINK:
+            return 2, "exists"
+        if kind == SubLinkType.ARRAY_SUBLINK:
+            return 2, "array"
+        if kind == SubLinkType.EXPR_SUBLINK:
+            return 2, first_column_name(node.subselect)
+        return 0, UNNAMED
+    if isinstance(node, ast.CaseExpr):
+        strength, name = _figure(node.defresult)
+        return (1, "case") if strength <= 1 else (strength, name)
+    if isinstance(node, ast.A_ArrayExpr):
+        return 2, "array"
+    if isinstance(node, ast.RowExpr):
+        return 2, "row"
+    if isinstance(node, ast.CoalesceExpr):
+        return 2, "coalesce"
+    if isinstance(node, ast.MinMaxExpr):
+        return 2, "greatest" if node.op == MinMaxOp.IS_GREATEST else "least"
+    if isinstance(node, ast.SQLValueFunction):
+        return 2, _SQL_VALUE_NAMES.get(node.op, UNNAMED)
+    if isinstance(node, ast.XmlSerialize):
+        return 2, "xmlserialize"
+    return 0, UNNAMED
+
+
+def column_name(node: ast.Node | None) -> str:
+    """PostgreSQL's name for an unnamed select-list expression."""
+    return _figure(node)[1]
+
+
+def target_name(target: ast.ResTarget) -> str:
+    return target.name or column_name(target.val)
+
+
+def first_column_name(select: ast.Node | None) -> str:
+    """The name of a subquery's first result column (leftmost arm of a set operation)."""
+    while isinstance(select, ast.SelectStmt) and select.op != 0 and select.larg is not None:
+        select = select.larg
+    if isinstance(select, ast.SelectStmt):
+        if select.valuesLists:
+            return "column1"
+        if select.targetList:
+            return target_name(select.targetList[0])
+    return UNNAMED
+
+
+def is_star(node: ast.Node | None) -> bool:
+    """``*`` or ``t.*`` (named by the columns it expands to)."""
+    if isinstance(node, ast.ColumnRef):
+        return bool(node.fields) and isinstance(node.fields[-1], ast.A_Star)
+    if isinstance(node, ast.A_Indirection):
+        return bool(node.indirection) and isinstance(node.indirection[-1], ast.A_Star)
+    return False

@@ -31,11 +31,9 @@ from hati.errors import (
     TooManyConnections,
     to_sql_error,
 )
-from hati.pg.settings import STARTUP_STATUS
-from hati.pg.statements import parameter_count
 from hati.results import ALL_ROWS, Result
 from hati.session import Session
-from hati.wire import codec
+from hati.wire import codec, datarows
 from hati.wire import messages as m
 from hati.wire import types as pgtypes
 
@@ -71,6 +69,7 @@ class Prepared:
     param_oids: list[int]
     columns: list[tuple[str, int]] | None = None
     described: bool = False
+    nparams: int = 0  # the highest $n the statement uses
 
 
 @dataclass
@@ -261,12 +260,7 @@ class Connection:
             self._flush()
             return False
         self._send(codec.encode_auth_ok())
-        statuses = {
-            **STARTUP_STATUS,
-            "session_authorization": params.get("user", "hati"),
-            "application_name": params.get("application_name", ""),
-        }
-        for k, v in statuses.items():
+        for k, v in self.session.startup_status():
             self._send(codec.encode_parameter_status(k, v))
         self._send(codec.encode_backend_key(self.conn_id, self.secret))
         self._send(codec.encode_ready("I"))
@@ -318,7 +312,7 @@ class Connection:
             return
         if isinstance(msg, m.Sync):
             self._skip_to_sync = False
-            self._send(codec.encode_ready(self._status()))
+            self._ready()
             self._flush()
             return
         if isinstance(msg, m.Flush):
@@ -356,8 +350,20 @@ class Connection:
         if len(self._out) > 65536:
             self._flush()
 
+    def _ready(self) -> None:
+        """ReadyForQuery, after the settings the client must hear about (ParameterStatus)."""
+        if self.session is not None:
+            for k, v in self.session.reports():
+                self._send(codec.encode_parameter_status(k, v))
+        self._send(codec.encode_ready(self._status()))
+        self._flush()
+
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
+
+    def _zone(self) -> str | None:
+        """The session's TimeZone (SET TimeZone), for timestamptz text."""
+        return self.session.settings.get("timezone") if self.session else None
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
@@ -384,8 +390,7 @@ class Connection:
                         break
             except Exception as exc:  # noqa: BLE001
                 self._error(exc)
-        self._send(codec.encode_ready(self._status()))
-        self._flush()
+        self._ready()
 
     def _run_batch(
         self, results: Iterator[Result]
@@ -416,7 +421,7 @@ class Connection:
         head = b""
         if res.columns is not None:
             head = codec.encode_row_description(_fields(res.columns, ()))
-        enc = _encode_rows(res, (), ALL_ROWS)  # CHUNK_ROWS at a time, all of them
+        enc = _encode_rows(res, (), ALL_ROWS, self._zone())  # CHUNK_ROWS at a time, all of them
         enc.data = head + enc.data
         return res, enc
 
@@ -426,7 +431,7 @@ class Connection:
         total = enc.rows
         while enc.more:
             self._flush()
-            enc = _encode_rows(res, (), ALL_ROWS)
+            enc = _encode_rows(res, (), ALL_ROWS, self._zone())
             self._send(enc.data)
             total += enc.rows
         self._send(codec.encode_command_complete(res.final_tag(total)))
@@ -435,7 +440,12 @@ class Connection:
     def _parse(self, msg: m.Parse) -> None:
         if msg.name and msg.name in self.prepared:
             raise DuplicatePreparedStatement(f'prepared statement "{msg.name}" already exists')
-        self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids))
+        nparams = 0
+        if msg.sql.strip():
+            assert self.session is not None
+            # Parsed now, as PostgreSQL does: a syntax error is the Parse message's error.
+            nparams = self.session.compile(msg.sql).compiled.params
+        self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids), nparams=nparams)
         self._send(codec.encode_parse_complete())
 
     def _type_untyped_arrays(self, msg: m.Bind) -> None:
@@ -486,7 +496,7 @@ class Connection:
             stmt = self.prepared.get(msg.name)
             if stmt is None:
                 raise InvalidSqlStatementName(f'prepared statement "{msg.name}" does not exist')
-            nparams = max(parameter_count(stmt.sql), len(stmt.param_oids))
+            nparams = max(stmt.nparams, len(stmt.param_oids))
             given = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(nparams)]
             if nparams and not all(given):
                 inferred = self.session.parameter_types(stmt.sql, nparams)
@@ -537,7 +547,7 @@ class Connection:
             return
         remaining = msg.max_rows if msg.max_rows > 0 else ALL_ROWS
         while True:
-            enc = _encode_rows(res, portal.result_formats, remaining)
+            enc = _encode_rows(res, portal.result_formats, remaining, self._zone())
             self._send(enc.data)
             portal.sent_rows += enc.rows
             remaining -= enc.rows
@@ -566,21 +576,17 @@ def _fields(
     return out
 
 
-def _encode_rows(res: Result, formats: tuple[int, ...], limit: int) -> _Encoded:
+def _encode_rows(
+    res: Result, formats: tuple[int, ...], limit: int, zone: str | None = None
+) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)
-    encoders = []
-    for i, (_, oid) in enumerate(res.columns):
-        fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
-        encoders.append(pgtypes.column_encoder(oid, fmt))
     n = min(limit, CHUNK_ROWS)
-    rows = res.fetch(n) if n > 0 else []
-    parts = []
-    for row in rows:
-        parts.append(
-            codec.encode_data_row(
-                [None if v is None else enc(v) for enc, v in zip(encoders, row, strict=False)]
-            )
-        )
+    try:
+        rows = res.fetch(n) if n > 0 else []
+        data = datarows.encode_rows(res.columns, formats, rows, zone)
+    except BaseException:
+        res.close()  # the rest will not be read: free the cursor for the next statement
+        raise
     more = len(rows) == n and not res.exhausted and limit > n
-    return _Encoded(b"".join(parts), more, len(rows))
+    return _Encoded(data, more, len(rows))

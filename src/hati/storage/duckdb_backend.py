@@ -87,15 +87,52 @@ class TableInfo:
     types: dict[str, str]  # column -> DuckDB type, in column order
 
 
+# DuckDB's settings for PostgreSQL's meaning of SQL: 7/2 is 3 and 1/0 an error, NULLs
+# sort last ascending and first descending.
+POSTGRES_SEMANTICS: dict[str, str | bool | int | float | list[str]] = {
+    "integer_division": True,
+    "default_null_order": "nulls_last_on_asc_first_on_desc",
+}
+# The database reaches nothing outside its own file: no files, no network, no
+# extensions, no secrets, no Python objects by name (see docs/security.md).
+SANDBOX: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,
+}
+
+
 class Database:
     """An open DuckDB file plus catalog helpers the branching engine needs."""
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        threads: int | None = None,
+        *,
+        sandbox: bool = True,
+        memory_limit: str | None = None,
+    ) -> None:
         self.path = Path(path)
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {"threads": threads} if threads else {}
-        )
+        # Lossless Arrow output keeps what result encoding needs: TIMETZ offsets, 128-bit
+        # integers, BIT and UUID as themselves (see hati.wire.text_out).
+        config: dict[str, str | bool | int | float | list[str]] = dict(POSTGRES_SEMANTICS)
+        config["arrow_lossless_conversion"] = True
+        if sandbox:
+            config.update(SANDBOX)
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         self._con = duckdb.connect(str(self.path), config=config)
+        # Sessions keep PostgreSQL's TimeZone themselves; the database computes in UTC.
+        self._con.execute("SET TimeZone = 'UTC'")
+        if sandbox:  # from here no statement can change a setting
+            self._con.execute("SET lock_configuration = true")
         # fetchall, not fetchone: a result left open on the root connection keeps its
         # transaction alive forever, and then DuckDB can never checkpoint or free old
         # row versions (unbounded memory and WAL growth).
@@ -114,6 +151,13 @@ class Database:
         self._con.close()
 
     # ---------------------------------------------------------- catalog queries
+
+    @staticmethod
+    def schemas(cur: duckdb.DuckDBPyConnection) -> set[str]:
+        rows = cur.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+        ).fetchall()
+        return {r[0] for r in rows}
 
     @staticmethod
     def tables_in(cur: duckdb.DuckDBPyConnection, schema: str) -> set[str]:

@@ -322,6 +322,7 @@ def encode_error(err: SqlError) -> bytes:
                 ("M", err.message),
                 ("D", err.detail),
                 ("H", err.hint),
+                ("P", None if err.position is None else str(err.position)),
             ]
         ),
     )

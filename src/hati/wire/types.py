@@ -10,6 +10,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import re
 import struct
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 18, 19, 20, 21, 2
 JSON, FLOAT4, FLOAT8, UNKNOWN, VARCHAR = 114, 700, 701, 705, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, TIMETZ = 1082, 1083, 1114, 1184, 1186, 1266
 NUMERIC, UUID, JSONB = 1700, 2950, 3802
+VARBIT, RECORD = 1562, 2249
 
 ARRAY_OF = {
     BOOL: 1000,
@@ -42,6 +44,13 @@ ARRAY_OF = {
     JSON: 199,
     INTERVAL: 1187,
     TIME: 1183,
+    TIMETZ: 1270,
+    CHAR: 1002,
+    NAME: 1003,
+    OID: 1028,
+    VARBIT: 1563,
+    RECORD: 2287,
+    JSONB: 3807,
 }
 ELEMENT_OF = {v: k for k, v in ARRAY_OF.items()}
 
@@ -58,6 +67,8 @@ TYPE_SIZE = {
     TIME: 8,
     UUID: 16,
     OID: 4,
+    INTERVAL: 16,
+    TIMETZ: 12,
 }
 
 _SCALAR_OIDS = {
@@ -87,7 +98,7 @@ _SCALAR_OIDS = {
     "INTERVAL": INTERVAL,
     "UUID": UUID,
     "JSON": JSON,
-    "BIT": TEXT,
+    "BIT": VARBIT,
     "NULL": TEXT,
     '"NULL"': TEXT,
     "BIGNUM": NUMERIC,
@@ -95,18 +106,30 @@ _SCALAR_OIDS = {
 }
 
 
+_ARRAY_SUFFIX = re.compile(r"\[\d*\]$")
+
+
 def oid_for(duck_type: object) -> int:
-    """The PostgreSQL OID that best represents a DuckDB column type."""
+    """The PostgreSQL OID that best represents a DuckDB column type.
+
+    A STRUCT is a record (its text is a row constructor's, ``(1,abc)``); a MAP is json (the
+    text of a JSON object); lists and fixed-size arrays are arrays of their element's type,
+    nested ones too (PostgreSQL has one array type per element type, whatever the depth).
+    """
     name = str(duck_type).upper()
     if name in _SCALAR_OIDS:
         return _SCALAR_OIDS[name]
-    if name.endswith("[]"):  # before DECIMAL: "DECIMAL(2,1)[]" is an array
-        return ARRAY_OF.get(oid_for(name[:-2]), 1009)
+    m = _ARRAY_SUFFIX.search(name)
+    if m is not None:  # before DECIMAL: "DECIMAL(2,1)[]" is an array
+        inner = oid_for(name[: m.start()])
+        return inner if inner in ELEMENT_OF else ARRAY_OF.get(inner, ARRAY_OF[TEXT])
     if name.startswith("DECIMAL"):
         return NUMERIC
-    if name.startswith("ENUM"):
-        return TEXT
-    return TEXT  # STRUCT, MAP, UNION, fixed-size arrays: rendered as text
+    if name.startswith(("STRUCT", "TUPLE")):  # TUPLE: an unnamed struct, row(1, 'a')
+        return RECORD
+    if name.startswith("MAP"):
+        return JSON
+    return TEXT  # ENUM, UNION: rendered as text
 
 
 def type_name(oid: int) -> str:
@@ -135,6 +158,9 @@ _NAMES = {
     JSONB: "jsonb",
     NAME: "name",
     CHAR: "char",
+    TIMETZ: "timetz",
+    VARBIT: "varbit",
+    RECORD: "record",
 }
 
 # ------------------------------------------------------------------ text encoding

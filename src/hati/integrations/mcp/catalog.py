@@ -56,13 +56,14 @@ async def describe(call: Call, table: str, branch: str | None = None) -> dict[st
         # The table as the branch sees it. Only names and types: a branch's copy of a
         # table does not carry the original's constraints.
         probe = await call.one(
-            "SELECT branch_query($1, $2)",
-            [branch, f"DESCRIBE {_quote_ident(table)}"],
+            "SELECT * FROM branch_query($1, $2)",
+            [branch, f"SELECT * FROM {_quote_ident(table)} LIMIT 0"],
             max_rows=-1,
             retry=True,
         )
         columns = [
-            {"name": rec["column_name"], "type": rec["column_type"]} for rec in probe.records()
+            {"name": name, "type": kind}
+            for name, kind in zip(probe.columns or [], probe.types or [], strict=False)
         ]
         return {"table": table, "branch": branch, "columns": columns}
     cols = await call.one(_COLUMNS, [table], max_rows=-1, retry=True)

@@ -1,0 +1,99 @@
+"""PostgreSQL parse tree -> a tree DuckDB runs with PostgreSQL's meaning.
+
+Each rule is a small function that rewrites the tree in place where DuckDB differs from
+PostgreSQL; ``_rules`` lists them in the order they run. A rule that needs a literal's
+value (``'\\xdeadbeef'::bytea``) while the statement's literals are lifted out raises
+:class:`NeedsLiteral`, and the statement is translated again with its literals in place.
+
+Where DuckDB lacks a feature and no rule emulates it, the statement is refused with
+0A000 and a hint rather than run with a different meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from pglast import ast
+
+from hati.pg.analyze import children
+
+
+class NeedsLiteral(Exception):
+    """A rule needs the value of a literal that is lifted out as a marker."""
+
+
+@dataclass
+class Translation:
+    """What translating one statement produced besides its tree."""
+
+    database: str = "hati"  # current_database()
+    pre: list[str] = field(default_factory=list)  # statements DuckDB must run first
+
+
+def walk(node: ast.Node) -> Iterator[ast.Node]:
+    """Every node below and including ``node``, parents before children."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(child for _, child in children(n))
+
+
+def replace_child(node: ast.Node, attr: str, old: ast.Node, new: ast.Node) -> None:
+    """Put ``new`` where ``old`` hangs below ``node`` (directly or in a list)."""
+    value = getattr(node, attr)
+    if value is old:
+        setattr(node, attr, new)
+    elif isinstance(value, tuple):
+        setattr(node, attr, tuple(new if v is old else v for v in value))
+
+
+Rule = Callable[[ast.Node, Translation], ast.Node]
+
+
+def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
+    """A rule that needs nothing but the tree."""
+    return lambda stmt, _ctx: rule(stmt)
+
+
+def _rules() -> tuple[Rule, ...]:
+    # Imported here: each rule module imports this package's helpers.
+    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+
+    return (
+        plain(naming.srfs_in_select_list),
+        plain(naming.name_columns),
+        plain(schema.default_schema),
+        schema.constants,
+        ddl.serial_columns,
+        plain(catalog_queries.catalog),
+        plain(types.type_names),
+        plain(functions.function_names),
+    )
+
+
+def setup_sql() -> list[str]:
+    """The DuckDB statements (macros, views in the hidden schema) the rule modules need
+    at start-up: each module may define ``SETUP_SQL``; ``pg/catalog.install`` runs them."""
+    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+
+    modules = (catalog_queries, ddl, functions, naming, schema, types)
+    return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
+
+
+_RULES: tuple[Rule, ...] | None = None
+
+
+def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
+    """Apply every rule, in order; return the (possibly new) statement node."""
+    global _RULES
+    if _RULES is None:
+        _RULES = _rules()
+    ctx = ctx or Translation()
+    for rule in _RULES:
+        stmt = rule(stmt, ctx)
+    return stmt
+
+
+__all__ = ["NeedsLiteral", "Rule", "Translation", "plain", "replace_child", "translate", "walk"]

@@ -1,0 +1,64 @@
+"""The default schema (public, DuckDB's main) and the constants hati answers itself."""
+
+from __future__ import annotations
+
+from pglast import ast
+
+from hati.pg.analyze import DEFAULT_SCHEMAS, children
+from hati.pg.colnames import column_name
+from hati.pg.translate import Translation, replace_child, walk
+
+
+def default_schema(stmt: ast.Node) -> ast.Node:
+    """``public`` (and DuckDB's ``main``) is the schema unqualified names resolve to. A
+    relation keeps its qualifier here (where it lives is the session's: see
+    pipeline.py); a column, function or type loses it."""
+    if isinstance(stmt, ast.DropStmt) and stmt.objects:
+        # DROP TABLE public.t: the name resolves where the session's tables live.
+        stmt.objects = tuple(
+            obj[1:]
+            if isinstance(obj, tuple) and len(obj) == 2 and obj[0].sval in DEFAULT_SCHEMAS
+            else obj
+            for obj in stmt.objects
+        )
+    for node in walk(stmt):
+        if isinstance(node, ast.ColumnRef) and len(node.fields) >= 3:
+            first = node.fields[0]
+            if isinstance(first, ast.String) and first.sval in DEFAULT_SCHEMAS:
+                node.fields = node.fields[1:]
+        elif isinstance(node, ast.FuncCall | ast.TypeName):
+            names = node.funcname if isinstance(node, ast.FuncCall) else node.names
+            if names and len(names) == 2 and names[0].sval in DEFAULT_SCHEMAS:
+                if isinstance(node, ast.FuncCall):
+                    node.funcname = names[1:]
+                else:
+                    node.names = names[1:]
+    return stmt
+
+
+def const(value: str) -> ast.A_Const:
+    return ast.A_Const(val=ast.String(sval=value))
+
+
+_SERVER_VERSION = "PostgreSQL 15.0 (hati) on DuckDB"
+
+
+def constants(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """Functions whose answer hati knows: ``version()``, ``current_schema()``,
+    ``current_database()`` / ``current_catalog``."""
+    for node in walk(stmt):
+        for attr, child in children(node):
+            new: ast.Node | None = None
+            if isinstance(child, ast.FuncCall) and not child.args and len(child.funcname) <= 2:
+                name = child.funcname[-1].sval
+                if name == "version":
+                    new = const(_SERVER_VERSION)
+                elif name in ("current_schema", "current_database"):
+                    new = const("public" if name == "current_schema" else ctx.database)
+            elif isinstance(child, ast.SQLValueFunction):
+                op = column_name(child)
+                if op in ("current_schema", "current_catalog"):
+                    new = const("public" if op == "current_schema" else ctx.database)
+            if new is not None:
+                replace_child(node, attr, child, new)
+    return stmt
