@@ -269,7 +269,7 @@ class Session:
         """Result columns of a statement without running it (for Describe of a statement)."""
         stmt = self.compile(sql)
         if stmt.kind == "SHOW":
-            return text_columns(_show_name(stmt.node))
+            return text_columns(settings.show_name(stmt.node))
         call = pipeline.intercept(stmt)
         if call is not None:
             return functions.columns(call)
@@ -498,12 +498,12 @@ class Session:
             return command("RESET")
         if k == VariableSetKind.VAR_SET_MULTI:
             return command("SET")  # SET TRANSACTION / SESSION CHARACTERISTICS: one level
-        if name in _SET_ALIASES:
-            name = _SET_ALIASES[name]
+        if name in settings.SET_ALIASES:
+            name = settings.SET_ALIASES[name]
         value = (
             None
             if k in (VariableSetKind.VAR_SET_DEFAULT, VariableSetKind.VAR_RESET)
-            else _set_value(node)
+            else settings.set_value(node)
         )
         if name == settings.BRANCH_SETTING:
             if value is None:
@@ -515,7 +515,7 @@ class Session:
         return command("RESET" if k == VariableSetKind.VAR_RESET else "SET")
 
     def _show(self, node: ast.VariableShowStmt) -> Result:
-        name = _show_name(node)
+        name = settings.show_name(node)
         if name == "all":
             cols = text_columns("name", "setting", "description")
             return rows_result(cols, self.settings.show_all())
@@ -537,7 +537,7 @@ class Session:
         if path == self._path_for:
             return
         wanted = []
-        for name in _path_names(path):
+        for name in settings.search_path_names(path):
             schema = "main" if name in ("public", "main") else name
             if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
                 continue
@@ -546,7 +546,7 @@ class Session:
             wanted.append(schema)
         existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
         duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
-        self.cur.execute(f"SET search_path = {_literal(duck)}")
+        self.cur.execute(f"SET search_path = {settings.literal(duck)}")
         self._path_for = path
 
     def _set_config(self, stmt: pipeline.Statement) -> None:
@@ -573,14 +573,16 @@ class Session:
                 local=bool(local) and self.txn != "I",
             )
             shown = self.settings.get(str(name))
-            stmt.answers[id(node)] = _literal(shown)
+            stmt.answers[id(node)] = settings.literal(shown)
 
     def _publish_settings(self) -> None:
         """Hand the session's settings to DuckDB, where current_setting() reads them."""
         values = self.settings.values()
         values[settings.BRANCH_SETTING] = self.branch or "main"
         if values != self._published:
-            pairs = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in sorted(values.items()))
+            pairs = ", ".join(
+                f"{settings.literal(k)}: {settings.literal(v)}" for k, v in sorted(values.items())
+            )
             self.cur.execute(f"SET VARIABLE hati_gucs = MAP {{{pairs}}}")
             self._published = values
 
@@ -646,7 +648,6 @@ _TWO_PHASE = (
     TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
     TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
 )
-_SET_ALIASES = {"time zone": "timezone", "schema": "search_path", "names": "client_encoding"}
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     {
@@ -663,59 +664,6 @@ _IN_BRANCH_QUERY = frozenset(
         "EXPLAIN",
     }
 )
-
-
-def _path_names(path: str) -> list[str]:
-    """The schema names of a search_path value (``"$user", public``)."""
-    names, cur, quoted, i = [], "", False, 0
-    while i < len(path):
-        c = path[i]
-        if c == '"':
-            if quoted and i + 1 < len(path) and path[i + 1] == '"':
-                cur += '"'
-                i += 1
-            else:
-                quoted = not quoted
-        elif c == "," and not quoted:
-            names.append(cur)
-            cur = ""
-        elif quoted or not c.isspace():
-            cur += c if quoted else c.lower()
-        i += 1
-    names.append(cur)
-    return [n for n in (x.strip() for x in names) if n]
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _show_name(node: ast.VariableShowStmt) -> str:
-    name = (node.name or "").lower()
-    return {
-        "transaction isolation level": "transaction_isolation",
-        "time zone": "timezone",
-        "session authorization": "session_authorization",
-    }.get(name, name)
-
-
-def _set_value(node: ast.VariableSetStmt) -> str:
-    """The value of ``SET name = v [, v...]`` as PostgreSQL keeps it (a list joined by
-    ", ", identifiers quoted where they must be)."""
-    out = []
-    for arg in node.args or ():
-        v = arg.arg if isinstance(arg, ast.TypeCast) else arg
-        if isinstance(v, ast.A_Const) and not v.isnull:
-            val = v.val
-            text = getattr(val, "sval", None)
-            if text is None:
-                text = str(
-                    getattr(val, "ival", None) if hasattr(val, "ival") else getattr(val, "fval", "")
-                )
-            out.append(text)
-        else:
-            raise FeatureNotSupported("SET takes constants", hint="Write SET name = 'value'.")
-    return ", ".join(out)
 
 
 def _lost_a_race(exc: BaseException) -> bool:

@@ -15,7 +15,14 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hati.errors import CantChangeRuntimeParam, InvalidParameter, UndefinedObject
+from pglast import ast
+
+from hati.errors import (
+    CantChangeRuntimeParam,
+    FeatureNotSupported,
+    InvalidParameter,
+    UndefinedObject,
+)
 
 SERVER_VERSION = "15.0 (hati 0.1.0)"
 SERVER_VERSION_NUM = "150000"
@@ -396,3 +403,61 @@ def parse_options(options: str) -> dict[str, str]:
             out[k.strip()] = v.strip()
         i += 1
     return out
+
+
+# ---------------------------------------------------------------- SET / SHOW statements
+# SET TIME ZONE, SET SCHEMA and SET NAMES are spellings of these settings.
+SET_ALIASES = {"time zone": "timezone", "schema": "search_path", "names": "client_encoding"}
+
+
+def search_path_names(path: str) -> list[str]:
+    """The schema names of a search_path value (``"$user", public``)."""
+    names, cur, quoted, i = [], "", False, 0
+    while i < len(path):
+        c = path[i]
+        if c == '"':
+            if quoted and i + 1 < len(path) and path[i + 1] == '"':
+                cur += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif c == "," and not quoted:
+            names.append(cur)
+            cur = ""
+        elif quoted or not c.isspace():
+            cur += c if quoted else c.lower()
+        i += 1
+    names.append(cur)
+    return [n for n in (x.strip() for x in names) if n]
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def show_name(node: ast.VariableShowStmt) -> str:
+    name = (node.name or "").lower()
+    return {
+        "transaction isolation level": "transaction_isolation",
+        "time zone": "timezone",
+        "session authorization": "session_authorization",
+    }.get(name, name)
+
+
+def set_value(node: ast.VariableSetStmt) -> str:
+    """The value of ``SET name = v [, v...]`` as PostgreSQL keeps it (a list joined by
+    ", ", identifiers quoted where they must be)."""
+    out = []
+    for arg in node.args or ():
+        v = arg.arg if isinstance(arg, ast.TypeCast) else arg
+        if isinstance(v, ast.A_Const) and not v.isnull:
+            val = v.val
+            text = getattr(val, "sval", None)
+            if text is None:
+                text = str(
+                    getattr(val, "ival", None) if hasattr(val, "ival") else getattr(val, "fval", "")
+                )
+            out.append(text)
+        else:
+            raise FeatureNotSupported("SET takes constants", hint="Write SET name = 'value'.")
+    return ", ".join(out)
