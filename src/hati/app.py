@@ -48,7 +48,7 @@ class App:
         self.db = open_database(config.db_path, config.threads)
         # The engine first folds the fork journal into _hati.branches, so recovery
         # sees every live branch (journal-only ones included) as having a row.
-        self.engine = BranchEngine(self.db)
+        self.engine = BranchEngine(self.db, frozenset(config.shared_schemas))
         self.recovered = recover(self.db)
         if self.recovered:
             cur = self.db.cursor()

@@ -21,6 +21,14 @@ CONFIG_NAME = "hati.toml"
 DB_NAME = "hati.duckdb"
 LOG_NAME = "hati.log"
 PID_NAME = "hati.pid"
+# Schemas no branch copies (see docs/storage.md): statements in a branch read and write
+# them on main. By default the HatiData SDK's agent memory, reasoning steps and triggers:
+# what an agent learns stays learned whichever branch it was in.
+DEFAULT_SHARED_SCHEMAS = (
+    "_hatidata_memory_local",
+    "_hatidata_cot_local",
+    "_hatidata_triggers_local",
+)
 
 
 @dataclass
@@ -39,6 +47,7 @@ class Config:
     startup_timeout_seconds: float = 60.0
     audit_max_rows: int = 1_000_000
     threads: int | None = None
+    shared_schemas: tuple[str, ...] = DEFAULT_SHARED_SCHEMAS  # [server] shared_schemas = [...]
 
     @property
     def db_path(self) -> Path:
@@ -76,6 +85,8 @@ class Config:
         if os.environ.get("HATI_PASSWORD"):
             values["password"] = os.environ["HATI_PASSWORD"]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "shared_schemas" in values:
+            values["shared_schemas"] = tuple(values["shared_schemas"])
         known = {f.name for f in fields(cls)} - {"data_dir"}
         return cls(data_dir=directory, **{k: v for k, v in values.items() if k in known})
 

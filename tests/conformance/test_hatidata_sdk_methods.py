@@ -41,22 +41,6 @@ def _types(t: Any) -> tuple[type[BaseException], ...]:
     return t if isinstance(t, tuple) else (t,)
 
 
-NO_CONTEXT = Gap(
-    "server: no table function hatidata_context(table, search_query, top_k) (42883): "
-    "full-text search over the table's rows",
-    errors.UndefinedFunction,
-)
-NO_RAG_CONTEXT = Gap(
-    "server: no table function hatidata_rag_context(table, embedding_col, vector, top_k) "
-    "(42883): the table's rows ordered by similarity of embedding_col to vector",
-    errors.UndefinedFunction,
-)
-SCHEMA_IN_BRANCH = Gap(
-    "server: inside a branch, statements on tables of a schema other than main "
-    '("_hatidata_memory_local", "_hatidata_cot_local", "_hatidata_triggers_local") fail '
-    "with 42501 (cannot write ... from branch), CREATE SCHEMA/TABLE IF NOT EXISTS included",
-    errors.InsufficientPrivilege,
-)
 CATALOG_IN_BRANCH = Gap(
     "server: information_schema.tables/columns inside a branch session show main's "
     "tables only, not the ones the branch created",
@@ -244,7 +228,7 @@ def test_reasoning_chain(env: Env) -> None:
     assert [(r[0] or "", r[1] or "") for r in after] == [("", "")]  # the chain reset its tags
 
 
-@where(main=NO_CONTEXT, branch=NO_CONTEXT)
+@where()
 def test_get_context(env: Env) -> None:
     _docs(env)
     env.enter()
@@ -260,7 +244,7 @@ def test_get_context(env: Env) -> None:
     assert [r["id"] for r in best] == [2]  # the row that matches best comes first
 
 
-@where(main=NO_RAG_CONTEXT, branch=NO_RAG_CONTEXT)
+@where()
 def test_get_rag_context(env: Env) -> None:
     env.agent.execute("CREATE TABLE vecs (id INTEGER, label VARCHAR, emb DOUBLE[])")
     env.agent.execute(
@@ -282,7 +266,7 @@ def _memories(env: Env) -> list[dict[str, Any]]:
     )
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_store_memory(env: Env) -> None:
     env.enter()
     mid = env.agent.store_memory("likes enterprise plans", "preference", {"src": "chat"}, 0.9)
@@ -299,7 +283,7 @@ def test_store_memory(env: Env) -> None:
     ]
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_search_memory(env: Env) -> None:
     env.other_agent("someone-else").store_memory("enterprise plans are theirs", importance=1.0)
     env.enter()
@@ -317,7 +301,7 @@ def test_search_memory(env: Env) -> None:
     assert len(a.search_memory("plans", top_k=1)) == 1
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_get_state(env: Env) -> None:
     env.enter()
     assert env.agent.get_state("missing") is None
@@ -329,7 +313,7 @@ def test_get_state(env: Env) -> None:
     assert env.other_agent("other").get_state("plan") is None
 
 
-@where(main=SDK_SET_STATE, branch=SDK_SET_STATE + SCHEMA_IN_BRANCH)
+@where(main=SDK_SET_STATE, branch=SDK_SET_STATE)
 def test_set_state(env: Env) -> None:
     env.enter()
     env.agent.set_state("plan", {"replicas": 3})
@@ -342,7 +326,7 @@ def test_set_state(env: Env) -> None:
     assert version == [{"version": 2}]
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_delete_memory(env: Env) -> None:
     env.enter()
     mid = env.agent.store_memory("short-lived note")
@@ -458,14 +442,14 @@ def test_mcp_get_usage_stats(env: Env) -> None:
     assert stats[0]["column_count"] == 2
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_store_memory(env: Env) -> None:
     env.enter()
     mid = env.tool("store_memory", content="remember me", importance=0.7)["memory_id"]
     assert [(m["memory_id"], m["importance"]) for m in _memories(env)] == [(mid, 0.7)]
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_search_memory(env: Env) -> None:
     env.enter()
     env.tool("store_memory", content="deploy on fridays is risky", memory_type="observation")
@@ -473,20 +457,20 @@ def test_mcp_search_memory(env: Env) -> None:
     assert [m["content"] for m in found] == ["deploy on fridays is risky"]
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_get_agent_state(env: Env) -> None:
     env.enter()
     assert env.tool("get_agent_state", key="k") == {"key": "k", "value": None}
 
 
-@where(main=SDK_SET_STATE, branch=SDK_SET_STATE + SCHEMA_IN_BRANCH)
+@where(main=SDK_SET_STATE, branch=SDK_SET_STATE)
 def test_mcp_set_agent_state(env: Env) -> None:
     env.enter()
     assert env.tool("set_agent_state", key="k", value=[1, 2]) == {"key": "k", "status": "ok"}
     assert env.tool("get_agent_state", key="k") == {"key": "k", "value": [1, 2]}
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_delete_memory(env: Env) -> None:
     env.enter()
     mid = env.tool("store_memory", content="to forget")["memory_id"]
@@ -499,7 +483,7 @@ def _log_steps(env: Env) -> None:
     env.tool("log_reasoning_step", session_id="s1", step_type="decision", content="scale out")
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_log_reasoning_step(env: Env) -> None:
     env.enter()
     _log_steps(env)
@@ -542,7 +526,7 @@ def _trigger(env: Env) -> str:
     return env.tool("register_trigger", name="renewals", concept="enterprise renewal")["trigger_id"]
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_register_trigger(env: Env) -> None:
     env.enter()
     tid = _trigger(env)
@@ -558,7 +542,7 @@ def test_mcp_list_triggers(env: Env) -> None:
     assert env.tool("list_triggers", status="inactive") == []
 
 
-@where(branch=SCHEMA_IN_BRANCH)
+@where()
 def test_mcp_delete_trigger(env: Env) -> None:
     tid = _trigger(env)
     env.enter()

@@ -69,14 +69,14 @@ class BranchInfo:
 class BranchEngine:
     """All branch state transitions. Thread-safe; callers pass their own cursor."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, shared_schemas: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.catalog = Catalog()
         self._gate = RWLock()
         self._read_gate = RWLock()
         self.space = Space(db, self.catalog)
         self.snapshots = Snapshots(self.space, self._read_gate)
-        self.router = Router(self.space, self.snapshots)
+        self.router = Router(self.space, self.snapshots, shared_schemas)
         self.merger = Merger(self.space)
         self.journal = BranchJournal(db.path.with_name(db.path.name + ".branches"))
         self._schema_pool: list[int] = []

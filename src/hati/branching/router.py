@@ -9,6 +9,7 @@ and records what the write changed. ``plain_read`` tells a read that needs none 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,10 +45,29 @@ def _targets(a: Analysis) -> list[TableRef]:
 
 
 class Router:
-    def __init__(self, space: Space, snapshots: Snapshots) -> None:
+    def __init__(
+        self, space: Space, snapshots: Snapshots, shared_schemas: frozenset[str] = frozenset()
+    ) -> None:
         self.space = space
         self.snapshots = snapshots
         self.db = space.db
+        # Schemas no branch copies: a branch session reads and writes them as they are.
+        self.shared_schemas = shared_schemas
+
+    def branched(self, b: Branch, a: Analysis) -> Analysis:
+        """``a`` with only the relations a branch keeps its own version of (the default
+        schema's); a relation of a shared schema stays where it is; any other schema is
+        refused for writing (it is not branched, and a branch may not reach past itself)."""
+        if all(t.schema is None for t in a.tables):
+            return a
+        for ref in _targets(a):
+            if ref.schema is not None and ref.schema not in self.shared_schemas:
+                raise InsufficientPrivilege(
+                    f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
+                    hint="Only the public schema is branched; RESET hatidata_branch to write "
+                    "other schemas on main.",
+                )
+        return dataclasses.replace(a, tables=[t for t in a.tables if t.schema is None])
 
     # ------------------------------------------------------------------ search_path
     def search_path(self, b: Branch) -> str:
@@ -85,13 +105,8 @@ class Router:
         write: Callable[[], PlainWrite | None] = lambda: None,
     ) -> StatementPlan | None:
         """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS)."""
+        a = self.branched(b, a)
         targets = _targets(a)
-        for ref in targets:
-            if ref.schema is not None and ref.schema != b.schema:
-                raise InsufficientPrivilege(
-                    f'cannot write "{ref.schema}.{ref.name}" from branch "{b.name}"',
-                    hint="Inside a branch use unqualified table names; RESET hatidata_branch to write main.",
-                )
         b.touched.update(r.name.lower() for r in targets)
         plan = StatementPlan()
         if not b.persisted and targets:
@@ -222,6 +237,7 @@ class Router:
         """Undo what ``prepare`` set for one statement, check delta keys, and record
         drops and re-creations. False: the search_path could not be reset (the
         statement aborted the DuckDB transaction); ``route`` it again after the rollback."""
+        a = self.branched(b, a)
         if plan.delta is not None:
             try:
                 self.route(cur, b)

@@ -24,7 +24,7 @@ from typing import Any
 from pglast import ast, parser
 
 from hati.errors import HatiError, ProgramLimitExceeded, SyntaxError_
-from hati.pg import guard, lex, render
+from hati.pg import expand, guard, lex, render
 from hati.pg.analyze import Analysis, analyze
 from hati.pg.translate import NeedsLiteral, Translation, translate
 
@@ -230,6 +230,8 @@ class FrontEnd:
             # statements, which compile() answers by compiling the text whole.
             raise SyntaxError_("expected exactly one statement")
         stmt = stmts[0].stmt
+        if expand.mentions(sql):
+            stmt = expand.expand(stmt, params)
         a = analyze(stmt)
         try:
             guard.check(a, self.policy)

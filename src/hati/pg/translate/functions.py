@@ -28,7 +28,7 @@ FUNCTION_NAMES = {
 
 
 # PostgreSQL functions hati answers with macros of its own (catalog.py).
-EMULATED_FUNCTIONS = frozenset({"current_setting"})
+EMULATED_FUNCTIONS = frozenset({"current_setting", "hati_text_score"})
 
 
 def function_names(stmt: ast.Node) -> ast.Node:
