@@ -20,9 +20,9 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, LimitOption, SortByDir, SortByNulls
 
 from hati.errors import FeatureNotSupported, InvalidParameter
+from hati.pg.catalog import HIDDEN as SCHEMA
 from hati.pg.translate import NeedsLiteral, replace_child, walk
 
-SCHEMA = "_hati_pg"
 FUNCTIONS = ("hatidata_context", "hatidata_rag_context")
 
 # score = occurrences of the query's words in the row's text (all columns, lower case).
