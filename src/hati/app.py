@@ -17,7 +17,7 @@ from hati.branching import layout
 from hati.branching.engine import BranchEngine
 from hati.branching.store import recover
 from hati.config import Config
-from hati.pg import catalog as pgcatalog
+from hati.pg import install as pginstall
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
 from hati.session import ServerState, Session
@@ -33,7 +33,7 @@ def open_database(
     db = Database(path, threads=threads, sandbox=sandbox)
     cur = db.cursor()
     try:
-        pgcatalog.install(cur)
+        pginstall.install(cur)
     finally:
         cur.close()
     return db

@@ -248,12 +248,7 @@ INFORMATION_SCHEMA: dict[str, str] = {
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
-    """Create the filtered catalog views and the missing pg functions (idempotent), then
-    what the translation rules need (their ``SETUP_SQL``)."""
-    from hati.pg import expand, translate  # the rules import this module's names
-
+    """Create the filtered catalog views and the missing pg functions (idempotent)."""
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
-    for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
-        cur.execute(sql)

@@ -75,7 +75,7 @@ def _rules() -> tuple[Rule, ...]:
 
 def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
-    at start-up: each module may define ``SETUP_SQL``; ``pg/catalog.install`` runs them."""
+    at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
     from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
 
     modules = (catalog_queries, ddl, functions, naming, schema, types)
