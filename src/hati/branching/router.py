@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from hati.branching import copy, delta, layout, store
+from hati.branching import constraints, copy, delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.snapshots import Snapshots
 from hati.branching.space import Namespace, Space, points_at
@@ -248,6 +248,7 @@ class Router:
             if ok:
                 self._record_delta(cur, b, plan)
         if ok:
+            constraints.check_branch_write(self.space, cur, b, {r.name.lower() for r in a.writes})
             for ref in a.drops:  # so the parent's table stays hidden
                 if not a.is_view:
                     store.record_drop(cur, b.id, ref.name)

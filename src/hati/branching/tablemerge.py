@@ -71,6 +71,7 @@ class TableMerge:
         self.real_ours: str | None = ours.rel
         self.real_theirs: str | None = theirs.rel  # the branch's whole table
         self.fast: tuple[str, list[str]] | None = None
+        self.planned = False  # the work table of a keyed merge is built (cellmerge.plan)
 
     # ----------------------------------------------------------------- helpers
     def t(self, name: str) -> str:
