@@ -70,7 +70,9 @@ def check_branch_write(
     """23503 if a write in ``b`` to the tables ``written`` left a foreign key dangling."""
     if not written:
         return
-    for fk in foreign_keys(cur):
+    if space.foreign_keys is None:
+        space.foreign_keys = foreign_keys(cur)
+    for fk in space.foreign_keys:
         child, parent = fk.child.lower() in written, fk.parent.lower() in written
         if not (child or parent):
             continue

@@ -116,7 +116,7 @@ class Merger:
         tm.real_theirs = qname(b.schema, table)  # the overlay view
         return tm
 
-    def plan(self, tm: TableMerge) -> list[Conflict]:
+    def plan(self, tm: TableMerge, listing: bool = False) -> list[Conflict]:
         if tm.fast is not None:
             return []  # the parent has not changed the table: nothing can conflict
         if tm.theirs.rel is None:  # dropped in the branch
@@ -127,7 +127,11 @@ class Merger:
             if not tm.branch_changed():
                 return []
             return [Conflict(tm.table, "*", "table", "dropped", "changed", "schema")]
-        _check_schema(tm)
+        problem = _schema_problem(tm)
+        if problem is not None:
+            if not listing:
+                raise problem[0]
+            return [_schema_conflict(tm, problem[1])]
         return tm.plan()
 
     # ------------------------------------------------------------------ reads
@@ -152,7 +156,7 @@ class Merger:
         recorded resolutions, and the branch's side where none is recorded)."""
         merges = self.table_merges(cur, b, "c")
         try:
-            plans = [(tm, self.plan(tm)) for tm in merges]
+            plans = [(tm, self.plan(tm, listing=True)) for tm in merges]
             out = [c for _, cs in plans for c in cs]
             resolutions = store.resolutions(cur, b.id)
             for tm, cs in plans:
@@ -391,23 +395,41 @@ class Merger:
         tm.ours = self._side(cur, ours_rel)
 
 
-def _check_schema(tm: TableMerge) -> None:
+def _schema_conflict(tm: TableMerge, col: str | None) -> Conflict:
+    """branch_conflicts' row for schema changes that cannot merge (the merge fails)."""
+    base, ours, theirs = (_types(s) for s in (tm.base, tm.ours, tm.theirs))
+    if col is None:  # created on both sides
+        return Conflict(tm.table, "*", None, json.dumps(ours), json.dumps(theirs), "schema")
+    return Conflict(
+        tm.table,
+        "*",
+        json.dumps({col: base.get(col)}),
+        json.dumps({col: ours.get(col)}),
+        json.dumps({col: theirs.get(col)}),
+        "schema",
+        [col],
+    )
+
+
+def _schema_problem(tm: TableMerge) -> tuple[SerializationFailure, str | None] | None:
+    """Schema changes that cannot merge: the error, and the column (None: the table)."""
     base, ours, theirs = _types(tm.base), _types(tm.ours), _types(tm.theirs)
     if tm.base.rel is None and tm.ours.rel is not None and ours != theirs:
-        raise SerializationFailure(
+        return SerializationFailure(
             f'table "{tm.table}" was created on both sides with different columns',
             hint="Drop or rename it in the branch, then merge again.",
-        )
+        ), None
     if tm.base.rel is None or theirs == base or ours in (base, theirs):
-        return
-    for col in set(base) | set(ours) | set(theirs):
+        return None
+    for col in sorted(set(base) | set(ours) | set(theirs)):
         o, t, bb = ours.get(col), theirs.get(col), base.get(col)
         if o != bb and t != bb and o != t:
-            raise SerializationFailure(
+            return SerializationFailure(
                 f'incompatible schema changes to "{tm.table}": column "{col}" is '
                 f"{o or 'dropped'} in the parent and {t or 'dropped'} in the branch",
                 hint="Make the column agree on one side, then merge again.",
-            )
+            ), col
+    return None
 
 
 def _aborted(b: Branch, conflicts: list[Conflict], settled: bool = False) -> SerializationFailure:
