@@ -368,3 +368,47 @@ def test_foreign_keys_are_enforced_in_a_branch(hati_server, conn) -> None:
     assert err.value.pgcode == "23503"
     conn.rollback()
     assert rows(cur, "SELECT * FROM u ORDER BY id") == [(10, 2), (12, 2)]
+
+
+@pytest.mark.parametrize("choice", ["main", "branch"])
+def test_a_schema_conflict_is_listed_and_resolved(conn, choice: str) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE s (k INTEGER PRIMARY KEY, x INTEGER)")
+    cur.execute("INSERT INTO s VALUES (1, 10)")
+    cur.execute("SELECT branch_create('sk')")
+    cur.execute("DROP TABLE s")
+    q(cur, "sk", "UPDATE s SET x = 11 WHERE k = 1")
+    assert [(r[0], r[1], r[5]) for r in rows(cur, "SELECT * FROM branch_conflicts('sk')")] == [
+        ("s", "*", "schema")
+    ]
+    assert merge(cur, "sk", "manual")[5:] == (1, "conflicts")
+    cur.execute("SELECT branch_resolve('sk', 's', '*', %s)", (choice,))
+    assert merge(cur, "sk", "manual")[5:] == (1, "merged")
+    got = rows(cur, "SELECT count(*) FROM information_schema.tables WHERE table_name = 's'")
+    if choice == "branch":
+        assert rows(cur, "SELECT * FROM s") == [(1, 11)]
+    else:
+        assert got == [(0,)]
+
+
+@pytest.mark.parametrize("choice", ["main", '{"pid": 1}'])
+def test_a_keyless_row_referencing_a_deleted_parent_is_a_conflict(conn, choice: str) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("CREATE TABLE h (pid INTEGER REFERENCES p(id), note VARCHAR)")
+    cur.execute("INSERT INTO p VALUES (1, 'one'), (2, 'two')")
+    cur.execute("INSERT INTO h VALUES (1, 'kept')")
+    cur.execute("SELECT branch_create('hk')")
+    cur.execute("DELETE FROM p WHERE id = 2")
+    q(cur, "hk", "INSERT INTO h VALUES (2, 'x'), (1, 'y')")
+    value = {"note": "x", "pid": 2}
+    assert conflicts(cur, "hk") == [
+        ("h", value, {"count": 0}, {"count": 0}, {"count": 1}, "foreign_key", ["pid"])
+    ]
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT branch_merge('hk', 'branch_wins')")
+    assert err.value.pgcode == "40001"
+    cur.execute("SELECT branch_resolve('hk', 'h', %s, %s)", (json.dumps(value), choice))
+    assert merge(cur, "hk", "manual")[6] == "merged"
+    expected = [(1, "kept"), (1, "y")] + ([(1, "x")] if choice != "main" else [])
+    assert rows(cur, "SELECT * FROM h ORDER BY note") == sorted(expected, key=lambda r: r[1])

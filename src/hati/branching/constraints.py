@@ -19,7 +19,7 @@ import duckdb
 
 from hati.branching import cellmerge, layout
 from hati.branching.catalog import Branch
-from hati.branching.mergerows import Conflict, canonical_key
+from hati.branching.mergerows import Conflict, canonical_key, struct_json
 from hati.branching.space import Space
 from hati.branching.tablemerge import TableMerge
 from hati.errors import ForeignKeyViolation
@@ -107,7 +107,7 @@ class MergeChecks:
     ) -> None:
         self.space, self.cur, self.b = space, cur, b
         self.merges = {tm.table.lower(): tm for tm in merges}
-        self.fks = foreign_keys(cur) if any(_checkable(tm) for tm in merges) else []
+        self.fks = foreign_keys(cur) if any(_checkable(tm) or _bag(tm) for tm in merges) else []
         # (table, canonical key) -> unique column sets whose clash a 'branch' choice settles
         self.unique: dict[tuple[str, str], list[list[str]]] = {}
         self.raw: dict[tuple[str, str], str] = {}  # canonical key -> the key as merged_sql has it
@@ -215,11 +215,13 @@ class MergeChecks:
             f"{qident('$fk_p')}.{qident(y)} = {_M}.{qident(x)}"
             for x, y in zip(fk.cols, fk.pcols, strict=True)
         )
+        set_ = " AND ".join(f"{_M}.{qident(x)} IS NOT NULL" for x in fk.cols)
+        orphan = f"{set_} AND NOT EXISTS (SELECT 1 FROM {prel} {qident('$fk_p')} WHERE {match})"
         if child is not None and _checkable(child):
-            set_ = " AND ".join(f"{_M}.{qident(x)} IS NOT NULL" for x in fk.cols)
-            where = f"{set_} AND NOT EXISTS (SELECT 1 FROM {prel} {qident('$fk_p')} WHERE {match})"
             merged = f"({cellmerge.merged_sql(child)})"
-            out += self._rows(child, merged, where, "foreign_key", list(fk.cols))
+            out += self._rows(child, merged, orphan, "foreign_key", list(fk.cols))
+        elif child is not None and _bag(child) and all(x in child.cols for x in fk.cols):
+            out += self._bag_rows(child, orphan, list(fk.cols))
         if parent is not None and _checkable(parent):
             # A value the parent's changed rows had in ours that the merge removes while
             # the child still references it.
@@ -248,6 +250,27 @@ class MergeChecks:
         ).fetchone()
         return None if row is None else dict(zip(tm.cols, row, strict=True))
 
+    def _bag_rows(self, tm: TableMerge, where: str, cols: list[str]) -> list[Conflict]:
+        """Values of a multiset the branch added copies of that meet ``where``."""
+        n, m, o = tm.n, tm.n("m"), tm.n("o")
+        same = " AND ".join(
+            f"{m}.{qident(c)} IS NOT DISTINCT FROM {o}.{qident(c)}" for c in tm.cols
+        )
+        got = self.cur.execute(
+            f"SELECT {struct_json([(c, f'{m}.{qident(c)}') for c in tm.cols])}, "
+            f"{m}.{n('base_n')}, {m}.{n('delta')}, coalesce({o}.{n('delta')}, 0) "
+            f"FROM {tm.t('t')} {m} LEFT JOIN {tm.t('o')} {o} ON {same or 'true'} "
+            f"WHERE {m}.{n('delta')} > 0 AND {where.replace(_M, m)} ORDER BY 1"
+        ).fetchall()
+        out = []
+        for value, base, dt, do in got:
+            key = canonical_key(str(value))
+            if key in tm.dropped:
+                continue
+            b, o, t = (f'{{"count": {c}}}' for c in (base, base + do, base + dt))
+            out.append(Conflict(tm.table, key, b, o, t, "foreign_key", list(cols)))
+        return out
+
     def evict(self, tm: TableMerge, key: str, ours: str) -> None:
         """A unique clash given to the branch: main's rows that clash with the branch's
         row ``key`` make way for it."""
@@ -274,6 +297,11 @@ def _checkable(tm: TableMerge) -> bool:
         and tm.real_ours is not None
         and tm.planned
     )
+
+
+def _bag(tm: TableMerge) -> bool:
+    """A multiset merged into an existing table."""
+    return bool(not tm.key and tm.planned and tm.theirs.rel is not None and tm.ours.rel is not None)
 
 
 def _expr_list(exprs: object) -> list[str]:

@@ -160,7 +160,7 @@ class Merger:
             out = [c for _, cs in plans for c in cs]
             resolutions = store.resolutions(cur, b.id)
             for tm, cs in plans:
-                if tm.planned:
+                if tm.planned and tm.key:
                     cellmerge.mark_taken(tm, _listing_take(cs, resolutions))
             out += MergeChecks(self.space, cur, b, merges).violations()
         finally:
@@ -241,7 +241,7 @@ class Merger:
             else:
                 take, custom = _choices(strategy, cs, resolutions)
             choices[tm.table] = (take, custom)
-            if tm.planned:
+            if tm.planned and tm.key:
                 cellmerge.mark_taken(tm, take)
         checks = MergeChecks(self.space, cur, b, merges)
         violations = checks.violations()
@@ -309,17 +309,7 @@ class Merger:
                     choice, values = resolutions[(c.table, c.key)]
                 else:
                     choice, values = ("branch" if strategy == "branch_wins" else "main"), None
-                tm = by_table[c.table]
-                if choice == "branch":
-                    cellmerge.mark_taken(tm, {c.key}, "wb")
-                    if c.kind == "unique":
-                        evict.setdefault(c.table, []).append(c.key)
-                else:
-                    if choice == "values" and values:
-                        # The given columns over the merged row.
-                        row = checks.merged_row(tm, c.key) or {}
-                        choices[c.table][1][c.key] = {**row, **json.loads(values)}
-                    cellmerge.mark_taken(tm, {c.key}, "dr")
+                _decide(by_table[c.table], c, choice, values, checks, choices, evict)
                 decided.add((c.table, c.key, c.kind))
             violations = checks.violations()
             still = [
@@ -430,6 +420,34 @@ def _schema_problem(tm: TableMerge) -> tuple[SerializationFailure, str | None] |
                 hint="Make the column agree on one side, then merge again.",
             ), col
     return None
+
+
+def _decide(
+    tm: TableMerge,
+    c: Conflict,
+    choice: str,
+    values: str | None,
+    checks: MergeChecks,
+    choices: dict[str, tuple[set[str], dict[str, dict[str, Any]]]],
+    evict: dict[str, list[str]],
+) -> None:
+    """Settle one constraint conflict: 'branch' takes the branch's whole row (main's
+    rows that clash on a unique key make way); otherwise the branch's side is dropped,
+    and JSON values are set over the merged row."""
+    if not tm.key:  # a multiset: the copies of its value the branch added
+        if choice != "branch":
+            tm.dropped.add(c.key)
+        if choice == "values" and values:
+            choices[c.table][1][c.key] = json.loads(values)
+    elif choice == "branch":
+        cellmerge.mark_taken(tm, {c.key}, "wb")
+        if c.kind == "unique":
+            evict.setdefault(c.table, []).append(c.key)
+    else:
+        if choice == "values" and values:
+            row = checks.merged_row(tm, c.key) or {}
+            choices[c.table][1][c.key] = {**row, **json.loads(values)}
+        cellmerge.mark_taken(tm, {c.key}, "dr")
 
 
 def _aborted(b: Branch, conflicts: list[Conflict], settled: bool = False) -> SerializationFailure:
