@@ -418,3 +418,121 @@ def test_keyed_merge_matches_model(server: RunningServer, data: st.DataObject) -
 @given(data=st.data())
 def test_multiset_merge_matches_model(server: RunningServer, data: st.DataObject) -> None:
     run_scenario(server, BagModel, data)
+
+
+# ----------------------------------------------------------------------------- constraints
+def _ok(row: Any) -> bool:
+    """CHECK (a <= b): NULL passes."""
+    return row is _ABSENT or row[0] is None or row[1] is None or row[0] <= row[1]
+
+
+def _checked(state: dict, op: tuple, table: str) -> tuple[str, tuple] | None:
+    """KeyedModel.apply, except a write the CHECK refuses is not sent."""
+    trial = dict(state)
+    stmt = KeyedModel.apply(trial, op, table)
+    if stmt is None or not all(_ok(v) for v in trial.values()):
+        return None
+    state.clear()
+    state.update(trial)
+    return stmt
+
+
+def _row_json(k: int, x: Any) -> Any:
+    return None if x is _ABSENT else {"k": k, **dict(zip(COLS, x, strict=True))}
+
+
+def check_model(base: dict, ours: dict, theirs: dict, strategy: str) -> tuple[dict, list[tuple]]:
+    """(main after the merge, the rows branch_conflicts lists) with CHECK (a <= b): a
+    merged row the CHECK refuses keeps main's row (main_wins) or takes the branch's
+    whole row (branch_wins); branch_conflicts assumes the branch's side of cells."""
+    merged, conflicts = KeyedModel.merge(base, ours, theirs)
+    listed = [info.row for info in conflicts.values()]
+    out = {}
+    for k in sorted(set(base) | set(ours) | set(theirs)):
+        info = conflicts.get(_key({"k": k}))
+        b, o, t = (s.get(k, _ABSENT) for s in (base, ours, theirs))
+        branch_side = info.branch if info else merged.get(k, _ABSENT)
+        main_side = merged.get(k, _ABSENT)
+        if t != b and not _ok(branch_side):
+            row = (_key({"k": k}), _row_json(k, b), _row_json(k, o), _row_json(k, t))
+            listed.append((*row, "check", ["a", "b"]))
+        chosen = branch_side if strategy == "branch_wins" else main_side
+        if t != b and not _ok(chosen):
+            chosen = t if strategy == "branch_wins" else o
+        if chosen is not _ABSENT:
+            out[k] = chosen
+    return out, listed
+
+
+@_settings
+@given(data=st.data())
+def test_cell_merges_that_break_a_check_match_model(
+    server: RunningServer, data: st.DataObject
+) -> None:
+    """Per-cell merges of a table with CHECK (a <= b), main and one branch writing in
+    turn: branch_conflicts lists the cell and check conflicts, and every strategy
+    leaves main as the model says (abort: 40001 and main unchanged)."""
+    n = next(_ids)
+    table, name = f"c{n}", f"cb{n}"
+    # Few keys, mostly updates: one row changed in different cells on both sides.
+    cell = st.one_of(st.none(), st.integers(0, 2))
+    rows_ = st.dictionaries(st.integers(0, 1), st.tuples(cell, cell), min_size=1)
+    initial = {k: v for k, v in data.draw(rows_, label="initial").items() if _ok(v)}
+    k = st.integers(0, 1)
+    op = st.one_of(
+        st.tuples(st.just("upd"), k, st.sampled_from(COLS), cell),
+        st.tuples(st.just("upd"), k, st.sampled_from(COLS), cell),
+        st.tuples(st.just("upd"), k, st.sampled_from(COLS), cell),
+        st.tuples(st.just("ins"), k, cell, cell),
+        st.tuples(st.just("del"), k),
+    )
+    initial[0] = (0, 2)  # main raises a, the branch lowers b: their merge may break it
+    va, vb = data.draw(st.integers(0, 2), label="a"), data.draw(st.integers(0, 2), label="b")
+    firsts = [(False, ("upd", 0, "a", va)), (True, ("upd", 0, "b", vb))]
+    steps = firsts + data.draw(st.lists(st.tuples(st.booleans(), op), max_size=8), label="steps")
+    strategy = data.draw(st.sampled_from(["branch_wins", "main_wins", "abort"]), label="strategy")
+    mconn, bconn = server.connect(agent="prop"), server.connect(agent="prop-b")
+    mc = mconn.cursor()
+    try:
+        mc.execute(f"CREATE TABLE {table} (k INTEGER PRIMARY KEY, a INTEGER, b INTEGER, "
+                   "CHECK (a <= b))")  # fmt: skip
+        sql, rows = KeyedModel.load(initial, table)
+        if rows:
+            mc.executemany(sql, rows)
+        mc.execute("SELECT branch_create(%s)", (name,))
+        bc = bconn.cursor()
+        bc.execute("SET hatidata_branch = %s", (name,))
+        main, branch = dict(initial), dict(initial)
+        for on_branch, op in steps:
+            stmt = _checked(branch if on_branch else main, op, table)
+            if stmt is not None:
+                (bc if on_branch else mc).execute(*stmt)
+        assert KeyedModel.contents(bc, table) == branch
+        expected, listed = check_model(initial, main, branch, strategy)
+        event(f"{strategy}: {sorted({r[4] for r in listed})}")
+        got = _rows(mc, "SELECT * FROM branch_conflicts(%s)", (name,))
+        assert sorted((r[1], *map(_load, r[2:5]), r[5], r[6]) for r in got) == sorted(
+            (r[0], *map(_load_json, r[1:4]), r[4], r[5]) for r in listed
+        )
+        if strategy == "abort" and listed:
+            with pytest.raises(psycopg2.Error) as err:
+                mc.execute("SELECT branch_merge(%s, 'abort')", (name,))
+            assert err.value.pgcode == "40001"
+            assert KeyedModel.contents(mc, table) == main
+            mc.execute("SELECT branch_discard(%s)", (name,))
+            return
+        mc.execute("SELECT * FROM branch_merge(%s, %s)", (name, strategy))
+        assert mc.fetchone()[6] == "merged"
+        assert KeyedModel.contents(mc, table) == expected
+    finally:
+        live = {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}
+        if name in live:
+            mc.execute("SELECT branch_discard(%s)", (name,))
+        mc.execute(f"DROP TABLE IF EXISTS {table}")
+        bconn.close()
+        mconn.close()
+
+
+def _load_json(v: Any) -> Any:
+    """A row the model built (a dict already, or None) in branch_conflicts' parsed form."""
+    return v if v is None or isinstance(v, dict) else json.loads(v)
