@@ -282,7 +282,7 @@ class Session:
         text, n = probe
         try:
             rel = self.cur.execute(text, [None] * n if n else None)
-            return columns_of(rel.description)
+            return columns_of(rel.description, stmt.analysis)
         except duckdb.Error:
             return None
 
