@@ -197,9 +197,12 @@ def decode(s: CopySpec, data: bytes, columns: Sequence[tuple[str, int]]) -> pa.T
     data = _strip_end_marker(data)
     if not data:
         return pa.table({n: pa.array([], pa.string()) for n in names})
-    table = _read_csv(s, data, names, columns)
-    if s.format == "text":
-        table = pa.table([_unescape(col) for col in table.columns], names=names)
+    if s.format == "text" and _escaped_specials(data, s.delimiter):
+        table = _text_fallback(s, data, names, columns)
+    else:
+        table = _read_csv(s, data, names, columns)
+        if s.format == "text":
+            table = pa.table([_unescape(col) for col in table.columns], names=names)
     for name, _ in columns:
         if name in s.force_not_null:
             i = [n for n, _ in columns].index(name)
@@ -226,8 +229,6 @@ def _read_csv(
     import pyarrow.csv as pacsv
 
     csv = s.format == "csv"
-    if not csv and (s.delimiter.encode() in _escaped_specials(data, s.delimiter)):
-        return _text_fallback(s, data, names, columns)
     parse = pacsv.ParseOptions(
         delimiter=s.delimiter,
         quote_char=s.quote if csv else False,
@@ -253,14 +254,10 @@ def _read_csv(
         raise _bad_row(str(exc), columns) from None
 
 
-def _escaped_specials(data: bytes, delimiter: str) -> set[bytes]:
-    """Characters that follow a backslash in ``data`` and that a plain split would
-    misread: the delimiter and the line end."""
-    found = set()
-    for special in (delimiter.encode(), b"\n", b"\r"):
-        if b"\\" + special in data:
-            found.add(special)
-    return found if found else set()
+def _escaped_specials(data: bytes, delimiter: str) -> bool:
+    """Whether a backslash in ``data`` escapes what a plain split would misread: the
+    delimiter or a line end."""
+    return any(b"\\" + special in data for special in (delimiter.encode(), b"\n", b"\r"))
 
 
 def _bad_row(message: str, columns: Sequence[tuple[str, int]]) -> BadCopyFileFormat:
@@ -275,6 +272,7 @@ def _bad_row(message: str, columns: Sequence[tuple[str, int]]) -> BadCopyFileFor
     return BadCopyFileFormat(f"invalid COPY data: {message.splitlines()[0]}")
 
 
+_LINE = re.compile(r"(?:[^\\\n]|\\.)*", re.S)  # up to a line end no backslash escapes
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))", re.S)
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
@@ -307,9 +305,13 @@ def _text_fallback(
 ) -> pa.Table:
     """Text format whose fields escape the delimiter or a line end: split by hand."""
     text = data.decode()
-    lines = re.split(r"(?<!\\)(?:\\\\)*\K\r?\n", text)
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines, pos = [], 0
+    while pos < len(text):
+        m = _LINE.match(text, pos)
+        assert m is not None
+        line = m.group()
+        lines.append(line[:-1] if line.endswith("\r") and not line.endswith("\\\r") else line)
+        pos = m.end() + 1
     if s.header and lines:
         lines.pop(0)
     field_re = re.compile(r"((?:[^\\" + re.escape(s.delimiter) + r"]|\\.)*)", re.S)
