@@ -270,7 +270,7 @@ class Session:
         stmt = self.compile(sql)
         if stmt.kind == "SHOW":
             return text_columns(settings.show_name(stmt.node))
-        call = pipeline.intercept(stmt)
+        call = pipeline.intercept(stmt, describing=True)
         if call is not None:
             return functions.columns(call)
         for node in translate.walk(stmt.node):  # described, never run: no setting changes
