@@ -90,6 +90,10 @@ class InvalidTextRepresentation(DataException, code="22P02"):
     pass
 
 
+class BadCopyFileFormat(DataException, code="22P04"):
+    pass
+
+
 class IntegrityConstraintViolation(HatiError, code="23000"):
     pass
 
