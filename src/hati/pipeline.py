@@ -185,10 +185,11 @@ def _called(sel: ast.SelectStmt) -> tuple[ast.FuncCall, str | None] | None:
     return None
 
 
-def intercept(stmt: Statement) -> BranchCall | None:
+def intercept(stmt: Statement, describing: bool = False) -> BranchCall | None:
     """The branch function this statement calls on its own (``SELECT branch_merge('x')``,
     ``SELECT * FROM branch_list()``), if any. A branch function inside a larger query
-    is refused: they change state, or (list, diff, conflicts) answer on their own."""
+    is refused: they change state, or (list, diff, conflicts) answer on their own.
+    ``describing``: a statement described before its parameters are bound (they are None)."""
     node = stmt.node
     mentioned = any(f[-1] in BRANCH_FUNCTIONS for f in stmt.analysis.functions)
     if not mentioned or not isinstance(node, ast.SelectStmt):
@@ -209,6 +210,9 @@ def intercept(stmt: Statement) -> BranchCall | None:
         try:
             values.append(stmt.compiled.value(arg, stmt.params))
         except ValueError as exc:
+            if describing and isinstance(arg, ast.ParamRef):
+                values.append(None)
+                continue
             raise FeatureNotSupported(
                 f"branch function arguments must be constants or parameters ({exc})",
                 hint="Write e.g. SELECT branch_create('plan-a').",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -40,6 +40,7 @@ class Result:
     rowcount: int = 0
     _pos: int = 0
     close_more: Callable[[], None] | None = None
+    copy: CopyIn | CopyOut | None = None  # COPY FROM STDIN / TO STDOUT: the data's way
 
     def fetch(self, n: int) -> Rows:
         """Up to ``n`` rows (tuples or an Arrow table); empty when exhausted."""
@@ -83,6 +84,26 @@ class Result:
         if self.close_more is not None:
             self.close_more()
             self.close_more = None
+
+
+@dataclass
+class CopyIn:
+    """COPY ... FROM STDIN: the client sends the data, then ``load`` inserts it all
+    (its rows counted) or nothing."""
+
+    binary: bool
+    ncols: int
+    load: Callable[[bytes], int]
+
+
+@dataclass
+class CopyOut:
+    """COPY ... TO STDOUT: the CopyData messages to send, and then how many rows they held."""
+
+    binary: bool
+    ncols: int
+    messages: Iterator[bytes]
+    rows: Callable[[], int]
 
 
 class ArrowRows:

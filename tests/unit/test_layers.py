@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("hati.config", "hati.auth", "hati.wire", "hati.results"),
     ("hati.storage",),
     ("hati.pg", "hati.branching"),
-    ("hati.audit", "hati.pipeline", "hati.functions", "hati.session"),
+    ("hati.audit", "hati.pipeline", "hati.functions", "hati.copying", "hati.session"),
     ("hati.app",),
     ("hati.server",),
     ("hati.daemon", "hati.compact", "hati.demo", "hati.integrations", "hati.cli", "hati"),

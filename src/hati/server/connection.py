@@ -28,10 +28,11 @@ from hati.errors import (
     InvalidCursorName,
     InvalidSqlStatementName,
     ProtocolViolation,
+    QueryCanceled,
     TooManyConnections,
     to_sql_error,
 )
-from hati.results import ALL_ROWS, Result
+from hati.results import ALL_ROWS, CopyOut, Result
 from hati.session import Session
 from hati.wire import codec, datarows
 from hati.wire import messages as m
@@ -418,6 +419,8 @@ class Connection:
         res = next(results, None)
         if res is None:
             return None
+        if res.copy is not None:
+            return res, _Encoded(b"", True)  # the data moves in _stream
         head = b""
         if res.columns is not None:
             head = codec.encode_row_description(_fields(res.columns, ()))
@@ -427,6 +430,10 @@ class Connection:
 
     def _stream(self, item: tuple[Result, _Encoded], max_rows: int = 0) -> None:
         res, enc = item
+        if res.copy is not None:
+            self._copy(res)
+            self._send(codec.encode_command_complete(res.tag))
+            return
         self._send(enc.data)
         total = enc.rows
         while enc.more:
@@ -542,6 +549,9 @@ class Connection:
         self._run_portal(portal)
         res = portal.result
         assert res is not None
+        if res.copy is not None:
+            self._copy(res)
+            res.copy = None  # done: a second Execute only repeats the tag
         if res.columns is None:
             self._send(codec.encode_command_complete(res.tag))
             return
@@ -558,6 +568,41 @@ class Connection:
             self._send(codec.encode_portal_suspended())
         else:
             self._send(codec.encode_command_complete(res.final_tag(portal.sent_rows)))
+
+    # ------------------------------------------------------------------ COPY
+    def _copy(self, res: Result) -> None:
+        """Move a COPY's data: CopyOutResponse and the rows, or CopyInResponse, the
+        client's CopyData until CopyDone, then the load (all rows or none)."""
+        c = res.copy
+        assert c is not None
+        fmt = 1 if c.binary else 0
+        if isinstance(c, CopyOut):
+            self._send(codec.encode_copy_out_response(fmt, c.ncols))
+            for data in c.messages:
+                self._send(data)
+                if len(self._out) > RECV_BYTES:
+                    self._flush()
+            self._send(codec.encode_copy_done())
+            res.tag = f"COPY {c.rows()}"
+            return
+        self._send(codec.encode_copy_in_response(fmt, c.ncols))
+        self._flush()
+        res.tag = f"COPY {c.load(self._copy_data())}"
+
+    def _copy_data(self) -> bytes:
+        chunks: list[bytes] = []
+        for msg in self._messages():
+            if isinstance(msg, m.CopyData):
+                chunks.append(msg.data)
+            elif isinstance(msg, m.CopyDone):
+                return b"".join(chunks)
+            elif isinstance(msg, m.CopyFail):
+                raise QueryCanceled(f"COPY from stdin failed: {msg.message}")
+            elif not isinstance(msg, (m.Flush, m.Sync)):  # both ignored during COPY, as in PG
+                raise ProtocolViolation(
+                    f"unexpected message {type(msg).__name__} during COPY from stdin"
+                )
+        raise ConnectionError("the client went away during COPY")
 
 
 def _next(stream: Any) -> m.FrontendMessage:

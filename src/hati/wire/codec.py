@@ -275,6 +275,22 @@ def encode_portal_suspended() -> bytes:
     return b"s\x00\x00\x00\x04"
 
 
+def _copy_response(kind: bytes, fmt: int, ncols: int) -> bytes:
+    return _msg(kind, struct.pack("!bh", fmt, ncols) + struct.pack(f"!{ncols}h", *[fmt] * ncols))
+
+
+def encode_copy_in_response(fmt: int, ncols: int) -> bytes:
+    return _copy_response(b"G", fmt, ncols)
+
+
+def encode_copy_out_response(fmt: int, ncols: int) -> bytes:
+    return _copy_response(b"H", fmt, ncols)
+
+
+def encode_copy_done() -> bytes:
+    return b"c\x00\x00\x00\x04"
+
+
 def encode_parameter_description(oids: Sequence[int]) -> bytes:
     return _msg(b"t", _I16.pack(len(oids)) + b"".join(struct.pack("!I", o) for o in oids))
 
