@@ -412,3 +412,40 @@ def test_a_keyless_row_referencing_a_deleted_parent_is_a_conflict(conn, choice: 
     assert merge(cur, "hk", "manual")[6] == "merged"
     expected = [(1, "kept"), (1, "y")] + ([(1, "x")] if choice != "main" else [])
     assert rows(cur, "SELECT * FROM h ORDER BY note") == sorted(expected, key=lambda r: r[1])
+
+
+def test_conflict_kind_and_columns_reach_asyncpg_and_psycopg3(hati_server, conn) -> None:
+    """``columns`` is a text[]: binary (asyncpg) and text (psycopg 3) give a list."""
+    import asyncio
+
+    import asyncpg
+    import psycopg
+
+    cur = conn.cursor()
+    cur.execute('CREATE TABLE r (id INTEGER PRIMARY KEY, a INTEGER, "b c" INTEGER)')
+    cur.execute("INSERT INTO r VALUES (1, 1, 1)")
+    cur.execute("SELECT branch_create('dr')")
+    cur.execute('UPDATE r SET a = 2, "b c" = 2 WHERE id = 1')
+    q(cur, "dr", 'UPDATE r SET a = 3, "b c" = 3 WHERE id = 1')
+
+    async def go() -> tuple:
+        c = await asyncpg.connect(
+            host=hati_server.host, port=hati_server.port, user="u", database="hati"
+        )
+        try:
+            stmt = await c.prepare("SELECT * FROM branch_conflicts($1)")
+            described = [(a.name, a.type.name) for a in stmt.get_attributes()]
+            return described, [tuple(r) for r in await stmt.fetch("dr")]
+        finally:
+            await c.close()
+
+    described, got = asyncio.run(go())
+    assert described[5:] == [("kind", "text"), ("columns", "text[]")]
+    assert [(r[5], r[6]) for r in got] == [("update/update", ["a", "b c"])]
+    dsn = f"host={hati_server.host} port={hati_server.port} user=u dbname=hati"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        row = c.execute("SELECT * FROM branch_conflicts(%s)", ("dr",), prepare=True).fetchone()
+        assert row is not None and (row[5], row[6]) == ("update/update", ["a", "b c"])
+    assert [(r[5], r[6]) for r in rows(cur, "SELECT * FROM branch_conflicts('dr')")] == [
+        ("update/update", ["a", "b c"])
+    ]
