@@ -4,6 +4,7 @@ confuse (tables whose columns are named like the merge's own aliases)."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from typing import Any
 
 import psycopg2
@@ -449,3 +450,28 @@ def test_conflict_kind_and_columns_reach_asyncpg_and_psycopg3(hati_server, conn)
     assert [(r[5], r[6]) for r in rows(cur, "SELECT * FROM branch_conflicts('dr')")] == [
         ("update/update", ["a", "b c"])
     ]
+
+
+def test_a_table_created_in_a_branch_with_a_foreign_key(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE zp (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("INSERT INTO zp VALUES (1, 'one')")
+    cur.execute("SELECT branch_create('cr')")
+    with closing(hati_server.connect(hatidata_branch="cr")) as bc:
+        bc.autocommit = True
+        b = bc.cursor()
+        b.execute("CREATE TABLE aw (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES zp(id))")
+        b.execute("INSERT INTO zp VALUES (5, 'five')")
+        b.execute("INSERT INTO aw VALUES (1, 1), (2, 5)")
+        with pytest.raises(psycopg2.Error) as err:
+            b.execute("INSERT INTO aw VALUES (3, 9)")
+        assert err.value.pgcode == "23503"
+        with pytest.raises(psycopg2.Error) as err:
+            b.execute("DELETE FROM zp WHERE id = 5")
+        assert err.value.pgcode == "23503"
+    assert rows(cur, "SELECT * FROM zp ORDER BY id") == [(1, "one")]  # main untouched
+    assert merge(cur, "cr", "abort")[6] == "merged"
+    assert rows(cur, "SELECT * FROM aw ORDER BY id") == [(1, 1), (2, 5)]
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("INSERT INTO aw VALUES (3, 9)")  # the merged table keeps its foreign key
+    assert err.value.pgcode == "23503"

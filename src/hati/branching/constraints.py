@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+from pglast import ast
+from pglast.enums import ConstrType
 
 from hati.branching import cellmerge, layout
 from hati.branching.catalog import Branch
@@ -37,18 +39,37 @@ class ForeignKey:
     name: str
 
 
-def foreign_keys(cur: duckdb.DuckDBPyConnection) -> list[ForeignKey]:
-    """Main's foreign keys, named as PostgreSQL names them (``<table>_<cols>_fkey``)."""
+def foreign_keys(cur: duckdb.DuckDBPyConnection, schema: str = layout.MAIN) -> list[ForeignKey]:
+    """Main's foreign keys (or another schema's), named as PostgreSQL names them
+    (``<table>_<cols>_fkey``)."""
     rows = cur.execute(
         "SELECT table_name, constraint_column_names, referenced_table, referenced_column_names "
         "FROM duckdb_constraints() WHERE database_name = current_database() "
         "AND schema_name = ? AND constraint_type = 'FOREIGN KEY'",
-        [layout.MAIN],
+        [schema],
     ).fetchall()
     return [
         ForeignKey(r[0], tuple(r[1]), r[2], tuple(r[3]), f"{r[0]}_{'_'.join(r[1])}_fkey")
         for r in rows
     ]
+
+
+def referenced_tables(node: ast.Node) -> list[str]:
+    """The unqualified tables a CREATE TABLE's foreign keys reference."""
+    if not isinstance(node, ast.CreateStmt):
+        return []
+    out: list[str] = []
+    for elt in node.tableElts or ():
+        found = (
+            [elt]
+            if isinstance(elt, ast.Constraint)
+            else list(getattr(elt, "constraints", None) or ())
+        )
+        for c in found:
+            ref = c.pktable if c.contype == ConstrType.CONSTR_FOREIGN else None
+            if ref is not None and ref.schemaname is None and str(ref.relname) not in out:
+                out.append(str(ref.relname))
+    return out
 
 
 def orphan_sql(fk: ForeignKey, child_rel: str, parent_rel: str) -> str:

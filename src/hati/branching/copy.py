@@ -31,6 +31,9 @@ _FOREIGN_KEY = re.compile(
 )
 
 
+_QUALIFIED_REFERENCE = re.compile(rf"(\bREFERENCES\s+)(?:{_NAME}\.)+({_NAME})", re.IGNORECASE)
+
+
 def ddl_body(ddl: str, foreign_keys: bool = False) -> str | None:
     """What follows ``CREATE TABLE <name>(`` in a table's DDL (columns and constraints),
     so the same shape can be created under another name; None if it cannot be cut.
@@ -41,7 +44,11 @@ def ddl_body(ddl: str, foreign_keys: bool = False) -> str | None:
     if m is None:
         return None
     body = ddl[m.end() :]
-    return body if foreign_keys else _FOREIGN_KEY.sub("", body)
+    if not foreign_keys:
+        return _FOREIGN_KEY.sub("", body)
+    # DuckDB qualifies a reference outside the default schema (a branch's): the copy
+    # references the table of its own schema.
+    return _QUALIFIED_REFERENCE.sub(r"\1\2", body)
 
 
 def copy_table(

@@ -59,9 +59,13 @@ class Merger:
     ) -> list[TableMerge]:
         ns = self.space.namespace(cur, b)
         out = []
-        # A table on either side of a foreign key merges through the checked path.
-        linked = {t.lower() for fk in foreign_keys(cur) for t in (fk.child, fk.parent)}
-        for i, table in enumerate(ns.changed):
+        # A table on either side of a foreign key merges through the checked path, and
+        # referenced tables merge first (a created table's rows may reference theirs).
+        fks = foreign_keys(cur) + foreign_keys(cur, b.schema)
+        linked = {t.lower() for fk in fks for t in (fk.child, fk.parent)}
+        parents = {fk.parent.lower() for fk in fks}
+        order = sorted(enumerate(ns.changed), key=lambda it: (it[1].lower() not in parents, it[0]))
+        for i, table in order:
             if only is not None and table != only:
                 continue
             base_rel = self.space.base_rel(cur, b, table)
