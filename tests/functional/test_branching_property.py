@@ -464,7 +464,13 @@ def check_model(base: dict, ours: dict, theirs: dict, strategy: str) -> tuple[di
     return out, listed
 
 
-@_settings
+# The constraint scenarios: fewer examples by default (each starts its own tables).
+_constraint_settings = settings(
+    _settings, max_examples=int(os.environ.get("HATI_PROP_EXAMPLES", "20"))
+)
+
+
+@_constraint_settings
 @given(data=st.data())
 def test_cell_merges_that_break_a_check_match_model(
     server: RunningServer, data: st.DataObject
@@ -538,7 +544,7 @@ def _load_json(v: Any) -> Any:
     return v if v is None or isinstance(v, dict) else json.loads(v)
 
 
-@_settings
+@_constraint_settings
 @given(data=st.data())
 def test_unique_and_foreign_key_conflicts_never_half_merge(
     server: RunningServer, data: st.DataObject
