@@ -158,6 +158,10 @@ class SerializationFailure(TransactionRollback, code="40001"):
     """A write conflict with another session, or a merge that aborted."""
 
 
+class DeadlockDetected(TransactionRollback, code="40P01"):
+    """Transactions waiting for each other's locks in a cycle."""
+
+
 class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
     pass
 
