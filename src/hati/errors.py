@@ -126,6 +126,10 @@ class InFailedTransaction(InvalidTransactionState, code="25P02"):
     pass
 
 
+class NoActiveSqlTransaction(InvalidTransactionState, code="25P01"):
+    pass
+
+
 class InvalidSqlStatementName(HatiError, code="26000"):
     """No prepared statement of that name."""
 
@@ -195,6 +199,10 @@ class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
 
 
 class DuplicatePreparedStatement(SyntaxErrorOrAccessRuleViolation, code="42P05"):
+    pass
+
+
+class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
     pass
 
 

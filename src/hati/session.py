@@ -27,6 +27,7 @@ from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
+from hati.cursors import Cursors
 from hati.errors import (
     ActiveSqlTransaction,
     FeatureNotSupported,
@@ -80,6 +81,7 @@ class Session:
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
         self.branch: str | None = None
+        self.cursors = Cursors()
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -296,6 +298,10 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK, then retry.",
             )
+        if kind in ("DECLARE", "FETCH", "CLOSE"):
+            return self.cursors.run(self, stmt.node, stmt.params)
+        self.cursors.park()
+        self.cursors.publish(self.cur, stmt.analysis.tables)
         answer = self._answer(stmt)
         if answer is not None:
             return answer
@@ -444,6 +450,7 @@ class Session:
     def _end(self, commit: bool) -> None:
         """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
         committed = False
+        self.cursors.end_transaction()
         try:
             if commit:
                 storage.commit(self.cur)
@@ -603,10 +610,10 @@ class Session:
             self._path_for = None  # the route reset DuckDB's path: follow search_path again
         self.branch = None
 
-    def run_internal(self, sql: str) -> Result:
-        """A statement hati makes for the client's (COPY's), in the client's session."""
+    def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
+        """A statement hati makes for the client's (COPY's, DECLARE's), in its session."""
         try:
-            return self._run(pipeline.compile_one(self.frontend, sql))
+            return self._run(pipeline.compile_one(self.frontend, sql, params))
         except BaseException:
             self.txn = "E" if self.txn == "T" else self.txn
             raise
@@ -649,9 +656,6 @@ class Session:
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
 _NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "DEALLOCATE", "COMMENT", "LOCK"})
 _NOT_YET = {
-    "DECLARE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "FETCH": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "CLOSE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
     "PREPARE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
     "EXECUTE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
 }
