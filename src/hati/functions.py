@@ -12,11 +12,15 @@ from dataclasses import astuple
 from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
+from pglast import ast
 
+from hati import pipeline
 from hati.branching.engine import BranchEngine
 from hati.errors import ActiveSqlTransaction, FeatureNotSupported, InsufficientPrivilege
-from hati.pipeline import BranchCall
-from hati.results import Result, rows_result, text_columns
+from hati.pg import render
+from hati.pipeline import BranchCall, Statement
+from hati.results import Result, as_tuples, rows_result, text_columns
 from hati.wire import types as pgtypes
 
 _OWN_TRANSACTION = ("branch_create", "branch_merge", "branch_discard")
@@ -181,3 +185,70 @@ def _check_merge_permission(caller: Caller, name: str) -> None:
             f'agent "{caller.agent_id}" may not merge into main',
             hint="Ask an agent listed in merge_agents (hati.toml) to merge, or discard the branch.",
         )
+
+
+# ---------------------------------------------------------------- in a larger query
+_ARROW = {pgtypes.INT8: pa.int64(), pgtypes.TIMESTAMP: pa.timestamp("us"), pgtypes.BOOL: pa.bool_()}
+SOURCE = "__hati_fn_{}"  # a call's rows, registered on the session's cursor
+
+
+def materialize(caller: Caller, stmt: Statement, describing: bool = False) -> list[str]:
+    """Run the read-only branch functions a query reads in FROM (``SELECT name FROM
+    branch_list()``), register their rows on the session's cursor and print each call
+    as that relation; returns the names to unregister once the rows are read.
+    ``describing``: before its parameters are bound, a call is its columns alone."""
+    names: list[str] = []
+    if not any(f[-1] in pipeline.READ_ONLY for f in stmt.analysis.functions):
+        return names
+    try:
+        for i, (rf, call) in enumerate(pipeline.composed(stmt)):
+            assert call.funcname is not None
+            fn = str(call.funcname[0].sval)
+            try:
+                args = tuple(stmt.compiled.value(a, stmt.params) for a in call.args or ())
+            except ValueError:
+                if not describing:
+                    raise FeatureNotSupported(
+                        "branch function arguments must be constants or parameters",
+                        hint="Write e.g. SELECT * FROM branch_diff('plan-a').",
+                    ) from None
+                args = None
+            if args is None:
+                cols, data = columns(BranchCall(fn, ())) or [], []
+            else:
+                res = run(caller, BranchCall(fn, args))
+                cols = res.columns or []
+                data = as_tuples(res.buffer().fetch(len(res.rows) or 1))
+            table = pa.table(
+                [
+                    pa.array([r[j] for r in data], _ARROW.get(oid, pa.string()))
+                    for j, (_, oid) in enumerate(cols)
+                ],
+                names=[n for n, _ in cols],
+            )
+            name = SOURCE.format(i)
+            caller.cur.register(name, table)
+            names.append(name)
+            # the call's parameters stay in the text: DuckDB counts the ones it is given
+            used = " AND ".join(
+                f"(${a.number} IS NULL OR true)"
+                for a in call.args or ()
+                if isinstance(a, ast.ParamRef)
+            )
+            source = f"(SELECT * FROM {name} WHERE {used})" if used else name
+            stmt.answers[id(rf)] = f"{source} AS {_alias(rf, fn)}"
+    except BaseException:
+        for name in names:
+            caller.cur.unregister(name)
+        raise
+    return names
+
+
+def _alias(rf: ast.RangeFunction, fn: str) -> str:
+    alias = rf.alias
+    if alias is None:
+        return render.quote_name(fn)
+    text = render.quote_name(alias.aliasname or fn)
+    if alias.colnames:
+        text += " (" + ", ".join(render.quote_name(c.sval) for c in alias.colnames) + ")"
+    return text

@@ -278,15 +278,18 @@ class Session:
         for node in translate.walk(stmt.node):  # described, never run: no setting changes
             if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
                 stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"
+        sources = functions.materialize(self, stmt, describing=True)
         probe = describe_sql(stmt.compiled, stmt.sql)
-        if probe is None:
-            return None
-        text, n = probe
         try:
-            rel = self.cur.execute(text, [None] * n if n else None)
+            if probe is None:
+                return None
+            rel = self.cur.execute(probe[0], [None] * probe[1] if probe[1] else None)
             return columns_of(rel.description)
         except duckdb.Error:
             return None
+        finally:
+            for name in sources:
+                self.cur.unregister(name)
 
     # ---------------------------------------------------------------- the pipeline
     def _run(self, stmt: pipeline.Statement) -> Result:
@@ -317,9 +320,14 @@ class Session:
             self._publish_settings()
         if "set_config" in called:
             self._set_config(stmt)
-        if self.branch is not None:
-            return self._in_branch(self.engine.branch(self.branch), stmt)
-        return self._on_main(stmt)
+        sources = functions.materialize(self, stmt)  # branch_list() ... in a larger query
+        try:
+            b = self.branch
+            res = self._in_branch(self.engine.branch(b), stmt) if b else self._on_main(stmt)
+            return res.buffer() if sources else res
+        finally:
+            for name in sources:
+                self.cur.unregister(name)
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
         """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
@@ -666,19 +674,7 @@ _TWO_PHASE = (
 )
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "MERGE",
-        "CREATE",
-        "CREATE_INDEX",
-        "ALTER",
-        "DROP",
-        "TRUNCATE",
-        "EXPLAIN",
-    }
+    "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905
 )
 
 
