@@ -142,3 +142,17 @@ def test_asyncpg_composed_queries_with_parameters(hati_server, two_branches) -> 
     names, diff = _asyncpg(hati_server, work)
     assert names == ["b"]
     assert diff == [("t", 2)]
+
+
+@pytest.mark.parametrize(
+    "value", ["public", "'\"$user\", public'", "pg_catalog", "public, pg_catalog", "DEFAULT"]
+)
+def test_harmless_search_path_in_a_branch(two_branches, value) -> None:
+    cur = two_branches
+    cur.execute("SET hatidata_branch = 'b'")
+    cur.execute(f"SET search_path TO {value}")
+    assert cur.statusmessage == "SET"
+    assert _rows(cur, "SELECT count(*) FROM t") == [(3,)]  # still the branch's rows
+    cur.execute("INSERT INTO t VALUES (4, 'z')")
+    cur.execute("RESET hatidata_branch")
+    assert _rows(cur, "SELECT count(*) FROM t") == [(1,)]
