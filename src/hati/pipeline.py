@@ -26,7 +26,7 @@ import duckdb
 from pglast import ast
 
 from hati.errors import FeatureNotSupported, InvalidParameter
-from hati.pg import render, statements
+from hati.pg import multi, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
@@ -135,8 +135,9 @@ def _in_branch(node: ast.Node) -> str | None:
 
 
 def split(fe: FrontEnd, sql: str) -> list[str]:
-    """The statements of one Query message (empty ones dropped)."""
-    return fe.split(sql)
+    """The statements of one Query message (empty ones dropped); ``DROP TABLE a, b`` is
+    one statement per relation."""
+    return [one for text in fe.split(sql) for one in multi.split_objects(text)]
 
 
 def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:

@@ -67,6 +67,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
+        plain(ddl.storage_parameters),
         plain(catalog_queries.catalog),
         plain(types.type_names),
         plain(functions.function_names),

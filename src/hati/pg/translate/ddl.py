@@ -59,3 +59,14 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
 
 
 # PostgreSQL types DuckDB knows under another name (or not in pg_catalog).
+
+
+def storage_parameters(stmt: ast.Node) -> ast.Node:
+    """``CREATE TABLE ... WITH (fillfactor = 100)`` (pgbench -i sends it): storage
+    parameters tune PostgreSQL's heap and indexes, which DuckDB does not have; PostgreSQL's
+    meaning (the same rows) does not depend on them, so they are left out."""
+    if isinstance(stmt, ast.CreateStmt | ast.IndexStmt) and stmt.options:
+        stmt.options = None
+    elif isinstance(stmt, ast.CreateTableAsStmt) and stmt.into is not None and stmt.into.options:
+        stmt.into.options = None
+    return stmt
