@@ -7,7 +7,7 @@ characters: ``23xxx`` -> ``IntegrityConstraintViolation``), as in PostgreSQL's
 errcodes and psycopg's ``errors`` module. No code is ever patched onto an instance.
 
 :func:`to_sql_error` turns any exception into what an ErrorResponse carries; it is
-the one place where foreign exceptions (DuckDB, sqlglot, Python's own) are mapped,
+the one place where foreign exceptions (DuckDB, Python's own) are mapped,
 and DuckDB's exceptions through the one table :data:`_DUCKDB_RULES`.
 """
 
@@ -355,9 +355,6 @@ def as_hati_error(exc: BaseException) -> HatiError:
         return exc
     if _is_duckdb(exc):
         return from_duckdb(exc)
-    module = type(exc).__module__ or ""
-    if type(exc).__name__ in ("ParseError", "TokenError") and module.startswith("sqlglot"):
-        return SyntaxError_(f"syntax error: {str(exc).splitlines()[0]}")
     if isinstance(exc, RecursionError):  # hostile nesting
         return StatementTooComplex(
             "statement is too complex (nested too deeply)",

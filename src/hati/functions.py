@@ -134,7 +134,8 @@ def _diff(caller: Caller, col: str, name: str) -> Result:
 def _conflicts(caller: Caller, col: str, name: str) -> Result:
     found = caller.engine.conflicts(caller.cur, name)
     return rows_result(
-        _CONFLICT_COLUMNS, [(c.table, c.key, c.base, c.ours, c.theirs) for c in found]
+        _CONFLICT_COLUMNS,
+        [(c.table, c.key, c.base, c.ours, c.theirs, c.kind, list(c.columns)) for c in found],
     )
 
 
@@ -156,7 +157,10 @@ _HANDLERS: dict[str, Callable[..., Result]] = {
 
 
 _DIFF_COLUMNS = text_columns("table_name", "change", "key", "old_values", "new_values")
-_CONFLICT_COLUMNS = text_columns("table_name", "key", "base_values", "main_values", "branch_values")
+_CONFLICT_COLUMNS = [
+    *text_columns("table_name", "key", "base_values", "main_values", "branch_values", "kind"),
+    ("columns", pgtypes.ARRAY_OF[pgtypes.TEXT]),
+]
 _RESOLVE_COLUMNS = text_columns("branch_name", "table_name", "key", "resolution")
 
 

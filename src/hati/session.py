@@ -284,7 +284,7 @@ class Session:
             if probe is None:
                 return None
             rel = self.cur.execute(probe[0], [None] * probe[1] if probe[1] else None)
-            return columns_of(rel.description)
+            return columns_of(rel.description, stmt.analysis)
         except duckdb.Error:
             return None
         finally:

@@ -89,3 +89,26 @@ def test_errors_have_sqlstate_and_connection_survives(hati_server):
         return await c.fetchval("SELECT $1::int", 7)
 
     assert run(hati_server, body) == 7
+
+
+def test_arrays_of_every_element_type_decode(hati_server):
+    # asyncpg introspects each array type it meets through pg_type/pg_range; the
+    # introspection query itself must be typed as PostgreSQL types it (oid[]).
+    async def body(c):
+        return [
+            await c.fetchval("SELECT ARRAY[1, 2]"),
+            await c.fetchval("SELECT ARRAY[1, 2]::bigint[]"),
+            await c.fetchval("SELECT ARRAY[true, false]"),
+            await c.fetchval("SELECT ARRAY[1.5::float8]"),
+            await c.fetchval("SELECT ARRAY['2024-01-31'::date]"),
+            await c.fetchval("SELECT $1::int[]", [3, 4]),
+        ]
+
+    assert run(hati_server, body) == [
+        [1, 2],
+        [1, 2],
+        [True, False],
+        [1.5],
+        [dt.date(2024, 1, 31)],
+        [3, 4],
+    ]

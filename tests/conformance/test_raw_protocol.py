@@ -114,4 +114,4 @@ def test_describe_reports_inferred_parameter_types(raw, hati_server):
     assert kinds == [b"1", b"t", b"T", b"Z"]
     body = msgs[1][1]
     n = struct.unpack_from("!h", body)[0]
-    assert struct.unpack_from(f"!{n}I", body, 2) == (23, 1082, 25)
+    assert struct.unpack_from(f"!{n}I", body, 2) == (23, 1082, 1043)  # as PostgreSQL: varchar

@@ -36,9 +36,11 @@ def conflicts(cur: Any, name: str) -> list[tuple]:
         "base_values",
         "main_values",
         "branch_values",
+        "kind",
+        "columns",
     ]
     return [
-        (r[0], json.loads(r[1]), *(None if v is None else json.loads(v) for v in r[2:]))
+        (r[0], json.loads(r[1]), *(None if v is None else json.loads(v) for v in r[2:5]))
         for r in cur.fetchall()
     ]
 
@@ -412,7 +414,7 @@ def test_table_dropped_in_main_and_changed_in_branch_is_a_table_conflict(cur, st
     q(cur, "dr", "UPDATE o SET x = 11 WHERE k = 1")
     q(cur, "dr", "DELETE FROM quiet")  # materializes 'quiet' without changing it
     assert rows(cur, "SELECT * FROM branch_conflicts('dr')") == [
-        ("o", "*", "table", "dropped", "changed"),
+        ("o", "*", "table", "dropped", "changed", "schema", []),
     ]
     with pytest.raises(psycopg2.Error) as err:
         cur.execute("SELECT branch_merge('dr', 'abort')")

@@ -39,6 +39,8 @@ def test_conflicts_list_every_side(forked: Session) -> None:
             '{"k":1,"v":"base"}',
             '{"k":1,"v":"main"}',
             '{"k":1,"v":"branch"}',
+            "update/update",
+            ["v"],
         )
     ]
 

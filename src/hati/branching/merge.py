@@ -119,11 +119,11 @@ class Merger:
         if tm.theirs.rel is None:  # dropped in the branch
             if tm.same_base or tm.ours.rel is None:
                 return []
-            return [Conflict(tm.table, "*", "table", "changed", "dropped")]
+            return [Conflict(tm.table, "*", "table", "changed", "dropped", "schema")]
         if tm.ours.rel is None and tm.base.rel is not None:  # dropped in the parent
             if not tm.branch_changed():
                 return []
-            return [Conflict(tm.table, "*", "table", "dropped", "changed")]
+            return [Conflict(tm.table, "*", "table", "dropped", "changed", "schema")]
         _check_schema(tm)
         return tm.plan()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import duckdb
 
 from hati.branching import layout
+from hati.pg import catalog_types
 
 HIDDEN = layout.PG
 
@@ -103,7 +104,17 @@ _FILTERED_VIEWS = "\n".join(
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
-    SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS};
+    SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
+    UNION ALL BY NAME
+    SELECT {catalog_types.PG_CATALOG_OID}::BIGINT AS oid, 'pg_catalog' AS nspname,
+           10 AS nspowner;
+-- PostgreSQL's built-in types with their arrays, then the types DuckDB adds (enums...).
+CREATE OR REPLACE VIEW {HIDDEN}.pg_type AS
+    {catalog_types.values_sql()}
+    UNION ALL BY NAME
+    SELECT * FROM pg_catalog.pg_type
+    WHERE oid IS NOT NULL AND oid NOT IN (SELECT unnest([{", ".join(map(str, catalog_types.OIDS))}]))
+      AND typname NOT IN ({", ".join(f"'{n}'" for n in catalog_types.NAMES)});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
     SELECT * REPLACE (
                relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
@@ -218,6 +229,7 @@ _EMPTY = {
     "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolinherit BOOLEAN, rolcreaterole BOOLEAN, rolcreatedb BOOLEAN, rolcanlogin BOOLEAN, rolreplication BOOLEAN, rolconnlimit INTEGER, rolvaliduntil TIMESTAMP, rolbypassrls BOOLEAN, rolconfig VARCHAR[]",
     "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
     "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
+    "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
     "pg_extension": "oid BIGINT, extname VARCHAR, extowner BIGINT, extnamespace BIGINT, extrelocatable BOOLEAN, extversion VARCHAR",
 }
 EMPTY_SQL = "".join(
@@ -237,6 +249,7 @@ EMPTY_SQL += (
 _FILTERED = (
     "pg_cursors",
     "pg_namespace",
+    "pg_type",
     "pg_class",
     "pg_database",
     "pg_tables",

@@ -15,7 +15,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import LimitOption
 
-from hati.pg import lex, render
+from hati.pg import catalog, lex, render
 from hati.pg.analyze import Analysis, returning_list
 from hati.pg.frontend import Compiled
 from hati.pg.translate import walk
@@ -36,9 +36,28 @@ def tag(a: Analysis, n: int = 0) -> str:
     return command_
 
 
-def columns_of(description: Any) -> list[tuple[str, int]]:
-    """(name, type oid) of a DuckDB cursor's description."""
-    return [(d[0], pgtypes.oid_for(d[1])) for d in description]
+def columns_of(description: Any, a: Analysis | None = None) -> list[tuple[str, int]]:
+    """(name, type oid) of a DuckDB cursor's description.
+
+    In a query over the catalog, a list of int8 is a list of oids, as PostgreSQL types
+    it (DuckDB has no oid type): drivers such as asyncpg know ``oid[]`` without asking,
+    and would otherwise introspect ``int8[]`` with a query whose answer is ``int8[]``."""
+    columns = [(d[0], pgtypes.oid_for(d[1])) for d in description]
+    if a is not None and _reads_catalog(a):
+        oid_list = pgtypes.ARRAY_OF[pgtypes.OID]
+        int8_list = pgtypes.ARRAY_OF[pgtypes.INT8]
+        columns = [(n, oid_list if oid == int8_list else oid) for n, oid in columns]
+    return columns
+
+
+def _reads_catalog(a: Analysis) -> bool:
+    return any(
+        t.schema in _CATALOG_SCHEMAS or (t.schema is None and t.name in catalog.RELATIONS)
+        for t in a.tables
+    )
+
+
+_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
 def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
@@ -60,7 +79,7 @@ def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
     # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled in
     # once the rows are sent, as for SELECT.
     base = tag(a, 0) if a.kind in _DML else "SELECT"
-    return cursor_result(base, columns_of(desc), cur)
+    return cursor_result(base, columns_of(desc, a), cur)
 
 
 def describe_sql(c: Compiled, text: str | None = None) -> tuple[str, int] | None:

@@ -38,21 +38,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def warm_up_sql_parser() -> None:
-    """Load sqlglot's dialects once, before any connection thread parses SQL.
-
-    sqlglot loads a dialect lazily on first use, and that is not thread-safe: when
-    several connection threads parse their first statement at the same moment, one of
-    them can be left with a half-initialised dialect and misparse (``$1`` read as a
-    column, so ``SELECT branch_create($1)`` fails) for the rest of its life. Seen with
-    sqlglot 30.30 under 16 concurrent psycopg 3 clients; parsing once here prevents it.
-    """
-    import sqlglot
-
-    for dialect in ("postgres", "duckdb"):
-        sqlglot.parse_one("SELECT f($1) FROM t WHERE x = 'y'", read=dialect)
-
-
 @dataclass
 class Server:
     """Owns the database and the listening socket. ``start`` returns once it listens."""
@@ -66,7 +51,6 @@ class Server:
                 hint="Set a password (hati init --password ...) or agent keys in hati.toml, "
                 "or listen on 127.0.0.1.",
             )
-        warm_up_sql_parser()
         self.app = App(self.config)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()

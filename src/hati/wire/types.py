@@ -136,6 +136,11 @@ def type_name(oid: int) -> str:
     return _NAMES.get(oid, "text")
 
 
+def oid_of_name(name: str) -> int:
+    """The OID of a PostgreSQL type by its own name (``int4``, ``bpchar``); 0 when unknown."""
+    return _OIDS_BY_NAME.get(name.lower(), 0)
+
+
 _NAMES = {
     BOOL: "bool",
     BYTEA: "bytea",
@@ -162,6 +167,7 @@ _NAMES = {
     VARBIT: "varbit",
     RECORD: "record",
 }
+_OIDS_BY_NAME = {name: oid for oid, name in _NAMES.items()} | {"bpchar": 1042}
 
 # ------------------------------------------------------------------ text encoding
 

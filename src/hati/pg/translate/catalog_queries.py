@@ -42,7 +42,8 @@ def catalog(stmt: ast.Node) -> ast.Node:
                     replace_child(node, attr, child, _regclass_call(child.arg))
                 elif tname in _REG_TYPES or tname == "oid":
                     child.typeName = ast.TypeName(
-                        names=(ast.String(sval="pg_catalog"), ast.String(sval="int8"))
+                        names=(ast.String(sval="pg_catalog"), ast.String(sval="int8")),
+                        arrayBounds=child.typeName.arrayBounds,  # oid[] stays an array
                     )
     return stmt
 

@@ -1,0 +1,94 @@
+"""ParameterDescription on hati and on a real PostgreSQL, for the same prepared statements.
+
+asyncpg encodes each bound value by the type the server describes, so a type that
+differs from PostgreSQL's makes a client reject a value PostgreSQL would take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from conftest import RunningServer
+from difftest.pgserver import PgServer, pg_unavailable
+from difftest.runner import start_pg
+
+pytestmark = pytest.mark.server
+WHY_NOT = pg_unavailable()
+
+SETUP = "CREATE TABLE rp (i int PRIMARY KEY, d date, s text, v text, n numeric, b boolean)"
+STATEMENTS = [
+    "SELECT s FROM rp WHERE i = $1 AND d > $2 AND s = $3::VARCHAR",
+    "SELECT $1::int + 1, $2::bigint, $3::float8, $4::boolean, $5::date",
+    "SELECT CAST($1 AS timestamp with time zone), $2::text[], $3::int[]",
+    "UPDATE rp SET s = $1, n = $2 WHERE i IN ($3, $4)",
+    "DELETE FROM rp WHERE d BETWEEN $1 AND $2",
+    "INSERT INTO rp VALUES ($1, $2, $3, $4, $5, $6)",
+    "INSERT INTO rp (s, i) VALUES ($1, $2) ON CONFLICT (i) DO UPDATE SET b = $3",
+    "SELECT * FROM rp WHERE s LIKE $1 OR $2 = v",
+    "SELECT * FROM public.rp WHERE b = $1",
+]
+
+
+def describe(
+    host: str, port: int, user: str, database: str, setup: str = SETUP, statements=STATEMENTS
+) -> list[list[str]]:
+    async def body() -> list[list[str]]:
+        conn = await asyncpg.connect(host=host, port=port, user=user, database=database)
+        try:
+            await conn.execute(setup)
+            out = []
+            for sql in statements:
+                stmt = await conn.prepare(sql)
+                out.append([t.name for t in stmt.get_parameters()])
+            return out
+        finally:
+            await conn.close()
+
+    return asyncio.run(body())
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgServer]:
+    if WHY_NOT is not None:
+        pytest.skip(WHY_NOT)
+    with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
+        server = start_pg(Path(tmp))
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def test_parameter_types_are_postgresqls(pg: PgServer, hati_server: RunningServer) -> None:
+    expected = describe("127.0.0.1", pg.port, pg.user, "postgres")
+    got = describe(hati_server.host, hati_server.port, "tester", "hati")
+    # Where PostgreSQL infers a type, hati must report that type.
+    mismatches = [
+        (sql, want, have)
+        for sql, want, have in zip(STATEMENTS, expected, got, strict=True)
+        if want != have
+    ]
+    assert not mismatches, "\n".join(f"{s}\n  pg:   {w}\n  hati: {h}" for s, w, h in mismatches)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DuckDB keeps one string type: a varchar(n) column is described as text",
+)
+def test_a_varchar_column_describes_its_parameter_as_varchar(
+    pg: PgServer, hati_server: RunningServer
+) -> None:
+    setup = "CREATE TABLE rv (v varchar(10))"
+    statements = ["SELECT * FROM rv WHERE v = $1"]
+    expected = describe("127.0.0.1", pg.port, pg.user, "postgres", setup, statements)
+    assert expected == [["varchar"]]
+    assert (
+        describe(hati_server.host, hati_server.port, "tester", "hati", setup, statements)
+        == expected
+    )
