@@ -162,6 +162,10 @@ class SerializationFailure(TransactionRollback, code="40001"):
     """A write conflict with another session, or a merge that aborted."""
 
 
+class DeadlockDetected(TransactionRollback, code="40P01"):
+    pass
+
+
 class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
     pass
 

@@ -40,6 +40,7 @@ from hati.errors import (
 )
 from hati.pg import paramtypes, settings, translate
 from hati.pg.frontend import FrontEnd
+from hati.pg.locks import TableLocks, keys_of
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.results import Result, command, rows_result, text_columns
 from hati.storage import duckdb_backend as storage
@@ -60,6 +61,7 @@ class ServerState:
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
     sessions: set[Session] = field(default_factory=set)
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
+    locks: TableLocks = field(default_factory=TableLocks)  # writers on main wait
 
 
 @dataclass(eq=False)
@@ -147,10 +149,12 @@ class Session:
         except duckdb.Error:
             pass
         finally:
+            self.state.locks.release(self)
             self.cur.close()
 
     def interrupt(self) -> None:
         self.cur.interrupt()
+        self.state.locks.cancel(self)
 
     def parameter_types(self, sql: str, count: int) -> list[int]:
         """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
@@ -359,8 +363,14 @@ class Session:
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         with self.branches.writing(self.txn == "T"):
-            self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-            return pipeline.execute(self.cur, stmt)
+            self.state.locks.acquire(self, keys_of([*stmt.analysis.writes, *stmt.analysis.drops]))
+            try:
+                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
+                res = pipeline.execute(self.cur, stmt)
+                return res.buffer() if self.txn == "I" else res
+            finally:
+                if self.txn == "I":  # autocommit: the statement's own transaction is over
+                    self.state.locks.release(self)
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self.branches.heal(b)
@@ -468,6 +478,7 @@ class Session:
         finally:
             self.branches.end(committed)
             self.settings.end_transaction()
+            self.state.locks.release(self)
 
     def _checkpoint(self, force: bool, database: str) -> Result:
         """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
