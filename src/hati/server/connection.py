@@ -470,6 +470,7 @@ class Connection:
         stmt = self.prepared.get(msg.statement)
         if stmt is None or self.session is None:
             return
+        self._park_portals()
         oids = stmt.param_oids
         n = len(msg.params)
         if not any(
@@ -508,6 +509,7 @@ class Connection:
 
     def _describe(self, msg: m.Describe) -> None:
         assert self.session is not None
+        self._park_portals()  # describing runs a probe on the session's cursor
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
             if stmt is None:
@@ -594,6 +596,7 @@ class Connection:
         if not res.exhausted and msg.max_rows > 0:
             self._send(codec.encode_portal_suspended())
         else:
+            res.close()  # read to the end: the session's cursor is free again
             self._send(codec.encode_command_complete(res.final_tag(portal.sent_rows)))
 
     # ------------------------------------------------------------------ COPY
