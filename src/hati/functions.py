@@ -17,7 +17,12 @@ from pglast import ast
 
 from hati import pipeline
 from hati.branching.engine import BranchEngine
-from hati.errors import ActiveSqlTransaction, FeatureNotSupported, InsufficientPrivilege
+from hati.errors import (
+    ActiveSqlTransaction,
+    FeatureNotSupported,
+    HatiError,
+    InsufficientPrivilege,
+)
 from hati.pg import render
 from hati.pipeline import BranchCall, Statement
 from hati.results import Result, as_tuples, rows_result, text_columns
@@ -102,9 +107,7 @@ def _query(caller: Caller, col: str, name: Any, sql: Any) -> Result:
         res.tag = f"SELECT {len(res.rows)}"
         res.rowcount = len(res.rows)
         return res
-    return rows_result(
-        [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)], [(res.tag, res.rowcount)]
-    )
+    return rows_result(_STATUS_COLUMNS, [(res.tag, res.rowcount)])
 
 
 def _merge(caller: Caller, col: str, name: str, strategy: str | None = None) -> Result:
@@ -161,6 +164,7 @@ _CONFLICT_COLUMNS = [
     *text_columns("table_name", "key", "base_values", "main_values", "branch_values", "kind"),
     ("columns", pgtypes.ARRAY_OF[pgtypes.TEXT]),
 ]
+_STATUS_COLUMNS = [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)]
 _RESOLVE_COLUMNS = text_columns("branch_name", "table_name", "key", "resolution")
 
 
@@ -179,6 +183,21 @@ def columns(call: BranchCall) -> list[tuple[str, int]] | None:
     if call.function == "branch_query":
         return None
     return text_columns(call.alias or call.function)
+
+
+def described(
+    call: BranchCall, describe: Callable[[str], list[tuple[str, int]] | None]
+) -> list[tuple[str, int]] | None:
+    """The columns of a call for Describe: a ``branch_query`` of a statement given as a
+    constant answers that statement's columns (described where the session is), or
+    ``status, rows_affected`` for one that returns no rows."""
+    if call.function != "branch_query" or len(call.args) != 2 or not isinstance(call.args[1], str):
+        return columns(call)
+    try:
+        cols = describe(call.args[1])
+    except HatiError:
+        return None
+    return cols if cols is not None else _STATUS_COLUMNS
 
 
 def _check_merge_permission(caller: Caller, name: str) -> None:

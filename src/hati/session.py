@@ -278,7 +278,7 @@ class Session:
             return text_columns(settings.show_name(stmt.node))
         call = pipeline.intercept(stmt, describing=True)
         if call is not None:
-            return functions.columns(call)
+            return functions.described(call, self.describe)
         for node in translate.walk(stmt.node):  # described, never run: no setting changes
             if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
                 stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"

@@ -156,3 +156,14 @@ def test_harmless_search_path_in_a_branch(two_branches, value) -> None:
     cur.execute("INSERT INTO t VALUES (4, 'z')")
     cur.execute("RESET hatidata_branch")
     assert _rows(cur, "SELECT count(*) FROM t") == [(1,)]
+
+
+def test_asyncpg_branch_query_with_a_literal_statement(hati_server, two_branches) -> None:
+    async def work(c):
+        got = await c.fetch("SELECT branch_query('b', 'SELECT id, v FROM t ORDER BY id')")
+        status = await c.fetch("SELECT branch_query('b', 'DELETE FROM t WHERE id = 3')")
+        return [tuple(r) for r in got], [tuple(r) for r in status]
+
+    got, status = _asyncpg(hati_server, work)
+    assert got == [(1, "a"), (2, "x"), (3, "y")]
+    assert status == [("DELETE 1", 1)]
