@@ -182,6 +182,10 @@ class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
     pass
 
 
+class DuplicateColumn(SyntaxErrorOrAccessRuleViolation, code="42701"):
+    pass
+
+
 class UndefinedObject(SyntaxErrorOrAccessRuleViolation, code="42704"):
     """An unknown branch (or type, sequence, index)."""
 
