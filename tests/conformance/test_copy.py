@@ -341,3 +341,22 @@ def test_binary_copy_of_many_types_and_text_round_trip(hati_server, conn) -> Non
     again = io.StringIO()
     cur.copy_expert("COPY ty TO STDOUT", again)
     assert again.getvalue() == out.getvalue()
+
+
+def test_the_audit_records_a_copy_with_its_row_count(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute(TABLE)
+    cur.copy_expert("COPY t FROM STDIN", io.StringIO("1\ta\t1\n2\tb\t2\n"))
+    with pytest.raises(psycopg2.errors.BadCopyFileFormat):
+        cur.copy_expert("COPY t FROM STDIN", io.StringIO("3\tc\n"))
+    cur.copy_expert("COPY t TO STDOUT", io.StringIO())
+    got = rows(
+        cur,
+        'SELECT command, "rows", outcome, sqlstate FROM hati_audit '
+        "WHERE sql LIKE 'COPY%%' ORDER BY seq",
+    )
+    assert got == [
+        ("COPY 2", 2, "ok", None),
+        (None, None, "error", "22P04"),
+        ("COPY 2", 2, "ok", None),
+    ]
