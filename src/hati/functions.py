@@ -267,6 +267,18 @@ def materialize(caller: Caller, stmt: Statement, describing: bool = False) -> li
     return names
 
 
+def with_sources(caller: Caller, stmt: Statement, run: Callable[[], Result]) -> Result:
+    """``run()`` the statement with the rows of the branch functions it reads
+    (``materialize``), read before they are dropped."""
+    sources = materialize(caller, stmt)
+    try:
+        res = run()
+        return res.buffer() if sources else res
+    finally:
+        for name in sources:
+            caller.cur.unregister(name)
+
+
 def _alias(rf: ast.RangeFunction, fn: str) -> str:
     alias = rf.alias
     if alias is None:

@@ -324,14 +324,9 @@ class Session:
             self._publish_settings()
         if "set_config" in called:
             self._set_config(stmt)
-        sources = functions.materialize(self, stmt)  # branch_list() ... in a larger query
-        try:
-            b = self.branch
-            res = self._in_branch(self.engine.branch(b), stmt) if b else self._on_main(stmt)
-            return res.buffer() if sources else res
-        finally:
-            for name in sources:
-                self.cur.unregister(name)
+        b = self.branch  # branch_list() ... in a larger query: its rows are a relation
+        run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
+        return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
         """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
