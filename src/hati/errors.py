@@ -126,6 +126,10 @@ class InFailedTransaction(InvalidTransactionState, code="25P02"):
     pass
 
 
+class NoActiveSqlTransaction(InvalidTransactionState, code="25P01"):
+    pass
+
+
 class InvalidSqlStatementName(HatiError, code="26000"):
     """No prepared statement of that name."""
 
@@ -178,6 +182,10 @@ class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
     pass
 
 
+class DuplicateColumn(SyntaxErrorOrAccessRuleViolation, code="42701"):
+    pass
+
+
 class UndefinedObject(SyntaxErrorOrAccessRuleViolation, code="42704"):
     """An unknown branch (or type, sequence, index)."""
 
@@ -199,6 +207,10 @@ class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
 
 
 class DuplicatePreparedStatement(SyntaxErrorOrAccessRuleViolation, code="42P05"):
+    pass
+
+
+class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
     pass
 
 

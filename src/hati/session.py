@@ -27,6 +27,7 @@ from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
+from hati.cursors import Cursors
 from hati.errors import (
     ActiveSqlTransaction,
     FeatureNotSupported,
@@ -82,6 +83,7 @@ class Session:
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
         self.branch: str | None = None
+        self.cursors = Cursors()
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -147,6 +149,7 @@ class Session:
         except duckdb.Error:
             pass
         finally:
+            self.state.locks.release_all(id(self))
             self.cur.close()
 
     def interrupt(self) -> None:
@@ -275,19 +278,22 @@ class Session:
             return text_columns(settings.show_name(stmt.node))
         call = pipeline.intercept(stmt, describing=True)
         if call is not None:
-            return functions.columns(call)
+            return functions.described(call, self.describe)
         for node in translate.walk(stmt.node):  # described, never run: no setting changes
             if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
                 stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"
+        sources = functions.materialize(self, stmt, describing=True)
         probe = describe_sql(stmt.compiled, stmt.sql)
-        if probe is None:
-            return None
-        text, n = probe
         try:
-            rel = self.cur.execute(text, [None] * n if n else None)
+            if probe is None:
+                return None
+            rel = self.cur.execute(probe[0], [None] * probe[1] if probe[1] else None)
             return columns_of(rel.description, stmt.analysis)
         except duckdb.Error:
             return None
+        finally:
+            for name in sources:
+                self.cur.unregister(name)
 
     # ---------------------------------------------------------------- the pipeline
     def _run(self, stmt: pipeline.Statement) -> Result:
@@ -299,6 +305,10 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK, then retry.",
             )
+        if kind in ("DECLARE", "FETCH", "CLOSE"):
+            return self.cursors.run(self, stmt.node, stmt.params)
+        self.cursors.park()
+        self.cursors.publish(self.cur, stmt.analysis.tables)
         answer = self._answer(stmt)
         if answer is not None:
             return answer
@@ -314,9 +324,9 @@ class Session:
             self._publish_settings()
         if "set_config" in called:
             self._set_config(stmt)
-        if self.branch is not None:
-            return self._in_branch(self.engine.branch(self.branch), stmt)
-        return self._on_main(stmt)
+        b = self.branch  # branch_list() ... in a larger query: its rows are a relation
+        run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
+        return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
         """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
@@ -456,6 +466,7 @@ class Session:
     def _end(self, commit: bool) -> None:
         """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
         committed = False
+        self.cursors.end_transaction()
         try:
             if commit:
                 storage.commit(self.cur)
@@ -579,10 +590,10 @@ class Session:
             self._path_for = None  # the route reset DuckDB's path: follow search_path again
         self.branch = None
 
-    def run_internal(self, sql: str) -> Result:
-        """A statement hati makes for the client's (COPY's), in the client's session."""
+    def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
+        """A statement hati makes for the client's (COPY's, DECLARE's), in its session."""
         try:
-            return self._run(pipeline.compile_one(self.frontend, sql))
+            return self._run(pipeline.compile_one(self.frontend, sql, params))
         except BaseException:
             self.txn = "E" if self.txn == "T" else self.txn
             raise
@@ -625,9 +636,6 @@ class Session:
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
 _NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "DEALLOCATE", "COMMENT", "LOCK"})
 _NOT_YET = {
-    "DECLARE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "FETCH": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "CLOSE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
     "PREPARE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
     "EXECUTE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
 }
@@ -638,19 +646,7 @@ _TWO_PHASE = (
 )
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "MERGE",
-        "CREATE",
-        "CREATE_INDEX",
-        "ALTER",
-        "DROP",
-        "TRUNCATE",
-        "EXPLAIN",
-    }
+    "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905
 )
 
 

@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.functions",
         "hati.copying",
         "hati.checkpoint",
+        "hati.cursors",
         "hati.session",
     ),
     ("hati.app",),
