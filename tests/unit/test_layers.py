@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.functions",
         "hati.copying",
         "hati.cursors",
+        "hati.prepared",
         "hati.session",
     ),
     ("hati.app",),
