@@ -163,7 +163,7 @@ class SerializationFailure(TransactionRollback, code="40001"):
 
 
 class DeadlockDetected(TransactionRollback, code="40P01"):
-    pass
+    """Transactions waiting for each other's locks in a cycle."""
 
 
 class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):

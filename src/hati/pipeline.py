@@ -26,12 +26,12 @@ import duckdb
 from pglast import ast
 
 from hati.errors import FeatureNotSupported, InvalidParameter
-from hati.pg import multi, render, statements
+from hati.pg import emulate, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
 from hati.pg.translate import walk
-from hati.results import Result
+from hati.results import Result, command
 
 # hati's branch functions: name -> (fewest, most) arguments.
 BRANCH_FUNCTIONS = {
@@ -135,9 +135,8 @@ def _in_branch(node: ast.Node) -> str | None:
 
 
 def split(fe: FrontEnd, sql: str) -> list[str]:
-    """The statements of one Query message (empty ones dropped); ``DROP TABLE a, b`` is
-    one statement per relation."""
-    return [one for text in fe.split(sql) for one in multi.split_objects(text)]
+    """The statements of one Query message (empty ones dropped)."""
+    return fe.split(sql)
 
 
 def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
@@ -256,5 +255,10 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     """Run the statement (after what must run first) and ``finish`` its Result."""
     for pre in stmt.pre:
         cur.execute(pre)
+    steps = stmt.compiled.template.steps
+    if steps:
+        place = _in_branch if stmt.in_branch else _on_main
+        emulate.run_steps(cur, steps, lambda node: emulate.text(node, place), stmt.in_branch)
+        return command(statements.tag(stmt.analysis))
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)

@@ -21,7 +21,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
 from hati.branching import layout
 from hati.branching.catalog import Branch
@@ -33,14 +33,13 @@ from hati.errors import (
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
-    ObjectInUse,
     SyntaxError_,
     UndefinedFunction,
     sqlstate_of,
 )
-from hati.pg import paramtypes, settings, translate
+from hati.pg import locks, paramtypes, settings, translate
 from hati.pg.frontend import FrontEnd
-from hati.pg.locks import TableLocks, keys_of
+from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
@@ -62,7 +61,8 @@ class ServerState:
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
     sessions: set[Session] = field(default_factory=set)
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
-    locks: TableLocks = field(default_factory=TableLocks)  # writers on main wait
+    # Writers of one of main's tables wait for each other, as in PostgreSQL.
+    locks: TableLocks = field(default_factory=TableLocks)
 
 
 @dataclass(eq=False)
@@ -151,12 +151,12 @@ class Session:
         except duckdb.Error:
             pass
         finally:
-            self.state.locks.release(self)
+            self.state.locks.release_all(id(self))
             self.cur.close()
 
     def interrupt(self) -> None:
+        self.state.locks.cancel(id(self))
         self.cur.interrupt()
-        self.state.locks.cancel(self)
 
     def parameter_types(self, sql: str, count: int) -> list[int]:
         """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
@@ -350,22 +350,25 @@ class Session:
         if kind == "VACUUM":
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
         if kind == "CHECKPOINT":
-            return self._checkpoint(False, "")
+            return checkpoint.run(self, False, "")
         return None
 
     def _on_main(self, stmt: pipeline.Statement) -> Result:
         self._follow_search_path()
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
-        with self.branches.writing(self.txn == "T"):
-            self.state.locks.acquire(self, keys_of([*stmt.analysis.writes, *stmt.analysis.drops]))
-            try:
+        tables = locks.tables_to_lock(stmt.node, stmt.analysis)
+        if tables:
+            self.state.locks.acquire(
+                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
+            )
+        try:
+            with self.branches.writing(self.txn == "T"):
                 self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-                res = pipeline.execute(self.cur, stmt)
-                return res.buffer() if self.txn == "I" else res
-            finally:
-                if self.txn == "I":  # autocommit: the statement's own transaction is over
-                    self.state.locks.release(self)
+                return pipeline.execute(self.cur, stmt)
+        finally:
+            if tables and self.txn == "I":
+                self.state.locks.release_all(id(self))
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self.branches.heal(b)
@@ -471,46 +474,9 @@ class Session:
             else:
                 storage.rollback(self.cur)
         finally:
+            self.state.locks.release_all(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
-            self.state.locks.release(self)
-
-    def _checkpoint(self, force: bool, database: str) -> Result:
-        """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
-
-        DuckDB's plain CHECKPOINT fails while another transaction has written; FORCE
-        CHECKPOINT waits for those transactions (and holds back new statements meanwhile).
-        So: try the plain one, and wait with FORCE only when no other client holds a
-        transaction open (only statements in flight, which end on their own). A CHECKPOINT
-        that waits is cancelled like any statement (CancelRequest).
-        """
-        target = f"CHECKPOINT {database}".strip()
-        try:
-            self.cur.execute(f"FORCE {target}" if force else target).fetchall()
-        except duckdb.TransactionException as exc:
-            text = str(exc)
-            if "transaction local changes" in text:
-                raise ActiveSqlTransaction(
-                    "CHECKPOINT cannot run in a transaction that has changed data",
-                    hint="COMMIT or ROLLBACK this transaction, then run CHECKPOINT.",
-                ) from None
-            if "other write transactions" not in text:
-                raise
-            if self.txn != "I":
-                raise ObjectInUse(
-                    "CHECKPOINT cannot wait for other sessions' writes inside a transaction block",
-                    hint="Run CHECKPOINT outside a transaction block.",
-                ) from None
-            with self.state.sessions_lock:
-                busy = sum(1 for s in self.state.sessions if s is not self and s.txn != "I")
-            if busy:
-                raise ObjectInUse(
-                    "CHECKPOINT cannot run while other sessions have open write transactions",
-                    detail=f"{busy} other session(s) are inside a transaction block.",
-                    hint="Retry once they COMMIT or ROLLBACK.",
-                ) from None
-            self.cur.execute(f"FORCE {target}").fetchall()
-        return command("CHECKPOINT")
 
     # ---------------------------------------------------------------- SET / SHOW
     def _set(self, node: ast.VariableSetStmt) -> Result:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
-import time
 
-import psycopg2
 import pytest
 
 from conftest import rows
@@ -58,73 +55,3 @@ def test_pgbench_tpcb_four_clients_has_no_failed_transactions(hati_server) -> No
     assert proc.returncode == 0, proc.stderr
     assert "number of failed transactions: 0 (0.000%)" in proc.stdout, proc.stdout
     assert "number of transactions actually processed: 600/600" in proc.stdout, proc.stdout
-
-
-def _until_waiting(server, n: int) -> None:
-    locks = server.thread.server.app.state.locks
-    deadline = time.monotonic() + 10
-    while locks.waiting() < n:
-        assert time.monotonic() < deadline, "the writer never waited"
-        time.sleep(0.001)
-
-
-def test_a_writer_on_main_waits_for_the_other_transaction(hati_server, conn) -> None:
-    cur = conn.cursor()
-    cur.execute("CREATE TABLE acct (k INT PRIMARY KEY, v INT)")
-    cur.execute("INSERT INTO acct VALUES (1, 0)")
-    first = hati_server.connect(autocommit=False)
-    first.cursor().execute("UPDATE acct SET v = v + 1 WHERE k = 1")
-    done: list[object] = []
-
-    def second() -> None:
-        c = hati_server.connect()
-        try:
-            c.cursor().execute("UPDATE acct SET v = v + 10 WHERE k = 1")
-            done.append("ok")
-        except Exception as exc:  # noqa: BLE001 - reported below
-            done.append(exc)
-        finally:
-            c.close()
-
-    t = threading.Thread(target=second)
-    t.start()
-    _until_waiting(hati_server, 1)
-    assert done == []  # still waiting: PostgreSQL's writer waits for the row lock
-    first.commit()
-    t.join(timeout=30)
-    first.close()
-    assert done == ["ok"]
-    assert rows(cur, "SELECT v FROM acct") == [(11,)]
-
-
-def test_a_deadlock_fails_one_transaction_with_40p01(hati_server, conn) -> None:
-    cur = conn.cursor()
-    cur.execute("CREATE TABLE a (k INT PRIMARY KEY, v INT)")
-    cur.execute("CREATE TABLE b (k INT PRIMARY KEY, v INT)")
-    cur.execute("INSERT INTO a VALUES (1, 0)")
-    cur.execute("INSERT INTO b VALUES (1, 0)")
-    one, two = hati_server.connect(autocommit=False), hati_server.connect(autocommit=False)
-    one.cursor().execute("UPDATE a SET v = 1")
-    two.cursor().execute("UPDATE b SET v = 2")
-    outcome: list[object] = []
-
-    def one_wants_b() -> None:
-        try:
-            one.cursor().execute("UPDATE b SET v = 1")
-            one.commit()
-            outcome.append("committed")
-        except Exception as exc:  # noqa: BLE001 - reported below
-            outcome.append(exc)
-
-    t = threading.Thread(target=one_wants_b)
-    t.start()
-    _until_waiting(hati_server, 1)
-    with pytest.raises(psycopg2.errors.DeadlockDetected) as err:
-        two.cursor().execute("UPDATE a SET v = 2")
-    assert err.value.pgcode == "40P01"
-    two.rollback()  # the victim ends; the other goes on
-    t.join(timeout=30)
-    assert outcome == ["committed"]
-    one.close()
-    two.close()
-    assert rows(cur, "SELECT (SELECT v FROM a), (SELECT v FROM b)") == [(1, 1)]

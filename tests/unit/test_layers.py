@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.pipeline",
         "hati.functions",
         "hati.copying",
+        "hati.checkpoint",
         "hati.cursors",
         "hati.prepared",
         "hati.session",

@@ -1,21 +1,13 @@
-"""Table locks of writers on main: waiting, release, deadlock detection, cancel."""
+"""Table locks of writers on main: waiting, release, deadlock detection, timeout, cancel."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
-from hati.errors import DeadlockDetected, QueryCanceled
-from hati.pg.locks import TableLocks, keys_of
-
-
-def _until(locks: TableLocks, n: int) -> None:
-    deadline = time.monotonic() + 10
-    while locks.waiting() < n:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+from hati.errors import DeadlockDetected, LockNotAvailable, QueryCanceled
+from hati.pg.locks import TableLocks
 
 
 def _in_thread(fn) -> tuple[threading.Thread, list[object]]:
@@ -34,48 +26,47 @@ def _in_thread(fn) -> tuple[threading.Thread, list[object]]:
 
 
 def test_a_second_writer_waits_until_release() -> None:
-    locks, a, b = TableLocks(), object(), object()
-    locks.acquire(a, {("public", "t")})
-    locks.acquire(a, {("public", "t")})  # its own lock again: no wait
-    t, out = _in_thread(lambda: locks.acquire(b, {("public", "t")}))
-    _until(locks, 1)
+    locks = TableLocks()
+    locks.acquire(1, ["main.t"])
+    locks.acquire(1, ["main.t"])  # its own lock again: no wait
+    t, out = _in_thread(lambda: locks.acquire(2, ["main.t"]))
+    assert locks.wait_for_waiters(1, 10)
     assert out == []
-    locks.release(a)
+    locks.release_all(1)
     t.join(10)
     assert out == ["ok"]
-    locks.release(b)
+    assert locks.holds(2) == {"main.t"}
+    locks.release_all(2)
+    assert locks.holds(2) == set()
 
 
 def test_a_cycle_fails_the_session_that_closes_it() -> None:
-    locks, a, b = TableLocks(), object(), object()
-    locks.acquire(a, {("public", "x")})
-    locks.acquire(b, {("public", "y")})
-    t, out = _in_thread(lambda: locks.acquire(a, {("public", "y")}))
-    _until(locks, 1)
+    locks = TableLocks()
+    locks.acquire(1, ["main.x"])
+    locks.acquire(2, ["main.y"])
+    t, out = _in_thread(lambda: locks.acquire(1, ["main.y"]))
+    assert locks.wait_for_waiters(1, 10)
     with pytest.raises(DeadlockDetected):
-        locks.acquire(b, {("public", "x")})
-    locks.release(b)
+        locks.acquire(2, ["main.x"])
+    locks.release_all(2)
     t.join(10)
     assert out == ["ok"]
 
 
+def test_a_wait_past_the_timeout_fails_with_55p03() -> None:
+    locks = TableLocks()
+    locks.acquire(1, ["main.t"])
+    with pytest.raises(LockNotAvailable):
+        locks.acquire(2, ["main.t"], timeout_s=0.01)
+    assert locks.holds(2) == set()
+
+
 def test_cancel_wakes_a_waiter() -> None:
-    locks, a, b = TableLocks(), object(), object()
-    locks.acquire(a, {("public", "t")})
-    t, out = _in_thread(lambda: locks.acquire(b, {("public", "t")}))
-    _until(locks, 1)
-    locks.cancel(b)
+    locks = TableLocks()
+    locks.acquire(1, ["main.t"])
+    t, out = _in_thread(lambda: locks.acquire(2, ["main.t"]))
+    assert locks.wait_for_waiters(1, 10)
+    locks.cancel(2)
     t.join(10)
     assert len(out) == 1 and isinstance(out[0], QueryCanceled)
-    assert locks.waiting() == 0
-
-
-def test_keys_are_schema_qualified_lower_case() -> None:
-    class Ref:
-        def __init__(self, schema: str | None, name: str) -> None:
-            self.schema, self.name = schema, name
-
-    assert keys_of([Ref(None, "T"), Ref("Public", "t"), Ref("s", "u")]) == {
-        ("public", "t"),
-        ("s", "u"),
-    }
+    assert not locks.wait_for_waiters(1, 0)

@@ -29,6 +29,9 @@ class Translation:
 
     database: str = "hati"  # current_database()
     pre: list[str] = field(default_factory=list)  # statements DuckDB must run first
+    # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
+    # its place, all or none.
+    steps: list[object] = field(default_factory=list)
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -67,7 +70,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
-        plain(ddl.storage_parameters),
+        ddl.several_steps,
         plain(catalog_queries.catalog),
         plain(types.type_names),
         plain(functions.function_names),
