@@ -85,28 +85,54 @@ _SHIM_MACROS = (
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
-# Catalog relations shown without hati's own schemas: (view, source, schema column).
+# In a branch session DuckDB's search path starts with the branch's schema: its tables
+# show as public's, except those main has too (main's entry stands for both).
+BRANCH_SCHEMA = f"{HIDDEN}.branch_schema()"
+_BRANCH_MACRO = (
+    f"CREATE OR REPLACE MACRO {BRANCH_SCHEMA} AS (CASE WHEN regexp_full_match("
+    f"coalesce(current_schemas(false)[1], ''), '{layout.BRANCH_SCHEMA_RE.strip('^$')}') "
+    "THEN current_schemas(false)[1] END);"
+)
+_MAIN_NS = "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'main')"
+_BRANCH_NS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {BRANCH_SCHEMA})"
+
+# Catalog relations shown without hati's own schemas, main as public:
+# (view, source, schema column, name column).
 _SCHEMA_FILTERED = (
-    ("pg_tables", "pg_catalog.pg_tables", "schemaname"),
-    ("pg_views", "pg_catalog.pg_views", "schemaname"),
-    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname"),
-    ("is_schemata", "information_schema.schemata", "schema_name"),
-    ("is_tables", "information_schema.tables", "table_schema"),
-    ("is_columns", "information_schema.columns", "table_schema"),
-    ("is_views", "information_schema.views", "table_schema"),
+    ("pg_tables", "pg_catalog.pg_tables", "schemaname", "tablename"),
+    ("pg_views", "pg_catalog.pg_views", "schemaname", "viewname"),
+    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname", "tablename"),
+    ("is_schemata", "information_schema.schemata", "schema_name", None),
+    ("is_tables", "information_schema.tables", "table_schema", "table_name"),
+    ("is_columns", "information_schema.columns", "table_schema", "table_name"),
+    ("is_views", "information_schema.views", "table_schema", "table_name"),
 )
-_FILTERED_VIEWS = "\n".join(
-    f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * FROM {src} "
-    f"WHERE NOT {layout.internal_schema_sql(col)};"
-    for view, src, col in _SCHEMA_FILTERED
-)
+
+
+def _filtered(view: str, src: str, col: str, name: str | None) -> str:
+    own = (
+        f" OR ({col} = {BRANCH_SCHEMA} AND {name} NOT IN "
+        f"(SELECT {name} FROM {src} WHERE {col} = 'main'))"
+        if name
+        else ""
+    )
+    return (
+        f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
+        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}) FROM {src} "
+        f"WHERE NOT {layout.internal_schema_sql(col)}{own};"
+    )
+
+
+_FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
+{_BRANCH_MACRO}
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
-    SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
+    SELECT * REPLACE (CASE nspname WHEN 'main' THEN 'public' ELSE nspname END AS nspname)
+    FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
     UNION ALL BY NAME
     SELECT {catalog_types.PG_CATALOG_OID}::BIGINT AS oid, 'pg_catalog' AS nspname,
            10 AS nspowner;
@@ -117,32 +143,6 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_type AS
     SELECT * FROM pg_catalog.pg_type
     WHERE oid IS NOT NULL AND oid NOT IN (SELECT unnest([{", ".join(map(str, catalog_types.OIDS))}]))
       AND typname NOT IN ({", ".join(f"'{n}'" for n in catalog_types.NAMES)});
-CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
-    SELECT * REPLACE (
-               relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
-                                      WHERE contype IN ('p', 'u')) AS relhasindex),
-           false AS relforcerowsecurity
-    FROM pg_catalog.pg_class
-    WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
-    UNION ALL BY NAME
-    -- The index behind each PRIMARY KEY / UNIQUE constraint (see pg_index below).
-    SELECT con.oid AS oid,
-           CASE con.contype WHEN 'p' THEN c.relname || '_pkey'
-                ELSE c.relname || '_' || con.oid || '_key' END AS relname,
-           c.relnamespace AS relnamespace, 'i' AS relkind, 0 AS reltablespace,
-           false AS relforcerowsecurity
-    FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-    WHERE con.contype IN ('p', 'u') AND c.relnamespace NOT IN {_HIDDEN_NS_OIDS};
-CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
-    SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
-    UNION ALL BY NAME
-    -- DuckDB reports no index for PRIMARY KEY / UNIQUE constraints: one per constraint,
-    -- with the constraint's oid as indexrelid (pg_constraint.conindid points at it).
-    SELECT oid AS indexrelid, conrelid AS indrelid, len(conkey) AS indnatts,
-           len(conkey) AS indnkeyatts, true AS indisunique, contype = 'p' AS indisprimary,
-           list_transform(conkey, lambda k: k + 1) AS indkey, false AS indnullsnotdistinct,
-           true AS indisvalid, true AS indisready, true AS indislive
-    FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u');
 CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
     -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's.
     SELECT * REPLACE (
@@ -157,7 +157,40 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
         list_transform(confkey, lambda k: k + 1) AS confkey,
         CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
     FROM pg_catalog.pg_constraint con
-    WHERE contype <> 'x' AND connamespace NOT IN {_HIDDEN_NS_OIDS};
+    WHERE contype <> 'x' AND (connamespace NOT IN {_HIDDEN_NS_OIDS}
+                              OR connamespace = {_BRANCH_NS});
+CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
+    SELECT * REPLACE (
+               relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
+                                      WHERE contype IN ('p', 'u')) AS relhasindex,
+               CASE relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE relnamespace END
+               AS relnamespace),
+           false AS relforcerowsecurity
+    FROM pg_catalog.pg_class
+    WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
+       OR (relnamespace = {_BRANCH_NS} AND relname NOT IN
+           (SELECT relname FROM pg_catalog.pg_class WHERE relnamespace = {_MAIN_NS}))
+    UNION ALL BY NAME
+    -- The index behind each PRIMARY KEY / UNIQUE constraint (see pg_index below).
+    SELECT con.oid AS oid, con.conname AS relname,
+           CASE c.relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE c.relnamespace END
+           AS relnamespace, 'i' AS relkind, 0 AS reltablespace,
+           false AS relforcerowsecurity
+    FROM {HIDDEN}.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+    WHERE con.contype IN ('p', 'u')
+      AND (c.relnamespace NOT IN {_HIDDEN_NS_OIDS} OR c.relnamespace = {_BRANCH_NS});
+CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
+    SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
+    WHERE indrelid IN (SELECT oid FROM {HIDDEN}.pg_class)
+    UNION ALL BY NAME
+    -- DuckDB reports no index for PRIMARY KEY / UNIQUE constraints: one per constraint,
+    -- with the constraint's oid as indexrelid (pg_constraint.conindid points at it).
+    SELECT oid AS indexrelid, conrelid AS indrelid, len(conkey) AS indnatts,
+           len(conkey) AS indnkeyatts, true AS indisunique, contype = 'p' AS indisprimary,
+           list_transform(conkey, lambda k: k + 1) AS indkey, false AS indnullsnotdistinct,
+           true AS indisvalid, true AS indisready, true AS indislive
+    FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u')
+      AND oid IN (SELECT oid FROM {HIDDEN}.pg_constraint);
 CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
     SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
@@ -194,7 +227,7 @@ CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
                WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
-CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS
+CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coalesce(
     (SELECT 'CREATE UNIQUE INDEX ' || ix.relname || ' ON ' || n.nspname || '.' || t.relname
             || ' USING btree (' || (SELECT string_agg(attname, ', ' ORDER BY attnum)
                         FROM pg_catalog.pg_attribute
@@ -202,9 +235,15 @@ CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS
                           AND list_contains(con.conkey, attnum - 1)) || ')'
      FROM pg_catalog.pg_constraint con
      JOIN {HIDDEN}.pg_class ix ON ix.oid = con.oid
-     JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
-     JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-     WHERE con.oid = id);
+     JOIN {HIDDEN}.pg_class t ON t.oid = con.conrelid
+     JOIN {HIDDEN}.pg_namespace n ON n.oid = t.relnamespace
+     WHERE con.oid = id),
+    -- An index of its own: DuckDB's definition in PostgreSQL's words.
+    (SELECT regexp_replace(rtrim(sql, ';'), '^(CREATE (UNIQUE )?INDEX \\S+ ON )([^(]+)\\((.*)\\)$',
+                           '\\1' || CASE WHEN schema_name = 'main' OR schema_name = {BRANCH_SCHEMA}
+                                         THEN 'public' ELSE schema_name END
+                           || '.\\3 USING btree (\\4)')
+     FROM duckdb_indexes() WHERE index_oid = id));
 CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
