@@ -144,19 +144,35 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_type AS
     WHERE oid IS NOT NULL AND oid NOT IN (SELECT unnest([{", ".join(map(str, catalog_types.OIDS))}]))
       AND typname NOT IN ({", ".join(f"'{n}'" for n in catalog_types.NAMES)});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
-    -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's.
-    SELECT * REPLACE (
+    -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's:
+    -- DuckDB's constraint oids are its table's oid * 10^6 + the constraint's index.
+    SELECT * EXCLUDE (duck_name, pg_name) REPLACE (
         coalesce((SELECT n.name FROM {HIDDEN}.constraint_names n
                   JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
                   JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
-                  WHERE n.duck_name = con.conname AND n.table_name = c.relname
+                  WHERE n.duck_name = con.duck_name AND n.table_name = c.relname
                     AND n.schema_name = s.nspname LIMIT 1),
-        CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
-                                    WHERE oid = conrelid) || '_pkey' ELSE conname END) AS conname,
+                 CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
+                                             WHERE oid = conrelid) || '_pkey' END,
+                 con.pg_name, conname) AS conname,
         list_transform(conkey, lambda k: k + 1) AS conkey,
         list_transform(confkey, lambda k: k + 1) AS confkey,
         CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
-    FROM pg_catalog.pg_constraint con
+    FROM (SELECT *, (SELECT constraint_name FROM duckdb_constraints() d
+                     WHERE d.table_oid = k.conrelid
+                       AND d.constraint_index = k.oid - k.conrelid * 1000000) AS duck_name,
+                 (SELECT CASE d.constraint_type
+                         WHEN 'FOREIGN KEY' THEN d.table_name || '_'
+                              || array_to_string(d.constraint_column_names, '_') || '_fkey'
+                         WHEN 'CHECK' THEN d.table_name
+                              || CASE WHEN len(d.constraint_column_names) = 1
+                                      THEN '_' || d.constraint_column_names[1] ELSE '' END
+                              || '_check'
+                         ELSE d.constraint_name END
+                  FROM duckdb_constraints() d
+                  WHERE d.table_oid = k.conrelid
+                    AND d.constraint_index = k.oid - k.conrelid * 1000000) AS pg_name
+          FROM pg_catalog.pg_constraint k) con
     WHERE contype <> 'x' AND (connamespace NOT IN {_HIDDEN_NS_OIDS}
                               OR connamespace = {_BRANCH_NS});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
@@ -180,14 +196,31 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
     WHERE con.contype IN ('p', 'u')
       AND (c.relnamespace NOT IN {_HIDDEN_NS_OIDS} OR c.relnamespace = {_BRANCH_NS});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
-    SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
-    WHERE indrelid IN (SELECT oid FROM {HIDDEN}.pg_class)
+    -- DuckDB's own indexes: their columns (indkey) from the expressions it lists, 0 for
+    -- an expression, as PostgreSQL has them.
+    SELECT * EXCLUDE (names, exprs) REPLACE (
+               len(exprs) AS indnatts, len(exprs) AS indnkeyatts,
+               list_transform(exprs, lambda e: coalesce(list_position(names, trim(e, '"')), 0))
+               AS indkey,
+               array_to_string(list_transform(exprs, lambda e: '0'), ' ') AS indoption,
+               list_transform(exprs, lambda e: 0) AS indclass,
+               list_transform(exprs, lambda e: 0) AS indcollation)
+    FROM (SELECT i.*, false AS indnullsnotdistinct,
+                 string_split(trim(i.indexprs, '[]'), ', ') AS exprs,
+                 (SELECT list(attname ORDER BY attnum) FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = i.indrelid) AS names
+          FROM pg_catalog.pg_index i
+          WHERE i.indrelid IN (SELECT oid FROM {HIDDEN}.pg_class)
+            AND i.indexrelid IN (SELECT index_oid FROM duckdb_indexes() WHERE sql IS NOT NULL))
     UNION ALL BY NAME
     -- DuckDB reports no index for PRIMARY KEY / UNIQUE constraints: one per constraint,
     -- with the constraint's oid as indexrelid (pg_constraint.conindid points at it).
     SELECT oid AS indexrelid, conrelid AS indrelid, len(conkey) AS indnatts,
            len(conkey) AS indnkeyatts, true AS indisunique, contype = 'p' AS indisprimary,
            list_transform(conkey, lambda k: k + 1) AS indkey, false AS indnullsnotdistinct,
+           array_to_string(list_transform(conkey, lambda k: '0'), ' ') AS indoption,
+           list_transform(conkey, lambda k: 0) AS indclass,
+           list_transform(conkey, lambda k: 0) AS indcollation,
            true AS indisvalid, true AS indisready, true AS indislive
     FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u')
       AND oid IN (SELECT oid FROM {HIDDEN}.pg_constraint);
@@ -244,6 +277,12 @@ CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coa
                                          THEN 'public' ELSE schema_name END
                            || '.\\3 USING btree (\\4)')
      FROM duckdb_indexes() WHERE index_oid = id));
+CREATE OR REPLACE MACRO main.pg_get_constraintdef(id) AS
+    regexp_replace(pg_catalog.pg_get_constraintdef(id),
+                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES '),
+    (id, pretty) AS
+    regexp_replace(pg_catalog.pg_get_constraintdef(id),
+                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES ');
 CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
