@@ -43,7 +43,7 @@ INTERNAL = ("_hati", "_hb_", "hati_regclass", "pg_get_userbyid")
 
 def test_dt_lists_user_tables_only(server):
     out = psql(server, r"\dt")
-    assert out.splitlines() == ["main|deploy_config|table|hati"]
+    assert out.splitlines() == ["public|deploy_config|table|hati"]
 
 
 def test_d_table_shows_columns(server):
@@ -58,7 +58,7 @@ def test_d_table_shows_columns(server):
 
 def test_dn_hides_internal_schemas(server):
     out = psql(server, r"\dn")
-    assert out.splitlines() == ["main|hati"]
+    assert out.splitlines() == ["public|hati"]
 
 
 def test_l_lists_the_database(server):
@@ -85,3 +85,25 @@ def test_plain_query_and_error(server):
     )
     assert proc.returncode != 0
     assert "syntax error" in proc.stderr.lower()
+
+
+def test_tables_made_in_a_branch_show_in_that_branch(server):
+    c = server.connect()
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT branch_create('cat')")
+        cur.execute("SET hatidata_branch = 'cat'")
+        cur.execute("CREATE TABLE only_here (id int PRIMARY KEY, note varchar(20))")
+        cur.execute("CREATE INDEX only_here_note ON only_here (note)")
+        cur.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'only_here'"
+        )
+        assert cur.fetchall() == [("public",)]
+    finally:
+        c.close()
+    out = psql(server, r"\dt", branch="cat").splitlines()
+    assert out == ["public|deploy_config|table|hati", "public|only_here|table|hati"]
+    described = psql(server, r"\d only_here", branch="cat", tuples_only=False).splitlines()
+    assert described[0].strip() == 'Table "public.only_here"'
+    assert '    "only_here_note" btree (note)' in described
+    assert psql(server, r"\dt").split() == ["public|deploy_config|table|hati"]  # not on main
