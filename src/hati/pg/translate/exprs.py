@@ -341,9 +341,27 @@ _REWRITES: dict[type, Callable[..., ast.Node | None]] = {
 }
 
 
+def _explain_options(stmt: ast.ExplainStmt) -> None:
+    """DuckDB's EXPLAIN knows ANALYZE only: COSTS, VERBOSE, BUFFERS, TIMING, SUMMARY,
+    SETTINGS, WAL and FORMAT change what PostgreSQL prints, never what runs."""
+    kept = tuple(
+        opt
+        for opt in stmt.options or ()
+        if isinstance(opt, ast.DefElem)
+        and opt.defname == "analyze"
+        and not (isinstance(opt.arg, ast.String) and opt.arg.sval in ("false", "off", "0"))
+        and not (isinstance(opt.arg, ast.Boolean) and not opt.arg.boolval)
+    )
+    stmt.options = kept or None
+
+
 def expressions(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite every expression DuckDB would answer differently (see module doc)."""
+    if isinstance(stmt, ast.ExplainStmt):
+        _explain_options(stmt)
     for node in walk(stmt):
+        if isinstance(node, ast.RangeVar):
+            node.inh = True  # FROM ONLY t: DuckDB has no inheritance, every table is its only
         for attr, child in children(node):
             rewrite = _REWRITES.get(type(child))
             new = rewrite(child, ctx) if rewrite is not None else None
