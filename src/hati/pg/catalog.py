@@ -103,6 +103,8 @@ _FILTERED_VIEWS = "\n".join(
 
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
+CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
+    duck_name VARCHAR, name VARCHAR);
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
     SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
     UNION ALL BY NAME
@@ -142,13 +144,20 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
            true AS indisvalid, true AS indisready, true AS indislive
     FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u');
 CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
+    -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's.
     SELECT * REPLACE (
+        coalesce((SELECT n.name FROM {HIDDEN}.constraint_names n
+                  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+                  JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+                  WHERE n.duck_name = con.conname AND n.table_name = c.relname
+                    AND n.schema_name = s.nspname LIMIT 1),
         CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
-                                    WHERE oid = conrelid) || '_pkey' ELSE conname END AS conname,
+                                    WHERE oid = conrelid) || '_pkey' ELSE conname END) AS conname,
         list_transform(conkey, lambda k: k + 1) AS conkey,
         list_transform(confkey, lambda k: k + 1) AS confkey,
         CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
-    FROM pg_catalog.pg_constraint WHERE contype <> 'x';
+    FROM pg_catalog.pg_constraint con
+    WHERE contype <> 'x' AND connamespace NOT IN {_HIDDEN_NS_OIDS};
 CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
     SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
@@ -238,8 +247,16 @@ EMPTY_SQL = "".join(
     + ") WHERE false;\n"
     for name, cols in _EMPTY.items()
 )
+# The session's open cursors: Session publishes their names when a statement reads it.
+EMPTY_SQL += (
+    f"CREATE OR REPLACE VIEW {HIDDEN}.pg_cursors AS SELECT name, NULL::VARCHAR AS statement, "
+    "false AS is_holdable, false AS is_binary, false AS is_scrollable, "
+    "NULL::TIMESTAMPTZ AS creation_time "
+    "FROM (SELECT unnest(coalesce(getvariable('hati_cursors'), []::VARCHAR[])) AS name);\n"
+)
 
 _FILTERED = (
+    "pg_cursors",
     "pg_namespace",
     "pg_type",
     "pg_class",

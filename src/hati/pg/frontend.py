@@ -50,6 +50,7 @@ class Template:
     params: int  # the highest $n the client wrote; markers of lifted literals follow
     error: HatiError | None = None  # the guard's verdict, re-raised on every use
     pre: tuple[str, ...] = ()  # statements DuckDB runs first (SERIAL's sequences)
+    steps: tuple[object, ...] = ()  # run in the statement's place (see pg/emulate.py)
     _printed: dict[Hashable, tuple[tuple[str, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -249,7 +250,10 @@ class FrontEnd:
         if node is not stmt:
             a.node = node
         render.prepare(node)
-        return Template(a, node, params, pre=tuple(ctx.pre))
+        for step in ctx.steps:
+            if isinstance(step, ast.Node) and step is not node:
+                render.prepare(step)
+        return Template(a, node, params, pre=tuple(ctx.pre), steps=tuple(ctx.steps))
 
     def _lookup(self, key: str) -> Template | None:
         with self._lock:

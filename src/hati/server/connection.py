@@ -82,6 +82,7 @@ class Portal:
     sent_description: bool = False
     sent_rows: int = 0
     executed: bool = False
+    name: str = ""
 
 
 @dataclass
@@ -332,7 +333,11 @@ class Connection:
             elif isinstance(msg, m.Execute):
                 self._execute(msg)
             elif isinstance(msg, m.Close):
-                (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
+                gone = (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
+                if isinstance(gone, Portal) and gone.result is not None:
+                    gone.result.close()
+                    assert self.session is not None
+                    self.session.cursors.open.pop(msg.name, None)
                 self._send(codec.encode_close_complete())
             elif isinstance(msg, (m.CopyData, m.CopyDone, m.CopyFail)):
                 pass  # stray copy messages outside COPY: ignored, as PostgreSQL does
@@ -378,6 +383,7 @@ class Connection:
         if not sql.strip():
             self._send(codec.encode_empty_query())
         else:
+            self._park_portals()
             results = self.session.run(sql)
             try:
                 while True:
@@ -464,6 +470,7 @@ class Connection:
         stmt = self.prepared.get(msg.statement)
         if stmt is None or self.session is None:
             return
+        self._park_portals()
         oids = stmt.param_oids
         n = len(msg.params)
         if not any(
@@ -494,11 +501,15 @@ class Connection:
             fmt = fmts[i] if len(fmts) == n else (fmts[0] if fmts else 0)
             oid = stmt.param_oids[i] if i < len(stmt.param_oids) else 0
             values.append(pgtypes.decode_param(raw, oid, fmt))
-        self.portals[msg.portal] = Portal(stmt, values, msg.result_formats)
+        old = self.portals.get(msg.portal)
+        if old is not None and old.result is not None:
+            old.result.close()
+        self.portals[msg.portal] = Portal(stmt, values, msg.result_formats, name=msg.portal)
         self._send(codec.encode_bind_complete())
 
     def _describe(self, msg: m.Describe) -> None:
         assert self.session is not None
+        self._park_portals()  # describing runs a probe on the session's cursor
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
             if stmt is None:
@@ -519,6 +530,10 @@ class Connection:
                 self._send(codec.encode_row_description(_fields(cols, ())))
             return
         portal = self.portals.get(msg.name)
+        cursor = self.session.cursors.open.get(msg.name) if portal is None else None
+        if cursor is not None and cursor.result.columns is not None:  # a DECLAREd cursor
+            self._send(codec.encode_row_description(_fields(cursor.result.columns, ())))
+            return
         if portal is None:
             raise InvalidCursorName(f'portal "{msg.name}" does not exist')
         # Run now so the description is exact; Execute then streams the buffered rows.
@@ -533,11 +548,25 @@ class Connection:
         portal.sent_description = True
 
     def _run_portal(self, portal: Portal) -> None:
+        """Run a portal's statement; its rows stream as Execute asks for them (max_rows:
+        PortalSuspended), until another statement needs the session's cursor."""
         if portal.executed:
             return
         assert self.session is not None
-        portal.result = self.session.run_one(portal.stmt.sql, portal.params).buffer()
+        self._park_portals()
+        portal.result = self.session.run_one(portal.stmt.sql, portal.params)
         portal.executed = True
+        if portal.name and portal.result.columns is not None:  # FETCH / MOVE reach it too
+            self.session.cursors.adopt(portal.name, portal.result)
+
+    def _park_portals(self) -> None:
+        """Before another statement runs: open portals read their rows into memory."""
+        for p in self.portals.values():
+            if p.result is not None and not p.result.exhausted:
+                try:
+                    p.result.buffer()
+                except Exception:  # noqa: BLE001 - that portal's rows are lost, not this statement
+                    p.result.close()
 
     def _execute(self, msg: m.Execute) -> None:
         portal = self.portals.get(msg.portal)
@@ -567,6 +596,7 @@ class Connection:
         if not res.exhausted and msg.max_rows > 0:
             self._send(codec.encode_portal_suspended())
         else:
+            res.close()  # read to the end: the session's cursor is free again
             self._send(codec.encode_command_complete(res.final_tag(portal.sent_rows)))
 
     # ------------------------------------------------------------------ COPY

@@ -32,6 +32,9 @@ class Translation:
     # the client's parameters ($1..$params); markers above are lifted literals. None:
     # unknown, no marker stands for a literal.
     params: int | None = None
+    # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
+    # its place, all or none.
+    steps: list[object] = field(default_factory=list)
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -70,6 +73,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
+        ddl.several_steps,
         plain(catalog_queries.catalog),
         exprs.expressions,
         plain(types.type_names),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pglast import ast
-from pglast.enums import ConstrType
+from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
+from hati.errors import FeatureNotSupported
+from hati.pg import emulate, rebuild
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -59,3 +61,119 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
 
 
 # PostgreSQL types DuckDB knows under another name (or not in pg_catalog).
+
+
+def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """Statements DuckDB runs only as several of its own (``emulate.py``): DROP TABLE
+    and TRUNCATE of several tables, TRUNCATE ... RESTART IDENTITY, ALTER TABLE with
+    several actions or actions DuckDB lacks, ALTER SEQUENCE ... RESTART, RENAME
+    CONSTRAINT, constraint names of CREATE TABLE; partial indexes."""
+    if isinstance(stmt, ast.DropStmt):
+        _drop(stmt, ctx)
+    elif isinstance(stmt, ast.TruncateStmt):
+        _truncate(stmt, ctx)
+    elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
+        cmds = stmt.cmds or ()
+        if len(cmds) > 1 or any(c.subtype not in _NATIVE_ALTER for c in cmds):
+            ctx.steps = [
+                emulate.AlterAction(
+                    ast.AlterTableStmt(
+                        relation=stmt.relation,
+                        cmds=(c,),
+                        objtype=stmt.objtype,
+                        missing_ok=stmt.missing_ok,
+                    )
+                )
+                for c in cmds
+            ]
+    elif isinstance(stmt, ast.AlterSeqStmt):
+        _alter_sequence(stmt, ctx)
+    elif isinstance(stmt, ast.RenameStmt) and stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
+        ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
+    elif isinstance(stmt, ast.CreateStmt):
+        _create(stmt, ctx)
+    elif isinstance(stmt, ast.IndexStmt) and stmt.options:
+        stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's btree
+    if isinstance(stmt, ast.IndexStmt) and stmt.whereClause is not None:
+        if stmt.unique:
+            raise FeatureNotSupported(
+                "partial unique indexes are not supported",
+                hint="DuckDB indexes every row: enforce the condition in the application, "
+                "or make the index unique over all rows.",
+            )
+        stmt.whereClause = None  # an index without the predicate answers every query alike
+    return stmt
+
+
+_NATIVE_ALTER = frozenset({AlterTableType.AT_AddColumn, AlterTableType.AT_ColumnDefault})
+
+
+def _drop(stmt: ast.DropStmt, ctx: Translation) -> None:
+    objects = stmt.objects or ()
+    if len(objects) < 2:
+        return
+    one = [
+        ast.DropStmt(
+            objects=(o,),
+            removeType=stmt.removeType,
+            behavior=stmt.behavior,
+            missing_ok=stmt.missing_ok,
+            concurrent=stmt.concurrent,
+        )
+        for o in objects
+    ]
+    if stmt.removeType == ObjectType.OBJECT_TABLE:
+        ctx.steps = [emulate.DropTables(tuple(one))]
+    else:
+        ctx.steps = list(one)
+
+
+def _truncate(stmt: ast.TruncateStmt, ctx: Translation) -> None:
+    rels = stmt.relations or ()
+    if len(rels) < 2 and not stmt.restart_seqs and stmt.behavior != DropBehavior.DROP_CASCADE:
+        return
+    steps: list[object] = [ast.TruncateStmt(relations=(rv,), restart_seqs=False) for rv in rels]
+    if stmt.restart_seqs:
+        steps += [emulate.RestartIdentity(rv) for rv in rels]
+    ctx.steps = steps
+
+
+def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
+    options = stmt.options or ()
+    restarts = [o for o in options if o.defname == "restart"]
+    if not restarts:
+        return
+    if len(restarts) != len(options):
+        raise FeatureNotSupported(
+            "ALTER SEQUENCE can only RESTART a sequence here",
+            hint="Send RESTART on its own; to change other options, create a new sequence.",
+        )
+    arg = restarts[0].arg
+    value = int(arg.ival) if isinstance(arg, ast.Integer) else None
+    if arg is not None and value is None:
+        value = int(arg.fval) if isinstance(arg, ast.Float) else None
+    ctx.steps = [emulate.RestartSequence(stmt.sequence, value)]
+
+
+def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
+    stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
+    named: list[tuple[str, str]] = []
+    for default, c, col in rebuild.constraints(stmt):
+        del default
+        if c.contype == ConstrType.CONSTR_FOREIGN and (
+            c.fk_del_action not in _PLAIN_FK or c.fk_upd_action not in _PLAIN_FK
+        ):
+            raise FeatureNotSupported(
+                "foreign keys with ON DELETE / ON UPDATE actions are not supported",
+                hint="Use a foreign key without actions (NO ACTION), and delete the "
+                "referencing rows first.",
+            )
+        if c.conname:
+            named.append((rebuild.duck_name(stmt, c, col.colname if col else None), c.conname))
+    if named:
+        ctx.steps = [stmt, emulate.RecordNames(stmt.relation, tuple(named))]
+
+
+_PLAIN_FK = frozenset({"a", "r", "\x00", ""})
+
+SETUP_SQL = emulate.NAMES_SQL  # the record of constraint names clients gave
