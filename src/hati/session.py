@@ -576,7 +576,7 @@ class Session:
             self._published = values
 
     def _enter_branch(self, name: str) -> None:
-        if name in ("", "main", "default"):
+        if name in ("", "main"):  # 'default' is refused by validate_name, never main
             self.leave_branch()
             return
         validate_name(name)
