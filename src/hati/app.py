@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from hati.audit import AuditLog
+from hati.auth import Roles
 from hati.branching import layout
 from hati.branching.engine import BranchEngine
 from hati.branching.store import recover
@@ -61,7 +62,12 @@ class App:
             Policy(reserved_schema=layout.is_internal_schema, database=self.db.name)
         )
         self.state = ServerState(
-            self.db, self.engine, self.audit, self.frontend, config.merge_agents
+            self.db,
+            self.engine,
+            self.audit,
+            self.frontend,
+            config.merge_agents,
+            roles=Roles.of(config.merge_agents, config.write_agents, config.read_only_agents),
         )
 
     @classmethod

@@ -42,6 +42,8 @@ class Config:
     agent_keys: dict[str, str] = field(default_factory=dict)
     allow_cleartext: bool = False
     merge_agents: list[str] | None = None
+    write_agents: list[str] | None = None  # who writes main directly (see auth.Roles)
+    read_only_agents: list[str] = field(default_factory=list)
     max_message_bytes: int = 64 * 1024 * 1024
     max_connections: int = 256
     startup_timeout_seconds: float = 60.0
@@ -98,9 +100,10 @@ class Config:
             lines.append(f"password = {_toml_str(stored_form(self.password))}")
         if self.allow_cleartext:
             lines.append("allow_cleartext = true")
-        if self.merge_agents is not None:
-            quoted = ", ".join(_toml_str(a) for a in self.merge_agents)
-            lines.append(f"merge_agents = [{quoted}]")
+        for key in ("merge_agents", "write_agents", "read_only_agents"):
+            agents = getattr(self, key)
+            if agents is not None and (agents or key != "read_only_agents"):
+                lines.append(f"{key} = [{', '.join(_toml_str(a) for a in agents)}]")
         lines.append(f"max_message_bytes = {self.max_message_bytes}")
         lines.append(f"max_connections = {self.max_connections}")
         lines.append(f"audit_max_rows = {self.audit_max_rows}")

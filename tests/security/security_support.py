@@ -3,6 +3,7 @@ the check that an attack left all three as they were."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,24 +33,41 @@ def seed(cur: Any) -> None:
     cur.execute("SELECT * FROM branch_query('b', 'UPDATE ledger SET amt = 150 WHERE id = 1')")
 
 
-def baseline(server: RunningServer) -> Baseline:
+def _query(server: RunningServer, sql: str, connect: Callable[[], Any] | None) -> list[tuple]:
+    if connect is None:
+        return server.query(sql)
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def baseline(server: RunningServer, connect: Callable[[], Any] | None = None) -> Baseline:
+    """``connect``: how to reach a server that needs a key (default: trust)."""
     return Baseline(
-        server.query("SELECT * FROM ledger ORDER BY id"),
-        server.query("SELECT * FROM branch_query('b', 'SELECT * FROM ledger ORDER BY id')"),
-        server.query("SELECT name, parent, created_by FROM branch_list() ORDER BY name"),
+        _query(server, "SELECT * FROM ledger ORDER BY id", connect),
+        _query(
+            server, "SELECT * FROM branch_query('b', 'SELECT * FROM ledger ORDER BY id')", connect
+        ),
+        _query(server, "SELECT name, parent, created_by FROM branch_list() ORDER BY name", connect),
         internal(server, "SELECT count(*) FROM _hati.audit")[0][0],
     )
 
 
-def assert_intact(server: RunningServer, before: Baseline) -> None:
+def assert_intact(
+    server: RunningServer, before: Baseline, connect: Callable[[], Any] | None = None
+) -> None:
     """Rows on main and in the branch, the branch list and the audit trail are as before
     (the audit may only have grown: records are appended, never lost)."""
-    after = baseline(server)
+    after = baseline(server, connect)
     assert after.ledger == before.ledger
     assert after.branch_ledger == before.branch_ledger
     assert after.branches == before.branches
     assert after.audit_rows >= before.audit_rows
-    assert server.query("SELECT count(*) FROM hati_audit")[0][0] >= before.audit_rows
+    assert _query(server, "SELECT count(*) FROM hati_audit", connect)[0][0] >= before.audit_rows
 
 
 def refused(cur: Any, sql: str, sqlstate: str, params: Any = None) -> psycopg2.Error:
