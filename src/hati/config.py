@@ -94,7 +94,7 @@ class Config:
 
     def save(self) -> None:
         """Write the settings a restarted server must reuse."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
         if self.password:  # as a SCRAM verifier: the file never holds the password
             lines.append(f"password = {_toml_str(stored_form(self.password))}")
@@ -113,9 +113,11 @@ class Config:
             lines.extend(
                 f"{_toml_str(k)} = {_toml_str(stored_form(v))}" for k, v in self.agent_keys.items()
             )
-        self.config_path.write_text("\n".join(lines) + "\n")
-        if self.password or self.agent_keys:
-            self.config_path.chmod(0o600)  # it holds secrets
+        self.data_dir.chmod(0o700)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        self.config_path.chmod(0o600)  # private always: it may hold secrets
 
 
 def _toml_str(value: str) -> str:
