@@ -23,6 +23,7 @@ from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import checkpoint, copying, functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
+from hati.auth import Roles
 from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
@@ -33,11 +34,13 @@ from hati.errors import (
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
+    InsufficientPrivilege,
     SyntaxError_,
     UndefinedFunction,
     sqlstate_of,
 )
 from hati.pg import locks, paramtypes, settings, translate
+from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
@@ -58,6 +61,7 @@ class ServerState:
     audit: AuditLog
     frontend: FrontEnd
     merge_agents: list[str] | None = None
+    roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
     sessions: set[Session] = field(default_factory=set)
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -320,6 +324,8 @@ class Session:
             return copying.start(self, stmt.node)
         call = pipeline.intercept(stmt)
         if call is not None:
+            if call.function in _CHANGING_CALLS and self.state.roles.read_only(self.agent_id):
+                raise self._read_only()
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
@@ -353,7 +359,33 @@ class Session:
             return checkpoint.run(self, False, "")
         return None
 
+    def _authorize(self, stmt: pipeline.Statement, on_main: bool) -> None:
+        """The agent's role (hati.toml) allows this statement where it runs."""
+        a = stmt.analysis
+        if a.kind not in _WRITING_KINDS and not a.changes_data:
+            return
+        roles, agent = self.state.roles, self.agent_id
+        if roles.read_only(agent):
+            raise self._read_only()
+        if on_main and not roles.may_write_main(agent):
+            shared = self.engine.router.shared_schemas
+            targets = [t for t in a.tables if t.role is not Role.READ]
+            if a.temporary or (targets and all(t.schema in shared for t in targets)):
+                return  # session-local, or the agents' shared memory
+            raise InsufficientPrivilege(
+                f'permission denied: agent "{agent}" may not write main directly',
+                hint="Work in a branch (branch_create, SET hatidata_branch) and ask an agent "
+                "listed in merge_agents (hati.toml) to merge it.",
+            )
+
+    def _read_only(self) -> InsufficientPrivilege:
+        return InsufficientPrivilege(
+            f'permission denied: agent "{self.agent_id}" is read-only',
+            hint="read_only_agents in hati.toml lists it: it may read main and branches.",
+        )
+
     def _on_main(self, stmt: pipeline.Statement) -> Result:
+        self._authorize(stmt, on_main=True)
         self._follow_search_path()
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
@@ -371,6 +403,7 @@ class Session:
                 self.state.locks.release_all(id(self))
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        self._authorize(stmt, on_main=False)
         self.branches.heal(b)
         stmt.in_branch = True
         a = stmt.analysis
@@ -576,7 +609,7 @@ class Session:
             self._published = values
 
     def _enter_branch(self, name: str) -> None:
-        if name in ("", "main", "default"):
+        if name in ("", "main"):  # 'default' is refused by validate_name, never main
             self.leave_branch()
             return
         validate_name(name)
@@ -633,6 +666,11 @@ class Session:
                 self._path_for = None
 
 
+_WRITING_KINDS = frozenset(
+    "INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX CREATE_OTHER ALTER DROP DROP_OTHER "  # noqa: SIM905
+    "TRUNCATE".split()
+)
+_CHANGING_CALLS = frozenset({"branch_create", "branch_merge", "branch_discard", "branch_resolve"})
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
 _NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT", "LOCK"})
 _TWO_PHASE = (

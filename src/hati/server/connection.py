@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hati.auth import ScramServer, Verifier, check_cleartext, verifier_for
+from hati.auth import ScramServer, check_cleartext, mock_verifier, verifier_for
 from hati.config import Config
 from hati.errors import (
     AuthenticationFailed,
@@ -40,7 +40,6 @@ from hati.wire import types as pgtypes
 
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
-_UNKNOWN_AGENT = Verifier.from_password(secrets.token_urlsafe(24))  # never matches
 LINGER_SECONDS = 1.0
 RECV_BYTES = 65536
 
@@ -276,9 +275,9 @@ class Connection:
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         secret = agent_key or cfg.password
         if secret is None and cfg.agent_keys and not cfg.password:
-            # Unknown agent: run the exchange against a random secret, so it fails the
-            # same way a wrong key does and does not reveal which agent names exist.
-            verifier = _UNKNOWN_AGENT
+            # Unknown agent: run the exchange against a mock verifier (its own salt, no
+            # password matches), so it fails as a wrong key does: no name enumeration.
+            verifier = mock_verifier(user, list(cfg.agent_keys.values()))
         elif secret is None:
             return None  # trust (only ever on loopback: the listener refuses otherwise)
         else:
