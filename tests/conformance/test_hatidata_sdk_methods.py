@@ -41,11 +41,6 @@ def _types(t: Any) -> tuple[type[BaseException], ...]:
     return t if isinstance(t, tuple) else (t,)
 
 
-CATALOG_IN_BRANCH = Gap(
-    "server: information_schema.tables/columns inside a branch session show main's "
-    "tables only, not the ones the branch created",
-    AssertionError,
-)
 SCHEMATA = Gap("server: information_schema.schemata lists schema main three times", AssertionError)
 SDK_SET_STATE = Gap(
     "SDK bug: set_state passes params while its SQL holds strftime('%Y-%m-%d...'), and "
@@ -357,7 +352,7 @@ def test_langchain_run(env: Env) -> None:
     assert db.run("SELECT body FROM docs WHERE id = 3") == "[{'body': 'y'}]"
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_langchain_get_usable_table_names(env: Env) -> None:
     _docs(env)
     env.enter()
@@ -366,7 +361,7 @@ def test_langchain_get_usable_table_names(env: Env) -> None:
     assert _langchain(env, include_tables=["notes"]).get_usable_table_names() == ["notes"]
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_langchain_get_table_info(env: Env) -> None:
     env.enter()
     env.agent.execute("CREATE TABLE notes (id INTEGER NOT NULL, note VARCHAR)")
@@ -409,21 +404,21 @@ def test_mcp_list_schemas(env: Env) -> None:
     assert env.tool("list_schemas") == ["agent_space", "information_schema", "main", "pg_catalog"]
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_mcp_list_tables(env: Env) -> None:
     _docs(env)
     env.enter()
     env.agent.execute("CREATE TABLE notes (n INTEGER)")
     expected = [
-        {"table_schema": "main", "table_name": "docs", "table_type": "BASE TABLE"},
-        {"table_schema": "main", "table_name": "hati_audit", "table_type": "VIEW"},
-        {"table_schema": "main", "table_name": "notes", "table_type": "BASE TABLE"},
+        {"table_schema": "public", "table_name": "docs", "table_type": "BASE TABLE"},
+        {"table_schema": "public", "table_name": "hati_audit", "table_type": "VIEW"},
+        {"table_schema": "public", "table_name": "notes", "table_type": "BASE TABLE"},
     ]
     assert env.tool("list_tables") == expected
     assert env.tool("list_tables", schema="main") == expected
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_mcp_describe_table(env: Env) -> None:
     env.enter()
     env.agent.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, note VARCHAR)")

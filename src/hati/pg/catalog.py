@@ -18,6 +18,9 @@ PostgreSQL's grammar and functions.  This module is the one place that bridges t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import duckdb
 
 from hati.branching import layout
@@ -353,6 +356,16 @@ RELATIONS: dict[str, str] = {name: name for name in _FILTERED}
 INFORMATION_SCHEMA: dict[str, str] = {
     name: f"is_{name}" for name in ("schemata", "tables", "columns", "views")
 }
+
+
+_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
+def reads_catalog(tables: Iterable[Any]) -> bool:
+    """Does a statement naming these relations (``TableRef``s) read the catalog?"""
+    return any(
+        t.schema in _CATALOG_SCHEMAS or (t.schema is None and t.name in RELATIONS) for t in tables
+    )
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
