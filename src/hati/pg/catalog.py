@@ -21,7 +21,7 @@ from __future__ import annotations
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_types
+from hati.pg import catalog_roles, catalog_types
 
 HIDDEN = layout.PG
 
@@ -82,6 +82,7 @@ _SHIM_MACROS = (
     "has_schema_privilege",
     "has_database_privilege",
     "pg_has_role",
+    *catalog_roles.MACROS,
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
@@ -101,7 +102,6 @@ _BRANCH_NS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {BRANCH_
 _SCHEMA_FILTERED = (
     ("pg_tables", "pg_catalog.pg_tables", "schemaname", "tablename"),
     ("pg_views", "pg_catalog.pg_views", "schemaname", "viewname"),
-    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname", "tablename"),
     ("is_schemata", "information_schema.schemata", "schema_name", None),
     ("is_tables", "information_schema.tables", "table_schema", "table_name"),
     ("is_columns", "information_schema.columns", "table_schema", "table_name"),
@@ -180,7 +180,7 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
                relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
                                       WHERE contype IN ('p', 'u')) AS relhasindex,
                CASE relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE relnamespace END
-               AS relnamespace),
+               AS relnamespace, NULL::VARCHAR[] AS reloptions),
            false AS relforcerowsecurity
     FROM pg_catalog.pg_class
     WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
@@ -224,6 +224,12 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
            true AS indisvalid, true AS indisready, true AS indislive
     FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u')
       AND oid IN (SELECT oid FROM {HIDDEN}.pg_constraint);
+CREATE OR REPLACE VIEW {HIDDEN}.pg_indexes AS
+    SELECT n.nspname AS schemaname, t.relname AS tablename, i.relname AS indexname,
+           NULL::VARCHAR AS tablespace, main.pg_get_indexdef(x.indexrelid) AS indexdef
+    FROM {HIDDEN}.pg_index x JOIN {HIDDEN}.pg_class i ON i.oid = x.indexrelid
+    JOIN {HIDDEN}.pg_class t ON t.oid = x.indrelid
+    JOIN {HIDDEN}.pg_namespace n ON n.oid = t.relnamespace;
 CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
     SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
@@ -313,7 +319,6 @@ _EMPTY = {
     "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN",
     "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
     "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
-    "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolinherit BOOLEAN, rolcreaterole BOOLEAN, rolcreatedb BOOLEAN, rolcanlogin BOOLEAN, rolreplication BOOLEAN, rolconnlimit INTEGER, rolvaliduntil TIMESTAMP, rolbypassrls BOOLEAN, rolconfig VARCHAR[]",
     "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
     "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
     "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
@@ -338,6 +343,7 @@ _FILTERED = (
     "pg_index",
     "pg_constraint",
     *_EMPTY,
+    *catalog_roles.RELATIONS,
 )
 # Catalog relations a client reads -> hati's filtered views in the hidden schema (the
 # front end's catalog rule points the parse tree's relations at them).
@@ -352,3 +358,4 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
+    cur.execute(catalog_roles.SQL)

@@ -62,7 +62,7 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
-    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+    from hati.pg.translate import catalog_queries, ddl, functions, like, naming, schema, types
 
     return (
         plain(naming.srfs_in_select_list),
@@ -74,6 +74,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(catalog_queries.catalog),
         plain(types.type_names),
         plain(functions.function_names),
+        plain(like.like_escapes),
     )
 
 
