@@ -9,10 +9,12 @@ wants hati without sockets starts here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 from hati.audit import AuditLog
+from hati.auth import Roles
 from hati.branching import layout
 from hati.branching.engine import BranchEngine
 from hati.branching.store import recover
@@ -39,13 +41,27 @@ def open_database(
     return db
 
 
+def private_files(config: Config) -> None:
+    """The data directory 0700 and hati's files in it 0600, whatever the umask: the
+    data, the WAL, the config (it may hold keys), the log and the pid file. (``hati
+    serve`` also sets umask 077, so files made later are private too; the directory's
+    mode already keeps other users out of them.)"""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)
+    names = (config.db_path.name, config.db_path.name + ".wal", config.config_path.name)
+    for path in [config.data_dir / n for n in names] + [config.log_path, config.pid_path]:
+        with contextlib.suppress(FileNotFoundError):
+            path.chmod(0o600)
+
+
 class App:
     """Database, branch engine, audit trail and what every session shares."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files(config)
         self.db = open_database(config.db_path, config.threads)
+        private_files(config)
         # The engine first folds the fork journal into _hati.branches, so recovery
         # sees every live branch (journal-only ones included) as having a row.
         self.engine = BranchEngine(self.db, frozenset(config.shared_schemas))
@@ -61,7 +77,12 @@ class App:
             Policy(reserved_schema=layout.is_internal_schema, database=self.db.name)
         )
         self.state = ServerState(
-            self.db, self.engine, self.audit, self.frontend, config.merge_agents
+            self.db,
+            self.engine,
+            self.audit,
+            self.frontend,
+            config.merge_agents,
+            roles=Roles.of(config.merge_agents, config.write_agents, config.read_only_agents),
         )
 
     @classmethod

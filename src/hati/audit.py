@@ -23,7 +23,8 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout, store
-from hati.results import Result
+from hati.errors import sqlstate_of
+from hati.results import CopyIn, CopyOut, Result
 from hati.storage.duckdb_backend import Database
 
 FLUSH_EVERY_SECONDS = 0.5
@@ -133,6 +134,9 @@ class SessionAudit:
 
     def record(self, rec: AuditRecord, res: Result | None, started: float) -> None:
         """Keep ``rec`` for the statement that produced ``res`` (None: it failed)."""
+        if res is not None and res.copy is not None:
+            self._copy(rec, res, started)
+            return
         if res is None or res.fetch_more is None:
             self._log.record(rec)
             return
@@ -149,6 +153,33 @@ class SessionAudit:
             return rows
 
         res.fetch_more = counting
+
+    def _copy(self, rec: AuditRecord, res: Result, started: float) -> None:
+        """A COPY's record is written once its data moved: with its row count, or failed."""
+        self._open = (rec, started)
+        c = res.copy
+
+        def done(n: int) -> int:
+            rec.rows, rec.command = n, f"COPY {n}"
+            self.close()
+            return n
+
+        if isinstance(c, CopyIn):
+            load = c.load
+
+            def loading(data: bytes) -> int:
+                try:
+                    return done(load(data))
+                except BaseException as exc:
+                    rec.outcome, rec.sqlstate = "error", sqlstate_of(exc)
+                    rec.command = rec.rows = None
+                    self.close()
+                    raise
+
+            c.load = loading
+        elif isinstance(c, CopyOut):
+            count = c.rows
+            c.rows = lambda: done(count())
 
     def close(self) -> None:
         """Write the record still open for a streamed result."""

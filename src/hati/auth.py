@@ -16,7 +16,7 @@ import hmac
 import os
 from dataclasses import dataclass
 
-from hati.errors import AuthenticationFailed
+from hati.errors import AuthenticationFailed, ProtocolViolation
 
 ITERATIONS = 4096
 
@@ -97,6 +97,16 @@ def stored_form(secret: str) -> str:
     return str(verifier_for(secret))
 
 
+def mock_verifier(user: str, secrets_: list[str]) -> Verifier:
+    """The verifier an unknown user is challenged with: a salt derived from the user name
+    and the server's secrets (the same on every attempt and restart, different per name,
+    as real agents' salts are), keys that match no password. The exchange then runs and
+    fails exactly as a wrong key does, so a client cannot tell which names exist."""
+    seed = _h("\x00".join(stored_form(s) for s in sorted(secrets_)).encode())
+    salt = _hmac(seed, b"salt:" + user.encode())[:16]
+    return Verifier(ITERATIONS, salt, _hmac(seed, b"stored:" + user.encode()), os.urandom(32))
+
+
 @dataclass
 class ScramServer:
     """One SCRAM-SHA-256 exchange against a stored verifier."""
@@ -106,6 +116,7 @@ class ScramServer:
     nonce: str = ""
     client_first_bare: str = ""
     server_first: str = ""
+    gs2_header: str = ""
 
     def first(self, payload: bytes) -> bytes:
         """SASLInitialResponse body -> server-first-message."""
@@ -121,6 +132,7 @@ class ScramServer:
         parts = msg.split(",", 2)
         if len(parts) < 3 or parts[0] not in ("n", "y"):
             raise AuthenticationFailed("channel binding is not supported")
+        self.gs2_header = f"{parts[0]},{parts[1]},"
         self.client_first_bare = parts[2]
         attrs = dict(a.split("=", 1) for a in self.client_first_bare.split(",") if "=" in a)
         client_nonce = attrs.get("r", "")
@@ -140,6 +152,12 @@ class ScramServer:
             proof = base64.b64decode(proof_part)
         except (ValueError, UnicodeDecodeError) as exc:
             raise AuthenticationFailed("malformed SASL response") from exc
+        if attrs.get("c") != _b64(self.gs2_header.encode()):
+            # PostgreSQL: the channel binding must repeat the client-first's gs2 header.
+            raise ProtocolViolation(
+                "SCRAM channel binding check failed",
+                hint="The client-final-message's c= must be the base64 of the gs2 header.",
+            )
         if attrs.get("r") != self.nonce:
             raise AuthenticationFailed("SCRAM nonce mismatch")
         stored_key = self.verifier.stored_key
@@ -149,6 +167,55 @@ class ScramServer:
         if len(proof) != len(signature) or not hmac.compare_digest(_h(recovered), stored_key):
             raise AuthenticationFailed("password authentication failed")
         return ("v=" + _b64(_hmac(self.verifier.server_key, auth_message))).encode()
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What each agent may do (hati.toml ``[server]``), checked on every statement.
+
+    - ``read_only_agents``: may read main and branches, and change nothing anywhere.
+    - ``write_agents``: may write main directly (DML and DDL). Unset: the merge agents
+      when ``merge_agents`` is set (else nobody could keep main for reviewed merges),
+      everyone otherwise.
+    - ``merge_agents``: may merge a branch into main (and write main). Unset: everyone.
+
+    Every other agent reads main and works in branches. Nothing set: everyone may do
+    everything, as without roles.
+    """
+
+    merge_agents: frozenset[str] | None = None
+    write_agents: frozenset[str] | None = None
+    read_only_agents: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        merge_agents: list[str] | None,
+        write_agents: list[str] | None = None,
+        read_only_agents: list[str] | None = None,
+    ) -> Roles:
+        return cls(
+            None if merge_agents is None else frozenset(merge_agents),
+            None if write_agents is None else frozenset(write_agents),
+            frozenset(read_only_agents or ()),
+        )
+
+    def read_only(self, agent: str | None) -> bool:
+        return agent in self.read_only_agents
+
+    def may_merge(self, agent: str | None) -> bool:
+        if self.read_only(agent):
+            return False
+        return self.merge_agents is None or agent in self.merge_agents
+
+    def may_write_main(self, agent: str | None) -> bool:
+        if self.read_only(agent):
+            return False
+        if self.write_agents is not None:
+            return agent in self.write_agents or (
+                self.merge_agents is not None and agent in self.merge_agents
+            )
+        return self.merge_agents is None or agent in self.merge_agents
 
 
 def check_cleartext(payload: bytes, verifier: Verifier) -> None:

@@ -42,6 +42,8 @@ class Config:
     agent_keys: dict[str, str] = field(default_factory=dict)
     allow_cleartext: bool = False
     merge_agents: list[str] | None = None
+    write_agents: list[str] | None = None  # who writes main directly (see auth.Roles)
+    read_only_agents: list[str] = field(default_factory=list)
     max_message_bytes: int = 64 * 1024 * 1024
     max_connections: int = 256
     startup_timeout_seconds: float = 60.0
@@ -92,15 +94,16 @@ class Config:
 
     def save(self) -> None:
         """Write the settings a restarted server must reuse."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lines = ["[server]", f'host = "{self.host}"', f"port = {self.port}"]
         if self.password:  # as a SCRAM verifier: the file never holds the password
             lines.append(f"password = {_toml_str(stored_form(self.password))}")
         if self.allow_cleartext:
             lines.append("allow_cleartext = true")
-        if self.merge_agents is not None:
-            quoted = ", ".join(_toml_str(a) for a in self.merge_agents)
-            lines.append(f"merge_agents = [{quoted}]")
+        for key in ("merge_agents", "write_agents", "read_only_agents"):
+            agents = getattr(self, key)
+            if agents is not None and (agents or key != "read_only_agents"):
+                lines.append(f"{key} = [{', '.join(_toml_str(a) for a in agents)}]")
         lines.append(f"max_message_bytes = {self.max_message_bytes}")
         lines.append(f"max_connections = {self.max_connections}")
         lines.append(f"audit_max_rows = {self.audit_max_rows}")
@@ -110,9 +113,11 @@ class Config:
             lines.extend(
                 f"{_toml_str(k)} = {_toml_str(stored_form(v))}" for k, v in self.agent_keys.items()
             )
-        self.config_path.write_text("\n".join(lines) + "\n")
-        if self.password or self.agent_keys:
-            self.config_path.chmod(0o600)  # it holds secrets
+        self.data_dir.chmod(0o700)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        self.config_path.chmod(0o600)  # private always: it may hold secrets
 
 
 def _toml_str(value: str) -> str:

@@ -91,10 +91,7 @@ def _copy_out(session: Runner, s: CopySpec) -> Result:
         res = session.run_internal(f"SELECT {_columns(s)} FROM {_relation(s)}")
     if res.columns is None:
         raise FeatureNotSupported("COPY query must return rows")
-    if s.columns is not None and s.relation is not None:
-        pgcopy.target_columns(s, res.columns)  # FORCE_QUOTE names a copied column
-    elif isinstance(s.force_quote, list):
-        pgcopy.target_columns(s, res.columns)
+    pgcopy.target_columns(s, res.columns)  # FORCE_QUOTE names a copied column
     encoder = pgcopy.Encoder(s, res.columns, session.zone())
     sent = [0]
 

@@ -49,13 +49,20 @@ def _read_pid(cfg: Config) -> tuple[int, int] | None:
 
 
 def _alive(pid: int) -> bool:
+    """A live hati process has that pid: not a dead one's zombie, not a reused pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    if _zombie(pid):  # killed (kill -9) and not reaped yet: it serves nothing
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"hati" in fh.read()
+    except OSError:  # no /proc: trust the signal
+        return True
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -154,6 +161,7 @@ def start_background(cfg: Config) -> Started:
         )
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     cfg.save()
+    os.umask(0o077)  # the log, the pid file and the data: private to the server's user
     log = open(cfg.log_path, "ab")  # noqa: SIM115 - handed to the child process
     cmd = [
         sys.executable,
@@ -198,6 +206,7 @@ def serve_foreground(cfg: Config) -> None:
 
     from hati.server.listener import Server
 
+    os.umask(0o077)  # every file the server makes (data, WAL, pid) is private
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

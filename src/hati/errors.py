@@ -126,6 +126,10 @@ class InFailedTransaction(InvalidTransactionState, code="25P02"):
     pass
 
 
+class NoActiveSqlTransaction(InvalidTransactionState, code="25P01"):
+    pass
+
+
 class InvalidSqlStatementName(HatiError, code="26000"):
     """No prepared statement of that name."""
 
@@ -158,6 +162,10 @@ class SerializationFailure(TransactionRollback, code="40001"):
     """A write conflict with another session, or a merge that aborted."""
 
 
+class DeadlockDetected(TransactionRollback, code="40P01"):
+    """Transactions waiting for each other's locks in a cycle."""
+
+
 class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
     pass
 
@@ -171,6 +179,10 @@ class SyntaxError_(SyntaxErrorOrAccessRuleViolation, code="42601"):  # the built
 
 
 class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
+    pass
+
+
+class DuplicateColumn(SyntaxErrorOrAccessRuleViolation, code="42701"):
     pass
 
 
@@ -195,6 +207,10 @@ class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
 
 
 class DuplicatePreparedStatement(SyntaxErrorOrAccessRuleViolation, code="42P05"):
+    pass
+
+
+class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
     pass
 
 

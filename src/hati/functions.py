@@ -12,11 +12,20 @@ from dataclasses import astuple
 from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
+from pglast import ast
 
+from hati import pipeline
 from hati.branching.engine import BranchEngine
-from hati.errors import ActiveSqlTransaction, FeatureNotSupported, InsufficientPrivilege
-from hati.pipeline import BranchCall
-from hati.results import Result, rows_result, text_columns
+from hati.errors import (
+    ActiveSqlTransaction,
+    FeatureNotSupported,
+    HatiError,
+    InsufficientPrivilege,
+)
+from hati.pg import render
+from hati.pipeline import BranchCall, Statement
+from hati.results import Result, as_tuples, rows_result, text_columns
 from hati.wire import types as pgtypes
 
 _OWN_TRANSACTION = ("branch_create", "branch_merge", "branch_discard")
@@ -98,9 +107,7 @@ def _query(caller: Caller, col: str, name: Any, sql: Any) -> Result:
         res.tag = f"SELECT {len(res.rows)}"
         res.rowcount = len(res.rows)
         return res
-    return rows_result(
-        [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)], [(res.tag, res.rowcount)]
-    )
+    return rows_result(_STATUS_COLUMNS, [(res.tag, res.rowcount)])
 
 
 def _merge(caller: Caller, col: str, name: str, strategy: str | None = None) -> Result:
@@ -157,6 +164,7 @@ _CONFLICT_COLUMNS = [
     *text_columns("table_name", "key", "base_values", "main_values", "branch_values", "kind"),
     ("columns", pgtypes.ARRAY_OF[pgtypes.TEXT]),
 ]
+_STATUS_COLUMNS = [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)]
 _RESOLVE_COLUMNS = text_columns("branch_name", "table_name", "key", "resolution")
 
 
@@ -177,6 +185,21 @@ def columns(call: BranchCall) -> list[tuple[str, int]] | None:
     return text_columns(call.alias or call.function)
 
 
+def described(
+    call: BranchCall, describe: Callable[[str], list[tuple[str, int]] | None]
+) -> list[tuple[str, int]] | None:
+    """The columns of a call for Describe: a ``branch_query`` of a statement given as a
+    constant answers that statement's columns (described where the session is), or
+    ``status, rows_affected`` for one that returns no rows."""
+    if call.function != "branch_query" or len(call.args) != 2 or not isinstance(call.args[1], str):
+        return columns(call)
+    try:
+        cols = describe(call.args[1])
+    except HatiError:
+        return None
+    return cols if cols is not None else _STATUS_COLUMNS
+
+
 def _check_merge_permission(caller: Caller, name: str) -> None:
     into_main = caller.engine.merges_into_main(name)  # first: an unknown branch is 42704
     allowed = caller.merge_agents
@@ -185,3 +208,82 @@ def _check_merge_permission(caller: Caller, name: str) -> None:
             f'agent "{caller.agent_id}" may not merge into main',
             hint="Ask an agent listed in merge_agents (hati.toml) to merge, or discard the branch.",
         )
+
+
+# ---------------------------------------------------------------- in a larger query
+_ARROW = {pgtypes.INT8: pa.int64(), pgtypes.TIMESTAMP: pa.timestamp("us"), pgtypes.BOOL: pa.bool_()}
+SOURCE = "__hati_fn_{}"  # a call's rows, registered on the session's cursor
+
+
+def materialize(caller: Caller, stmt: Statement, describing: bool = False) -> list[str]:
+    """Run the read-only branch functions a query reads in FROM (``SELECT name FROM
+    branch_list()``), register their rows on the session's cursor and print each call
+    as that relation; returns the names to unregister once the rows are read.
+    ``describing``: before its parameters are bound, a call is its columns alone."""
+    names: list[str] = []
+    if not any(f[-1] in pipeline.READ_ONLY for f in stmt.analysis.functions):
+        return names
+    try:
+        for i, (rf, call) in enumerate(pipeline.composed(stmt)):
+            assert call.funcname is not None
+            fn = str(call.funcname[0].sval)
+            try:
+                args = tuple(stmt.compiled.value(a, stmt.params) for a in call.args or ())
+            except ValueError:
+                if not describing:
+                    raise FeatureNotSupported(
+                        "branch function arguments must be constants or parameters",
+                        hint="Write e.g. SELECT * FROM branch_diff('plan-a').",
+                    ) from None
+                args = None
+            if args is None:
+                cols, data = columns(BranchCall(fn, ())) or [], []
+            else:
+                res = run(caller, BranchCall(fn, args))
+                cols = res.columns or []
+                data = as_tuples(res.buffer().fetch(len(res.rows) or 1))
+            table = pa.table(
+                [
+                    pa.array([r[j] for r in data], _ARROW.get(oid, pa.string()))
+                    for j, (_, oid) in enumerate(cols)
+                ],
+                names=[n for n, _ in cols],
+            )
+            name = SOURCE.format(i)
+            caller.cur.register(name, table)
+            names.append(name)
+            # the call's parameters stay in the text: DuckDB counts the ones it is given
+            used = " AND ".join(
+                f"(${a.number} IS NULL OR true)"
+                for a in call.args or ()
+                if isinstance(a, ast.ParamRef)
+            )
+            source = f"(SELECT * FROM {name} WHERE {used})" if used else name
+            stmt.answers[id(rf)] = f"{source} AS {_alias(rf, fn)}"
+    except BaseException:
+        for name in names:
+            caller.cur.unregister(name)
+        raise
+    return names
+
+
+def with_sources(caller: Caller, stmt: Statement, run: Callable[[], Result]) -> Result:
+    """``run()`` the statement with the rows of the branch functions it reads
+    (``materialize``), read before they are dropped."""
+    sources = materialize(caller, stmt)
+    try:
+        res = run()
+        return res.buffer() if sources else res
+    finally:
+        for name in sources:
+            caller.cur.unregister(name)
+
+
+def _alias(rf: ast.RangeFunction, fn: str) -> str:
+    alias = rf.alias
+    if alias is None:
+        return render.quote_name(fn)
+    text = render.quote_name(alias.aliasname or fn)
+    if alias.colnames:
+        text += " (" + ", ".join(render.quote_name(c.sval) for c in alias.colnames) + ")"
+    return text

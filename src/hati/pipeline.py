@@ -30,6 +30,7 @@ from hati.pg import emulate, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
+from hati.pg.translate import walk
 from hati.results import Result, command
 
 # hati's branch functions: name -> (fewest, most) arguments.
@@ -192,6 +193,8 @@ def intercept(stmt: Statement, describing: bool = False) -> BranchCall | None:
     ``describing``: a statement described before its parameters are bound (they are None)."""
     node = stmt.node
     mentioned = any(f[-1] in BRANCH_FUNCTIONS for f in stmt.analysis.functions)
+    if mentioned and composed(stmt) and _called(node) is None:
+        return None  # run as a relation of the query (functions.materialize)
     if not mentioned or not isinstance(node, ast.SelectStmt):
         if mentioned:
             raise _not_alone()
@@ -218,6 +221,26 @@ def intercept(stmt: Statement, describing: bool = False) -> BranchCall | None:
                 hint="Write e.g. SELECT branch_create('plan-a').",
             ) from None
     return BranchCall(name, tuple(values), alias)
+
+
+# Branch functions that only read: a query may use their rows like a table's.
+READ_ONLY = frozenset({"branch_list", "branch_diff", "branch_conflicts"})
+
+
+def composed(stmt: Statement) -> list[tuple[ast.RangeFunction, ast.FuncCall]]:
+    """The read-only branch functions a SELECT reads in FROM, when every branch
+    function it mentions is one of them (else empty)."""
+    if not isinstance(stmt.node, ast.SelectStmt):
+        return []
+    found, calls = [], 0
+    for n in walk(stmt.node):
+        if isinstance(n, ast.FuncCall) and _branch_function(n) is not None:
+            calls += 1
+        if isinstance(n, ast.RangeFunction) and len(n.functions or ()) == 1:
+            call = n.functions[0][0]
+            if _branch_function(call) in READ_ONLY:
+                found.append((n, call))
+    return found if found and len(found) == calls else []
 
 
 def _not_alone() -> FeatureNotSupported:

@@ -21,25 +21,30 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
+from hati.auth import Roles
 from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
+from hati.cursors import Cursors
 from hati.errors import (
     ActiveSqlTransaction,
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
-    ObjectInUse,
+    InsufficientPrivilege,
     SyntaxError_,
     UndefinedFunction,
     sqlstate_of,
 )
-from hati.pg import paramtypes, settings, translate
+from hati.pg import locks, paramtypes, settings, translate
+from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
+from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
 from hati.storage import duckdb_backend as storage
 from hati.storage.duckdb_backend import Database
@@ -56,9 +61,12 @@ class ServerState:
     audit: AuditLog
     frontend: FrontEnd
     merge_agents: list[str] | None = None
+    roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
     sessions: set[Session] = field(default_factory=set)
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Writers of one of main's tables wait for each other, as in PostgreSQL.
+    locks: TableLocks = field(default_factory=TableLocks)
 
 
 @dataclass(eq=False)
@@ -80,6 +88,8 @@ class Session:
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
         self.branch: str | None = None
+        self.cursors = Cursors()
+        self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -145,9 +155,11 @@ class Session:
         except duckdb.Error:
             pass
         finally:
+            self.state.locks.release_all(id(self))
             self.cur.close()
 
     def interrupt(self) -> None:
+        self.state.locks.cancel(id(self))
         self.cur.interrupt()
 
     def parameter_types(self, sql: str, count: int) -> list[int]:
@@ -272,19 +284,22 @@ class Session:
             return text_columns(settings.show_name(stmt.node))
         call = pipeline.intercept(stmt, describing=True)
         if call is not None:
-            return functions.columns(call)
+            return functions.described(call, self.describe)
         for node in translate.walk(stmt.node):  # described, never run: no setting changes
             if isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config":
                 stmt.answers[id(node)] = "CAST(NULL AS VARCHAR)"
+        sources = functions.materialize(self, stmt, describing=True)
         probe = describe_sql(stmt.compiled, stmt.sql)
-        if probe is None:
-            return None
-        text, n = probe
         try:
-            rel = self.cur.execute(text, [None] * n if n else None)
+            if probe is None:
+                return None
+            rel = self.cur.execute(probe[0], [None] * probe[1] if probe[1] else None)
             return columns_of(rel.description, stmt.analysis)
         except duckdb.Error:
             return None
+        finally:
+            for name in sources:
+                self.cur.unregister(name)
 
     # ---------------------------------------------------------------- the pipeline
     def _run(self, stmt: pipeline.Statement) -> Result:
@@ -296,6 +311,12 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK, then retry.",
             )
+        if kind in ("DECLARE", "FETCH", "CLOSE"):
+            return self.cursors.run(self, stmt.node, stmt.params)
+        if kind in ("PREPARE", "EXECUTE", "DEALLOCATE"):
+            return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
+        self.cursors.park()
+        self.cursors.publish(self.cur, stmt.analysis.tables)
         answer = self._answer(stmt)
         if answer is not None:
             return answer
@@ -303,6 +324,8 @@ class Session:
             return copying.start(self, stmt.node)
         call = pipeline.intercept(stmt)
         if call is not None:
+            if call.function in _CHANGING_CALLS and self.state.roles.read_only(self.agent_id):
+                raise self._read_only()
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
@@ -311,9 +334,9 @@ class Session:
             self._publish_settings()
         if "set_config" in called:
             self._set_config(stmt)
-        if self.branch is not None:
-            return self._in_branch(self.engine.branch(self.branch), stmt)
-        return self._on_main(stmt)
+        b = self.branch  # branch_list() ... in a larger query: its rows are a relation
+        run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
+        return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
         """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
@@ -333,22 +356,54 @@ class Session:
         if kind == "VACUUM":
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
         if kind == "CHECKPOINT":
-            return self._checkpoint(False, "")
-        if kind in _NOT_YET:
-            raise FeatureNotSupported(
-                f"{stmt.analysis.command} is not supported yet", hint=_NOT_YET[kind]
-            )
+            return checkpoint.run(self, False, "")
         return None
 
+    def _authorize(self, stmt: pipeline.Statement, on_main: bool) -> None:
+        """The agent's role (hati.toml) allows this statement where it runs."""
+        a = stmt.analysis
+        if a.kind not in _WRITING_KINDS and not a.changes_data:
+            return
+        roles, agent = self.state.roles, self.agent_id
+        if roles.read_only(agent):
+            raise self._read_only()
+        if on_main and not roles.may_write_main(agent):
+            shared = self.engine.router.shared_schemas
+            targets = [t for t in a.tables if t.role is not Role.READ]
+            if a.temporary or (targets and all(t.schema in shared for t in targets)):
+                return  # session-local, or the agents' shared memory
+            raise InsufficientPrivilege(
+                f'permission denied: agent "{agent}" may not write main directly',
+                hint="Work in a branch (branch_create, SET hatidata_branch) and ask an agent "
+                "listed in merge_agents (hati.toml) to merge it.",
+            )
+
+    def _read_only(self) -> InsufficientPrivilege:
+        return InsufficientPrivilege(
+            f'permission denied: agent "{self.agent_id}" is read-only',
+            hint="read_only_agents in hati.toml lists it: it may read main and branches.",
+        )
+
     def _on_main(self, stmt: pipeline.Statement) -> Result:
+        self._authorize(stmt, on_main=True)
         self._follow_search_path()
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
-        with self.branches.writing(self.txn == "T"):
-            self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-            return pipeline.execute(self.cur, stmt)
+        tables = locks.tables_to_lock(stmt.node, stmt.analysis)
+        if tables:
+            self.state.locks.acquire(
+                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
+            )
+        try:
+            with self.branches.writing(self.txn == "T"):
+                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
+                return pipeline.execute(self.cur, stmt)
+        finally:
+            if tables and self.txn == "I":
+                self.state.locks.release_all(id(self))
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        self._authorize(stmt, on_main=False)
         self.branches.heal(b)
         stmt.in_branch = True
         a = stmt.analysis
@@ -444,6 +499,7 @@ class Session:
     def _end(self, commit: bool) -> None:
         """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
         committed = False
+        self.cursors.end_transaction()
         try:
             if commit:
                 storage.commit(self.cur)
@@ -451,45 +507,9 @@ class Session:
             else:
                 storage.rollback(self.cur)
         finally:
+            self.state.locks.release_all(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
-
-    def _checkpoint(self, force: bool, database: str) -> Result:
-        """CHECKPOINT as in PostgreSQL: it succeeds while other sessions write.
-
-        DuckDB's plain CHECKPOINT fails while another transaction has written; FORCE
-        CHECKPOINT waits for those transactions (and holds back new statements meanwhile).
-        So: try the plain one, and wait with FORCE only when no other client holds a
-        transaction open (only statements in flight, which end on their own). A CHECKPOINT
-        that waits is cancelled like any statement (CancelRequest).
-        """
-        target = f"CHECKPOINT {database}".strip()
-        try:
-            self.cur.execute(f"FORCE {target}" if force else target).fetchall()
-        except duckdb.TransactionException as exc:
-            text = str(exc)
-            if "transaction local changes" in text:
-                raise ActiveSqlTransaction(
-                    "CHECKPOINT cannot run in a transaction that has changed data",
-                    hint="COMMIT or ROLLBACK this transaction, then run CHECKPOINT.",
-                ) from None
-            if "other write transactions" not in text:
-                raise
-            if self.txn != "I":
-                raise ObjectInUse(
-                    "CHECKPOINT cannot wait for other sessions' writes inside a transaction block",
-                    hint="Run CHECKPOINT outside a transaction block.",
-                ) from None
-            with self.state.sessions_lock:
-                busy = sum(1 for s in self.state.sessions if s is not self and s.txn != "I")
-            if busy:
-                raise ObjectInUse(
-                    "CHECKPOINT cannot run while other sessions have open write transactions",
-                    detail=f"{busy} other session(s) are inside a transaction block.",
-                    hint="Retry once they COMMIT or ROLLBACK.",
-                ) from None
-            self.cur.execute(f"FORCE {target}").fetchall()
-        return command("CHECKPOINT")
 
     # ---------------------------------------------------------------- SET / SHOW
     def _set(self, node: ast.VariableSetStmt) -> Result:
@@ -589,7 +609,7 @@ class Session:
             self._published = values
 
     def _enter_branch(self, name: str) -> None:
-        if name in ("", "main", "default"):
+        if name in ("", "main"):  # 'default' is refused by validate_name, never main
             self.leave_branch()
             return
         validate_name(name)
@@ -603,10 +623,10 @@ class Session:
             self._path_for = None  # the route reset DuckDB's path: follow search_path again
         self.branch = None
 
-    def run_internal(self, sql: str) -> Result:
-        """A statement hati makes for the client's (COPY's), in the client's session."""
+    def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
+        """A statement hati makes for the client's (COPY's, DECLARE's), in its session."""
         try:
-            return self._run(pipeline.compile_one(self.frontend, sql))
+            return self._run(pipeline.compile_one(self.frontend, sql, params))
         except BaseException:
             self.txn = "E" if self.txn == "T" else self.txn
             raise
@@ -646,15 +666,13 @@ class Session:
                 self._path_for = None
 
 
+_WRITING_KINDS = frozenset(
+    "INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX CREATE_OTHER ALTER DROP DROP_OTHER "  # noqa: SIM905
+    "TRUNCATE".split()
+)
+_CHANGING_CALLS = frozenset({"branch_create", "branch_merge", "branch_discard", "branch_resolve"})
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "DEALLOCATE", "COMMENT", "LOCK"})
-_NOT_YET = {
-    "DECLARE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "FETCH": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "CLOSE": "Read the rows in pages with LIMIT / OFFSET instead of a cursor.",
-    "PREPARE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
-    "EXECUTE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
-}
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT", "LOCK"})
 _TWO_PHASE = (
     TransactionStmtKind.TRANS_STMT_PREPARE,
     TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
@@ -662,19 +680,7 @@ _TWO_PHASE = (
 )
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "MERGE",
-        "CREATE",
-        "CREATE_INDEX",
-        "ALTER",
-        "DROP",
-        "TRUNCATE",
-        "EXPLAIN",
-    }
+    "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905
 )
 
 

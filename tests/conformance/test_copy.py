@@ -9,9 +9,12 @@ against a real PostgreSQL in tests/differential/test_copy_bytes.py.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import decimal
 import io
 import socket
 import struct
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -295,3 +298,65 @@ def test_asyncpg_copy_records_and_copy_from_query(hati_server, conn) -> None:
     assert tag == "COPY 1000"
     assert csv == b"0,\n1,n1\n2,n2\n"
     assert back == records
+
+
+TYPED = [
+    ("i2", "smallint", 5),
+    ("i8", "bigint", 2**40),
+    ("f4", "real", 1.5),
+    ("n", "numeric(10,3)", decimal.Decimal("12.345")),
+    ("b", "boolean", True),
+    ("d", "date", dt.date(2024, 2, 29)),
+    ("ts", "timestamp", dt.datetime(2024, 1, 2, 3, 4, 5, 6)),
+    ("iv", "interval", dt.timedelta(days=1, seconds=5)),
+    ("u", "uuid", uuid.UUID(int=5)),
+    ("j", "jsonb", '{"a": 1}'),
+    ("by", "bytea", b"\x00\xff"),
+    ("arr", "integer[]", [1, 2, 3]),
+    ("ta", "text[]", ["a", "b c"]),
+]
+
+
+def test_binary_copy_of_many_types_and_text_round_trip(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE ty (" + ", ".join(f"{n} {t}" for n, t, _ in TYPED) + ")")
+
+    async def go() -> list:
+        c = await asyncpg.connect(
+            host=hati_server.host, port=hati_server.port, user="u", database="hati"
+        )
+        try:
+            await c.copy_records_to_table(
+                "ty", records=[tuple(v for _, _, v in TYPED)], columns=[n for n, _, _ in TYPED]
+            )
+            return list(await c.fetchrow("SELECT * FROM ty"))
+        finally:
+            await c.close()
+
+    assert asyncio.run(go()) == [v for _, _, v in TYPED]
+    out = io.StringIO()
+    cur.copy_expert("COPY ty TO STDOUT", out)
+    cur.execute("DELETE FROM ty")
+    cur.copy_expert("COPY ty FROM STDIN", io.StringIO(out.getvalue()))
+    again = io.StringIO()
+    cur.copy_expert("COPY ty TO STDOUT", again)
+    assert again.getvalue() == out.getvalue()
+
+
+def test_the_audit_records_a_copy_with_its_row_count(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute(TABLE)
+    cur.copy_expert("COPY t FROM STDIN", io.StringIO("1\ta\t1\n2\tb\t2\n"))
+    with pytest.raises(psycopg2.errors.BadCopyFileFormat):
+        cur.copy_expert("COPY t FROM STDIN", io.StringIO("3\tc\n"))
+    cur.copy_expert("COPY t TO STDOUT", io.StringIO())
+    got = rows(
+        cur,
+        'SELECT command, "rows", outcome, sqlstate FROM hati_audit '
+        "WHERE sql LIKE 'COPY%%' ORDER BY seq",
+    )
+    assert got == [
+        ("COPY 2", 2, "ok", None),
+        (None, None, "error", "22P04"),
+        ("COPY 2", 2, "ok", None),
+    ]

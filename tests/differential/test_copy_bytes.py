@@ -104,3 +104,37 @@ def test_what_postgres_sends_loads_the_same_rows(both, options) -> None:
         cur.execute("DELETE FROM t")
         cur.copy_expert(f"COPY t FROM STDIN {options}", io.BytesIO(data))
     assert _copy_out(hc, "COPY t TO STDOUT") == _copy_out(pc, "COPY t TO STDOUT")
+
+
+REFUSED = [
+    "COPY t FROM STDIN (FORMAT xml)",
+    "COPY t FROM STDIN (FORMAT csv, FORCE_QUOTE *)",
+    "COPY t TO STDOUT (FORCE_NOT_NULL (id))",
+    "COPY t TO STDOUT (QUOTE 'x')",
+    "COPY t TO STDOUT (FORMAT csv, QUOTE 'xy')",
+    "COPY t FROM STDIN (DELIMITER ',,')",
+    "COPY t FROM STDIN (FORMAT binary, DELIMITER ',')",
+    "COPY t FROM STDIN (FORMAT binary, HEADER)",
+    "COPY t FROM STDIN (FORMAT csv, DELIMITER ',', QUOTE ',')",
+    "COPY t FROM STDIN (DELIMITER '|', NULL 'a|b')",
+    "COPY t FROM STDIN (FORMAT csv, FORMAT text)",
+    "COPY t FROM STDIN (BOGUS true)",
+    "COPY t (zz) FROM STDIN",
+    "COPY t (id, id) FROM STDIN",
+    "COPY missing_table FROM STDIN",
+    "COPY (SELECT 1 AS x) TO STDOUT (FORMAT csv, FORCE_QUOTE (nothere))",
+]
+
+
+def _sqlstate(cur, sql: str) -> str | None:
+    try:
+        cur.copy_expert(sql, io.BytesIO(b""))
+    except psycopg2.Error as exc:
+        return exc.pgcode
+    return None
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_refused_options_fail_as_in_postgres(both, sql) -> None:
+    pc, hc = both
+    assert _sqlstate(hc, sql) == _sqlstate(pc, sql)

@@ -390,6 +390,17 @@ def test_incompatible_schema_changes_conflict_clearly(cur) -> None:
         "extra",
     ]
     assert live(cur) == ["s"]
+    assert rows(cur, "SELECT * FROM branch_conflicts('s')") == [
+        (
+            "t",
+            "*",
+            '{"extra": null}',
+            '{"extra": "INTEGER"}',
+            '{"extra": "VARCHAR"}',
+            "schema",
+            ["extra"],
+        )
+    ]
 
 
 def test_table_created_on_both_sides_with_the_same_rows_merges(cur) -> None:

@@ -4,6 +4,7 @@ confuse (tables whose columns are named like the merge's own aliases)."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from typing import Any
 
 import psycopg2
@@ -199,3 +200,278 @@ def test_row_conflict_kinds_name_their_columns(cells) -> None:
         (4, 1, 1, "agreed"),
         (5, 1, 1, "same"),
     ]
+
+
+# ------------------------------------------------------------------ constraint conflicts
+def _unique(cur: Any) -> None:
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email VARCHAR UNIQUE, n INTEGER)")
+    cur.execute("INSERT INTO u VALUES (1, 'a', 0)")
+    cur.execute("SELECT branch_create('cx')")
+    cur.execute("INSERT INTO u VALUES (2, 'x', 0)")
+    q(cur, "cx", "INSERT INTO u VALUES (3, 'x', 1)")
+
+
+def _check(cur: Any) -> None:
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, lo INTEGER, hi INTEGER, CHECK (lo < hi))")
+    cur.execute("INSERT INTO u VALUES (1, 1, 10)")
+    cur.execute("SELECT branch_create('cx')")
+    cur.execute("UPDATE u SET lo = 5 WHERE id = 1")
+    q(cur, "cx", "UPDATE u SET hi = 3 WHERE id = 1")
+
+
+def _not_null(cur: Any) -> None:
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, v VARCHAR)")
+    cur.execute("INSERT INTO u VALUES (1, 'one')")
+    cur.execute("SELECT branch_create('cx')")
+    q(cur, "cx", "INSERT INTO u VALUES (2, NULL)")
+    cur.execute("ALTER TABLE u ALTER COLUMN v SET NOT NULL")
+
+
+def _child_orphan(cur: Any) -> None:
+    cur.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id))")
+    cur.execute("INSERT INTO p VALUES (1, 'one'), (2, 'two')")
+    cur.execute("SELECT branch_create('cx')")
+    cur.execute("DELETE FROM p WHERE id = 2")
+    q(cur, "cx", "INSERT INTO u VALUES (11, 2)")
+
+
+CASES = {
+    # kind: (setup, table, key, columns, rows after 'main', after the JSON row)
+    "unique": (
+        _unique,
+        {"id": 3},
+        ["email"],
+        '{"email": "y"}',
+        "SELECT * FROM u ORDER BY id",
+        [(1, "a", 0), (2, "x", 0)],
+        [(1, "a", 0), (2, "x", 0), (3, "y", 1)],
+    ),
+    "check": (
+        _check,
+        {"id": 1},
+        ["lo", "hi"],
+        '{"lo": 2}',
+        "SELECT * FROM u ORDER BY id",
+        [(1, 5, 10)],
+        [(1, 2, 3)],
+    ),
+    "not_null": (
+        _not_null,
+        {"id": 2},
+        ["v"],
+        '{"v": "two"}',
+        "SELECT * FROM u ORDER BY id",
+        [(1, "one")],
+        [(1, "one"), (2, "two")],
+    ),
+    "foreign_key": (
+        _child_orphan,
+        {"id": 11},
+        ["pid"],
+        '{"pid": 1}',
+        "SELECT * FROM u ORDER BY id",
+        [],
+        [(11, 1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("choice", ["main", "values"])
+@pytest.mark.parametrize("kind", list(CASES))
+def test_constraint_conflicts_are_listed_and_resolved(conn, kind: str, choice: str) -> None:
+    setup, key, columns, values, query, after_main, after_values = CASES[kind]
+    cur = conn.cursor()
+    setup(cur)
+    got = conflicts(cur, "cx")
+    assert [(r[0], r[1], r[5], r[6]) for r in got] == [("u", key, kind, columns)]
+    before = rows(cur, query)
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT branch_merge('cx', 'abort')")
+    assert err.value.pgcode == "40001"
+    assert rows(cur, query) == before
+    assert merge(cur, "cx", "manual")[5:] == (1, "conflicts")
+    arg = "main" if choice == "main" else values
+    cur.execute("SELECT branch_resolve('cx', 'u', %s, %s)", (json.dumps(key), arg))
+    assert merge(cur, "cx", "manual")[5:] == (1, "merged")
+    assert rows(cur, query) == (after_main if choice == "main" else after_values)
+
+
+def test_unique_clash_given_to_the_branch_replaces_mains_row(conn) -> None:
+    cur = conn.cursor()
+    _unique(cur)
+    assert merge(cur, "cx", "branch_wins")[5:] == (1, "merged")
+    assert rows(cur, "SELECT * FROM u ORDER BY id") == [(1, "a", 0), (3, "x", 1)]
+
+
+def test_main_wins_drops_the_branchs_side_of_a_constraint_conflict(conn) -> None:
+    cur = conn.cursor()
+    _check(cur)
+    assert merge(cur, "cx", "main_wins")[5:] == (1, "merged")
+    assert rows(cur, "SELECT * FROM u") == [(1, 5, 10)]
+
+
+def test_a_constraint_the_branchs_row_still_breaks_is_40001_not_23xxx(conn) -> None:
+    cur = conn.cursor()
+    _child_orphan(cur)
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT branch_merge('cx', 'branch_wins')")
+    assert err.value.pgcode == "40001"
+    assert rows(cur, "SELECT count(*) FROM u") == [(0,)]
+    assert [r[0] for r in rows(cur, "SELECT * FROM branch_list()")] == ["cx"]
+
+
+def test_a_deleted_parent_row_main_still_references_is_a_conflict(conn) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id))")
+    cur.execute("INSERT INTO p VALUES (1, 'one'), (2, 'two')")
+    cur.execute("SELECT branch_create('pr')")
+    q(cur, "pr", "DELETE FROM p WHERE id = 1")
+    cur.execute("INSERT INTO u VALUES (10, 1)")  # main now references it
+    got = conflicts(cur, "pr")
+    assert [(r[0], r[1], r[5], r[6]) for r in got] == [("p", {"id": 1}, "foreign_key", ["id"])]
+    cur.execute("SELECT branch_resolve('pr', 'p', '{\"id\": 1}', 'main')")
+    assert merge(cur, "pr", "manual")[5:] == (1, "merged")
+    assert rows(cur, "SELECT * FROM p ORDER BY id") == [(1, "one"), (2, "two")]
+
+
+# ------------------------------------------------------------------ foreign keys in branches
+def test_foreign_keys_are_enforced_in_a_branch(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id))")
+    cur.execute("INSERT INTO p VALUES (1, 'one'), (2, 'two')")
+    cur.execute("INSERT INTO u VALUES (10, 1)")
+    cur.execute("SELECT branch_create('fk')")
+    with hati_server.connect(hatidata_branch="fk") as bc:
+        b = bc.cursor()
+        for sql, message in (
+            ("DELETE FROM p WHERE id = 1", 'update or delete on table "p"'),
+            ("INSERT INTO u VALUES (11, 3)", 'insert or update on table "u"'),
+            ("UPDATE u SET pid = 3 WHERE id = 10", 'insert or update on table "u"'),
+        ):
+            with pytest.raises(psycopg2.Error) as err:
+                b.execute(sql)
+            assert err.value.pgcode == "23503", sql
+            assert err.value.pgerror.startswith(f"ERROR:  {message}"), err.value.pgerror
+            bc.rollback()
+        b.execute("INSERT INTO u VALUES (11, 2)")
+        b.execute("DELETE FROM u WHERE id = 10")
+        b.execute("DELETE FROM p WHERE id = 1")  # no longer referenced
+        bc.commit()
+        assert rows(b, "SELECT * FROM u ORDER BY id") == [(11, 2)]
+    # Main writes tables with foreign keys while the branch is live.
+    cur.execute("INSERT INTO u VALUES (12, 2)")
+    cur.execute("UPDATE u SET pid = 2 WHERE id = 10")
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("INSERT INTO u VALUES (13, 9)")
+    assert err.value.pgcode == "23503"
+    conn.rollback()
+    assert rows(cur, "SELECT * FROM u ORDER BY id") == [(10, 2), (12, 2)]
+
+
+@pytest.mark.parametrize("choice", ["main", "branch"])
+def test_a_schema_conflict_is_listed_and_resolved(conn, choice: str) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE s (k INTEGER PRIMARY KEY, x INTEGER)")
+    cur.execute("INSERT INTO s VALUES (1, 10)")
+    cur.execute("SELECT branch_create('sk')")
+    cur.execute("DROP TABLE s")
+    q(cur, "sk", "UPDATE s SET x = 11 WHERE k = 1")
+    assert [(r[0], r[1], r[5]) for r in rows(cur, "SELECT * FROM branch_conflicts('sk')")] == [
+        ("s", "*", "schema")
+    ]
+    assert merge(cur, "sk", "manual")[5:] == (1, "conflicts")
+    cur.execute("SELECT branch_resolve('sk', 's', '*', %s)", (choice,))
+    assert merge(cur, "sk", "manual")[5:] == (1, "merged")
+    got = rows(cur, "SELECT count(*) FROM information_schema.tables WHERE table_name = 's'")
+    if choice == "branch":
+        assert rows(cur, "SELECT * FROM s") == [(1, 11)]
+    else:
+        assert got == [(0,)]
+
+
+@pytest.mark.parametrize("choice", ["main", '{"pid": 1}'])
+def test_a_keyless_row_referencing_a_deleted_parent_is_a_conflict(conn, choice: str) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("CREATE TABLE h (pid INTEGER REFERENCES p(id), note VARCHAR)")
+    cur.execute("INSERT INTO p VALUES (1, 'one'), (2, 'two')")
+    cur.execute("INSERT INTO h VALUES (1, 'kept')")
+    cur.execute("SELECT branch_create('hk')")
+    cur.execute("DELETE FROM p WHERE id = 2")
+    q(cur, "hk", "INSERT INTO h VALUES (2, 'x'), (1, 'y')")
+    value = {"note": "x", "pid": 2}
+    assert conflicts(cur, "hk") == [
+        ("h", value, {"count": 0}, {"count": 0}, {"count": 1}, "foreign_key", ["pid"])
+    ]
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("SELECT branch_merge('hk', 'branch_wins')")
+    assert err.value.pgcode == "40001"
+    cur.execute("SELECT branch_resolve('hk', 'h', %s, %s)", (json.dumps(value), choice))
+    assert merge(cur, "hk", "manual")[6] == "merged"
+    expected = [(1, "kept"), (1, "y")] + ([(1, "x")] if choice != "main" else [])
+    assert rows(cur, "SELECT * FROM h ORDER BY note") == sorted(expected, key=lambda r: r[1])
+
+
+def test_conflict_kind_and_columns_reach_asyncpg_and_psycopg3(hati_server, conn) -> None:
+    """``columns`` is a text[]: binary (asyncpg) and text (psycopg 3) give a list."""
+    import asyncio
+
+    import asyncpg
+    import psycopg
+
+    cur = conn.cursor()
+    cur.execute('CREATE TABLE r (id INTEGER PRIMARY KEY, a INTEGER, "b c" INTEGER)')
+    cur.execute("INSERT INTO r VALUES (1, 1, 1)")
+    cur.execute("SELECT branch_create('dr')")
+    cur.execute('UPDATE r SET a = 2, "b c" = 2 WHERE id = 1')
+    q(cur, "dr", 'UPDATE r SET a = 3, "b c" = 3 WHERE id = 1')
+
+    async def go() -> tuple:
+        c = await asyncpg.connect(
+            host=hati_server.host, port=hati_server.port, user="u", database="hati"
+        )
+        try:
+            stmt = await c.prepare("SELECT * FROM branch_conflicts($1)")
+            described = [(a.name, a.type.name) for a in stmt.get_attributes()]
+            return described, [tuple(r) for r in await stmt.fetch("dr")]
+        finally:
+            await c.close()
+
+    described, got = asyncio.run(go())
+    assert described[5:] == [("kind", "text"), ("columns", "text[]")]
+    assert [(r[5], r[6]) for r in got] == [("update/update", ["a", "b c"])]
+    dsn = f"host={hati_server.host} port={hati_server.port} user=u dbname=hati"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        row = c.execute("SELECT * FROM branch_conflicts(%s)", ("dr",), prepare=True).fetchone()
+        assert row is not None and (row[5], row[6]) == ("update/update", ["a", "b c"])
+    assert [(r[5], r[6]) for r in rows(cur, "SELECT * FROM branch_conflicts('dr')")] == [
+        ("update/update", ["a", "b c"])
+    ]
+
+
+def test_a_table_created_in_a_branch_with_a_foreign_key(hati_server, conn) -> None:
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE zp (id INTEGER PRIMARY KEY, name VARCHAR)")
+    cur.execute("INSERT INTO zp VALUES (1, 'one')")
+    cur.execute("SELECT branch_create('cr')")
+    with closing(hati_server.connect(hatidata_branch="cr")) as bc:
+        bc.autocommit = True
+        b = bc.cursor()
+        b.execute("CREATE TABLE aw (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES zp(id))")
+        b.execute("INSERT INTO zp VALUES (5, 'five')")
+        b.execute("INSERT INTO aw VALUES (1, 1), (2, 5)")
+        with pytest.raises(psycopg2.Error) as err:
+            b.execute("INSERT INTO aw VALUES (3, 9)")
+        assert err.value.pgcode == "23503"
+        with pytest.raises(psycopg2.Error) as err:
+            b.execute("DELETE FROM zp WHERE id = 5")
+        assert err.value.pgcode == "23503"
+    assert rows(cur, "SELECT * FROM zp ORDER BY id") == [(1, "one")]  # main untouched
+    assert merge(cur, "cr", "abort")[6] == "merged"
+    assert rows(cur, "SELECT * FROM aw ORDER BY id") == [(1, 1), (2, 5)]
+    with pytest.raises(psycopg2.Error) as err:
+        cur.execute("INSERT INTO aw VALUES (3, 9)")  # the merged table keeps its foreign key
+    assert err.value.pgcode == "23503"

@@ -209,8 +209,11 @@ def test_merge_agents_permission_without_auth(tmp_path: Path) -> None:
         worker = server.connect(agent="worker")
         judge = server.connect(agent="judge")
         with worker.cursor() as w, judge.cursor() as j:
-            w.execute("CREATE TABLE plan (id INT PRIMARY KEY, v INT)")
-            w.execute("INSERT INTO plan VALUES (1, 1)")
+            j.execute("CREATE TABLE plan (id INT PRIMARY KEY, v INT)")  # main: the judge's
+            j.execute("INSERT INTO plan VALUES (1, 1)")
+            with pytest.raises(psycopg2.Error) as info:
+                w.execute("UPDATE plan SET v = 5")  # outside merge_agents: no direct write
+            assert info.value.pgcode == "42501"
             w.execute("SELECT branch_create('w1')")
             w.execute("SELECT * FROM branch_query('w1', 'UPDATE plan SET v = 2')")
             with pytest.raises(psycopg2.Error) as info:

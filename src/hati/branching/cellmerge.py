@@ -44,6 +44,8 @@ class TableMerge(Protocol):
 
     def row_json(self, prefix: str, alias: str) -> str: ...
 
+    planned: bool
+
 
 def _any(parts: list[str]) -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
@@ -82,7 +84,10 @@ def plan(tm: TableMerge) -> list[Conflict]:
             f"{tch} AS {n(f'tch{i}')}, {och} AS {n(f'och{i}')}, "
             f"({tch} AND {och} AND {t_i} IS DISTINCT FROM {o_i}) AS {n(f'cf{i}')}"
         )
-    flagged = f"SELECT {w}.*, {', '.join(flags)}, false AS {n('tk')} FROM ({base_sql}) {w}"
+    flagged = (
+        f"SELECT {w}.*, {', '.join(flags)}, false AS {n('tk')}, false AS {n('dr')}, false AS {n('wb')} "
+        f"FROM ({base_sql}) {w}"
+    )
     x = n("x")
     cf_any = _any([f"{x}.{n(f'cf{i}')}" for i, _ in enumerate(tm.cols)])
     kind = (
@@ -93,6 +98,7 @@ def plan(tm: TableMerge) -> list[Conflict]:
     tm.cur.execute(
         f"CREATE TEMP TABLE {tm.t('w')} AS SELECT {x}.*, {kind} AS {n('kind')} FROM ({flagged}) {x}"
     )
+    tm.planned = True
     c = n("c")
 
     def flag_list(p: str) -> str:
@@ -132,8 +138,10 @@ def _j(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def mark_taken(tm: TableMerge, keys: set[str]) -> None:
-    """Set ``tk`` on the work rows whose key is in ``keys`` (canonical JSON keys)."""
+def mark_taken(tm: TableMerge, keys: set[str], flag: str = "tk") -> None:
+    """Set ``flag`` on the work rows whose key is in ``keys`` (canonical JSON keys):
+    ``tk`` takes the branch's conflicting cells, ``dr`` drops the branch's side, ``wb``
+    takes the branch's whole row."""
     if not keys:
         return
     n, kt = tm.n, tm.t("k")
@@ -155,7 +163,78 @@ def mark_taken(tm: TableMerge, keys: set[str]) -> None:
         tm.cur.executemany(f"INSERT INTO {kt} VALUES ({marks})", rows)
     w, k = n("w"), n("k")
     tm.cur.execute(
-        f"UPDATE {tm.t('w')} {w} SET {n('tk')} = true FROM {kt} {k} WHERE {_key_match(tm, w, k)}"
+        f"UPDATE {tm.t('w')} {w} SET {n(flag)} = true FROM {kt} {k} WHERE {_key_match(tm, w, k)}"
+    )
+
+
+def _go(tm: TableMerge, w: str) -> str:
+    """The branch's change of the row applies (no conflict, or it was given the branch)."""
+    n = tm.n
+    return f"(({w}.{n('kind')} IS NULL OR {w}.{n('tk')} OR {w}.{n('wb')}) AND NOT {w}.{n('dr')})"
+
+
+def _present(tm: TableMerge, w: str) -> str:
+    """The row is in ours now."""
+    n = tm.n
+    return f"(({w}.{n('oc')} AND NOT {w}.{n('oa')}) OR (NOT {w}.{n('oc')} AND NOT {w}.{n('ba')}))"
+
+
+def _take_cell(tm: TableMerge, w: str, i: int) -> str:
+    n = tm.n
+    tch, cf = (f"{w}.{n(f'{p}{i}')}" for p in ("tch", "cf"))
+    tk = f"{w}.{n('tk')}"
+    return (
+        f"((({tch} AND (NOT {cf} OR {tk})) OR (NOT {w}.{n('ta')} AND {w}.{n('wb')})) "
+        f"AND NOT {w}.{n('dr')})"
+    )
+
+
+def merged_sql(tm: TableMerge) -> str:
+    """The rows the branch changed as the merge leaves them (absent ones left out), with
+    the table's column names, plus the merge's own: the row's key and its three sides
+    as JSON (``key``, ``bj``, ``oj``, ``tj``)."""
+    n, w = tm.n, tm.n("w")
+    go, present = _go(tm, w), _present(tm, w)
+    ta = f"{w}.{n('ta')}"
+    after = f"((NOT {ta} AND ({present} OR {go})) OR ({ta} AND {present} AND NOT {go}))"
+    vals = ", ".join(
+        f"CASE WHEN NOT {present} THEN {w}.{n(f't{i}')} WHEN {ta} OR NOT {_take_cell(tm, w, i)} "
+        f"THEN {w}.{n(f'o{i}')} ELSE {w}.{n(f't{i}')} END AS {qident(c)}"
+        for i, c in enumerate(tm.cols)
+    )
+    sides = (
+        f"{struct_key(tm, w)} AS {n('key')}, "
+        f"CASE WHEN {w}.{n('ba')} THEN NULL ELSE {tm.row_json('b', w)} END AS {n('bj')}, "
+        f"CASE WHEN NOT {present} THEN NULL ELSE {tm.row_json('o', w)} END AS {n('oj')}, "
+        f"CASE WHEN {ta} THEN NULL ELSE {tm.row_json('t', w)} END AS {n('tj')}"
+    )
+    return f"SELECT {vals}, {sides} FROM {tm.t('w')} {w} WHERE {after}"
+
+
+def final_sql(tm: TableMerge, ours: str, ours_cols: set[str]) -> str:
+    """The whole table as the merge leaves it (``cols`` only)."""
+    n, w, o = tm.n, tm.n("w"), tm.n("o")
+    proj = ", ".join(
+        f"{o}.{qident(c)}" if c in ours_cols else f"NULL::{tm.types[c]}" for c in tm.cols
+    )
+    names = ", ".join(qident(c) for c in tm.cols)
+    return (
+        f"SELECT {proj} FROM {ours} {o} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {tm.t('w')} {w} WHERE {_key_match(tm, w, o)}) "
+        f"UNION ALL SELECT {names} FROM ({merged_sql(tm)}) {n('m')}"
+    )
+
+
+def changed_sql(tm: TableMerge) -> str:
+    """The work rows (key, JSON sides, and ours' value of every column)."""
+    n, w = tm.n, tm.n("w")
+    vals = ", ".join(f"{w}.{n(f'o{i}')} AS {qident(c)}" for i, c in enumerate(tm.cols))
+    return (
+        f"SELECT {vals}, {struct_key(tm, w)} AS {n('key')}, "
+        f"CASE WHEN {w}.{n('ba')} THEN NULL ELSE {tm.row_json('b', w)} END AS {n('bj')}, "
+        f"CASE WHEN NOT {_present(tm, w)} THEN NULL ELSE {tm.row_json('o', w)} END AS {n('oj')}, "
+        f"CASE WHEN {w}.{n('ta')} THEN NULL ELSE {tm.row_json('t', w)} END AS {n('tj')}, "
+        f"{_present(tm, w)} AS {n('present')} FROM {tm.t('w')} {w}"
     )
 
 
@@ -165,18 +244,14 @@ def apply(
     mark_taken(tm, take)
     n, cur, wt = tm.n, tm.cur, tm.t("w")
     w, o, x = n("w"), n("o"), n("x")
-    go = f"({w}.{n('kind')} IS NULL OR {w}.{n('tk')})"
-    present = (
-        f"(({w}.{n('oc')} AND NOT {w}.{n('oa')}) OR (NOT {w}.{n('oc')} AND NOT {w}.{n('ba')}))"
-    )
+    go, present = _go(tm, w), _present(tm, w)
     idx = {c: i for i, c in enumerate(tm.cols)}
     ours_cols = set(tm.ours.names) if tm.ours.rel else set(tm.cols)
     insert_cols = [c for c in tm.cols if c in ours_cols]
     set_cols = [c for c in insert_cols if c not in tm.key]
 
     def take_cell(c: str) -> str:
-        i = idx[c]
-        return f"({w}.{n(f'tch{i}')} AND (NOT {w}.{n(f'cf{i}')} OR {w}.{n('tk')}))"
+        return _take_cell(tm, w, idx[c])
 
     def count(sql: str) -> int:
         row = cur.execute(sql).fetchone()
@@ -221,23 +296,30 @@ def _apply_values(
     where = " AND ".join(f"{qident(k)} = ?::{tm.types[k]}" for k in tm.key)
     row = tm.cur.execute(f"SELECT count(*) FROM {ours} WHERE {where}", params).fetchone()
     ours_cols = set(tm.ours.names) if tm.ours.rel else set(tm.cols)
+    given = [c for c in values if c in ours_cols]
     if not (row and row[0]):
+        # Not in ours (main deleted it, or the branch's row was set aside): the branch's
+        # row with the given values.
         insert_cols = [c for c in tm.cols if c in ours_cols]
         w = tm.n("w")
         wwhere = " AND ".join(f"{w}.{qident(k)} = ?::{tm.types[k]}" for k in tm.key)
+        picks, args = [], []
+        for c in insert_cols:
+            if c in values:
+                picks.append(f"?::{tm.types[c]}")
+                args.append(values[c])
+            elif c in tm.key:
+                picks.append(f"{w}.{qident(c)}")
+            else:
+                picks.append(f"{w}.{tm.n(f't{tm.cols.index(c)}')}")
         tm.cur.execute(
-            f"INSERT INTO {ours} ({', '.join(qident(c) for c in insert_cols)}) SELECT "
-            + ", ".join(
-                f"{w}.{qident(c)}" if c in tm.key else f"{w}.{tm.n(f't{tm.cols.index(c)}')}"
-                for c in insert_cols
-            )
-            + f" FROM {tm.t('w')} {w} WHERE {wwhere}",
-            params,
+            f"INSERT INTO {ours} ({', '.join(qident(c) for c in insert_cols)}) "
+            f"SELECT {', '.join(picks)} FROM {tm.t('w')} {w} WHERE {wwhere}",
+            args + params,
         )
         counts.inserted += 1
-    else:
-        counts.updated += 1
-    given = [c for c in values if c in ours_cols]
+        return
+    counts.updated += 1
     if given:
         sets = ", ".join(f"{qident(c)} = ?::{tm.types[c]}" for c in given)
         tm.cur.execute(

@@ -22,13 +22,33 @@ _INDEX_HEAD = re.compile(
     re.IGNORECASE,
 )
 _OTHER_UNIQUE = re.compile(r"\b(UNIQUE|REFERENCES)\b", re.IGNORECASE)
+_NAME = r'(?:"(?:[^"]|"")*"|[^\s(."]+)'
+_PAREN = r'\((?:"(?:[^"]|"")*"|[^")])*\)'
+# DuckDB spells every foreign key as a table constraint, after the columns.
+_FOREIGN_KEY = re.compile(
+    rf",\s*FOREIGN\s+KEY\s*{_PAREN}\s*REFERENCES\s+{_NAME}(?:\.{_NAME})*\s*{_PAREN}",
+    re.IGNORECASE,
+)
 
 
-def ddl_body(ddl: str) -> str | None:
+_QUALIFIED_REFERENCE = re.compile(rf"(\bREFERENCES\s+)(?:{_NAME}\.)+({_NAME})", re.IGNORECASE)
+
+
+def ddl_body(ddl: str, foreign_keys: bool = False) -> str | None:
     """What follows ``CREATE TABLE <name>(`` in a table's DDL (columns and constraints),
-    so the same shape can be created under another name; None if it cannot be cut."""
+    so the same shape can be created under another name; None if it cannot be cut.
+    Without ``foreign_keys`` the body has none: a copy in a branch or a snapshot would
+    reference a table of its own schema (a view, or nothing); a branch checks its
+    foreign keys itself (constraints.py)."""
     m = _CREATE_HEAD.match(ddl)
-    return None if m is None else ddl[m.end() :]
+    if m is None:
+        return None
+    body = ddl[m.end() :]
+    if not foreign_keys:
+        return _FOREIGN_KEY.sub("", body)
+    # DuckDB qualifies a reference outside the default schema (a branch's): the copy
+    # references the table of its own schema.
+    return _QUALIFIED_REFERENCE.sub(r"\1\2", body)
 
 
 def copy_table(
@@ -36,7 +56,7 @@ def copy_table(
 ) -> None:
     """Copy a table with its constraints (CTAS would drop the primary key)."""
     src_schema, src_table = space.physical(cur, src)
-    body = ddl_body(space.db.table_sql(cur, src_schema, src_table))
+    body = ddl_body(space.db.table_sql(cur, src_schema, src_table), schema == layout.MAIN)
     if body is None:
         cur.execute(f"CREATE TABLE {qname(schema, name)} AS SELECT * FROM {src}")
         return

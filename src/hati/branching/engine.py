@@ -190,6 +190,7 @@ class BranchEngine:
                 self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
+                self.space.foreign_keys = None  # main's DDL before the fork went unseen
                 return b
         finally:
             self._gate.release_exclusive()
@@ -278,6 +279,7 @@ class BranchEngine:
                     txn.rollback_only()
             if result.status == "merged":
                 self._forget(b)
+                self.space.foreign_keys = None  # the merge may have created tables
         if result.status == "merged":
             self.collect_garbage(cur)
         return result
@@ -335,7 +337,10 @@ class EngineSession:
         """Before a write on main: keep what live branches still read (the statement's
         analysis and plain write are asked for only when main has live children)."""
         if self._engine.catalog.children(MAIN_ID):
-            self._router.before_main_write(analysis(), write())
+            a = analysis()
+            if a.kind not in ("INSERT", "UPDATE", "DELETE"):
+                self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
+            self._router.before_main_write(a, write())
 
     def prepare(
         self, b: Branch, a: Analysis, write: Callable[[], PlainWrite | None]

@@ -9,14 +9,16 @@ retires the branch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from hati.branching import copy, delta, layout, store
+from hati.branching import cellmerge, copy, delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch
+from hati.branching.constraints import MergeChecks, foreign_keys
 from hati.branching.space import Space
 from hati.branching.tablemerge import Conflict, Side, TableCounts, TableMerge, canonical_key
 from hati.errors import InvalidParameter, SerializationFailure
@@ -57,15 +59,20 @@ class Merger:
     ) -> list[TableMerge]:
         ns = self.space.namespace(cur, b)
         out = []
-        for i, table in enumerate(ns.changed):
+        # A table on either side of a foreign key merges through the checked path, and
+        # referenced tables merge first (a created table's rows may reference theirs).
+        fks = foreign_keys(cur) + foreign_keys(cur, b.schema)
+        linked = {t.lower() for fk in fks for t in (fk.child, fk.parent)}
+        parents = {fk.parent.lower() for fk in fks}
+        order = sorted(enumerate(ns.changed), key=lambda it: (it[1].lower() not in parents, it[0]))
+        for i, table in order:
             if only is not None and table != only:
                 continue
             base_rel = self.space.base_rel(cur, b, table)
             ours_rel = self.space.current_rel(cur, b.parent_id, table)
             if table in ns.deltas:
-                out.append(
-                    self._delta_merge(cur, b, table, base_rel, ours_rel, f"{tag}_{i}", merging)
-                )
+                fast = merging and table.lower() not in linked
+                out.append(self._delta_merge(cur, b, table, base_rel, ours_rel, f"{tag}_{i}", fast))
                 continue
             theirs_rel = qname(b.schema, table) if table in ns.local else None
             base, ours, theirs = (self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel))
@@ -113,7 +120,7 @@ class Merger:
         tm.real_theirs = qname(b.schema, table)  # the overlay view
         return tm
 
-    def plan(self, tm: TableMerge) -> list[Conflict]:
+    def plan(self, tm: TableMerge, listing: bool = False) -> list[Conflict]:
         if tm.fast is not None:
             return []  # the parent has not changed the table: nothing can conflict
         if tm.theirs.rel is None:  # dropped in the branch
@@ -124,7 +131,11 @@ class Merger:
             if not tm.branch_changed():
                 return []
             return [Conflict(tm.table, "*", "table", "dropped", "changed", "schema")]
-        _check_schema(tm)
+        problem = _schema_problem(tm)
+        if problem is not None:
+            if not listing:
+                raise problem[0]
+            return [_schema_conflict(tm, problem[1])]
         return tm.plan()
 
     # ------------------------------------------------------------------ reads
@@ -145,13 +156,21 @@ class Merger:
     def conflicts(
         self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str | None = None
     ) -> list[Conflict]:
-        out: list[Conflict] = []
-        for tm in self.table_merges(cur, b, "c", only=table):
-            try:
-                out.extend(self.plan(tm))
-            finally:
+        """Row conflicts, then the constraints the merged result would break (with the
+        recorded resolutions, and the branch's side where none is recorded)."""
+        merges = self.table_merges(cur, b, "c")
+        try:
+            plans = [(tm, self.plan(tm, listing=True)) for tm in merges]
+            out = [c for _, cs in plans for c in cs]
+            resolutions = store.resolutions(cur, b.id)
+            for tm, cs in plans:
+                if tm.planned and tm.key:
+                    cellmerge.mark_taken(tm, _listing_take(cs, resolutions))
+            out += MergeChecks(self.space, cur, b, merges).violations()
+        finally:
+            for tm in merges:
                 tm.cleanup()
-        return out
+        return [c for c in out if table is None or c.table == table]
 
     def check_resolution(
         self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, key: str, choice: str
@@ -163,7 +182,7 @@ class Merger:
             values, choice = _resolution_values(choice), "values"
         choice = {"ours": "main", "theirs": "branch"}.get(choice, choice)
         row_key = canonical_key(key)
-        if row_key not in {c.key for c in self.conflicts(cur, b, table)}:
+        if row_key not in {c.key for c in self.conflicts(cur, b) if c.table == table}:
             raise InvalidParameter(
                 f'branch "{b.name}" has no conflict on table "{table}" at key {row_key}',
                 hint=f"SELECT * FROM branch_conflicts('{b.name}') lists the rows to resolve.",
@@ -192,34 +211,120 @@ class Merger:
         parent_schema = (
             None if b.parent_id == MAIN_ID else self.space.catalog.branches[b.parent_id].schema
         )
-        total = TableCounts()
         merges = self.table_merges(cur, b, "m", merging=True)
+        try:
+            result = self._apply(cur, b, strategy, resolutions, merges, parent_schema)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction drops them
+                for tm in merges:
+                    tm.cleanup()
+            raise
+        for tm in merges:
+            tm.cleanup()
+        return result
+
+    def _apply(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        strategy: str,
+        resolutions: dict[tuple[str, str], tuple[str, str | None]],
+        merges: list[TableMerge],
+        parent_schema: str | None,
+    ) -> MergeResult:
         plans = [(tm, self.plan(tm)) for tm in merges]
         conflicts = [c for _, cs in plans for c in cs]
         if conflicts and strategy == "abort":
-            first = conflicts[0]
-            raise SerializationFailure(
-                f'merge of "{b.name}" aborted: {len(conflicts)} conflicting row(s)',
-                detail=f"first conflict: table {first.table}, key {first.key}",
-                hint="SELECT * FROM branch_conflicts('<branch>') lists them; merge with "
-                "'branch_wins', 'main_wins' or resolve them and use 'manual'.",
-            )
+            raise _aborted(b, conflicts)
+        choices = {}
+        for tm, cs in plans:
+            if strategy == "manual":
+                take = _listing_take(cs, resolutions)  # what branch_conflicts assumed
+                known = [c for c in cs if (c.table, c.key) in resolutions]
+                _, custom = _choices(strategy, known, resolutions)
+            else:
+                take, custom = _choices(strategy, cs, resolutions)
+            choices[tm.table] = (take, custom)
+            if tm.planned and tm.key:
+                cellmerge.mark_taken(tm, take)
+        checks = MergeChecks(self.space, cur, b, merges)
+        violations = checks.violations()
+        conflicts += violations
+        if violations and strategy == "abort":
+            raise _aborted(b, violations)
         if strategy == "manual":
             unresolved = [c for c in conflicts if (c.table, c.key) not in resolutions]
             if unresolved:
-                for tm in merges:
-                    tm.cleanup()
                 return MergeResult(b.name, strategy, 0, 0, 0, len(unresolved), "conflicts")
-        for tm, cs in plans:
-            take, custom = _choices(strategy, cs, resolutions)
-            counts = self._apply_table(cur, b, tm, parent_schema, take, custom, bool(cs))
-            total.inserted += counts.inserted
-            total.updated += counts.updated
-            total.deleted += counts.deleted
-            tm.cleanup()
+        evict = self._settle_constraints(
+            b, strategy, resolutions, merges, checks, violations, choices
+        )
+        total = TableCounts()
+        try:
+            for tm, cs in plans:
+                take, custom = choices[tm.table]
+                target = qname(parent_schema or layout.MAIN, tm.table)
+                for key in evict.get(tm.table, []):
+                    checks.evict(tm, key, target)
+                counts = self._apply_table(cur, b, tm, parent_schema, take, custom, bool(cs))
+                total.inserted += counts.inserted
+                total.updated += counts.updated
+                total.deleted += counts.deleted
+        except duckdb.ConstraintException as exc:
+            raise SerializationFailure(
+                f'merge of "{b.name}" aborted: the merged rows violate a constraint',
+                detail=str(exc).split("\n", 1)[0],
+                hint="SELECT * FROM branch_conflicts('<branch>') lists the rows; resolve "
+                "them with branch_resolve, then merge with 'manual'.",
+            ) from exc
         return MergeResult(
             b.name, strategy, total.inserted, total.updated, total.deleted, len(conflicts), "merged"
         )
+
+    def _settle_constraints(
+        self,
+        b: Branch,
+        strategy: str,
+        resolutions: dict[tuple[str, str], tuple[str, str | None]],
+        merges: list[TableMerge],
+        checks: MergeChecks,
+        violations: list[Conflict],
+        choices: dict[str, tuple[set[str], dict[str, dict[str, Any]]]],
+    ) -> dict[str, list[str]]:
+        """Decide the constraint conflicts (drop the branch's side, take its row, or the
+        given values) until the merged result breaks none; 40001 if it still would.
+        Returns the rows whose unique clashes main's rows make way for."""
+        by_table = {tm.table: tm for tm in merges}
+        evict: dict[str, list[str]] = {}
+        decided: set[tuple[str, str, str]] = set()
+        for _ in range(4):
+            pending = [
+                c
+                for c in violations
+                if (c.table, c.key, c.kind) not in decided
+                and not (c.kind == "unique" and c.key in evict.get(c.table, []))
+            ]
+            if not pending:
+                return evict
+            for c in pending:
+                if strategy == "manual":
+                    if (c.table, c.key) not in resolutions:  # the resolutions made it
+                        raise _aborted(b, [c], settled=True)
+                    choice, values = resolutions[(c.table, c.key)]
+                else:
+                    choice, values = ("branch" if strategy == "branch_wins" else "main"), None
+                _decide(by_table[c.table], c, choice, values, checks, choices, evict)
+                decided.add((c.table, c.key, c.kind))
+            violations = checks.violations()
+            still = [
+                c
+                for c in violations
+                if (c.table, c.key, c.kind) in decided
+                and not (c.kind == "unique" and c.key in evict.get(c.table, []))
+            ]
+            if still:
+                raise _aborted(b, still, settled=True)
+        raise _aborted(b, violations, settled=True)
 
     def _apply_table(
         self,
@@ -284,23 +389,100 @@ class Merger:
         tm.ours = self._side(cur, ours_rel)
 
 
-def _check_schema(tm: TableMerge) -> None:
+def _schema_conflict(tm: TableMerge, col: str | None) -> Conflict:
+    """branch_conflicts' row for schema changes that cannot merge (the merge fails)."""
+    base, ours, theirs = (_types(s) for s in (tm.base, tm.ours, tm.theirs))
+    if col is None:  # created on both sides
+        return Conflict(tm.table, "*", None, json.dumps(ours), json.dumps(theirs), "schema")
+    return Conflict(
+        tm.table,
+        "*",
+        json.dumps({col: base.get(col)}),
+        json.dumps({col: ours.get(col)}),
+        json.dumps({col: theirs.get(col)}),
+        "schema",
+        [col],
+    )
+
+
+def _schema_problem(tm: TableMerge) -> tuple[SerializationFailure, str | None] | None:
+    """Schema changes that cannot merge: the error, and the column (None: the table)."""
     base, ours, theirs = _types(tm.base), _types(tm.ours), _types(tm.theirs)
     if tm.base.rel is None and tm.ours.rel is not None and ours != theirs:
-        raise SerializationFailure(
+        return SerializationFailure(
             f'table "{tm.table}" was created on both sides with different columns',
             hint="Drop or rename it in the branch, then merge again.",
-        )
+        ), None
     if tm.base.rel is None or theirs == base or ours in (base, theirs):
-        return
-    for col in set(base) | set(ours) | set(theirs):
+        return None
+    for col in sorted(set(base) | set(ours) | set(theirs)):
         o, t, bb = ours.get(col), theirs.get(col), base.get(col)
         if o != bb and t != bb and o != t:
-            raise SerializationFailure(
+            return SerializationFailure(
                 f'incompatible schema changes to "{tm.table}": column "{col}" is '
                 f"{o or 'dropped'} in the parent and {t or 'dropped'} in the branch",
                 hint="Make the column agree on one side, then merge again.",
-            )
+            ), col
+    return None
+
+
+def _decide(
+    tm: TableMerge,
+    c: Conflict,
+    choice: str,
+    values: str | None,
+    checks: MergeChecks,
+    choices: dict[str, tuple[set[str], dict[str, dict[str, Any]]]],
+    evict: dict[str, list[str]],
+) -> None:
+    """Settle one constraint conflict: 'branch' takes the branch's whole row (main's
+    rows that clash on a unique key make way); otherwise the branch's side is dropped,
+    and JSON values are set over the merged row."""
+    if not tm.key:  # a multiset: the copies of its value the branch added
+        if choice != "branch":
+            tm.dropped.add(c.key)
+        if choice == "values" and values:
+            choices[c.table][1][c.key] = json.loads(values)
+    elif choice == "branch":
+        cellmerge.mark_taken(tm, {c.key}, "wb")
+        if c.kind == "unique":
+            evict.setdefault(c.table, []).append(c.key)
+    else:
+        if choice == "values" and values:
+            row = checks.merged_row(tm, c.key) or {}
+            choices[c.table][1][c.key] = {**row, **json.loads(values)}
+        cellmerge.mark_taken(tm, {c.key}, "dr")
+
+
+def _aborted(b: Branch, conflicts: list[Conflict], settled: bool = False) -> SerializationFailure:
+    first = conflicts[0]
+    what = f"{first.kind} conflict" if first.kind else "conflict"
+    if settled:
+        return SerializationFailure(
+            f'merge of "{b.name}" aborted: the merged rows would still violate a constraint',
+            detail=f"{what}: table {first.table}, key {first.key}, columns "
+            f"{', '.join(first.columns)}",
+            hint="Resolve the row with branch_resolve(..., 'main') or a JSON row that "
+            "meets the constraint, then merge with 'manual'.",
+        )
+    return SerializationFailure(
+        f'merge of "{b.name}" aborted: {len(conflicts)} conflicting row(s)',
+        detail=f"first conflict: table {first.table}, key {first.key} ({what})",
+        hint="SELECT * FROM branch_conflicts('<branch>') lists them; merge with "
+        "'branch_wins', 'main_wins' or resolve them and use 'manual'.",
+    )
+
+
+def _listing_take(
+    conflicts: list[Conflict], resolutions: dict[tuple[str, str], tuple[str, str | None]]
+) -> set[str]:
+    """The conflict keys whose branch side the merged result has, as branch_conflicts
+    shows it: recorded as 'branch', or not resolved yet."""
+    return {
+        c.key
+        for c in conflicts
+        if resolutions.get((c.table, c.key), ("branch", None))[0] == "branch"
+    }
 
 
 def _choices(

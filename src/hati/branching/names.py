@@ -21,6 +21,11 @@ def validate_name(name: object) -> str:
         )
     if name.lower() == MAIN:
         raise InvalidParameter("'main' is reserved for the shared state")
+    if name.lower() == "default":  # SET hatidata_branch = DEFAULT means main: no look-alike
+        raise InvalidParameter(
+            "'default' is reserved and names no branch",
+            hint="Use RESET hatidata_branch (or 'main') for main, or choose another name.",
+        )
     return name
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from hati.branching import copy, delta, layout, store
+from hati.branching import constraints, copy, delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch
 from hati.branching.snapshots import Snapshots
 from hati.branching.space import Namespace, Space, points_at
@@ -122,6 +122,7 @@ class Router:
             dw = None  # the statement reads another branch table through its delta schema
         if not self._prepare_creates(cur, b, a, ns):
             return None
+        self._prepare_references(cur, b, a, ns)
         self._prepare_writes(cur, b, a, ns, dw, plan)
         self._prepare_reads(cur, b, a, ns)
         if plan.delta is not None:
@@ -147,6 +148,26 @@ class Router:
             if ref.name in ns.views:
                 cur.execute(f"DROP VIEW {qname(b.schema, ref.name)}")
         return True
+
+    def _prepare_references(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, ns: Namespace
+    ) -> None:
+        """A table created with a foreign key to ``p``: DuckDB looks ``p`` up in the
+        branch's schema, where it must be a table, so ``p`` becomes a full copy."""
+        for name in constraints.referenced_tables(a.node) if a.creates else ():
+            if name in ns.local:
+                continue
+            b.touched.add(name.lower())
+            if name in ns.deltas:
+                copy.to_full(self.space, cur, b, name)
+            else:
+                src = None if name in ns.dropped else self.space.base_rel(cur, b, name)
+                if src is None:
+                    continue  # DuckDB reports the missing table
+                if name in ns.views:
+                    cur.execute(f"DROP VIEW {qname(b.schema, name)}")
+                copy.copy_table(self.space, cur, src, b.schema, name)
+            ns.local.add(name)
 
     def _prepare_writes(
         self,
@@ -248,6 +269,8 @@ class Router:
             if ok:
                 self._record_delta(cur, b, plan)
         if ok:
+            written = {r.name.lower() for r in a.writes}
+            constraints.check_branch_write(self.space, cur, b, written, a.node)
             for ref in a.drops:  # so the parent's table stays hidden
                 if not a.is_view:
                     store.record_drop(cur, b.id, ref.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -67,6 +68,9 @@ class Space:
         # (branch, table, column) marks known committed in the delta-columns table: a
         # write that assigns the same column again need not insert (1 ms) what is there.
         self.marked: set[tuple[int, str, str]] = set()
+        # Main's foreign keys as constraints.py read them (None: read them again; any
+        # DDL on main and every fork forget them).
+        self.foreign_keys: list[Any] | None = None
 
     def forget(self, branch_id: int) -> None:
         """Drop the caches of a retired branch."""

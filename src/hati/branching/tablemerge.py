@@ -71,6 +71,9 @@ class TableMerge:
         self.real_ours: str | None = ours.rel
         self.real_theirs: str | None = theirs.rel  # the branch's whole table
         self.fast: tuple[str, list[str]] | None = None
+        self.planned = False  # plan() built the diffs (and, keyed, cellmerge's work table)
+        # Multiset values whose added copies a constraint conflict keeps out (merge.py).
+        self.dropped: set[str] = set()
 
     # ----------------------------------------------------------------- helpers
     def t(self, name: str) -> str:
@@ -188,6 +191,7 @@ class TableMerge:
             self.cur.execute(f"CREATE TEMP TABLE {self.t('o')} AS {self.diff_sql(self.ours)}")
         if self.key:
             return cellmerge.plan(self)
+        self.planned = True
         return self._plan_bag()
 
     def _plan_bag(self) -> list[Conflict]:
@@ -231,7 +235,7 @@ class TableMerge:
             f"SELECT {_struct(self.cols, n('c'))} FROM {c} {n('c')}"
         ).fetchall()
         skip = [canonical_key(str(r[0])) for r in conflicts]
-        skip = [k for k in skip if k not in take_theirs]
+        skip = [k for k in skip if k not in take_theirs] + sorted(self.dropped)
         if skip:
             skipped = [[json.loads(k).get(col) for col in self.cols] for k in skip]
             a = self.t("a")

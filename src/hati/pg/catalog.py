@@ -330,8 +330,16 @@ EMPTY_SQL = "".join(
     + ") WHERE false;\n"
     for name, cols in _EMPTY.items()
 )
+# The session's open cursors: Session publishes their names when a statement reads it.
+EMPTY_SQL += (
+    f"CREATE OR REPLACE VIEW {HIDDEN}.pg_cursors AS SELECT name, NULL::VARCHAR AS statement, "
+    "false AS is_holdable, false AS is_binary, false AS is_scrollable, "
+    "NULL::TIMESTAMPTZ AS creation_time "
+    "FROM (SELECT unnest(coalesce(getvariable('hati_cursors'), []::VARCHAR[])) AS name);\n"
+)
 
 _FILTERED = (
+    "pg_cursors",
     "pg_namespace",
     "pg_type",
     "pg_class",

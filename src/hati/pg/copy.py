@@ -25,6 +25,7 @@ from pglast.stream import RawStream
 
 from hati.errors import (
     BadCopyFileFormat,
+    DuplicateColumn,
     FeatureNotSupported,
     InvalidParameter,
     SyntaxError_,
@@ -162,27 +163,27 @@ def _apply(s: CopySpec, given: dict[str, str]) -> None:  # noqa: C901 - PostgreS
     if "\r" in s.null or "\n" in s.null:
         raise FeatureNotSupported("COPY null representation cannot use newline or carriage return")
     if csv and s.delimiter == s.quote:
-        raise FeatureNotSupported("COPY delimiter and quote must be different")
+        raise InvalidParameter("COPY delimiter and quote must be different")
     if s.delimiter in s.null and not s.binary:
         raise FeatureNotSupported("COPY delimiter must not appear in the NULL specification")
 
 
 def target_columns(s: CopySpec, available: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """The columns the data holds: the column list's, or all of the table's."""
-    if s.columns is None:
-        return list(available)
     by_name = {name: oid for name, oid in available}
     out: list[tuple[str, int]] = []
-    for name in s.columns:
+    for name in s.columns if s.columns is not None else by_name:
         if name not in by_name:
             raise UndefinedColumn(f'column "{name}" does not exist')
         if any(n == name for n, _ in out):
-            raise SyntaxError_(f'column "{name}" specified more than once')
+            raise DuplicateColumn(f'column "{name}" specified more than once')
         out.append((name, by_name[name]))
-    for group in (s.force_quote, s.force_not_null):
+    for option, group in (("FORCE_QUOTE", s.force_quote), ("FORCE_NOT_NULL", s.force_not_null)):
         for name in group if isinstance(group, list) else ():
+            if name not in by_name:
+                raise UndefinedColumn(f'column "{name}" does not exist')
             if name not in (n for n, _ in out):
-                raise FeatureNotSupported(f'column "{name}" is not referenced by COPY')
+                raise FeatureNotSupported(f'{option} column "{name}" not referenced by COPY')
     return out
 
 

@@ -238,7 +238,7 @@ class FrontEnd:
             guard.check(a, self.policy)
         except HatiError as exc:
             return Template(a, stmt, params, error=exc)
-        ctx = Translation(database=self.policy.database)
+        ctx = Translation(database=self.policy.database, params=params)
         try:
             node = translate(stmt, ctx)
         except NeedsLiteral:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hati.auth import ScramServer, Verifier, check_cleartext, verifier_for
+from hati.auth import ScramServer, check_cleartext, mock_verifier, verifier_for
 from hati.config import Config
 from hati.errors import (
     AuthenticationFailed,
@@ -40,7 +40,6 @@ from hati.wire import types as pgtypes
 
 log = logging.getLogger("hati.server")
 CHUNK_ROWS = 2000
-_UNKNOWN_AGENT = Verifier.from_password(secrets.token_urlsafe(24))  # never matches
 LINGER_SECONDS = 1.0
 RECV_BYTES = 65536
 
@@ -82,6 +81,7 @@ class Portal:
     sent_description: bool = False
     sent_rows: int = 0
     executed: bool = False
+    name: str = ""
 
 
 @dataclass
@@ -275,9 +275,9 @@ class Connection:
         agent_key = cfg.agent_keys.get(user) if cfg.agent_keys else None
         secret = agent_key or cfg.password
         if secret is None and cfg.agent_keys and not cfg.password:
-            # Unknown agent: run the exchange against a random secret, so it fails the
-            # same way a wrong key does and does not reveal which agent names exist.
-            verifier = _UNKNOWN_AGENT
+            # Unknown agent: run the exchange against a mock verifier (its own salt, no
+            # password matches), so it fails as a wrong key does: no name enumeration.
+            verifier = mock_verifier(user, list(cfg.agent_keys.values()))
         elif secret is None:
             return None  # trust (only ever on loopback: the listener refuses otherwise)
         else:
@@ -332,7 +332,11 @@ class Connection:
             elif isinstance(msg, m.Execute):
                 self._execute(msg)
             elif isinstance(msg, m.Close):
-                (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
+                gone = (self.prepared if msg.kind == "S" else self.portals).pop(msg.name, None)
+                if isinstance(gone, Portal) and gone.result is not None:
+                    gone.result.close()
+                    assert self.session is not None
+                    self.session.cursors.open.pop(msg.name, None)
                 self._send(codec.encode_close_complete())
             elif isinstance(msg, (m.CopyData, m.CopyDone, m.CopyFail)):
                 pass  # stray copy messages outside COPY: ignored, as PostgreSQL does
@@ -378,6 +382,7 @@ class Connection:
         if not sql.strip():
             self._send(codec.encode_empty_query())
         else:
+            self._park_portals()
             results = self.session.run(sql)
             try:
                 while True:
@@ -464,6 +469,7 @@ class Connection:
         stmt = self.prepared.get(msg.statement)
         if stmt is None or self.session is None:
             return
+        self._park_portals()
         oids = stmt.param_oids
         n = len(msg.params)
         if not any(
@@ -494,11 +500,15 @@ class Connection:
             fmt = fmts[i] if len(fmts) == n else (fmts[0] if fmts else 0)
             oid = stmt.param_oids[i] if i < len(stmt.param_oids) else 0
             values.append(pgtypes.decode_param(raw, oid, fmt))
-        self.portals[msg.portal] = Portal(stmt, values, msg.result_formats)
+        old = self.portals.get(msg.portal)
+        if old is not None and old.result is not None:
+            old.result.close()
+        self.portals[msg.portal] = Portal(stmt, values, msg.result_formats, name=msg.portal)
         self._send(codec.encode_bind_complete())
 
     def _describe(self, msg: m.Describe) -> None:
         assert self.session is not None
+        self._park_portals()  # describing runs a probe on the session's cursor
         if msg.kind == "S":
             stmt = self.prepared.get(msg.name)
             if stmt is None:
@@ -519,6 +529,10 @@ class Connection:
                 self._send(codec.encode_row_description(_fields(cols, ())))
             return
         portal = self.portals.get(msg.name)
+        cursor = self.session.cursors.open.get(msg.name) if portal is None else None
+        if cursor is not None and cursor.result.columns is not None:  # a DECLAREd cursor
+            self._send(codec.encode_row_description(_fields(cursor.result.columns, ())))
+            return
         if portal is None:
             raise InvalidCursorName(f'portal "{msg.name}" does not exist')
         # Run now so the description is exact; Execute then streams the buffered rows.
@@ -533,11 +547,25 @@ class Connection:
         portal.sent_description = True
 
     def _run_portal(self, portal: Portal) -> None:
+        """Run a portal's statement; its rows stream as Execute asks for them (max_rows:
+        PortalSuspended), until another statement needs the session's cursor."""
         if portal.executed:
             return
         assert self.session is not None
-        portal.result = self.session.run_one(portal.stmt.sql, portal.params).buffer()
+        self._park_portals()
+        portal.result = self.session.run_one(portal.stmt.sql, portal.params)
         portal.executed = True
+        if portal.name and portal.result.columns is not None:  # FETCH / MOVE reach it too
+            self.session.cursors.adopt(portal.name, portal.result)
+
+    def _park_portals(self) -> None:
+        """Before another statement runs: open portals read their rows into memory."""
+        for p in self.portals.values():
+            if p.result is not None and not p.result.exhausted:
+                try:
+                    p.result.buffer()
+                except Exception:  # noqa: BLE001 - that portal's rows are lost, not this statement
+                    p.result.close()
 
     def _execute(self, msg: m.Execute) -> None:
         portal = self.portals.get(msg.portal)
@@ -567,6 +595,7 @@ class Connection:
         if not res.exhausted and msg.max_rows > 0:
             self._send(codec.encode_portal_suspended())
         else:
+            res.close()  # read to the end: the session's cursor is free again
             self._send(codec.encode_command_complete(res.final_tag(portal.sent_rows)))
 
     # ------------------------------------------------------------------ COPY

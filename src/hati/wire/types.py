@@ -414,6 +414,7 @@ _BIN_PARAM: dict[int, Callable[[bytes], Any]] = {
     TIME: lambda b: (dt.datetime.min + dt.timedelta(microseconds=struct.unpack("!q", b)[0])).time(),
     UUID: lambda b: str(uuid.UUID(bytes=b)),
     NUMERIC: _bin_param_numeric,
+    INTERVAL: lambda b: "{2} months {1} days {0} microseconds".format(*struct.unpack("!qii", b)),
 }
 
 

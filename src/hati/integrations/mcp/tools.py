@@ -260,15 +260,22 @@ Example: {"branch": "plan-a"}""",
     ToolSpec(
         "branch_conflicts",
         "Rows changed in both main and a branch",
-        """List merge conflicts: rows changed both in main and in the branch since the fork
-(to different values), with the row's base (at fork), main and branch versions.
+        """List merge conflicts with the row's base (at fork), main and branch versions, the
+kind and the conflicting columns: a cell changed differently on both sides
+("update/update"), a row one side deleted and the other updated ("update/delete":
+main updated, "delete/update": main deleted), one key inserted on both sides with
+different values ("insert/insert"), a merged row that would break a constraint
+("unique", "foreign_key", "not_null", "check"), or a table dropped on one side and
+changed on the other ("schema"). Different columns of one row changed on both sides
+are not a conflict: they merge cell by cell.
 
 Empty means branch_merge will apply cleanly. Otherwise choose a strategy for
 branch_merge (branch_wins, main_wins, abort) or settle each row with branch_resolve
 and merge with strategy "manual".
 
 Returns {"branch": "plan-a", "conflicts": [{"table": "deploy_config", "key": {...},
-"base_values": {...}, "main_values": {...}, "branch_values": {...}}], "count": n,
+"base_values": {...}, "main_values": {...}, "branch_values": {...}, "kind": "update/update",
+"columns": ["replicas"]}], "count": n,
 "truncated": false}.
 
 Example: {"branch": "plan-a"}""",
@@ -278,8 +285,9 @@ Example: {"branch": "plan-a"}""",
         "branch_resolve",
         "Settle one merge conflict",
         """Record how one conflicting row is to be merged, for a later branch_merge with
-strategy "manual": keep main's version ("main"), take the branch's ("branch"), or
-write your own column values (an object).
+strategy "manual": keep main's version ("main"; for a constraint conflict: leave the
+branch's change of that row out), take the branch's ("branch"), or set column values
+over the merged row (an object).
 
 Only rows branch_conflicts lists can be resolved (others fail with 22023); copy
 table and key from its output. The merge applies only once every conflict has a
@@ -311,10 +319,11 @@ Examples:
         """Merge a branch's changes into its parent (main) with a three-way merge, and retire
 the branch.
 
-Rows changed only in the branch are applied. Rows changed on both sides are
-conflicts, settled by strategy: "branch_wins" (default: the branch's version),
-"main_wins" (keep main's), "abort" (fail with 40001 and change nothing if there is
-any conflict), "manual" (use the choices recorded with branch_resolve; if any
+Changes made only in the branch are applied, cell by cell (main's changes to other
+columns of the same row stay). Cells changed differently on both sides, and merged
+rows that would break a constraint, are conflicts, settled by strategy:
+"branch_wins" (default: the branch's version), "main_wins" (keep main's), "abort"
+(fail with 40001 and change nothing if there is any conflict), "manual" (use the choices recorded with branch_resolve; if any
 conflict has none, nothing is applied and status is "conflicts").
 
 Returns {"branch", "strategy", "inserted", "updated", "deleted", "conflicts",

@@ -1,0 +1,127 @@
+"""Waiting writers on main, as PostgreSQL's writers wait for each other.
+
+DuckDB's transactions are optimistic: a transaction that updates a row another open
+transaction has changed fails at once ("Conflict on update"). PostgreSQL makes the
+second writer wait until the first commits or rolls back, then goes on. hati gets the
+same behaviour with a lock per table on main, taken before a statement that updates
+or deletes rows of the table (and by DDL on it) and held to the end of the
+transaction — so the waiting transaction's snapshot starts after the other one ended
+(DuckDB takes a transaction's snapshot when it first touches the database).
+
+Plain INSERTs take no lock (DuckDB appends concurrently, as PostgreSQL does). The lock
+is per table, coarser than PostgreSQL's row locks: two transactions updating different
+rows of one table run one after the other instead of side by side, but neither fails.
+
+A wait that would close a cycle of transactions waiting for each other fails at once
+with 40P01, as PostgreSQL's deadlock detector would after ``deadlock_timeout``; a wait
+longer than ``lock_timeout`` fails with 55P03, and a cancel request ends it with 57014.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from pglast import ast
+
+from hati.errors import DeadlockDetected, LockNotAvailable, QueryCanceled
+from hati.pg.analyze import Analysis
+
+# Statements whose rows DuckDB would report as a write-write conflict.
+_LOCKING = frozenset({"UPDATE", "DELETE", "MERGE", "ALTER", "DROP", "TRUNCATE"})
+
+
+def tables_to_lock(node: ast.Node, a: Analysis) -> list[str]:
+    """The tables of main a statement must hold before it runs (plain INSERTs: none)."""
+    upsert = isinstance(node, ast.InsertStmt) and node.onConflictClause is not None
+    if a.kind not in _LOCKING and not upsert:
+        return []
+    return [f"{(t.schema or 'main').lower()}.{t.name.lower()}" for t in a.writes + a.drops]
+
+
+_SLICE_S = 0.05  # how often a waiter looks at its cancel flag and its deadline
+
+
+class TableLocks:
+    """Exclusive write locks on main's tables, owned by sessions."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: dict[str, int] = {}  # table -> the session holding it
+        self._held: dict[int, set[str]] = {}  # session -> the tables it holds
+        self._waiting: dict[int, str] = {}  # session -> the table it waits for
+        self._cancelled: set[int] = set()
+
+    def acquire(self, session: int, tables: Iterable[str], timeout_s: float | None = None) -> None:
+        """Take every table for ``session``, waiting for their holders to end."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._cond:
+            self._cancelled.discard(session)
+            for table in sorted(set(tables)):
+                self._take(session, table, deadline)
+
+    def _take(self, session: int, table: str, deadline: float | None) -> None:
+        while True:
+            holder = self._owner.get(table)
+            if holder is None or holder == session:
+                self._owner[table] = session
+                self._held.setdefault(session, set()).add(table)
+                return
+            if self._closes_cycle(session, holder):
+                raise DeadlockDetected(
+                    "deadlock detected",
+                    detail=f"This transaction waits for a lock on {table} held by another "
+                    "transaction that waits, directly or not, for this one.",
+                    hint="Retry the transaction; take locks in one order to avoid this.",
+                )
+            if session in self._cancelled:
+                self._cancelled.discard(session)
+                raise QueryCanceled("canceling statement due to user request")
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise LockNotAvailable(f'canceling statement due to lock timeout on "{table}"')
+            self._waiting[session] = table
+            self._cond.notify_all()  # observers (waiting_count) see the new waiter
+            try:
+                self._cond.wait(_SLICE_S if left is None else min(_SLICE_S, left))
+            finally:
+                self._waiting.pop(session, None)
+
+    def _closes_cycle(self, session: int, holder: int) -> bool:
+        """Would ``session`` waiting for ``holder`` close a cycle of waits?"""
+        seen: set[int] = set()
+        current: int | None = holder
+        while current is not None and current not in seen:
+            if current == session:
+                return True
+            seen.add(current)
+            table = self._waiting.get(current)
+            current = self._owner.get(table) if table is not None else None
+        return False
+
+    def release_all(self, session: int) -> None:
+        """End of ``session``'s transaction: every table it held is free."""
+        with self._cond:
+            for table in self._held.pop(session, set()):
+                if self._owner.get(table) == session:
+                    del self._owner[table]
+            self._cancelled.discard(session)
+            self._cond.notify_all()
+
+    def cancel(self, session: int) -> None:
+        """A cancel request: a wait of ``session`` ends with 57014."""
+        with self._cond:
+            if session in self._waiting:
+                self._cancelled.add(session)
+                self._cond.notify_all()
+
+    def wait_for_waiters(self, n: int, timeout_s: float) -> bool:
+        """Block until ``n`` sessions wait for a lock (for tests and tools that must
+        know a writer is waiting); False when that did not happen in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._waiting) >= n, timeout_s)
+
+    def holds(self, session: int) -> set[str]:
+        with self._cond:
+            return set(self._held.get(session, set()))

@@ -1,0 +1,23 @@
+-- Statements on several relations at once, and storage parameters (as pgbench -i sends them).
+CREATE TABLE m1 (k int PRIMARY KEY, v text) WITH (fillfactor = 100);
+CREATE TABLE m2 (k int) WITH (fillfactor = 90, autovacuum_enabled = false);
+CREATE TABLE m3 (k int);
+INSERT INTO m1 VALUES (1, 'a'), (2, 'b');
+INSERT INTO m2 VALUES (1), (2), (3);
+INSERT INTO m3 VALUES (7);
+TRUNCATE m1, m2;
+SELECT count(*) FROM m1;
+SELECT count(*) FROM m2;
+SELECT count(*) FROM m3;
+INSERT INTO m2 VALUES (4);
+TRUNCATE TABLE m2, m3;
+SELECT count(*) FROM m2;
+DROP TABLE IF EXISTS m1, m2, missing_one;
+SELECT count(*) FROM m1;
+DROP TABLE m3, m3_missing;
+SELECT count(*) FROM m3;
+DROP TABLE IF EXISTS m3, nothing_here;
+CREATE INDEX m_idx ON m3 (k) WITH (fillfactor = 50);
+CREATE TABLE m4 (k int);
+CREATE INDEX m4_idx ON m4 (k) WITH (fillfactor = 50);
+DROP TABLE m4;
