@@ -109,6 +109,43 @@ _SCHEMA_FILTERED = (
 )
 
 
+# DuckDB's type names in information_schema.columns -> PostgreSQL's data_type, udt_name.
+_IS_TYPES = {
+    "INTEGER": ("integer", "int4"),
+    "BIGINT": ("bigint", "int8"),
+    "SMALLINT": ("smallint", "int2"),
+    "DOUBLE": ("double precision", "float8"),
+    "FLOAT": ("real", "float4"),
+    "BOOLEAN": ("boolean", "bool"),
+    "VARCHAR": ("character varying", "varchar"),
+    "DATE": ("date", "date"),
+    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", "timestamptz"),
+    "TIME": ("time without time zone", "time"),
+    "BLOB": ("bytea", "bytea"),
+    "UUID": ("uuid", "uuid"),
+    "JSON": ("json", "json"),
+    "INTERVAL": ("interval", "interval"),
+}
+
+
+def _udt(expr: str) -> str:
+    cases = " ".join(f"WHEN '{d}' THEN '{u}'" for d, (_, u) in _IS_TYPES.items())
+    return f"CASE {expr} {cases} ELSE CASE WHEN {expr} LIKE 'DECIMAL%' THEN 'numeric' ELSE lower({expr}) END END"
+
+
+def _pg_type_columns() -> str:
+    """data_type and udt_name as PostgreSQL's information_schema.columns has them."""
+    cases = " ".join(f"WHEN '{d}' THEN '{t}'" for d, (t, _) in _IS_TYPES.items())
+    base = "regexp_replace(data_type, '\\[\\]$', '')"
+    return (
+        f"CASE WHEN data_type LIKE '%[]' THEN 'ARRAY' ELSE CASE data_type {cases} ELSE "
+        f"CASE WHEN data_type LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(data_type) END END END "
+        f"AS data_type, CASE WHEN data_type LIKE '%[]' THEN '_' || ({_udt(base)}) "
+        f"ELSE {_udt('data_type')} END AS udt_name"
+    )
+
+
 def _filtered(view: str, src: str, col: str, name: str | None) -> str:
     own = (
         f" OR ({col} = {BRANCH_SCHEMA} AND {name} NOT IN "
@@ -118,7 +155,8 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
     )
     return (
         f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
-        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}) FROM {src} "
+        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}"
+        f"{', ' + _pg_type_columns() if view == 'is_columns' else ''}) FROM {src} "
         f"WHERE NOT {layout.internal_schema_sql(col)}{own};"
     )
 

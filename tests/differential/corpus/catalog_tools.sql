@@ -21,3 +21,4 @@ ALTER TABLE deploy_log ADD CONSTRAINT deploy_log_note_len CHECK (length(note) < 
 SELECT conname FROM pg_constraint WHERE conrelid = 'deploy_log'::regclass ORDER BY 1;
 ALTER TABLE deploy_log RENAME CONSTRAINT deploy_log_note_len TO deploy_log_note_short;
 SELECT conname FROM pg_constraint WHERE conrelid = 'deploy_log'::regclass ORDER BY 1;
+SELECT column_name, data_type, udt_name FROM information_schema.columns WHERE table_name = 'deploy_config' ORDER BY ordinal_position;
