@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_types
+from hati.pg import catalog_roles, catalog_types
 
 HIDDEN = layout.PG
 
@@ -85,6 +85,7 @@ _SHIM_MACROS = (
     "has_schema_privilege",
     "has_database_privilege",
     "pg_has_role",
+    *catalog_roles.MACROS,
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
@@ -104,12 +105,48 @@ _BRANCH_NS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {BRANCH_
 _SCHEMA_FILTERED = (
     ("pg_tables", "pg_catalog.pg_tables", "schemaname", "tablename"),
     ("pg_views", "pg_catalog.pg_views", "schemaname", "viewname"),
-    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname", "tablename"),
     ("is_schemata", "information_schema.schemata", "schema_name", None),
     ("is_tables", "information_schema.tables", "table_schema", "table_name"),
     ("is_columns", "information_schema.columns", "table_schema", "table_name"),
     ("is_views", "information_schema.views", "table_schema", "table_name"),
 )
+
+
+# DuckDB's type names in information_schema.columns -> PostgreSQL's data_type, udt_name.
+_IS_TYPES = {
+    "INTEGER": ("integer", "int4"),
+    "BIGINT": ("bigint", "int8"),
+    "SMALLINT": ("smallint", "int2"),
+    "DOUBLE": ("double precision", "float8"),
+    "FLOAT": ("real", "float4"),
+    "BOOLEAN": ("boolean", "bool"),
+    "VARCHAR": ("character varying", "varchar"),
+    "DATE": ("date", "date"),
+    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", "timestamptz"),
+    "TIME": ("time without time zone", "time"),
+    "BLOB": ("bytea", "bytea"),
+    "UUID": ("uuid", "uuid"),
+    "JSON": ("json", "json"),
+    "INTERVAL": ("interval", "interval"),
+}
+
+
+def _udt(expr: str) -> str:
+    cases = " ".join(f"WHEN '{d}' THEN '{u}'" for d, (_, u) in _IS_TYPES.items())
+    return f"CASE {expr} {cases} ELSE CASE WHEN {expr} LIKE 'DECIMAL%' THEN 'numeric' ELSE lower({expr}) END END"
+
+
+def _pg_type_columns() -> str:
+    """data_type and udt_name as PostgreSQL's information_schema.columns has them."""
+    cases = " ".join(f"WHEN '{d}' THEN '{t}'" for d, (t, _) in _IS_TYPES.items())
+    base = "regexp_replace(data_type, '\\[\\]$', '')"
+    return (
+        f"CASE WHEN data_type LIKE '%[]' THEN 'ARRAY' ELSE CASE data_type {cases} ELSE "
+        f"CASE WHEN data_type LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(data_type) END END END "
+        f"AS data_type, CASE WHEN data_type LIKE '%[]' THEN '_' || ({_udt(base)}) "
+        f"ELSE {_udt('data_type')} END AS udt_name"
+    )
 
 
 def _filtered(view: str, src: str, col: str, name: str | None) -> str:
@@ -121,7 +158,8 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
     )
     return (
         f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
-        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}) FROM {src} "
+        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}"
+        f"{', ' + _pg_type_columns() if view == 'is_columns' else ''}) FROM {src} "
         f"WHERE NOT {layout.internal_schema_sql(col)}{own};"
     )
 
@@ -183,7 +221,7 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
                relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
                                       WHERE contype IN ('p', 'u')) AS relhasindex,
                CASE relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE relnamespace END
-               AS relnamespace),
+               AS relnamespace, NULL::VARCHAR[] AS reloptions),
            false AS relforcerowsecurity
     FROM pg_catalog.pg_class
     WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
@@ -227,6 +265,12 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
            true AS indisvalid, true AS indisready, true AS indislive
     FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u')
       AND oid IN (SELECT oid FROM {HIDDEN}.pg_constraint);
+CREATE OR REPLACE VIEW {HIDDEN}.pg_indexes AS
+    SELECT n.nspname AS schemaname, t.relname AS tablename, i.relname AS indexname,
+           NULL::VARCHAR AS tablespace, main.pg_get_indexdef(x.indexrelid) AS indexdef
+    FROM {HIDDEN}.pg_index x JOIN {HIDDEN}.pg_class i ON i.oid = x.indexrelid
+    JOIN {HIDDEN}.pg_class t ON t.oid = x.indrelid
+    JOIN {HIDDEN}.pg_namespace n ON n.oid = t.relnamespace;
 CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
     SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
@@ -316,7 +360,6 @@ _EMPTY = {
     "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN",
     "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
     "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
-    "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolinherit BOOLEAN, rolcreaterole BOOLEAN, rolcreatedb BOOLEAN, rolcanlogin BOOLEAN, rolreplication BOOLEAN, rolconnlimit INTEGER, rolvaliduntil TIMESTAMP, rolbypassrls BOOLEAN, rolconfig VARCHAR[]",
     "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
     "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
     "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
@@ -349,6 +392,7 @@ _FILTERED = (
     "pg_index",
     "pg_constraint",
     *_EMPTY,
+    *catalog_roles.RELATIONS,
 )
 # Catalog relations a client reads -> hati's filtered views in the hidden schema (the
 # front end's catalog rule points the parse tree's relations at them).
@@ -373,3 +417,4 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
+    cur.execute(catalog_roles.SQL)

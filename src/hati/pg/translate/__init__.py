@@ -65,7 +65,16 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
-    from hati.pg.translate import catalog_queries, ddl, exprs, functions, naming, schema, types
+    from hati.pg.translate import (
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        like,
+        naming,
+        schema,
+        types,
+    )
 
     return (
         plain(naming.srfs_in_select_list),
@@ -78,6 +87,7 @@ def _rules() -> tuple[Rule, ...]:
         exprs.expressions,
         plain(types.type_names),
         plain(functions.function_names),
+        plain(like.like_escapes),
     )
 
 
