@@ -368,7 +368,7 @@ def test_langchain_get_table_info(env: Env) -> None:
     env.agent.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
     db = _langchain(env, include_tables=["notes"], sample_rows_in_table_info=1)
     expected = (
-        "CREATE TABLE notes (\n  id INTEGER NOT NULL,\n  note VARCHAR\n);\n\n"
+        "CREATE TABLE notes (\n  id integer NOT NULL,\n  note character varying\n);\n\n"
         "/*\n1 rows from notes table:\nid\tnote\n1\ta\n*/"
     )
     assert db.get_table_info(["notes"]) == expected
@@ -423,8 +423,8 @@ def test_mcp_describe_table(env: Env) -> None:
     env.enter()
     env.agent.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, note VARCHAR)")
     assert env.tool("describe_table", table_name="notes") == [
-        {"column_name": "id", "data_type": "INTEGER", "is_nullable": "NO"},
-        {"column_name": "note", "data_type": "VARCHAR", "is_nullable": "YES"},
+        {"column_name": "id", "data_type": "integer", "is_nullable": "NO"},
+        {"column_name": "note", "data_type": "character varying", "is_nullable": "YES"},
     ]
 
 

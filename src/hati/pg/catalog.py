@@ -109,6 +109,8 @@ _SCHEMA_FILTERED = (
     ("is_tables", "information_schema.tables", "table_schema", "table_name"),
     ("is_columns", "information_schema.columns", "table_schema", "table_name"),
     ("is_views", "information_schema.views", "table_schema", "table_name"),
+    ("is_table_constraints", "information_schema.table_constraints", "table_schema", "table_name"),
+    ("is_key_column_usage", "information_schema.key_column_usage", "table_schema", "table_name"),
 )
 
 
@@ -398,7 +400,15 @@ _FILTERED = (
 # front end's catalog rule points the parse tree's relations at them).
 RELATIONS: dict[str, str] = {name: name for name in _FILTERED}
 INFORMATION_SCHEMA: dict[str, str] = {
-    name: f"is_{name}" for name in ("schemata", "tables", "columns", "views")
+    name: f"is_{name}"
+    for name in (
+        "schemata",
+        "tables",
+        "columns",
+        "views",
+        "table_constraints",
+        "key_column_usage",
+    )
 }
 
 
