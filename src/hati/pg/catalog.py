@@ -97,6 +97,16 @@ _BRANCH_MACRO = (
     f"coalesce(current_schemas(false)[1], ''), '{layout.BRANCH_SCHEMA_RE.strip('^$')}') "
     "THEN current_schemas(false)[1] END);"
 )
+# current_schemas(): main and a branch session's own schema are public; hati's others go.
+CURRENT_SCHEMAS = f"{HIDDEN}.hati_current_schemas"
+_CURRENT_SCHEMAS_MACRO = (
+    f"CREATE OR REPLACE MACRO {HIDDEN}.list_distinct_ordered(l) AS "
+    "list_filter(l, lambda x, i: list_position(l, x) = i);\n"
+    f"CREATE OR REPLACE MACRO {CURRENT_SCHEMAS}(implicit) AS {HIDDEN}.list_distinct_ordered(list_filter("
+    "list_transform(current_schemas(true), lambda s: CASE WHEN s = 'main' OR "
+    f"regexp_full_match(s, '{layout.BRANCH_SCHEMA_RE.strip('^$')}') THEN 'public' ELSE s END), "
+    f"lambda s: NOT ({layout.internal_schema_sql('s')}) AND (implicit OR s <> 'pg_catalog')));"
+)
 _MAIN_NS = "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'main')"
 _BRANCH_NS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {BRANCH_SCHEMA})"
 
@@ -173,6 +183,7 @@ CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
 {_BRANCH_MACRO}
+{_CURRENT_SCHEMAS_MACRO}
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
     SELECT * REPLACE (CASE nspname WHEN 'main' THEN 'public' ELSE nspname END AS nspname)
     FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}

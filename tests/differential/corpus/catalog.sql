@@ -60,3 +60,7 @@ CREATE TABLE parent (id int);
 SELECT pg_advisory_lock(42), pg_advisory_unlock(42);
 SELECT pg_try_advisory_lock(7);
 SELECT 'parent'::regclass;
+
+-- current_schemas names main's schema public, as search_path does
+SELECT current_schemas(false);
+SELECT array_position(current_schemas(true), 'public') IS NOT NULL;

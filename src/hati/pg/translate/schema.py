@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
+from hati.pg import catalog
 from hati.pg.analyze import DEFAULT_SCHEMAS, children
 from hati.pg.colnames import column_name
 from hati.pg.translate import Translation, replace_child, walk
@@ -59,6 +60,9 @@ def constants(stmt: ast.Node, ctx: Translation) -> ast.Node:
                 op = column_name(child)
                 if op in ("current_schema", "current_catalog"):
                     new = const("public" if op == "current_schema" else ctx.database)
+            if isinstance(child, ast.FuncCall) and child.funcname[-1].sval == "current_schemas":
+                schema_, name_ = catalog.CURRENT_SCHEMAS.split(".")
+                child.funcname = (ast.String(sval=schema_), ast.String(sval=name_))
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
