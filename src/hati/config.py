@@ -49,6 +49,7 @@ class Config:
     startup_timeout_seconds: float = 60.0
     audit_max_rows: int = 1_000_000
     threads: int | None = None
+    memory_limit: str | None = None  # DuckDB's cap ("2GB"): a statement over it fails, 53200
     shared_schemas: tuple[str, ...] = DEFAULT_SHARED_SCHEMAS  # [server] shared_schemas = [...]
 
     @property

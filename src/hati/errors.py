@@ -122,6 +122,10 @@ class ActiveSqlTransaction(InvalidTransactionState, code="25001"):
     """A statement that must run outside a transaction block ran inside one."""
 
 
+class IdleInTransactionSessionTimeout(InvalidTransactionState, code="25P03"):
+    """idle_in_transaction_session_timeout ran out: the connection is closed."""
+
+
 class InFailedTransaction(InvalidTransactionState, code="25P02"):
     pass
 

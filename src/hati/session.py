@@ -35,6 +35,7 @@ from hati.errors import (
     HatiError,
     InFailedTransaction,
     InsufficientPrivilege,
+    QueryCanceled,
     SyntaxError_,
     UndefinedFunction,
     sqlstate_of,
@@ -247,7 +248,7 @@ class Session:
                 raise stmt
             if stmt is None:
                 stmt = self.compile(sql, params)
-            res = self._run(stmt)
+            res = self._run_timed(stmt)
             return res
         except BaseException as exc:
             outcome, state = "error", sqlstate_of(exc)
@@ -274,6 +275,37 @@ class Session:
                 state,
             )
             self.audit.record(rec, res, started)
+
+    def _run_timed(self, stmt: pipeline.Statement) -> Result:
+        """``_run`` under statement_timeout: a watchdog timer interrupts DuckDB (and a
+        lock wait) when it runs out, and the statement fails with 57014 as in PostgreSQL."""
+        ms = self.settings.timeout_ms("statement_timeout")
+        if not ms:
+            return self._run(stmt)
+        fired = threading.Event()
+
+        def time_out() -> None:
+            fired.set()
+            self.interrupt()
+
+        timer = threading.Timer(ms / 1000, time_out)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._run(stmt)
+        except BaseException as exc:
+            if fired.is_set():
+                raise QueryCanceled("canceling statement due to statement timeout") from exc
+            raise
+        finally:
+            timer.cancel()
+
+    def idle_timeout(self) -> float | None:
+        """Seconds a client may sit idle inside a transaction block (None: no limit)."""
+        if self.txn == "I":
+            return None
+        ms = self.settings.timeout_ms("idle_in_transaction_session_timeout")
+        return ms / 1000 if ms else None
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
