@@ -78,7 +78,11 @@ class App:
                 cur.close()
         self.audit = AuditLog(self.db, config.audit_max_rows)
         self.frontend = FrontEnd(
-            Policy(reserved_schema=layout.is_internal_schema, database=self.db.name)
+            Policy(
+                reserved_schema=layout.is_internal_schema,
+                database=self.db.name,
+                server_files=config.server_files,
+            )
         )
         self.state = ServerState(
             self.db,

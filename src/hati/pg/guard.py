@@ -167,7 +167,7 @@ class Policy:
     reserved_schema: Callable[[str], bool]  # hati's own schemas
     database: str = "hati"  # the one database a statement may name
     read_only_relations: frozenset[str] = field(default_factory=lambda: frozenset({"hati_audit"}))
-    server_files: bool = False  # COPY to/from server files ([security] in hati.toml)
+    server_files: bool = False  # COPY to/from server files ([server] in hati.toml)
 
 
 def _denied_function(names: tuple[str, ...]) -> bool:
@@ -243,5 +243,5 @@ def _check_copy(node: ast.CopyStmt, policy: Policy) -> None:
         raise InsufficientPrivilege(
             f"permission denied to COPY {direction} a file on the server",
             hint="Use COPY ... FROM STDIN / TO STDOUT (psql \\copy); an administrator can "
-            "allow server files with [security] server_files = true in hati.toml.",
+            "allow server files with [server] server_files = true in hati.toml.",
         )
