@@ -10,7 +10,7 @@ read their remaining rows into memory (``park``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -53,83 +53,96 @@ def _concat(parts: list[Rows]) -> Rows:
 
 @dataclass(eq=False)
 class Cursor:
+    """One cursor: its rows stream from ``result``; the rows of the last FETCH stay in
+    memory (``known``, from position ``first``), so a cursor without SCROLL can step back
+    over them; a SCROLL cursor, or one parked or held, keeps every row."""
+
     name: str
     result: Result
     scroll: bool
     hold: bool
     pos: int = 0  # PostgreSQL's position: 0 before the first row, n after row n
-    rows: Rows | None = None  # every row, once kept (SCROLL, parked, held)
-    at_end: bool = False
-    _offset: int = 0  # rows fetched before ``rows`` were kept (never read again)
+    known: Rows = field(default_factory=list)
+    first: int = 1  # the position of known[0]
+    seen: int = 0  # rows read from the result so far
+    done: bool = False  # the result is read to its end: ``seen`` rows in all
+    kept: bool = False  # every row from ``first`` on is in ``known``
 
     def keep(self) -> None:
         """Read the rows still in DuckDB into memory (the session cursor is needed)."""
-        if self.rows is None:
-            self.rows = self.result.fetch(ALL_ROWS)
-            self._offset = self.pos - 1 if self.at_end else self.pos
+        if not self.kept:
+            rest = self._pull(ALL_ROWS)
+            self.known = _concat([self.known, rest]) if len(self.known) else rest
+            if not len(self.known):
+                self.first = self.seen + 1
+            self.kept = True
             self.result.close()
 
-    def fetch(self, direction: FetchDirection, count: int) -> Rows:
-        if direction == FetchDirection.FETCH_FORWARD and count >= 0:
-            return self._forward(ALL_ROWS if count == _ALL else count)
-        if not self.scroll:
-            if direction == FetchDirection.FETCH_RELATIVE and count > 0:
-                self._forward(count - 1)
-                return self._forward(1)
-            if direction == FetchDirection.FETCH_ABSOLUTE and count > self.pos:
-                self._forward(count - self.pos - 1)
-                return self._forward(1)
+    def _pull(self, n: int) -> Rows:
+        if self.done or n <= 0:
+            return []
+        parts, have = [], 0
+        while have < n:
+            chunk = self.result.fetch(min(n - have, 65536))
+            if not len(chunk):
+                self.done = True
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.seen += have
+        return parts[0] if len(parts) == 1 else _concat(parts)
+
+    def _rows(self, lo: int, hi: int) -> Rows:
+        """Rows ``lo..hi`` (positions, as many as exist), reading on from DuckDB as needed."""
+        if lo < self.first:
             raise ObjectNotInPrerequisiteState(
                 "cursor can only scan forward",
                 hint="Declare it with SCROLL option to enable backward scan.",
             )
+        end = self.first + len(self.known) - 1  # the last position in memory
+        if hi <= end or self.done or self.kept:
+            return self.known[lo - self.first : hi - self.first + 1]
+        kept = self.known[lo - self.first :] if lo <= end else self.known[0:0]
+        if lo > end + 1:
+            self._pull(lo - end - 1)  # skipped: never read again
+        pulled = self._pull(hi - max(end, lo - 1))
+        out = _concat([kept, pulled]) if len(kept) else pulled
+        if self.scroll:
+            self.known = _concat([self.known, pulled]) if len(self.known) else pulled
+        else:
+            self.known, self.first = out, lo
+        return out
+
+    def _total(self) -> int:
         self.keep()
-        assert self.rows is not None
-        n = len(self.rows) + self._offset
-        if direction == FetchDirection.FETCH_FORWARD:  # FORWARD -n
+        return self.seen
+
+    def fetch(self, direction: FetchDirection, count: int) -> Rows:
+        count = ALL_ROWS if count == _ALL else count
+        if direction == FetchDirection.FETCH_FORWARD and count < 0:
             direction, count = FetchDirection.FETCH_BACKWARD, -count
+        elif direction == FetchDirection.FETCH_BACKWARD and count < 0:
+            direction, count = FetchDirection.FETCH_FORWARD, -count
+        if direction == FetchDirection.FETCH_FORWARD:
+            if count == 0 or (self.done and self.pos > self.seen):
+                self.pos = self.pos if count == 0 else self.seen + 1
+                return self.known[0:0]
+            out = self._rows(self.pos + 1, self.pos + count)
+            self.pos = self.pos + len(out) if len(out) == count else self.seen + 1
+            return out
         if direction == FetchDirection.FETCH_BACKWARD:
-            count = ALL_ROWS if count == _ALL else count
-            first, last = max(self.pos - count, 1), self.pos - 1
-            self.pos = first if self.pos - count >= 1 else 0
-            if last < first:
-                return _empty(self.rows)
-            return _reverse(self.rows[first - 1 - self._offset : last - self._offset])
+            lo, hi = max(self.pos - count, 1), self.pos - 1
+            self.pos = lo if self.pos - count >= 1 else 0
+            return self.known[0:0] if hi < lo else _reverse(self._rows(lo, hi))
         target = count if direction == FetchDirection.FETCH_ABSOLUTE else self.pos + count
         if direction == FetchDirection.FETCH_ABSOLUTE and count < 0:
-            target = n + count + 1
-        if target < 1 or target > n:
-            self.pos = 0 if target < 1 else n + 1
-            return _empty(self.rows)
-        self.pos = target
-        return self.rows[target - 1 - self._offset : target - self._offset]
-
-    def _forward(self, count: int) -> Rows:
-        if count <= 0:
-            return _empty(self.rows) if self.rows is not None else []
-        if self.rows is not None:
-            start = max(self.pos - self._offset, 0)
-            out = self.rows[start : start + count]
-            self.pos = (
-                self.pos + len(out) if len(out) == count else len(self.rows) + self._offset + 1
-            )
-            return out
-        if self.at_end:
-            return []
-        parts, have = [], 0
-        while have < count:
-            chunk = self.result.fetch(min(count - have, 65536))
-            if not len(chunk):
-                break
-            parts.append(chunk)
-            have += len(chunk)
-        self.pos += have
-        if have < count:
-            self.at_end = True
-            self.pos += 1
-        if len(parts) == 1:
-            return parts[0]
-        return _concat(parts) if parts else []
+            target = self._total() + count + 1
+        if target < 1:
+            self.pos = 0
+            return self.known[0:0]
+        out = self._rows(target, target)
+        self.pos = target if len(out) else self.seen + 1
+        return out
 
 
 def _reverse(rows: Rows) -> Rows:
@@ -163,7 +176,7 @@ class Cursors:
     def park(self, keep: str | None = None) -> None:
         """Before another statement runs on the session's DuckDB cursor."""
         for c in self.open.values():
-            if c.name != keep and c.rows is None:
+            if c.name != keep and not c.kept:
                 c.keep()
 
     def publish(self, cur: Any, tables: Any) -> None:

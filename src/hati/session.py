@@ -43,6 +43,7 @@ from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
 from hati.storage import duckdb_backend as storage
 from hati.storage.duckdb_backend import Database
@@ -87,6 +88,7 @@ class Session:
         self.txn = "I"
         self.branch: str | None = None
         self.cursors = Cursors()
+        self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -321,6 +323,8 @@ class Session:
             )
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
+        if kind in ("PREPARE", "EXECUTE", "DEALLOCATE"):
+            return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
         self.cursors.park()
         self.cursors.publish(self.cur, stmt.analysis.tables)
         answer = self._answer(stmt)
@@ -363,10 +367,6 @@ class Session:
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
         if kind == "CHECKPOINT":
             return checkpoint.run(self, False, "")
-        if kind in _NOT_YET:
-            raise FeatureNotSupported(
-                f"{stmt.analysis.command} is not supported yet", hint=_NOT_YET[kind]
-            )
         return None
 
     def _authorize(self, stmt: pipeline.Statement, on_main: bool) -> None:
@@ -667,11 +667,7 @@ _WRITING_KINDS = frozenset(
 )
 _CHANGING_CALLS = frozenset({"branch_create", "branch_merge", "branch_discard", "branch_resolve"})
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "DEALLOCATE", "COMMENT", "LOCK"})
-_NOT_YET = {
-    "PREPARE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
-    "EXECUTE": "Use the extended protocol's Parse/Bind (every driver's prepared statements).",
-}
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT", "LOCK"})
 _TWO_PHASE = (
     TransactionStmtKind.TRANS_STMT_PREPARE,
     TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,

@@ -28,21 +28,21 @@ def server(hati_server):
 
 @pytest.mark.parametrize("branch", [None, "relb"])
 def test_dt_lists_tables_not_views(server, branch):
-    for cmd in (r"\dt", r"\dt *.*", r"\dt main.*"):
-        assert psql(server, cmd, branch).splitlines() == ["main|rel_t|table|hati"], cmd
+    for cmd in (r"\dt", r"\dt *.*", r"\dt public.*"):
+        assert psql(server, cmd, branch).splitlines() == ["public|rel_t|table|hati"], cmd
     assert psql(server, r"\dv", branch).splitlines() == [
-        "main|hati_audit|view|hati",
-        "main|rel_v|view|hati",
+        "public|hati_audit|view|hati",
+        "public|rel_v|view|hati",
     ]
 
 
 def test_d_hati_audit_is_a_view(server):
     out = psql(server, r"\d hati_audit", tuples_only=False)
-    assert out.splitlines()[0].strip() == 'View "main.hati_audit"'
+    assert out.splitlines()[0].strip() == 'View "public.hati_audit"'
 
 
 def test_dt_plus_and_dv_plus(server):
     rows = [line.split("|") for line in psql(server, r"\dt+").splitlines()]
-    assert [r[:4] for r in rows] == [["main", "rel_t", "table", "hati"]]
+    assert [r[:4] for r in rows] == [["public", "rel_t", "table", "hati"]]
     rows = [line.split("|") for line in psql(server, r"\dv+").splitlines()]
-    assert [r[:3] for r in rows] == [["main", "hati_audit", "view"], ["main", "rel_v", "view"]]
+    assert [r[:3] for r in rows] == [["public", "hati_audit", "view"], ["public", "rel_v", "view"]]

@@ -63,7 +63,10 @@ def _alter_and_check(cur, catalog: bool = True) -> None:
     if not catalog:
         return
     # The index came through the rebuilds.
-    assert rows(cur, "SELECT indexname FROM pg_indexes WHERE tablename = 'acc'") == [("acc_v",)]
+    assert rows(cur, "SELECT indexname FROM pg_indexes WHERE tablename = 'acc' ORDER BY 1") == [
+        ("acc_pkey",),
+        ("acc_v",),
+    ]
 
 
 def test_alter_table_rebuilds_on_main(hati_server) -> None:

@@ -41,11 +41,6 @@ def _types(t: Any) -> tuple[type[BaseException], ...]:
     return t if isinstance(t, tuple) else (t,)
 
 
-CATALOG_IN_BRANCH = Gap(
-    "server: information_schema.tables/columns inside a branch session show main's "
-    "tables only, not the ones the branch created",
-    AssertionError,
-)
 SCHEMATA = Gap("server: information_schema.schemata lists schema main three times", AssertionError)
 SDK_SET_STATE = Gap(
     "SDK bug: set_state passes params while its SQL holds strftime('%Y-%m-%d...'), and "
@@ -357,7 +352,7 @@ def test_langchain_run(env: Env) -> None:
     assert db.run("SELECT body FROM docs WHERE id = 3") == "[{'body': 'y'}]"
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_langchain_get_usable_table_names(env: Env) -> None:
     _docs(env)
     env.enter()
@@ -366,14 +361,14 @@ def test_langchain_get_usable_table_names(env: Env) -> None:
     assert _langchain(env, include_tables=["notes"]).get_usable_table_names() == ["notes"]
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_langchain_get_table_info(env: Env) -> None:
     env.enter()
     env.agent.execute("CREATE TABLE notes (id INTEGER NOT NULL, note VARCHAR)")
     env.agent.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
     db = _langchain(env, include_tables=["notes"], sample_rows_in_table_info=1)
     expected = (
-        "CREATE TABLE notes (\n  id INTEGER NOT NULL,\n  note VARCHAR\n);\n\n"
+        "CREATE TABLE notes (\n  id integer NOT NULL,\n  note character varying\n);\n\n"
         "/*\n1 rows from notes table:\nid\tnote\n1\ta\n*/"
     )
     assert db.get_table_info(["notes"]) == expected
@@ -409,27 +404,27 @@ def test_mcp_list_schemas(env: Env) -> None:
     assert env.tool("list_schemas") == ["agent_space", "information_schema", "main", "pg_catalog"]
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_mcp_list_tables(env: Env) -> None:
     _docs(env)
     env.enter()
     env.agent.execute("CREATE TABLE notes (n INTEGER)")
     expected = [
-        {"table_schema": "main", "table_name": "docs", "table_type": "BASE TABLE"},
-        {"table_schema": "main", "table_name": "hati_audit", "table_type": "VIEW"},
-        {"table_schema": "main", "table_name": "notes", "table_type": "BASE TABLE"},
+        {"table_schema": "public", "table_name": "docs", "table_type": "BASE TABLE"},
+        {"table_schema": "public", "table_name": "hati_audit", "table_type": "VIEW"},
+        {"table_schema": "public", "table_name": "notes", "table_type": "BASE TABLE"},
     ]
     assert env.tool("list_tables") == expected
     assert env.tool("list_tables", schema="main") == expected
 
 
-@where(branch=CATALOG_IN_BRANCH)
+@where()
 def test_mcp_describe_table(env: Env) -> None:
     env.enter()
     env.agent.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, note VARCHAR)")
     assert env.tool("describe_table", table_name="notes") == [
-        {"column_name": "id", "data_type": "INTEGER", "is_nullable": "NO"},
-        {"column_name": "note", "data_type": "VARCHAR", "is_nullable": "YES"},
+        {"column_name": "id", "data_type": "integer", "is_nullable": "NO"},
+        {"column_name": "note", "data_type": "character varying", "is_nullable": "YES"},
     ]
 
 

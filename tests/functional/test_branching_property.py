@@ -464,7 +464,13 @@ def check_model(base: dict, ours: dict, theirs: dict, strategy: str) -> tuple[di
     return out, listed
 
 
-@_settings
+# The constraint scenarios: fewer examples by default (each starts its own tables).
+_constraint_settings = settings(
+    _settings, max_examples=int(os.environ.get("HATI_PROP_EXAMPLES", "20"))
+)
+
+
+@_constraint_settings
 @given(data=st.data())
 def test_cell_merges_that_break_a_check_match_model(
     server: RunningServer, data: st.DataObject
@@ -536,3 +542,87 @@ def test_cell_merges_that_break_a_check_match_model(
 def _load_json(v: Any) -> Any:
     """A row the model built (a dict already, or None) in branch_conflicts' parsed form."""
     return v if v is None or isinstance(v, dict) else json.loads(v)
+
+
+@_constraint_settings
+@given(data=st.data())
+def test_unique_and_foreign_key_conflicts_never_half_merge(
+    server: RunningServer, data: st.DataObject
+) -> None:
+    """Random writes on main and one branch to a parent with a UNIQUE column and a
+    child referencing it: every strategy either merges or answers 40001 leaving main
+    unchanged, ``abort`` fails exactly when branch_conflicts lists something, and
+    resolving every listed row then merging 'manual' never gives another error."""
+    n = next(_ids)
+    par, chi, name = f"up{n}", f"uc{n}", f"ub{n}"
+    val, pid = st.integers(2, 4), st.integers(0, 3)
+    op = st.one_of(
+        st.tuples(st.just("pins"), st.integers(2, 3), val),
+        st.tuples(st.just("pupd"), pid, val),
+        st.tuples(st.just("pdel"), pid),
+        st.tuples(st.just("cins"), st.integers(1, 3), pid),
+        st.tuples(st.just("cdel"), st.integers(0, 3)),
+    )
+    steps = data.draw(
+        st.lists(st.tuples(st.booleans(), op), min_size=2, max_size=10), label="steps"
+    )
+    strategy = data.draw(st.sampled_from(STRATEGIES), label="strategy")
+    mconn, bconn = server.connect(agent="prop"), server.connect(agent="prop-b")
+    mconn.autocommit = bconn.autocommit = True
+    mc = mconn.cursor()
+
+    def state(cur: Any) -> tuple:
+        return (
+            _rows(cur, f"SELECT * FROM {par} ORDER BY 1"),
+            _rows(cur, f"SELECT * FROM {chi} ORDER BY 1"),
+        )
+
+    try:
+        mc.execute(f"CREATE TABLE {par} (id INTEGER PRIMARY KEY, u INTEGER UNIQUE)")
+        mc.execute(f"CREATE TABLE {chi} (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES {par}(id))")
+        mc.execute(f"INSERT INTO {par} VALUES (0, 0), (1, 1)")
+        mc.execute(f"INSERT INTO {chi} VALUES (0, 0)")
+        mc.execute("SELECT branch_create(%s)", (name,))
+        bc = bconn.cursor()
+        bc.execute("SET hatidata_branch = %s", (name,))
+        sql = {
+            "pins": f"INSERT INTO {par} VALUES (%s, %s)",
+            "pupd": f"UPDATE {par} SET u = %s WHERE id = %s",
+            "pdel": f"DELETE FROM {par} WHERE id = %s",
+            "cins": f"INSERT INTO {chi} VALUES (%s, %s)",
+            "cdel": f"DELETE FROM {chi} WHERE id = %s",
+        }
+        for on_branch, (kind, *args) in steps:
+            params = tuple(reversed(args)) if kind == "pupd" else tuple(args)
+            try:
+                (bc if on_branch else mc).execute(sql[kind], params)
+            except psycopg2.Error as err:  # the side's own constraints refuse it
+                assert err.pgcode in ("23505", "23503"), err
+        listed = _rows(mc, "SELECT * FROM branch_conflicts(%s)", (name,))
+        event(f"{strategy}: {sorted({r[5] for r in listed})}")
+        before = state(mc)
+        if strategy == "manual":
+            for r in listed:
+                choice = data.draw(st.sampled_from(["main", "branch"]), label="choice")
+                mc.execute("SELECT branch_resolve(%s, %s, %s, %s)", (name, r[0], r[1], choice))
+        try:
+            mc.execute("SELECT * FROM branch_merge(%s, %s)", (name, strategy))
+        except psycopg2.Error as err:
+            assert err.pgcode == "40001", err
+            assert strategy != "abort" or listed
+            assert state(mc) == before
+            return
+        status = mc.fetchone()[6]
+        assert status in ("merged", "conflicts")
+        if strategy == "abort":
+            assert not listed
+        if status == "conflicts":
+            assert state(mc) == before
+    finally:
+        live = {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}
+        if name in live:
+            mc.execute("SELECT branch_discard(%s)", (name,))
+        mc.execute(f"DROP TABLE IF EXISTS {chi}")
+        mc.execute(f"DROP TABLE IF EXISTS {par}")
+        bconn.close()
+        mconn.close()

@@ -520,8 +520,8 @@ def test_resources_describe_tables(hati_server):
             table = json.loads(body.contents[0].text)  # type: ignore[union-attr]
             assert table["primary_key"] == ["service"]
             assert [(c["name"], c["type"], c["nullable"]) for c in table["columns"]] == [
-                ("service", "VARCHAR", False),
-                ("replicas", "INTEGER", True),
+                ("service", "character varying", False),
+                ("replicas", "integer", True),
             ]
             odd = json.loads(
                 (await client.read_resource("hati://tables/odd%20name")).contents[0].text

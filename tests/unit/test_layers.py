@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.copying",
         "hati.checkpoint",
         "hati.cursors",
+        "hati.prepared",
         "hati.session",
     ),
     ("hati.app",),

@@ -85,16 +85,38 @@ def orphan_sql(fk: ForeignKey, child_rel: str, parent_rel: str) -> str:
     )
 
 
+def _may_orphan(node: ast.Node, fk: ForeignKey, child: bool, parent: bool) -> tuple[bool, bool]:
+    """Whether the statement can leave the child's key dangling (from the child's side,
+    from the parent's): a DELETE never does from the child's, a plain INSERT never from
+    the parent's, an UPDATE only when it assigns the key's columns."""
+    if getattr(node, "withClause", None) is not None:
+        return child, parent  # a CTE may write anything
+    if isinstance(node, ast.DeleteStmt):
+        return False, parent
+    if isinstance(node, ast.InsertStmt) and node.onConflictClause is None:
+        return child, False
+    if isinstance(node, ast.UpdateStmt):
+        assigned = {str(t.name).lower() for t in node.targetList or ()}
+        return (
+            child and bool(assigned & {c.lower() for c in fk.cols}),
+            parent and bool(assigned & {c.lower() for c in fk.pcols}),
+        )
+    return child, parent
+
+
 def check_branch_write(
-    space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, written: set[str]
+    space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, written: set[str], node: ast.Node
 ) -> None:
-    """23503 if a write in ``b`` to the tables ``written`` left a foreign key dangling."""
+    """23503 if a write in ``b`` (statement ``node``) to the tables ``written`` left a
+    foreign key dangling. It reads both tables whole, so only writes that can break
+    the key pay for it."""
     if not written:
         return
     if space.foreign_keys is None:
         space.foreign_keys = foreign_keys(cur)
     for fk in space.foreign_keys:
         child, parent = fk.child.lower() in written, fk.parent.lower() in written
+        child, parent = _may_orphan(node, fk, child, parent) if child or parent else (False, False)
         if not (child or parent):
             continue
         crel = space.current_rel(cur, b.id, fk.child)

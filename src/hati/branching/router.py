@@ -269,7 +269,8 @@ class Router:
             if ok:
                 self._record_delta(cur, b, plan)
         if ok:
-            constraints.check_branch_write(self.space, cur, b, {r.name.lower() for r in a.writes})
+            written = {r.name.lower() for r in a.writes}
+            constraints.check_branch_write(self.space, cur, b, written, a.node)
             for ref in a.drops:  # so the parent's table stays hidden
                 if not a.is_view:
                     store.record_drop(cur, b.id, ref.name)

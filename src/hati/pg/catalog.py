@@ -18,10 +18,13 @@ PostgreSQL's grammar and functions.  This module is the one place that bridges t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_types
+from hati.pg import catalog_roles, catalog_types
 
 HIDDEN = layout.PG
 
@@ -82,31 +85,97 @@ _SHIM_MACROS = (
     "has_schema_privilege",
     "has_database_privilege",
     "pg_has_role",
+    *catalog_roles.MACROS,
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
-# Catalog relations shown without hati's own schemas: (view, source, schema column).
+# In a branch session DuckDB's search path starts with the branch's schema: its tables
+# show as public's, except those main has too (main's entry stands for both).
+BRANCH_SCHEMA = f"{HIDDEN}.branch_schema()"
+_BRANCH_MACRO = (
+    f"CREATE OR REPLACE MACRO {BRANCH_SCHEMA} AS (CASE WHEN regexp_full_match("
+    f"coalesce(current_schemas(false)[1], ''), '{layout.BRANCH_SCHEMA_RE.strip('^$')}') "
+    "THEN current_schemas(false)[1] END);"
+)
+_MAIN_NS = "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'main')"
+_BRANCH_NS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {BRANCH_SCHEMA})"
+
+# Catalog relations shown without hati's own schemas, main as public:
+# (view, source, schema column, name column).
 _SCHEMA_FILTERED = (
-    ("pg_tables", "pg_catalog.pg_tables", "schemaname"),
-    ("pg_views", "pg_catalog.pg_views", "schemaname"),
-    ("pg_indexes", "pg_catalog.pg_indexes", "schemaname"),
-    ("is_schemata", "information_schema.schemata", "schema_name"),
-    ("is_tables", "information_schema.tables", "table_schema"),
-    ("is_columns", "information_schema.columns", "table_schema"),
-    ("is_views", "information_schema.views", "table_schema"),
+    ("pg_tables", "pg_catalog.pg_tables", "schemaname", "tablename"),
+    ("pg_views", "pg_catalog.pg_views", "schemaname", "viewname"),
+    ("is_schemata", "information_schema.schemata", "schema_name", None),
+    ("is_tables", "information_schema.tables", "table_schema", "table_name"),
+    ("is_columns", "information_schema.columns", "table_schema", "table_name"),
+    ("is_views", "information_schema.views", "table_schema", "table_name"),
+    ("is_table_constraints", "information_schema.table_constraints", "table_schema", "table_name"),
+    ("is_key_column_usage", "information_schema.key_column_usage", "table_schema", "table_name"),
 )
-_FILTERED_VIEWS = "\n".join(
-    f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * FROM {src} "
-    f"WHERE NOT {layout.internal_schema_sql(col)};"
-    for view, src, col in _SCHEMA_FILTERED
-)
+
+
+# DuckDB's type names in information_schema.columns -> PostgreSQL's data_type, udt_name.
+_IS_TYPES = {
+    "INTEGER": ("integer", "int4"),
+    "BIGINT": ("bigint", "int8"),
+    "SMALLINT": ("smallint", "int2"),
+    "DOUBLE": ("double precision", "float8"),
+    "FLOAT": ("real", "float4"),
+    "BOOLEAN": ("boolean", "bool"),
+    "VARCHAR": ("character varying", "varchar"),
+    "DATE": ("date", "date"),
+    "TIMESTAMP": ("timestamp without time zone", "timestamp"),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", "timestamptz"),
+    "TIME": ("time without time zone", "time"),
+    "BLOB": ("bytea", "bytea"),
+    "UUID": ("uuid", "uuid"),
+    "JSON": ("json", "json"),
+    "INTERVAL": ("interval", "interval"),
+}
+
+
+def _udt(expr: str) -> str:
+    cases = " ".join(f"WHEN '{d}' THEN '{u}'" for d, (_, u) in _IS_TYPES.items())
+    return f"CASE {expr} {cases} ELSE CASE WHEN {expr} LIKE 'DECIMAL%' THEN 'numeric' ELSE lower({expr}) END END"
+
+
+def _pg_type_columns() -> str:
+    """data_type and udt_name as PostgreSQL's information_schema.columns has them."""
+    cases = " ".join(f"WHEN '{d}' THEN '{t}'" for d, (t, _) in _IS_TYPES.items())
+    base = "regexp_replace(data_type, '\\[\\]$', '')"
+    return (
+        f"CASE WHEN data_type LIKE '%[]' THEN 'ARRAY' ELSE CASE data_type {cases} ELSE "
+        f"CASE WHEN data_type LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(data_type) END END END "
+        f"AS data_type, CASE WHEN data_type LIKE '%[]' THEN '_' || ({_udt(base)}) "
+        f"ELSE {_udt('data_type')} END AS udt_name"
+    )
+
+
+def _filtered(view: str, src: str, col: str, name: str | None) -> str:
+    own = (
+        f" OR ({col} = {BRANCH_SCHEMA} AND {name} NOT IN "
+        f"(SELECT {name} FROM {src} WHERE {col} = 'main'))"
+        if name
+        else ""
+    )
+    return (
+        f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
+        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}"
+        f"{', ' + _pg_type_columns() if view == 'is_columns' else ''}) FROM {src} "
+        f"WHERE NOT {layout.internal_schema_sql(col)}{own};"
+    )
+
+
+_FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
+{_BRANCH_MACRO}
 CREATE OR REPLACE VIEW {HIDDEN}.pg_namespace AS
-    SELECT * FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
+    SELECT * REPLACE (CASE nspname WHEN 'main' THEN 'public' ELSE nspname END AS nspname)
+    FROM pg_catalog.pg_namespace WHERE NOT {_INTERNAL_NS}
     UNION ALL BY NAME
     SELECT {catalog_types.PG_CATALOG_OID}::BIGINT AS oid, 'pg_catalog' AS nspname,
            10 AS nspowner;
@@ -117,47 +186,93 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_type AS
     SELECT * FROM pg_catalog.pg_type
     WHERE oid IS NOT NULL AND oid NOT IN (SELECT unnest([{", ".join(map(str, catalog_types.OIDS))}]))
       AND typname NOT IN ({", ".join(f"'{n}'" for n in catalog_types.NAMES)});
+CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
+    -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's:
+    -- DuckDB's constraint oids are its table's oid * 10^6 + the constraint's index.
+    SELECT * EXCLUDE (duck_name, pg_name) REPLACE (
+        coalesce((SELECT n.name FROM {HIDDEN}.constraint_names n
+                  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+                  JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+                  WHERE n.duck_name = con.duck_name AND n.table_name = c.relname
+                    AND n.schema_name = s.nspname LIMIT 1),
+                 CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
+                                             WHERE oid = conrelid) || '_pkey' END,
+                 con.pg_name, conname) AS conname,
+        list_transform(conkey, lambda k: k + 1) AS conkey,
+        list_transform(confkey, lambda k: k + 1) AS confkey,
+        CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
+    FROM (SELECT *, (SELECT constraint_name FROM duckdb_constraints() d
+                     WHERE d.table_oid = k.conrelid
+                       AND d.constraint_index = k.oid - k.conrelid * 1000000) AS duck_name,
+                 (SELECT CASE d.constraint_type
+                         WHEN 'FOREIGN KEY' THEN d.table_name || '_'
+                              || array_to_string(d.constraint_column_names, '_') || '_fkey'
+                         WHEN 'CHECK' THEN d.table_name
+                              || CASE WHEN len(d.constraint_column_names) = 1
+                                      THEN '_' || d.constraint_column_names[1] ELSE '' END
+                              || '_check'
+                         ELSE d.constraint_name END
+                  FROM duckdb_constraints() d
+                  WHERE d.table_oid = k.conrelid
+                    AND d.constraint_index = k.oid - k.conrelid * 1000000) AS pg_name
+          FROM pg_catalog.pg_constraint k) con
+    WHERE contype <> 'x' AND (connamespace NOT IN {_HIDDEN_NS_OIDS}
+                              OR connamespace = {_BRANCH_NS});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
     SELECT * REPLACE (
                relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
-                                      WHERE contype IN ('p', 'u')) AS relhasindex),
+                                      WHERE contype IN ('p', 'u')) AS relhasindex,
+               CASE relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE relnamespace END
+               AS relnamespace, NULL::VARCHAR[] AS reloptions),
            false AS relforcerowsecurity
     FROM pg_catalog.pg_class
     WHERE relnamespace NOT IN {_HIDDEN_NS_OIDS}
+       OR (relnamespace = {_BRANCH_NS} AND relname NOT IN
+           (SELECT relname FROM pg_catalog.pg_class WHERE relnamespace = {_MAIN_NS}))
     UNION ALL BY NAME
     -- The index behind each PRIMARY KEY / UNIQUE constraint (see pg_index below).
-    SELECT con.oid AS oid,
-           CASE con.contype WHEN 'p' THEN c.relname || '_pkey'
-                ELSE c.relname || '_' || con.oid || '_key' END AS relname,
-           c.relnamespace AS relnamespace, 'i' AS relkind, 0 AS reltablespace,
+    SELECT con.oid AS oid, con.conname AS relname,
+           CASE c.relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE c.relnamespace END
+           AS relnamespace, 'i' AS relkind, 0 AS reltablespace,
            false AS relforcerowsecurity
-    FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-    WHERE con.contype IN ('p', 'u') AND c.relnamespace NOT IN {_HIDDEN_NS_OIDS};
+    FROM {HIDDEN}.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+    WHERE con.contype IN ('p', 'u')
+      AND (c.relnamespace NOT IN {_HIDDEN_NS_OIDS} OR c.relnamespace = {_BRANCH_NS});
 CREATE OR REPLACE VIEW {HIDDEN}.pg_index AS
-    SELECT *, false AS indnullsnotdistinct FROM pg_catalog.pg_index
+    -- DuckDB's own indexes: their columns (indkey) from the expressions it lists, 0 for
+    -- an expression, as PostgreSQL has them.
+    SELECT * EXCLUDE (names, exprs) REPLACE (
+               len(exprs) AS indnatts, len(exprs) AS indnkeyatts,
+               list_transform(exprs, lambda e: coalesce(list_position(names, trim(e, '"')), 0))
+               AS indkey,
+               array_to_string(list_transform(exprs, lambda e: '0'), ' ') AS indoption,
+               list_transform(exprs, lambda e: 0) AS indclass,
+               list_transform(exprs, lambda e: 0) AS indcollation)
+    FROM (SELECT i.*, false AS indnullsnotdistinct,
+                 string_split(trim(i.indexprs, '[]'), ', ') AS exprs,
+                 (SELECT list(attname ORDER BY attnum) FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = i.indrelid) AS names
+          FROM pg_catalog.pg_index i
+          WHERE i.indrelid IN (SELECT oid FROM {HIDDEN}.pg_class)
+            AND i.indexrelid IN (SELECT index_oid FROM duckdb_indexes() WHERE sql IS NOT NULL))
     UNION ALL BY NAME
     -- DuckDB reports no index for PRIMARY KEY / UNIQUE constraints: one per constraint,
     -- with the constraint's oid as indexrelid (pg_constraint.conindid points at it).
     SELECT oid AS indexrelid, conrelid AS indrelid, len(conkey) AS indnatts,
            len(conkey) AS indnkeyatts, true AS indisunique, contype = 'p' AS indisprimary,
            list_transform(conkey, lambda k: k + 1) AS indkey, false AS indnullsnotdistinct,
+           array_to_string(list_transform(conkey, lambda k: '0'), ' ') AS indoption,
+           list_transform(conkey, lambda k: 0) AS indclass,
+           list_transform(conkey, lambda k: 0) AS indcollation,
            true AS indisvalid, true AS indisready, true AS indislive
-    FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u');
-CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
-    -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's.
-    SELECT * REPLACE (
-        coalesce((SELECT n.name FROM {HIDDEN}.constraint_names n
-                  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-                  JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
-                  WHERE n.duck_name = con.conname AND n.table_name = c.relname
-                    AND n.schema_name = s.nspname LIMIT 1),
-        CASE contype WHEN 'p' THEN (SELECT relname FROM pg_catalog.pg_class
-                                    WHERE oid = conrelid) || '_pkey' ELSE conname END) AS conname,
-        list_transform(conkey, lambda k: k + 1) AS conkey,
-        list_transform(confkey, lambda k: k + 1) AS confkey,
-        CASE WHEN contype IN ('p', 'u') THEN oid ELSE conindid END AS conindid)
-    FROM pg_catalog.pg_constraint con
-    WHERE contype <> 'x' AND connamespace NOT IN {_HIDDEN_NS_OIDS};
+    FROM pg_catalog.pg_constraint WHERE contype IN ('p', 'u')
+      AND oid IN (SELECT oid FROM {HIDDEN}.pg_constraint);
+CREATE OR REPLACE VIEW {HIDDEN}.pg_indexes AS
+    SELECT n.nspname AS schemaname, t.relname AS tablename, i.relname AS indexname,
+           NULL::VARCHAR AS tablespace, main.pg_get_indexdef(x.indexrelid) AS indexdef
+    FROM {HIDDEN}.pg_index x JOIN {HIDDEN}.pg_class i ON i.oid = x.indexrelid
+    JOIN {HIDDEN}.pg_class t ON t.oid = x.indrelid
+    JOIN {HIDDEN}.pg_namespace n ON n.oid = t.relnamespace;
 CREATE OR REPLACE VIEW {HIDDEN}.pg_database AS
     SELECT *, 0 AS datdba, 6 AS encoding, 'C' AS datcollate, 'C' AS datctype,
            NULL::VARCHAR AS daticulocale, 'c' AS datlocprovider,
@@ -194,7 +309,7 @@ CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
                WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
-CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS
+CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coalesce(
     (SELECT 'CREATE UNIQUE INDEX ' || ix.relname || ' ON ' || n.nspname || '.' || t.relname
             || ' USING btree (' || (SELECT string_agg(attname, ', ' ORDER BY attnum)
                         FROM pg_catalog.pg_attribute
@@ -202,9 +317,21 @@ CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS
                           AND list_contains(con.conkey, attnum - 1)) || ')'
      FROM pg_catalog.pg_constraint con
      JOIN {HIDDEN}.pg_class ix ON ix.oid = con.oid
-     JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
-     JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-     WHERE con.oid = id);
+     JOIN {HIDDEN}.pg_class t ON t.oid = con.conrelid
+     JOIN {HIDDEN}.pg_namespace n ON n.oid = t.relnamespace
+     WHERE con.oid = id),
+    -- An index of its own: DuckDB's definition in PostgreSQL's words.
+    (SELECT regexp_replace(rtrim(sql, ';'), '^(CREATE (UNIQUE )?INDEX \\S+ ON )([^(]+)\\((.*)\\)$',
+                           '\\1' || CASE WHEN schema_name = 'main' OR schema_name = {BRANCH_SCHEMA}
+                                         THEN 'public' ELSE schema_name END
+                           || '.\\3 USING btree (\\4)')
+     FROM duckdb_indexes() WHERE index_oid = id));
+CREATE OR REPLACE MACRO main.pg_get_constraintdef(id) AS
+    regexp_replace(pg_catalog.pg_get_constraintdef(id),
+                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES '),
+    (id, pretty) AS
+    regexp_replace(pg_catalog.pg_get_constraintdef(id),
+                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES ');
 CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;
@@ -235,7 +362,6 @@ _EMPTY = {
     "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN",
     "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
     "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
-    "pg_roles": "oid BIGINT, rolname VARCHAR, rolsuper BOOLEAN, rolinherit BOOLEAN, rolcreaterole BOOLEAN, rolcreatedb BOOLEAN, rolcanlogin BOOLEAN, rolreplication BOOLEAN, rolconnlimit INTEGER, rolvaliduntil TIMESTAMP, rolbypassrls BOOLEAN, rolconfig VARCHAR[]",
     "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
     "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
     "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
@@ -268,13 +394,32 @@ _FILTERED = (
     "pg_index",
     "pg_constraint",
     *_EMPTY,
+    *catalog_roles.RELATIONS,
 )
 # Catalog relations a client reads -> hati's filtered views in the hidden schema (the
 # front end's catalog rule points the parse tree's relations at them).
 RELATIONS: dict[str, str] = {name: name for name in _FILTERED}
 INFORMATION_SCHEMA: dict[str, str] = {
-    name: f"is_{name}" for name in ("schemata", "tables", "columns", "views")
+    name: f"is_{name}"
+    for name in (
+        "schemata",
+        "tables",
+        "columns",
+        "views",
+        "table_constraints",
+        "key_column_usage",
+    )
 }
+
+
+_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
+def reads_catalog(tables: Iterable[Any]) -> bool:
+    """Does a statement naming these relations (``TableRef``s) read the catalog?"""
+    return any(
+        t.schema in _CATALOG_SCHEMAS or (t.schema is None and t.name in RELATIONS) for t in tables
+    )
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
@@ -282,3 +427,4 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
+    cur.execute(catalog_roles.SQL)

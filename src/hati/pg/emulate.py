@@ -291,29 +291,17 @@ def _keyed_column(cur: duckdb.DuckDBPyConnection, schema: str, table: str, colum
 
 @dataclass
 class Rebuild:
-    """A table made again with one ALTER TABLE action applied to its definition."""
+    """A table made again with one ALTER TABLE action applied to its definition. Tables
+    whose foreign keys reference it are made again without those keys first, and with
+    them once the table stands again (DuckDB drops no referenced table)."""
 
     schema: str
     table: str
     cmd: Any
 
     def run_on(self, cur: duckdb.DuckDBPyConnection) -> None:
-        row = cur.execute(
-            "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-            "AND database_name = current_database()",
-            [self.schema, self.table],
-        ).fetchone()
-        if row is None:
-            raise UndefinedTable(f'relation "{self.table}" does not exist')
-        try:
-            create: Any = parser.parse_sql(row[0])[0].stmt
-        except parser.ParseError:
-            raise FeatureNotSupported(
-                f'ALTER TABLE cannot rebuild "{self.table}": a column type has no '
-                "PostgreSQL spelling",
-                hint="Create a new table with the definition you want and copy the rows.",
-            ) from None
-        before = [c.colname for c in create.tableElts if isinstance(c, ast.ColumnDef)]
+        create = definition(cur, self.schema, self.table)
+        before = _columns(create)
         cmd = self.cmd
         key = None
         if cmd.subtype == AlterTableType.AT_DropConstraint:
@@ -322,51 +310,102 @@ class Rebuild:
         c = cmd.def_
         named = cmd.subtype == AlterTableType.AT_AddConstraint and c.conname
         duck = rebuild.duck_name(create, c) if named else None
-        after = [c.colname for c in create.tableElts if isinstance(c, ast.ColumnDef)]
-        kept: list[Any] = [c for c in before if c in after]
-        indexes = [
-            r[0]
-            for r in cur.execute(
-                "SELECT sql FROM duckdb_indexes() WHERE schema_name = $1 AND table_name = $2 "
-                "AND database_name = current_database() AND sql IS NOT NULL",
-                [self.schema, self.table],
-            ).fetchall()
-        ]
-        dependents = cur.execute(
+        kept = [col for col in before if col in _columns(create)]
+        indexes = indexes_of(cur, self.schema, self.table)
+        children = cur.execute(
             "SELECT list(DISTINCT table_name) FROM duckdb_constraints() "
             "WHERE constraint_type = 'FOREIGN KEY' AND referenced_table = $2 AND table_name <> $2 "
             "AND schema_name = $1 AND database_name = current_database()",
             [self.schema, self.table],
         ).fetchall()[0][0]
-        if dependents:
-            raise FeatureNotSupported(
-                f'ALTER TABLE cannot rebuild "{self.table}" while the foreign keys of '
-                f"{', '.join(dependents)} reference it",
-                hint="Drop those foreign keys first, alter the table, then add them again.",
+        restore = []
+        for child in children or ():
+            original = definition(cur, self.schema, child)
+            loose = definition(cur, self.schema, child)
+            loose.tableElts = tuple(
+                e
+                for e in loose.tableElts
+                if not (
+                    isinstance(e, ast.Constraint)
+                    and e.contype == ConstrType.CONSTR_FOREIGN
+                    and getattr(e.pktable, "relname", None) == self.table
+                )
             )
-        # The rows wait in a temporary table while the table is made again under its
-        # own name (a renamed table would leave DuckDB's foreign keys naming the old one).
-        rows = qualified("temp", self.table + "$rows")
-        table = qualified(self.schema, self.table)
-        create.relation = ast.RangeVar(relname=self.table, schemaname=self.schema, inh=True)
-        cols = ", ".join(render.quote_name(c) for c in kept)
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {rows[len('temp.') :]} AS SELECT * FROM {table}")
-        cur.execute(f"DROP TABLE {table}")
-        cur.execute(text(create))
-        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {_converted(create, kept)} FROM {rows}")
-        cur.execute(f"DROP TABLE {rows}")
-        for sql in indexes:
-            index: Any = parser.parse_sql(sql)[0].stmt
-            index.relation = ast.RangeVar(relname=self.table, schemaname=self.schema, inh=True)
-            used = {e.name for e in index.indexParams if e.name} | rebuild.referenced(
-                tuple(e.expr for e in index.indexParams if e.expr is not None)
-            )
-            if used <= set(after):  # an index over a dropped column goes with it
-                cur.execute(text(index))
+            child_indexes = indexes_of(cur, self.schema, child)
+            remake(cur, self.schema, child, loose, _columns(loose), child_indexes)
+            restore.append((child, original, child_indexes))
+        remake(cur, self.schema, self.table, create, kept, indexes)
+        for child, original, child_indexes in restore:
+            remake(cur, self.schema, child, original, _columns(original), child_indexes)
         if cmd.subtype == AlterTableType.AT_DropConstraint and key:
             forget(cur, self.schema, self.table, cmd.name)
         if duck is not None:
             record(cur, self.schema, self.table, duck, c.conname)
+
+
+def _columns(create: Any) -> list[Any]:
+    return [c.colname for c in create.tableElts if isinstance(c, ast.ColumnDef)]
+
+
+def definition(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
+    """The table's CREATE TABLE, as DuckDB keeps it, parsed with PostgreSQL's grammar."""
+    row = cur.execute(
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
+        "AND database_name = current_database()",
+        [schema, table],
+    ).fetchone()
+    if row is None:
+        raise UndefinedTable(f'relation "{table}" does not exist')
+    try:
+        return parser.parse_sql(row[0])[0].stmt
+    except parser.ParseError:
+        raise FeatureNotSupported(
+            f'ALTER TABLE cannot rebuild "{table}": a column type has no PostgreSQL spelling',
+            hint="Create a new table with the definition you want and copy the rows.",
+        ) from None
+
+
+def indexes_of(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in cur.execute(
+            "SELECT sql FROM duckdb_indexes() WHERE schema_name = $1 AND table_name = $2 "
+            "AND database_name = current_database() AND sql IS NOT NULL",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def remake(
+    cur: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    create: Any,
+    kept: list[Any],
+    indexes: list[str],
+) -> None:
+    """Make the table again as ``create`` says, with its rows (the ``kept`` columns) and
+    the ``indexes`` whose columns it still has. The rows wait in a temporary table while
+    the table is made again under its own name (a renamed table would leave DuckDB's
+    foreign keys naming the old one)."""
+    rows = qualified("temp", name + "$rows")
+    table = qualified(schema, name)
+    create.relation = ast.RangeVar(relname=name, schemaname=schema, inh=True)
+    cols = ", ".join(render.quote_name(c) for c in kept)
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {rows[len('temp.') :]} AS SELECT * FROM {table}")
+    cur.execute(f"DROP TABLE {table}")
+    cur.execute(text(create))
+    cur.execute(f"INSERT INTO {table} ({cols}) SELECT {_converted(create, kept)} FROM {rows}")
+    cur.execute(f"DROP TABLE {rows}")
+    after = set(_columns(create))
+    for sql in indexes:
+        index: Any = parser.parse_sql(sql)[0].stmt
+        index.relation = ast.RangeVar(relname=name, schemaname=schema, inh=True)
+        used = {e.name for e in index.indexParams if e.name} | rebuild.referenced(
+            tuple(e.expr for e in index.indexParams if e.expr is not None)
+        )
+        if used <= after:  # an index over a dropped column goes with it
+            cur.execute(text(index))
 
 
 # ---------------------------------------------------------------- constraint names

@@ -24,7 +24,7 @@ from typing import Any
 from pglast import ast, parser
 
 from hati.errors import HatiError, ProgramLimitExceeded, SyntaxError_
-from hati.pg import expand, guard, lex, render
+from hati.pg import catalog, expand, guard, lex, render
 from hati.pg.analyze import Analysis, analyze
 from hati.pg.translate import NeedsLiteral, Translation, translate
 
@@ -41,6 +41,9 @@ def syntax_error(exc: parser.ParseError, offset: int = 0) -> SyntaxError_:
     return SyntaxError_(message, position=None if index is None else index + offset + 1)
 
 
+_MAIN, _PUBLIC = "'main'", "'public'"
+
+
 @dataclass(eq=False)
 class Template:
     """A statement shape, analyzed and translated once, printed once per placement."""
@@ -51,6 +54,7 @@ class Template:
     error: HatiError | None = None  # the guard's verdict, re-raised on every use
     pre: tuple[str, ...] = ()  # statements DuckDB runs first (SERIAL's sequences)
     steps: tuple[object, ...] = ()  # run in the statement's place (see pg/emulate.py)
+    catalog_query: bool = False  # reads pg_catalog / information_schema
     _printed: dict[Hashable, tuple[tuple[str, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -90,18 +94,28 @@ class Compiled:
     def params(self) -> int:
         return self.template.params
 
+    @property
+    def spliced(self) -> tuple[str, ...]:
+        """The lifted literals to splice back. In a catalog query the schema name
+        ``'main'`` is ``'public'``: clients written against DuckDB (the HatiData SDK)
+        filter ``table_schema = 'main'``, and the catalog names main's schema ``public``
+        as PostgreSQL does; no schema of either name exists beside it."""
+        if not self.template.catalog_query or _MAIN not in self.literals:
+            return self.literals
+        return tuple(_PUBLIC if lit == _MAIN else lit for lit in self.literals)
+
     def sql(self, key: Hashable = None, substitute: render.Substitute | None = None) -> str:
         """DuckDB's text for this statement; ``substitute`` places relations (the
         router's), ``key`` names that placement so its printing is reused."""
         parts, slots = self.template.printed(key, substitute)
-        return lex.splice(parts, slots, self.literals)
+        return lex.splice(parts, slots, self.spliced)
 
     def sql_once(self, substitute: render.Substitute) -> str:
         """DuckDB's text printed for this execution alone (a substitute that depends on
         the session, such as the value a set_config() call set), never cached."""
         text = render.render(self.template.node, substitute)
         parts, slots = lex.split_markers(text, self.template.params)
-        return lex.splice(parts, slots, self.literals)
+        return lex.splice(parts, slots, self.spliced)
 
     def value(self, node: ast.Node | None, params: list[Any]) -> Any:
         """The value of a constant, a client parameter or a lifted literal in the tree
@@ -238,7 +252,7 @@ class FrontEnd:
             guard.check(a, self.policy)
         except HatiError as exc:
             return Template(a, stmt, params, error=exc)
-        ctx = Translation(database=self.policy.database)
+        ctx = Translation(database=self.policy.database, params=params)
         try:
             node = translate(stmt, ctx)
         except NeedsLiteral:
@@ -253,7 +267,14 @@ class FrontEnd:
         for step in ctx.steps:
             if isinstance(step, ast.Node) and step is not node:
                 render.prepare(step)
-        return Template(a, node, params, pre=tuple(ctx.pre), steps=tuple(ctx.steps))
+        return Template(
+            a,
+            node,
+            params,
+            pre=tuple(ctx.pre),
+            steps=tuple(ctx.steps),
+            catalog_query=catalog.reads_catalog(a.tables),
+        )
 
     def _lookup(self, key: str) -> Template | None:
         with self._lock:

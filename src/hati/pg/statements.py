@@ -43,21 +43,11 @@ def columns_of(description: Any, a: Analysis | None = None) -> list[tuple[str, i
     it (DuckDB has no oid type): drivers such as asyncpg know ``oid[]`` without asking,
     and would otherwise introspect ``int8[]`` with a query whose answer is ``int8[]``."""
     columns = [(d[0], pgtypes.oid_for(d[1])) for d in description]
-    if a is not None and _reads_catalog(a):
+    if a is not None and catalog.reads_catalog(a.tables):
         oid_list = pgtypes.ARRAY_OF[pgtypes.OID]
         int8_list = pgtypes.ARRAY_OF[pgtypes.INT8]
         columns = [(n, oid_list if oid == int8_list else oid) for n, oid in columns]
     return columns
-
-
-def _reads_catalog(a: Analysis) -> bool:
-    return any(
-        t.schema in _CATALOG_SCHEMAS or (t.schema is None and t.name in catalog.RELATIONS)
-        for t in a.tables
-    )
-
-
-_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
 def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:

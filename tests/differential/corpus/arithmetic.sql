@@ -60,3 +60,7 @@ SELECT (1.23456789012345678901234567890)::numeric;
 SELECT sum(x) FROM generate_series(1, 100) AS x;
 SELECT 1 + NULL, NULL * 2, NULL / 0;
 SELECT 5 / NULL::int, NULL::int % 0;
+SELECT round(0.5::float8), round(1.5::float8), round(0.5), round(-1.5), round(2.5::real);
+SELECT 0.000123::numeric * 2, '0.05'::numeric, '12'::numeric, 7::numeric;
+SELECT div(-7.5, 2), div(9, 4), '12'::int4 + 1;
+SELECT '1e2'::int4;

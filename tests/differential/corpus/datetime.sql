@@ -50,3 +50,5 @@ SELECT date_trunc('month', at) AS m, count(*) FROM ev GROUP BY 1 ORDER BY 1;
 SELECT id, at + INTERVAL '1 day' AS next FROM ev ORDER BY id;
 SELECT max(d) - min(d) FROM ev;
 SELECT id, extract(dow FROM d) FROM ev ORDER BY id;
+SELECT INTERVAL '1 day' / 3, INTERVAL '2 hours' / 4;
+SELECT extract(milliseconds FROM TIMESTAMP '2024-01-01 00:00:01.25'), extract(second FROM TIME '10:11:12.5');

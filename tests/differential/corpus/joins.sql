@@ -30,3 +30,4 @@ SELECT emp.* FROM emp JOIN dept ON emp.dept = dept.id WHERE dept.id = 2;
 SELECT d.* , e.name FROM dept d INNER JOIN emp e ON d.id = e.dept WHERE d.id = 1 ORDER BY e.name;
 SELECT * FROM emp JOIN dept ON emp.dept = dept.idx;
 SELECT id FROM emp JOIN dept ON emp.dept = dept.id;
+SELECT count(*) FROM ONLY emp e JOIN ONLY dept d ON d.id = e.dept;

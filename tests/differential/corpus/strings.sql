@@ -55,3 +55,7 @@ SELECT w FROM words WHERE w ILIKE 'b%';
 SELECT w FROM words ORDER BY w;
 SELECT w FROM words ORDER BY lower(w) NULLS FIRST;
 SELECT upper(w), length(w) FROM words ORDER BY 2 DESC NULLS LAST, 1;
+SELECT 'abc' NOT SIMILAR TO 'a%', 'a.c' SIMILAR TO 'a.c', 'abc' SIMILAR TO 'a.c', 'xay' SIMILAR TO '_a_';
+SELECT quote_literal('it''s'), quote_ident('Abc'), quote_ident('abc'), initcap('a bc');
+SELECT regexp_count('aaa', 'a'), regexp_like('Abc', 'b'), format('%s|%s', NULL, 3);
+SELECT 'abcdef'::char(2) || 'x', CAST('xyz' AS varchar(1));

@@ -60,3 +60,7 @@ SELECT n * 2, n / 3, t || '!' FROM typed WHERE i = 1;
 SELECT r FROM (SELECT 1 AS a, 'x' AS b) r;
 SELECT ROW(1, 'a', NULL)::text, (1, 2) = (1, 2), (1, 2) < (1, 3);
 SELECT t FROM typed t WHERE i = 2;
+SELECT 'maybe'::boolean;
+SELECT 'of'::boolean;
+SELECT '{x,"y z",NULL}'::text[], '{ 1 , 2 }'::int[], cardinality('{}'::int[]);
+SELECT pg_typeof(1.5::float8), pg_typeof('x'::text), pg_typeof(1::numeric);

@@ -15,7 +15,7 @@ SELECT t.table_name, t.table_type, count(c.column_name) AS columns
 FROM information_schema.tables t
 LEFT JOIN information_schema.columns c
   ON c.table_schema = t.table_schema AND c.table_name = t.table_name
-WHERE t.table_schema = 'main'
+WHERE t.table_schema = 'public'
 GROUP BY t.table_name, t.table_type
 ORDER BY t.table_name"""
 
@@ -34,7 +34,7 @@ async def tables(call: Call) -> dict[str, Any]:
 _COLUMNS = """\
 SELECT column_name, data_type, is_nullable, column_default
 FROM information_schema.columns
-WHERE table_schema = 'main' AND table_name = $1
+WHERE table_schema = 'public' AND table_name = $1
 ORDER BY ordinal_position"""
 _PRIMARY_KEY = """\
 SELECT k.column_name
@@ -42,7 +42,7 @@ FROM information_schema.table_constraints c
 JOIN information_schema.key_column_usage k
   ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema
  AND k.table_name = c.table_name
-WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = 'main' AND c.table_name = $1
+WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = 'public' AND c.table_name = $1
 ORDER BY k.ordinal_position"""
 
 

@@ -29,6 +29,9 @@ class Translation:
 
     database: str = "hati"  # current_database()
     pre: list[str] = field(default_factory=list)  # statements DuckDB must run first
+    # the client's parameters ($1..$params); markers above are lifted literals. None:
+    # unknown, no marker stands for a literal.
+    params: int | None = None
     # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
     # its place, all or none.
     steps: list[object] = field(default_factory=list)
@@ -62,7 +65,16 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
-    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+    from hati.pg.translate import (
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        like,
+        naming,
+        schema,
+        types,
+    )
 
     return (
         plain(naming.srfs_in_select_list),
@@ -72,17 +84,19 @@ def _rules() -> tuple[Rule, ...]:
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        exprs.expressions,
         plain(types.type_names),
         plain(functions.function_names),
+        plain(like.like_escapes),
     )
 
 
 def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
-    from hati.pg.translate import catalog_queries, ddl, functions, naming, schema, types
+    from hati.pg.translate import catalog_queries, ddl, exprs, functions, naming, schema, types
 
-    modules = (catalog_queries, ddl, functions, naming, schema, types)
+    modules = (catalog_queries, ddl, exprs, functions, naming, schema, types)
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 

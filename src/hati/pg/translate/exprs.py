@@ -1,0 +1,370 @@
+"""Expressions DuckDB would answer differently: rewritten to PostgreSQL's meaning.
+
+Each rewrite looks at one node and returns what to put in its place (or None). Where the
+meaning depends on the argument's type, which is unknown before DuckDB binds the
+statement, a macro in the hidden schema chooses with ``typeof`` (``round(float8)``
+rounds half to even, ``round(numeric)`` away from zero).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pglast import ast
+from pglast.enums import A_Expr_Kind, BoolExprType
+
+from hati.errors import InvalidTextRepresentation
+from hati.pg import catalog as catalog_views
+from hati.pg.analyze import children
+from hati.pg.translate import NeedsLiteral, Translation, replace_child, walk
+
+S = catalog_views.HIDDEN
+
+SETUP_SQL = f"""
+CREATE OR REPLACE MACRO {S}.pg_round(x) AS
+    CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN round_even(x, 0) ELSE round(x) END;
+CREATE OR REPLACE MACRO {S}.pg_similar(p) AS
+    regexp_replace(regexp_replace(regexp_replace(p, '([.^$])', '\\\\\\1', 'g'),
+        '%', '.*', 'g'), '_', '.', 'g');
+CREATE OR REPLACE MACRO {S}.pg_to_hex(x) AS
+    lower(to_hex(CASE WHEN x < 0 AND typeof(x) IN ('INTEGER', 'SMALLINT', 'TINYINT')
+                      THEN x::BIGINT + 4294967296 ELSE x::BIGINT END));
+CREATE OR REPLACE MACRO {S}.pg_encode(b, f) AS
+    CASE lower(f) WHEN 'hex' THEN lower(hex(b)) WHEN 'base64' THEN to_base64(b)
+    ELSE error('unsupported encoding: ' || f) END;
+CREATE OR REPLACE MACRO {S}.pg_decode(s, f) AS
+    CASE lower(f) WHEN 'hex' THEN unhex(s) WHEN 'base64' THEN from_base64(s)
+    ELSE error('unsupported encoding: ' || f) END;
+CREATE OR REPLACE MACRO {S}.pg_quote_literal(x) AS
+    '''' || replace(x::VARCHAR, '''', '''''') || '''';
+CREATE OR REPLACE MACRO {S}.pg_quote_nullable(x) AS
+    coalesce({S}.pg_quote_literal(x), 'NULL');
+CREATE OR REPLACE MACRO {S}.pg_quote_ident(x) AS
+    CASE WHEN regexp_full_match(x, '[a-z_][a-z0-9_$]*') THEN x
+    ELSE '"' || replace(x, '"', '""') || '"' END;
+CREATE OR REPLACE MACRO {S}.pg_initcap(s) AS
+    array_to_string(list_transform(string_split(lower(s), ' '),
+        lambda w: upper(w[1]) || w[2:]), ' ');
+CREATE OR REPLACE MACRO {S}.pg_array_to_string(a, sep, n) AS
+    array_to_string(list_transform(a, lambda x: coalesce(x::VARCHAR, n)), sep);
+CREATE OR REPLACE MACRO {S}.pg_div(a, b) AS trunc(a / b);
+CREATE OR REPLACE MACRO {S}.pg_regexp_count(s, p) AS length(regexp_extract_all(s, p));
+CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS
+    CASE lower(typeof(x))
+        WHEN 'varchar' THEN 'text' WHEN 'varchar[]' THEN 'text[]'
+        WHEN 'double' THEN 'double precision' WHEN 'float' THEN 'real'
+        WHEN 'blob' THEN 'bytea' WHEN '"null"' THEN 'unknown'
+        WHEN 'hugeint' THEN 'numeric'
+        WHEN 'timestamp' THEN 'timestamp without time zone'
+        WHEN 'time' THEN 'time without time zone'
+        ELSE CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(typeof(x)) END
+    END;
+"""
+
+
+def _call(name: str, *args: ast.Node, hidden: bool = True) -> ast.FuncCall:
+    names = (ast.String(sval=S), ast.String(sval=name)) if hidden else (ast.String(sval=name),)
+    return ast.FuncCall(funcname=names, args=args)
+
+
+def _const(value: str | int) -> ast.A_Const:
+    if isinstance(value, int):
+        return ast.A_Const(val=ast.Integer(ival=value))
+    return ast.A_Const(val=ast.String(sval=value))
+
+
+def _type(name: str, *mods: int) -> ast.TypeName:
+    return ast.TypeName(
+        names=(ast.String(sval=name),), typmods=tuple(_const(m) for m in mods) or None
+    )
+
+
+def _cast(arg: ast.Node, name: str, *mods: int) -> ast.TypeCast:
+    return ast.TypeCast(arg=arg, typeName=_type(name, *mods))
+
+
+# --------------------------------------------------------------------------- nodes
+def _row_null_test(node: ast.NullTest, _ctx: Translation) -> ast.Node | None:
+    """``ROW(a, b) IS NULL``: every field is NULL; ``IS NOT NULL``: none is."""
+    if not isinstance(node.arg, ast.RowExpr) or not node.arg.args:
+        return None
+    tests = tuple(ast.NullTest(arg=a, nulltesttype=node.nulltesttype) for a in node.arg.args)
+    return ast.BoolExpr(boolop=BoolExprType.AND_EXPR, args=tests)
+
+
+def _interval_cast(node: ast.Node | None) -> bool:
+    return (
+        isinstance(node, ast.TypeCast)
+        and node.typeName is not None
+        and node.typeName.names[-1].sval == "interval"
+    )
+
+
+def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
+    """``x SIMILAR TO p`` as a regular expression; ``interval / n``."""
+    if node.kind == A_Expr_Kind.AEXPR_SIMILAR:
+        pattern = node.rexpr
+        if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
+            if len(pattern.args or ()) != 1:
+                return None  # an ESCAPE clause: DuckDB answers (or refuses) itself
+            pattern = pattern.args[0]
+        match = _call("regexp_full_match", node.lexpr, _call("pg_similar", pattern), hidden=False)
+        if node.name[-1].sval == "!~":
+            return ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(match,))
+        return match
+    if (
+        node.kind == A_Expr_Kind.AEXPR_OP
+        and node.name[-1].sval == "/"
+        and _interval_cast(node.lexpr)
+    ):
+        # integer_division makes DuckDB's / an integer operator: none takes intervals.
+        share = ast.A_Expr(
+            kind=A_Expr_Kind.AEXPR_OP,
+            name=(ast.String(sval="/"),),
+            lexpr=_cast(_const("1"), "float8"),
+            rexpr=node.rexpr,
+        )
+        return ast.A_Expr(
+            kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="*"),), lexpr=node.lexpr, rexpr=share
+        )
+    return None
+
+
+_DECIMAL = re.compile(r"\s*[-+]?(\d*)(?:\.(\d*))?\s*")
+
+
+def _numeric_of(arg: ast.Node, ctx: Translation) -> ast.Node | None:
+    """``<constant>::numeric`` keeps the constant's digits, as PostgreSQL's numeric does
+    (DuckDB's bare DECIMAL is DECIMAL(18,3): ``0.000123::numeric`` would be 0.000)."""
+    if isinstance(arg, ast.ParamRef) and ctx.params is not None and (arg.number or 0) > ctx.params:
+        raise NeedsLiteral
+    if not isinstance(arg, ast.A_Const) or arg.isnull:
+        return None
+    val = arg.val
+    if isinstance(val, ast.Float):
+        return arg if len((val.fval or "").replace(".", "").lstrip("-0")) <= 38 else None
+    if isinstance(val, ast.Integer):
+        return _cast(arg, "numeric", 38, 0)
+    if isinstance(val, ast.String):
+        m = _DECIMAL.fullmatch(val.sval or "")
+        if m and (m.group(1) or m.group(2)):
+            whole, frac = m.group(1).lstrip("0"), m.group(2) or ""
+            if len(whole) + len(frac) <= 38:
+                return _cast(arg, "numeric", 38, len(frac))
+    return None
+
+
+def _string_literal(arg: ast.Node | None, ctx: Translation) -> str | None:
+    """The text of a string constant (lifted out or in place), or None."""
+    if isinstance(arg, ast.ParamRef) and ctx.params is not None and (arg.number or 0) > ctx.params:
+        raise NeedsLiteral
+    if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String):
+        return arg.val.sval or ""
+    return None
+
+
+_BOOLS = {"t": True, "true": True, "y": True, "yes": True, "on": True, "1": True}
+_BOOLS |= {"f": False, "false": False, "n": False, "no": False, "off": False, "0": False}
+_BOOLS |= {
+    "tr": True,
+    "tru": True,
+    "ye": True,
+    "fa": False,
+    "fal": False,
+    "fals": False,
+    "of": False,
+}
+
+
+def _boolean(text: str, _node: ast.TypeCast) -> ast.Node:
+    value = _BOOLS.get(text.strip().lower())
+    if value is None:
+        raise InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
+    return ast.A_Const(val=ast.Boolean(boolval=value))
+
+
+_INTEGER = re.compile(r"\s*[-+]?\d+\s*")
+
+
+def _integer(text: str, node: ast.TypeCast) -> ast.Node | None:
+    """DuckDB rounds '3.7'::int to 4; PostgreSQL refuses it."""
+    if _INTEGER.fullmatch(text):
+        return None
+    kind = {"int2": "smallint", "int4": "integer", "int8": "bigint"}[node.typeName.names[-1].sval]
+    raise InvalidTextRepresentation(f'invalid input syntax for type {kind}: "{text}"')
+
+
+def _array_items(text: str) -> list[str | None] | None:
+    """The items of a one-dimensional array literal ``{a,"b c",NULL}``, or None."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")) or "{" in body[1:-1]:
+        return None
+    body = body[1:-1]
+    if not body.strip():
+        return []
+    items: list[str | None] = []
+    for m in re.finditer(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^,]*?))\s*(?:,|$)', body):
+        if m.end() == m.start():
+            break
+        if m.group(1) is not None:
+            items.append(re.sub(r"\\(.)", r"\1", m.group(1)))
+        else:
+            raw = m.group(2)
+            items.append(None if raw.upper() == "NULL" else raw)
+    return items
+
+
+def _array(text: str, node: ast.TypeCast) -> ast.Node | None:
+    """``'{a,b}'::text[]`` as ``ARRAY['a', 'b']::text[]``."""
+    items = _array_items(text)
+    if items is None:
+        return None
+    elems = tuple(ast.A_Const(isnull=True) if i is None else _const(i) for i in items)
+    return ast.TypeCast(arg=ast.A_ArrayExpr(elements=elems or None), typeName=node.typeName)
+
+
+_LITERAL_TYPES: dict[str, Callable[[str, ast.TypeCast], ast.Node | None]] = {
+    "bool": _boolean,
+    "int2": _integer,
+    "int4": _integer,
+    "int8": _integer,
+}
+
+
+def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+    """``x::varchar(n)`` / ``x::char(n)`` cut to n characters; ``'...'::numeric``."""
+    tn = node.typeName
+    if tn is None or not tn.names:
+        return None
+    if tn.arrayBounds:
+        text = _string_literal(node.arg, ctx)
+        return _array(text, node) if text is not None else None
+    name = tn.names[-1].sval
+    if name in ("varchar", "bpchar") and tn.typmods and len(tn.typmods) == 1:
+        mod = tn.typmods[0]
+        if isinstance(mod, ast.A_Const) and isinstance(mod.val, ast.Integer):
+            as_text = _cast(node.arg, "varchar")
+            return _call("left", as_text, _const(mod.val.ival), hidden=False)
+    if name in ("numeric", "decimal") and not tn.typmods and node.arg is not None:
+        return _numeric_of(node.arg, ctx)
+    if name in _LITERAL_TYPES:
+        text = _string_literal(node.arg, ctx)
+        if text is not None:
+            return _LITERAL_TYPES[name](text, node)
+    return None
+
+
+# extract(field FROM x): PostgreSQL answers numeric, with the seconds' fraction.
+_EXTRACT_SCALED = {
+    "second": ("microseconds", "0.000001", 6),
+    "milliseconds": ("microseconds", "0.001", 3),
+}
+
+
+def _extract(node: ast.FuncCall) -> ast.Node | None:
+    args = node.args or ()
+    if len(args) != 2 or not isinstance(args[0], ast.A_Const):
+        return None
+    field = getattr(args[0].val, "sval", None)
+    if field == "epoch":
+        return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 6)
+    if field in _EXTRACT_SCALED:
+        part, factor, scale = _EXTRACT_SCALED[field]
+        micros = _call("date_part", _const(part), args[1], hidden=False)
+        scaled = ast.A_Expr(
+            kind=A_Expr_Kind.AEXPR_OP,
+            name=(ast.String(sval="*"),),
+            lexpr=ast.A_Const(val=ast.Float(fval=factor)),
+            rexpr=micros,
+        )
+        return _cast(scaled, "numeric", 18, scale)
+    return None
+
+
+def _format(node: ast.FuncCall) -> ast.Node | None:
+    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty)."""
+    args = node.args or ()
+    if not args:
+        return None
+    rest = tuple(ast.CoalesceExpr(args=(_cast(a, "varchar"), _const(""))) for a in args[1:])
+    return _call("printf", args[0], *rest, hidden=False)
+
+
+# name -> (argument counts it applies to, macro in the hidden schema)
+_MACROS: dict[str, tuple[tuple[int, ...], str]] = {
+    "round": ((1,), "pg_round"),
+    "to_hex": ((1,), "pg_to_hex"),
+    "encode": ((2,), "pg_encode"),
+    "decode": ((2,), "pg_decode"),
+    "quote_literal": ((1,), "pg_quote_literal"),
+    "quote_nullable": ((1,), "pg_quote_nullable"),
+    "quote_ident": ((1,), "pg_quote_ident"),
+    "initcap": ((1,), "pg_initcap"),
+    "array_to_string": ((3,), "pg_array_to_string"),
+    "pg_typeof": ((1,), "pg_type_name"),
+    "div": ((2,), "pg_div"),
+    "regexp_count": ((2,), "pg_regexp_count"),
+}
+_RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
+
+_SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
+    "extract": _extract,
+    "format": _format,
+}
+
+
+def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
+    if len(node.funcname) > 2 or node.agg_star or node.over is not None:
+        return None
+    if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
+        return None
+    name = node.funcname[-1].sval
+    nargs = len(node.args or ())
+    macro = _MACROS.get(name)
+    if macro is not None and nargs in macro[0]:
+        return _call(macro[1], *(node.args or ()))
+    if name in ("lpad", "rpad") and nargs == 2:
+        return _call(name, *(node.args or ()), _const(" "), hidden=False)
+    if name in _RENAMED:
+        node.funcname = (ast.String(sval=_RENAMED[name]),)
+        return None
+    special = _SPECIAL.get(name)
+    return special(node) if special is not None else None
+
+
+_REWRITES: dict[type, Callable[..., ast.Node | None]] = {
+    ast.NullTest: _row_null_test,
+    ast.A_Expr: _a_expr,
+    ast.TypeCast: _type_cast,
+    ast.FuncCall: _func_call,
+}
+
+
+def _explain_options(stmt: ast.ExplainStmt) -> None:
+    """DuckDB's EXPLAIN knows ANALYZE only: COSTS, VERBOSE, BUFFERS, TIMING, SUMMARY,
+    SETTINGS, WAL and FORMAT change what PostgreSQL prints, never what runs."""
+    kept = tuple(
+        opt
+        for opt in stmt.options or ()
+        if isinstance(opt, ast.DefElem)
+        and opt.defname == "analyze"
+        and not (isinstance(opt.arg, ast.String) and opt.arg.sval in ("false", "off", "0"))
+        and not (isinstance(opt.arg, ast.Boolean) and not opt.arg.boolval)
+    )
+    stmt.options = kept or None
+
+
+def expressions(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """Rewrite every expression DuckDB would answer differently (see module doc)."""
+    if isinstance(stmt, ast.ExplainStmt):
+        _explain_options(stmt)
+    for node in walk(stmt):
+        if isinstance(node, ast.RangeVar):
+            node.inh = True  # FROM ONLY t: DuckDB has no inheritance, every table is its only
+        for attr, child in children(node):
+            rewrite = _REWRITES.get(type(child))
+            new = rewrite(child, ctx) if rewrite is not None else None
+            if new is not None and new is not child:
+                replace_child(node, attr, child, new)
+    return stmt

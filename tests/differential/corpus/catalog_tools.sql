@@ -1,0 +1,24 @@
+-- What psql, SQLAlchemy and other tools read from the catalog.
+CREATE TABLE deploy_config (id int PRIMARY KEY, name varchar(20) NOT NULL, weight float8);
+CREATE TABLE deploy_log (id int, cfg int REFERENCES deploy_config (id), note text);
+CREATE INDEX deploy_log_note ON deploy_log (note);
+SELECT c.relname, NULL::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'S', 'v', 'm', 'f', 'p') AND (c.relname) LIKE 'deploy\_c%' AND pg_catalog.pg_table_is_visible(c.oid) AND c.relnamespace <> (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'pg_catalog') UNION ALL SELECT NULL::pg_catalog.text, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname LIKE 'deploy\_c%' AND n.nspname NOT LIKE E'pg\\_%' LIMIT 1000;
+SELECT 'a_c' LIKE 'a\_c', 'abc' LIKE 'a\_c', 'a%' LIKE 'a\%', 'ab' LIKE 'a\%';
+SELECT 'a_c' LIKE 'a!_c' ESCAPE '!', 'abc' NOT LIKE 'a!_c' ESCAPE '!', 'ABC' ILIKE 'a%', 'A_C' ILIKE 'a\_c';
+SELECT x FROM (VALUES ('a\b'), ('ab')) t(x) WHERE x LIKE 'a\\b';
+SELECT conname, contype FROM pg_constraint WHERE conrelid IN ('deploy_config'::regclass, 'deploy_log'::regclass) ORDER BY 1;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'deploy_log_cfg_fkey';
+SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'deploy%' ORDER BY 1;
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'deploy_log'::regclass;
+SELECT nspname FROM pg_namespace WHERE nspname = 'public';
+SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE 'deploy%' ORDER BY 2;
+SELECT count(*) FROM pg_user WHERE usename IS NOT NULL;
+SELECT count(*) > 0 FROM pg_roles;
+SELECT catcode FROM pg_get_keywords() WHERE word IN ('select', 'table', 'left', 'abort') ORDER BY word;
+SELECT pg_database_size(current_database()) > 0;
+SELECT count(*) >= 1 FROM pg_stat_activity;
+ALTER TABLE deploy_log ADD CONSTRAINT deploy_log_note_len CHECK (length(note) < 100);
+SELECT conname FROM pg_constraint WHERE conrelid = 'deploy_log'::regclass ORDER BY 1;
+ALTER TABLE deploy_log RENAME CONSTRAINT deploy_log_note_len TO deploy_log_note_short;
+SELECT conname FROM pg_constraint WHERE conrelid = 'deploy_log'::regclass ORDER BY 1;
+SELECT column_name, data_type, udt_name FROM information_schema.columns WHERE table_name = 'deploy_config' ORDER BY ordinal_position;

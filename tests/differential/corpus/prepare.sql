@@ -1,0 +1,27 @@
+-- SQL-level prepared statements: PREPARE, EXECUTE, DEALLOCATE.
+CREATE TABLE pt (id int PRIMARY KEY, name text);
+PREPARE ins (int, text) AS INSERT INTO pt VALUES ($1, $2);
+EXECUTE ins (1, 'one');
+EXECUTE ins (2, 'two');
+EXECUTE ins ('3', 'three');
+PREPARE sel AS SELECT id, name FROM pt WHERE id >= $1 ORDER BY id;
+EXECUTE sel (2);
+EXECUTE sel (0);
+PREPARE upd (text, int) AS UPDATE pt SET name = $1 WHERE id = $2;
+EXECUTE upd ('uno', 1);
+SELECT name FROM pt WHERE id = 1;
+PREPARE ins (int) AS SELECT $1;
+EXECUTE nothere (1);
+EXECUTE ins (1);
+EXECUTE sel;
+PREPARE noargs AS SELECT count(*) FROM pt;
+EXECUTE noargs;
+DEALLOCATE noargs;
+EXECUTE noargs;
+PREPARE typed (numeric) AS SELECT $1 * 2;
+EXECUTE typed (1.25);
+DEALLOCATE ALL;
+EXECUTE sel (1);
+PREPARE del AS DELETE FROM pt WHERE id = $1;
+EXECUTE del (3);
+SELECT count(*) FROM pt;
