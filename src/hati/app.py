@@ -80,6 +80,7 @@ class App:
         self.frontend = FrontEnd(
             Policy(
                 reserved_schema=layout.is_internal_schema,
+                reserved_name=layout.is_reserved_table_name,
                 database=self.db.name,
                 server_files=config.server_files,
             )

@@ -174,6 +174,10 @@ class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
     pass
 
 
+class ReservedName(SyntaxErrorOrAccessRuleViolation, code="42939"):
+    pass
+
+
 class InsufficientPrivilege(SyntaxErrorOrAccessRuleViolation, code="42501"):
     pass
 

@@ -50,25 +50,21 @@ def test_f9_branch_resolve_changing_key(server: RunningServer, cur) -> None:
     assert_intact(server, before)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a client table named <t>$hide still collides with a delta's hide table"
-)
 def test_f9_table_named_cfg_hide(server: RunningServer, cur) -> None:
+    """``cfg$hide`` is the name of cfg's hidden-key table in a branch's delta: a client
+    table may not take it (42939), so the branch's write to cfg survives the merge."""
     cur.execute("CREATE TABLE cfg (id INT PRIMARY KEY, v TEXT)")
-    cur.execute('CREATE TABLE "cfg$hide" (id INT PRIMARY KEY, v TEXT)')
     cur.execute("INSERT INTO cfg VALUES (1, 'a')")
-    cur.execute("""INSERT INTO "cfg$hide" VALUES (1, 'a')""")
+    refused(cur, 'CREATE TABLE "cfg$hide" (id INT PRIMARY KEY, v TEXT)', "42939")
+    refused(cur, 'CREATE TABLE "s1$rows" (id INT)', "42939")
+    refused(cur, 'ALTER TABLE cfg RENAME TO "cfg$hide"', "42939")
     cur.execute("SELECT branch_create('h')")
+    refused(cur, """SELECT * FROM branch_query('h', 'CREATE TABLE "cfg$hide" (id INT)')""", "42939")
     cur.execute("""SELECT * FROM branch_query('h', 'UPDATE cfg SET v = ''branch'' WHERE id = 1')""")
-    cur.execute(
-        """SELECT * FROM branch_query('h', 'UPDATE "cfg$hide" SET v = ''hidden'' WHERE id = 1')"""
-    )
     cur.execute("SELECT * FROM branch_merge('h')")
     assert cur.fetchone()[-1] == "merged"
     cur.execute("SELECT v FROM cfg")
     assert cur.fetchall() == [("branch",)]
-    cur.execute('SELECT v FROM "cfg$hide"')
-    assert cur.fetchall() == [("hidden",)]
 
 
 def test_f9_branch_query_begin(server: RunningServer, cur) -> None:
