@@ -29,10 +29,14 @@ log = logging.getLogger("hati.app")
 
 
 def open_database(
-    path: str | Path, threads: int | None = None, *, sandbox: bool = True
+    path: str | Path,
+    threads: int | None = None,
+    *,
+    sandbox: bool = True,
+    memory_limit: str | None = None,
 ) -> Database:
     """The DuckDB file with hati's metadata schema and the pg_catalog emulation."""
-    db = Database(path, threads=threads, sandbox=sandbox)
+    db = Database(path, threads=threads, sandbox=sandbox, memory_limit=memory_limit)
     cur = db.cursor()
     try:
         pginstall.install(cur)
@@ -60,7 +64,7 @@ class App:
     def __init__(self, config: Config) -> None:
         self.config = config
         private_files(config)
-        self.db = open_database(config.db_path, config.threads)
+        self.db = open_database(config.db_path, config.threads, memory_limit=config.memory_limit)
         private_files(config)
         # The engine first folds the fork journal into _hati.branches, so recovery
         # sees every live branch (journal-only ones included) as having a row.
@@ -74,7 +78,12 @@ class App:
                 cur.close()
         self.audit = AuditLog(self.db, config.audit_max_rows)
         self.frontend = FrontEnd(
-            Policy(reserved_schema=layout.is_internal_schema, database=self.db.name)
+            Policy(
+                reserved_schema=layout.is_internal_schema,
+                reserved_name=layout.is_reserved_table_name,
+                database=self.db.name,
+                server_files=config.server_files,
+            )
         )
         self.state = ServerState(
             self.db,

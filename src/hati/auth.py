@@ -16,7 +16,7 @@ import hmac
 import os
 from dataclasses import dataclass
 
-from hati.errors import AuthenticationFailed, ProtocolViolation
+from hati.errors import AuthenticationFailed, InsufficientPrivilege, ProtocolViolation
 
 ITERATIONS = 4096
 
@@ -216,6 +216,24 @@ class Roles:
                 self.merge_agents is not None and agent in self.merge_agents
             )
         return self.merge_agents is None or agent in self.merge_agents
+
+    def authorize_write(self, agent: str | None, on_main: bool) -> None:
+        """A statement that changes data, by ``agent``, on main or in a branch."""
+        if self.read_only(agent):
+            raise read_only_error(agent)
+        if on_main and not self.may_write_main(agent):
+            raise InsufficientPrivilege(
+                f'permission denied: agent "{agent}" may not write main directly',
+                hint="Work in a branch (branch_create, SET hatidata_branch) and ask an agent "
+                "listed in merge_agents (hati.toml) to merge it.",
+            )
+
+
+def read_only_error(agent: str | None) -> InsufficientPrivilege:
+    return InsufficientPrivilege(
+        f'permission denied: agent "{agent}" is read-only',
+        hint="read_only_agents in hati.toml lists it: it may read main and branches.",
+    )
 
 
 def check_cleartext(payload: bytes, verifier: Verifier) -> None:

@@ -49,6 +49,8 @@ class Config:
     startup_timeout_seconds: float = 60.0
     audit_max_rows: int = 1_000_000
     threads: int | None = None
+    server_files: bool = False  # COPY to/from files on the server (administrators only)
+    memory_limit: str | None = None  # DuckDB's cap ("2GB"): a statement over it fails, 53200
     shared_schemas: tuple[str, ...] = DEFAULT_SHARED_SCHEMAS  # [server] shared_schemas = [...]
 
     @property
@@ -100,6 +102,8 @@ class Config:
             lines.append(f"password = {_toml_str(stored_form(self.password))}")
         if self.allow_cleartext:
             lines.append("allow_cleartext = true")
+        if self.server_files:
+            lines.append("server_files = true")
         for key in ("merge_agents", "write_agents", "read_only_agents"):
             agents = getattr(self, key)
             if agents is not None and (agents or key != "read_only_agents"):

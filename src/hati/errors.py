@@ -122,6 +122,10 @@ class ActiveSqlTransaction(InvalidTransactionState, code="25001"):
     """A statement that must run outside a transaction block ran inside one."""
 
 
+class IdleInTransactionSessionTimeout(InvalidTransactionState, code="25P03"):
+    """idle_in_transaction_session_timeout ran out: the connection is closed."""
+
+
 class InFailedTransaction(InvalidTransactionState, code="25P02"):
     pass
 
@@ -167,6 +171,10 @@ class DeadlockDetected(TransactionRollback, code="40P01"):
 
 
 class SyntaxErrorOrAccessRuleViolation(HatiError, code="42000"):
+    pass
+
+
+class ReservedName(SyntaxErrorOrAccessRuleViolation, code="42939"):
     pass
 
 

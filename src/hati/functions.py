@@ -7,6 +7,7 @@ the session that made it is the :class:`Caller` protocol.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import astuple
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from hati.errors import (
     FeatureNotSupported,
     HatiError,
     InsufficientPrivilege,
+    InvalidParameter,
 )
 from hati.pg import render
 from hati.pipeline import BranchCall, Statement
@@ -95,9 +97,28 @@ def run(caller: Caller, call: BranchCall) -> Result:
 def _create(
     caller: Caller, col: str, name: str, parent: str | None = None, ttl: Any = None
 ) -> Result:
-    seconds = float(ttl) if ttl is not None else None
+    seconds = _ttl_seconds(ttl)
     b = caller.engine.create(caller.cur, name, parent, seconds, caller.agent_id)
     return rows_result(text_columns(col), [(b.name,)])
+
+
+MAX_TTL_SECONDS = 100 * 365 * 86400.0
+
+
+def _ttl_seconds(ttl: Any) -> float | None:
+    """A branch's time to live: a finite number of seconds, > 0, at most 100 years."""
+    if ttl is None:
+        return None
+    try:
+        seconds = float(ttl)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TTL_SECONDS:  # NaN fails too
+        raise InvalidParameter(
+            f"invalid branch time to live: {ttl}",
+            hint="The TTL is a number of seconds greater than 0, at most 100 years.",
+        )
+    return seconds
 
 
 def _query(caller: Caller, col: str, name: Any, sql: Any) -> Result:

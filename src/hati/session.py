@@ -23,7 +23,7 @@ from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import checkpoint, copying, functions, pipeline
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
-from hati.auth import Roles
+from hati.auth import Roles, read_only_error
 from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
@@ -34,7 +34,6 @@ from hati.errors import (
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
-    InsufficientPrivilege,
     SyntaxError_,
     UndefinedFunction,
     sqlstate_of,
@@ -249,7 +248,7 @@ class Session:
                 raise stmt
             if stmt is None:
                 stmt = self.compile(sql, params)
-            res = self._run(stmt)
+            res = self._run_timed(stmt)
             return res
         except BaseException as exc:
             outcome, state = "error", sqlstate_of(exc)
@@ -276,6 +275,17 @@ class Session:
                 state,
             )
             self.audit.record(rec, res, started)
+
+    def _run_timed(self, stmt: pipeline.Statement) -> Result:
+        with settings.statement_timeout(
+            self.settings.timeout_ms("statement_timeout"), self.interrupt
+        ):
+            return self._run(stmt)
+
+    def idle_timeout(self) -> float | None:
+        """Seconds a client may sit idle inside a transaction block (None: no limit)."""
+        ms = self.settings.timeout_ms("idle_in_transaction_session_timeout")
+        return ms / 1000 if ms and self.txn != "I" else None
 
     def describe(self, sql: str) -> list[tuple[str, int]] | None:
         """Result columns of a statement without running it (for Describe of a statement)."""
@@ -325,7 +335,7 @@ class Session:
         call = pipeline.intercept(stmt)
         if call is not None:
             if call.function in _CHANGING_CALLS and self.state.roles.read_only(self.agent_id):
-                raise self._read_only()
+                raise read_only_error(self.agent_id)
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
@@ -360,29 +370,14 @@ class Session:
         return None
 
     def _authorize(self, stmt: pipeline.Statement, on_main: bool) -> None:
-        """The agent's role (hati.toml) allows this statement where it runs."""
+        """The agent's role (hati.toml) allows this statement where it runs; on main a
+        temporary table and the agents' shared schemas are not main's data."""
         a = stmt.analysis
-        if a.kind not in _WRITING_KINDS and not a.changes_data:
-            return
-        roles, agent = self.state.roles, self.agent_id
-        if roles.read_only(agent):
-            raise self._read_only()
-        if on_main and not roles.may_write_main(agent):
+        if a.kind in _WRITING_KINDS or a.changes_data:
             shared = self.engine.router.shared_schemas
             targets = [t for t in a.tables if t.role is not Role.READ]
-            if a.temporary or (targets and all(t.schema in shared for t in targets)):
-                return  # session-local, or the agents' shared memory
-            raise InsufficientPrivilege(
-                f'permission denied: agent "{agent}" may not write main directly',
-                hint="Work in a branch (branch_create, SET hatidata_branch) and ask an agent "
-                "listed in merge_agents (hati.toml) to merge it.",
-            )
-
-    def _read_only(self) -> InsufficientPrivilege:
-        return InsufficientPrivilege(
-            f'permission denied: agent "{self.agent_id}" is read-only',
-            hint="read_only_agents in hati.toml lists it: it may read main and branches.",
-        )
+            exempt = a.temporary or bool(targets and all(t.schema in shared for t in targets))
+            self.state.roles.authorize_write(self.agent_id, on_main and not exempt)
 
     def _on_main(self, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=True)

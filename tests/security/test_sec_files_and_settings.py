@@ -127,13 +127,18 @@ def test_f1_agent_cannot_overwrite_hati_toml(tmp_path: Path) -> None:
     server.thread.server.app.config.save()
     toml = (data / "hati.toml").read_text()
     try:
+        alice = psycopg2.connect(
+            host="127.0.0.1", port=server.port, user="alice", password="ka", dbname="hati"
+        )
+        alice.autocommit = True
+        alice.cursor().execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+        alice.cursor().execute("INSERT INTO t VALUES (1, 1)")
+        alice.close()
         conn = psycopg2.connect(
             host="127.0.0.1", port=server.port, user="bob", password="kb", dbname="hati"
         )
         conn.autocommit = True
         cur = conn.cursor()
-        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
-        cur.execute("INSERT INTO t VALUES (1, 1)")
         payload = "SELECT '[server]' || chr(10) || 'merge_agents = [\"bob\"]'"
         refused(cur, f"COPY ({payload}) TO '{data / 'hati.toml'}' (HEADER false)", "42501")
         cur.execute("SELECT branch_create('bw')")

@@ -73,6 +73,12 @@ def is_hide_table(table: str) -> bool:
     return table.endswith(HIDE_SUFFIX)
 
 
+def is_reserved_table_name(name: str) -> bool:
+    """A relation name shaped like hati's delta and snapshot bookkeeping (``t$hide``,
+    ``s1$rows``, ``s1$full``): no client table may take one, so none collides."""
+    return name.lower().endswith((HIDE_SUFFIX, ROWS_SUFFIX, _FULL_SUFFIX))
+
+
 def snapshot_table(n: int) -> str:
     return f"s{n}"
 

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 
 from pglast import ast
 
-from hati.errors import FeatureNotSupported, InsufficientPrivilege, UndefinedFunction
+from hati.errors import (
+    FeatureNotSupported,
+    InsufficientPrivilege,
+    ReservedName,
+    UndefinedFunction,
+)
 from hati.pg.analyze import Analysis, Role
 
 # Prefixes and names of DuckDB functions that read files, run SQL text, or expose
@@ -167,7 +172,8 @@ class Policy:
     reserved_schema: Callable[[str], bool]  # hati's own schemas
     database: str = "hati"  # the one database a statement may name
     read_only_relations: frozenset[str] = field(default_factory=lambda: frozenset({"hati_audit"}))
-    server_files: bool = False  # COPY to/from server files ([security] in hati.toml)
+    reserved_name: Callable[[str], bool] = lambda name: False  # hati's relation names
+    server_files: bool = False  # COPY to/from server files ([server] in hati.toml)
 
 
 def _denied_function(names: tuple[str, ...]) -> bool:
@@ -202,6 +208,11 @@ def check(a: Analysis, policy: Policy) -> None:  # noqa: C901 - one rule per lin
             )
         if _reserved(policy, t.schema):
             raise _no_access(f"schema {t.schema}")
+        if t.role is Role.CREATE and policy.reserved_name(t.name):
+            raise ReservedName(
+                f'relation name "{t.name}" is reserved',
+                hint="Names ending in $hide, $rows or $full are hati's own; choose another.",
+            )
         if t.role is not Role.READ and t.name.lower() in policy.read_only_relations:
             raise InsufficientPrivilege(
                 f"permission denied for view {t.name}",
@@ -243,5 +254,5 @@ def _check_copy(node: ast.CopyStmt, policy: Policy) -> None:
         raise InsufficientPrivilege(
             f"permission denied to COPY {direction} a file on the server",
             hint="Use COPY ... FROM STDIN / TO STDOUT (psql \\copy); an administrator can "
-            "allow server files with [security] server_files = true in hati.toml.",
+            "allow server files with [server] server_files = true in hati.toml.",
         )

@@ -10,9 +10,11 @@ configuration is fixed at start-up and locked; no client statement reaches it.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pglast import ast
@@ -21,6 +23,7 @@ from hati.errors import (
     CantChangeRuntimeParam,
     FeatureNotSupported,
     InvalidParameter,
+    QueryCanceled,
     UndefinedObject,
 )
 
@@ -461,3 +464,30 @@ def set_value(node: ast.VariableSetStmt) -> str:
         else:
             raise FeatureNotSupported("SET takes constants", hint="Write SET name = 'value'.")
     return ", ".join(out)
+
+
+@contextlib.contextmanager
+def statement_timeout(ms: int, interrupt: Callable[[], None]) -> Iterator[None]:
+    """statement_timeout: a watchdog timer calls ``interrupt`` (DuckDB's interrupt, a
+    lock wait's cancel) when ``ms`` run out, and the statement fails with 57014 as in
+    PostgreSQL. ``ms`` 0: no limit."""
+    if not ms:
+        yield
+        return
+    fired = threading.Event()
+
+    def time_out() -> None:
+        fired.set()
+        interrupt()
+
+    timer = threading.Timer(ms / 1000, time_out)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except BaseException as exc:
+        if fired.is_set():
+            raise QueryCanceled("canceling statement due to statement timeout") from exc
+        raise
+    finally:
+        timer.cancel()

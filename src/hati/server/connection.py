@@ -25,6 +25,7 @@ from hati.errors import (
     DuplicatePreparedStatement,
     FeatureNotSupported,
     HatiError,
+    IdleInTransactionSessionTimeout,
     InvalidCursorName,
     InvalidSqlStatementName,
     ProtocolViolation,
@@ -113,6 +114,7 @@ class Connection:
         self.secret = secrets.randbits(31)
         self._skip_to_sync = False
         self._startup_deadline: float | None = None
+        self._idle: float | None = None  # the socket's timeout while idle in a transaction
         self._out = bytearray()
         self.closed = threading.Event()
         self._aborted = False
@@ -135,9 +137,18 @@ class Connection:
             if left <= 0:
                 raise TimeoutError
             self.sock.settimeout(left)
+        elif self.session is not None:
+            idle = self.session.idle_timeout()
+            if idle != self._idle:  # a syscall: only when the limit changes
+                self.sock.settimeout(idle)
+                self._idle = idle
         try:
             return self.sock.recv(RECV_BYTES)
         except TimeoutError:
+            if deadline is None and self._idle is not None:
+                raise IdleInTransactionSessionTimeout(
+                    "terminating connection due to idle-in-transaction timeout"
+                ) from None
             raise
         except OSError:
             if self._aborted:
@@ -185,7 +196,7 @@ class Connection:
                 if isinstance(msg, m.Terminate):
                     return
                 self._handle(msg)
-        except (ProtocolViolation, AuthenticationFailed) as exc:
+        except (ProtocolViolation, AuthenticationFailed, IdleInTransactionSessionTimeout) as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._safe_flush()
             self._linger()
@@ -243,7 +254,10 @@ class Connection:
 
     def _begin_session(self, msg: m.StartupMessage, stream: Any) -> bool:
         params = msg.parameters
-        if self.host.at_capacity():
+        auth_agent = self._authenticate(params, stream)
+        self._startup_deadline = None  # authenticated: no more deadline
+        self.sock.settimeout(None)
+        if self.host.at_capacity():  # counts authenticated clients: idle sockets lock no one out
             full = TooManyConnections(
                 "sorry, too many clients already",
                 hint="Raise max_connections in hati.toml or close idle connections.",
@@ -251,9 +265,6 @@ class Connection:
             self._send(codec.encode_error(to_sql_error(full).fatal()))
             self._flush()
             return False
-        auth_agent = self._authenticate(params, stream)
-        self._startup_deadline = None  # authenticated: no more deadline
-        self.sock.settimeout(None)
         try:
             self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
         except HatiError as exc:

@@ -161,7 +161,11 @@ class Server:
             self._conns.pop(conn.conn_id, None)
 
     def at_capacity(self) -> bool:
-        return len(self._conns) > self.config.max_connections
+        """Whether one more client may not have a session: counts the authenticated
+        ones (a socket still in startup holds no slot; startup_timeout_seconds ends it)."""
+        with self._lock:
+            sessions = sum(1 for c in self._conns.values() if c.session is not None)
+        return sessions >= self.config.max_connections
 
     def cancel(self, pid: int, secret: int) -> None:
         conn = self._conns.get(pid)
