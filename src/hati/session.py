@@ -21,7 +21,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline, referential
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
 from hati.auth import Roles, read_only_error
 from hati.branching import layout
@@ -66,6 +66,7 @@ class ServerState:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
+    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
 
 
 @dataclass(eq=False)
@@ -391,8 +392,7 @@ class Session:
             )
         try:
             with self.branches.writing(self.txn == "T"):
-                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-                return pipeline.execute(self.cur, stmt)
+                return referential.run_in(self, stmt, self._main_write, self.txn == "I")
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
@@ -415,10 +415,9 @@ class Session:
 
     def _autocommit_write(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
-        runs in its own transaction, so kill -9 cannot leave it half done. It is run
-        again when a snapshot another session committed after our BEGIN is invisible
-        to us, or when another writer of this branch got there first (PostgreSQL would
-        make us wait for it; DuckDB reports the conflict at once)."""
+        runs in its own transaction, so kill -9 cannot leave it half done; run again
+        when a snapshot committed after our BEGIN is invisible to us, or another writer
+        of this branch got there first (PostgreSQL would wait; DuckDB fails at once)."""
         for attempt in range(WRITE_ATTEMPTS):
             storage.begin(self.cur)
             try:
@@ -435,7 +434,15 @@ class Session:
                 time.sleep(min(0.001 * 2**attempt, 0.05))  # let the other writer commit
         raise AssertionError("unreachable")
 
+    def _main_write(self, stmt: pipeline.Statement) -> Result:
+        self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
+        return pipeline.execute(self.cur, stmt)
+
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """One statement in ``b``, with the foreign keys hati keeps (referential.py)."""
+        return referential.run_in(self, stmt, lambda s: self._branch_one(b, s), False)
+
+    def _branch_one(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """prepare -> execute -> finish of one statement in ``b``."""
         a = stmt.analysis
         plan = self.branches.prepare(b, a, stmt.write)
@@ -503,6 +510,7 @@ class Session:
                 storage.rollback(self.cur)
         finally:
             self.state.locks.release_all(id(self))
+            self.state.keys.ended(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
 
