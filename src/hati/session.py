@@ -386,16 +386,20 @@ class Session:
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         tables = locks.tables_to_lock(stmt.node, stmt.analysis)
-        if tables:
-            self.state.locks.acquire(
-                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
-            )
+        self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
                 return referential.run_in(self, stmt, self._main_write, self.txn == "I")
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
+
+    def _lock(self, tables: list[str]) -> None:
+        """Wait for ``tables`` (held to the end of the transaction, see pg/locks.py)."""
+        if tables:
+            self.state.locks.acquire(
+                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
+            )
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
@@ -408,21 +412,25 @@ class Session:
                 if self.branches.plain_read(b, a):
                     return pipeline.execute(self.cur, stmt)
                 return self._branch_statement(b, stmt)
+        tables = locks.branch_tables_to_lock(a, b.schema)
+        if self.txn == "I":
+            return self._autocommit_write(b, stmt, tables)
+        self._lock(tables)  # before the statement's first read starts the snapshot
         with self.branches.writing(self.txn == "T"):
-            if self.txn != "I":
-                return self._branch_statement(b, stmt)
-            return self._autocommit_write(b, stmt)
+            return self._branch_statement(b, stmt)
 
-    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement) -> Result:
+    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
         runs in its own transaction, so kill -9 cannot leave it half done; run again
         when a snapshot committed after our BEGIN is invisible to us, or another writer
         of this branch got there first (PostgreSQL would wait; DuckDB fails at once)."""
         for attempt in range(WRITE_ATTEMPTS):
-            storage.begin(self.cur)
+            self._lock(tables)  # released by _end
             try:
-                res = self._branch_statement(b, stmt).buffer()
-                self._end(commit=True)
+                with self.branches.writing(False):
+                    storage.begin(self.cur)
+                    res = self._branch_statement(b, stmt).buffer()
+                    self._end(commit=True)
                 return res
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):
