@@ -30,6 +30,7 @@ from pglast import ast, parser
 from pglast.enums import DropBehavior
 from pglast.stream import RawStream
 
+from hati import pipeline
 from hati.branching.constraints import may_orphan
 from hati.errors import DependentObjectsStillExist, FeatureNotSupported, ForeignKeyViolation
 from hati.pg import foreignkeys
@@ -116,12 +117,23 @@ def relevant(fks: list[ForeignKey], stmt: Statement) -> list[ForeignKey]:
 class Session(Protocol):
     cur: duckdb.DuckDBPyConnection
     branch: str | None
+    branches: Any  # the session's EngineSession
 
     @property
     def frontend(self) -> FrontEnd: ...
 
     @property
     def state(self) -> Any: ...
+
+
+def on_main(session: Session, stmt: Statement, own: bool) -> Result:
+    """A write on main: live branches keep what they read of its tables, then it runs."""
+
+    def execute(s: Statement) -> Result:
+        session.branches.before_main_write(lambda: s.analysis, s.write)
+        return pipeline.execute(session.cur, s)
+
+    return run_in(session, stmt, execute, own)
 
 
 def run_in(session: Session, stmt: Statement, execute: Execute, own: bool) -> Result:

@@ -389,7 +389,7 @@ class Session:
         self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
-                return referential.run_in(self, stmt, self._main_write, self.txn == "I")
+                return referential.on_main(self, stmt, self.txn == "I")
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
@@ -441,10 +441,6 @@ class Session:
                     raise
                 time.sleep(min(0.001 * 2**attempt, 0.05))  # let the other writer commit
         raise AssertionError("unreachable")
-
-    def _main_write(self, stmt: pipeline.Statement) -> Result:
-        self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-        return pipeline.execute(self.cur, stmt)
 
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """One statement in ``b``, with the foreign keys hati keeps (referential.py)."""

@@ -4,20 +4,13 @@ and on hati give the same rows, or the same SQLSTATE, message and detail."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
-from difftest.pgserver import pg_unavailable
-from difftest.runner import start_pg
-
 pytestmark = pytest.mark.server
-WHY_NOT = pg_unavailable()
 
 SETUP = [
     "CREATE TABLE p (id integer PRIMARY KEY, name text)",
@@ -55,18 +48,6 @@ STATEMENTS = [
     "SELECT count(*) FROM c",
     "SELECT id, pid FROM n ORDER BY id",
 ]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Any]:
-    if WHY_NOT is not None:
-        pytest.skip(WHY_NOT)
-    with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
-        server = start_pg(Path(tmp))
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def _outcomes(conn: Any, statements: list[str]) -> list[tuple]:
