@@ -132,4 +132,15 @@ def test_create_all_with_ondelete_cascade(engine):
         ]
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as c:
         c.execute(pet.insert(), [{"id": 12, "owner_id": 7}])
+    (fk,) = sa.inspect(engine).get_foreign_keys("pets")
+    assert (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]) == (
+        ["owner_id"],
+        "owners",
+        ["id"],
+    )
+    assert fk["options"] == {"ondelete": "CASCADE"}
+    reflected = sa.MetaData()
+    reflected.reflect(engine, only=["owners", "pets", "toys"])
+    (toy_fk,) = reflected.tables["toys"].foreign_keys
+    assert (toy_fk.target_fullname, toy_fk.ondelete) == ("pets.id", "SET NULL")
     md.drop_all(engine)

@@ -31,11 +31,7 @@ from hati.pg.emulate import Emulated, Printer
 from hati.storage.duckdb_backend import qident
 
 TABLE = f"{catalog.HIDDEN}.foreign_keys"
-SETUP_SQL = (
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (schema_name VARCHAR, table_name VARCHAR, "
-    "cols VARCHAR[], ref_schema VARCHAR, ref_table VARCHAR, ref_cols VARCHAR[], "
-    "name VARCHAR, on_delete VARCHAR, on_update VARCHAR, set_cols VARCHAR[]);"
-)
+SETUP_SQL = catalog.FOREIGN_KEYS_SQL
 PLAIN = frozenset({"a", "r", "\x00", ""})  # NO ACTION, RESTRICT (and unset)
 
 
