@@ -21,7 +21,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline, referential
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
 from hati.auth import Roles, read_only_error
 from hati.branching.catalog import Branch
@@ -66,6 +66,7 @@ class ServerState:
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
     catalog_epoch: int = 0  # moves on when a statement may have changed a table's columns
+    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
 
 
 @dataclass(eq=False)
@@ -401,8 +402,7 @@ class Session:
         self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
-                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-                return pipeline.execute(self.cur, stmt)
+                return referential.on_main(self, stmt, self.txn == "I")
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
@@ -451,6 +451,10 @@ class Session:
         raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """One statement in ``b``, with the foreign keys hati keeps (referential.py)."""
+        return referential.run_in(self, stmt, lambda s: self._branch_one(b, s), False)
+
+    def _branch_one(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """prepare -> execute -> finish of one statement in ``b``."""
         a = stmt.analysis
         plan = self.branches.prepare(b, a, stmt.write)
@@ -519,6 +523,7 @@ class Session:
         finally:
             self.state.catalog_epoch += not committed  # DDL it ran is undone
             self.state.locks.release_all(id(self))
+            self.state.keys.ended(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
 
