@@ -82,6 +82,7 @@ def _rules() -> tuple[Rule, ...]:
     return (
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(naming.insert_alias),
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
