@@ -199,6 +199,7 @@ class Session:
         The commit happens once the client has read the last result.
         """
         storage.begin(self.cur)
+        self.branches.begin()
         self.txn = "T"
         done = False
         try:
@@ -421,6 +422,7 @@ class Session:
         make us wait for it; DuckDB reports the conflict at once)."""
         for attempt in range(WRITE_ATTEMPTS):
             storage.begin(self.cur)
+            self.branches.begin()
             try:
                 res = self._branch_statement(b, stmt).buffer()
                 self._end(commit=True)
@@ -442,10 +444,11 @@ class Session:
         if plan is None:
             return command(tag(a))
         ok = False
+        stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.rerouted:
-                res.buffer()  # before search_path is reset on this cursor
+            if plan.target_schema is not None:
+                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)
@@ -476,6 +479,7 @@ class Session:
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
             storage.begin(self.cur)
+            self.branches.begin()
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
@@ -497,6 +501,7 @@ class Session:
         self.cursors.end_transaction()
         try:
             if commit:
+                self.branches.before_commit()
                 storage.commit(self.cur)
                 committed = True
             else:
