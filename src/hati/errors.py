@@ -86,6 +86,10 @@ class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
 
+class NullValueNotAllowed(DataException, code="22004"):
+    pass
+
+
 class InvalidTextRepresentation(DataException, code="22P02"):
     pass
 
@@ -196,6 +200,10 @@ class DuplicateColumn(SyntaxErrorOrAccessRuleViolation, code="42701"):
 
 class UndefinedObject(SyntaxErrorOrAccessRuleViolation, code="42704"):
     """An unknown branch (or type, sequence, index)."""
+
+
+class InvalidForeignKey(SyntaxErrorOrAccessRuleViolation, code="42830"):
+    pass
 
 
 class DuplicateObject(SyntaxErrorOrAccessRuleViolation, code="42710"):

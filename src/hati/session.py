@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,9 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline, referential
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
 from hati.auth import Roles, read_only_error
-from hati.branching import layout
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -66,6 +65,8 @@ class ServerState:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
+    catalog_epoch: int = 0  # moves on when a statement may have changed a table's columns
+    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
 
 
 @dataclass(eq=False)
@@ -89,6 +90,8 @@ class Session:
         self.branch: str | None = None
         self.cursors = Cursors()
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
+        self._param_types = paramtypes.Remembered(self.cur)
+        self._duck_path = "main"  # DuckDB's search_path on main (see _follow_search_path)
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -155,15 +158,23 @@ class Session:
             pass
         finally:
             self.state.locks.release_all(id(self))
+            self._param_types.close()
             self.cur.close()
 
     def interrupt(self) -> None:
         self.state.locks.cancel(id(self))
         self.cur.interrupt()
 
-    def parameter_types(self, sql: str, count: int) -> list[int]:
+    def parameter_types(
+        self, sql: str, count: int, before_query: Callable[[], None] | None = None
+    ) -> list[int]:
         """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
-        return paramtypes.infer(self.cur, sql, count)
+        key = (sql, count, self.branch, self.settings.get("search_path"), self.state.catalog_epoch)
+        if self.txn == "I":
+            return self._param_types.get(key, sql, count, None, before_query)
+        b = self.branch and self.engine.branch(self.branch)  # the session cursor's path:
+        path = self.engine.router.search_path(b) if b else self._duck_path
+        return self._param_types.get(key, sql, count, path, before_query)
 
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
@@ -198,8 +209,7 @@ class Session:
         not commit on their own); if a statement fails, the earlier ones are rolled back.
         The commit happens once the client has read the last result.
         """
-        storage.begin(self.cur)
-        self.branches.begin()
+        self.branches.begin()  # BEGIN on the cursor
         self.txn = "T"
         done = False
         try:
@@ -278,10 +288,13 @@ class Session:
             self.audit.record(rec, res, started)
 
     def _run_timed(self, stmt: pipeline.Statement) -> Result:
-        with settings.statement_timeout(
-            self.settings.timeout_ms("statement_timeout"), self.interrupt
-        ):
-            return self._run(stmt)
+        try:
+            with settings.statement_timeout(
+                self.settings.timeout_ms("statement_timeout"), self.interrupt
+            ):
+                return self._run(stmt)
+        finally:  # parameter types inferred before a DDL statement are not reused
+            self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""
@@ -386,17 +399,16 @@ class Session:
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         tables = locks.tables_to_lock(stmt.node, stmt.analysis)
-        if tables:
-            self.state.locks.acquire(
-                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
-            )
+        self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
-                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-                return pipeline.execute(self.cur, stmt)
+                return referential.on_main(self, stmt, self.txn == "I")
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
+
+    def _lock(self, tables: list[str]) -> None:  # held to the end of the transaction
+        self.state.locks.acquire(id(self), tables, self.settings.timeout_ms("lock_timeout") / 1e3)
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
@@ -409,23 +421,24 @@ class Session:
                 if self.branches.plain_read(b, a):
                     return pipeline.execute(self.cur, stmt)
                 return self._branch_statement(b, stmt)
+        tables = locks.branch_tables_to_lock(a, b.schema)
+        if self.txn == "I":
+            return self._autocommit_write(b, stmt, tables)
+        self._lock(tables)  # before the statement's first read starts the snapshot
         with self.branches.writing(self.txn == "T"):
-            if self.txn != "I":
-                return self._branch_statement(b, stmt)
-            return self._autocommit_write(b, stmt)
+            return self._branch_statement(b, stmt)
 
-    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement) -> Result:
+    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
-        runs in its own transaction, so kill -9 cannot leave it half done. It is run
-        again when a snapshot another session committed after our BEGIN is invisible
-        to us, or when another writer of this branch got there first (PostgreSQL would
-        make us wait for it; DuckDB reports the conflict at once)."""
+        runs in its own transaction, so kill -9 cannot leave it half done; run again
+        when a snapshot committed after our BEGIN is invisible to us, or on a conflict."""
         for attempt in range(WRITE_ATTEMPTS):
-            storage.begin(self.cur)
-            self.branches.begin()
+            self._lock(tables)  # released by _end
             try:
-                res = self._branch_statement(b, stmt).buffer()
-                self._end(commit=True)
+                with self.branches.writing(False):
+                    self.branches.begin()  # BEGIN on the cursor
+                    res = self._branch_statement(b, stmt).buffer()
+                    self._end(commit=True)
                 return res
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):
@@ -438,6 +451,10 @@ class Session:
         raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """One statement in ``b``, with the foreign keys hati keeps (referential.py)."""
+        return referential.run_in(self, stmt, lambda s: self._branch_one(b, s), False)
+
+    def _branch_one(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """prepare -> execute -> finish of one statement in ``b``."""
         a = stmt.analysis
         plan = self.branches.prepare(b, a, stmt.write)
@@ -478,8 +495,7 @@ class Session:
         if k in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
-            storage.begin(self.cur)
-            self.branches.begin()
+            self.branches.begin()  # BEGIN on the cursor
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
@@ -501,13 +517,14 @@ class Session:
         self.cursors.end_transaction()
         try:
             if commit:
-                self.branches.before_commit()
-                storage.commit(self.cur)
+                self.branches.commit()  # COMMIT on the cursor
                 committed = True
             else:
                 storage.rollback(self.cur)
         finally:
+            self.state.catalog_epoch += not committed  # DDL it ran is undone
             self.state.locks.release_all(id(self))
+            self.state.keys.ended(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
 
@@ -558,18 +575,9 @@ class Session:
         path = self.settings.get("search_path")
         if path == self._path_for:
             return
-        wanted = []
-        for name in settings.search_path_names(path):
-            schema = "main" if name in ("public", "main") else name
-            if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
-                continue
-            if layout.is_internal_schema(schema):
-                continue
-            wanted.append(schema)
-        existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
-        duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
+        duck = settings.duckdb_search_path(path, lambda: self.state.db.schemas(self.cur))
         self.cur.execute(f"SET search_path = {settings.literal(duck)}")
-        self._path_for = path
+        self._path_for, self._duck_path = path, duck
 
     def _set_config(self, stmt: pipeline.Statement) -> None:
         """``set_config(name, value, is_local)``: set the setting, answer its new value
@@ -620,7 +628,7 @@ class Session:
     def leave_branch(self) -> None:
         if self.branch is not None:
             self.branches.route(None)
-            self._path_for = None  # the route reset DuckDB's path: follow search_path again
+            self._path_for, self._duck_path = None, "main"  # follow search_path again
         self.branch = None
 
     def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
@@ -663,7 +671,7 @@ class Session:
             self.branch = previous
             if previous != name:
                 self.branches.route(self.engine.branch(previous) if previous else None)
-                self._path_for = None
+                self._path_for, self._duck_path = None, "main"
 
 
 _WRITING_KINDS = frozenset(

@@ -87,12 +87,17 @@ def copy_indexes(
 
 
 def create_overlay(
-    cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str, key: list[str]
+    cur: duckdb.DuckDBPyConnection,
+    b: Branch,
+    table: str,
+    base: str,
+    key: list[str],
+    bag: bool = False,
 ) -> None:
     """(Re)create the view a branch reads ``table`` through: ``base`` plus its touched rows."""
     cur.execute(
         f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
-        + delta.overlay_sql(base, layout.delta_schema(b.id), table, key)
+        + delta.overlay_sql(base, layout.delta_schema(b.id), table, key, bag)
     )
 
 
@@ -100,23 +105,33 @@ def start_delta(
     space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str
 ) -> str | None:
     """Begin row-level copy-on-write of ``table`` over ``b``'s base ``src``; return the
-    full relation the delta is composed over (None: the table needs a full copy).
-    When ``src`` is an ancestor's overlay the delta starts with that ancestor's changes
-    and reads the ancestor's base: one anti-join at any depth (``delta.seed``)."""
+    full relation the delta is composed over (None: the table needs a full copy). A
+    table without a primary key keeps a delta of whole row values (delta.py). When
+    ``src`` is an ancestor's overlay the delta starts with that ancestor's changes and
+    reads the ancestor's base: one anti-join at any depth (``delta.seed``)."""
     info = space.db.table_info(cur, *space.physical(cur, src))
     key, body = info.primary_key, ddl_body(info.ddl)
-    if body is None or not key or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
+    if body is None or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
         return None
+    bag = not key
+    if bag:
+        key = list(info.types)
     key_types = [(k, info.types[k]) for k in key]
     dschema = layout.delta_schema(b.id)
-    delta.create(cur, body, key_types, dschema, table)
+    delta.create(cur, body, key_types, dschema, table, bag)
     base = src
     owner = space.overlay_owner(cur, src)
-    if owner is not None:
+    if (
+        owner is not None
+        and space.is_bag(cur, owner, table) == bag
+        and space.delta_key(cur, owner, table) == key
+    ):  # (else, never seen: this delta stays over the ancestor's overlay)
         base = space.delta_base(cur, owner, table)
-        delta.seed(cur, layout.delta_schema(owner.id), dschema, table, key)
-    create_overlay(cur, b, table, base, key)
+        delta.seed(cur, base, layout.delta_schema(owner.id), dschema, table, key, bag)
+    create_overlay(cur, b, table, base, key, bag)
     space.keys[(b.id, table)] = key
+    if bag:
+        space.bags.add((b.id, table))
     return base
 
 
@@ -125,13 +140,15 @@ def to_full(space: Space, cur: duckdb.DuckDBPyConnection, owner: Branch, table: 
     dschema = layout.delta_schema(owner.id)
     src = space.delta_base(cur, owner, table)
     key = space.delta_key(cur, owner, table)
+    bag = space.is_bag(cur, owner, table)
     body = ddl_body(space.db.table_sql(cur, dschema, table))
     assert body is not None
     target = qname(owner.schema, table)
     cur.execute(f"DROP VIEW IF EXISTS {target}")
     cur.execute(f"CREATE TABLE {target}(" + body)
     copy_indexes(cur, *split_rel(src), owner.schema, table)
-    cur.execute(f"INSERT INTO {target} " + delta.overlay_sql(src, dschema, table, key))
+    cur.execute(f"INSERT INTO {target} " + delta.overlay_sql(src, dschema, table, key, bag))
     cur.execute(f"DROP TABLE {qname(dschema, table)}")
     cur.execute(f"DROP TABLE {qname(dschema, layout.hide_table(table))}")
     space.keys.pop((owner.id, table), None)
+    space.bags.discard((owner.id, table))

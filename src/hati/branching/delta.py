@@ -16,6 +16,14 @@ whole table. Anything else (ALTER, MERGE, upserts, self-joins, tables with other
 unique constraints) turns the table into a full copy first, as before.
 
 Merging such a table touches only the changed keys (see ``apply_unchanged_base``).
+
+**Tables without a primary key** (and without unique constraints) keep a delta too: a
+row *is* its value, so the "key" is every column, compared null-safely
+(``IS NOT DISTINCT FROM``), and ``"<t>$hide"`` holds the distinct values the branch took
+over (no primary key: values may hold NULLs). That is exact for multisets: a plain
+UPDATE or DELETE selects rows by their values, so identical rows are always matched
+together, and a pull copies every copy of a value it hides. ``bag=True`` selects this
+mode in the functions below.
 """
 
 from __future__ import annotations
@@ -31,18 +39,19 @@ from hati.storage.duckdb_backend import qident, qname
 
 
 # ---------------------------------------------------------------------- storage
-def key_match(key: list[str], a: str, b: str) -> str:
-    return " AND ".join(f"{a}.{qident(k)} = {b}.{qident(k)}" for k in key)
+def key_match(key: list[str], a: str, b: str, bag: bool = False) -> str:
+    eq = "IS NOT DISTINCT FROM" if bag else "="
+    return " AND ".join(f"{a}.{qident(k)} {eq} {b}.{qident(k)}" for k in key)
 
 
-def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str]) -> str:
+def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str], bag: bool = False) -> str:
     """The branch's whole table: base rows not taken over, plus the touched rows.
     ``base_rel`` is a full relation (never another branch's overlay: see ``seed``), so
     the plan is one anti-join however deep the branch, and a filter on the view reaches
     the base table's scan (its zone maps and key index)."""
     hide = qname(dschema, hide_table(table))
     return (
-        f"SELECT * FROM {base_rel} AS x ANTI JOIN {hide} AS h ON {key_match(key, 'h', 'x')} "
+        f"SELECT * FROM {base_rel} AS x ANTI JOIN {hide} AS h ON {key_match(key, 'h', 'x', bag)} "
         f"UNION ALL SELECT * FROM {qname(dschema, table)}"
     )
 
@@ -63,18 +72,34 @@ def overlay_base(view_sql: str) -> str | None:
 
 
 def seed(
-    cur: duckdb.DuckDBPyConnection, from_dschema: str, dschema: str, table: str, key: list[str]
+    cur: duckdb.DuckDBPyConnection,
+    base_rel: str,
+    from_dschema: str,
+    dschema: str,
+    table: str,
+    key: list[str],
+    bag: bool = False,
 ) -> None:
-    """Start a delta with the changes of the delta it forks from (a parent's, or an
-    ancestor's the parent reads through), so both are over the same full base: every
-    touched row, and as hidden keys the keys it hid or touched. A merge then sees the
-    inherited rows as unchanged (they equal its base) and never inserts them twice."""
+    """Start a delta with the changes of the delta over ``base_rel`` it forks from (a
+    parent's, or an ancestor's the parent reads through), so both are over the same full
+    base: as hidden keys every key that delta hid or touched, as touched rows that
+    delta's rows at those keys (a multiset's: also the base's copies of a value it
+    added). A merge then sees the inherited rows as unchanged (they equal its base) and
+    never inserts them twice."""
     keys = ", ".join(qident(k) for k in key)
     src = qname(from_dschema, table)
-    cur.execute(f"INSERT INTO {qname(dschema, table)} SELECT * FROM {src} ORDER BY rowid")
+    hide = qname(dschema, hide_table(table))
     cur.execute(
-        f"INSERT INTO {qname(dschema, hide_table(table))} "
-        f"SELECT {keys} FROM {qname(from_dschema, hide_table(table))} UNION SELECT {keys} FROM {src}"
+        f"INSERT INTO {hide} SELECT {keys} FROM {qname(from_dschema, hide_table(table))} "
+        f"UNION SELECT {keys} FROM {src}"
+    )
+    if not bag:  # a touched key the delta does not hide is not in the base
+        cur.execute(f"INSERT INTO {qname(dschema, table)} SELECT * FROM {src} ORDER BY rowid")
+        return
+    view = overlay_sql(base_rel, from_dschema, table, key, bag)
+    cur.execute(
+        f"INSERT INTO {qname(dschema, table)} SELECT v.* FROM ({view}) v "
+        f"SEMI JOIN {hide} h ON {key_match(key, 'h', 'v', bag)}"
     )
 
 
@@ -84,13 +109,15 @@ def create(
     key_types: list[tuple[str, str]],
     dschema: str,
     table: str,
+    bag: bool = False,
 ) -> None:
-    """Create the empty touched-rows and hidden-keys tables."""
+    """Create the empty touched-rows and hidden-keys tables (a bag's hidden values have
+    no primary key: they may hold NULLs)."""
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(dschema)}")
     cur.execute(f"CREATE TABLE {qname(dschema, table)}({table_ddl_body}")
     cols = ", ".join(f"{qident(k)} {t}" for k, t in key_types)
-    pk = ", ".join(qident(k) for k, _ in key_types)
-    cur.execute(f"CREATE TABLE {qname(dschema, hide_table(table))}({cols}, PRIMARY KEY ({pk}))")
+    pk = "" if bag else f", PRIMARY KEY ({', '.join(qident(k) for k, _ in key_types)})"
+    cur.execute(f"CREATE TABLE {qname(dschema, hide_table(table))}({cols}{pk})")
 
 
 PULL_KEYS_INLINE = 1000  # pulled keys hidden by one VALUES list; more: read again
@@ -103,6 +130,7 @@ def pull(
     dschema: str,
     key: list[str],
     into: str | None = None,
+    bag: bool = False,
 ) -> None:
     """Copy in the base rows ``dw``'s WHERE matches and hide their keys (into the
     touched-rows table ``into``, by default the one named like the target). One scan
@@ -111,10 +139,16 @@ def pull(
     into = into or dw.table
     hide = qname(dschema, hide_table(into))
     h = qident("$h")
-    fresh = f"{base_rel} AS {alias} ANTI JOIN {hide} AS {h} ON {key_match(key, h, alias)}"
+    fresh = f"{base_rel} AS {alias} ANTI JOIN {hide} AS {h} ON {key_match(key, h, alias, bag)}"
     where = f" WHERE {dw.cond}" if dw.cond else ""
     params = dw.cond_params or None
     keys = ", ".join(f"{alias}.{qident(k)}" for k in key)
+    if bag:  # every copy of a value goes in, its value is hidden once
+        cur.execute(
+            f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {fresh}{where}", params
+        )
+        cur.execute(f"INSERT INTO {hide} SELECT DISTINCT {keys} FROM {fresh}{where}", params)
+        return
     got = cur.execute(
         f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {fresh}{where} "
         f"RETURNING {', '.join(qident(k) for k in key)}",
@@ -160,10 +194,21 @@ def changed_keys_sql(dschema: str, table: str, key: list[str]) -> str:
 
 
 def restrict(
-    cur: duckdb.DuckDBPyConnection, rel: str, keys_sql: str, key: list[str], into: str
+    cur: duckdb.DuckDBPyConnection,
+    rel: str,
+    keys_sql: str,
+    key: list[str],
+    into: str,
+    bag: bool = False,
 ) -> None:
     """Temp table ``into``: the rows of ``rel`` whose key the branch changed."""
     ks = ", ".join(qident(k) for k in key)
+    if bag:
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r WHERE EXISTS "
+            f"(SELECT 1 FROM ({keys_sql}) k WHERE {key_match(key, 'k', 'r', bag)})"
+        )
+        return
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r "
         f"WHERE ({', '.join(f'r.{qident(k)}' for k in key)}) IN (SELECT ({ks}) FROM ({keys_sql}))"
@@ -171,6 +216,30 @@ def restrict(
         else f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r "
         f"WHERE r.{ks} IN (SELECT {ks} FROM ({keys_sql}))"
     )
+
+
+def apply_bag_unchanged_base(
+    cur: duckdb.DuckDBPyConnection, target: str, dschema: str, table: str, columns: list[str]
+) -> tuple[int, int, int]:
+    """``apply_unchanged_base`` for a table without a key: the parent still holds every
+    copy of each value the branch took over, so those go and the touched rows come in.
+    Returns (inserted, updated, deleted) as branch_diff counts them: per value, the
+    copies added or removed (an UPDATE is a delete of the old value and an insert)."""
+    delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
+    cols = ", ".join(qident(c) for c in columns)
+    taken = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(columns, 'h', 'o', bag=True)})"
+    row = cur.execute(
+        "SELECT coalesce(sum(greatest(coalesce(t.n, 0) - coalesce(b.n, 0), 0)), 0), "
+        "coalesce(sum(greatest(coalesce(b.n, 0) - coalesce(t.n, 0), 0)), 0) "
+        f"FROM (SELECT {cols}, count(*) AS n FROM {delta} GROUP BY ALL) t FULL JOIN "
+        f"(SELECT {cols}, count(*) AS n FROM {target} o WHERE {taken} GROUP BY ALL) b "
+        f"ON {key_match(columns, 't', 'b', bag=True)}"
+    ).fetchone()
+    inserted, deleted = (int(row[0]), int(row[1])) if row else (0, 0)
+    if cur.execute(f"SELECT 1 FROM {hide} LIMIT 1").fetchone():
+        cur.execute(f"DELETE FROM {target} o WHERE {taken}")
+    cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {delta} ORDER BY rowid")
+    return inserted, 0, deleted
 
 
 def marks(dw: PlainWrite, key: list[str], deleted_before: bool) -> list[str]:

@@ -46,6 +46,8 @@ from hati.errors import (
 from hati.pg.analyze import Analysis
 from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import Database, transaction
+from hati.storage.duckdb_backend import begin as storage_begin
+from hati.storage.duckdb_backend import commit as storage_commit
 
 FORK_WAIT_SECONDS = 10.0
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
@@ -384,16 +386,18 @@ class EngineSession:
                 self._engine.space.namespace_changed(sorted(self._dirty))
                 self._dirty.clear()
 
-    def before_commit(self) -> None:
-        """The cursor's transaction is about to commit (``end`` follows, either way)."""
+    def commit(self) -> None:
+        """COMMIT the cursor's transaction (``end`` follows, whether it worked or not)."""
         if self._dirty:
             self._committing = sorted(self._dirty)
             self._engine.space.committing(self._committing)
+        storage_commit(self._cur)
 
     # ------------------------------------------------------------------ transactions
     def begin(self) -> None:
-        """The cursor's transaction began (BEGIN, or a write run in its own)."""
+        """BEGIN a transaction on the cursor (a client's, or a write run in its own)."""
         self._since = self._engine.space.ns_seq
+        storage_begin(self._cur)
 
     def end(self, committed: bool) -> None:
         """The cursor's transaction ended: a branch row it recorded and did not commit

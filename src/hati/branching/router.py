@@ -133,7 +133,7 @@ class Router:
             dw, src, dschema = plan.delta
             key = self.space.delta_key(cur, b, dw.table)
             if dw.kind in ("UPDATE", "DELETE"):
-                delta.pull(cur, dw, src, dschema, key)
+                delta.pull(cur, dw, src, dschema, key, bag=self.space.is_bag(cur, b, dw.table))
         return plan
 
     def _prepare_creates(
@@ -255,14 +255,16 @@ class Router:
             and self.db.relation_exists(cur, layout.SNAP, snap.table)
         ):
             src = self.space.root_rel(cur, b, table)
-            copy.create_overlay(cur, b, table, src, self.space.delta_key(cur, b, table))
+            key = self.space.delta_key(cur, b, table)
+            copy.create_overlay(cur, b, table, src, key, self.space.is_bag(cur, b, table))
             views[table] = self._overlay(cur, b, table, src)
         return src
 
     def _overlay(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str) -> str:
         """The SQL of ``b``'s overlay view of ``table`` over ``base`` (for ``Namespace``)."""
         key = self.space.delta_key(cur, b, table)
-        return delta.overlay_sql(base, layout.delta_schema(b.id), table, key)
+        bag = self.space.is_bag(cur, b, table)
+        return delta.overlay_sql(base, layout.delta_schema(b.id), table, key, bag)
 
     def finish(
         self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, plan: StatementPlan, ok: bool
@@ -287,6 +289,8 @@ class Router:
         assert plan.delta is not None
         dw, src, _ = plan.delta
         key = self.space.delta_key(cur, b, dw.table)
+        if self.space.is_bag(cur, b, dw.table):
+            return  # no key to keep unique; a bag merges by values, not assigned columns
         if dw.may_break_keys(key):
             delta.check_unique(cur, src, layout.delta_schema(b.id), dw.table, key)
         assigned = store.assigned_columns(cur, b.id, dw.table) if dw.kind == "INSERT" else set()

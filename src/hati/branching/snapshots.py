@@ -196,7 +196,8 @@ class Snapshots:
             if table not in self.db.views_in(cur, c.schema):
                 continue  # reads fall through, or the child has its own full copy
             if self.space.has_delta(cur, c.id, table):
-                copy.create_overlay(cur, c, table, snap, self.space.delta_key(cur, c, table))
+                key = self.space.delta_key(cur, c, table)
+                copy.create_overlay(cur, c, table, snap, key, self.space.is_bag(cur, c, table))
             else:
                 cur.execute(
                     f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS SELECT * FROM {snap}"
@@ -225,7 +226,8 @@ class Snapshots:
             if delta.overlay_base(views.get(d.schema, "")) != src:
                 continue
             if self.space.has_delta(cur, d.id, table):
-                copy.create_overlay(cur, d, table, snap, self.space.delta_key(cur, d, table))
+                key = self.space.delta_key(cur, d, table)
+                copy.create_overlay(cur, d, table, snap, key, self.space.is_bag(cur, d, table))
 
     def drop_owner(self, owner_id: int) -> None:
         """Forget the snapshots a retired branch kept for its (gone) children."""
