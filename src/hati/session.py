@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from hati.errors import (
     UndefinedFunction,
     sqlstate_of,
 )
+from hati.gate import StatementGate
 from hati.pg import locks, paramtypes, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
@@ -66,6 +67,11 @@ class ServerState:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
+    # Clients pass it while they have work in flight; online compaction closes it.
+    gate: StatementGate = field(default_factory=StatementGate)
+    # Online compaction now (hati.compactor), for hati_compact(); None: not offered.
+    compact: Callable[[], Any] | None = None
+    freed: Callable[[], None] = field(default=lambda: None)  # a branch's blocks are free
 
 
 @dataclass(eq=False)
@@ -77,6 +83,13 @@ class Session:
     auth_agent: str | None = None
 
     def __post_init__(self) -> None:
+        self._in_gate = False
+        self._temporary = False  # made a temporary object (it lives in this cursor)
+        self.parkers: list[Callable[[], None]] = []  # read open results into memory
+        with self.state.gate.passed():
+            self._open()
+
+    def _open(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
         self.branches = self.state.engine.open_session(self.cur)
         self.audit = SessionAudit(self.state.audit)
@@ -145,17 +158,75 @@ class Session:
         return self.txn != "I"
 
     def close(self) -> None:
-        with self.state.sessions_lock:
-            self.state.sessions.discard(self)
-        self.audit.close()
+        self.hold()
         try:
-            if self.txn != "I":
-                self._end(commit=False)
-        except duckdb.Error:
-            pass
+            with self.state.sessions_lock:
+                self.state.sessions.discard(self)
+            self.audit.close()
+            try:
+                if self.txn != "I":
+                    self._end(commit=False)
+            except duckdb.Error:
+                pass
+            finally:
+                self.state.locks.release_all(id(self))
+                self.cur.close()
         finally:
-            self.state.locks.release_all(id(self))
-            self.cur.close()
+            self._in_gate = False
+            self.state.gate.leave()
+
+    # ---------------------------------------------------------------- the gate
+    def hold(self) -> None:
+        """Work begins (a message to answer): pass the statement gate (hati.gate)."""
+        if not self._in_gate:
+            self.state.gate.enter()
+            self._in_gate = True
+
+    def settle(self) -> None:
+        """The client is idle (ReadyForQuery): leave the gate unless a transaction
+        block stays open."""
+        if self._in_gate and self.txn == "I":
+            self._in_gate = False
+            self.state.gate.leave()
+
+    def temporary_objects(self) -> bool:
+        self._temporary = self._temporary and Database.temporary_objects(self.cur) > 0
+        return self._temporary
+
+    def detach(self) -> None:
+        """Online compaction: read open results into memory, close the cursor."""
+        for park in self.parkers:
+            park()
+        self.cursors.park()
+        self.cur.close()
+
+    def attach(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Continue on ``cur`` (compaction's new file): what the old cursor had set
+        (branch route, search_path, published settings) is set again."""
+        self.cur = cur
+        self.branches = self.state.engine.open_session(cur)
+        self._path_for = None
+        self._published = {}
+        b = self.engine.catalog.get(self.branch) if self.branch is not None else None
+        if b is not None:  # a branch discarded meanwhile: its next statement says so
+            self.branches.route(b)
+
+    def freed(self) -> None:
+        self.state.freed()
+
+    def compact(self) -> Any:
+        """hati_compact(): it waits until every client left the gate, this one too."""
+        if self.state.compact is None:
+            raise FeatureNotSupported("online compaction is not available here")
+        self.state.roles.authorize_compact(self.agent_id)
+        held, self._in_gate = self._in_gate, False
+        if held:
+            self.state.gate.leave()
+        try:
+            return self.state.compact()
+        finally:
+            if held:
+                self.hold()
 
     def interrupt(self) -> None:
         self.state.locks.cancel(id(self))
@@ -327,6 +398,7 @@ class Session:
             return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
         self.cursors.park()
         self.cursors.publish(self.cur, stmt.analysis.tables)
+        self._temporary = self._temporary or stmt.analysis.temporary
         answer = self._answer(stmt)
         if answer is not None:
             return answer

@@ -267,6 +267,7 @@ class Connection:
             return False
         try:
             self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
+            self.session.parkers.append(self._park_portals)  # before compaction swaps cursors
         except HatiError as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
@@ -318,6 +319,8 @@ class Connection:
 
     # ------------------------------------------------------------------ messages
     def _handle(self, msg: m.FrontendMessage) -> None:  # noqa: C901 - one branch per message type
+        if self.session is not None and not isinstance(msg, (m.Sync, m.Flush)):
+            self.session.hold()  # until ReadyForQuery with no transaction open (hati.gate)
         if isinstance(msg, m.Query):
             self._skip_to_sync = False
             self._simple_query(msg.sql)
@@ -371,6 +374,7 @@ class Connection:
         if self.session is not None:
             for k, v in self.session.reports():
                 self._send(codec.encode_parameter_status(k, v))
+            self.session.settle()
         self._send(codec.encode_ready(self._status()))
         self._flush()
 
