@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ import duckdb
 import psycopg2
 import pytest
 
+from difftest.pgserver import PgServer, pg_unavailable
+from difftest.runner import start_pg
 from hati.app import App
 from hati.config import Config
 from hati.server import ServerThread
@@ -200,3 +203,18 @@ def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
 def branch_query(cur: Any, branch: str, sql: str) -> list[tuple]:
     """The rows of ``SELECT branch_query(branch, sql)``."""
     return rows(cur, "SELECT branch_query(%s, %s)", (branch, sql))
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL 15 for a differential test module, started from the system
+    binaries in a temp directory; the module is skipped, with the reason, without them."""
+    reason = pg_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
+        server = start_pg(Path(tmp))
+        try:
+            yield server
+        finally:
+            server.stop()

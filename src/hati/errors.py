@@ -198,6 +198,10 @@ class UndefinedObject(SyntaxErrorOrAccessRuleViolation, code="42704"):
     """An unknown branch (or type, sequence, index)."""
 
 
+class InvalidForeignKey(SyntaxErrorOrAccessRuleViolation, code="42830"):
+    pass
+
+
 class DuplicateObject(SyntaxErrorOrAccessRuleViolation, code="42710"):
     pass
 

@@ -255,7 +255,12 @@ def _check_merge_permission(caller: Caller, name: str) -> None:
 
 
 # ---------------------------------------------------------------- in a larger query
-_ARROW = {pgtypes.INT8: pa.int64(), pgtypes.TIMESTAMP: pa.timestamp("us"), pgtypes.BOOL: pa.bool_()}
+_ARROW = {
+    pgtypes.INT8: pa.int64(),
+    pgtypes.TIMESTAMP: pa.timestamp("us"),
+    pgtypes.BOOL: pa.bool_(),
+    pgtypes.ARRAY_OF[pgtypes.TEXT]: pa.list_(pa.string()),  # branch_conflicts' columns
+}
 SOURCE = "__hati_fn_{}"  # a call's rows, registered on the session's cursor
 
 

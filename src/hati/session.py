@@ -21,7 +21,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline
+from hati import checkpoint, copying, functions, pipeline, referential
 from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
 from hati.auth import Roles, read_only_error
 from hati.branching import layout
@@ -67,11 +67,15 @@ class ServerState:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
+<<<<<<< HEAD
     # Clients pass it while they have work in flight; online compaction closes it.
     gate: StatementGate = field(default_factory=StatementGate)
     # Online compaction now (hati.compactor), for hati_compact(); None: not offered.
     compact: Callable[[], Any] | None = None
     freed: Callable[[], None] = field(default=lambda: None)  # a branch's blocks are free
+=======
+    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
+>>>>>>> main
 
 
 @dataclass(eq=False)
@@ -457,17 +461,20 @@ class Session:
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
             return pipeline.execute(self.cur, stmt)
         tables = locks.tables_to_lock(stmt.node, stmt.analysis)
+        self._lock(tables)
+        try:
+            with self.branches.writing(self.txn == "T"):
+                return referential.on_main(self, stmt, self.txn == "I")
+        finally:
+            if tables and self.txn == "I":
+                self.state.locks.release_all(id(self))
+
+    def _lock(self, tables: list[str]) -> None:
+        """Wait for ``tables`` (held to the end of the transaction, see pg/locks.py)."""
         if tables:
             self.state.locks.acquire(
                 id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
             )
-        try:
-            with self.branches.writing(self.txn == "T"):
-                self.branches.before_main_write(lambda: stmt.analysis, stmt.write)
-                return pipeline.execute(self.cur, stmt)
-        finally:
-            if tables and self.txn == "I":
-                self.state.locks.release_all(id(self))
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
@@ -480,22 +487,25 @@ class Session:
                 if self.branches.plain_read(b, a):
                     return pipeline.execute(self.cur, stmt)
                 return self._branch_statement(b, stmt)
+        tables = locks.branch_tables_to_lock(a, b.schema)
+        if self.txn == "I":
+            return self._autocommit_write(b, stmt, tables)
+        self._lock(tables)  # before the statement's first read starts the snapshot
         with self.branches.writing(self.txn == "T"):
-            if self.txn != "I":
-                return self._branch_statement(b, stmt)
-            return self._autocommit_write(b, stmt)
+            return self._branch_statement(b, stmt)
 
-    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement) -> Result:
+    def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
-        runs in its own transaction, so kill -9 cannot leave it half done. It is run
-        again when a snapshot another session committed after our BEGIN is invisible
-        to us, or when another writer of this branch got there first (PostgreSQL would
-        make us wait for it; DuckDB reports the conflict at once)."""
+        runs in its own transaction, so kill -9 cannot leave it half done; run again
+        when a snapshot committed after our BEGIN is invisible to us, or another writer
+        of this branch got there first (PostgreSQL would wait; DuckDB fails at once)."""
         for attempt in range(WRITE_ATTEMPTS):
-            storage.begin(self.cur)
+            self._lock(tables)  # released by _end
             try:
-                res = self._branch_statement(b, stmt).buffer()
-                self._end(commit=True)
+                with self.branches.writing(False):
+                    storage.begin(self.cur)
+                    res = self._branch_statement(b, stmt).buffer()
+                    self._end(commit=True)
                 return res
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):
@@ -508,6 +518,10 @@ class Session:
         raise AssertionError("unreachable")
 
     def _branch_statement(self, b: Branch, stmt: pipeline.Statement) -> Result:
+        """One statement in ``b``, with the foreign keys hati keeps (referential.py)."""
+        return referential.run_in(self, stmt, lambda s: self._branch_one(b, s), False)
+
+    def _branch_one(self, b: Branch, stmt: pipeline.Statement) -> Result:
         """prepare -> execute -> finish of one statement in ``b``."""
         a = stmt.analysis
         plan = self.branches.prepare(b, a, stmt.write)
@@ -575,6 +589,7 @@ class Session:
                 storage.rollback(self.cur)
         finally:
             self.state.locks.release_all(id(self))
+            self.state.keys.ended(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
 

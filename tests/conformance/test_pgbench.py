@@ -55,3 +55,33 @@ def test_pgbench_tpcb_four_clients_has_no_failed_transactions(hati_server) -> No
     assert proc.returncode == 0, proc.stderr
     assert "number of failed transactions: 0 (0.000%)" in proc.stdout, proc.stdout
     assert "number of transactions actually processed: 600/600" in proc.stdout, proc.stdout
+
+
+def test_pgbench_tpcb_four_clients_in_a_branch_has_no_failed_transactions(
+    hati_server, conn, monkeypatch
+) -> None:
+    """Sessions of one branch writing the same rows wait for each other as main's do
+    (their first writes create the branch's deltas and copies: one session at a time)."""
+    assert _pgbench(hati_server, "-i", "-s", "2").returncode == 0
+    cur = conn.cursor()
+    cur.execute("SELECT branch_create('bench')")
+    monkeypatch.setenv("PGOPTIONS", "-c hatidata_branch=bench")
+    proc = _pgbench(hati_server, "-c", "4", "-j", "2", "-t", "60")
+    assert proc.returncode == 0, proc.stderr
+    assert "number of failed transactions: 0 (0.000%)" in proc.stdout, proc.stdout
+    assert "number of transactions actually processed: 240/240" in proc.stdout, proc.stdout
+    # every transaction's delta is in the branch's accounts, tellers, branches and
+    # history, and main is untouched
+    totals = (
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), "
+        "(SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(bbalance) FROM pgbench_branches), "
+        "(SELECT sum(delta) FROM pgbench_history), (SELECT count(*) FROM pgbench_history)"
+    )
+    assert rows(cur, totals) == [(0, 0, 0, None, 0)]
+    branch = hati_server.connect(hatidata_branch="bench")
+    try:
+        [(acc, tel, bra, hist, n)] = rows(branch.cursor(), totals)
+    finally:
+        branch.close()
+    assert n == 240
+    assert acc == tel == bra == hist

@@ -95,3 +95,52 @@ def test_error_rolls_back_and_engine_recovers(engine):
         )
         c.rollback()
         assert c.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_create_all_with_ondelete_cascade(engine):
+    """``ondelete="CASCADE"`` / ``"SET NULL"``: create_all works, deleting a parent row
+    deletes (or detaches) its children, and a child without parent is refused."""
+    md = sa.MetaData()
+    owner = sa.Table(
+        "owners", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False)
+    )
+    pet = sa.Table(
+        "pets",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("owner_id", sa.ForeignKey("owners.id", ondelete="CASCADE"), nullable=False),
+    )
+    toy = sa.Table(
+        "toys",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("pet_id", sa.ForeignKey("pets.id", ondelete="SET NULL")),
+    )
+    md.drop_all(engine)
+    md.create_all(engine)
+    with engine.begin() as c:
+        c.execute(owner.insert(), [{"id": 1}, {"id": 2}])
+        c.execute(pet.insert(), [{"id": 10, "owner_id": 1}, {"id": 11, "owner_id": 2}])
+        c.execute(toy.insert(), [{"id": 100, "pet_id": 10}, {"id": 101, "pet_id": 11}])
+    with engine.begin() as c:
+        c.execute(owner.delete().where(owner.c.id == 1))
+    with engine.connect() as c:
+        assert c.execute(sa.select(pet.c.id)).scalars().all() == [11]
+        assert c.execute(sa.select(toy.c.id, toy.c.pet_id).order_by(toy.c.id)).all() == [
+            (100, None),
+            (101, 11),
+        ]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as c:
+        c.execute(pet.insert(), [{"id": 12, "owner_id": 7}])
+    (fk,) = sa.inspect(engine).get_foreign_keys("pets")
+    assert (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]) == (
+        ["owner_id"],
+        "owners",
+        ["id"],
+    )
+    assert fk["options"] == {"ondelete": "CASCADE"}
+    reflected = sa.MetaData()
+    reflected.reflect(engine, only=["owners", "pets", "toys"])
+    (toy_fk,) = reflected.tables["toys"].foreign_keys
+    assert (toy_fk.target_fullname, toy_fk.ondelete) == ("pets.id", "SET NULL")
+    md.drop_all(engine)

@@ -1,5 +1,5 @@
-"""Writers on main wait for each other as PostgreSQL's do: no 40001 for a conflicting
-update, 40P01 for a deadlock, 55P03 after lock_timeout, 57014 when cancelled."""
+"""Writers on main (and sessions of one branch) wait for each other as PostgreSQL's do: no
+40001 for a conflicting update, 40P01 for a deadlock, 55P03 after lock_timeout, 57014 when cancelled."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def table(hati_server: RunningServer) -> RunningServer:
     hati_server.query("CREATE TABLE acct (id int PRIMARY KEY, v int)")
     hati_server.query("INSERT INTO acct VALUES (1, 1), (2, 1)")
     return hati_server
+
+
+def _branch(server: RunningServer, name: str) -> None:
+    conn = server.connect()
+    conn.cursor().execute("SELECT branch_create(%s)", (name,))
+    conn.close()
 
 
 def _in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
@@ -161,3 +167,62 @@ def test_concurrent_transfers_lose_nothing(table: RunningServer) -> None:
     assert table.query("SELECT v FROM acct ORDER BY id") == [(1 - total,), (1 + total,)]
     with psycopg2.connect(table.dsn) as conn:
         assert conn.cursor() is not None
+
+
+def test_writers_of_one_branch_wait_for_each_other(table: RunningServer) -> None:
+    _branch(table, "w")
+    first = table.connect(autocommit=False, hatidata_branch="w")
+    second = table.connect(hatidata_branch="w")
+    first.cursor().execute("UPDATE acct SET v = v + 1 WHERE id = 1")  # the branch's first write
+
+    def write() -> None:
+        second.cursor().execute("UPDATE acct SET v = v + 10 WHERE id = 1")
+
+    t, out = _in_thread(write)
+    assert _locks(table).wait_for_waiters(1, 10), "the second writer never waited"
+    first.commit()
+    t.join(10)
+    assert "error" not in out, out
+    cur = table.connect(hatidata_branch="w").cursor()
+    cur.execute("SELECT v FROM acct ORDER BY id")
+    assert cur.fetchall() == [(12,), (1,)]
+    assert table.query("SELECT v FROM acct ORDER BY id") == [(1,), (1,)]
+
+
+def test_first_inserts_of_one_branch_wait_and_both_land(table: RunningServer) -> None:
+    # A table without a key is copied into the branch by its first write: the second
+    # session's INSERT waits for that copy instead of failing on it.
+    table.query("CREATE TABLE log (msg text)")
+    _branch(table, "w")
+    first = table.connect(autocommit=False, hatidata_branch="w")
+    first.cursor().execute("INSERT INTO log VALUES ('one')")
+    t, out = _in_thread(
+        lambda: (
+            table.connect(hatidata_branch="w").cursor().execute("INSERT INTO log VALUES ('two')")
+        )
+    )
+    assert _locks(table).wait_for_waiters(1, 10), "the second insert never waited"
+    first.commit()
+    t.join(10)
+    assert "error" not in out, out
+    cur = table.connect(hatidata_branch="w").cursor()
+    cur.execute("SELECT msg FROM log ORDER BY msg")
+    assert cur.fetchall() == [("one",), ("two",)]
+    assert table.query("SELECT count(*) FROM log") == [(0,)]
+
+
+def test_writers_of_different_branches_do_not_wait(table: RunningServer) -> None:
+    _branch(table, "x")
+    _branch(table, "y")
+    first = table.connect(autocommit=False, hatidata_branch="x")
+    first.cursor().execute("UPDATE acct SET v = 5 WHERE id = 1")
+    other = table.connect(hatidata_branch="y")
+    other.cursor().execute("UPDATE acct SET v = 7 WHERE id = 1")  # returns at once
+    onmain = table.connect()
+    onmain.cursor().execute("UPDATE acct SET v = 9 WHERE id = 1")  # nor does main wait
+    first.commit()
+    for branch, v in (("x", 5), ("y", 7)):
+        cur = table.connect(hatidata_branch=branch).cursor()
+        cur.execute("SELECT v FROM acct WHERE id = 1")
+        assert cur.fetchall() == [(v,)]
+    assert table.query("SELECT v FROM acct WHERE id = 1") == [(9,)]

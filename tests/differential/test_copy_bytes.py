@@ -4,17 +4,11 @@ those bytes loads the same rows, for the same table in text and csv with their o
 from __future__ import annotations
 
 import io
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
 
-from difftest.pgserver import PgServer, pg_unavailable
-
 pytestmark = pytest.mark.server
-WHY_NOT = pg_unavailable()
 
 SETUP = [
     "CREATE TABLE t (id INT PRIMARY KEY, name TEXT, score DOUBLE PRECISION, price NUMERIC(10, 2),"
@@ -44,19 +38,6 @@ COPIES = [
     "COPY t TO STDOUT (FORMAT binary)",
     "COPY (SELECT id FROM t WHERE false) TO STDOUT (FORMAT binary)",
 ]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgServer]:
-    if WHY_NOT is not None:
-        pytest.skip(WHY_NOT)
-    with tempfile.TemporaryDirectory(prefix="difftest-copy-") as tmp:
-        server = PgServer(Path(tmp) / "pg")
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def _connect(dsn: str):

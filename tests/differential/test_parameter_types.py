@@ -7,19 +7,14 @@ differs from PostgreSQL's makes a client reject a value PostgreSQL would take.
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from conftest import RunningServer
-from difftest.pgserver import PgServer, pg_unavailable
-from difftest.runner import start_pg
+from difftest.pgserver import PgServer
 
 pytestmark = pytest.mark.server
-WHY_NOT = pg_unavailable()
 
 SETUP = "CREATE TABLE rp (i int PRIMARY KEY, d date, s text, v text, n numeric, b boolean)"
 STATEMENTS = [
@@ -51,18 +46,6 @@ def describe(
             await conn.close()
 
     return asyncio.run(body())
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgServer]:
-    if WHY_NOT is not None:
-        pytest.skip(WHY_NOT)
-    with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
-        server = start_pg(Path(tmp))
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def test_parameter_types_are_postgresqls(pg: PgServer, hati_server: RunningServer) -> None:

@@ -285,3 +285,108 @@ def test_column_marks_follow_commits_and_rollbacks(hati_server, cur) -> None:
         (2, 2, "kept"),
         (3, 100, "again"),
     ]
+
+
+# ------------------------------------------------------------------ tables without a key
+@pytest.fixture
+def bag(hati_server: RunningServer):
+    """cfg(k, v) without a key: duplicates and NULLs, as the tutorial's deploy_config."""
+    with closing(hati_server.connect()) as conn:
+        c = conn.cursor()
+        c.execute("CREATE TABLE cfg (k VARCHAR, v INTEGER)")
+        c.execute("INSERT INTO cfg SELECT 'k' || (range % 50), range % 3 FROM range(5000)")
+        c.execute("INSERT INTO cfg VALUES ('dup', 1), ('dup', 1), (NULL, NULL), ('n', NULL)")
+        c.execute("SELECT branch_create('b')")
+        yield c
+
+
+def _bag(cur: Any, sql: str = "SELECT k, v FROM cfg") -> dict[tuple, int]:
+    out: dict[tuple, int] = {}
+    for r in rows(cur, sql):
+        out[r] = out.get(r, 0) + 1
+    return out
+
+
+def test_first_write_to_a_keyless_table_copies_only_what_it_matches(hati_server, bag) -> None:
+    before = _bag(bag)
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("UPDATE cfg SET v = 7 WHERE k = 'dup'")
+        assert b.rowcount == 2  # both copies of the same value
+        assert touched_rows(bag, "cfg") == 2
+        b.execute("DELETE FROM cfg WHERE v IS NULL")  # NULLs match by IS NULL, hide null-safely
+        assert b.rowcount == 2
+        b.execute("INSERT INTO cfg VALUES ('dup', 1), ('k1', 1)")  # 'k1', 1 is also in the base
+        assert touched_rows(bag, "cfg") == 4  # no copy of the 5,004-row table
+        want = dict(before)
+        del want[("dup", 1)], want[(None, None)], want[("n", None)]
+        want[("dup", 7)] = 2
+        want[("dup", 1)] = 1
+        want[("k1", 1)] += 1
+        assert _bag(b) == want
+        # The second copy of ('k1', 1) the branch inserted moves with the base's copies.
+        b.execute("UPDATE cfg SET v = 9 WHERE k = 'k1' AND v = 1")
+        assert b.rowcount == want.pop(("k1", 1))
+        want[("k1", 9)] = b.rowcount
+        assert _bag(b) == want
+    assert _bag(bag) == before  # main is untouched
+    diff = rows(
+        bag, "SELECT change, count(*) FROM branch_diff('b') GROUP BY change ORDER BY change"
+    )
+    # Per value: ('dup',1) 2->1, NULL rows 2->0, ('k1',1) ->0 (each a delete), plus inserts.
+    removed = 1 + 2 + before[("k1", 1)]
+    assert diff == [("delete", removed), ("insert", 2 + want[("k1", 9)])]
+    bag.execute("SELECT * FROM branch_merge('b')")
+    merged = bag.fetchone()
+    assert merged[2:5] == (2 + want[("k1", 9)], 0, removed)
+    assert _bag(bag) == want
+
+
+def test_keyless_merge_after_main_changed_is_three_way(hati_server, bag) -> None:
+    with closing(hati_server.connect()) as conn:
+        b = in_b(conn)
+        b.execute("DELETE FROM cfg WHERE k = 'dup'")
+        b.execute("UPDATE cfg SET v = 5 WHERE k = 'k2'")
+        # main changes another value and the same one the branch deleted, differently
+        bag.execute("UPDATE cfg SET v = 8 WHERE k = 'k3'")
+        bag.execute("INSERT INTO cfg VALUES ('dup', 1)")
+        assert _bag(b).get(("k3", 8)) is None  # the branch still reads its fork
+        theirs = _bag(b)
+    conflicts = rows(bag, "SELECT key, kind FROM branch_conflicts('b')")
+    assert conflicts == [('{"k":"dup","v":1}', "update/delete")]  # 3 on main, 0 in the branch
+    bag.execute("SELECT * FROM branch_merge('b', 'branch_wins')")
+    assert bag.fetchone()[6] == "merged"
+    got = _bag(bag)
+    assert got.get(("dup", 1)) is None  # the branch's delete won
+    assert got[("k3", 8)] > 0 and got.get(("k3", 0)) is None  # main's change stays
+    assert got[("k2", 5)] == theirs[("k2", 5)] and got.get(("k2", 1)) is None
+
+
+def test_keyless_delta_survives_a_restart_and_a_full_copy(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    s = start_server(data)
+    with closing(s.connect()) as conn:
+        c = conn.cursor()
+        c.execute("CREATE TABLE cfg (k VARCHAR, v INTEGER)")
+        c.execute("INSERT INTO cfg VALUES ('a', 1), ('a', 1), ('b', NULL)")
+        c.execute("SELECT branch_create('b')")
+        b = in_b(conn)
+        b.execute("UPDATE cfg SET v = 2 WHERE v IS NULL")
+        b.execute("RESET hatidata_branch")
+    s.thread.stop()
+    s = start_server(data)
+    try:
+        with closing(s.connect()) as conn:
+            b = in_b(conn)
+            assert _bag(b) == {("a", 1): 2, ("b", 2): 1}
+            b.execute("DELETE FROM cfg WHERE v = 1")  # after the restart: the same delta
+            assert touched_rows(conn.cursor(), "cfg") == 1
+            b.execute("ALTER TABLE cfg ADD COLUMN w INTEGER")  # a delta cannot take DDL
+            assert touched_rows(conn.cursor(), "cfg") is None
+            assert _bag(b) == {("b", 2): 1}
+            b.execute("RESET hatidata_branch")
+            c = conn.cursor()
+            c.execute("SELECT * FROM branch_merge('b')")
+            assert _bag(c) == {("b", 2): 1}
+    finally:
+        s.thread.stop()

@@ -3,20 +3,13 @@ real PostgreSQL and in a hati branch give the same SQLSTATE, message and detail.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
-from difftest.pgserver import pg_unavailable
-from difftest.runner import start_pg
-
 pytestmark = pytest.mark.server
-WHY_NOT = pg_unavailable()
 
 SETUP = [
     "CREATE TABLE p (id integer PRIMARY KEY, name text)",
@@ -35,18 +28,6 @@ STATEMENTS = [
     "SELECT id, pid FROM c ORDER BY id",
     "SELECT id, name FROM p ORDER BY id",
 ]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Any]:
-    if WHY_NOT is not None:
-        pytest.skip(WHY_NOT)
-    with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
-        server = start_pg(Path(tmp))
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def _outcomes(conn: Any) -> list[tuple]:

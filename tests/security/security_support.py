@@ -3,14 +3,15 @@ the check that an attack left all three as they were."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
-from conftest import RunningServer, internal
+from conftest import RunningServer, internal, start_server
 
 
 @dataclass
@@ -76,3 +77,26 @@ def refused(cur: Any, sql: str, sqlstate: str, params: Any = None) -> psycopg2.E
         cur.execute(sql, params)
     assert info.value.pgcode == sqlstate, (sql, info.value.pgcode, str(info.value))
     return info.value
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server seeded by ``seed``: the data, branch and audit an attack must leave alone."""
+    s = start_server(tmp_path / "data")
+    c = s.connect()
+    seed(c.cursor())
+    c.close()
+    try:
+        yield s
+    finally:
+        s.thread.stop()
+
+
+@pytest.fixture
+def cur(server: RunningServer) -> Iterator[Any]:
+    """A cursor of the agent ``mallory`` on that server."""
+    c = server.connect(agent="mallory")
+    try:
+        yield c.cursor()
+    finally:
+        c.close()

@@ -16,24 +16,17 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from security_support import assert_intact, baseline, refused, seed
+from security_support import (
+    assert_intact,
+    baseline,
+    refused,
+    server,  # noqa: F401  (pytest fixtures)
+)
 
 from conftest import RunningServer, start_server
 
 pytestmark = pytest.mark.server
 LONG_QUERY = "SELECT count(*) FROM range(100000000) a, range(100000) b WHERE a.range + b.range = -1"
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    s = start_server(tmp_path / "data")
-    c = s.connect()
-    seed(c.cursor())
-    c.close()
-    try:
-        yield s
-    finally:
-        s.thread.stop()
 
 
 def test_f8_statement_timeout(server: RunningServer) -> None:

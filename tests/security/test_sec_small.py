@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from security_support import assert_intact, baseline, refused, seed
+from security_support import assert_intact, baseline, cur, refused, seed, server  # noqa: F401  (pytest fixtures)
 
-from conftest import RunningServer, start_server
+from conftest import RunningServer
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    s = start_server(tmp_path / "data")
-    c = s.connect()
-    seed(c.cursor())
-    c.close()
-    try:
-        yield s
-    finally:
-        s.thread.stop()
-
-
-@pytest.fixture
-def cur(server: RunningServer):
-    c = server.connect(agent="mallory")
-    try:
-        yield c.cursor()
-    finally:
-        c.close()
 
 
 def test_f9_ttl_huge_or_nan(server: RunningServer, cur) -> None:

@@ -4,37 +4,15 @@ other branches, no way out of a branch session onto main."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import asyncpg
 import psycopg2
 import pytest
-from security_support import assert_intact, baseline, refused, seed
+from security_support import assert_intact, baseline, cur, refused, seed, server  # noqa: F401  (pytest fixtures)
 
-from conftest import RunningServer, internal, start_server
+from conftest import RunningServer, internal
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    s = start_server(tmp_path / "data")
-    c = s.connect()
-    seed(c.cursor())
-    c.close()
-    try:
-        yield s
-    finally:
-        s.thread.stop()
-
-
-@pytest.fixture
-def cur(server: RunningServer):
-    c = server.connect(agent="mallory")
-    try:
-        yield c.cursor()
-    finally:
-        c.close()
 
 
 def _branch_schemas(server: RunningServer) -> list[str]:

@@ -13,8 +13,6 @@ a NOT NULL, CHECK, UNIQUE or FOREIGN KEY constraint as conflicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 from pglast import ast
 from pglast.enums import ConstrType
@@ -25,33 +23,29 @@ from hati.branching.mergerows import Conflict, canonical_key, struct_json
 from hati.branching.space import Space
 from hati.branching.tablemerge import TableMerge
 from hati.errors import ForeignKeyViolation
+from hati.pg import foreignkeys as pg_foreignkeys
+from hati.pg.foreignkeys import ForeignKey
 from hati.storage.duckdb_backend import qident
 
 _M = "\x00M"  # stands for the alias of the merged row in a condition
 
 
-@dataclass(frozen=True)
-class ForeignKey:
-    child: str
-    cols: tuple[str, ...]
-    parent: str
-    pcols: tuple[str, ...]
-    name: str
-
-
 def foreign_keys(cur: duckdb.DuckDBPyConnection, schema: str = layout.MAIN) -> list[ForeignKey]:
     """Main's foreign keys (or another schema's), named as PostgreSQL names them
-    (``<table>_<cols>_fkey``)."""
+    (``<table>_<cols>_fkey``): DuckDB's, and on main those hati keeps itself (with
+    actions, ``pg/foreignkeys.py``)."""
     rows = cur.execute(
         "SELECT table_name, constraint_column_names, referenced_table, referenced_column_names "
         "FROM duckdb_constraints() WHERE database_name = current_database() "
         "AND schema_name = ? AND constraint_type = 'FOREIGN KEY'",
         [schema],
     ).fetchall()
-    return [
+    duck = [
         ForeignKey(r[0], tuple(r[1]), r[2], tuple(r[3]), f"{r[0]}_{'_'.join(r[1])}_fkey")
         for r in rows
     ]
+    kept = [fk for fk in pg_foreignkeys.load(cur) if fk.schema == schema == fk.pschema]
+    return duck + kept
 
 
 def referenced_tables(node: ast.Node) -> list[str]:
@@ -85,7 +79,7 @@ def orphan_sql(fk: ForeignKey, child_rel: str, parent_rel: str) -> str:
     )
 
 
-def _may_orphan(node: ast.Node, fk: ForeignKey, child: bool, parent: bool) -> tuple[bool, bool]:
+def may_orphan(node: ast.Node, fk: ForeignKey, child: bool, parent: bool) -> tuple[bool, bool]:
     """Whether the statement can leave the child's key dangling (from the child's side,
     from the parent's): a DELETE never does from the child's, a plain INSERT never from
     the parent's, an UPDATE only when it assigns the key's columns."""
@@ -115,8 +109,10 @@ def check_branch_write(
     if space.foreign_keys is None:
         space.foreign_keys = foreign_keys(cur)
     for fk in space.foreign_keys:
+        if fk.managed:
+            continue  # checked, with its actions, by the session (referential.py)
         child, parent = fk.child.lower() in written, fk.parent.lower() in written
-        child, parent = _may_orphan(node, fk, child, parent) if child or parent else (False, False)
+        child, parent = may_orphan(node, fk, child, parent) if child or parent else (False, False)
         if not (child or parent):
             continue
         crel = space.current_rel(cur, b.id, fk.child)

@@ -87,27 +87,38 @@ def copy_indexes(
 
 
 def create_overlay(
-    cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str, key: list[str]
+    cur: duckdb.DuckDBPyConnection,
+    b: Branch,
+    table: str,
+    base: str,
+    key: list[str],
+    bag: bool = False,
 ) -> None:
     """(Re)create the view a branch reads ``table`` through: ``base`` plus its touched rows."""
     cur.execute(
         f"CREATE OR REPLACE VIEW {qname(b.schema, table)} AS "
-        + delta.overlay_sql(base, layout.delta_schema(b.id), table, key)
+        + delta.overlay_sql(base, layout.delta_schema(b.id), table, key, bag)
     )
 
 
 def start_delta(
     space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str
 ) -> bool:
-    """Begin row-level copy-on-write of ``table``; False if it needs a full copy."""
+    """Begin row-level copy-on-write of ``table``; False if it needs a full copy. A
+    table without a primary key keeps a delta of whole row values (delta.py)."""
     info = space.db.table_info(cur, *space.physical(cur, src))
     key, body = info.primary_key, ddl_body(info.ddl)
-    if body is None or not key or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
+    if body is None or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
         return False
+    bag = not key
+    if bag:
+        key = list(info.types)
     key_types = [(k, info.types[k]) for k in key]
-    delta.create(cur, body, key_types, layout.delta_schema(b.id), table)
-    create_overlay(cur, b, table, src, key)
+    delta.create(cur, body, key_types, layout.delta_schema(b.id), table, bag)
+    create_overlay(cur, b, table, src, key, bag)
     space.keys[(b.id, table)] = key
+    if bag:
+        space.bags.add((b.id, table))
     return True
 
 
@@ -117,13 +128,15 @@ def to_full(space: Space, cur: duckdb.DuckDBPyConnection, owner: Branch, table: 
     src = space.base_rel(cur, owner, table)
     assert src is not None
     key = space.delta_key(cur, owner, table)
+    bag = space.is_bag(cur, owner, table)
     body = ddl_body(space.db.table_sql(cur, dschema, table))
     assert body is not None
     target = qname(owner.schema, table)
     cur.execute(f"DROP VIEW IF EXISTS {target}")
     cur.execute(f"CREATE TABLE {target}(" + body)
     copy_indexes(cur, *split_rel(src), owner.schema, table)
-    cur.execute(f"INSERT INTO {target} " + delta.overlay_sql(src, dschema, table, key))
+    cur.execute(f"INSERT INTO {target} " + delta.overlay_sql(src, dschema, table, key, bag))
     cur.execute(f"DROP TABLE {qname(dschema, table)}")
     cur.execute(f"DROP TABLE {qname(dschema, layout.hide_table(table))}")
     space.keys.pop((owner.id, table), None)
+    space.bags.discard((owner.id, table))

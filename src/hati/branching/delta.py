@@ -16,6 +16,14 @@ whole table. Anything else (ALTER, MERGE, upserts, self-joins, tables with other
 unique constraints) turns the table into a full copy first, as before.
 
 Merging such a table touches only the changed keys (see ``apply_unchanged_base``).
+
+**Tables without a primary key** (and without unique constraints) keep a delta too: a
+row *is* its value, so the "key" is every column, compared null-safely
+(``IS NOT DISTINCT FROM``), and ``"<t>$hide"`` holds the distinct values the branch took
+over (no primary key: values may hold NULLs). That is exact for multisets: a plain
+UPDATE or DELETE selects rows by their values, so identical rows are always matched
+together, and a pull copies every copy of a value it hides. ``bag=True`` selects this
+mode in the functions below.
 """
 
 from __future__ import annotations
@@ -29,16 +37,17 @@ from hati.storage.duckdb_backend import qident, qname
 
 
 # ---------------------------------------------------------------------- storage
-def key_match(key: list[str], a: str, b: str) -> str:
-    return " AND ".join(f"{a}.{qident(k)} = {b}.{qident(k)}" for k in key)
+def key_match(key: list[str], a: str, b: str, bag: bool = False) -> str:
+    eq = "IS NOT DISTINCT FROM" if bag else "="
+    return " AND ".join(f"{a}.{qident(k)} {eq} {b}.{qident(k)}" for k in key)
 
 
-def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str]) -> str:
+def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str], bag: bool = False) -> str:
     """The branch's whole table: base rows not taken over, plus the touched rows."""
     hide = qname(dschema, hide_table(table))
     return (
         f"SELECT * FROM {base_rel} x WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'x')}) "
+        f"(SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'x', bag)}) "
         f"UNION ALL SELECT * FROM {qname(dschema, table)}"
     )
 
@@ -49,13 +58,15 @@ def create(
     key_types: list[tuple[str, str]],
     dschema: str,
     table: str,
+    bag: bool = False,
 ) -> None:
-    """Create the empty touched-rows and hidden-keys tables."""
+    """Create the empty touched-rows and hidden-keys tables (a bag's hidden values have
+    no primary key: they may hold NULLs)."""
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {qident(dschema)}")
     cur.execute(f"CREATE TABLE {qname(dschema, table)}({table_ddl_body}")
     cols = ", ".join(f"{qident(k)} {t}" for k, t in key_types)
-    pk = ", ".join(qident(k) for k, _ in key_types)
-    cur.execute(f"CREATE TABLE {qname(dschema, hide_table(table))}({cols}, PRIMARY KEY ({pk}))")
+    pk = "" if bag else f", PRIMARY KEY ({', '.join(qident(k) for k, _ in key_types)})"
+    cur.execute(f"CREATE TABLE {qname(dschema, hide_table(table))}({cols}{pk})")
 
 
 def pull(
@@ -65,6 +76,7 @@ def pull(
     dschema: str,
     key: list[str],
     into: str | None = None,
+    bag: bool = False,
 ) -> None:
     """Copy in the base rows ``dw``'s WHERE matches and hide their keys (into the
     touched-rows table ``into``, by default the one named like the target)."""
@@ -72,7 +84,8 @@ def pull(
     into = into or dw.table
     hide = qname(dschema, hide_table(into))
     where = f"({dw.cond}) AND " if dw.cond else ""
-    fresh = f"{where}NOT EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', alias)})"
+    match = key_match(key, "h", alias, bag)
+    fresh = f"{where}NOT EXISTS (SELECT 1 FROM {hide} h WHERE {match})"
     params = dw.cond_params or None
     # Same predicate, same snapshot, hidden keys unchanged in between: same rows.
     cur.execute(
@@ -81,8 +94,10 @@ def pull(
         params,
     )
     keys = ", ".join(f"{alias}.{qident(k)}" for k in key)
+    distinct = "DISTINCT " if bag else ""  # every copy of a value went in above
     cur.execute(
-        f"INSERT INTO {hide} SELECT {keys} FROM {base_rel} AS {alias} WHERE {fresh}", params
+        f"INSERT INTO {hide} SELECT {distinct}{keys} FROM {base_rel} AS {alias} WHERE {fresh}",
+        params,
     )
 
 
@@ -113,10 +128,21 @@ def changed_keys_sql(dschema: str, table: str, key: list[str]) -> str:
 
 
 def restrict(
-    cur: duckdb.DuckDBPyConnection, rel: str, keys_sql: str, key: list[str], into: str
+    cur: duckdb.DuckDBPyConnection,
+    rel: str,
+    keys_sql: str,
+    key: list[str],
+    into: str,
+    bag: bool = False,
 ) -> None:
     """Temp table ``into``: the rows of ``rel`` whose key the branch changed."""
     ks = ", ".join(qident(k) for k in key)
+    if bag:
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r WHERE EXISTS "
+            f"(SELECT 1 FROM ({keys_sql}) k WHERE {key_match(key, 'k', 'r', bag)})"
+        )
+        return
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r "
         f"WHERE ({', '.join(f'r.{qident(k)}' for k in key)}) IN (SELECT ({ks}) FROM ({keys_sql}))"
@@ -124,6 +150,30 @@ def restrict(
         else f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT r.* FROM {rel} r "
         f"WHERE r.{ks} IN (SELECT {ks} FROM ({keys_sql}))"
     )
+
+
+def apply_bag_unchanged_base(
+    cur: duckdb.DuckDBPyConnection, target: str, dschema: str, table: str, columns: list[str]
+) -> tuple[int, int, int]:
+    """``apply_unchanged_base`` for a table without a key: the parent still holds every
+    copy of each value the branch took over, so those go and the touched rows come in.
+    Returns (inserted, updated, deleted) as branch_diff counts them: per value, the
+    copies added or removed (an UPDATE is a delete of the old value and an insert)."""
+    delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
+    cols = ", ".join(qident(c) for c in columns)
+    taken = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(columns, 'h', 'o', bag=True)})"
+    row = cur.execute(
+        "SELECT coalesce(sum(greatest(coalesce(t.n, 0) - coalesce(b.n, 0), 0)), 0), "
+        "coalesce(sum(greatest(coalesce(b.n, 0) - coalesce(t.n, 0), 0)), 0) "
+        f"FROM (SELECT {cols}, count(*) AS n FROM {delta} GROUP BY ALL) t FULL JOIN "
+        f"(SELECT {cols}, count(*) AS n FROM {target} o WHERE {taken} GROUP BY ALL) b "
+        f"ON {key_match(columns, 't', 'b', bag=True)}"
+    ).fetchone()
+    inserted, deleted = (int(row[0]), int(row[1])) if row else (0, 0)
+    if cur.execute(f"SELECT 1 FROM {hide} LIMIT 1").fetchone():
+        cur.execute(f"DELETE FROM {target} o WHERE {taken}")
+    cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {delta} ORDER BY rowid")
+    return inserted, 0, deleted
 
 
 def marks(dw: PlainWrite, key: list[str], deleted_before: bool) -> list[str]:

@@ -96,16 +96,19 @@ class Merger:
         has not changed the table since the fork)."""
         dschema = layout.delta_schema(b.id)
         key = self.space.delta_key(cur, b, table)
+        bag = self.space.is_bag(cur, b, table)
+        row_key = [] if bag else key  # a bag's rows are their values (tablemerge.py)
         theirs = self._side(cur, qname(dschema, table))
         assert base_rel is not None
         if merging and base_rel == ours_rel:
             base = self._side(cur, base_rel)  # and ours: the parent has not changed it
-            tm = TableMerge(cur, table, base, base, theirs, key=key, tag=tag)
+            tm = TableMerge(cur, table, base, base, theirs, key=row_key, tag=tag)
             tm.fast = (dschema, key)
+            tm.bag_delta = bag
             return tm
         keys_sql = delta.changed_keys_sql(dschema, table, key)
         cut_base = f"_m_{tag}_rb"
-        delta.restrict(cur, base_rel, keys_sql, key, cut_base)
+        delta.restrict(cur, base_rel, keys_sql, key, cut_base, bag)
         base = Side(cut_base, self._side(cur, base_rel).columns)
         if ours_rel == base_rel:
             ours = base
@@ -113,9 +116,15 @@ class Merger:
             ours = Side(None)
         else:
             cut_ours = f"_m_{tag}_ro"
-            delta.restrict(cur, ours_rel, keys_sql, key, cut_ours)
+            delta.restrict(cur, ours_rel, keys_sql, key, cut_ours, bag)
             ours = Side(cut_ours, self._side(cur, ours_rel).columns)
-        tm = TableMerge(cur, table, base, ours, theirs, key=key, tag=tag)
+        if bag:
+            # Base rows of a changed value that the branch did not take over (it inserted
+            # one more copy) are still the branch's: cut its whole table, not the delta.
+            cut_theirs = f"_m_{tag}_rt"
+            delta.restrict(cur, qname(b.schema, table), keys_sql, key, cut_theirs, bag)
+            theirs = Side(cut_theirs, theirs.columns)
+        tm = TableMerge(cur, table, base, ours, theirs, key=row_key, tag=tag)
         tm.real_ours = ours_rel
         tm.real_theirs = qname(b.schema, table)  # the overlay view
         return tm
@@ -363,6 +372,10 @@ class Merger:
             copy.copy_table(self.space, cur, tm.real_ours, target_schema, tm.table)
         if tm.fast is not None:  # the parent's table is as the branch forked it
             dschema, key = tm.fast
+            if tm.bag_delta:
+                return TableCounts(
+                    *delta.apply_bag_unchanged_base(cur, target, dschema, tm.table, key)
+                )
             assigned = store.assigned_columns(cur, b.id, tm.table)
             counts = delta.apply_unchanged_base(
                 cur, target, dschema, tm.table, key, tm.theirs.names, assigned

@@ -130,7 +130,7 @@ class Router:
             dschema = layout.delta_schema(b.id)
             key = self.space.delta_key(cur, b, dw.table)
             if dw.kind in ("UPDATE", "DELETE"):
-                delta.pull(cur, dw, src, dschema, key)
+                delta.pull(cur, dw, src, dschema, key, bag=self.space.is_bag(cur, b, dw.table))
             cur.execute(f"SET search_path = '{qident(dschema)},{self.search_path(b)}'")
         return plan
 
@@ -248,7 +248,8 @@ class Router:
             src = self.space.base_rel(cur, b, table)
         assert src is not None, "a delta table always has a base"
         if not points_at(views.get(table, ""), src):
-            copy.create_overlay(cur, b, table, src, self.space.delta_key(cur, b, table))
+            key = self.space.delta_key(cur, b, table)
+            copy.create_overlay(cur, b, table, src, key, self.space.is_bag(cur, b, table))
             views[table] = src
         return src
 
@@ -282,6 +283,8 @@ class Router:
         assert plan.delta is not None
         dw, src = plan.delta
         key = self.space.delta_key(cur, b, dw.table)
+        if self.space.is_bag(cur, b, dw.table):
+            return  # no key to keep unique; a bag merges by values, not assigned columns
         if dw.may_break_keys(key):
             delta.check_unique(cur, src, layout.delta_schema(b.id), dw.table, key)
         assigned = store.assigned_columns(cur, b.id, dw.table) if dw.kind == "INSERT" else set()

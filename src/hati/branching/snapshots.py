@@ -192,7 +192,8 @@ class Snapshots:
             if table not in self.db.views_in(cur, c.schema):
                 continue  # reads fall through, or the child has its own full copy
             if self.space.has_delta(cur, c.id, table):
-                copy.create_overlay(cur, c, table, snap, self.space.delta_key(cur, c, table))
+                key = self.space.delta_key(cur, c, table)
+                copy.create_overlay(cur, c, table, snap, key, self.space.is_bag(cur, c, table))
             else:
                 cur.execute(
                     f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS SELECT * FROM {snap}"

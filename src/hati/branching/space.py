@@ -64,6 +64,7 @@ class Space:
         self.db = db
         self.catalog = catalog
         self.keys: dict[tuple[int, str], list[str]] = {}  # (branch, delta table) -> key
+        self.bags: set[tuple[int, str]] = set()  # delta tables without a key (delta.py)
         self.undo: set[str] = set()  # snapshots that keep only changed rows (undo.py)
         # (branch, table, column) marks known committed in the delta-columns table: a
         # write that assigns the same column again need not insert (1 ms) what is there.
@@ -76,6 +77,7 @@ class Space:
         """Drop the caches of a retired branch."""
         for k in [k for k in self.keys if k[0] == branch_id]:
             self.keys.pop(k, None)
+            self.bags.discard(k)
         self.marked = {m for m in self.marked if m[0] != branch_id}
 
     # ------------------------------------------------------------------ where tables are
@@ -125,15 +127,23 @@ class Space:
         return self.db.primary_key(cur, *split_rel(rel))
 
     def delta_key(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> list[str]:
-        """The key of a branch's delta table, in the order the delta uses."""
+        """The key of a branch's delta table, in the order the delta uses (for a table
+        without a key, ``is_bag``: every column)."""
         k = (b.id, table)
         key = self.keys.get(k)
         if key is None:
-            # The hidden-keys table's columns are the key.
-            dschema = layout.delta_schema(b.id)
-            key = self.db.column_names(cur, dschema, layout.hide_table(table))
+            # The hidden-keys table's columns are the key; a bag's has no primary key.
+            dschema, hide = layout.delta_schema(b.id), layout.hide_table(table)
+            key = self.db.column_names(cur, dschema, hide)
+            if not self.db.primary_key(cur, dschema, hide):
+                self.bags.add(k)
             self.keys[k] = key
         return key
+
+    def is_bag(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> bool:
+        """Is ``b``'s delta of ``table`` keyed by whole row values (no primary key)?"""
+        self.delta_key(cur, b, table)
+        return (b.id, table) in self.bags
 
     def has_delta(self, cur: duckdb.DuckDBPyConnection, branch_id: int, table: str) -> bool:
         return self.db.table_exists(cur, layout.delta_schema(branch_id), table)

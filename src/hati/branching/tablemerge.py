@@ -71,6 +71,7 @@ class TableMerge:
         self.real_ours: str | None = ours.rel
         self.real_theirs: str | None = theirs.rel  # the branch's whole table
         self.fast: tuple[str, list[str]] | None = None
+        self.bag_delta = False  # with ``fast``: the delta of a table without a key
         self.planned = False  # plan() built the diffs (and, keyed, cellmerge's work table)
         # Multiset values whose added copies a constraint conflict keeps out (merge.py).
         self.dropped: set[str] = set()
@@ -93,7 +94,7 @@ class TableMerge:
 
     def cleanup(self, inputs: bool = True) -> None:
         """Drop this merge's temp tables (``inputs``: also the cut-down sides)."""
-        for n in ("t", "o", "c", "a", "w", "k", *(("rb", "ro") if inputs else ())):
+        for n in ("t", "o", "c", "a", "w", "k", *(("rb", "ro", "rt") if inputs else ())):
             self.cur.execute(f"DROP TABLE IF EXISTS {self.t(n)}")
 
     # ----------------------------------------------------------------- diffs

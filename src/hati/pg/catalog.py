@@ -176,6 +176,12 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
     )
 
 
+# The foreign keys with actions hati keeps (pg/foreignkeys.py).
+FOREIGN_KEYS_SQL = (
+    f"CREATE TABLE IF NOT EXISTS {HIDDEN}.foreign_keys (schema_name VARCHAR, table_name VARCHAR, "
+    "cols VARCHAR[], ref_schema VARCHAR, ref_table VARCHAR, ref_cols VARCHAR[], "
+    "name VARCHAR, on_delete VARCHAR, on_update VARCHAR, set_cols VARCHAR[]);"
+)
 _FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
 SETUP_SQL = f"""
@@ -197,6 +203,41 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_type AS
     SELECT * FROM pg_catalog.pg_type
     WHERE oid IS NOT NULL AND oid NOT IN (SELECT unnest([{", ".join(map(str, catalog_types.OIDS))}]))
       AND typname NOT IN ({", ".join(f"'{n}'" for n in catalog_types.NAMES)});
+{FOREIGN_KEYS_SQL}
+-- The foreign keys hati keeps (pg/foreignkeys.py) as pg_constraint rows, with their
+-- definition in PostgreSQL's words.
+CREATE OR REPLACE VIEW {HIDDEN}.kept_foreign_keys AS
+    SELECT (c.oid * 1000000 + 900000 + k.n)::BIGINT AS oid, k.name AS conname,
+           CASE c.relnamespace WHEN {_BRANCH_NS} THEN {_MAIN_NS} ELSE c.relnamespace END
+           AS connamespace, 'f' AS contype, false AS condeferrable, false AS condeferred,
+           true AS convalidated, c.oid AS conrelid, 0::BIGINT AS contypid,
+           0::BIGINT AS conindid, 0::BIGINT AS conparentid, r.oid AS confrelid,
+           k.on_update AS confupdtype, k.on_delete AS confdeltype, 's' AS confmatchtype,
+           true AS conislocal, 0 AS coninhcount, false AS connoinherit,
+           list_transform(k.cols, lambda x: list_position(cn.names, x)) AS conkey,
+           list_transform(k.ref_cols, lambda x: list_position(rn.names, x)) AS confkey,
+           'FOREIGN KEY (' || array_to_string(k.cols, ', ') || ') REFERENCES '
+           || CASE WHEN k.ref_schema = 'main' THEN '' ELSE k.ref_schema || '.' END
+           || k.ref_table || '(' || array_to_string(k.ref_cols, ', ') || ')'
+           || CASE k.on_update WHEN 'c' THEN ' ON UPDATE CASCADE' WHEN 'r' THEN ' ON UPDATE RESTRICT'
+                  WHEN 'n' THEN ' ON UPDATE SET NULL' WHEN 'd' THEN ' ON UPDATE SET DEFAULT'
+                  ELSE '' END
+           || CASE k.on_delete WHEN 'c' THEN ' ON DELETE CASCADE' WHEN 'r' THEN ' ON DELETE RESTRICT'
+                  WHEN 'n' THEN ' ON DELETE SET NULL' || CASE WHEN len(k.set_cols) > 0
+                      THEN ' (' || array_to_string(k.set_cols, ', ') || ')' ELSE '' END
+                  WHEN 'd' THEN ' ON DELETE SET DEFAULT' ELSE '' END AS condef
+    FROM (SELECT *, row_number() OVER (ORDER BY schema_name, table_name, name) AS n
+          FROM {HIDDEN}.foreign_keys) k
+    JOIN duckdb_tables() ct ON ct.database_name = current_database()
+         AND ct.schema_name = k.schema_name AND ct.table_name = k.table_name
+    JOIN pg_catalog.pg_class c ON c.oid = ct.table_oid
+    JOIN duckdb_tables() rt ON rt.database_name = current_database()
+         AND rt.schema_name = k.ref_schema AND rt.table_name = k.ref_table
+    JOIN pg_catalog.pg_class r ON r.oid = rt.table_oid
+    JOIN (SELECT attrelid, list(attname ORDER BY attnum) AS names
+          FROM pg_catalog.pg_attribute GROUP BY attrelid) cn ON cn.attrelid = c.oid
+    JOIN (SELECT attrelid, list(attname ORDER BY attnum) AS names
+          FROM pg_catalog.pg_attribute GROUP BY attrelid) rn ON rn.attrelid = r.oid;
 CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
     -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's:
     -- DuckDB's constraint oids are its table's oid * 10^6 + the constraint's index.
@@ -228,7 +269,9 @@ CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
                     AND d.constraint_index = k.oid - k.conrelid * 1000000) AS pg_name
           FROM pg_catalog.pg_constraint k) con
     WHERE contype <> 'x' AND (connamespace NOT IN {_HIDDEN_NS_OIDS}
-                              OR connamespace = {_BRANCH_NS});
+                              OR connamespace = {_BRANCH_NS})
+    UNION ALL BY NAME
+    SELECT * EXCLUDE (condef) FROM {HIDDEN}.kept_foreign_keys;
 CREATE OR REPLACE VIEW {HIDDEN}.pg_class AS
     SELECT * REPLACE (
                relhasindex OR oid IN (SELECT conrelid FROM pg_catalog.pg_constraint
@@ -337,12 +380,14 @@ CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coa
                                          THEN 'public' ELSE schema_name END
                            || '.\\3 USING btree (\\4)')
      FROM duckdb_indexes() WHERE index_oid = id));
-CREATE OR REPLACE MACRO main.pg_get_constraintdef(id) AS
+CREATE OR REPLACE MACRO main.pg_get_constraintdef(id) AS coalesce(
     regexp_replace(pg_catalog.pg_get_constraintdef(id),
                    'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES '),
-    (id, pretty) AS
+    (SELECT condef FROM {HIDDEN}.kept_foreign_keys k WHERE k.oid = id)),
+    (id, pretty) AS coalesce(
     regexp_replace(pg_catalog.pg_get_constraintdef(id),
-                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES ');
+                   'REFERENCES (main|{layout.BRANCH_SCHEMA_RE.strip("^$")})\\.', 'REFERENCES '),
+    (SELECT condef FROM {HIDDEN}.kept_foreign_keys k WHERE k.oid = id));
 CREATE OR REPLACE MACRO main.pg_get_function_result(id) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_function_arguments(id) AS ''::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_collation_is_visible(id) AS true;

@@ -15,6 +15,7 @@ from typing import Any
 from pglast import ast
 
 from hati.pg import render
+from hati.pg.analyze import DEFAULT_SCHEMAS
 from hati.pg.frontend import Compiled
 from hati.pg.translate import walk
 
@@ -99,6 +100,8 @@ def _where(c: Compiled, where: ast.Node, params: list[Any]) -> tuple[str, list[A
     used: list[Any] = []
 
     def substitute(node: ast.Node) -> str | None:
+        if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
+            return render.relation(node, None)  # where the session's search path finds it
         if not isinstance(node, ast.ParamRef):
             return None
         n = node.number

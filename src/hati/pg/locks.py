@@ -8,7 +8,10 @@ or deletes rows of the table (and by DDL on it) and held to the end of the
 transaction — so the waiting transaction's snapshot starts after the other one ended
 (DuckDB takes a transaction's snapshot when it first touches the database).
 
-Plain INSERTs take no lock (DuckDB appends concurrently, as PostgreSQL does). The lock
+Plain INSERTs on main take no lock (DuckDB appends concurrently, as PostgreSQL does).
+In a branch every write locks its tables, named by the branch's schema, so sessions of
+one branch wait for each other as main's do, and sessions of different branches never
+wait for each other. The lock
 is per table, coarser than PostgreSQL's row locks: two transactions updating different
 rows of one table run one after the other instead of side by side, but neither fails.
 
@@ -38,6 +41,20 @@ def tables_to_lock(node: ast.Node, a: Analysis) -> list[str]:
     if a.kind not in _LOCKING and not upsert:
         return []
     return [f"{(t.schema or 'main').lower()}.{t.name.lower()}" for t in a.writes + a.drops]
+
+
+def branch_tables_to_lock(a: Analysis, branch_schema: str) -> list[str]:
+    """The tables a write in a branch must hold before it runs: every table it writes,
+    drops or creates, INSERTs too (a branch's first write of a table creates its copy or
+    delta, which two sessions of the branch must not do at once). The branch's tables
+    are named by its schema; a shared schema's are main's own (the same locks as main's
+    writers)."""
+    return sorted(
+        {
+            f"{(t.schema or branch_schema).lower()}.{t.name.lower()}"
+            for t in [*a.writes, *a.drops, *a.creates]
+        }
+    )
 
 
 _SLICE_S = 0.05  # how often a waiter looks at its cancel flag and its deadline

@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import emulate, rebuild
+from hati.pg import emulate, foreignkeys, rebuild
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -75,17 +75,7 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
     elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
         cmds = stmt.cmds or ()
         if len(cmds) > 1 or any(c.subtype not in _NATIVE_ALTER for c in cmds):
-            ctx.steps = [
-                emulate.AlterAction(
-                    ast.AlterTableStmt(
-                        relation=stmt.relation,
-                        cmds=(c,),
-                        objtype=stmt.objtype,
-                        missing_ok=stmt.missing_ok,
-                    )
-                )
-                for c in cmds
-            ]
+            ctx.steps = [_alter_step(stmt, c) for c in cmds]
     elif isinstance(stmt, ast.AlterSeqStmt):
         _alter_sequence(stmt, ctx)
     elif isinstance(stmt, ast.RenameStmt) and stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
@@ -157,23 +147,31 @@ def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
+    kept_by_hati = foreignkeys.strip(stmt)  # foreign keys with actions (foreignkeys.py)
     named: list[tuple[str, str]] = []
     for default, c, col in rebuild.constraints(stmt):
         del default
-        if c.contype == ConstrType.CONSTR_FOREIGN and (
-            c.fk_del_action not in _PLAIN_FK or c.fk_upd_action not in _PLAIN_FK
-        ):
-            raise FeatureNotSupported(
-                "foreign keys with ON DELETE / ON UPDATE actions are not supported",
-                hint="Use a foreign key without actions (NO ACTION), and delete the "
-                "referencing rows first.",
-            )
         if c.conname:
             named.append((rebuild.duck_name(stmt, c, col.colname if col else None), c.conname))
-    if named:
-        ctx.steps = [stmt, emulate.RecordNames(stmt.relation, tuple(named))]
+    steps: list[object] = [emulate.RecordNames(stmt.relation, tuple(named))] if named else []
+    steps += kept_by_hati
+    if steps:
+        ctx.steps = [stmt, *steps]
 
 
-_PLAIN_FK = frozenset({"a", "r", "\x00", ""})
+def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
+    """One action of an ALTER TABLE as a step of its own."""
+    c = cmd.def_
+    if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
+        return foreignkeys.Define(stmt.relation, c)
+    action = emulate.AlterAction(
+        ast.AlterTableStmt(
+            relation=stmt.relation, cmds=(cmd,), objtype=stmt.objtype, missing_ok=stmt.missing_ok
+        )
+    )
+    if cmd.subtype == AlterTableType.AT_DropConstraint:
+        return foreignkeys.DropConstraint(action)
+    return action
 
-SETUP_SQL = emulate.NAMES_SQL  # the record of constraint names clients gave
+
+SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL  # constraint names; foreign keys
