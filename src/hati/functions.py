@@ -77,9 +77,6 @@ class Caller(Protocol):
     def compact(self) -> Any:
         """hati_compact(): compact the database file now (a hati.compactor.Compacted)."""
 
-    def freed(self) -> None:
-        """A branch is gone (discarded, merged): its blocks are free (see hati.compactor)."""
-
     def query_in(self, branch: str, sql: str) -> Result:
         """Run one statement in ``branch`` (branch_query), its rows read."""
         ...
@@ -97,10 +94,7 @@ def run(caller: Caller, call: BranchCall) -> Result:
         raise FeatureNotSupported(f"{fn} is not supported")
     if call.args and isinstance(call.args[0], str):
         caller.acted_on(call.args[0])
-    res = handler(caller, call.alias or fn, *call.args)
-    if fn in ("branch_discard", "branch_merge"):
-        caller.freed()
-    return res
+    return handler(caller, call.alias or fn, *call.args)
 
 
 def _create(

@@ -64,3 +64,33 @@ class StatementGate:
         with self._cond:
             self._closed = False
             self._cond.notify_all()
+
+
+class Pass:
+    """One client's way through the gate: held from its first message of a unit of
+    work until it is idle with no transaction block open (see Connection)."""
+
+    def __init__(self, gate: StatementGate) -> None:
+        self.gate = gate
+        self.held = False
+
+    def hold(self) -> None:
+        if not self.held:
+            self.gate.enter()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.gate.leave()
+
+    @contextlib.contextmanager
+    def outside(self) -> Iterator[None]:
+        """Out of the gate for the block (it waits for the gate to close), back after."""
+        held = self.held
+        self.release()
+        try:
+            yield
+        finally:
+            if held:
+                self.hold()

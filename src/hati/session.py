@@ -10,7 +10,6 @@ the session's :class:`EngineSession`.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,9 +21,8 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import checkpoint, copying, functions, pipeline, referential
-from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
-from hati.auth import Roles, read_only_error
-from hati.branching import layout
+from hati.audit import AuditRecord, SessionAudit, audit_text
+from hati.auth import read_only_error
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -38,44 +36,18 @@ from hati.errors import (
     UndefinedFunction,
     sqlstate_of,
 )
-from hati.gate import StatementGate
+from hati.gate import Pass
 from hati.pg import locks, paramtypes, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
-from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
+from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
 from hati.storage.duckdb_backend import Database
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
-
-
-@dataclass
-class ServerState:
-    """What every session shares: the database, the branch engine, the audit log."""
-
-    db: Database
-    engine: BranchEngine
-    audit: AuditLog
-    frontend: FrontEnd
-    merge_agents: list[str] | None = None
-    roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
-    # Every open session (CHECKPOINT asks whether another one holds a transaction).
-    sessions: set[Session] = field(default_factory=set)
-    sessions_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Writers of one of main's tables wait for each other, as in PostgreSQL.
-    locks: TableLocks = field(default_factory=TableLocks)
-<<<<<<< HEAD
-    # Clients pass it while they have work in flight; online compaction closes it.
-    gate: StatementGate = field(default_factory=StatementGate)
-    # Online compaction now (hati.compactor), for hati_compact(); None: not offered.
-    compact: Callable[[], Any] | None = None
-    freed: Callable[[], None] = field(default=lambda: None)  # a branch's blocks are free
-=======
-    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
->>>>>>> main
 
 
 @dataclass(eq=False)
@@ -85,15 +57,9 @@ class Session:
     startup: dict[str, str] = field(default_factory=dict)
     # The agent the connection authenticated as (per-agent keys): it cannot be overridden.
     auth_agent: str | None = None
+    passage: Pass | None = None  # the connection's way through the statement gate
 
     def __post_init__(self) -> None:
-        self._in_gate = False
-        self._temporary = False  # made a temporary object (it lives in this cursor)
-        self.parkers: list[Callable[[], None]] = []  # read open results into memory
-        with self.state.gate.passed():
-            self._open()
-
-    def _open(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
         self.branches = self.state.engine.open_session(self.cur)
         self.audit = SessionAudit(self.state.audit)
@@ -106,6 +72,8 @@ class Session:
         self.branch: str | None = None
         self.cursors = Cursors()
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
+        self._param_types = paramtypes.Remembered(self.cur)
+        self._duck_path = "main"  # DuckDB's search_path on main (see _follow_search_path)
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -162,83 +130,53 @@ class Session:
         return self.txn != "I"
 
     def close(self) -> None:
-        self.hold()
+        with self.state.sessions_lock:
+            self.state.sessions.discard(self)
+        self.audit.close()
         try:
-            with self.state.sessions_lock:
-                self.state.sessions.discard(self)
-            self.audit.close()
-            try:
-                if self.txn != "I":
-                    self._end(commit=False)
-            except duckdb.Error:
-                pass
-            finally:
-                self.state.locks.release_all(id(self))
-                self.cur.close()
+            if self.txn != "I":
+                self._end(commit=False)
+        except duckdb.Error:
+            pass
         finally:
-            self._in_gate = False
-            self.state.gate.leave()
+            self.state.locks.release_all(id(self))
+            self._param_types.close()
+            self.cur.close()
 
-    # ---------------------------------------------------------------- the gate
-    def hold(self) -> None:
-        """Work begins (a message to answer): pass the statement gate (hati.gate)."""
-        if not self._in_gate:
-            self.state.gate.enter()
-            self._in_gate = True
-
-    def settle(self) -> None:
-        """The client is idle (ReadyForQuery): leave the gate unless a transaction
-        block stays open."""
-        if self._in_gate and self.txn == "I":
-            self._in_gate = False
-            self.state.gate.leave()
-
+    # ---------------------------------------------------------------- online compaction
     def temporary_objects(self) -> bool:
-        self._temporary = self._temporary and Database.temporary_objects(self.cur) > 0
-        return self._temporary
+        return Database.temporary_objects(self.cur) > 0
 
     def detach(self) -> None:
-        """Online compaction: read open results into memory, close the cursor."""
-        for park in self.parkers:
-            park()
         self.cursors.park()
         self.cur.close()
 
     def attach(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Continue on ``cur`` (compaction's new file): what the old cursor had set
-        (branch route, search_path, published settings) is set again."""
-        self.cur = cur
-        self.branches = self.state.engine.open_session(cur)
-        self._path_for = None
-        self._published = {}
-        b = self.engine.catalog.get(self.branch) if self.branch is not None else None
-        if b is not None:  # a branch discarded meanwhile: its next statement says so
-            self.branches.route(b)
-
-    def freed(self) -> None:
-        self.state.freed()
+        """Continue on ``cur`` (compaction's new file): route and settings are set anew."""
+        self.cur, self.branches = cur, self.state.engine.open_session(cur)
+        self._published, self._path_for, self._duck_path = {}, None, "main"
+        if (b := self.engine.catalog.get(self.branch or "")) is not None:
+            self.branches.route(b)  # (discarded meanwhile: its next statement says so)
 
     def compact(self) -> Any:
-        """hati_compact(): it waits until every client left the gate, this one too."""
-        if self.state.compact is None:
-            raise FeatureNotSupported("online compaction is not available here")
+        """hati_compact() (hati.compactor): this client leaves the gate while it waits."""
         self.state.roles.authorize_compact(self.agent_id)
-        held, self._in_gate = self._in_gate, False
-        if held:
-            self.state.gate.leave()
-        try:
-            return self.state.compact()
-        finally:
-            if held:
-                self.hold()
+        return self.state.compact(self.passage)
 
     def interrupt(self) -> None:
         self.state.locks.cancel(id(self))
         self.cur.interrupt()
 
-    def parameter_types(self, sql: str, count: int) -> list[int]:
+    def parameter_types(
+        self, sql: str, count: int, before_query: Callable[[], None] | None = None
+    ) -> list[int]:
         """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
-        return paramtypes.infer(self.cur, sql, count)
+        key = (sql, count, self.branch, self.settings.get("search_path"), self.state.catalog_epoch)
+        if self.txn == "I":
+            return self._param_types.get(key, sql, count, None, before_query)
+        b = self.branch and self.engine.branch(self.branch)  # the session cursor's path:
+        path = self.engine.router.search_path(b) if b else self._duck_path
+        return self._param_types.get(key, sql, count, path, before_query)
 
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
@@ -352,10 +290,13 @@ class Session:
             self.audit.record(rec, res, started)
 
     def _run_timed(self, stmt: pipeline.Statement) -> Result:
-        with settings.statement_timeout(
-            self.settings.timeout_ms("statement_timeout"), self.interrupt
-        ):
-            return self._run(stmt)
+        try:
+            with settings.statement_timeout(
+                self.settings.timeout_ms("statement_timeout"), self.interrupt
+            ):
+                return self._run(stmt)
+        finally:  # parameter types inferred before a DDL statement are not reused
+            self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""
@@ -402,7 +343,6 @@ class Session:
             return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
         self.cursors.park()
         self.cursors.publish(self.cur, stmt.analysis.tables)
-        self._temporary = self._temporary or stmt.analysis.temporary
         answer = self._answer(stmt)
         if answer is not None:
             return answer
@@ -469,12 +409,8 @@ class Session:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
 
-    def _lock(self, tables: list[str]) -> None:
-        """Wait for ``tables`` (held to the end of the transaction, see pg/locks.py)."""
-        if tables:
-            self.state.locks.acquire(
-                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
-            )
+    def _lock(self, tables: list[str]) -> None:  # held to the end of the transaction
+        self.state.locks.acquire(id(self), tables, self.settings.timeout_ms("lock_timeout") / 1e3)
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
@@ -497,8 +433,7 @@ class Session:
     def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
         runs in its own transaction, so kill -9 cannot leave it half done; run again
-        when a snapshot committed after our BEGIN is invisible to us, or another writer
-        of this branch got there first (PostgreSQL would wait; DuckDB fails at once)."""
+        when a snapshot committed after our BEGIN is invisible to us, or on a conflict."""
         for attempt in range(WRITE_ATTEMPTS):
             self._lock(tables)  # released by _end
             try:
@@ -588,6 +523,7 @@ class Session:
             else:
                 storage.rollback(self.cur)
         finally:
+            self.state.catalog_epoch += not committed  # DDL it ran is undone
             self.state.locks.release_all(id(self))
             self.state.keys.ended(id(self))
             self.branches.end(committed)
@@ -640,18 +576,9 @@ class Session:
         path = self.settings.get("search_path")
         if path == self._path_for:
             return
-        wanted = []
-        for name in settings.search_path_names(path):
-            schema = "main" if name in ("public", "main") else name
-            if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
-                continue
-            if layout.is_internal_schema(schema):
-                continue
-            wanted.append(schema)
-        existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
-        duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
+        duck = settings.duckdb_search_path(path, lambda: self.state.db.schemas(self.cur))
         self.cur.execute(f"SET search_path = {settings.literal(duck)}")
-        self._path_for = path
+        self._path_for, self._duck_path = path, duck
 
     def _set_config(self, stmt: pipeline.Statement) -> None:
         """``set_config(name, value, is_local)``: set the setting, answer its new value
@@ -702,7 +629,7 @@ class Session:
     def leave_branch(self) -> None:
         if self.branch is not None:
             self.branches.route(None)
-            self._path_for = None  # the route reset DuckDB's path: follow search_path again
+            self._path_for, self._duck_path = None, "main"  # follow search_path again
         self.branch = None
 
     def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
@@ -745,7 +672,7 @@ class Session:
             self.branch = previous
             if previous != name:
                 self.branches.route(self.engine.branch(previous) if previous else None)
-                self._path_for = None
+                self._path_for, self._duck_path = None, "main"
 
 
 _WRITING_KINDS = frozenset(
