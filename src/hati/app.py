@@ -117,11 +117,10 @@ class App:
             ),
         )
         self.state.compact = self.compactor.compact
-        self.state.freed = self.compactor.freed
 
     def _sessions(self) -> list[Session]:
         with self.state.sessions_lock:
-            return list(self.state.sessions)
+            return [s for s in self.state.sessions if isinstance(s, Session)]
 
     @classmethod
     def open(cls, data_dir: str | Path, **overrides: object) -> App:
@@ -134,7 +133,8 @@ class App:
         startup: dict[str, str] | None = None,
         auth_agent: str | None = None,
     ) -> Session:
-        return Session(self.state, connection_id, dict(startup or {}), auth_agent)
+        with self.state.gate.passed():  # its cursor: not while compaction swaps the file
+            return Session(self.state, connection_id, dict(startup or {}), auth_agent)
 
     def close(self) -> None:
         with self.compactor.stopped():

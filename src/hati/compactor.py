@@ -45,7 +45,7 @@ from typing import Protocol
 import duckdb
 
 from hati.errors import ObjectInUse
-from hati.gate import StatementGate
+from hati.gate import Pass, StatementGate
 from hati.storage.duckdb_backend import Database, Space
 from hati.storage.rewrite import (
     CompactError,
@@ -61,19 +61,17 @@ log = logging.getLogger("hati.compactor")
 # For crash tests: "STEP=PATH" makes a compaction, on reaching STEP (drained, copied,
 # closed, replaced), write STEP to the named pipe PATH and stop there for good.
 HOOK_ENV = "HATI_COMPACT_HOOK"
-CHECKPOINT_EVERY_SECONDS = 60.0  # a quiet WAL is checkpointed this often, to count free blocks
+CHECKPOINT_EVERY_SECONDS = 30.0  # a quiet WAL is checkpointed this often, to count free blocks
 RETRY_AFTER_FAILURE_SECONDS = 600.0
 
 
 class Compactable(Protocol):
     """What compaction needs of a client session."""
 
+    cur: duckdb.DuckDBPyConnection  # temporary tables live in it, and would be lost
+
     @property
     def in_transaction(self) -> bool: ...
-
-    def temporary_objects(self) -> bool:
-        """It holds temporary tables, views or sequences (they live in its cursor)."""
-        ...
 
     def detach(self) -> None:
         """Read open results into memory and close the cursor."""
@@ -144,10 +142,6 @@ class Compactor:
         self.last: Compacted | None = None
 
     # ------------------------------------------------------------------ automatic
-    def freed(self) -> None:
-        """A branch was discarded or merged: the next check counts free blocks."""
-        self._garbage = True
-
     def tick(self, branches: int) -> Compacted | None:
         """The server's timer: compact if the file's free space passed the thresholds.
         ``branches``: how many branches live now (fewer than last time: a discard or a
@@ -210,9 +204,10 @@ class Compactor:
         return True
 
     # ------------------------------------------------------------------ on demand
-    def compact(self) -> Compacted:
-        """Compact now; ObjectInUse (55006) when clients keep it from starting."""
-        with self._lock:
+    def compact(self, caller: Pass | None = None) -> Compacted:
+        """Compact now; ObjectInUse (55006) when clients keep it from starting.
+        ``caller``: the pass of the client asking (it leaves the gate meanwhile)."""
+        with contextlib.nullcontext() if caller is None else caller.outside(), self._lock:
             return self._compact()
 
     @contextlib.contextmanager
@@ -244,7 +239,7 @@ class Compactor:
         try:
             _hook("drained")
             sessions = self._sessions()
-            if any(s.temporary_objects() for s in sessions):
+            if any(Database.temporary_objects(s.cur) for s in sessions):
                 raise ObjectInUse(
                     "compaction could not start: a client holds temporary tables",
                     hint="Retry once it drops them or disconnects.",

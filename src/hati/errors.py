@@ -86,6 +86,10 @@ class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
 
+class NullValueNotAllowed(DataException, code="22004"):
+    pass
+
+
 class InvalidTextRepresentation(DataException, code="22P02"):
     pass
 

@@ -45,7 +45,6 @@ from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
 from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
-from hati.storage.duckdb_backend import Database
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
 
@@ -143,17 +142,15 @@ class Session:
             self._param_types.close()
             self.cur.close()
 
-    # ---------------------------------------------------------------- online compaction
-    def temporary_objects(self) -> bool:
-        return Database.temporary_objects(self.cur) > 0
-
-    def detach(self) -> None:
+    def detach(self) -> None:  # online compaction (hati.compactor) swaps the file
         self.cursors.park()
+        self._param_types.close()
         self.cur.close()
 
     def attach(self, cur: duckdb.DuckDBPyConnection) -> None:
         """Continue on ``cur`` (compaction's new file): route and settings are set anew."""
         self.cur, self.branches = cur, self.state.engine.open_session(cur)
+        self._param_types = paramtypes.Remembered(cur)
         self._published, self._path_for, self._duck_path = {}, None, "main"
         if (b := self.engine.catalog.get(self.branch or "")) is not None:
             self.branches.route(b)  # (discarded meanwhile: its next statement says so)

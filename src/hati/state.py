@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hati import referential
 from hati.audit import AuditLog
@@ -18,8 +18,11 @@ from hati.pg.frontend import FrontEnd
 from hati.pg.locks import TableLocks
 from hati.storage.duckdb_backend import Database
 
-if TYPE_CHECKING:
-    from hati.session import Session
+
+class Member(Protocol):
+    """A session, as the others see it: whether it holds a transaction open."""
+
+    txn: str
 
 
 @dataclass
@@ -33,7 +36,7 @@ class ServerState:
     merge_agents: list[str] | None = None
     roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
     # Every open session (CHECKPOINT asks whether another one holds a transaction).
-    sessions: set[Session] = field(default_factory=set)
+    sessions: set[Member] = field(default_factory=set)
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)

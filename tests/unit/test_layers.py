@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.session",
         "hati.referential",
         "hati.compactor",
+        "hati.state",
     ),
     ("hati.app",),
     ("hati.server",),

@@ -121,6 +121,11 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# A JSON object or array literal right of these stays in place (see translate/jsonops.py).
+_JSON_OPERATORS = frozenset({"||", "@>", "<@"})
+_JSON_LOOKING = re.compile(r"'\s*(\{\s*\"|\[)")
+
+
 def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
     """The canonical SQL of the literal ``tok`` when it may be lifted, else None."""
     name = tok.name
@@ -153,7 +158,7 @@ def shape(sql: str) -> Shape | None:
     literals: list[str] = []
     kinds: list[str] = []
     pos = 0
-    prev = ""
+    prev = prev_op = ""
     for tok in tokens:
         name = tok.name
         if name in ("C_COMMENT", "SQL_COMMENT"):
@@ -162,6 +167,9 @@ def shape(sql: str) -> Shape | None:
             pos = tok.end + 1
             continue
         literal = _liftable(sql, tok, prev)
+        json_operand = name == "SCONST" and prev_op in _JSON_OPERATORS
+        if literal is not None and json_operand and _JSON_LOOKING.match(literal):
+            literal = None  # the translation tells json's || and @> by the literal
         if literal is not None:
             out.append(sql[pos : tok.start])
             literals.append(literal)
@@ -169,6 +177,7 @@ def shape(sql: str) -> Shape | None:
             out.append(f" ${params + len(literals)} ")
             pos = tok.end + 1
         prev = "Op" if name in ("Op", "'+'", "'-'") else name
+        prev_op = sql[tok.start : tok.end + 1] if prev == "Op" else ""
     if not literals and pos == 0:
         return None
     out.append(sql[pos:])

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hati.errors import InvalidParameter
+from hati.errors import InvalidParameter, InvalidTextRepresentation
 
 Encoder = Callable[[Any], bytes]
 
@@ -430,12 +430,35 @@ def decode_param(raw: bytes | None, oid: int, fmt: int) -> Any:
                 return _decode_bin_array(raw)
             return raw.decode()
         text = raw.decode()
+    except (ValueError, struct.error, decimal.InvalidOperation) as exc:  # UnicodeDecodeError too
+        raise InvalidParameter(f"invalid value for parameter of type {type_name(oid)}") from exc
+    try:
         if oid in ELEMENT_OF:
             return parse_text_array(text, ELEMENT_OF[oid])
         parse = _TEXT_PARAM.get(oid)
         return parse(text) if parse else text
-    except (ValueError, struct.error, UnicodeDecodeError, decimal.InvalidOperation) as exc:
-        raise InvalidParameter(f"invalid value for parameter of type {type_name(oid)}") from exc
+    except (ValueError, decimal.InvalidOperation) as exc:
+        raise InvalidTextRepresentation(
+            f'invalid input syntax for type {_SQL_NAMES.get(oid, type_name(oid))}: "{text}"'
+        ) from exc
+
+
+def parses_text(oid: int) -> bool:
+    """A text parameter of this type is turned into a Python value here (not left a
+    string for DuckDB to cast): numbers, booleans, bytea, arrays."""
+    return oid in _TEXT_PARAM or oid in ELEMENT_OF
+
+
+# The names PostgreSQL's input errors use.
+_SQL_NAMES = {
+    BOOL: "boolean",
+    INT2: "smallint",
+    INT4: "integer",
+    INT8: "bigint",
+    FLOAT4: "real",
+    FLOAT8: "double precision",
+    NUMERIC: "numeric",
+}
 
 
 def parse_text_array(text: str, elem_oid: int) -> list[Any]:

@@ -70,6 +70,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl,
         exprs,
         functions,
+        jsonops,
         like,
         naming,
         schema,
@@ -85,6 +86,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl.several_steps,
         plain(catalog_queries.catalog),
         exprs.expressions,
+        jsonops.json_operators,
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
@@ -94,9 +96,18 @@ def _rules() -> tuple[Rule, ...]:
 def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
-    from hati.pg.translate import catalog_queries, ddl, exprs, functions, naming, schema, types
+    from hati.pg.translate import (
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        jsonops,
+        naming,
+        schema,
+        types,
+    )
 
-    modules = (catalog_queries, ddl, exprs, functions, naming, schema, types)
+    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 

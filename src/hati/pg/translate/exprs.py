@@ -195,7 +195,7 @@ def _integer(text: str, node: ast.TypeCast) -> ast.Node | None:
     raise InvalidTextRepresentation(f'invalid input syntax for type {kind}: "{text}"')
 
 
-def _array_items(text: str) -> list[str | None] | None:
+def array_items(text: str) -> list[str | None] | None:
     """The items of a one-dimensional array literal ``{a,"b c",NULL}``, or None."""
     body = text.strip()
     if not (body.startswith("{") and body.endswith("}")) or "{" in body[1:-1]:
@@ -217,7 +217,7 @@ def _array_items(text: str) -> list[str | None] | None:
 
 def _array(text: str, node: ast.TypeCast) -> ast.Node | None:
     """``'{a,b}'::text[]`` as ``ARRAY['a', 'b']::text[]``."""
-    items = _array_items(text)
+    items = array_items(text)
     if items is None:
         return None
     elems = tuple(ast.A_Const(isnull=True) if i is None else _const(i) for i in items)

@@ -1,0 +1,416 @@
+"""PostgreSQL's json and jsonb operators, in DuckDB's JSON functions.
+
+DuckDB's parser knows ``->`` and ``->>`` but reads their right side as a path (``''`` is
+the whole document, ``'$.a'`` and ``'/a'`` are paths); PostgreSQL's is always a key or an
+element number. ``#>``, ``#>>``, ``@>``, ``<@``, ``?``, ``?|``, ``?&`` are no DuckDB
+operators at all. Each becomes a macro in the hidden schema, or one of the functions
+``pg/jsonb.py`` registers (containment and key existence, by PostgreSQL's rules).
+``json_typeof`` answers PostgreSQL's names (object, array, string, number, boolean, null).
+
+jsonb prints normalized (``pg/jsonb.py``): a cast to jsonb normalizes its value, and the
+results of ``->``, ``#>``, ``||``, ``-`` and ``#-`` on what is spelled as jsonb (a cast to
+it, a jsonb function) are normalized too. A jsonb column read as it is prints the text it
+was given.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pglast import ast
+from pglast.enums import A_Expr_Kind
+
+from hati.errors import InvalidTextRepresentation
+from hati.pg import catalog as catalog_views
+from hati.pg.analyze import children
+from hati.pg.translate import NeedsLiteral, Translation, exprs, replace_child, walk
+
+S = catalog_views.HIDDEN
+
+SETUP_SQL = f"""
+CREATE OR REPLACE MACRO {S}.pg_json_key(k) AS
+    CASE WHEN k = '' THEN '/'
+    ELSE '$."' || replace(replace(k, '\\', '\\\\'), '"', '\\"') || '"' END;
+CREATE OR REPLACE MACRO {S}.pg_json_get(j, k) AS
+    CASE WHEN typeof(k) = 'VARCHAR' THEN json_extract(j, {S}.pg_json_key(k::VARCHAR))
+    ELSE json_extract(j, TRY_CAST(k AS BIGINT)) END;
+CREATE OR REPLACE MACRO {S}.pg_json_get_text(j, k) AS
+    CASE WHEN typeof(k) = 'VARCHAR' THEN json_extract_string(j, {S}.pg_json_key(k::VARCHAR))
+    ELSE json_extract_string(j, TRY_CAST(k AS BIGINT)) END;
+CREATE OR REPLACE MACRO {S}.pg_json_path(j, p) AS
+    list_reduce(p::VARCHAR[], lambda acc, k: CASE WHEN json_type(acc) = 'ARRAY'
+        THEN json_extract(acc, TRY_CAST(k AS BIGINT))
+        ELSE json_extract(acc, {S}.pg_json_key(k)) END, j::JSON);
+CREATE OR REPLACE MACRO {S}.pg_json_path_text(j, p) AS
+    json_extract_string({S}.pg_json_path(j, p), '$');
+CREATE OR REPLACE MACRO {S}.pg_json_value(v) AS
+    coalesce(CASE WHEN typeof(v) = 'JSON' THEN v::VARCHAR ELSE to_json(v)::VARCHAR END, 'null');
+CREATE OR REPLACE MACRO {S}.pg_json_concat(a, b) AS
+    CASE WHEN typeof(a) = 'JSON' OR typeof(b) = 'JSON'
+    THEN hati_jsonb_concat(a::VARCHAR, b::VARCHAR)::JSON ELSE a::VARCHAR || b::VARCHAR END;
+CREATE OR REPLACE MACRO {S}.pg_json_typeof(j) AS
+    CASE WHEN j IS NULL THEN NULL ELSE
+    CASE json_type(j) WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array'
+        WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null'
+        ELSE 'number' END END;
+"""
+
+# operator -> (macro or registered function, in the hidden schema, right side is a text[])
+_OPERATORS: dict[str, tuple[str, bool, bool]] = {
+    "->": ("pg_json_get", True, False),
+    "->>": ("pg_json_get_text", True, False),
+    "#>": ("pg_json_path", True, True),
+    "#>>": ("pg_json_path_text", True, True),
+    "?": ("hati_jsonb_exists", False, False),
+    "?|": ("hati_jsonb_exists_any", False, True),
+    "?&": ("hati_jsonb_exists_all", False, True),
+}
+_FUNCTIONS = {
+    "jsonb_strip_nulls": ("hati_jsonb_strip_nulls", False),
+    "jsonb_pretty": ("hati_jsonb_pretty", False),
+    "json_typeof": ("pg_json_typeof", True),
+    "jsonb_typeof": ("pg_json_typeof", True),
+    "jsonb_contains": ("hati_jsonb_contains", False),
+    "jsonb_exists": ("hati_jsonb_exists", False),
+    "jsonb_exists_any": ("hati_jsonb_exists_any", False),
+    "jsonb_exists_all": ("hati_jsonb_exists_all", False),
+}
+_JSONB_FUNCTIONS = frozenset(
+    {
+        "to_jsonb",
+        "jsonb_build_object",
+        "jsonb_build_array",
+        "jsonb_object",
+        "jsonb_agg",
+        "jsonb_object_agg",
+        "jsonb_set",
+        "jsonb_set_lax",
+        "jsonb_insert",
+        "jsonb_strip_nulls",
+        "jsonb_extract_path",
+        "jsonb_path_query_first",
+        "jsonb_path_query_array",
+    }
+)
+# DuckDB's own lambda arrow (``list_transform(l, x -> x + 1)``) is not json's ``->``.
+_LAMBDA_TAKERS = ("list_", "array_", "apply", "filter", "reduce")
+
+
+def _call(name: str, hidden: bool, *args: ast.Node) -> ast.FuncCall:
+    names = (ast.String(sval=S), ast.String(sval=name)) if hidden else (ast.String(sval=name),)
+    return ast.FuncCall(funcname=names, args=args)
+
+
+def _as_text(node: ast.Node) -> ast.Node:
+    return ast.TypeCast(arg=node, typeName=ast.TypeName(names=(ast.String(sval="varchar"),)))
+
+
+def _cast(node: ast.Node, name: str) -> ast.Node:
+    return ast.TypeCast(arg=node, typeName=ast.TypeName(names=(ast.String(sval=name),)))
+
+
+_TEXT_ARRAY = ast.TypeName(names=(ast.String(sval="text"),), arrayBounds=(ast.Integer(ival=-1),))
+
+
+def _text_array(node: ast.Node, ctx: Translation) -> ast.Node:
+    """A ``'{a,b}'`` literal as a text[] (PostgreSQL casts the unknown literal itself)."""
+    text = _string_literal(node, ctx)
+    if text is None:
+        return node
+    items = exprs.array_items(text)
+    if items is None:
+        raise InvalidTextRepresentation(f'malformed array literal: "{text}"')
+    elems = tuple(
+        ast.A_Const(isnull=True) if i is None else ast.A_Const(val=ast.String(sval=i))
+        for i in items
+    )
+    return ast.TypeCast(arg=ast.A_ArrayExpr(elements=elems or None), typeName=_TEXT_ARRAY)
+
+
+def _jsonb_spelled(node: ast.Node | None) -> bool:
+    """Whether ``node`` is jsonb by its spelling: a cast to jsonb, a jsonb function, a
+    jsonb operator on one of those."""
+    if isinstance(node, ast.TypeCast) and node.typeName is not None:
+        return node.typeName.names[-1].sval == "jsonb" and not node.typeName.arrayBounds
+    if isinstance(node, ast.FuncCall):
+        return node.funcname[-1].sval in _JSONB_FUNCTIONS
+    if isinstance(node, ast.A_Expr) and node.name:
+        return node.name[-1].sval in ("->", "#>", "||", "-", "#-") and _jsonb_spelled(node.lexpr)
+    return False
+
+
+def _normalized(node: ast.Node) -> ast.Node:
+    return _cast(_call("hati_jsonb_out", False, _as_text(node)), "json")
+
+
+def _jsonish(node: ast.Node, ctx: Translation) -> bool:
+    """Whether ``node`` is a json value by its spelling: a cast to json or jsonb, a json
+    function or operator, or a string constant holding a JSON object, array or scalar
+    (``'{a,b}'`` and ``'{}'`` are arrays' spellings: not json)."""
+    if isinstance(node, ast.TypeCast) and node.typeName is not None:
+        return node.typeName.names[-1].sval in ("json", "jsonb") and not node.typeName.arrayBounds
+    if isinstance(node, ast.FuncCall):
+        name = node.funcname[-1].sval or ""
+        return name.startswith(("json", "to_json", "row_to_json")) or name in _FUNCTIONS
+    if isinstance(node, ast.A_Expr) and node.name:
+        return node.name[-1].sval in ("->", "#>")
+    if isinstance(node, ast.ParamRef):
+        return False  # a lifted literal: lex.shape keeps JSON objects and arrays in place
+    text = _string_literal(node, ctx)
+    if text is None or text.strip() == "{}":
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _string_literal(node: ast.Node, ctx: Translation) -> str | None:
+    if (
+        isinstance(node, ast.ParamRef)
+        and ctx.params is not None
+        and (node.number or 0) > ctx.params
+    ):
+        raise NeedsLiteral
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return node.val.sval or ""
+    return None
+
+
+def _contains(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
+    """``a @> b`` / ``a <@ b`` on json (arrays keep DuckDB's own operator)."""
+    left, right = node.lexpr, node.rexpr
+    if not isinstance(left, ast.Node) or not isinstance(right, ast.Node):
+        return None
+    if not (_jsonish(left, ctx) or _jsonish(right, ctx)):
+        return None
+    if node.name[-1].sval == "<@":
+        left, right = right, left
+    return _call("hati_jsonb_contains", False, _as_text(left), _as_text(right))
+
+
+def _operator(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
+    if node.kind != A_Expr_Kind.AEXPR_OP or node.lexpr is None or node.rexpr is None:
+        return None
+    op = node.name[-1].sval if node.name else None
+    if op in ("@>", "<@"):
+        return _contains(node, ctx)
+    if op in ("||", "-", "#-"):
+        return _jsonb_change(node, ctx)
+    spec = _OPERATORS.get(op or "")
+    if spec is None:
+        return None
+    name, hidden, array = spec
+    right = node.rexpr
+    jsonb = _jsonb_spelled(node.lexpr)
+    if op in ("->", "->>", "#>", "#>>"):
+        if array:
+            right = _text_array(right, ctx)
+        elif isinstance(right, ast.A_Const) and isinstance(right.val, ast.Integer) and not jsonb:
+            return None  # an element number: DuckDB's own operator answers the same
+        if jsonb and op in ("->>", "#>>"):
+            element = "pg_json_get" if op == "->>" else "pg_json_path"
+            got = _call(element, True, node.lexpr, right)
+            return _call("hati_jsonb_text", False, _as_text(got))
+        got = _call(name, hidden, node.lexpr, right)
+        return _normalized(got) if jsonb else got
+    if array:
+        return _call(name, hidden, _as_text(node.lexpr), _text_array(right, ctx))
+    return _call(name, hidden, _as_text(node.lexpr), _as_text(right))
+
+
+def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
+    """``||``, ``-`` and ``#-`` with jsonb on the left (or, for ``||``, either side)."""
+    op = node.name[-1].sval if node.name else None
+    left, right = node.lexpr, node.rexpr
+    if left is None or right is None:
+        return None
+    if op == "||" and (_jsonb_spelled(left) or _jsonb_spelled(right)):
+        got = _call("hati_jsonb_concat", False, _as_text(left), _as_text(right))
+    elif op == "||" and (
+        (isinstance(left, ast.ColumnRef) and _jsonish(right, ctx))
+        or (isinstance(right, ast.ColumnRef) and _jsonish(left, ctx))
+    ):
+        # a column and a JSON literal: jsonb's || if the column is json, else text's
+        return _call("pg_json_concat", True, left, right)
+    elif op == "-" and _jsonb_spelled(left):
+        if isinstance(right, ast.A_Const) and isinstance(right.val, ast.Integer):
+            got = _call("hati_jsonb_delete_index", False, _as_text(left), right)
+        else:
+            got = _call("hati_jsonb_delete_key", False, _as_text(left), _as_text(right))
+    elif op == "#-":
+        got = _call("hati_jsonb_delete_path", False, _as_text(left), _text_array(right, ctx))
+    else:
+        return None
+    return _cast(got, "json")
+
+
+def _true(value: bool) -> ast.A_Const:
+    return ast.A_Const(val=ast.Boolean(boolval=value))
+
+
+def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
+    if len(node.funcname) > 2 or node.agg_star:
+        return None
+    if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
+        return None
+    if node.over is not None and node.funcname[-1].sval not in ("json_agg", "jsonb_agg"):
+        return None
+    fname = node.funcname[-1].sval or ""
+    args = node.args or ()
+    built = _build(node)
+    if built is not None:
+        return built
+    if fname in ("jsonb_set", "jsonb_insert") and len(args) in (3, 4):
+        flag = args[3] if len(args) == 4 else _true(fname == "jsonb_set")
+        got = _call(
+            f"hati_{fname}",
+            False,
+            _as_text(args[0]),
+            _text_array(args[1], ctx),
+            _as_text(args[2]),
+            _cast(flag, "bool"),
+        )
+        return _cast(got, "json")
+    spec = _FUNCTIONS.get(fname)
+    if spec is None:
+        return None
+    name, hidden = spec
+    if name in ("hati_jsonb_strip_nulls", "hati_jsonb_pretty"):
+        if len(args) != 1:
+            return None
+        got = _call(name, False, _as_text(args[0]))
+        return _cast(got, "json") if name.endswith("nulls") else got
+    if not hidden:
+        if len(args) != 2:
+            return None
+        listed = name.endswith(("_any", "_all"))
+        second = _text_array(args[1], ctx) if listed else _as_text(args[1])
+        args = (_as_text(args[0]), second)
+    return _call(name, hidden, *args)
+
+
+def _plus(*parts: ast.Node) -> ast.Node:
+    out = parts[0]
+    for p in parts[1:]:
+        out = ast.A_Expr(
+            kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="||"),), lexpr=out, rexpr=p
+        )
+    return out
+
+
+def _text(value: str) -> ast.A_Const:
+    return ast.A_Const(val=ast.String(sval=value))
+
+
+def _value(node: ast.Node) -> ast.Node:
+    return _call("pg_json_value", True, node)
+
+
+def _build(node: ast.FuncCall) -> ast.Node | None:
+    """json_build_object / json_build_array / json_agg with PostgreSQL's spacing
+    (``{"a" : 1, "b" : 2}``, ``[1, 2]``); the jsonb ones normalized; jsonb_agg."""
+    fname = node.funcname[-1].sval
+    args = node.args or ()
+    if node.func_variadic:
+        return None
+    if fname == "json_build_object":
+        if len(args) % 2:
+            return None  # DuckDB's json_object refuses an odd count itself
+        pairs: list[ast.Node] = []
+        for i in range(0, len(args), 2):
+            if pairs:
+                pairs.append(_text(", "))
+            pairs += [_value(_as_text(args[i])), _text(" : "), _value(args[i + 1])]
+        return _cast(_plus(_text("{"), *pairs, _text("}")), "json")
+    if fname == "json_build_array":
+        items: list[ast.Node] = []
+        for a in args:
+            if items:
+                items.append(_text(", "))
+            items.append(_value(a))
+        return _cast(_plus(_text("["), *items, _text("]")), "json")
+    return _jsonb_built(node, fname or "", args)
+
+
+def _jsonb_built(node: ast.FuncCall, fname: str, args: tuple[ast.Node, ...]) -> ast.Node | None:
+    """jsonb_build_object / jsonb_build_array / to_jsonb normalized; the aggregates."""
+    renamed = {"jsonb_build_object": "json_object", "jsonb_build_array": "json_array"}
+    if fname in renamed:
+        return _normalized(_call(renamed[fname], False, *args))
+    if fname == "to_jsonb" and len(args) == 1:
+        return _normalized(_call("to_json", False, *args))
+    if fname in ("json_agg", "jsonb_agg") and len(args) == 1 and node.over is None:
+        if fname == "jsonb_agg":
+            listed = ast.FuncCall(
+                funcname=(ast.String(sval="list"),),
+                args=args,
+                agg_order=node.agg_order,
+                agg_filter=node.agg_filter,
+                agg_distinct=node.agg_distinct,
+            )
+            return _normalized(_call("to_json", False, listed))
+        joined = ast.FuncCall(
+            funcname=(ast.String(sval="string_agg"),),
+            args=(_value(args[0]), _text(", ")),
+            agg_order=node.agg_order,
+            agg_filter=node.agg_filter,
+            agg_distinct=node.agg_distinct,
+        )
+        return _cast(_plus(_text("["), joined, _text("]")), "json")
+    return _extract_path(fname, args)
+
+
+_EXTRACT_PATH = frozenset(
+    {"json_extract_path", "jsonb_extract_path", "json_extract_path_text", "jsonb_extract_path_text"}
+)
+
+
+def _extract_path(fname: str, args: tuple[ast.Node, ...]) -> ast.Node | None:
+    """json_extract_path(j, VARIADIC keys) and its _text and jsonb siblings."""
+    if fname not in _EXTRACT_PATH or not args:
+        return None
+    path = ast.A_ArrayExpr(elements=tuple(_as_text(a) for a in args[1:]) or None)
+    typed = ast.TypeCast(arg=path, typeName=_TEXT_ARRAY)
+    if fname.endswith("_text"):
+        if fname.startswith("jsonb"):
+            got = _call("pg_json_path", True, args[0], typed)
+            return _call("hati_jsonb_text", False, _as_text(got))
+        return _call("pg_json_path_text", True, args[0], typed)
+    got = _call("pg_json_path", True, args[0], typed)
+    return _normalized(got) if fname.startswith("jsonb") else got
+
+
+def _jsonb_cast(node: ast.TypeCast) -> ast.Node | None:
+    """``x::jsonb``: the value normalized."""
+    tn = node.typeName
+    if tn is None or tn.arrayBounds or tn.names[-1].sval != "jsonb" or node.arg is None:
+        return None
+    if isinstance(node.arg, ast.A_Const) and node.arg.isnull:
+        return None
+    return _normalized(node.arg)
+
+
+def _takes_lambdas(node: ast.Node) -> bool:
+    if not isinstance(node, ast.FuncCall):
+        return False
+    name = node.funcname[-1].sval or ""
+    return name.startswith(_LAMBDA_TAKERS)
+
+
+def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """Rewrite json's operators and json_typeof (see module doc)."""
+    for node in walk(stmt):
+        lambdas = _takes_lambdas(node)
+        for attr, child in children(node):
+            new: ast.Node | None = None
+            if isinstance(child, ast.A_Expr) and not (lambdas and attr == "args"):
+                new = _operator(child, ctx)
+            elif isinstance(child, ast.FuncCall):
+                new = _function(child, ctx)
+            elif isinstance(child, ast.TypeCast):
+                new = _jsonb_cast(child)
+            if new is not None:
+                replace_child(node, attr, child, new)
+    return stmt
