@@ -208,7 +208,7 @@ class Session:
         not commit on their own); if a statement fails, the earlier ones are rolled back.
         The commit happens once the client has read the last result.
         """
-        storage.begin(self.cur)
+        self.branches.begin()  # BEGIN on the cursor
         self.txn = "T"
         done = False
         try:
@@ -435,7 +435,7 @@ class Session:
             self._lock(tables)  # released by _end
             try:
                 with self.branches.writing(False):
-                    storage.begin(self.cur)
+                    self.branches.begin()  # BEGIN on the cursor
                     res = self._branch_statement(b, stmt).buffer()
                     self._end(commit=True)
                 return res
@@ -460,10 +460,11 @@ class Session:
         if plan is None:
             return command(tag(a))
         ok = False
+        stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.rerouted:
-                res.buffer()  # before search_path is reset on this cursor
+            if plan.target_schema is not None:
+                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)
@@ -493,7 +494,7 @@ class Session:
         if k in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
-            storage.begin(self.cur)
+            self.branches.begin()  # BEGIN on the cursor
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
@@ -515,7 +516,7 @@ class Session:
         self.cursors.end_transaction()
         try:
             if commit:
-                storage.commit(self.cur)
+                self.branches.commit()  # COMMIT on the cursor
                 committed = True
             else:
                 storage.rollback(self.cur)

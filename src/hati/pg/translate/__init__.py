@@ -35,6 +35,8 @@ class Translation:
     # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
     # its place, all or none.
     steps: list[object] = field(default_factory=list)
+    # The translation reads the session's settings (current_setting()) when it runs.
+    reads_settings: bool = False
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -80,6 +82,7 @@ def _rules() -> tuple[Rule, ...]:
     return (
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(naming.insert_alias),
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,

@@ -100,3 +100,16 @@ def srfs_in_select_list(stmt: ast.Node) -> ast.Node:
 
 
 # PostgreSQL function -> DuckDB function of the same meaning and arguments.
+
+
+def insert_alias(stmt: ast.Node) -> ast.Node:
+    """``INSERT INTO t AS x ... RETURNING x.a``: DuckDB knows no alias in RETURNING (it
+    does in ON CONFLICT's SET); the alias's columns are the target's own."""
+    if not isinstance(stmt, ast.InsertStmt) or stmt.relation is None or not stmt.relation.alias:
+        return stmt
+    alias = stmt.relation.alias.aliasname
+    for n in (x for part in returning_list(stmt) or () for x in walk(part)):
+        fields = getattr(n, "fields", None) if isinstance(n, ast.ColumnRef) else None
+        if fields and len(fields) == 2 and getattr(fields[0], "sval", None) == alias:
+            n.fields = (ast.String(sval=stmt.relation.relname), fields[1])
+    return stmt
