@@ -19,6 +19,7 @@ file without a socket, and replaced alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ BRANCH_FUNCTIONS = {
     "branch_diff": (1, 1),
     "branch_conflicts": (1, 1),
     "branch_resolve": (4, 4),
+    "hati_compact": (0, 0),  # not a branch's: online compaction of the file (hati.compactor)
 }
 # Kinds whose statements never run inside an implicit multi-statement transaction.
 _OWN_TRANSACTION = frozenset({"TRANSACTION", "CHECKPOINT", "VACUUM"})
@@ -89,6 +91,7 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    target_schema: str | None = None  # see relocate_target
     # Nodes printed as given text for this execution only (the session's answers, such
     # as the value of a set_config() call).
     answers: dict[int, str] = field(default_factory=dict, repr=False)
@@ -99,17 +102,29 @@ class Statement:
         session reads it (main's ``main.t``, or the branch's ``t`` through its DuckDB
         search path)."""
         if self._sql is None:
-            place = _in_branch if self.in_branch else _on_main
+            place: Callable[[ast.Node], str | None] = _in_branch if self.in_branch else _on_main
+            key: Hashable = "branch" if self.in_branch else "main"
+            if self.target_schema is not None:
+                place = _relocated(self.node, self.target_schema, place)
+                key = ("target", self.target_schema)
             if self.answers:
                 answers = self.answers
+                placed = place
 
                 def answered(node: ast.Node) -> str | None:
-                    return answers.get(id(node)) or place(node)
+                    return answers.get(id(node)) or placed(node)
 
                 self._sql = self.compiled.sql_once(answered)
             else:
-                self._sql = self.compiled.sql("branch" if self.in_branch else "main", place)
+                self._sql = self.compiled.sql(key, place)
         return self._sql
+
+    def relocate_target(self, schema: str | None) -> None:
+        """Print the written table (an INSERT's, UPDATE's or DELETE's) in ``schema``
+        (a branch's row delta, delta.py); None: where the session reads it."""
+        if schema != self.target_schema:
+            self.target_schema = schema
+            self._sql = None
 
     def write(self) -> PlainWrite | None:
         """What a plain INSERT/UPDATE/DELETE changes (None: it cannot say)."""
@@ -125,6 +140,19 @@ def _placed(node: ast.Node, schema: str | None) -> str | None:
     if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
         return render.relation(node, schema)
     return None
+
+
+def _relocated(
+    stmt: ast.Node, schema: str, place: Callable[[ast.Node], str | None]
+) -> Callable[[ast.Node], str | None]:
+    target = getattr(stmt, "relation", None)
+
+    def relocated(node: ast.Node) -> str | None:
+        if node is target:
+            return render.relation(node, schema)
+        return place(node)
+
+    return relocated
 
 
 def _on_main(node: ast.Node) -> str | None:
