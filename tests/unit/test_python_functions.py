@@ -18,7 +18,7 @@ def test_functions_answer_after_a_collection_and_null_in_a_list() -> None:
         "SELECT hati_jsonb_text('null'), hati_jsonb_text('\"x\"'), "
         "hati_regexp_match('abc', 'z', ''), hati_regexp_match('abc', '(b)(c)', ''), "
         "hati_jsonb_contains('{\"a\": [1, 2]}', '{\"a\": [2]}'), "
-        "hati_jsonb_out('{\"bb\": 1, \"a\": 1.50, \"a\": 2e2}')"
+        'hati_jsonb_out(\'{"bb": 1, "a": 1.50, "a": 2e2}\')'
     ).fetchall()
     assert got == [([], ["x"], [], [["b", "c"]], True, '{"a": 200, "bb": 1}')]
 
