@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 from pglast import ast
 
+from hati.errors import UndefinedTable
 from hati.pg import catalog, emulate
 from hati.pg.emulate import Emulated, Printer
 
@@ -60,7 +61,10 @@ class Record(Emulated):
     replace_all: bool = False  # CREATE TABLE: the table's earlier record goes
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        schema, table = emulate.locate(cur, printed, self.relation)
+        try:
+            schema, table = emulate.locate(cur, printed, self.relation)
+        except UndefinedTable:
+            return  # a temporary table: its catalog view shows DuckDB's own types
         if self.replace_all:
             cur.execute(
                 f"DELETE FROM {TABLE} WHERE schema_name = $1 AND table_name = $2", [schema, table]
@@ -78,6 +82,8 @@ class Record(Emulated):
 
 
 def of_create(stmt: ast.CreateStmt) -> Record | None:
+    if stmt.relation is None or stmt.relation.relpersistence == "t":
+        return None  # a temporary table: not recorded
     cols = tuple(
         d
         for e in stmt.tableElts or ()

@@ -391,9 +391,12 @@ class Connection:
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
-    def _zone(self) -> str | None:
-        """The session's TimeZone (SET TimeZone), for timestamptz text."""
-        return self.session.settings.get("timezone") if self.session else None
+    def _zone(self) -> tuple[str | None, int]:
+        """The session's TimeZone (for timestamptz text) and extra_float_digits."""
+        if self.session is None:
+            return None, 1
+        digits = self.session.settings.get("extra_float_digits")
+        return self.session.settings.get("timezone"), int(digits) if digits else 1
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
@@ -671,14 +674,17 @@ def _fields(
 
 
 def _encode_rows(
-    res: Result, formats: tuple[int, ...], limit: int, zone: str | None = None
+    res: Result,
+    formats: tuple[int, ...],
+    limit: int,
+    zone: tuple[str | None, int] = (None, 1),
 ) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)
     n = min(limit, CHUNK_ROWS)
     try:
         rows = res.fetch(n) if n > 0 else []
-        data = datarows.encode_rows(res.columns, formats, rows, zone)
+        data = datarows.encode_rows(res.columns, formats, rows, *zone)
     except BaseException:
         res.close()  # the rest will not be read: free the cursor for the next statement
         raise

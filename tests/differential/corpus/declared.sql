@@ -17,3 +17,7 @@ ALTER TABLE dt ADD COLUMN x varchar(7), ADD COLUMN y text;
 ALTER TABLE dt ALTER COLUMN v TYPE varchar(30);
 SELECT column_name, data_type, character_maximum_length, character_octet_length, udt_name FROM information_schema.columns WHERE table_name = 'dt' ORDER BY ordinal_position;
 SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns WHERE table_name = 'dt' AND data_type = 'numeric';
+CREATE TEMP TABLE dtemp (a text, b varchar(3), c int DEFAULT 4);
+INSERT INTO dtemp VALUES ('x');
+ALTER TABLE dtemp ADD COLUMN d char(2);
+SELECT * FROM dtemp;
