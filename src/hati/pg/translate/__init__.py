@@ -76,6 +76,7 @@ def _rules() -> tuple[Rule, ...]:
         like,
         naming,
         schema,
+        strings,
         types,
     )
 
@@ -88,6 +89,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
         plain(types.type_names),
@@ -107,10 +109,11 @@ def setup_sql() -> list[str]:
         jsonops,
         naming,
         schema,
+        strings,
         types,
     )
 
-    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
+    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, strings, types)
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 
