@@ -68,6 +68,7 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
     from hati.pg.translate import (
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -88,6 +89,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        builtins.builtins,
         exprs.expressions,
         jsonops.json_operators,
         plain(types.type_names),
@@ -100,6 +102,7 @@ def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
     from hati.pg.translate import (
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -110,7 +113,7 @@ def setup_sql() -> list[str]:
         types,
     )
 
-    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
+    modules = (builtins, catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 
