@@ -45,6 +45,7 @@ BRANCH_FUNCTIONS = {
     "branch_diff": (1, 1),
     "branch_conflicts": (1, 1),
     "branch_resolve": (4, 4),
+    "hati_compact": (0, 0),  # not a branch's: online compaction of the file (hati.compactor)
 }
 # Kinds whose statements never run inside an implicit multi-statement transaction.
 _OWN_TRANSACTION = frozenset({"TRANSACTION", "CHECKPOINT", "VACUUM"})

@@ -77,6 +77,7 @@ def _rules() -> tuple[Rule, ...]:
         like,
         naming,
         schema,
+        strings,
         types,
     )
 
@@ -90,6 +91,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl.several_steps,
         plain(catalog_queries.catalog),
         builtins.builtins,
+        strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
         plain(types.type_names),
@@ -110,10 +112,22 @@ def setup_sql() -> list[str]:
         jsonops,
         naming,
         schema,
+        strings,
         types,
     )
 
-    modules = (builtins, catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
+    modules = (
+        builtins,
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        jsonops,
+        naming,
+        schema,
+        strings,
+        types,
+    )
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 

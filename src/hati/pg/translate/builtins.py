@@ -1,25 +1,16 @@
 """PostgreSQL built-in functions DuckDB has under the same name with another meaning at
-the edges, given PostgreSQL's (or refused where it cannot be).
+the edges, given PostgreSQL's (string functions: ``strings.py``).
 
-- ``substr(s, start [, n])`` / ``substring(s, start, n)``: PostgreSQL counts a start
-  below 1 as positions before the string (``substr('abc', -1, 3)`` is ``'a'``); DuckDB
-  counts a negative start from the end. A negative length is 22011.
-- ``split_part(s, '', n)``: PostgreSQL's empty delimiter leaves the string whole (field
-  1 or -1); DuckDB splits it into characters. Field 0 is 22023.
 - ``date_trunc('century' | 'millennium', x)``: PostgreSQL's centuries start in year 1
   of the century (1901, 2001); DuckDB's in year 0 (1900).
 - ``array_agg(DISTINCT x)`` / ``string_agg(DISTINCT x, d)`` without ORDER BY: PostgreSQL
   sorts to remove duplicates, so the values come out in order; DuckDB hashes them.
-- ``regexp_matches(s, p)``: PostgreSQL's returns the groups of each match as rows of
-  text[]; DuckDB's is a true/false match test. Refused (0A000), never answered as a
-  boolean.
 """
 
 from __future__ import annotations
 
 from pglast import ast
 
-from hati.errors import FeatureNotSupported
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, walk
@@ -27,13 +18,6 @@ from hati.pg.translate import NeedsLiteral, Translation, walk
 S = catalog_views.HIDDEN
 
 SETUP_SQL = f"""
-CREATE OR REPLACE MACRO {S}.pg_substr(s, f) AS substr(s, greatest(f, 1)),
-    (s, f, n) AS CASE WHEN n < 0 THEN error('negative substring length not allowed')
-    ELSE substr(s, greatest(f, 1), greatest(greatest(f + n, 1) - greatest(f, 1), 0)) END;
-CREATE OR REPLACE MACRO {S}.pg_split_part(s, d, n) AS
-    CASE WHEN n = 0 THEN error('field position must not be zero')
-         WHEN d = '' THEN CASE WHEN n = 1 OR n = -1 THEN s ELSE '' END
-         ELSE split_part(s, d, n) END;
 CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
     date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER);
 """
@@ -59,14 +43,6 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     args = tuple(node.args or ())
     if node.over is not None or node.agg_star:
         return None
-    if name == "substr" and len(args) in (2, 3):
-        return _hidden("pg_substr", args)
-    if name == "substring" and len(args) == 3:
-        if _string_const(args[1], ctx) is not None or _string_const(args[2], ctx) is not None:
-            return None  # SUBSTRING(s SIMILAR p ESCAPE e)
-        return _hidden("pg_substr", args)
-    if name == "split_part" and len(args) == 3:
-        return _hidden("pg_split_part", args)
     if name == "date_trunc" and len(args) == 2:
         field = (_string_const(args[0], ctx) or "").lower()
         years = {"century": 100, "centuries": 100, "millennium": 1000, "millennia": 1000}
@@ -77,12 +53,6 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if name in ("array_agg", "string_agg") and node.agg_distinct and not node.agg_order and args:
         node.agg_order = (ast.SortBy(node=args[0], sortby_dir=0, sortby_nulls=0),)
         return None
-    if name == "regexp_matches":
-        raise FeatureNotSupported(
-            "regexp_matches() is not supported",
-            hint="Use regexp_like(s, p) to test for a match, substring(s from p) for the "
-            "first match, or regexp_replace.",
-        )
     return None
 
 
