@@ -12,3 +12,10 @@ SELECT substring('abcdef' similar 'a#"bc#"%' escape '#'), substring('foobar' fro
 CREATE TABLE bt (s text, n int);
 INSERT INTO bt VALUES ('hello world', 3), ('xy', -2);
 SELECT s, substr(s, n), substr(s, n, 4), substring(s, n, 2) FROM bt ORDER BY s;
+SELECT concat('a', 1, NULL, true, false, 2.50, DATE '2024-01-02'), concat_ws('-', 'a', NULL, true, 3);
+SELECT 'a' || true, true || 'b', 'n' || 1.5;
+CREATE TABLE ma (id int PRIMARY KEY, a int, b int);
+INSERT INTO ma VALUES (1, 10, 20), (2, 30, 40);
+UPDATE ma SET (a, b) = (SELECT b, a FROM ma m WHERE m.id = ma.id) WHERE id = 1;
+UPDATE ma SET (b, a) = (SELECT 7, 8), id = id WHERE id = 2 RETURNING *;
+SELECT * FROM ma ORDER BY id;

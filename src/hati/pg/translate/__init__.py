@@ -68,6 +68,7 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
     from hati.pg.translate import (
+        assign,
         builtins,
         catalog_queries,
         ddl,
@@ -82,6 +83,7 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
         plain(naming.insert_alias),

@@ -3,6 +3,8 @@ the edges, given PostgreSQL's (string functions: ``strings.py``).
 
 - ``date_trunc('century' | 'millennium', x)``: PostgreSQL's centuries start in year 1
   of the century (1901, 2001); DuckDB's in year 0 (1900).
+- ``concat`` / ``concat_ws``: arguments as their text output (a boolean is ``t`` / ``f``,
+  DuckDB writes ``true``).
 - ``array_agg(DISTINCT x)`` / ``string_agg(DISTINCT x, d)`` without ORDER BY: PostgreSQL
   sorts to remove duplicates, so the values come out in order; DuckDB hashes them.
 """
@@ -18,6 +20,9 @@ from hati.pg.translate import NeedsLiteral, Translation, walk
 S = catalog_views.HIDDEN
 
 SETUP_SQL = f"""
+CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
+    CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
+         ELSE x::VARCHAR END;
 CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
     date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER);
 """
@@ -49,6 +54,10 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         if field in years:
             n = ast.A_Const(val=ast.Integer(ival=years[field]))
             return _hidden("pg_trunc_centuries", (args[1], n))
+        return None
+    if name in ("concat", "concat_ws") and args:
+        first = 1 if name == "concat_ws" else 0
+        node.args = (*args[:first], *(_hidden("pg_out_text", (a,)) for a in args[first:]))
         return None
     if name in ("array_agg", "string_agg") and node.agg_distinct and not node.agg_order and args:
         node.agg_order = (ast.SortBy(node=args[0], sortby_dir=0, sortby_nulls=0),)
