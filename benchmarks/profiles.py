@@ -233,7 +233,8 @@ MEDIUM = replace(
     merge_main_rows=1_000_000,
     merge_diffs=(10, 100, 1_000, 10_000),
     merge_diffs_costly=(10, 10_000),
-    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0},
+    # five drivers fetch 1 M rows three times each
+    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0, "fetch": 240.0},
     system_budget_s={
         DEFAULT: 300.0,
         "hati_psycopg2": 900.0,

@@ -70,6 +70,10 @@ class FeatureNotSupported(HatiError, code="0A000"):
     pass
 
 
+class CardinalityViolation(HatiError, code="21000"):
+    pass
+
+
 class DataException(HatiError, code="22000"):
     pass
 

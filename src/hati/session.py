@@ -10,7 +10,6 @@ the session's :class:`EngineSession`.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import checkpoint, copying, functions, pipeline, referential
-from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
-from hati.auth import Roles, read_only_error
+from hati.audit import AuditRecord, SessionAudit, audit_text
+from hati.auth import read_only_error
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -37,36 +36,17 @@ from hati.errors import (
     UndefinedFunction,
     sqlstate_of,
 )
+from hati.gate import Pass
 from hati.pg import locks, paramtypes, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
-from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
+from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
-from hati.storage.duckdb_backend import Database
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
-
-
-@dataclass
-class ServerState:
-    """What every session shares: the database, the branch engine, the audit log."""
-
-    db: Database
-    engine: BranchEngine
-    audit: AuditLog
-    frontend: FrontEnd
-    merge_agents: list[str] | None = None
-    roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
-    # Every open session (CHECKPOINT asks whether another one holds a transaction).
-    sessions: set[Session] = field(default_factory=set)
-    sessions_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Writers of one of main's tables wait for each other, as in PostgreSQL.
-    locks: TableLocks = field(default_factory=TableLocks)
-    catalog_epoch: int = 0  # moves on when a statement may have changed a table's columns
-    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
 
 
 @dataclass(eq=False)
@@ -76,6 +56,7 @@ class Session:
     startup: dict[str, str] = field(default_factory=dict)
     # The agent the connection authenticated as (per-agent keys): it cannot be overridden.
     auth_agent: str | None = None
+    passage: Pass | None = None  # the connection's way through the statement gate
 
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
@@ -160,6 +141,24 @@ class Session:
             self.state.locks.release_all(id(self))
             self._param_types.close()
             self.cur.close()
+
+    def detach(self) -> None:  # online compaction (hati.compactor) swaps the file
+        self.cursors.park()
+        self._param_types.close()
+        self.cur.close()
+
+    def attach(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Continue on ``cur`` (compaction's new file): route and settings are set anew."""
+        self.cur, self.branches = cur, self.state.engine.open_session(cur)
+        self._param_types = paramtypes.Remembered(cur)
+        self._published, self._path_for, self._duck_path = {}, None, "main"
+        if (b := self.engine.catalog.get(self.branch or "")) is not None:
+            self.branches.route(b)  # (discarded meanwhile: its next statement says so)
+
+    def compact(self) -> Any:
+        """hati_compact() (hati.compactor): this client leaves the gate while it waits."""
+        self.state.roles.authorize_compact(self.agent_id)
+        return self.state.compact(self.passage)
 
     def interrupt(self) -> None:
         self.state.locks.cancel(id(self))

@@ -33,6 +33,7 @@ from hati.errors import (
     TooManyConnections,
     to_sql_error,
 )
+from hati.gate import Pass
 from hati.results import ALL_ROWS, CopyOut, Result
 from hati.session import Session
 from hati.wire import codec, datarows
@@ -230,10 +231,14 @@ class Connection:
         if self.session is not None:
             session = self.session
             self.session = None
+            passage = session.passage or Pass(session.state.gate)
+            passage.hold()  # not while compaction swaps the cursor
             try:
                 session.close()
             except Exception:  # closing must not raise
                 log.exception("closing session")
+            finally:
+                passage.release()
         with contextlib.suppress(Exception):
             self.sock.close()
         self.closed.set()
@@ -267,6 +272,7 @@ class Connection:
             return False
         try:
             self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
+            self.session.passage = Pass(self.session.state.gate)
         except HatiError as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
@@ -318,6 +324,8 @@ class Connection:
 
     # ------------------------------------------------------------------ messages
     def _handle(self, msg: m.FrontendMessage) -> None:  # noqa: C901 - one branch per message type
+        if self.session is not None and not isinstance(msg, (m.Sync, m.Flush)):
+            self._passage().hold()  # until ReadyForQuery with no transaction open (hati.gate)
         if isinstance(msg, m.Query):
             self._skip_to_sync = False
             self._simple_query(msg.sql)
@@ -370,15 +378,25 @@ class Connection:
         if self.session is not None:
             for k, v in self.session.reports():
                 self._send(codec.encode_parameter_status(k, v))
+            if self.session.txn == "I":  # idle: out of the gate, nothing left on the cursor
+                self._park_portals()
+                self._passage().release()
         self._send(codec.encode_ready(self._status()))
         self._flush()
+
+    def _passage(self) -> Pass:
+        assert self.session is not None and self.session.passage is not None
+        return self.session.passage
 
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
-    def _zone(self) -> str | None:
-        """The session's TimeZone (SET TimeZone), for timestamptz text."""
-        return self.session.settings.get("timezone") if self.session else None
+    def _zone(self) -> tuple[str | None, int]:
+        """The session's TimeZone (for timestamptz text) and extra_float_digits."""
+        if self.session is None:
+            return None, 1
+        digits = self.session.settings.get("extra_float_digits")
+        return self.session.settings.get("timezone"), int(digits) if digits else 1
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
@@ -656,14 +674,17 @@ def _fields(
 
 
 def _encode_rows(
-    res: Result, formats: tuple[int, ...], limit: int, zone: str | None = None
+    res: Result,
+    formats: tuple[int, ...],
+    limit: int,
+    zone: tuple[str | None, int] = (None, 1),
 ) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)
     n = min(limit, CHUNK_ROWS)
     try:
-        rows = res.fetch(n) if n > 0 else []
-        data = datarows.encode_rows(res.columns, formats, rows, zone)
+        rows = res.fetch_for_wire(n) if n > 0 else []
+        data = datarows.encode_rows(res.columns, formats, rows, *zone)
     except BaseException:
         res.close()  # the rest will not be read: free the cursor for the next statement
         raise

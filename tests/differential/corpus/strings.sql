@@ -59,3 +59,11 @@ SELECT 'abc' NOT SIMILAR TO 'a%', 'a.c' SIMILAR TO 'a.c', 'abc' SIMILAR TO 'a.c'
 SELECT quote_literal('it''s'), quote_ident('Abc'), quote_ident('abc'), initcap('a bc');
 SELECT regexp_count('aaa', 'a'), regexp_like('Abc', 'b'), format('%s|%s', NULL, 3);
 SELECT 'abcdef'::char(2) || 'x', CAST('xyz' AS varchar(1));
+SELECT regexp_instr('abcabcabc', 'a.c', 1, 2), regexp_substr('abcabcabc', 'a(.)c', 1, 2, '', 1), regexp_count('abcABC', 'b', 1, 'i');
+SELECT regexp_replace('A PostgreSQL function', 'a|e|i|o|u', 'X', 1, 2), regexp_replace('aaa', 'a', 'b', 2);
+SELECT regexp_match('foobarbequebaz', '(bar)(beque)'), regexp_match('abc', 'z');
+SELECT regexp_matches('foobarbequebazilbarfbonk', '(b[^b]+)(b[^b]+)', 'g');
+SELECT split_part('joeuser@mydatabase', '', 1), split_part('a,b', '', 2), substr('1234567', -1, 5), substr('abc', 0);
+SELECT sha256('abc'), sha224(''), encode('\x00ff41'::bytea, 'escape'), decode('a\000b', 'escape');
+SELECT E'\\xDeAdBeEf'::bytea, 'ab\\cd'::bytea, CAST('ab' AS char(4)) || '|';
+SELECT '\xabc'::bytea;

@@ -35,6 +35,8 @@ class Translation:
     # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
     # its place, all or none.
     steps: list[object] = field(default_factory=list)
+    # The translation reads the session's settings (current_setting()) when it runs.
+    reads_settings: bool = False
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -74,17 +76,20 @@ def _rules() -> tuple[Rule, ...]:
         like,
         naming,
         schema,
+        strings,
         types,
     )
 
     return (
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(naming.insert_alias),
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
         plain(types.type_names),
@@ -104,10 +109,11 @@ def setup_sql() -> list[str]:
         jsonops,
         naming,
         schema,
+        strings,
         types,
     )
 
-    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
+    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, strings, types)
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 
