@@ -89,6 +89,8 @@ UNTYPED = [  # psycopg 3 sends a str as an untyped (oid 0) text parameter
     ("SELECT * FROM rp WHERE i + %s > %s ORDER BY i", ("1", "5")),
     ("SELECT %s + 1", ("abc",)),
     ("SELECT count(*) FROM rp WHERE b = %s AND s = %s", ("true", "x")),
+    ("SELECT count(*) FROM rp WHERE b = %s OR b = %s OR b = %s", (" Of", "TR", "n")),
+    ("SELECT count(*) FROM rp WHERE b = %s", ("maybe",)),
 ]
 
 

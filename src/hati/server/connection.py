@@ -683,7 +683,7 @@ def _encode_rows(
         return _Encoded(b"", False)
     n = min(limit, CHUNK_ROWS)
     try:
-        rows = res.fetch(n) if n > 0 else []
+        rows = res.fetch_for_wire(n) if n > 0 else []
         data = datarows.encode_rows(res.columns, formats, rows, *zone)
     except BaseException:
         res.close()  # the rest will not be read: free the cursor for the next statement

@@ -364,7 +364,16 @@ def column_encoder(oid: int, fmt: int) -> Encoder:
 
 
 def _parse_bool(s: str) -> bool:
-    return s.strip().lower() in ("t", "true", "1", "yes", "on", "y")
+    """PostgreSQL's boolean input: true/yes/on/1 and false/no/off/0, any unique prefix."""
+    v = s.strip().lower()
+    if v in ("1", "0"):
+        return v == "1"
+    for word, value in (("true", True), ("yes", True), ("false", False), ("no", False)):
+        if v and word.startswith(v):
+            return value
+    if v in ("on", "off", "of"):
+        return v == "on"
+    raise ValueError(f"invalid boolean {s!r}")
 
 
 _TEXT_PARAM: dict[int, Callable[[str], Any]] = {
