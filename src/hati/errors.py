@@ -78,6 +78,10 @@ class DataException(HatiError, code="22000"):
     pass
 
 
+class StringDataRightTruncation(DataException, code="22001"):
+    pass
+
+
 class NumericValueOutOfRange(DataException, code="22003"):
     pass
 
