@@ -269,9 +269,12 @@ class BranchEngine:
             tables = self.space.namespace(cur, b).changed
             if b.parent_id != MAIN_ID:
                 self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
-            self.snapshots.before_write(b.parent_id, tables, merging=b)
             resolutions = store.resolutions(cur, b.id)
             with transaction(cur) as txn:
+                # Every snapshot registered so far committed before this transaction:
+                # main's undo rows for the merged keys are kept in it (one commit).
+                writer = (cur, self.catalog.snap_seq)
+                self.snapshots.before_write(b.parent_id, tables, merging=b, writer=writer)
                 result = self.merger.apply(cur, b, strategy, resolutions)
                 if result.status == "merged":
                     self._retire(cur, b)
@@ -303,6 +306,9 @@ class EngineSession:
         self._stale_route = False  # a failed delta write could not reset search_path
         self._persisted: list[Branch] = []
         self._marked: list[tuple[int, str, str]] = []
+        # Catalog.snap_seq when the cursor's open transaction began (None: no
+        # transaction block): which undo snapshots it can extend itself.
+        self._began_seq: int | None = None
 
     # ------------------------------------------------------------------ routing
     def route(self, b: Branch | None) -> None:
@@ -331,6 +337,13 @@ class EngineSession:
             self._holding_gate = True
         return contextlib.nullcontext()
 
+    def began(self) -> None:
+        """The cursor began a transaction (call after its BEGIN)."""
+        self._began_seq = self._engine.catalog.snap_seq
+
+    def main_has_branches(self) -> bool:
+        return bool(self._engine.catalog.children(MAIN_ID))
+
     def before_main_write(
         self, analysis: Callable[[], Analysis], write: Callable[[], PlainWrite | None]
     ) -> None:
@@ -340,7 +353,8 @@ class EngineSession:
             a = analysis()
             if a.kind not in ("INSERT", "UPDATE", "DELETE"):
                 self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
-            self._router.before_main_write(a, write())
+            seq = self._began_seq
+            self._router.before_main_write(a, write(), None if seq is None else (self._cur, seq))
 
     def prepare(
         self, b: Branch, a: Analysis, write: Callable[[], PlainWrite | None]
@@ -374,6 +388,7 @@ class EngineSession:
                 b.persisted = False
         self._persisted.clear()
         self._marked.clear()
+        self._began_seq = None
         if self._holding_gate:
             self._holding_gate = False
             self._engine._gate.release_shared()
