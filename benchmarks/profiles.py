@@ -108,7 +108,7 @@ QUICK = Profile(
     pgbench_duration_s=2.0,
     fetch_rows=100_000,
     fetch_reps=2,
-    workload_budget_s={DEFAULT: 30.0, "concurrency": 60.0, "pgbench": 45.0},
+    workload_budget_s={DEFAULT: 30.0, "concurrency": 60.0, "pgbench": 45.0, "disk_online": 75.0},
     system_budget_s={DEFAULT: 60.0, "hati_psycopg2": 150.0, "pg_template": 90.0},
     hard_grace_s=30.0,
     only={
@@ -171,6 +171,7 @@ FULL = Profile(
         "first_write_nokey": 120.0,
         "merge": 150.0,
         "disk": 90.0,
+        "disk_online": 120.0,
         "create_vs_tables": 90.0,
         "concurrency": 150.0,
         "create_vs_live": 90.0,
@@ -208,6 +209,7 @@ FULL = Profile(
             "create_vs_rows",
             "merge",
             "disk",
+            "disk_online",
             "create_vs_tables",
             "concurrency",
             "create_vs_live",
@@ -233,7 +235,8 @@ MEDIUM = replace(
     merge_main_rows=1_000_000,
     merge_diffs=(10, 100, 1_000, 10_000),
     merge_diffs_costly=(10, 10_000),
-    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0},
+    # five drivers fetch 1 M rows three times each
+    workload_budget_s={**FULL.workload_budget_s, "merge": 120.0, "fetch": 240.0},
     system_budget_s={
         DEFAULT: 300.0,
         "hati_psycopg2": 900.0,

@@ -303,7 +303,7 @@ def pgbench_base(res: Results, mode: str, clients: int) -> Record | None:
 
 def fetch_base(res: Results, driver: str) -> Record | None:
     """PostgreSQL's fetch with ``driver`` (psycopg2 for an in-process fetch)."""
-    want = driver if driver in ("psycopg2", "psycopg3", "asyncpg") else "psycopg2"
+    want = "psycopg2" if driver == "fetchall" else driver
     for r in res.find("fetch"):
         if r.system.startswith("pg_") and r.param == want and r.values.get("rows_per_s"):
             return r

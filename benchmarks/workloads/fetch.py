@@ -2,8 +2,11 @@
 
 ``SELECT id, v, s FROM t`` of ``fetch_rows`` rows, every row made a Python tuple (or
 asyncpg Record): psycopg2, psycopg 3 and asyncpg over the wire to hati and PostgreSQL,
-``fetchall()`` of an in-process DuckDB cursor. Each driver connects (untimed), warms
-up on 1000 rows, then fetches the table ``fetch_reps`` times.
+``fetchall()`` of an in-process DuckDB cursor. Two data-frame readers too: pandas
+``read_sql`` over a SQLAlchemy (psycopg2) connection, and connectorx ``read_sql``
+(its default binary ``COPY ... TO STDOUT`` into a pandas DataFrame, from Rust). Each
+driver connects (untimed), warms up on 1000 rows, then fetches the table
+``fetch_reps`` times.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ KEY = "fetch"
 TITLE = "Fetch of a whole table: rows/s per driver"
 SYSTEMS = ("hati_psycopg2", "duckdb", "pg_template")
 ELSEWHERE = "the drivers are compared on hati (psycopg2's server), PostgreSQL and DuckDB"
-DRIVERS = {"psycopg2": "psycopg2", "psycopg3": "psycopg", "asyncpg": "asyncpg"}  # -> module
+DRIVERS = {  # -> the module it needs
+    "psycopg2": "psycopg2",
+    "psycopg3": "psycopg",
+    "asyncpg": "asyncpg",
+    "pandas": "pandas",
+    "connectorx": "connectorx",
+}
 
 
 class Fetcher(Protocol):
@@ -71,6 +80,45 @@ class _Asyncpg:
         self.loop.close()
 
 
+def _url(scheme: str, wire: dict[str, str]) -> str:
+    return f"{scheme}://{wire['user']}@{wire['host']}:{wire['port']}/{wire['dbname']}"
+
+
+class _Pandas:
+    """``pandas.read_sql`` on a SQLAlchemy connection (psycopg2 underneath)."""
+
+    def __init__(self, wire: dict[str, str]) -> None:
+        import pandas
+        import sqlalchemy
+
+        self.read_sql = pandas.read_sql
+        self.engine = sqlalchemy.create_engine(_url("postgresql+psycopg2", wire))
+        self.conn = self.engine.connect()
+
+    def fetch(self, sql: str) -> int:
+        return len(self.read_sql(sql, self.conn))
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
+class _Connectorx:
+    """``connectorx.read_sql`` into pandas: a connection per call, as connectorx makes."""
+
+    def __init__(self, wire: dict[str, str]) -> None:
+        import connectorx
+
+        self.read_sql = connectorx.read_sql
+        self.url = _url("postgresql", wire)
+
+    def fetch(self, sql: str) -> int:
+        return len(self.read_sql(self.url, sql))
+
+    def close(self) -> None:
+        pass
+
+
 class _InProcess:
     def __init__(self, ctx: Ctx) -> None:
         self.session = ctx.sys.main()
@@ -88,6 +136,10 @@ def _open(ctx: Ctx, driver: str) -> Fetcher:
         return _InProcess(ctx)
     if driver == "asyncpg":
         return _Asyncpg(wire)
+    if driver == "pandas":
+        return _Pandas(wire)
+    if driver == "connectorx":
+        return _Connectorx(wire)
     return _DbApi(DRIVERS[driver], wire)
 
 

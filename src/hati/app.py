@@ -18,12 +18,14 @@ from hati.auth import Roles
 from hati.branching import layout
 from hati.branching.engine import BranchEngine
 from hati.branching.store import recover
+from hati.compactor import Compactor, CompactPolicy
 from hati.config import Config
 from hati.pg import install as pginstall
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
 from hati.session import ServerState, Session
 from hati.storage.duckdb_backend import Database
+from hati.storage.rewrite import scratch_path
 
 log = logging.getLogger("hati.app")
 
@@ -35,8 +37,16 @@ def open_database(
     sandbox: bool = True,
     memory_limit: str | None = None,
 ) -> Database:
-    """The DuckDB file with hati's metadata schema and the pg_catalog emulation."""
-    db = Database(path, threads=threads, sandbox=sandbox, memory_limit=memory_limit)
+    """The DuckDB file with hati's metadata schema and the pg_catalog emulation (the
+    sandboxed database may write one file besides its own: online compaction's copy)."""
+    path = Path(path)
+    db = Database(
+        path,
+        threads=threads,
+        sandbox=sandbox,
+        memory_limit=memory_limit,
+        scratch=scratch_path(path.resolve()),
+    )
     cur = db.cursor()
     try:
         pginstall.install(cur)
@@ -93,6 +103,24 @@ class App:
             config.merge_agents,
             roles=Roles.of(config.merge_agents, config.write_agents, config.read_only_agents),
         )
+        self.compactor = Compactor(
+            self.db,
+            self.state.gate,
+            self._sessions,
+            self.audit,
+            frozenset({layout.PG}),  # hati's catalog emulation: re-made at every start
+            CompactPolicy(
+                config.compact_free_percent,
+                config.compact_free_mb,
+                config.compact_wait_seconds,
+                config.auto_compact,
+            ),
+        )
+        self.state.compact = self.compactor.compact
+
+    def _sessions(self) -> list[Session]:
+        with self.state.sessions_lock:
+            return [s for s in self.state.sessions if isinstance(s, Session)]
 
     @classmethod
     def open(cls, data_dir: str | Path, **overrides: object) -> App:
@@ -105,9 +133,11 @@ class App:
         startup: dict[str, str] | None = None,
         auth_agent: str | None = None,
     ) -> Session:
-        return Session(self.state, connection_id, dict(startup or {}), auth_agent)
+        with self.state.gate.passed():  # its cursor: not while compaction swaps the file
+            return Session(self.state, connection_id, dict(startup or {}), auth_agent)
 
     def close(self) -> None:
-        self.audit.close()
-        self.engine.close()
-        self.db.close()
+        with self.compactor.stopped():
+            self.audit.close()
+            self.engine.close()
+            self.db.close()

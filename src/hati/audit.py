@@ -11,11 +11,13 @@ worth) are lost if the process is killed with ``kill -9``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -97,6 +99,23 @@ class AuditLog:
             except duckdb.Error:
                 # The audit trail must never take the server down.
                 log.exception("could not write %d audit records", len(batch))
+
+    @contextlib.contextmanager
+    def suspended(self, db: Database) -> Iterator[None]:
+        """No audit write inside the block (online compaction copies the database);
+        records wait in memory. The writer continues on a new cursor of ``db``."""
+        self.flush()
+        with self._flush_lock:
+            try:
+                yield
+            finally:
+                old, self._cur = self._cur, db.cursor()
+                with contextlib.suppress(duckdb.Error):
+                    old.close()
+
+    def detach(self) -> None:
+        """Inside ``suspended``: close the cursor (the database is about to close)."""
+        self._cur.close()
 
     def _trim(self) -> None:
         """Delete the oldest records, keeping the newest 90 % of ``max_rows``."""

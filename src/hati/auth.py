@@ -228,6 +228,15 @@ class Roles:
                 "listed in merge_agents (hati.toml) to merge it.",
             )
 
+    def authorize_compact(self, agent: str | None) -> None:
+        """hati_compact(): whoever may write main may rewrite its file."""
+        if not self.may_write_main(agent):
+            raise InsufficientPrivilege(
+                f'permission denied: agent "{agent}" may not compact the database',
+                hint="Ask an agent that may write main (write_agents or merge_agents in "
+                "hati.toml) to run hati_compact().",
+            )
+
 
 def read_only_error(agent: str | None) -> InsufficientPrivilege:
     return InsufficientPrivilege(

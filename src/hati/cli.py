@@ -128,19 +128,27 @@ def _mb(n: int) -> str:
     help="Data directory (default: $HATI_DIR or ./.hati).",
 )
 def compact(data_dir: Path | None) -> None:
-    """Rewrite the database file of a stopped server so it gives free space back."""
+    """Give the database file's free space back to the disk (stopped or running server)."""
     from hati.compact import CompactError
     from hati.compact import compact as compact_file
 
     cfg = Config.load(data_dir)
     st = daemon.status(cfg)
-    if st.running:
-        _fail(
-            f"hati is running for {cfg.data_dir} (pid {st.pid}); "
-            "compaction needs the database file to itself",
-            f"Run `hati stop --dir {cfg.data_dir}` first, then `hati compact` again.",
-            2,
+    if st.running and st.port is not None:
+        try:
+            with err_console.status(f"Compacting {cfg.db_path} online ..."):
+                rows = daemon.query(cfg, st.port, "SELECT * FROM hati_compact()")
+        except daemon.DaemonError as exc:
+            _fail(exc.message, exc.hint, exc.code)
+        except Exception as exc:  # noqa: BLE001 - the server's answer, e.g. 55006
+            _fail(str(exc).strip(), "Retry once clients end their transactions.", 2)
+        before, after, seconds, pause_ms = rows[0]
+        console.print(
+            f"{cfg.db_path}: {_mb(before)} -> {_mb(after)} ({_mb(before - after)} given back) "
+            f"in {seconds:.2f} s online; clients waited {pause_ms:.0f} ms",
+            soft_wrap=True,
         )
+        return
     if not cfg.db_path.exists():
         _fail(f"no database at {cfg.db_path}", "Create one with `hati init`.", 3)
     try:

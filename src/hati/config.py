@@ -52,6 +52,13 @@ class Config:
     server_files: bool = False  # COPY to/from files on the server (administrators only)
     memory_limit: str | None = None  # DuckDB's cap ("2GB"): a statement over it fails, 53200
     shared_schemas: tuple[str, ...] = DEFAULT_SHARED_SCHEMAS  # [server] shared_schemas = [...]
+    # Online compaction (hati.compactor): when free blocks are at least this share of
+    # the file and this many MB, the running server rewrites its file; clients' open
+    # transactions may hold a compaction up this long before it is retried later.
+    auto_compact: bool = True
+    compact_free_percent: float = 20.0
+    compact_free_mb: float = 16.0
+    compact_wait_seconds: float = 5.0
 
     @property
     def db_path(self) -> Path:
@@ -111,6 +118,12 @@ class Config:
         lines.append(f"max_message_bytes = {self.max_message_bytes}")
         lines.append(f"max_connections = {self.max_connections}")
         lines.append(f"audit_max_rows = {self.audit_max_rows}")
+        for key in ("auto_compact", "compact_free_percent", "compact_free_mb"):
+            value = getattr(self, key)
+            if value != _DEFAULTS[key]:
+                lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+        if self.compact_wait_seconds != _DEFAULTS["compact_wait_seconds"]:
+            lines.append(f"compact_wait_seconds = {self.compact_wait_seconds}")
         if self.agent_keys:
             lines.append("")
             lines.append("[server.agent_keys]")
@@ -129,3 +142,6 @@ def _toml_str(value: str) -> str:
     import json
 
     return json.dumps(value)
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Config)}

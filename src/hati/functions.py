@@ -30,7 +30,7 @@ from hati.pipeline import BranchCall, Statement
 from hati.results import Result, as_tuples, rows_result, text_columns
 from hati.wire import types as pgtypes
 
-_OWN_TRANSACTION = ("branch_create", "branch_merge", "branch_discard")
+_OWN_TRANSACTION = ("branch_create", "branch_merge", "branch_discard", "hati_compact")
 _MERGE_COLUMNS = [
     ("branch", pgtypes.TEXT),
     ("strategy", pgtypes.TEXT),
@@ -73,6 +73,9 @@ class Caller(Protocol):
         """The audit record names the branch the call acted on."""
 
     def leave_branch(self) -> None: ...
+
+    def compact(self) -> Any:
+        """hati_compact(): compact the database file now (a hati.compactor.Compacted)."""
 
     def query_in(self, branch: str, sql: str) -> Result:
         """Run one statement in ``branch`` (branch_query), its rows read."""
@@ -168,6 +171,12 @@ def _resolve(caller: Caller, col: str, name: str, table: str, key: Any, choice: 
     return rows_result(_RESOLVE_COLUMNS, [(name, table, str(key), recorded)])
 
 
+def _compact(caller: Caller, col: str) -> Result:
+    done = caller.compact()
+    row = (done.bytes_before, done.bytes_after, round(done.seconds, 3), done.pause_seconds * 1000)
+    return rows_result(_COMPACT_COLUMNS, [row])
+
+
 _HANDLERS: dict[str, Callable[..., Result]] = {
     "branch_create": _create,
     "branch_query": _query,
@@ -177,6 +186,7 @@ _HANDLERS: dict[str, Callable[..., Result]] = {
     "branch_diff": _diff,
     "branch_conflicts": _conflicts,
     "branch_resolve": _resolve,
+    "hati_compact": _compact,
 }
 
 
@@ -187,6 +197,12 @@ _CONFLICT_COLUMNS = [
 ]
 _STATUS_COLUMNS = [("status", pgtypes.TEXT), ("rows_affected", pgtypes.INT8)]
 _RESOLVE_COLUMNS = text_columns("branch_name", "table_name", "key", "resolution")
+_COMPACT_COLUMNS = [
+    ("bytes_before", pgtypes.INT8),
+    ("bytes_after", pgtypes.INT8),
+    ("seconds", pgtypes.FLOAT8),
+    ("pause_ms", pgtypes.FLOAT8),
+]
 
 
 def columns(call: BranchCall) -> list[tuple[str, int]] | None:
@@ -198,6 +214,7 @@ def columns(call: BranchCall) -> list[tuple[str, int]] | None:
         "branch_diff": _DIFF_COLUMNS,
         "branch_conflicts": _CONFLICT_COLUMNS,
         "branch_resolve": _RESOLVE_COLUMNS,
+        "hati_compact": _COMPACT_COLUMNS,
     }
     if call.function in fixed:
         return fixed[call.function]

@@ -19,13 +19,15 @@ file without a socket, and replaced alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 from pglast import ast
+from pglast.enums import OnConflictAction
 
-from hati.errors import FeatureNotSupported, InvalidParameter
+from hati.errors import CardinalityViolation, FeatureNotSupported, InvalidParameter
 from hati.pg import emulate, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.dml import PlainWrite, plain_write
@@ -43,6 +45,7 @@ BRANCH_FUNCTIONS = {
     "branch_diff": (1, 1),
     "branch_conflicts": (1, 1),
     "branch_resolve": (4, 4),
+    "hati_compact": (0, 0),  # not a branch's: online compaction of the file (hati.compactor)
 }
 # Kinds whose statements never run inside an implicit multi-statement transaction.
 _OWN_TRANSACTION = frozenset({"TRANSACTION", "CHECKPOINT", "VACUUM"})
@@ -88,6 +91,7 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    target_schema: str | None = None  # see relocate_target
     # Nodes printed as given text for this execution only (the session's answers, such
     # as the value of a set_config() call).
     answers: dict[int, str] = field(default_factory=dict, repr=False)
@@ -98,17 +102,29 @@ class Statement:
         session reads it (main's ``main.t``, or the branch's ``t`` through its DuckDB
         search path)."""
         if self._sql is None:
-            place = _in_branch if self.in_branch else _on_main
+            place: Callable[[ast.Node], str | None] = _in_branch if self.in_branch else _on_main
+            key: Hashable = "branch" if self.in_branch else "main"
+            if self.target_schema is not None:
+                place = _relocated(self.node, self.target_schema, place)
+                key = ("target", self.target_schema)
             if self.answers:
                 answers = self.answers
+                placed = place
 
                 def answered(node: ast.Node) -> str | None:
-                    return answers.get(id(node)) or place(node)
+                    return answers.get(id(node)) or placed(node)
 
                 self._sql = self.compiled.sql_once(answered)
             else:
-                self._sql = self.compiled.sql("branch" if self.in_branch else "main", place)
+                self._sql = self.compiled.sql(key, place)
         return self._sql
+
+    def relocate_target(self, schema: str | None) -> None:
+        """Print the written table (an INSERT's, UPDATE's or DELETE's) in ``schema``
+        (a branch's row delta, delta.py); None: where the session reads it."""
+        if schema != self.target_schema:
+            self.target_schema = schema
+            self._sql = None
 
     def write(self) -> PlainWrite | None:
         """What a plain INSERT/UPDATE/DELETE changes (None: it cannot say)."""
@@ -124,6 +140,19 @@ def _placed(node: ast.Node, schema: str | None) -> str | None:
     if isinstance(node, ast.RangeVar) and node.schemaname in DEFAULT_SCHEMAS:
         return render.relation(node, schema)
     return None
+
+
+def _relocated(
+    stmt: ast.Node, schema: str, place: Callable[[ast.Node], str | None]
+) -> Callable[[ast.Node], str | None]:
+    target = getattr(stmt, "relation", None)
+
+    def relocated(node: ast.Node) -> str | None:
+        if node is target:
+            return render.relation(node, schema)
+        return place(node)
+
+    return relocated
 
 
 def _on_main(node: ast.Node) -> str | None:
@@ -260,5 +289,75 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         place = _in_branch if stmt.in_branch else _on_main
         emulate.run_steps(cur, steps, lambda node: emulate.text(node, place), stmt.in_branch)
         return command(statements.tag(stmt.analysis))
+    _name_leading_columns(cur, stmt)
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """``INSERT INTO t VALUES (1)`` into a wider table: PostgreSQL fills the columns
+    after the values with their defaults, DuckDB wants a value for each. The values go
+    to the table's leading columns, named (the table's columns as the statement's place
+    sees them, read when it runs: the translation is cached by text)."""
+    node = stmt.node
+    if not isinstance(node, ast.InsertStmt) or node.relation is None:
+        return
+    if node.cols:
+        _upserts_once(stmt, [str(c.name) for c in node.cols])
+        return
+    select = node.selectStmt
+    values = getattr(select, "valuesLists", None)
+    targets = getattr(select, "targetList", None)
+    if values:
+        width = len(values[0])
+    elif targets and not any(
+        isinstance(t.val, ast.ColumnRef) and isinstance(t.val.fields[-1], ast.A_Star)
+        for t in targets
+    ):
+        width = len(targets)  # INSERT INTO t SELECT a, b
+    else:
+        return
+    rel = node.relation
+    place = _in_branch if stmt.in_branch else _on_main
+    bare = ast.RangeVar(relname=rel.relname, schemaname=rel.schemaname, inh=True)
+    target = place(bare) or render.relation(bare, rel.schemaname)
+    try:
+        names = [d[0] for d in cur.execute(f"SELECT * FROM {target} LIMIT 0").description]
+    except duckdb.Error:
+        return  # DuckDB's own error follows, from the statement itself
+    _upserts_once(stmt, names)
+    if len(names) <= width:
+        return
+    text = place(rel) or render.relation(rel, rel.schemaname)
+    cols = ", ".join(render.quote_name(n) for n in names[:width])
+    stmt.answers[id(rel)] = f"{text} ({cols})"
+    stmt._sql = None
+
+
+def _upserts_once(stmt: Statement, names: list[str]) -> None:
+    """21000 for ``INSERT ... VALUES (1, 'a'), (1, 'b') ON CONFLICT (k) DO UPDATE``:
+    PostgreSQL updates a row at most once per command; DuckDB would take both."""
+    node = stmt.node
+    clause = node.onConflictClause
+    values = getattr(node.selectStmt, "valuesLists", None)
+    if clause is None or clause.action != OnConflictAction.ONCONFLICT_UPDATE or not values:
+        return
+    keys = [getattr(e, "name", None) for e in (clause.infer.indexElems if clause.infer else ())]
+    if len(values) < 2 or not keys or not all(k in names for k in keys):
+        return
+    at = [names.index(str(k)) for k in keys]
+    seen: set[tuple[Any, ...]] = set()
+    for row in values:
+        try:
+            key = tuple(stmt.compiled.value(row[i], stmt.params) for i in at if i < len(row))
+        except ValueError:
+            return  # an expression: DuckDB's answer stands
+        if None in key or len(key) < len(at):
+            continue
+        if key in seen:
+            raise CardinalityViolation(
+                "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                hint="Ensure that no rows proposed for insertion within the same command "
+                "have duplicate constrained values.",
+            )
+        seen.add(key)

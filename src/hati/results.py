@@ -41,6 +41,7 @@ class Result:
     _pos: int = 0
     close_more: Callable[[], None] | None = None
     copy: CopyIn | CopyOut | None = None  # COPY FROM STDIN / TO STDOUT: the data's way
+    source: ArrowRows | None = None  # where fetch_more's rows come from, if a DuckDB cursor
 
     def fetch(self, n: int) -> Rows:
         """Up to ``n`` rows (tuples or an Arrow table); empty when exhausted."""
@@ -54,6 +55,13 @@ class Result:
         if not out:
             self.fetch_more = None
         return out
+
+    def fetch_for_wire(self, n: int) -> Rows:
+        """``fetch`` for the DataRow encoder, which takes Python tuples as well as Arrow:
+        a short result of plain columns skips Arrow altogether (ArrowRows)."""
+        if self.source is not None:
+            self.source.tuples_first()
+        return self.fetch(n)
 
     def final_tag(self, sent: int) -> str:
         """The tag with the number of rows sent ("SELECT n"; "INSERT 0 n" for RETURNING)."""
@@ -106,24 +114,87 @@ class CopyOut:
     rows: Callable[[], int]
 
 
+# DuckDB types whose Python values the per-value encoders write exactly as the Arrow
+# encoders do, by the PostgreSQL type they are announced as.
+_PLAIN = {"INTEGER": pgtypes.INT4, "BIGINT": pgtypes.INT8, "SMALLINT": pgtypes.INT2}
+_PLAIN.update(BOOLEAN=pgtypes.BOOL, VARCHAR=pgtypes.TEXT)
+
+
+def plain_columns(columns: list[tuple[str, int]], description: Any) -> bool:
+    """Every column an integer, boolean or text announced as its own PostgreSQL type."""
+    if not description or len(description) != len(columns):
+        return False
+    for (_, oid), d in zip(columns, description, strict=True):
+        want = _PLAIN.get(str(d[1]))
+        if want is None or (oid != want and not (want == pgtypes.TEXT and oid == pgtypes.VARCHAR)):
+            return False
+    return True
+
+
+def _arrow_column(values: tuple[Any, ...], typ: pa.DataType) -> pa.Array:
+    """Python values of a plain column as the reader's Arrow type (bool8 included)."""
+    if isinstance(typ, pa.BaseExtensionType):
+        storage = pa.array(values).cast(typ.storage_type)
+        return pa.ExtensionArray.from_storage(typ, storage)
+    return pa.array(values).cast(typ)
+
+
 class ArrowRows:
     """``fetch_more`` over a DuckDB cursor's open result: Arrow tables of up to n rows.
 
     The cursor's Arrow reader is opened at the first fetch and holds the cursor until it
     is read to the end or closed; no other statement may run on the cursor meanwhile.
+
+    ``plain`` (see ``plain_columns``): once ``tuples_first`` is called, before the first
+    fetch, the first ``HEAD_ROWS`` rows are fetched as Python tuples. Opening an Arrow
+    reader costs more CPU than a point query itself, and most results (pgbench's, an
+    ORM's) are a few rows: those never open one. A longer result goes on through Arrow,
+    its head joined to it.
     """
 
     BATCH_ROWS = 8192
+    HEAD_ROWS = 64
 
-    def __init__(self, cur: Any) -> None:
+    def __init__(self, cur: Any, plain: bool = False) -> None:
         self._cur = cur
         self._reader: Any = None
         self._schema: pa.Schema | None = None
         self._left: pa.RecordBatch | None = None  # the unread part of the last batch
         self._done = False
+        self._plain = plain
+        self._head = False
+        self._started = False
 
-    def __call__(self, n: int) -> pa.Table:
-        if self._reader is None and not self._done:
+    def tuples_first(self) -> None:
+        """The first fetch may answer Python tuples (the wire encodes either)."""
+        self._head = self._plain and not self._started
+
+    def __call__(self, n: int) -> Rows:
+        self._started = True
+        head: list[tuple[Any, ...]] = []
+        if self._head:
+            self._head = False
+            head = self._cur.fetchmany(min(n, self.HEAD_ROWS))
+            if len(head) < min(n, self.HEAD_ROWS):
+                self.close()  # the whole result
+                return head
+            if len(head) == n:
+                return head
+            n -= len(head)
+        rest = self._arrow(n)
+        if not head:
+            return rest
+        assert isinstance(rest, pa.Table), "a full head leaves the reader open"
+        columns = zip(zip(*head, strict=True), rest.schema, strict=True)
+        first = pa.Table.from_arrays(
+            [_arrow_column(c, f.type) for c, f in columns], schema=rest.schema
+        )
+        return pa.concat_tables([first, rest])
+
+    def _arrow(self, n: int) -> Rows:
+        if self._done and self._reader is None:
+            return []
+        if self._reader is None:
             self._reader = self._cur.to_arrow_reader(self.BATCH_ROWS)
             self._schema = self._reader.schema
         batches, have = [], 0
@@ -170,8 +241,8 @@ def as_tuples(rows: Rows) -> list[tuple[Any, ...]]:
 
 def cursor_result(tag: str, columns: list[tuple[str, int]], cur: Any) -> Result:
     """A result whose rows stream from a DuckDB cursor as Arrow tables."""
-    source = ArrowRows(cur)
-    return Result(tag, columns, fetch_more=source, close_more=source.close)
+    source = ArrowRows(cur, plain=plain_columns(columns, cur.description))
+    return Result(tag, columns, fetch_more=source, close_more=source.close, source=source)
 
 
 def rows_result(columns: list[tuple[str, int]], rows: list[tuple[Any, ...]]) -> Result:

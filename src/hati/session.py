@@ -10,9 +10,8 @@ the session's :class:`EngineSession`.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,8 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind, VariableSetKind
 
 from hati import checkpoint, copying, functions, pipeline, referential
-from hati.audit import AuditLog, AuditRecord, SessionAudit, audit_text
-from hati.auth import Roles, read_only_error
-from hati.branching import layout
+from hati.audit import AuditRecord, SessionAudit, audit_text
+from hati.auth import read_only_error
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
@@ -37,37 +35,19 @@ from hati.errors import (
     SyntaxError_,
     sqlstate_of,
 )
+from hati.gate import Pass
 from hati.pg import locks, paramtypes, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
-from hati.pg.locks import TableLocks
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
+from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
-from hati.storage.duckdb_backend import Database
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
 # Writes on main that keep undo rows for live branches (branching/undo.py).
 _KEEPS_ROWS = frozenset({"UPDATE", "DELETE"})
-
-
-@dataclass
-class ServerState:
-    """What every session shares: the database, the branch engine, the audit log."""
-
-    db: Database
-    engine: BranchEngine
-    audit: AuditLog
-    frontend: FrontEnd
-    merge_agents: list[str] | None = None
-    roles: Roles = field(default_factory=Roles)  # who may write main, merge, or only read
-    # Every open session (CHECKPOINT asks whether another one holds a transaction).
-    sessions: set[Session] = field(default_factory=set)
-    sessions_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Writers of one of main's tables wait for each other, as in PostgreSQL.
-    locks: TableLocks = field(default_factory=TableLocks)
-    keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
 
 
 @dataclass(eq=False)
@@ -77,6 +57,7 @@ class Session:
     startup: dict[str, str] = field(default_factory=dict)
     # The agent the connection authenticated as (per-agent keys): it cannot be overridden.
     auth_agent: str | None = None
+    passage: Pass | None = None  # the connection's way through the statement gate
 
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
@@ -91,6 +72,8 @@ class Session:
         self.branch: str | None = None
         self.cursors = Cursors()
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
+        self._param_types = paramtypes.Remembered(self.cur)
+        self._duck_path = "main"  # DuckDB's search_path on main (see _follow_search_path)
         startup = {k: v for k, v in self.startup.items() if k not in _STARTUP_KEYS}
         startup.update(settings.parse_options(self.startup.get("options", "")))
         branch = None
@@ -157,15 +140,41 @@ class Session:
             pass
         finally:
             self.state.locks.release_all(id(self))
+            self._param_types.close()
             self.cur.close()
+
+    def detach(self) -> None:  # online compaction (hati.compactor) swaps the file
+        self.cursors.park()
+        self._param_types.close()
+        self.cur.close()
+
+    def attach(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Continue on ``cur`` (compaction's new file): route and settings are set anew."""
+        self.cur, self.branches = cur, self.state.engine.open_session(cur)
+        self._param_types = paramtypes.Remembered(cur)
+        self._published, self._path_for, self._duck_path = {}, None, "main"
+        if (b := self.engine.catalog.get(self.branch or "")) is not None:
+            self.branches.route(b)  # (discarded meanwhile: its next statement says so)
+
+    def compact(self) -> Any:
+        """hati_compact() (hati.compactor): this client leaves the gate while it waits."""
+        self.state.roles.authorize_compact(self.agent_id)
+        return self.state.compact(self.passage)
 
     def interrupt(self) -> None:
         self.state.locks.cancel(id(self))
         self.cur.interrupt()
 
-    def parameter_types(self, sql: str, count: int) -> list[int]:
+    def parameter_types(
+        self, sql: str, count: int, before_query: Callable[[], None] | None = None
+    ) -> list[int]:
         """Type oids of ``$1..$count`` as this session's tables suggest (0: unknown)."""
-        return paramtypes.infer(self.cur, sql, count)
+        key = (sql, count, self.branch, self.settings.get("search_path"), self.state.catalog_epoch)
+        if self.txn == "I":
+            return self._param_types.get(key, sql, count, None, before_query)
+        b = self.branch and self.engine.branch(self.branch)  # the session cursor's path:
+        path = self.engine.router.search_path(b) if b else self._duck_path
+        return self._param_types.get(key, sql, count, path, before_query)
 
     # ---------------------------------------------------------------- entry points
     def run(self, sql: str, params: list[Any] | None = None) -> Iterator[Result]:
@@ -200,7 +209,7 @@ class Session:
         not commit on their own); if a statement fails, the earlier ones are rolled back.
         The commit happens once the client has read the last result.
         """
-        self._begin()
+        self.branches.begin()  # BEGIN on the cursor
         self.txn = "T"
         done = False
         try:
@@ -279,10 +288,13 @@ class Session:
             self.audit.record(rec, res, started)
 
     def _run_timed(self, stmt: pipeline.Statement) -> Result:
-        with settings.statement_timeout(
-            self.settings.timeout_ms("statement_timeout"), self.interrupt
-        ):
-            return self._run(stmt)
+        try:
+            with settings.statement_timeout(
+                self.settings.timeout_ms("statement_timeout"), self.interrupt
+            ):
+                return self._run(stmt)
+        finally:  # parameter types inferred before a DDL statement are not reused
+            self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""
@@ -400,12 +412,8 @@ class Session:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
 
-    def _lock(self, tables: list[str]) -> None:
-        """Wait for ``tables`` (held to the end of the transaction, see pg/locks.py)."""
-        if tables:
-            self.state.locks.acquire(
-                id(self), tables, self.settings.timeout_ms("lock_timeout") / 1000 or None
-            )
+    def _lock(self, tables: list[str]) -> None:  # held to the end of the transaction
+        self.state.locks.acquire(id(self), tables, self.settings.timeout_ms("lock_timeout") / 1e3)
 
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
@@ -428,8 +436,7 @@ class Session:
     def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
         """Outside a client transaction a branch write (copy-on-write + the statement)
         runs in its own transaction, so kill -9 cannot leave it half done; run again
-        when a snapshot committed after our BEGIN is invisible to us, or another writer
-        of this branch got there first (PostgreSQL would wait; DuckDB fails at once)."""
+        when a snapshot committed after our BEGIN is invisible to us, or on a conflict."""
         for attempt in range(WRITE_ATTEMPTS):
             self._lock(tables)  # released by _end
             try:
@@ -454,10 +461,11 @@ class Session:
         if plan is None:
             return command(tag(a))
         ok = False
+        stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.rerouted:
-                res.buffer()  # before search_path is reset on this cursor
+            if plan.target_schema is not None:
+                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)
@@ -487,7 +495,7 @@ class Session:
         if k in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
             if self.txn != "I":
                 return command("BEGIN")  # PostgreSQL warns and stays in the transaction
-            self._begin()
+            self.branches.begin()  # BEGIN on the cursor
             self.txn = "T"
             return command("BEGIN")
         # COMMIT / END / ROLLBACK / ABORT
@@ -503,14 +511,10 @@ class Session:
         finally:
             self.txn = "I"
 
-    def _begin(self) -> None:
-        storage.begin(self.cur)
-        self.branches.began()
-
     @contextlib.contextmanager
     def _own_transaction(self) -> Iterator[None]:
         """A write outside a transaction block, in a transaction of its own."""
-        self._begin()
+        self.branches.begin()
         try:
             yield
         except BaseException:
@@ -525,11 +529,12 @@ class Session:
         self.cursors.end_transaction()
         try:
             if commit:
-                storage.commit(self.cur)
+                self.branches.commit()  # COMMIT on the cursor
                 committed = True
             else:
                 storage.rollback(self.cur)
         finally:
+            self.state.catalog_epoch += not committed  # DDL it ran is undone
             self.state.locks.release_all(id(self))
             self.state.keys.ended(id(self))
             self.branches.end(committed)
@@ -582,18 +587,9 @@ class Session:
         path = self.settings.get("search_path")
         if path == self._path_for:
             return
-        wanted = []
-        for name in settings.search_path_names(path):
-            schema = "main" if name in ("public", "main") else name
-            if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
-                continue
-            if layout.is_internal_schema(schema):
-                continue
-            wanted.append(schema)
-        existing = self.state.db.schemas(self.cur) if wanted != ["main"] else {"main"}
-        duck = ",".join(storage.qident(w) for w in wanted if w in existing) or "main"
+        duck = settings.duckdb_search_path(path, lambda: self.state.db.schemas(self.cur))
         self.cur.execute(f"SET search_path = {settings.literal(duck)}")
-        self._path_for = path
+        self._path_for, self._duck_path = path, duck
 
     def _publish_settings(self) -> None:
         """Hand the session's settings to DuckDB, where current_setting() reads them."""
@@ -618,7 +614,7 @@ class Session:
     def leave_branch(self) -> None:
         if self.branch is not None:
             self.branches.route(None)
-            self._path_for = None  # the route reset DuckDB's path: follow search_path again
+            self._path_for, self._duck_path = None, "main"  # follow search_path again
         self.branch = None
 
     def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
@@ -661,7 +657,7 @@ class Session:
             self.branch = previous
             if previous != name:
                 self.branches.route(self.engine.branch(previous) if previous else None)
-                self._path_for = None
+                self._path_for, self._duck_path = None, "main"
 
 
 _WRITING_KINDS = frozenset(

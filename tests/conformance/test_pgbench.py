@@ -49,6 +49,18 @@ def test_pgbench_select_only_and_one_client_tpcb(hati_server) -> None:
         assert "number of failed transactions: 0" in proc.stdout, proc.stdout
 
 
+@pytest.mark.parametrize("mode", ["extended", "prepared"])
+def test_pgbench_extended_and_prepared_protocols(hati_server, mode: str) -> None:
+    """``-M extended`` / ``-M prepared`` bind untyped text parameters: ``abalance + $1``
+    must take the column's type, as in PostgreSQL."""
+    assert _pgbench(hati_server, "-i", "-s", "1").returncode == 0
+    for script in (["-S"], []):
+        proc = _pgbench(hati_server, "-c", "2", "-t", "50", "-M", mode, *script)
+        assert proc.returncode == 0, proc.stderr
+        assert "number of failed transactions: 0 (0.000%)" in proc.stdout, proc.stdout
+        assert "actually processed: 100/100" in proc.stdout, proc.stdout
+
+
 def test_pgbench_tpcb_four_clients_has_no_failed_transactions(hati_server) -> None:
     assert _pgbench(hati_server, "-i", "-s", "2").returncode == 0
     proc = _pgbench(hati_server, "-c", "4", "-j", "2", "-t", "150")
@@ -57,8 +69,9 @@ def test_pgbench_tpcb_four_clients_has_no_failed_transactions(hati_server) -> No
     assert "number of transactions actually processed: 600/600" in proc.stdout, proc.stdout
 
 
+@pytest.mark.parametrize("mode", ["simple", "prepared"])
 def test_pgbench_tpcb_four_clients_in_a_branch_has_no_failed_transactions(
-    hati_server, conn, monkeypatch
+    hati_server, conn, monkeypatch, mode: str
 ) -> None:
     """Sessions of one branch writing the same rows wait for each other as main's do
     (their first writes create the branch's deltas and copies: one session at a time)."""
@@ -66,7 +79,7 @@ def test_pgbench_tpcb_four_clients_in_a_branch_has_no_failed_transactions(
     cur = conn.cursor()
     cur.execute("SELECT branch_create('bench')")
     monkeypatch.setenv("PGOPTIONS", "-c hatidata_branch=bench")
-    proc = _pgbench(hati_server, "-c", "4", "-j", "2", "-t", "60")
+    proc = _pgbench(hati_server, "-c", "4", "-j", "2", "-t", "60", "-M", mode)
     assert proc.returncode == 0, proc.stderr
     assert "number of failed transactions: 0 (0.000%)" in proc.stdout, proc.stdout
     assert "number of transactions actually processed: 240/240" in proc.stdout, proc.stdout

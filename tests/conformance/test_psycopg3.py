@@ -113,3 +113,20 @@ def test_list_of_strings_parameter(pconn):
         cur.execute("INSERT INTO p3s VALUES (%s, %s)", (1, ["x", "a,b", 'q"']), prepare=prepare)
     cur.execute("SELECT DISTINCT tags FROM p3s")
     assert cur.fetchall() == [(["x", "a,b", 'q"'],)]
+
+
+def test_untyped_parameters_follow_a_changed_column_type(pconn) -> None:
+    """The types inferred for untyped parameters are remembered per statement, and
+    forgotten when DDL changes the table (here in one session, then after a rollback)."""
+    pconn.execute("CREATE TABLE ut (v int)")
+    pconn.execute("INSERT INTO ut VALUES (1)")
+    sql = "SELECT v + %s FROM ut"
+    assert pconn.execute(sql, ("2",)).fetchall() == [(3,)]
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        pconn.execute(sql, ("0.5",))  # as PostgreSQL: integer + '0.5'
+    pconn.execute("ALTER TABLE ut ALTER COLUMN v TYPE double precision")
+    assert pconn.execute(sql, ("0.5",)).fetchall() == [(1.5,)]
+    with pconn.transaction(force_rollback=True):
+        pconn.execute("ALTER TABLE ut ALTER COLUMN v TYPE int")
+        assert pconn.execute(sql, ("2",)).fetchall() == [(3,)]
+    assert pconn.execute(sql, ("0.25",)).fetchall() == [(1.25,)]

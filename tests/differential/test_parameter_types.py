@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import psycopg
 import pytest
 
 from conftest import RunningServer
@@ -27,6 +28,11 @@ STATEMENTS = [
     "INSERT INTO rp (s, i) VALUES ($1, $2) ON CONFLICT (i) DO UPDATE SET b = $3",
     "SELECT * FROM rp WHERE s LIKE $1 OR $2 = v",
     "SELECT * FROM public.rp WHERE b = $1",
+    # arithmetic: an unknown operand takes the other operand's type (pgbench -M extended)
+    "UPDATE rp SET i = i + $1, n = n - $2 WHERE i = $3",
+    "SELECT i * $1, $2 / i, abs(i - $3), n + $4 FROM rp",
+    "SELECT $1 + 1, 2.5 * $2, $3 - 10000000000, -$4::int",
+    "SELECT * FROM rp WHERE i + $1 > $2 AND $3 % 2 = 0",
 ]
 
 
@@ -75,3 +81,40 @@ def test_a_varchar_column_describes_its_parameter_as_varchar(
         describe(hati_server.host, hati_server.port, "tester", "hati", setup, statements)
         == expected
     )
+
+
+UNTYPED = [  # psycopg 3 sends a str as an untyped (oid 0) text parameter
+    ("UPDATE rp SET i = i + %s, n = n - %s WHERE i = %s", ("10", "0.5", "1")),
+    ("SELECT i * %s, %s + 1, 2.5 * %s, n + %s FROM rp ORDER BY i", ("3", "41", "2", "1.25")),
+    ("SELECT * FROM rp WHERE i + %s > %s ORDER BY i", ("1", "5")),
+    ("SELECT %s + 1", ("abc",)),
+    ("SELECT count(*) FROM rp WHERE b = %s AND s = %s", ("true", "x")),
+    ("SELECT count(*) FROM rp WHERE b = %s OR b = %s OR b = %s", (" Of", "TR", "n")),
+    ("SELECT count(*) FROM rp WHERE b = %s", ("maybe",)),
+]
+
+
+def _untyped(dsn: str) -> list[object]:
+    out: list[object] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS rp")
+        conn.execute(SETUP)
+        conn.execute("INSERT INTO rp (i, n, b, s) VALUES (1, 2.5, true, 'x'), (7, 1, false, 'y')")
+        for sql, args in UNTYPED:
+            try:
+                cur = conn.execute(sql, args)
+                out.append(cur.fetchall() if cur.description else cur.rowcount)
+            except psycopg.Error as exc:
+                out.append(exc.sqlstate)
+    return out
+
+
+def test_untyped_text_parameters_take_postgresqls_types(
+    pg: PgServer, hati_server: RunningServer
+) -> None:
+    """pgbench -M extended's ``abalance + $1``: the value arrives as text with no type;
+    PostgreSQL types it by the other operand and so must hati."""
+    expected = _untyped(f"host=127.0.0.1 port={pg.port} user={pg.user} dbname=postgres")
+    got = _untyped(f"host={hati_server.host} port={hati_server.port} user=u dbname=hati")
+    assert expected[3] == "22P02"
+    assert got == expected

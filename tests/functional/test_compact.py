@@ -158,20 +158,22 @@ def _hati(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_compact_refuses_while_the_server_runs(tmp_path: Path) -> None:
+def test_compact_runs_online_while_the_server_runs(tmp_path: Path) -> None:
     data = tmp_path / "running"
     started = _hati("init", "--dir", str(data), "--port", "0")
     assert started.returncode == 0, started.stderr
     try:
-        inode = (data / "hati.duckdb").stat().st_ino  # a replaced file would be a new one
-        r = _hati("compact", "--data-dir", str(data))
-        assert r.returncode == 2
-        assert "is running" in r.stderr and "hati stop" in r.stderr, r.stderr
-        # without the pid file check too: the database file's lock refuses it
+        inode = (data / "hati.duckdb").stat().st_ino  # a replaced file is a new one
+        # the file itself is the server's: the offline rewrite is refused by its lock
         with pytest.raises(CompactError, match="in use") as refused:
             compact(data / "hati.duckdb")
         assert refused.value.hint and "hati stop" in refused.value.hint
         assert (data / "hati.duckdb").stat().st_ino == inode
+        assert not (data / "hati.duckdb.compact").exists()
+        r = _hati("compact", "--data-dir", str(data))  # the command asks the server
+        assert r.returncode == 0, r.stderr
+        assert "online" in r.stdout and "clients waited" in r.stdout, r.stdout
+        assert (data / "hati.duckdb").stat().st_ino != inode
         assert not (data / "hati.duckdb.compact").exists()
     finally:
         assert _hati("stop", "--dir", str(data)).returncode == 0

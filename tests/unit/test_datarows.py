@@ -184,3 +184,50 @@ def test_arrow_types_map_to_the_oids_the_row_description_announces(duck):
     announced = [pgtypes.oid_for(d[1]) for d in cur.description]
     schema = cur.to_arrow_table().schema
     assert [binary_out.arrow_oid(f.type) for f in schema] == announced
+
+
+PLAIN_SQL = (
+    "SELECT i::INTEGER AS a, (i * 3000000000)::BIGINT AS b, (i % 7)::SMALLINT AS c, "
+    "CASE WHEN i % 5 = 0 THEN NULL ELSE 'r' || i || ' é\"x' END AS s, i % 2 = 0 AS t "
+    "FROM range({n}) r(i)"
+)
+
+
+def _wire_chunks(duck: duckdb.DuckDBPyConnection, sql: str, sizes: list[int]) -> list[object]:
+    cur = duck.cursor()
+    cur.execute(sql)
+    cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
+    res = cursor_result("SELECT", cols, cur)
+    chunks: list[object] = [res.fetch_for_wire(n) for n in sizes]
+    while len(chunk := res.fetch_for_wire(2000)):
+        chunks.append(chunk)
+    return chunks
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 200, 5000])
+@pytest.mark.parametrize("fmt", [0, 1])
+def test_a_short_plain_result_skips_arrow_and_encodes_the_same(duck, n: int, fmt: int) -> None:
+    """The wire's first fetch of plain columns (integers, text, booleans) answers Python
+    tuples when the result is short: the DataRows are byte for byte the Arrow ones."""
+    sql = PLAIN_SQL.format(n=n)
+    cur = duck.cursor()
+    cur.execute(sql)
+    cols = [(d[0], pgtypes.oid_for(d[1])) for d in cur.description]
+    arrow = datarows.encode_rows(cols, (fmt,), cur.to_arrow_table())
+    for sizes in ([2000, 2000, 2000], [10, 2000, 2000], [64, 64, 5000]):
+        chunks = _wire_chunks(duck, sql, sizes)
+        wire = b"".join(datarows.encode_rows(cols, (fmt,), c) for c in chunks)
+        assert wire == arrow, sizes
+        if n < ArrowRows.HEAD_ROWS and sizes[0] > n:
+            assert isinstance(chunks[0], list)  # no Arrow reader was opened
+    # a fetch outside the wire (a cursor, COPY, a branch function) stays Arrow
+    cur.execute(sql)
+    assert isinstance(cursor_result("SELECT", cols, cur).fetch(10), pa.Table)
+
+
+def test_only_plain_columns_skip_arrow(duck) -> None:
+    for sql in ("SELECT 1.5::DOUBLE AS d", "SELECT DATE '2024-01-02' AS d", "SELECT [1] AS l"):
+        [chunk] = _wire_chunks(duck, sql, [100])
+        assert isinstance(chunk, pa.Table), sql
+    [chunk] = _wire_chunks(duck, "SELECT 1::INTEGER AS i, 'x' AS s, true AS b", [100])
+    assert chunk == [(1, "x", True)]

@@ -55,6 +55,7 @@ def in_branch(es: EngineSession, cur: Any, b: Branch, sql: str) -> list[tuple[An
         with transaction(cur):
             plan = es.prepare(b, a, stmt.write)
             assert plan is not None
+            stmt.relocate_target(plan.target_schema)
             ok = False
             try:
                 res = pipeline.execute(cur, stmt).buffer()

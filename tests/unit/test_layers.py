@@ -19,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, ...]] = [
     ("hati.errors",),
-    ("hati.config", "hati.auth", "hati.wire", "hati.results"),
+    ("hati.config", "hati.auth", "hati.wire", "hati.results", "hati.gate"),
     ("hati.storage",),
     ("hati.pg", "hati.branching"),
     (
@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.prepared",
         "hati.session",
         "hati.referential",
+        "hati.compactor",
+        "hati.state",
     ),
     ("hati.app",),
     ("hati.server",),

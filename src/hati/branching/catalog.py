@@ -89,6 +89,16 @@ class Catalog:
     def children(self, owner_id: int) -> list[Branch]:
         return [b for b in self.branches.values() if b.parent_id == owner_id]
 
+    def descendants(self, owner_id: int) -> list[Branch]:
+        """Every live branch forked from ``owner``, from its children down."""
+        out: list[Branch] = []
+        todo = self.children(owner_id)
+        while todo:
+            b = todo.pop()
+            out.append(b)
+            todo += self.children(b.id)
+        return out
+
     def max_child_fork(self, owner_id: int, but: Branch | None = None) -> int:
         return max((b.fork_epoch for b in self.children(owner_id) if b is not but), default=-1)
 

@@ -103,30 +103,42 @@ def create_overlay(
 
 def start_delta(
     space: Space, cur: duckdb.DuckDBPyConnection, b: Branch, src: str, table: str
-) -> bool:
-    """Begin row-level copy-on-write of ``table``; False if it needs a full copy. A
-    table without a primary key keeps a delta of whole row values (delta.py)."""
+) -> str | None:
+    """Begin row-level copy-on-write of ``table`` over ``b``'s base ``src``; return the
+    full relation the delta is composed over (None: the table needs a full copy). A
+    table without a primary key keeps a delta of whole row values (delta.py). When
+    ``src`` is an ancestor's overlay the delta starts with that ancestor's changes and
+    reads the ancestor's base: one anti-join at any depth (``delta.seed``)."""
     info = space.db.table_info(cur, *space.physical(cur, src))
     key, body = info.primary_key, ddl_body(info.ddl)
     if body is None or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
-        return False
+        return None
     bag = not key
     if bag:
         key = list(info.types)
     key_types = [(k, info.types[k]) for k in key]
-    delta.create(cur, body, key_types, layout.delta_schema(b.id), table, bag)
-    create_overlay(cur, b, table, src, key, bag)
+    dschema = layout.delta_schema(b.id)
+    delta.create(cur, body, key_types, dschema, table, bag)
+    base = src
+    owner = space.overlay_owner(cur, src)
+    if (
+        owner is not None
+        and space.is_bag(cur, owner, table) == bag
+        and space.delta_key(cur, owner, table) == key
+    ):  # (else, never seen: this delta stays over the ancestor's overlay)
+        base = space.delta_base(cur, owner, table)
+        delta.seed(cur, base, layout.delta_schema(owner.id), dschema, table, key, bag)
+    create_overlay(cur, b, table, base, key, bag)
     space.keys[(b.id, table)] = key
     if bag:
         space.bags.add((b.id, table))
-    return True
+    return base
 
 
 def to_full(space: Space, cur: duckdb.DuckDBPyConnection, owner: Branch, table: str) -> None:
     """Replace a delta table by a full copy (for statements a delta cannot take)."""
     dschema = layout.delta_schema(owner.id)
-    src = space.base_rel(cur, owner, table)
-    assert src is not None
+    src = space.delta_base(cur, owner, table)
     key = space.delta_key(cur, owner, table)
     bag = space.is_bag(cur, owner, table)
     body = ddl_body(space.db.table_sql(cur, dschema, table))

@@ -28,6 +28,8 @@ mode in the functions below.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from hati.branching.layout import hide_table
@@ -43,12 +45,61 @@ def key_match(key: list[str], a: str, b: str, bag: bool = False) -> str:
 
 
 def overlay_sql(base_rel: str, dschema: str, table: str, key: list[str], bag: bool = False) -> str:
-    """The branch's whole table: base rows not taken over, plus the touched rows."""
+    """The branch's whole table: base rows not taken over, plus the touched rows.
+    ``base_rel`` is a full relation (never another branch's overlay: see ``seed``), so
+    the plan is one anti-join however deep the branch, and a filter on the view reaches
+    the base table's scan (its zone maps and key index)."""
     hide = qname(dschema, hide_table(table))
     return (
-        f"SELECT * FROM {base_rel} x WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'x', bag)}) "
+        f"SELECT * FROM {base_rel} AS x ANTI JOIN {hide} AS h ON {key_match(key, 'h', 'x', bag)} "
         f"UNION ALL SELECT * FROM {qname(dschema, table)}"
+    )
+
+
+_NAME = r'(?:"(?:[^"]|"")*"|[^\s(."]+)'
+# How DuckDB prints an overlay view's base: ``... FROM (main.t AS x ANTI JOIN ...``
+# (older overlays: ``... FROM main.t AS x WHERE (NOT EXISTS ...``).
+_OVERLAY_BASE = re.compile(rf"\bFROM\s*\(?\s*({_NAME})\.({_NAME})\s+AS\s+x\b", re.IGNORECASE)
+
+
+def overlay_base(view_sql: str) -> str | None:
+    """The base relation an overlay view (``overlay_sql``) reads, as ``qname`` spells it."""
+    m = _OVERLAY_BASE.search(view_sql)
+    if m is None:
+        return None
+    schema, table = (p[1:-1].replace('""', '"') if p.startswith('"') else p for p in m.groups())
+    return qname(schema, table)
+
+
+def seed(
+    cur: duckdb.DuckDBPyConnection,
+    base_rel: str,
+    from_dschema: str,
+    dschema: str,
+    table: str,
+    key: list[str],
+    bag: bool = False,
+) -> None:
+    """Start a delta with the changes of the delta over ``base_rel`` it forks from (a
+    parent's, or an ancestor's the parent reads through), so both are over the same full
+    base: as hidden keys every key that delta hid or touched, as touched rows that
+    delta's rows at those keys (a multiset's: also the base's copies of a value it
+    added). A merge then sees the inherited rows as unchanged (they equal its base) and
+    never inserts them twice."""
+    keys = ", ".join(qident(k) for k in key)
+    src = qname(from_dschema, table)
+    hide = qname(dschema, hide_table(table))
+    cur.execute(
+        f"INSERT INTO {hide} SELECT {keys} FROM {qname(from_dschema, hide_table(table))} "
+        f"UNION SELECT {keys} FROM {src}"
+    )
+    if not bag:  # a touched key the delta does not hide is not in the base
+        cur.execute(f"INSERT INTO {qname(dschema, table)} SELECT * FROM {src} ORDER BY rowid")
+        return
+    view = overlay_sql(base_rel, from_dschema, table, key, bag)
+    cur.execute(
+        f"INSERT INTO {qname(dschema, table)} SELECT v.* FROM ({view}) v "
+        f"SEMI JOIN {hide} h ON {key_match(key, 'h', 'v', bag)}"
     )
 
 
@@ -69,6 +120,9 @@ def create(
     cur.execute(f"CREATE TABLE {qname(dschema, hide_table(table))}({cols}{pk})")
 
 
+PULL_KEYS_INLINE = 1000  # pulled keys hidden by one VALUES list; more: read again
+
+
 def pull(
     cur: duckdb.DuckDBPyConnection,
     dw: PlainWrite,
@@ -79,26 +133,38 @@ def pull(
     bag: bool = False,
 ) -> None:
     """Copy in the base rows ``dw``'s WHERE matches and hide their keys (into the
-    touched-rows table ``into``, by default the one named like the target)."""
+    touched-rows table ``into``, by default the one named like the target). One scan
+    of the base: the copied rows' keys come back and are hidden as values."""
     alias = qident(dw.alias)
     into = into or dw.table
     hide = qname(dschema, hide_table(into))
-    where = f"({dw.cond}) AND " if dw.cond else ""
-    match = key_match(key, "h", alias, bag)
-    fresh = f"{where}NOT EXISTS (SELECT 1 FROM {hide} h WHERE {match})"
+    h = qident("$h")
+    fresh = f"{base_rel} AS {alias} ANTI JOIN {hide} AS {h} ON {key_match(key, h, alias, bag)}"
+    where = f" WHERE {dw.cond}" if dw.cond else ""
     params = dw.cond_params or None
-    # Same predicate, same snapshot, hidden keys unchanged in between: same rows.
-    cur.execute(
-        f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {base_rel} AS {alias} "
-        f"WHERE {fresh}",
-        params,
-    )
     keys = ", ".join(f"{alias}.{qident(k)}" for k in key)
-    distinct = "DISTINCT " if bag else ""  # every copy of a value went in above
-    cur.execute(
-        f"INSERT INTO {hide} SELECT {distinct}{keys} FROM {base_rel} AS {alias} WHERE {fresh}",
+    if bag:  # every copy of a value goes in, its value is hidden once
+        cur.execute(
+            f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {fresh}{where}", params
+        )
+        cur.execute(f"INSERT INTO {hide} SELECT DISTINCT {keys} FROM {fresh}{where}", params)
+        return
+    got = cur.execute(
+        f"INSERT INTO {qname(dschema, into)} SELECT {alias}.* FROM {fresh}{where} "
+        f"RETURNING {', '.join(qident(k) for k in key)}",
         params,
-    )
+    ).fetchmany(PULL_KEYS_INLINE + 1)
+    if not got:
+        return
+    if len(got) <= PULL_KEYS_INLINE:
+        row = "(" + ", ".join("?" for _ in key) + ")"
+        cur.execute(
+            f"INSERT INTO {hide} VALUES " + ", ".join(row for _ in got),
+            [v for r in got for v in r],
+        )
+        return
+    # Same predicate, same snapshot, hidden keys unchanged in between: same rows.
+    cur.execute(f"INSERT INTO {hide} SELECT {keys} FROM {fresh}{where}", params)
 
 
 def check_unique(
@@ -199,7 +265,9 @@ def apply_unchanged_base(
     """Merge into a parent table that has not changed since the fork: no conflict is
     possible, so the touched rows are applied by key without reading the base, and
     an UPDATE writes only the columns the branch's statements assigned (in DuckDB the
-    cost of updating scattered rows grows with every column written).
+    cost of updating scattered rows grows with every column written), where they
+    differ. A hidden key is in the parent unless an ancestor deleted it (a seeded
+    delta inherits such keys, ``seed``): a touched row at such a key is an insert.
     Returns (inserted, updated, deleted)."""
     delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
     hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'd')})"
@@ -217,15 +285,22 @@ def apply_unchanged_base(
     updated = 0
     if others:
         pick = ", ".join(f"d.{qident(c)}" for c in [*key, *others])
+        differs = " OR ".join(f"o.{qident(c)} IS DISTINCT FROM d.{qident(c)}" for c in others)
         updated = count(
             f"UPDATE {target} o SET "
             + ", ".join(f"{qident(c)} = d.{qident(c)}" for c in others)
             + f" FROM (SELECT {pick} FROM {delta} d WHERE {hidden}) d "
-            f"WHERE {key_match(key, 'o', 'd')}"
+            f"WHERE {key_match(key, 'o', 'd')} AND ({differs})"
         )
     cols = ", ".join(qident(c) for c in columns)
+    values = ", ".join(f"d.{qident(c)}" for c in columns)
     inserted = count(
-        f"INSERT INTO {target} ({cols}) SELECT {', '.join(f'd.{qident(c)}' for c in columns)} "
+        f"INSERT INTO {target} ({cols}) SELECT {values} "
         f"FROM {delta} d WHERE NOT {hidden} ORDER BY d.rowid"
+    )
+    inserted += count(
+        f"INSERT INTO {target} ({cols}) SELECT {values} FROM {delta} d WHERE {hidden} "
+        f"AND NOT EXISTS (SELECT 1 FROM {target} o WHERE {key_match(key, 'o', 'd')}) "
+        "ORDER BY d.rowid"
     )
     return inserted, updated, deleted

@@ -46,6 +46,8 @@ from hati.errors import (
 from hati.pg.analyze import Analysis
 from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import Database, transaction
+from hati.storage.duckdb_backend import begin as storage_begin
+from hati.storage.duckdb_backend import commit as storage_commit
 
 FORK_WAIT_SECONDS = 10.0
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
@@ -190,7 +192,6 @@ class BranchEngine:
                 self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
-                self.space.foreign_keys = None  # main's DDL before the fork went unseen
                 return b
         finally:
             self._gate.release_exclusive()
@@ -265,12 +266,13 @@ class BranchEngine:
     ) -> MergeResult:
         validate_strategy(strategy)
         b = self._childless(name)
+        changes = [b.id] if b.parent_id == MAIN_ID else [b.id, b.parent_id]
         with self._gate.shared(), self.catalog.lock:
             tables = self.space.namespace(cur, b).changed
             if b.parent_id != MAIN_ID:
                 self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
             resolutions = store.resolutions(cur, b.id)
-            with transaction(cur) as txn:
+            with self.space.changing(changes), transaction(cur) as txn:
                 # Every snapshot registered so far committed before this transaction:
                 # main's undo rows for the merged keys are kept in it (one commit).
                 writer = (cur, self.catalog.snap_seq)
@@ -306,6 +308,12 @@ class EngineSession:
         self._stale_route = False  # a failed delta write could not reset search_path
         self._persisted: list[Branch] = []
         self._marked: list[tuple[int, str, str]] = []
+        # The namespace cache's count when the cursor's transaction began (None: no
+        # transaction is open, each statement is its own), and the branches whose
+        # schemas this transaction changed (it reads them itself until it ends).
+        self._since: int | None = None
+        self._dirty: set[int] = set()
+        self._committing: list[int] = []
         # Catalog.snap_seq when the cursor's open transaction began (None: no
         # transaction block): which undo snapshots it can extend itself.
         self._began_seq: int | None = None
@@ -337,10 +345,6 @@ class EngineSession:
             self._holding_gate = True
         return contextlib.nullcontext()
 
-    def began(self) -> None:
-        """The cursor began a transaction (call after its BEGIN)."""
-        self._began_seq = self._engine.catalog.snap_seq
-
     def main_has_branches(self) -> bool:
         return bool(self._engine.catalog.children(MAIN_ID))
 
@@ -349,10 +353,10 @@ class EngineSession:
     ) -> None:
         """Before a write on main: keep what live branches still read (the statement's
         analysis and plain write are asked for only when main has live children)."""
+        a = analysis()
+        if a.kind not in ("INSERT", "UPDATE", "DELETE"):
+            self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
         if self._engine.catalog.children(MAIN_ID):
-            a = analysis()
-            if a.kind not in ("INSERT", "UPDATE", "DELETE"):
-                self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
             seq = self._began_seq
             self._router.before_main_write(a, write(), None if seq is None else (self._cur, seq))
 
@@ -361,11 +365,24 @@ class EngineSession:
     ) -> StatementPlan | None:
         """Copy-on-write for one statement in ``b``; None: skip it (IF NOT EXISTS)."""
         fresh = not b.persisted
+        space = self._engine.space
+        ns = None
+        if not b.pristine:
+            ns = (
+                space.namespace(self._cur, b)
+                if b.id in self._dirty
+                else space.cached_namespace(self._cur, b, self._since)
+            )
+        seen = ns.copy() if ns is not None else None
         try:
-            return self._router.prepare(self._cur, b, a, write)
+            return self._router.prepare(self._cur, b, a, write, ns)
         finally:
             if fresh and b.persisted:  # this transaction recorded the branch's row
                 self._persisted.append(b)
+            if seen is None or seen != ns or not _keeps_namespace(a):
+                self._dirty.add(b.id)
+                if self._since is None:  # a read outside a transaction: its DDL committed
+                    space.namespace_changed([b.id])
 
     def finish(self, b: Branch, a: Analysis, plan: StatementPlan, ok: bool) -> None:
         """After the statement ran (``ok``) or failed."""
@@ -374,11 +391,32 @@ class EngineSession:
                 self._stale_route = True
         finally:
             self._marked += plan.marked
+            if self._since is None and self._dirty:  # it committed on its own
+                self._engine.space.namespace_changed(sorted(self._dirty))
+                self._dirty.clear()
+
+    def commit(self) -> None:
+        """COMMIT the cursor's transaction (``end`` follows, whether it worked or not)."""
+        if self._dirty:
+            self._committing = sorted(self._dirty)
+            self._engine.space.committing(self._committing)
+        storage_commit(self._cur)
 
     # ------------------------------------------------------------------ transactions
+    def begin(self) -> None:
+        """BEGIN a transaction on the cursor (a client's, or a write run in its own)."""
+        self._since = self._engine.space.ns_seq
+        storage_begin(self._cur)
+        self._began_seq = self._engine.catalog.snap_seq
+
     def end(self, committed: bool) -> None:
         """The cursor's transaction ended: a branch row it recorded and did not commit
         must be recorded again by the branch's next write; marks it committed are known."""
+        self._since = None
+        if self._committing:  # others read these again
+            self._engine.space.committed(self._committing)
+            self._committing = []
+        self._dirty.clear()  # committed and announced, or rolled back: nothing changed
         if committed:
             self._engine.space.marked.update(
                 m for m in self._marked if m[0] in self._engine.catalog.branches
@@ -392,3 +430,8 @@ class EngineSession:
         if self._holding_gate:
             self._holding_gate = False
             self._engine._gate.release_shared()
+
+
+def _keeps_namespace(a: Analysis) -> bool:
+    """Can the statement itself not change a branch schema (no DDL)?"""
+    return a.kind in ("SELECT", "INSERT", "UPDATE", "DELETE") and not (a.creates or a.drops)

@@ -3,8 +3,8 @@
 A branch session runs with ``search_path = "_hb_<id>", main``: a table the branch has
 not written falls through to main. ``prepare`` makes the branch schema right for one
 statement (copy-on-write of the tables it writes, views over the snapshots it reads,
-a row delta's search_path), ``finish`` undoes what was set for that statement alone
-and records what the write changed. ``plain_read`` tells a read that needs none of it.
+the rows a delta write takes over; the session prints such a write's table in the
+delta's schema), ``finish`` checks and records what the write changed. ``plain_read`` tells a read that needs none of it.
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from hati.storage.duckdb_backend import qident, qname
 
 @dataclass
 class StatementPlan:
-    """What ``prepare`` arranged for one statement; ``finish`` undoes it."""
+    """What ``prepare`` arranged for one statement, for the session and ``finish``."""
 
-    delta: tuple[PlainWrite, str] | None = None  # (the write, its base relation)
+    delta: tuple[PlainWrite, str, str] | None = None  # (the write, its base, delta schema)
     # delta-columns rows this statement inserted: known once its transaction commits
     marked: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
-    def rerouted(self) -> bool:
-        """The cursor's search_path is changed for this statement: its rows must be
-        read before ``finish`` resets it."""
-        return self.delta is not None
+    def target_schema(self) -> str | None:
+        """Where the statement's written table is printed: a row delta's schema (the
+        statement runs unchanged against the touched-rows table); None: as it reads."""
+        return self.delta[2] if self.delta is not None else None
 
 
 def _targets(a: Analysis) -> list[TableRef]:
@@ -106,8 +106,11 @@ class Router:
         b: Branch,
         a: Analysis,
         write: Callable[[], PlainWrite | None] = lambda: None,
+        ns: Namespace | None = None,
     ) -> StatementPlan | None:
-        """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS)."""
+        """Make the branch schema ready for a statement. None: skip it (IF NOT EXISTS).
+        ``ns``: the branch's namespace as the cursor's transaction sees it (read here
+        if not given); it is updated with what this makes."""
         a = self.branched(b, a)
         targets = _targets(a)
         b.touched.update(r.name.lower() for r in targets)
@@ -115,7 +118,8 @@ class Router:
         if not b.persisted and targets:
             store.persist_branch(cur, b)  # in the write's transaction: its data never orphans
             b.persisted = True  # set back by EngineSession.end if the transaction rolls back
-        ns = Namespace.empty() if b.pristine else self.space.namespace(cur, b)
+        if ns is None:
+            ns = Namespace.empty() if b.pristine else self.space.namespace(cur, b)
         b.pristine = False
         # Children of this branch must keep reading the version they forked from,
         # whether or not the table is already materialized here.
@@ -129,12 +133,10 @@ class Router:
         self._prepare_writes(cur, b, a, ns, dw, plan)
         self._prepare_reads(cur, b, a, ns)
         if plan.delta is not None:
-            dw, src = plan.delta
-            dschema = layout.delta_schema(b.id)
+            dw, src, dschema = plan.delta
             key = self.space.delta_key(cur, b, dw.table)
             if dw.kind in ("UPDATE", "DELETE"):
                 delta.pull(cur, dw, src, dschema, key, bag=self.space.is_bag(cur, b, dw.table))
-            cur.execute(f"SET search_path = '{qident(dschema)},{self.search_path(b)}'")
         return plan
 
     def _prepare_creates(
@@ -187,7 +189,8 @@ class Router:
                 continue
             if ref.name in ns.deltas:
                 if dw is not None and dw.table == ref.name:
-                    plan.delta = (dw, self._delta_base(cur, b, ref.name, ns.views))
+                    base = self._delta_base(cur, b, ref.name, ns.views)
+                    plan.delta = (dw, base, layout.delta_schema(b.id))
                 else:
                     copy.to_full(self.space, cur, b, ref.name)
                     ns.local.add(ref.name)
@@ -199,14 +202,14 @@ class Router:
                 raise UndefinedTable(f'relation "{ref.name}" does not exist in branch "{b.name}"')
             if ref.name in ns.views:
                 cur.execute(f"DROP VIEW {qname(b.schema, ref.name)}")
-            if (
-                dw is not None
-                and dw.table == ref.name
-                and copy.start_delta(self.space, cur, b, src, ref.name)
-            ):
-                ns.deltas.add(ref.name)
-                plan.delta = (dw, src)
-                continue
+                del ns.views[ref.name]
+            if dw is not None and dw.table == ref.name:
+                root = copy.start_delta(self.space, cur, b, src, ref.name)
+                if root is not None:
+                    ns.deltas.add(ref.name)
+                    ns.views[ref.name] = self._overlay(cur, b, ref.name, root)
+                    plan.delta = (dw, root, layout.delta_schema(b.id))
+                    continue
             copy.copy_table(self.space, cur, src, b.schema, ref.name)
             ns.local.add(ref.name)
 
@@ -237,24 +240,34 @@ class Router:
                 cur.execute(
                     f"CREATE OR REPLACE VIEW {qname(b.schema, ref.name)} AS SELECT * FROM {src}"
                 )
+                ns.views[ref.name] = f"SELECT * FROM {src}"
 
     def _delta_base(
         self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, views: dict[str, str]
     ) -> str:
-        """The base a delta table overlays; re-point the view if the parent moved it
-        (the parent wrote the table after the fork, so the base is now a snapshot)."""
-        if b.parent_id == MAIN_ID and self.space.catalog.base_snapshot(b, table) is None:
-            # main has not written the table since the fork (a drop would have taken
-            # a snapshot), so it is still there: no catalog lookup needed.
-            src: str | None = qname(layout.MAIN, table)
-        else:
-            src = self.space.base_rel(cur, b, table)
-        assert src is not None, "a delta table always has a base"
-        if not points_at(views.get(table, ""), src):
+        """The full relation a delta table is composed over (its overlay view says
+        which). A view is re-pointed in the transaction that makes its base move (a
+        snapshot, see snapshots.py); only a snapshot this transaction can see that the
+        view does not read yet is re-pointed here."""
+        src = delta.overlay_base(views.get(table, ""))
+        snap = self.space.catalog.base_snapshot(b, table)
+        if src is None or (
+            snap is not None
+            and snap.table is not None
+            and src != qname(layout.SNAP, snap.table)
+            and self.db.relation_exists(cur, layout.SNAP, snap.table)
+        ):
+            src = self.space.root_rel(cur, b, table)
             key = self.space.delta_key(cur, b, table)
             copy.create_overlay(cur, b, table, src, key, self.space.is_bag(cur, b, table))
-            views[table] = src
+            views[table] = self._overlay(cur, b, table, src)
         return src
+
+    def _overlay(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, base: str) -> str:
+        """The SQL of ``b``'s overlay view of ``table`` over ``base`` (for ``Namespace``)."""
+        key = self.space.delta_key(cur, b, table)
+        bag = self.space.is_bag(cur, b, table)
+        return delta.overlay_sql(base, layout.delta_schema(b.id), table, key, bag)
 
     def finish(
         self, cur: duckdb.DuckDBPyConnection, b: Branch, a: Analysis, plan: StatementPlan, ok: bool
@@ -263,15 +276,8 @@ class Router:
         drops and re-creations. False: the search_path could not be reset (the
         statement aborted the DuckDB transaction); ``route`` it again after the rollback."""
         a = self.branched(b, a)
-        if plan.delta is not None:
-            try:
-                self.route(cur, b)
-            except duckdb.Error:
-                if ok:
-                    raise
-                return False
-            if ok:
-                self._record_delta(cur, b, plan)
+        if plan.delta is not None and ok:
+            self._record_delta(cur, b, plan)
         if ok:
             written = {r.name.lower() for r in a.writes}
             constraints.check_branch_write(self.space, cur, b, written, a.node)
@@ -284,7 +290,7 @@ class Router:
 
     def _record_delta(self, cur: duckdb.DuckDBPyConnection, b: Branch, plan: StatementPlan) -> None:
         assert plan.delta is not None
-        dw, src = plan.delta
+        dw, src, _ = plan.delta
         key = self.space.delta_key(cur, b, dw.table)
         if self.space.is_bag(cur, b, dw.table):
             return  # no key to keep unique; a bag merges by values, not assigned columns

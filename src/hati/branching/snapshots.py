@@ -157,12 +157,16 @@ class Snapshots:
             src = self.space.current_rel(cur, owner_id, table)
             snap_name: str | None = None
             kept_rows = False
-            with transaction(cur):
+            below = [d.id for d in self.catalog.descendants(owner_id)]  # views re-pointed
+            with self.space.changing(below), transaction(cur):
                 if src is not None:
                     snap_name, kept_rows = self._keep(cur, owner_id, table, src, merging, write)
                 store.record_snapshot(cur, owner_id, table, tag, snap_name)
                 if snap_name is not None:
-                    self._repoint_children(cur, owner_id, table, qname(layout.SNAP, snap_name))
+                    assert src is not None
+                    snap = qname(layout.SNAP, snap_name)
+                    self._repoint_children(cur, owner_id, table, snap)
+                    self._repoint_descendants(cur, owner_id, table, src, snap)
             if kept_rows and snap_name is not None:
                 self.space.undo.add(snap_name)
             self.read_gate.acquire_exclusive()
@@ -220,6 +224,32 @@ class Snapshots:
                 cur.execute(
                     f"CREATE OR REPLACE VIEW {qname(c.schema, table)} AS SELECT * FROM {snap}"
                 )
+
+    def _repoint_descendants(
+        self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str, src: str, snap: str
+    ) -> None:
+        """Deltas deeper down compose over the first full relation below them (delta.py):
+        those composed over the owner's table ``src`` itself (main's, or a full copy;
+        the owner is about to change it) read the new snapshot instead, in its
+        transaction, like the children."""
+        deeper = [
+            d for c in self.catalog.children(owner_id) for d in self.catalog.descendants(c.id)
+        ]
+        if not deeper:
+            return
+        marks = ", ".join("?" for _ in deeper)
+        rows = cur.execute(
+            "SELECT schema_name, sql FROM duckdb_views() WHERE database_name = current_database() "
+            f"AND view_name = ? AND schema_name IN ({marks})",
+            [table, *(d.schema for d in deeper)],
+        ).fetchall()
+        views = dict(rows)
+        for d in deeper:
+            if delta.overlay_base(views.get(d.schema, "")) != src:
+                continue
+            if self.space.has_delta(cur, d.id, table):
+                key = self.space.delta_key(cur, d, table)
+                copy.create_overlay(cur, d, table, snap, key, self.space.is_bag(cur, d, table))
 
     def drop_owner(self, owner_id: int) -> None:
         """Forget the snapshots a retired branch kept for its (gone) children."""

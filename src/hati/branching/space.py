@@ -8,13 +8,16 @@ answers those questions and caches what is costly to ask DuckDB again.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from hati.branching import layout, store
+from hati.branching import delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch, Catalog
 from hati.storage.duckdb_backend import Column, Database, qident, qname
 
@@ -31,6 +34,9 @@ class Namespace:
     @classmethod
     def empty(cls) -> Namespace:
         return cls(set(), {}, set(), set())
+
+    def copy(self) -> Namespace:
+        return Namespace(set(self.local), dict(self.views), set(self.dropped), set(self.deltas))
 
     @property
     def changed(self) -> list[str]:
@@ -73,6 +79,13 @@ class Space:
         # Main's foreign keys as constraints.py read them (None: read them again; any
         # DDL on main and every fork forget them).
         self.foreign_keys: list[Any] | None = None
+        # Committed branch namespaces (reading one costs a scan of DuckDB's catalog, more
+        # with every schema): see ``cached_namespace``.
+        self._ns_lock = threading.Lock()
+        self._ns_seq = 0  # counts committed changes to any branch's namespace
+        self._ns_changed: dict[int, int] = {}  # branch -> _ns_seq of its last change
+        self._ns_cache: dict[int, Namespace] = {}
+        self._ns_pending: dict[int, int] = {}  # branch -> transactions about to commit
 
     def forget(self, branch_id: int) -> None:
         """Drop the caches of a retired branch."""
@@ -80,6 +93,77 @@ class Space:
             self.keys.pop(k, None)
             self.bags.discard(k)
         self.marked = {m for m in self.marked if m[0] != branch_id}
+        self.namespace_changed([branch_id])
+
+    # ------------------------------------------------------------------ namespace cache
+    @property
+    def ns_seq(self) -> int:
+        """The count of committed namespace changes so far (a transaction beginning now
+        sees every change up to it)."""
+        return self._ns_seq
+
+    def namespace_changed(self, branch_ids: list[int]) -> None:
+        """A committed transaction changed these branches' schemas (tables, views,
+        deltas, drops): forget their cached namespaces."""
+        with self._ns_lock:
+            self._ns_seq += 1
+            for bid in branch_ids:
+                self._ns_changed[bid] = self._ns_seq
+                self._ns_cache.pop(bid, None)
+
+    def committing(self, branch_ids: list[int]) -> None:
+        """A transaction that changed these branches' schemas is about to commit: until
+        ``committed`` no one reads or fills their cache (a transaction beginning in
+        between may see the commit)."""
+        with self._ns_lock:
+            for bid in branch_ids:
+                self._ns_pending[bid] = self._ns_pending.get(bid, 0) + 1
+                self._ns_cache.pop(bid, None)
+
+    def committed(self, branch_ids: list[int]) -> None:
+        """The transaction ``committing`` announced ended (committed or not)."""
+        with self._ns_lock:
+            for bid in branch_ids:
+                left = self._ns_pending.get(bid, 0) - 1
+                if left > 0:
+                    self._ns_pending[bid] = left
+                else:
+                    self._ns_pending.pop(bid, None)
+        self.namespace_changed(branch_ids)
+
+    @contextlib.contextmanager
+    def changing(self, branch_ids: list[int]) -> Iterator[None]:
+        """Around a transaction that changes these branches' schemas."""
+        self.committing(branch_ids)
+        try:
+            yield
+        finally:
+            self.committed(branch_ids)
+
+    def cached_namespace(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, since: int | None
+    ) -> Namespace:
+        """``namespace``, from the cache when the caller's transaction (begun when
+        ``ns_seq`` was ``since``; None: it begins with this read) sees the committed
+        state the cache holds. Only what such a transaction read is cached."""
+        with self._ns_lock:
+            fresh = b.id not in self._ns_pending and (
+                since is None or self._ns_changed.get(b.id, 0) <= since
+            )
+            hit = self._ns_cache.get(b.id) if fresh else None
+            seen = self._ns_seq if since is None else since
+        if hit is not None:
+            return hit.copy()
+        ns = self.namespace(cur, b)
+        with self._ns_lock:
+            if (
+                fresh
+                and b.id not in self._ns_pending
+                and self._ns_changed.get(b.id, 0) <= seen
+                and b.id in self.catalog.branches
+            ):
+                self._ns_cache[b.id] = ns.copy()
+        return ns
 
     # ------------------------------------------------------------------ where tables are
     def current_rel(self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str) -> str | None:
@@ -109,6 +193,40 @@ class Space:
             # parent's write that caused it is not visible to this transaction either:
             # the parent's table as this transaction sees it is still the fork version.
         return self.current_rel(cur, b.parent_id, table)
+
+    def overlay_owner(self, cur: duckdb.DuckDBPyConnection, rel: str) -> Branch | None:
+        """The branch whose overlay view (its row delta over a base) ``rel`` is; None
+        for a physical relation (main's table, a full copy, a snapshot)."""
+        schema, table = split_rel(rel)
+        bid = layout.branch_of_schema(schema)
+        if bid is None or bid not in self.catalog.branches:
+            return None
+        if self.db.table_exists(cur, schema, table):
+            return None
+        return self.catalog.branches[bid]
+
+    def delta_base(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str, view_sql: str | None = None
+    ) -> str:
+        """The full relation ``b``'s row delta of ``table`` is composed over (the base
+        its overlay view reads): read from the view (``view_sql``, or the catalog)."""
+        if view_sql is None:
+            view_sql = self.db.views_in(cur, b.schema).get(table, "")
+        base = delta.overlay_base(view_sql)
+        return base if base is not None else self.root_rel(cur, b, table)
+
+    def root_rel(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> str:
+        """The first full relation below ``b``'s base of ``table``: through every
+        ancestor that keeps the table as a row delta (their deltas compose, see
+        ``delta.seed``) down to main's table, a full copy or a snapshot."""
+        rel = self.base_rel(cur, b, table)
+        assert rel is not None, "a delta table always has a base"
+        for _ in range(len(self.catalog.branches) + 1):
+            owner = self.overlay_owner(cur, rel)
+            if owner is None:
+                return rel
+            rel = self.delta_base(cur, owner, table)
+        raise AssertionError(f"no full relation under {rel}")
 
     def physical(self, cur: duckdb.DuckDBPyConnection, rel: str) -> tuple[str, str]:
         """The table whose DDL and keys ``rel`` has: for a branch's overlay view, its

@@ -149,15 +149,20 @@ def _udt(expr: str) -> str:
     return f"CASE {expr} {cases} ELSE CASE WHEN {expr} LIKE 'DECIMAL%' THEN 'numeric' ELSE lower({expr}) END END"
 
 
-def _pg_type_columns() -> str:
-    """data_type and udt_name as PostgreSQL's information_schema.columns has them."""
+def _pg_type_columns(dt: str = "data_type", alias: str = " AS data_type") -> str:
+    """data_type (and, with ``alias``, udt_name) as PostgreSQL's
+    information_schema.columns has them, from DuckDB's ``dt``."""
     cases = " ".join(f"WHEN '{d}' THEN '{t}'" for d, (t, _) in _IS_TYPES.items())
-    base = "regexp_replace(data_type, '\\[\\]$', '')"
+    base = f"regexp_replace({dt}, '\\[\\]$', '')"
+    data_type = (
+        f"CASE WHEN {dt} LIKE '%[]' THEN 'ARRAY' ELSE CASE {dt} {cases} ELSE "
+        f"CASE WHEN {dt} LIKE 'DECIMAL%' THEN 'numeric' ELSE lower({dt}) END END END"
+    )
+    if not alias:
+        return data_type
     return (
-        f"CASE WHEN data_type LIKE '%[]' THEN 'ARRAY' ELSE CASE data_type {cases} ELSE "
-        f"CASE WHEN data_type LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(data_type) END END END "
-        f"AS data_type, CASE WHEN data_type LIKE '%[]' THEN '_' || ({_udt(base)}) "
-        f"ELSE {_udt('data_type')} END AS udt_name"
+        f"{data_type}{alias}, CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) "
+        f"ELSE {_udt(dt)} END AS udt_name"
     )
 
 
@@ -168,10 +173,24 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
         if name
         else ""
     )
+    if view == "is_columns":
+        # A VARCHAR column's declared type (text, varchar(n), char(n)) as recorded.
+        dt = "c.data_type"
+        base = f"regexp_replace({dt}, '\\[\\]$', '')"
+        udt = f"CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) ELSE {_udt(dt)} END"
+        src = (
+            f"(SELECT c.* REPLACE (coalesce(k.data_type, {_pg_type_columns(dt, '')}) "
+            "AS data_type, coalesce(k.length, c.character_maximum_length) "
+            "AS character_maximum_length, coalesce(k.length * 4, CASE WHEN c.data_type = 'VARCHAR' "
+            "THEN 1073741824 END, c.character_octet_length) "
+            f"AS character_octet_length, coalesce(k.udt_name, {udt}) AS udt_name) "
+            f"FROM {src} c LEFT JOIN {HIDDEN}.column_types k "
+            "ON c.data_type = 'VARCHAR' AND k.schema_name = c.table_schema "
+            "AND k.table_name = c.table_name AND k.column_name = c.column_name)"
+        )
     return (
         f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
-        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}"
-        f"{', ' + _pg_type_columns() if view == 'is_columns' else ''}) FROM {src} "
+        f"OR {col} = {BRANCH_SCHEMA} THEN 'public' ELSE {col} END AS {col}) FROM {src} "
         f"WHERE NOT {layout.internal_schema_sql(col)}{own};"
     )
 
@@ -182,10 +201,17 @@ FOREIGN_KEYS_SQL = (
     "cols VARCHAR[], ref_schema VARCHAR, ref_table VARCHAR, ref_cols VARCHAR[], "
     "name VARCHAR, on_delete VARCHAR, on_update VARCHAR, set_cols VARCHAR[]);"
 )
+# The character types columns were declared with (pg/coltypes.py).
+COLUMN_TYPES_SQL = (
+    f"CREATE TABLE IF NOT EXISTS {HIDDEN}.column_types (schema_name VARCHAR, "
+    "table_name VARCHAR, column_name VARCHAR, data_type VARCHAR, udt_name VARCHAR, "
+    "length INTEGER);"
+)
 _FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
+{COLUMN_TYPES_SQL}
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
 {_BRANCH_MACRO}

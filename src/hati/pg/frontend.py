@@ -263,6 +263,8 @@ class FrontEnd:
             return Template(a, stmt, params, error=exc)
         if node is not stmt:
             a.node = node
+        if ctx.reads_settings:  # the session then hands DuckDB its settings first
+            a.functions.append(("current_setting",))
         render.prepare(node)
         for step in ctx.steps:
             if isinstance(step, ast.Node) and step is not node:

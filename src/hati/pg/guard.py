@@ -116,6 +116,7 @@ TABLE_FUNCTIONS = frozenset(
         "branch_diff",
         "branch_conflicts",
         "branch_resolve",
+        "hati_compact",
         "hatidata_context",
         "hatidata_rag_context",
     }

@@ -71,8 +71,11 @@ class TableLocks:
         self._cancelled: set[int] = set()
 
     def acquire(self, session: int, tables: Iterable[str], timeout_s: float | None = None) -> None:
-        """Take every table for ``session``, waiting for their holders to end."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        """Take every table for ``session``, waiting for their holders to end, at most
+        ``timeout_s`` seconds (None or 0: no limit, as lock_timeout = 0)."""
+        if not tables:
+            return
+        deadline = time.monotonic() + timeout_s if timeout_s else None
         with self._cond:
             self._cancelled.discard(session)
             for table in sorted(set(tables)):

@@ -7,8 +7,10 @@ statement (``duckdb_prepared_statements()`` says UNKNOWN), so they are read off 
 statement's PostgreSQL parse tree (pglast), from three sources, first wins:
 
 * an explicit cast: ``$1::int``, ``CAST($1 AS DATE)``;
-* a comparison or assignment with a column: ``col = $1``, ``SET col = $1``,
-  ``col IN ($1, $2)``, ``col BETWEEN $1 AND $2``, ``col LIKE $1``;
+* a comparison, operator or assignment with something typed: ``col = $1``,
+  ``SET col = $1``, ``col IN ($1, $2)``, ``col BETWEEN $1 AND $2``, ``col LIKE $1``,
+  ``abalance + $1`` (the column's type), ``$1 + 1`` (int4: PostgreSQL's rule for an
+  unknown operand is the other operand's type);
 * the position in ``INSERT INTO t [(cols)] VALUES (...)``.
 
 Column types come from the DuckDB catalog as seen by the session's cursor (so a
@@ -20,13 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import duckdb
 import pglast
 from pglast import ast
+from pglast.enums import A_Expr_Kind
 
+from hati.pg.analyze import Analysis
 from hati.wire import types as pgtypes
 
 _MAIN_NAMES = {"public", "main"}
@@ -115,14 +119,81 @@ class _Found:
             self.put(node, pgtypes.oid_for(typ))
 
 
-def _compare(node: ast.A_Expr, found: _Found) -> None:
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
+# PostgreSQL's numeric promotion: int2 + int8 is int8, int8 * numeric is numeric, ...
+_WIDER = [pgtypes.INT2, pgtypes.INT4, pgtypes.INT8, pgtypes.NUMERIC, pgtypes.FLOAT4, pgtypes.FLOAT8]
+_INT4_MAX, _INT8_MAX = 2**31 - 1, 2**63 - 1
+
+
+def _const_oid(value: Any) -> int:
+    """The type PostgreSQL gives a literal: 1 is int4, 10000000000 int8, 2.5 numeric,
+    'x' unknown (0)."""
+    if isinstance(value, ast.Integer):
+        return pgtypes.INT4
+    if isinstance(value, ast.Float):  # an integer too large for int4, or a decimal
+        digits = value.fval.lstrip("-")
+        if digits.isdigit():
+            return (
+                pgtypes.INT4
+                if int(digits) <= _INT4_MAX
+                else (pgtypes.INT8 if int(digits) <= _INT8_MAX else pgtypes.NUMERIC)
+            )
+        return pgtypes.NUMERIC
+    if isinstance(value, ast.Boolean):
+        return pgtypes.BOOL
+    return 0
+
+
+def _expr_oid(cur: duckdb.DuckDBPyConnection, node: Any, found: _Found) -> int:
+    """The type of an expression as far as it is known (0: unknown)."""
+    if isinstance(node, ast.ParamRef):
+        i = node.number - 1
+        return found.oids[i] if 0 <= i < len(found.oids) else 0
+    if isinstance(node, ast.ColumnRef):
+        typ = found.columns.get(_column(node) or "")
+        return pgtypes.oid_for(typ) if typ else 0
+    if isinstance(node, ast.A_Const):
+        return 0 if node.isnull else _const_oid(node.val)
+    if isinstance(node, ast.TypeCast):
+        return _cast_oid(cur, node.typeName) or 0
+    if isinstance(node, ast.A_Expr) and _operator(node) in _ARITHMETIC:
+        sides = [
+            o for o in (_expr_oid(cur, node.lexpr, found), _expr_oid(cur, node.rexpr, found)) if o
+        ]
+        if node.lexpr is None or len(sides) < 2 or sides[0] == sides[1]:
+            return sides[0] if sides else 0
+        if all(o in _WIDER for o in sides):
+            return max(sides, key=_WIDER.index)
+    return 0
+
+
+def _operator(node: ast.A_Expr) -> str | None:
+    if node.kind != A_Expr_Kind.AEXPR_OP or not node.name:
+        return None
+    last = node.name[-1]
+    return last.sval if isinstance(last, ast.String) else None
+
+
+def _compare(cur: duckdb.DuckDBPyConnection, node: ast.A_Expr, found: _Found) -> None:
+    """An unknown operand of a comparison or an operator takes the other operand's
+    type, as PostgreSQL resolves ``col = $1``, ``abalance + $1``, ``$1 + 1``."""
     left, right = node.lexpr, node.rexpr
     if isinstance(right, tuple):  # IN (...), BETWEEN a AND b
+        oid = _expr_oid(cur, left, found)
         for item in right:
-            found.put_column(item, _column(left))
+            found.put(item, oid)
     else:
-        found.put_column(right, _column(left))
-        found.put_column(left, _column(right))
+        found.put(right, _expr_oid(cur, left, found))
+        found.put(left, _expr_oid(cur, right, found))
+
+
+def _operands(cur: duckdb.DuckDBPyConnection, exprs: list[ast.A_Expr], found: _Found) -> None:
+    for _ in range(len(exprs) + 1):  # a parameter typed by one expression may type another
+        before = list(found.oids)
+        for node in exprs:
+            _compare(cur, node, found)
+        if found.oids == before:
+            return
 
 
 def _assignments(targets: Any, types: dict[str, str], found: _Found) -> None:
@@ -166,12 +237,69 @@ def infer(cur: duckdb.DuckDBPyConnection, sql: str, count: int) -> list[int]:
     for node in nodes:
         if isinstance(node, ast.TypeCast):
             found.put(node.arg, _cast_oid(cur, node.typeName))
+    _operands(cur, [n for n in nodes if isinstance(n, ast.A_Expr)], found)
     for node in nodes:
-        if isinstance(node, ast.A_Expr):
-            _compare(node, found)
-        elif isinstance(node, ast.UpdateStmt):
+        if isinstance(node, ast.UpdateStmt):
             _update(cur, node, found)
     for node in nodes:
         if isinstance(node, ast.InsertStmt):
             _insert(cur, node, found)
     return found.oids
+
+
+# Statement kinds that never change a table's columns (a rollback moves the epoch itself).
+_KEEPS_COLUMNS = frozenset(
+    "SELECT INSERT UPDATE DELETE SET SHOW COPY TRANSACTION DECLARE FETCH CLOSE PREPARE "  # noqa: SIM905
+    "DEALLOCATE".split()
+)
+
+
+def may_change_columns(a: Analysis) -> bool:
+    """Could this statement change the columns a statement's parameters are typed by
+    (DDL; branch_merge, which brings a branch's tables to main; anything unusual)?"""
+    return a.kind not in _KEEPS_COLUMNS or any(f[-1].startswith("branch_") for f in a.functions)
+
+
+class Remembered:
+    """A session's parameter types per key (statement text, branch, search_path,
+    catalog epoch): inferring reads the catalog, milliseconds a statement, and clients
+    that never Describe (pgbench -M extended) ask at every Bind."""
+
+    KEPT = 256
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+        self._side: duckdb.DuckDBPyConnection | None = None
+        self._oids: dict[Hashable, list[int]] = {}
+
+    def get(
+        self,
+        key: Hashable,
+        sql: str,
+        count: int,
+        path: str | None,
+        before_query: Callable[[], None] | None = None,
+    ) -> list[int]:
+        """The types remembered for ``key``, else inferred on the session's cursor
+        (after ``before_query``) or, when ``path`` (its DuckDB search_path) is given, on
+        a cursor of its own: in a transaction block a catalog read would start the
+        transaction's snapshot before its statement waits for its locks (pg/locks.py)."""
+        oids = self._oids.get(key)
+        if oids is None:
+            if path is None:
+                if before_query is not None:
+                    before_query()
+                oids = infer(self._cur, sql, count)
+            else:
+                if self._side is None:
+                    self._side = self._cur.cursor()
+                self._side.execute(f"SET search_path = '{path.replace(chr(39), chr(39) * 2)}'")
+                oids = infer(self._side, sql, count)
+            if len(self._oids) >= self.KEPT:
+                self._oids.clear()
+            self._oids[key] = oids
+        return list(oids)
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()

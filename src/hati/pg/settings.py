@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from pglast import ast
 
+from hati.branching import layout
 from hati.errors import (
     CantChangeRuntimeParam,
     FeatureNotSupported,
@@ -28,6 +29,7 @@ from hati.errors import (
     UndefinedObject,
 )
 from hati.pg.translate import walk
+from hati.storage.duckdb_backend import qident
 
 SERVER_VERSION = "15.0 (hati 0.1.0)"
 SERVER_VERSION_NUM = "150000"
@@ -463,6 +465,21 @@ def search_path_names(path: str) -> list[str]:
         i += 1
     names.append(cur)
     return [n for n in (x.strip() for x in names) if n]
+
+
+def duckdb_search_path(path: str, existing: Callable[[], set[str]]) -> str:
+    """DuckDB's search_path for a session's ``search_path`` on main, as PostgreSQL
+    resolves names: public is DuckDB's main; hati's own schemas and schemas that do
+    not exist (``existing()``) are passed over."""
+    wanted: list[str] = []
+    for name in search_path_names(path):
+        schema = "main" if name in ("public", "main") else name
+        if name in ("$user", "pg_catalog", "information_schema") or schema in wanted:
+            continue
+        if not layout.is_internal_schema(schema):
+            wanted.append(schema)
+    have = existing() if wanted != ["main"] else {"main"}
+    return ",".join(qident(w) for w in wanted if w in have) or "main"
 
 
 def literal(value: str) -> str:

@@ -33,6 +33,7 @@ from hati.errors import (
     TooManyConnections,
     to_sql_error,
 )
+from hati.gate import Pass
 from hati.results import ALL_ROWS, CopyOut, Result
 from hati.session import Session
 from hati.wire import codec, datarows
@@ -230,10 +231,14 @@ class Connection:
         if self.session is not None:
             session = self.session
             self.session = None
+            passage = session.passage or Pass(session.state.gate)
+            passage.hold()  # not while compaction swaps the cursor
             try:
                 session.close()
             except Exception:  # closing must not raise
                 log.exception("closing session")
+            finally:
+                passage.release()
         with contextlib.suppress(Exception):
             self.sock.close()
         self.closed.set()
@@ -267,6 +272,7 @@ class Connection:
             return False
         try:
             self.session = self.host.open_session(self.conn_id, dict(params), auth_agent)
+            self.session.passage = Pass(self.session.state.gate)
         except HatiError as exc:
             self._send(codec.encode_error(to_sql_error(exc).fatal()))
             self._flush()
@@ -318,6 +324,8 @@ class Connection:
 
     # ------------------------------------------------------------------ messages
     def _handle(self, msg: m.FrontendMessage) -> None:  # noqa: C901 - one branch per message type
+        if self.session is not None and not isinstance(msg, (m.Sync, m.Flush)):
+            self._passage().hold()  # until ReadyForQuery with no transaction open (hati.gate)
         if isinstance(msg, m.Query):
             self._skip_to_sync = False
             self._simple_query(msg.sql)
@@ -336,7 +344,6 @@ class Connection:
             if isinstance(msg, m.Parse):
                 self._parse(msg)
             elif isinstance(msg, m.Bind):
-                self._type_untyped_arrays(msg)
                 self._bind(msg)
             elif isinstance(msg, m.Describe):
                 self._describe(msg)
@@ -371,15 +378,25 @@ class Connection:
         if self.session is not None:
             for k, v in self.session.reports():
                 self._send(codec.encode_parameter_status(k, v))
+            if self.session.txn == "I":  # idle: out of the gate, nothing left on the cursor
+                self._park_portals()
+                self._passage().release()
         self._send(codec.encode_ready(self._status()))
         self._flush()
+
+    def _passage(self) -> Pass:
+        assert self.session is not None and self.session.passage is not None
+        return self.session.passage
 
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
-    def _zone(self) -> str | None:
-        """The session's TimeZone (SET TimeZone), for timestamptz text."""
-        return self.session.settings.get("timezone") if self.session else None
+    def _zone(self) -> tuple[str | None, int]:
+        """The session's TimeZone (for timestamptz text) and extra_float_digits."""
+        if self.session is None:
+            return None, 1
+        digits = self.session.settings.get("extra_float_digits")
+        return self.session.settings.get("timezone"), int(digits) if digits else 1
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
@@ -471,33 +488,6 @@ class Connection:
         self.prepared[msg.name] = Prepared(msg.sql, list(msg.param_oids), nparams=nparams)
         self._send(codec.encode_parse_complete())
 
-    def _type_untyped_arrays(self, msg: m.Bind) -> None:
-        """Give untyped (oid 0) text parameters that look like arrays an inferred array type.
-
-        psycopg 3 sends a list of strings as an untyped '{a,b}' literal, which DuckDB cannot
-        cast to VARCHAR[]; with the column's array type the literal is parsed here.
-        """
-        stmt = self.prepared.get(msg.statement)
-        if stmt is None or self.session is None:
-            return
-        self._park_portals()
-        oids = stmt.param_oids
-        n = len(msg.params)
-        if not any(
-            raw is not None and raw[:1] == b"{" and (oids[i] if i < len(oids) else 0) == 0
-            for i, raw in enumerate(msg.params)
-        ):
-            return
-        try:
-            inferred = self.session.parameter_types(stmt.sql, n)
-        except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
-            return
-        stmt.param_oids = [
-            (oids[i] if i < len(oids) else 0)
-            or (inferred[i] if inferred[i] in pgtypes.ELEMENT_OF else 0)
-            for i in range(max(n, len(oids)))
-        ]
-
     def _bind(self, msg: m.Bind) -> None:
         stmt = self.prepared.get(msg.statement)
         if stmt is None:
@@ -506,16 +496,38 @@ class Connection:
         fmts = msg.param_formats
         if len(fmts) not in (0, 1, n):
             raise ProtocolViolation("bind message has a wrong number of parameter formats")
-        values = []
-        for i, raw in enumerate(msg.params):
-            fmt = fmts[i] if len(fmts) == n else (fmts[0] if fmts else 0)
-            oid = stmt.param_oids[i] if i < len(stmt.param_oids) else 0
-            values.append(pgtypes.decode_param(raw, oid, fmt))
+        formats = [fmts[i] if len(fmts) == n else (fmts[0] if fmts else 0) for i in range(n)]
+        oids = [stmt.param_oids[i] if i < len(stmt.param_oids) else 0 for i in range(n)]
+        if any(
+            not oid and not fmt and raw is not None
+            for oid, fmt, raw in zip(oids, formats, msg.params, strict=True)
+        ):
+            oids = self._untyped_params(stmt, oids)
+        values = [
+            pgtypes.decode_param(raw, oid, fmt)
+            for raw, oid, fmt in zip(msg.params, oids, formats, strict=True)
+        ]
         old = self.portals.get(msg.portal)
         if old is not None and old.result is not None:
             old.result.close()
         self.portals[msg.portal] = Portal(stmt, values, msg.result_formats, name=msg.portal)
         self._send(codec.encode_bind_complete())
+
+    def _untyped_params(self, stmt: Prepared, oids: list[int]) -> list[int]:
+        """Untyped (oid 0) text parameters take the type PostgreSQL would have inferred
+        at Parse where that type is parsed here (numbers, booleans, bytea, arrays):
+        ``abalance + $1`` gets an integer, as pgbench -M extended/prepared expect, and
+        psycopg 3's untyped '{a,b}' becomes a list. Other values stay text for DuckDB to
+        cast, as before."""
+        assert self.session is not None
+        try:
+            inferred = self.session.parameter_types(stmt.sql, len(oids), self._park_portals)
+        except Exception:  # noqa: BLE001 - the statement's own error surfaces at Execute
+            return oids
+        return [
+            oid or (t if pgtypes.parses_text(t) else 0)
+            for oid, t in zip(oids, inferred, strict=True)
+        ]
 
     def _describe(self, msg: m.Describe) -> None:
         assert self.session is not None
@@ -662,14 +674,17 @@ def _fields(
 
 
 def _encode_rows(
-    res: Result, formats: tuple[int, ...], limit: int, zone: str | None = None
+    res: Result,
+    formats: tuple[int, ...],
+    limit: int,
+    zone: tuple[str | None, int] = (None, 1),
 ) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)
     n = min(limit, CHUNK_ROWS)
     try:
-        rows = res.fetch(n) if n > 0 else []
-        data = datarows.encode_rows(res.columns, formats, rows, zone)
+        rows = res.fetch_for_wire(n) if n > 0 else []
+        data = datarows.encode_rows(res.columns, formats, rows, *zone)
     except BaseException:
         res.close()  # the rest will not be read: free the cursor for the next statement
         raise

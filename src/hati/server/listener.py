@@ -101,17 +101,27 @@ class Server:
         self.app.close()
 
     async def _gc_loop(self) -> None:
+        """Every few seconds: discard expired branches, compact the file if it is due."""
         engine = self.app.engine
-        cur = self.app.db.cursor()
         try:
             while True:
                 await asyncio.sleep(GC_EVERY_SECONDS)
-                if any(b.expires_at for b in engine.live()):
-                    await asyncio.to_thread(engine.expire, cur)
+                try:
+                    if any(b.expires_at for b in engine.live()):
+                        await asyncio.to_thread(self._expire)
+                    await asyncio.to_thread(self.app.compactor.tick, len(engine.live()))
+                except Exception:
+                    log.exception("background maintenance failed")
         except asyncio.CancelledError:
             pass
-        finally:
-            cur.close()
+
+    def _expire(self) -> None:
+        with self.app.state.gate.passed():
+            cur = self.app.db.cursor()
+            try:
+                self.app.engine.expire(cur)
+            finally:
+                cur.close()
 
     async def _accept_loop(self) -> None:
         assert self._sock is not None

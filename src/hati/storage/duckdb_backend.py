@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,35 @@ SANDBOX: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Space:
+    """``pragma_database_size()`` of the open file."""
+
+    block_size: int
+    total_blocks: int
+    free_blocks: int
+    wal_bytes: int
+
+    @property
+    def free_bytes(self) -> int:
+        return self.free_blocks * self.block_size
+
+    @property
+    def free_fraction(self) -> float:
+        return self.free_blocks / self.total_blocks if self.total_blocks else 0.0
+
+
+def _bytes(text: object) -> int:
+    """DuckDB's human size ("1.2 MiB", "0 bytes") as bytes."""
+    number, _, unit = str(text).strip().partition(" ")
+    scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    scale |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+    try:
+        return int(float(number) * scale.get(unit, 1))
+    except ValueError:
+        return 0
+
+
 class Database:
     """An open DuckDB file plus catalog helpers the branching engine needs."""
 
@@ -116,6 +146,7 @@ class Database:
         *,
         sandbox: bool = True,
         memory_limit: str | None = None,
+        scratch: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
         # Lossless Arrow output keeps what result encoding needs: TIMETZ offsets, 128-bit
@@ -123,34 +154,91 @@ class Database:
         config: dict[str, str | bool | int | float | list[str]] = dict(POSTGRES_SEMANTICS)
         config["arrow_lossless_conversion"] = True
         if sandbox:
-            config.update(SANDBOX)
+            config.update({k: v for k, v in SANDBOX.items() if k != "enable_external_access"})
         if threads:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
-        self._con = duckdb.connect(str(self.path), config=config)
+        self._config = config
+        self._sandbox = sandbox
+        # The one file besides its own the sandboxed database may write: the copy an
+        # online compaction makes (its WAL and checkpoint WAL too); see hati.compact.
+        self.scratch = Path(scratch) if scratch is not None else None
+        self._lock = threading.Lock()
+        self._handed: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+        self._connect()
+
+    def _connect(self) -> None:
+        self._con = duckdb.connect(str(self.path), config=self._config)
         # Sessions keep PostgreSQL's TimeZone themselves; the database computes in UTC.
         self._con.execute("SET TimeZone = 'UTC'")
-        if sandbox:  # from here no statement can change a setting
+        if self._sandbox:  # from here no statement can change a setting
+            if self.scratch is not None:
+                s = str(self.scratch)
+                files = ", ".join(qlit(f) for f in (s, s + ".wal", s + ".wal.checkpoint"))
+                self._con.execute(f"SET allowed_paths = [{files}]")
+            self._con.execute("SET enable_external_access = false")
             self._con.execute("SET lock_configuration = true")
         # fetchall, not fetchone: a result left open on the root connection keeps its
         # transaction alive forever, and then DuckDB can never checkpoint or free old
         # row versions (unbounded memory and WAL growth).
         self.name = self._con.execute("SELECT current_database()").fetchall()[0][0]
-        self._lock = threading.Lock()
         self._system = self._con.cursor()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """An independent connection: its own transaction and search_path."""
         with self._lock:
-            return self._con.cursor()
+            cur = self._con.cursor()
+            self._handed.add(cur)
+            return cur
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self._system.execute("CHECKPOINT")
+        self._system.close()
         self._con.close()
 
+    def close_all(self) -> int:
+        """Close the file for good, every cursor handed out included (online compaction:
+        DuckDB gives a new connection to a path the instance still open on it while any
+        of its connections lives). Returns how many cursors were still open."""
+        with self._lock:
+            left = 0
+            for cur in list(self._handed):
+                try:
+                    cur.execute("SELECT 1").fetchall()
+                except duckdb.Error:
+                    continue  # closed already
+                left += 1
+                cur.close()
+            self._handed = weakref.WeakSet()
+            self.close()
+            return left
+
+    def reconnect(self) -> None:
+        """Open ``path`` again after ``close_all`` (a new file may be there now)."""
+        with self._lock:
+            self._connect()
+
+    def space(self) -> Space:
+        """The file's blocks as DuckDB counts them (free blocks are known after a checkpoint)."""
+        with self._lock:
+            row = self._system.execute(
+                "SELECT block_size, total_blocks, free_blocks, wal_size "
+                "FROM pragma_database_size() WHERE database_name = current_database()"
+            ).fetchall()[0]
+        return Space(int(row[0]), int(row[1]), int(row[2]), _bytes(row[3]))
+
     # ---------------------------------------------------------- catalog queries
+    @staticmethod
+    def temporary_objects(cur: duckdb.DuckDBPyConnection) -> int:
+        """Temporary tables, views and sequences of this cursor (they live in it)."""
+        rows = cur.execute(
+            "SELECT (SELECT count(*) FROM duckdb_tables() WHERE temporary) "
+            "+ (SELECT count(*) FROM duckdb_views() WHERE temporary AND NOT internal) "
+            "+ (SELECT count(*) FROM duckdb_sequences() WHERE temporary)"
+        ).fetchall()
+        return int(rows[0][0])
 
     @staticmethod
     def schemas(cur: duckdb.DuckDBPyConnection) -> set[str]:

@@ -32,7 +32,8 @@ class RowEncoder:
     """Encodes Arrow batches of one result as DataRow messages.
 
     ``oids`` are the types the RowDescription announced, ``formats`` Bind's result format
-    codes, ``zone`` the session's TimeZone for timestamptz text (None: UTC).
+    codes, ``zone`` the session's TimeZone for timestamptz text (None: UTC),
+    ``float_digits`` its extra_float_digits.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class RowEncoder:
         oids: Sequence[int],
         formats: Sequence[int] = (),
         zone: str | None = None,
+        float_digits: int = 1,
     ) -> None:
         self.encoders: list[Any] = []
         self.binary: list[bool] = []
@@ -48,7 +50,7 @@ class RowEncoder:
             if fmt == 1:
                 self.encoders.append(binary_out.column(field.type, oid))
             else:
-                self.encoders.append(text_out.column(field.type, zone))
+                self.encoders.append(text_out.column(field.type, zone, float_digits))
             self.binary.append(fmt == 1)
         self._count = struct.pack("!h", len(self.encoders))
 
@@ -82,10 +84,12 @@ def encode_rows(
     formats: Sequence[int],
     rows: Rows,
     zone: str | None = None,
+    float_digits: int = 1,
 ) -> bytes:
     """DataRow messages for a chunk of rows: Arrow (from DuckDB) or Python tuples."""
     if isinstance(rows, (pa.Table, pa.RecordBatch)):
-        return RowEncoder(rows.schema, [oid for _, oid in columns], formats, zone).encode(rows)
+        oids = [oid for _, oid in columns]
+        return RowEncoder(rows.schema, oids, formats, zone, float_digits).encode(rows)
     encoders = [
         pgtypes.column_encoder(oid, fmt)
         for (_, oid), fmt in zip(columns, column_formats(formats, len(columns)), strict=True)

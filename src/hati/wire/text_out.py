@@ -7,7 +7,8 @@ pyarrow.compute and numpy; only values outside the common range (BC dates, infin
 floats whose notation differs, 128-bit integers) take a per-value Python path.
 
 Settings assumed are PostgreSQL's defaults: DateStyle ``ISO, MDY``, IntervalStyle
-``postgres``, ``extra_float_digits = 1`` (shortest exact floats), bytea_output ``hex``.
+``postgres``, bytea_output ``hex``; floats are shortest exact (``extra_float_digits``
+1, the default, or more) or ``%.{15 + n}g`` for a setting ``n <= 0``.
 Timestamps with time zone are printed in the given zone (the session's TimeZone), UTC by
 default; the zone DuckDB writes into the Arrow type is not used (it is DuckDB's setting,
 shared by every session of the database).
@@ -245,6 +246,27 @@ def _float(arr: pa.Array) -> pa.Array:
         return _render(digits, high_exp)
 
     return _replace(out, fix_mask, fix)
+
+
+def _fixed_digits(single: bool, extra: int) -> Column:
+    """Floats as PostgreSQL prints them with extra_float_digits <= 0: ``%.{n}g`` with
+    n = 6 (float4) or 15 (float8) plus the setting."""
+    digits = max(1, (6 if single else 15) + extra)
+
+    def encode(arr: pa.Array) -> pa.Array:
+        out: list[str | None] = []
+        for v in arr.to_pylist():
+            if v is None:
+                out.append(None)
+            elif v != v:
+                out.append("NaN")
+            elif v in (float("inf"), float("-inf")):
+                out.append("Infinity" if v > 0 else "-Infinity")
+            else:
+                out.append(format(float(np.float32(v)) if single else v, f".{digits}g"))
+        return _strings(out)
+
+    return encode
 
 
 def _decimal(arr: pa.Array) -> pa.Array:
@@ -604,8 +626,11 @@ def _same(arr: pa.Array) -> pa.Array:
     return arr
 
 
-def column(t: pa.DataType, zone: str | None = None) -> Column:  # noqa: C901 - one case per Arrow type
-    """The text encoder for an Arrow column type (chosen once per result column)."""
+def column(  # noqa: C901 - one case per Arrow type
+    t: pa.DataType, zone: str | None = None, float_digits: int = 1
+) -> Column:
+    """The text encoder for an Arrow column type (chosen once per result column);
+    ``float_digits``: the session's extra_float_digits."""
     if isinstance(t, pa.BaseExtensionType):
         name = getattr(t, "type_name", None) or t.extension_name
         if name in ("hugeint", "uhugeint"):
@@ -629,7 +654,7 @@ def column(t: pa.DataType, zone: str | None = None) -> Column:  # noqa: C901 - o
     if pa.types.is_integer(t):
         return _int
     if pa.types.is_floating(t):
-        return _float
+        return _float if float_digits > 0 else _fixed_digits(t == pa.float32(), float_digits)
     if pa.types.is_decimal(t):
         return _decimal
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):

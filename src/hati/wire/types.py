@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hati.errors import InvalidParameter
+from hati.errors import InvalidParameter, InvalidTextRepresentation
 
 Encoder = Callable[[Any], bytes]
 
@@ -364,7 +364,16 @@ def column_encoder(oid: int, fmt: int) -> Encoder:
 
 
 def _parse_bool(s: str) -> bool:
-    return s.strip().lower() in ("t", "true", "1", "yes", "on", "y")
+    """PostgreSQL's boolean input: true/yes/on/1 and false/no/off/0, any unique prefix."""
+    v = s.strip().lower()
+    if v in ("1", "0"):
+        return v == "1"
+    for word, value in (("true", True), ("yes", True), ("false", False), ("no", False)):
+        if v and word.startswith(v):
+            return value
+    if v in ("on", "off", "of"):
+        return v == "on"
+    raise ValueError(f"invalid boolean {s!r}")
 
 
 _TEXT_PARAM: dict[int, Callable[[str], Any]] = {
@@ -430,12 +439,35 @@ def decode_param(raw: bytes | None, oid: int, fmt: int) -> Any:
                 return _decode_bin_array(raw)
             return raw.decode()
         text = raw.decode()
+    except (ValueError, struct.error, decimal.InvalidOperation) as exc:  # UnicodeDecodeError too
+        raise InvalidParameter(f"invalid value for parameter of type {type_name(oid)}") from exc
+    try:
         if oid in ELEMENT_OF:
             return parse_text_array(text, ELEMENT_OF[oid])
         parse = _TEXT_PARAM.get(oid)
         return parse(text) if parse else text
-    except (ValueError, struct.error, UnicodeDecodeError, decimal.InvalidOperation) as exc:
-        raise InvalidParameter(f"invalid value for parameter of type {type_name(oid)}") from exc
+    except (ValueError, decimal.InvalidOperation) as exc:
+        raise InvalidTextRepresentation(
+            f'invalid input syntax for type {_SQL_NAMES.get(oid, type_name(oid))}: "{text}"'
+        ) from exc
+
+
+def parses_text(oid: int) -> bool:
+    """A text parameter of this type is turned into a Python value here (not left a
+    string for DuckDB to cast): numbers, booleans, bytea, arrays."""
+    return oid in _TEXT_PARAM or oid in ELEMENT_OF
+
+
+# The names PostgreSQL's input errors use.
+_SQL_NAMES = {
+    BOOL: "boolean",
+    INT2: "smallint",
+    INT4: "integer",
+    INT8: "bigint",
+    FLOAT4: "real",
+    FLOAT8: "double precision",
+    NUMERIC: "numeric",
+}
 
 
 def parse_text_array(text: str, elem_oid: int) -> list[Any]:

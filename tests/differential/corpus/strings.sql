@@ -59,3 +59,14 @@ SELECT 'abc' NOT SIMILAR TO 'a%', 'a.c' SIMILAR TO 'a.c', 'abc' SIMILAR TO 'a.c'
 SELECT quote_literal('it''s'), quote_ident('Abc'), quote_ident('abc'), initcap('a bc');
 SELECT regexp_count('aaa', 'a'), regexp_like('Abc', 'b'), format('%s|%s', NULL, 3);
 SELECT 'abcdef'::char(2) || 'x', CAST('xyz' AS varchar(1));
+SELECT regexp_instr('abcabcabc', 'a.c', 1, 2), regexp_substr('abcabcabc', 'a(.)c', 1, 2, '', 1), regexp_count('abcABC', 'b', 1, 'i');
+SELECT regexp_replace('A PostgreSQL function', 'a|e|i|o|u', 'X', 1, 2), regexp_replace('aaa', 'a', 'b', 2);
+SELECT regexp_match('foobarbequebaz', '(bar)(beque)'), regexp_match('abc', 'z');
+SELECT regexp_matches('foobarbequebazilbarfbonk', '(b[^b]+)(b[^b]+)', 'g');
+SELECT split_part('joeuser@mydatabase', '', 1), split_part('a,b', '', 2), substr('1234567', -1, 5), substr('abc', 0);
+SELECT sha256('abc'), sha224(''), encode('\x00ff41'::bytea, 'escape'), decode('a\000b', 'escape');
+SELECT E'\\xDeAdBeEf'::bytea, 'ab\\cd'::bytea, CAST('ab' AS char(4)) || '|';
+SELECT '\xabc'::bytea;
+SELECT to_char(-12.5, '999.9'), to_char(1485, 'FM9,999'), to_char(485, 'S999'), to_char(-485, '999PR'), to_char(0.1, 'FM9.99');
+SELECT to_char(TIMESTAMP '2024-03-05 14:07:09.5', 'DDth Mon YYYY HH12:MI:SS.MS AM "Q"Q IW Dy');
+SELECT to_char(1.5::float8, '9.99'), to_char(42, 'RN');

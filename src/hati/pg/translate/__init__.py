@@ -35,6 +35,8 @@ class Translation:
     # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
     # its place, all or none.
     steps: list[object] = field(default_factory=list)
+    # The translation reads the session's settings (current_setting()) when it runs.
+    reads_settings: bool = False
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -66,6 +68,8 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
     from hati.pg.translate import (
+        assign,
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -74,17 +78,22 @@ def _rules() -> tuple[Rule, ...]:
         like,
         naming,
         schema,
+        strings,
         types,
     )
 
     return (
+        plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(naming.insert_alias),
         plain(schema.default_schema),
         schema.constants,
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        builtins.builtins,
+        strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
         plain(types.type_names),
@@ -97,6 +106,7 @@ def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
     from hati.pg.translate import (
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -104,10 +114,22 @@ def setup_sql() -> list[str]:
         jsonops,
         naming,
         schema,
+        strings,
         types,
     )
 
-    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, types)
+    modules = (
+        builtins,
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        jsonops,
+        naming,
+        schema,
+        strings,
+        types,
+    )
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 

@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import emulate, foreignkeys, rebuild
+from hati.pg import coltypes, emulate, foreignkeys, rebuild
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -74,8 +74,11 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
         _truncate(stmt, ctx)
     elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
         cmds = stmt.cmds or ()
-        if len(cmds) > 1 or any(c.subtype not in _NATIVE_ALTER for c in cmds):
+        typed = tuple(d for c in cmds for d in [_declared(c)] if d is not None)
+        if len(cmds) > 1 or typed or any(c.subtype not in _NATIVE_ALTER for c in cmds):
             ctx.steps = [_alter_step(stmt, c) for c in cmds]
+        if typed:
+            ctx.steps.append(coltypes.Record(stmt.relation, typed))
     elif isinstance(stmt, ast.AlterSeqStmt):
         _alter_sequence(stmt, ctx)
     elif isinstance(stmt, ast.RenameStmt) and stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
@@ -155,8 +158,21 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
             named.append((rebuild.duck_name(stmt, c, col.colname if col else None), c.conname))
     steps: list[object] = [emulate.RecordNames(stmt.relation, tuple(named))] if named else []
     steps += kept_by_hati
+    types = coltypes.of_create(stmt)
+    if types is not None:
+        steps.append(types)
     if steps:
         ctx.steps = [stmt, *steps]
+
+
+def _declared(cmd: ast.AlterTableCmd) -> tuple[str, str, str, int | None] | None:
+    """The character type an ADD COLUMN / ALTER COLUMN ... TYPE declares."""
+    c = cmd.def_
+    if cmd.subtype == AlterTableType.AT_AddColumn and isinstance(c, ast.ColumnDef):
+        return coltypes.declared(c)
+    if cmd.subtype == AlterTableType.AT_AlterColumnType and isinstance(c, ast.ColumnDef):
+        return coltypes.declared(ast.ColumnDef(colname=cmd.name, typeName=c.typeName))
+    return None
 
 
 def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:

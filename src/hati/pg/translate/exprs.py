@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, BoolExprType
+from pglast.enums import A_Expr_Kind, BoolExprType, SQLValueFunctionOp
 
-from hati.errors import InvalidTextRepresentation
+from hati.errors import FeatureNotSupported, HatiError, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
+from hati.pg import datetime_in
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, replace_child, walk
 
@@ -49,6 +50,32 @@ CREATE OR REPLACE MACRO {S}.pg_initcap(s) AS
 CREATE OR REPLACE MACRO {S}.pg_array_to_string(a, sep, n) AS
     array_to_string(list_transform(a, lambda x: coalesce(x::VARCHAR, n)), sep);
 CREATE OR REPLACE MACRO {S}.pg_div(a, b) AS trunc(a / b);
+CREATE OR REPLACE MACRO {S}.pg_datestyle_order(unused) AS
+    CASE WHEN getvariable('hati_gucs')['datestyle'] LIKE '%DMY%' THEN 'DMY'
+         WHEN getvariable('hati_gucs')['datestyle'] LIKE '%YMD%' THEN 'YMD' ELSE 'MDY' END;
+CREATE OR REPLACE MACRO {S}.pg_scale(x) AS
+    CASE WHEN typeof(x) LIKE 'DECIMAL(%' THEN regexp_extract(typeof(x), ',([0-9]+)[)]', 1)::INTEGER
+         WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('scale() takes numeric, not a float')
+         ELSE 0 END;
+CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
+    CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
+    ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
+CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
+    CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+         WHEN lo = hi THEN error('lower bound cannot equal upper bound')
+         WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
+              ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
+              END
+         ELSE CASE WHEN op > lo THEN 0 WHEN op <= hi THEN cnt + 1
+              ELSE least(floor(cnt * ((lo - op)::DOUBLE / (lo - hi)::DOUBLE))::BIGINT, cnt - 1) + 1
+              END
+    END;
+CREATE OR REPLACE MACRO {S}.pg_year(y) AS
+    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
+    ELSE y END;
+CREATE OR REPLACE MACRO {S}.pg_make_date(y, m, d) AS make_date({S}.pg_year(y), m, d);
+CREATE OR REPLACE MACRO {S}.pg_make_timestamp(y, mo, d, h, mi, s) AS
+    make_timestamp({S}.pg_year(y), mo, d, h, mi, s);
 CREATE OR REPLACE MACRO {S}.pg_regexp_count(s, p) AS length(regexp_extract_all(s, p));
 CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS
     CASE lower(typeof(x))
@@ -224,6 +251,71 @@ def _array(text: str, node: ast.TypeCast) -> ast.Node | None:
     return ast.TypeCast(arg=ast.A_ArrayExpr(elements=elems or None), typeName=node.typeName)
 
 
+def _datetime_value(f: datetime_in.Fields, kind: str) -> ast.Node:
+    """A DuckDB expression for parsed date or timestamp fields."""
+    if f.special is not None:
+        if f.special in ("infinity", "-infinity"):
+            return _cast(_const(f.special), kind)
+        if f.special == "epoch":
+            return _cast(_const("1970-01-01"), kind)
+        if f.special == "now" and kind == "timestamp":
+            return _cast(ast.SQLValueFunction(op=SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP), kind)
+        today: ast.Node = _cast(
+            ast.SQLValueFunction(op=SQLValueFunctionOp.SVFOP_CURRENT_DATE), "date"
+        )
+        shift = {"tomorrow": 1, "yesterday": -1}.get(f.special, 0)
+        if shift:
+            today = ast.A_Expr(
+                kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="+"),), lexpr=today,
+                rexpr=_const(shift),
+            )  # fmt: skip
+        return _cast(today, kind)
+    if kind == "date":
+        if f.year > 0:
+            return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d}"), "date")
+        return _call("make_date", _const(f.year), _const(f.month), _const(f.day), hidden=False)
+    clock = f"{f.hour:02d}:{f.minute:02d}:{f.second:02d}.{f.micro:06d}"
+    if f.year > 0:
+        return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d} {clock}"), "timestamp")
+    seconds = ast.A_Const(val=ast.Float(fval=f"{f.second}.{f.micro:06d}"))
+    parts = (f.year, f.month, f.day, f.hour, f.minute)
+    return _call("make_timestamp", *(_const(p) for p in parts), seconds, hidden=False)
+
+
+def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+    """``date '...'`` / ``timestamp '...'`` read by PostgreSQL's rules; where the reading
+    depends on DateStyle's field order, the session's order chooses when it runs."""
+    kind = "date" if node.typeName.names[-1].sval == "date" else "timestamp"
+    readings: dict[str, datetime_in.Fields | HatiError] = {}
+    for order in datetime_in.ORDERS:
+        try:
+            readings[order] = datetime_in.parse(text, order, kind)
+        except datetime_in.Unknown:
+            return None
+        except HatiError as exc:
+            readings[order] = exc
+    first = readings["MDY"]
+    if all(repr(r) == repr(first) for r in readings.values()):
+        if isinstance(first, HatiError):
+            raise first
+        return _datetime_value(first, kind)
+
+    def branch(r: datetime_in.Fields | HatiError) -> ast.Node:
+        if isinstance(r, HatiError):
+            return _cast(_call("error", _const(str(r)), hidden=False), kind)
+        return _datetime_value(r, kind)
+
+    ctx.reads_settings = True
+    chosen = _call("pg_datestyle_order", _const(0))
+    return ast.CaseExpr(
+        arg=chosen,
+        args=tuple(
+            ast.CaseWhen(expr=_const(o), result=branch(readings[o])) for o in ("DMY", "YMD")
+        ),
+        defresult=branch(first),
+    )
+
+
 _LITERAL_TYPES: dict[str, Callable[[str, ast.TypeCast], ast.Node | None]] = {
     "bool": _boolean,
     "int2": _integer,
@@ -252,6 +344,10 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
         text = _string_literal(node.arg, ctx)
         if text is not None:
             return _LITERAL_TYPES[name](text, node)
+    if name in ("date", "timestamp") and not tn.arrayBounds:
+        text = _string_literal(node.arg, ctx)
+        if text is not None:
+            return _datetime(text, node, ctx)
     return None
 
 
@@ -262,11 +358,32 @@ _EXTRACT_SCALED = {
 }
 
 
+_TIME_FIELDS = frozenset(
+    {"microseconds", "milliseconds", "second", "minute", "hour", "timezone", "timezone_hour",
+     "timezone_minute"}
+)  # fmt: skip
+
+
+def _is_date(node: ast.Node) -> bool:
+    """Whether ``node`` is spelled as a date (``DATE '...'``, ``x::date``)."""
+    return (
+        isinstance(node, ast.TypeCast)
+        and node.typeName is not None
+        and node.typeName.names[-1].sval == "date"
+        and not node.typeName.arrayBounds
+    )
+
+
 def _extract(node: ast.FuncCall) -> ast.Node | None:
     args = node.args or ()
     if len(args) != 2 or not isinstance(args[0], ast.A_Const):
         return None
     field = getattr(args[0].val, "sval", None)
+    if _is_date(args[1]):
+        if field in _TIME_FIELDS:
+            raise FeatureNotSupported(f'unit "{field}" not supported for type date')
+        if field == "epoch":
+            return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 0)
     if field == "epoch":
         return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 6)
     if field in _EXTRACT_SCALED:
@@ -304,6 +421,11 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "array_to_string": ((3,), "pg_array_to_string"),
     "pg_typeof": ((1,), "pg_type_name"),
     "div": ((2,), "pg_div"),
+    "make_date": ((3,), "pg_make_date"),
+    "scale": ((1,), "pg_scale"),
+    "min_scale": ((1,), "pg_min_scale"),
+    "width_bucket": ((4,), "pg_width_bucket"),
+    "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
 }
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}

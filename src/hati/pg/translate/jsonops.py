@@ -139,6 +139,12 @@ def _jsonb_spelled(node: ast.Node | None) -> bool:
     return False
 
 
+def _first(node: ast.Node) -> ast.Node:
+    """``node[1]``: the value of a function answering a list of none or one."""
+    index = ast.A_Indices(uidx=ast.A_Const(val=ast.Integer(ival=1)))
+    return ast.A_Indirection(arg=node, indirection=(index,))
+
+
 def _normalized(node: ast.Node) -> ast.Node:
     return _cast(_call("hati_jsonb_out", False, _as_text(node)), "json")
 
@@ -212,7 +218,7 @@ def _operator(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
         if jsonb and op in ("->>", "#>>"):
             element = "pg_json_get" if op == "->>" else "pg_json_path"
             got = _call(element, True, node.lexpr, right)
-            return _call("hati_jsonb_text", False, _as_text(got))
+            return _first(_call("hati_jsonb_text", False, _as_text(got)))
         got = _call(name, hidden, node.lexpr, right)
         return _normalized(got) if jsonb else got
     if array:
@@ -376,7 +382,7 @@ def _extract_path(fname: str, args: tuple[ast.Node, ...]) -> ast.Node | None:
     if fname.endswith("_text"):
         if fname.startswith("jsonb"):
             got = _call("pg_json_path", True, args[0], typed)
-            return _call("hati_jsonb_text", False, _as_text(got))
+            return _first(_call("hati_jsonb_text", False, _as_text(got)))
         return _call("pg_json_path_text", True, args[0], typed)
     got = _call("pg_json_path", True, args[0], typed)
     return _normalized(got) if fname.startswith("jsonb") else got

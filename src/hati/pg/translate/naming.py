@@ -6,6 +6,7 @@ from __future__ import annotations
 from pglast import ast
 from pglast.enums import SetOperation
 
+from hati.errors import UndefinedTable
 from hati.pg.analyze import returning_list
 from hati.pg.colnames import column_name, is_star
 from hati.pg.translate import walk
@@ -100,3 +101,22 @@ def srfs_in_select_list(stmt: ast.Node) -> ast.Node:
 
 
 # PostgreSQL function -> DuckDB function of the same meaning and arguments.
+
+
+def insert_alias(stmt: ast.Node) -> ast.Node:
+    """``INSERT INTO t AS x ... RETURNING x.a``: DuckDB knows no alias in RETURNING (it
+    does in ON CONFLICT's SET); the alias's columns are the target's own."""
+    if not isinstance(stmt, ast.InsertStmt) or stmt.relation is None or not stmt.relation.alias:
+        return stmt
+    alias, table = stmt.relation.alias.aliasname, stmt.relation.relname
+    for n in (x for part in returning_list(stmt) or () for x in walk(part)):
+        fields = getattr(n, "fields", None) if isinstance(n, ast.ColumnRef) else None
+        first = getattr(fields[0], "sval", None) if fields and len(fields) == 2 else None
+        if first == table and table != alias:
+            raise UndefinedTable(
+                f'invalid reference to FROM-clause entry for table "{table}"',
+                hint=f'Perhaps you meant to reference the table alias "{alias}".',
+            )
+        if first == alias:
+            n.fields = (ast.String(sval=table), fields[1])
+    return stmt

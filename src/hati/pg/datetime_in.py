@@ -1,0 +1,333 @@
+"""PostgreSQL's input rules for date and timestamp literals (``date 'January 8, 1999'``).
+
+DuckDB reads ISO dates only, and reads ``'99-01-08'`` as the year 99. PostgreSQL's
+``ParseDateTime`` / ``DecodeDateTime`` take month names, BC, two-digit years, ``1/8/1999``
+(fields ordered by DateStyle: MDY, DMY or YMD), ``19990108``, ``1999.008`` (day of
+year) and the special words. :func:`parse` follows them (the parts hati needs: dates,
+times of day, zones named or numbered, which a timestamp without time zone ignores) and
+answers the fields, or raises PostgreSQL's error. Anything it does not know (Julian
+days, ISO week dates, zone names with slashes) it leaves to DuckDB (:class:`Unknown`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from hati.errors import DataException
+
+ORDERS = ("MDY", "DMY", "YMD")
+
+MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+DAYS = {
+    "sun", "sunday", "mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday",
+    "thu", "thur", "thurs", "thursday", "fri", "friday", "sat", "saturday",
+}  # fmt: skip
+SPECIAL = {"epoch", "infinity", "-infinity", "now", "today", "tomorrow", "yesterday"}
+# zone abbreviations PostgreSQL knows by default (a timestamp without time zone ignores them)
+ZONES = {
+    "z", "zulu", "utc", "gmt", "ut", "pst", "pdt", "mst", "mdt", "cst", "cdt", "est",
+    "edt", "ast", "adt", "hst", "akst", "akdt", "cet", "cest", "eet", "eest", "wet",
+    "west", "bst", "msk", "jst", "kst", "ist", "nzst", "nzdt", "aest", "aedt",
+}  # fmt: skip
+
+
+class DateTimeFieldOverflow(DataException, code="22008"):
+    pass
+
+
+class InvalidDatetimeFormat(DataException, code="22007"):
+    pass
+
+
+class Unknown(Exception):
+    """Input these rules do not cover: DuckDB reads it as it does."""
+
+
+@dataclass
+class Fields:
+    """What a literal says: a date (year astronomical: 0 is 1 BC), a time, or a word."""
+
+    year: int = 0
+    month: int = 0
+    day: int = 0
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+    micro: int = 0
+    special: str | None = None
+
+
+_TIME = re.compile(r"(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d*))?)?$")
+_NUMERIC_ZONE = re.compile(r"[+-]\d{1,2}(?::?\d{2})?$")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:  # noqa: C901 - ParseDateTime's cases
+    """(kind, text) fields as ParseDateTime cuts them: number, date, time, string, tz."""
+    out: list[tuple[str, str]] = []
+    s = text.lower()
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c.isspace() or c == ",":
+            i += 1
+            continue
+        start = i
+        if c.isdigit():
+            while i < n and s[i].isdigit():
+                i += 1
+            if i < n and s[i] == ":":
+                while i < n and (s[i].isdigit() or s[i] in ":."):
+                    i += 1
+                out.append(("time", s[start:i]))
+                continue
+            if i < n and s[i] in "-/.":
+                delim = s[i]
+                i += 1
+                if i < n and s[i].isdigit():
+                    kind = "number" if delim == "." else "date"
+                    while i < n and s[i].isdigit():
+                        i += 1
+                    if i < n and s[i] == delim:
+                        kind = "date"
+                        while i < n and (s[i].isdigit() or s[i] == delim):
+                            i += 1
+                else:
+                    kind = "date"
+                    while i < n and (s[i].isalnum() or s[i] == delim):
+                        i += 1
+                out.append((kind, s[start:i]))
+                continue
+            out.append(("number", s[start:i]))
+            continue
+        if c.isalpha():
+            while i < n and s[i].isalpha():
+                i += 1
+            word = s[start:i]
+            if i < n and s[i] in "-/.":
+                while i < n and (s[i].isalnum() or s[i] in "-/."):
+                    i += 1
+                out.append(("date", s[start:i]))
+            else:
+                out.append(("string", word))
+            continue
+        if c in "+-":
+            i += 1
+            while i < n and (s[i].isalnum() or s[i] in ":."):
+                i += 1
+            out.append(("tz", s[start:i]))
+            continue
+        if c == ".":
+            raise Unknown(text)
+        i += 1  # other punctuation separates fields
+    return out
+
+
+@dataclass
+class _State:
+    order: str
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    doy: int | None = None
+    two_digit_year: bool = False
+    text_month: bool = False
+    bc: bool = False
+
+
+def _number(st: _State, digits: str, text: str) -> None:  # noqa: C901 - DecodeNumber's cases
+    """DecodeNumber: one numeric field of a date, placed by what is already known."""
+    flen, val = len(digits), int(digits)
+    have = (st.year is not None, st.month is not None, st.day is not None)
+    if flen == 3 and have == (True, False, False) and 1 <= val <= 366:
+        st.doy = val
+        st.month = st.day = 0
+        return
+    ymd = st.order == "YMD"
+    if have == (False, False, False):
+        if flen >= 3 or ymd:
+            _year(st, val, flen)
+        elif st.order == "DMY":
+            st.day = val
+        else:
+            st.month = val
+    elif have == (True, False, False):
+        st.month = val
+    elif have == (False, True, False):
+        if st.text_month and (flen >= 3 or ymd):
+            _year(st, val, flen)
+        else:
+            st.day = val
+    elif have == (True, True, False):
+        if st.text_month and flen >= 3 and st.two_digit_year:
+            assert st.year is not None
+            st.day, st.year, st.two_digit_year = st.year, val, False
+        else:
+            st.day = val
+    elif have == (False, False, True):
+        st.month = val
+    elif have in ((False, True, True),):
+        _year(st, val, flen)
+    elif have == (True, False, True):
+        st.month = val
+    else:
+        raise InvalidDatetimeFormat(f'invalid input syntax for type date: "{text}"')
+
+
+def _year(st: _State, val: int, flen: int) -> None:
+    st.year = val
+    st.two_digit_year = flen <= 2
+
+
+def _concatenated(st: _State, digits: str, text: str) -> None:
+    """DecodeNumberField: YYYYMMDD or YYMMDD."""
+    if len(digits) == 8:
+        st.year, st.month, st.day = int(digits[:4]), int(digits[4:6]), int(digits[6:])
+    elif len(digits) == 6:
+        st.year, st.month, st.day = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+        st.two_digit_year = True
+    else:
+        raise Unknown(text)
+
+
+def _date_field(st: _State, field: str, text: str) -> None:
+    """DecodeDate: '1999-01-08', '99-jan-08', '1/8/1999', '1999.008'."""
+    if not field[-1].isalnum():
+        raise InvalidDatetimeFormat(f'invalid input syntax for type date: "{text}"')
+    parts = [p for p in re.split(r"[^a-z0-9]+", field) if p]
+    numbers = []
+    for p in parts:
+        if p[0].isalpha():
+            if p not in MONTHS or st.month is not None:
+                raise InvalidDatetimeFormat(f'invalid input syntax for type date: "{text}"')
+            st.month = MONTHS[p]
+            st.text_month = True
+        elif p.isdigit():
+            numbers.append(p)
+        else:
+            raise InvalidDatetimeFormat(f'invalid input syntax for type date: "{text}"')
+    for p in numbers:
+        _number(st, p, text)
+
+
+def _time(f: Fields, field: str, text: str) -> None:
+    m = _TIME.match(field)
+    if m is None:
+        raise InvalidDatetimeFormat(f'invalid input syntax for type timestamp: "{text}"')
+    f.hour, f.minute = int(m.group(1)), int(m.group(2))
+    f.second = int(m.group(3) or 0)
+    frac = m.group(4) or ""
+    f.micro = round(int((frac + "000000")[:7]) / 10) if frac else 0
+    if f.micro == 1_000_000:
+        f.second, f.micro = f.second + 1, 0
+    if f.hour > 24 or f.minute > 59 or f.second > 60:
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+
+
+def parse(text: str, order: str, type_name: str = "date") -> Fields:  # noqa: C901 - one branch per field kind
+    """The fields of a date or timestamp literal, read with the DateStyle field order."""
+    st = _State(order)
+    f = Fields()
+    tokens = _tokens(text)
+    if not tokens:
+        raise InvalidDatetimeFormat(f'invalid input syntax for type {type_name}: "{text}"')
+    words = [t for k, t in tokens if k in ("string", "tz")]
+    if len(tokens) == 1 and words and words[0] in SPECIAL:
+        f.special = words[0]
+        return f
+    for kind, tok in tokens:
+        if kind == "date":
+            if st.year is not None or (st.month is not None and not st.text_month):
+                raise InvalidDatetimeFormat(f'invalid input syntax for type {type_name}: "{text}"')
+            _date_field(st, tok, text)
+        elif kind == "time":
+            _time(f, tok, text)
+        elif kind == "number":
+            if "." in tok:
+                if st.year is None and st.month is None and st.day is None:
+                    _date_field(st, tok, text)
+                    continue
+                raise Unknown(text)
+            done = None not in (st.year, st.month, st.day)
+            if len(tok) >= 6 and st.year is None and st.month is None and st.day is None:
+                _concatenated(st, tok, text)
+            elif done:
+                raise Unknown(text)  # a run-together time (hhmmss)
+            else:
+                _number(st, tok, text)
+        elif kind == "string":
+            if tok in MONTHS:
+                if st.month is not None:
+                    # a numeric "month" before a month's name was the day (99 08 Jan)
+                    if st.text_month or st.day is not None or not 1 <= st.month <= 31:
+                        raise InvalidDatetimeFormat(
+                            f'invalid input syntax for type {type_name}: "{text}"'
+                        )
+                    st.day = st.month
+                st.month, st.text_month = MONTHS[tok], True
+            elif tok == "bc":
+                st.bc = True
+            elif tok == "ad" or tok in DAYS or tok in ZONES:
+                continue
+            elif tok in ("am", "pm"):
+                if f.hour > 12:
+                    raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+                if tok == "pm" and f.hour < 12:
+                    f.hour += 12
+                elif tok == "am" and f.hour == 12:
+                    f.hour = 0
+            else:
+                raise Unknown(text)
+        elif kind == "tz" and not _NUMERIC_ZONE.match(tok):
+            raise Unknown(text)
+    if st.year is None or st.month is None or st.day is None:
+        raise InvalidDatetimeFormat(f'invalid input syntax for type {type_name}: "{text}"')
+    year = st.year
+    if st.bc:
+        if year <= 0:
+            raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+        year = 1 - year
+    elif st.two_digit_year:
+        year += 2000 if year < 70 else 1900 if year < 100 else 0
+    elif year == 0:
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+    if st.doy is not None:
+        # the proleptic Gregorian calendar repeats every 400 years
+        start = dt.date(year % 400 + 2000, 1, 1)
+        if st.doy > (366 if calendar.isleap(start.year) else 365):
+            raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+        got = start + dt.timedelta(days=st.doy - 1)
+        st.month, st.day = got.month, got.day
+    if not 1 <= st.month <= 12:
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+    days_in = calendar.monthrange(year % 400 + 2000, st.month)[1]
+    if not 1 <= st.day <= days_in:
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+    f.year, f.month, f.day = year, st.month, st.day
+    last = (5874897, 12, 31) if type_name == "date" else (294276, 12, 31)
+    if (year, st.month, st.day) < (-4713, 11, 24) or (year, st.month, st.day) > last:
+        raise DateTimeFieldOverflow(f'{type_name} out of range: "{text}"')
+    if f.hour == 24 and (f.minute or f.second or f.micro):
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+    return f
