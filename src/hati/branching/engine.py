@@ -192,7 +192,6 @@ class BranchEngine:
                 self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
-                self.space.foreign_keys = None  # main's DDL before the fork went unseen
                 return b
         finally:
             self._gate.release_exclusive()
@@ -345,10 +344,10 @@ class EngineSession:
     ) -> None:
         """Before a write on main: keep what live branches still read (the statement's
         analysis and plain write are asked for only when main has live children)."""
+        a = analysis()
+        if a.kind not in ("INSERT", "UPDATE", "DELETE"):
+            self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
         if self._engine.catalog.children(MAIN_ID):
-            a = analysis()
-            if a.kind not in ("INSERT", "UPDATE", "DELETE"):
-                self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
             self._router.before_main_write(a, write())
 
     def prepare(
