@@ -67,3 +67,5 @@ SELECT EXTRACT(EPOCH FROM DATE '2020-08-11'), EXTRACT(YEAR FROM DATE '2020-08-11
 SELECT EXTRACT(HOUR FROM DATE '2020-08-11');
 SELECT make_date(-44, 3, 15), make_timestamp(-44, 3, 15, 12, 30, 15), make_date(2024, 2, 29);
 SELECT make_date(0, 3, 15);
+SELECT date_trunc('century', TIMESTAMP '1970-03-20 04:30:00'), date_trunc('MILLENNIUM', TIMESTAMP '2004-08-10 00:00:00'), date_trunc('decade', TIMESTAMP '1993-12-25 01:00:00');
+SELECT date_trunc('century', DATE '2004-08-10'), date_trunc('day', DATE '2004-08-10');

@@ -95,6 +95,7 @@ CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
     CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('division by zero') ELSE a % b END;
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
     CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
+CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
     ELSE y END;
@@ -431,6 +432,14 @@ def _extract(node: ast.FuncCall) -> ast.Node | None:
     return None
 
 
+def _date_trunc(node: ast.FuncCall) -> ast.Node | None:
+    """A date's truncation is a timestamp with time zone (centuries: builtins.py)."""
+    args = node.args or ()
+    if len(args) != 2 or not _is_date(args[1]):
+        return None
+    return _cast(_call("pg_date_trunc", *args), "timestamptz")
+
+
 def _format(node: ast.FuncCall) -> ast.Node | None:
     """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty)."""
     args = node.args or ()
@@ -472,6 +481,7 @@ _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 
 _SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
     "extract": _extract,
+    "date_trunc": _date_trunc,
     "format": _format,
 }
 
