@@ -329,6 +329,12 @@ def _fetch_table(res: Results, labels: dict[str, str]) -> str:
     )
 
 
+def _disk_online_table(res: Results, labels: dict[str, str]) -> str:
+    from benchmarks.workloads import disk_online
+
+    return _table(disk_online.HEADER, disk_online.table_rows(res.find("disk_online"), labels))
+
+
 def _disk_table(res: Results, labels: dict[str, str]) -> str:
     rows = []
     mib = 2**20
@@ -532,6 +538,7 @@ def markdown(
         ("Writes on main with live branches", _main_live_table(res, labels), None),
         ("Merge time vs diff size (p50)", _series_table(res, "merge", labels), "merge.png"),
         ("Disk bytes after discard", _disk_table(res, labels), None),
+        ("Disk given back while serving", _disk_online_table(res, labels), None),
         (
             "Concurrent agents: create → insert → merge cycles",
             _concurrency_table(res, labels),

@@ -276,6 +276,15 @@ class HatiServed(ConnSystem):
         self.close_main()
         return measure_stopped(self.server)
 
+    def checkpoint(self) -> None:
+        self.main().execute("CHECKPOINT")
+
+    def live_disk(self) -> dict[str, int]:
+        """The data file and its WAL, the server running (online compaction at work)."""
+        assert self.server is not None
+        db = self.server.db_file
+        return {"file_bytes": file_bytes(db) + file_bytes(db.with_name(db.name + ".wal"))}
+
     def compact(self) -> dict[str, Any]:
         """Stop the server, run ``hati compact`` on its data dir, measure, start again.
 

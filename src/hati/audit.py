@@ -64,6 +64,7 @@ class AuditLog:
         self._cur: duckdb.DuckDBPyConnection = db.cursor()
         self._pending: deque[AuditRecord] = deque()
         self._flush_lock = threading.Lock()
+        self._suspended = self._detached = False  # see suspended()
         self.max_rows = max(1, int(max_rows))
         try:
             store.create_audit_view(self._cur, VIEW)
@@ -85,6 +86,8 @@ class AuditLog:
 
     def flush(self) -> None:
         with self._flush_lock:
+            if self._suspended:
+                return
             batch: list[AuditRecord] = []
             while self._pending:
                 batch.append(self._pending.popleft())
@@ -102,20 +105,25 @@ class AuditLog:
 
     @contextlib.contextmanager
     def suspended(self, db: Database) -> Iterator[None]:
-        """No audit write inside the block (online compaction copies the database);
-        records wait in memory. The writer continues on a new cursor of ``db``."""
+        """No audit write inside the block (online compaction copies the database):
+        records wait in memory, and reads of hati_audit meanwhile do not see the
+        newest. If ``detach`` closed the cursor, the writer continues on a new one."""
         self.flush()
         with self._flush_lock:
-            try:
-                yield
-            finally:
-                old, self._cur = self._cur, db.cursor()
-                with contextlib.suppress(duckdb.Error):
-                    old.close()
+            self._suspended = True
+        try:
+            yield
+        finally:
+            with self._flush_lock:
+                self._suspended = False
+                if self._detached:
+                    self._cur, self._detached = db.cursor(), False
 
     def detach(self) -> None:
         """Inside ``suspended``: close the cursor (the database is about to close)."""
-        self._cur.close()
+        with self._flush_lock:
+            self._cur.close()
+            self._detached = True
 
     def _trim(self) -> None:
         """Delete the oldest records, keeping the newest 90 % of ``max_rows``."""

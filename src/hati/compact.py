@@ -4,8 +4,9 @@ Why this exists: discarding a branch drops its tables, and DuckDB marks their bl
 free and reuses them for later writes, but it never shrinks the file, not after
 ``CHECKPOINT``, ``VACUUM`` or a reopen. The only way to hand the bytes back to the file
 system is to copy the live catalog into a new file (``COPY FROM DATABASE``) and put
-that file in place of the old one. That needs the file to itself, so the server must
-be stopped.
+that file in place of the old one (hati.storage.rewrite). This is the offline form,
+for a stopped data directory: a running server does the same online, with clients
+connected (hati.compactor), and ``hati compact`` asks it to when it runs.
 
 Steps, each safe to interrupt:
 

@@ -49,8 +49,8 @@ from hati.gate import Pass, StatementGate
 from hati.storage.duckdb_backend import Database, Space
 from hati.storage.rewrite import (
     CompactError,
+    Copy,
     check_alone,
-    copy_into,
     file_bytes,
     put_in_place,
     remove_scratch,
@@ -223,32 +223,38 @@ class Compactor:
         before = file_bytes(path)
         with self.gate.passed():  # the WAL folded in now, not while clients wait
             self._try_checkpoint()
-        busy = self.gate.inside
-        if busy:
-            log.info("compaction: waiting for %d client(s) to finish their statements", busy)
-        if not self.gate.close(self.policy.wait_seconds):
-            held = sum(1 for s in self._sessions() if s.in_transaction)
-            raise ObjectInUse(
-                "compaction could not start: clients kept the database busy for "
-                f"{self.policy.wait_seconds:g} s",
-                detail=f"{held} client(s) hold a transaction block open.",
-                hint="Retry once they COMMIT or ROLLBACK (compaction never cuts a "
-                "transaction off).",
-            )
-        paused = time.perf_counter()
-        try:
-            _hook("drained")
-            sessions = self._sessions()
-            if any(Database.temporary_objects(s.cur) for s in sessions):
-                raise ObjectInUse(
-                    "compaction could not start: a client holds temporary tables",
-                    hint="Retry once it drops them or disconnects.",
-                )
-            with self._audit.suspended(self.db):
-                self._swap(sessions)
-        finally:
-            self.gate.open()
-            pause = time.perf_counter() - paused
+        remove_scratch(path)
+        tmp = scratch_path(path)
+        with self._audit.suspended(self.db):  # its records wait in memory meanwhile
+            log.info("compaction: copying %s, clients served", path.name)
+            t0 = time.perf_counter()
+            copy = Copy(self.db, tmp)
+            blocks = check_alone(tmp, self._trusted)
+            log.info("compaction: copied in %.2f s; waiting at the gate", time.perf_counter() - t0)
+            try:
+                self._close_gate()
+            except BaseException:
+                remove_scratch(path)
+                raise
+            paused = time.perf_counter()
+            try:
+                _hook("drained")
+                sessions = self._sessions()
+                if any(Database.temporary_objects(s.cur) for s in sessions):
+                    remove_scratch(path)
+                    raise ObjectInUse(
+                        "compaction could not start: a client holds temporary tables",
+                        hint="Retry once it drops them or disconnects.",
+                    )
+                if not copy.unchanged():  # a commit since the copy began: copy again
+                    remove_scratch(path)
+                    log.info("compaction: clients wrote meanwhile; copying again at the gate")
+                    Copy(self.db, tmp)
+                    blocks = check_alone(tmp, self._trusted)
+                self._swap(sessions, blocks)
+            finally:
+                self.gate.open()
+                pause = time.perf_counter() - paused
         done = Compacted(before, file_bytes(path), time.perf_counter() - started, pause)
         self.last = done
         log.info(
@@ -261,21 +267,25 @@ class Compactor:
         )
         return done
 
-    def _swap(self, sessions: Sequence[Compactable]) -> None:
+    def _close_gate(self) -> None:
+        busy = self.gate.inside
+        if busy:
+            log.info("compaction: waiting for %d client(s) to finish their statements", busy)
+        if not self.gate.close(self.policy.wait_seconds):
+            held = sum(1 for s in self._sessions() if s.in_transaction)
+            raise ObjectInUse(
+                "compaction could not start: clients kept the database busy for "
+                f"{self.policy.wait_seconds:g} s",
+                detail=f"{held} client(s) hold a transaction block open.",
+                hint="Retry once they COMMIT or ROLLBACK (compaction never cuts a "
+                "transaction off).",
+            )
+
+    def _swap(self, sessions: Sequence[Compactable], blocks: int) -> None:
+        """Put the checked copy (``blocks`` long) in place and move everyone onto it."""
         path = self.db.path
-        tmp = scratch_path(path)
-        remove_scratch(path)
-        log.info("compaction: copying %s into %s", path.name, tmp.name)
-        t0 = time.perf_counter()
-        try:
-            copy_into(self.db, tmp)
-        except BaseException:
-            remove_scratch(path)
-            raise
-        log.info(
-            "compaction: copied in %.2f s; switching to the new file", time.perf_counter() - t0
-        )
         _hook("copied")
+        t0 = time.perf_counter()
         for s in sessions:
             s.detach()
         self._audit.detach()
@@ -285,9 +295,7 @@ class Compactor:
         _hook("closed")
         t1 = time.perf_counter()
         try:
-            blocks = check_alone(tmp, self._trusted)
-            t2 = time.perf_counter()
-            put_in_place(tmp, path)
+            put_in_place(scratch_path(path), path)
         except BaseException:
             remove_scratch(path)
             self.db.reconnect()  # the old file, as it was
@@ -295,7 +303,7 @@ class Compactor:
                 s.attach(self.db.cursor())
             raise
         _hook("replaced")
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         self.db.reconnect()
         opened = self.db.space().total_blocks
         if opened != blocks:  # cannot happen once every cursor is closed
@@ -303,11 +311,10 @@ class Compactor:
         for s in sessions:
             s.attach(self.db.cursor())
         log.debug(
-            "compaction steps: closed %.3f s, checked %.3f s, renamed %.3f s, reopened %.3f s",
+            "compaction steps: closed %.3f s, renamed %.3f s, reopened %.3f s",
             t1 - t0,
             t2 - t1,
-            t3 - t2,
-            time.perf_counter() - t3,
+            time.perf_counter() - t2,
         )
 
 

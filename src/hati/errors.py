@@ -78,6 +78,10 @@ class DataException(HatiError, code="22000"):
     pass
 
 
+class StringDataRightTruncation(DataException, code="22001"):
+    pass
+
+
 class NumericValueOutOfRange(DataException, code="22003"):
     pass
 
@@ -366,8 +370,28 @@ def _is_duckdb(exc: BaseException) -> bool:
     return module.startswith("duckdb") or module == "_duckdb"
 
 
+_FROM_PYTHON = re.compile(r"Python exception occurred while executing the UDF: (\w+): (.*)", re.S)
+
+
+def _raised_in_python(text: str) -> HatiError | None:
+    """The hati error a Python function hati registered with DuckDB raised, if any."""
+    m = _FROM_PYTHON.search(text)
+    if m is None:
+        return None
+    todo: list[type[HatiError]] = [HatiError]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == m.group(1):
+            return cls(m.group(2).strip())
+        todo.extend(cls.__subclasses__())
+    return None
+
+
 def from_duckdb(exc: BaseException) -> HatiError:
     """The hati error a DuckDB exception stands for (its class found by its SQLSTATE)."""
+    raised = _raised_in_python(str(exc))
+    if raised is not None:
+        return raised
     code = duckdb_sqlstate(exc)
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()

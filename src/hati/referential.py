@@ -30,10 +30,10 @@ from pglast import ast, parser
 from pglast.enums import DropBehavior
 from pglast.stream import RawStream
 
-from hati import pipeline
+from hati import lengths, pipeline
 from hati.branching.constraints import may_orphan
 from hati.errors import DependentObjectsStillExist, FeatureNotSupported, ForeignKeyViolation
-from hati.pg import foreignkeys
+from hati.pg import coltypes, foreignkeys
 from hati.pg.foreignkeys import ForeignKey, orphan_condition, relation
 from hati.pg.frontend import FrontEnd
 from hati.pipeline import Statement, compile_one
@@ -51,6 +51,7 @@ class Registry:
     """The foreign keys hati keeps, read once and again after DDL (every session's)."""
 
     _fks: list[ForeignKey] | None = None
+    _lengths: dict[tuple[str, str], dict[str, tuple[str, int]]] | None = None
     _generation: int = 0
     _ddl: set[int] = field(default_factory=set)  # sessions with DDL in their transaction
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,13 +67,32 @@ class Registry:
                 self._fks = fks  # not while this session's own DDL is uncommitted
         return fks
 
+    def lengths(
+        self, cur: duckdb.DuckDBPyConnection, session: int
+    ) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
+        """(schema, table) -> column -> (udt_name, n) of varchar(n) / char(n) columns."""
+        got = self._lengths
+        if got is not None and session not in self._ddl:
+            return got
+        gen = self._generation
+        got = {}
+        for schema, table, column, udt, n in cur.execute(
+            f"SELECT schema_name, table_name, column_name, udt_name, length "
+            f"FROM {coltypes.TABLE} WHERE length IS NOT NULL"
+        ).fetchall():
+            got.setdefault((schema, table.lower()), {})[column] = (udt, int(n))
+        with self._lock:
+            if gen == self._generation and session not in self._ddl:
+                self._lengths = got
+        return got
+
     def ran(self, session: int, kind: str, in_block: bool) -> None:
         """A statement of ``kind`` ran: DDL may have changed the foreign keys."""
         if kind in _DATA:
             return
         with self._lock:
             self._generation += 1
-            self._fks = None
+            self._fks = self._lengths = None
             if in_block:
                 self._ddl.add(session)
 
@@ -82,7 +102,7 @@ class Registry:
             with self._lock:
                 self._ddl.discard(session)
                 self._generation += 1
-                self._fks = None
+                self._fks = self._lengths = None
 
 
 @dataclass
@@ -151,7 +171,10 @@ def run_in(session: Session, stmt: Statement, execute: Execute, own: bool) -> Re
 
 
 def run(registry: Registry, session: int, place: Place, stmt: Statement) -> Result:
-    """The statement, with the foreign keys hati keeps checked and their actions applied."""
+    """The statement, with the foreign keys hati keeps checked and their actions applied
+    (and the values it writes to varchar(n) / char(n) columns checked first)."""
+    if isinstance(stmt.node, ast.InsertStmt | ast.UpdateStmt):
+        lengths.check(registry.lengths(place.cur, session), place.cur, stmt)
     fks = (
         relevant(registry.get(place.cur, session), stmt)
         if stmt.analysis.writes or (stmt.analysis.drops)

@@ -182,3 +182,26 @@ def test_merges_up_the_chain(chain) -> None:
         assert contents(curs[d - 1]) == states[d - 1], f"level {d - 1} after merging {d}"
         for e in range(d - 1):
             assert contents(curs[e]) == states[e], f"level {e} after merging {d}"
+
+
+def test_a_key_an_ancestor_deleted_merges_as_an_insert(hati_server) -> None:
+    """A level inherits a deletion (its seeded delta hides the key), inserts the key
+    again and merges into its unchanged parent: the row is inserted, not lost."""
+    with closing(hati_server.connect()) as m:
+        mc = m.cursor()
+        mc.execute("CREATE TABLE q (k INTEGER PRIMARY KEY, a INTEGER)")
+        mc.execute("INSERT INTO q VALUES (0, 0), (1, 1)")
+        mc.execute("SELECT branch_create('q1')")
+        mc.execute("SELECT branch_query('q1', 'DELETE FROM q WHERE k = 0')")
+        mc.execute("SELECT branch_create('q2', 'q1')")
+        mc.execute("SELECT branch_query('q2', 'INSERT INTO q VALUES (2, 2)')")
+        mc.execute("SELECT branch_create('q3', 'q2')")
+        mc.execute("SELECT branch_query('q3', 'INSERT INTO q VALUES (0, 10)')")
+        mc.execute("SELECT * FROM branch_merge('q3')")
+        assert rows(mc, "SELECT branch_query('q2', 'SELECT k, a FROM q ORDER BY k')") == [
+            (0, 10),
+            (1, 1),
+            (2, 2),
+        ]
+        diff = rows(mc, "SELECT * FROM branch_diff('q2')")
+        assert sorted((json.loads(r[2])["k"], r[1]) for r in diff) == [(0, "insert"), (2, "insert")]

@@ -1,5 +1,7 @@
 """Property test: random writes on main and on 1-3 branches (some forked from another
-branch), interleaved, merged with every strategy (children into their parent first),
+branch), or on a chain of 8 branches each forked from the one before (every level
+writes, main and the levels above write in between), interleaved, merged with every
+strategy (children into their parent first),
 must leave main exactly as a plain-Python three-way merge says, and branch_conflicts
 must list exactly the model's conflicts with their kind and columns.
 
@@ -274,12 +276,13 @@ def _key(d: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the test
-def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None:  # noqa: C901 - one branch per operation the model draws
-    n = next(_ids)
-    table = f"p{n}"
-    initial = data.draw(model.initial(), label="initial")
+Event = tuple[Any, ...]  # ("fork", i) or ("op", namespace, op): 0 is main
+
+
+def random_shape(model: Any, data: st.DataObject) -> tuple[dict[int, int], list[Event]]:
+    """1-3 branches; branch 1 forks from main, a later one from main or an earlier
+    branch; writes on any namespace, forks at random points between them."""
     n_branches = data.draw(st.integers(1, 3), label="branches")
-    # Branch 1 forks from main; a later branch forks from main or from an earlier branch.
     parent = {1: 0}
     for i in range(2, n_branches + 1):
         parent[i] = data.draw(st.integers(0, i - 1), label=f"parent{i}")
@@ -292,6 +295,45 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
         0,
         *sorted(data.draw(st.integers(0, len(steps)), label="fork") for _ in range(n_branches - 1)),
     ]
+    events: list[Event] = []
+    forked = 0
+    for pos, step in enumerate([*steps, None]):
+        while forked < n_branches and fork_at[forked] <= pos:
+            forked += 1
+            events.append(("fork", forked))
+        if step is not None:
+            events.append(("op", *step))
+    return parent, events
+
+
+def chain_shape(model: Any, data: st.DataObject, depth: int) -> tuple[dict[int, int], list[Event]]:
+    """A chain of ``depth`` branches, each forked from the one before; every level writes
+    after its fork, and main and earlier levels write in between (so the parents change
+    what their children forked from)."""
+    parent = {i: i - 1 for i in range(1, depth + 1)}
+    events: list[Event] = []
+    for i in range(1, depth + 1):
+        events.append(("fork", i))
+        own = data.draw(st.lists(model.op(), min_size=1, max_size=3), label=f"level{i}")
+        others = data.draw(
+            st.lists(st.tuples(st.integers(0, i - 1), model.op()), max_size=2), label=f"up{i}"
+        )
+        mixed = [(i, op) for op in own] + others
+        order = data.draw(st.permutations(range(len(mixed))), label=f"order{i}")
+        events += [("op", *mixed[j]) for j in order]
+    return parent, events
+
+
+def run_scenario(  # noqa: C901 - one branch per operation the model draws
+    server: RunningServer, model: Any, data: st.DataObject, depth: int = 0
+) -> None:
+    """Random writes and forks (``random_shape``, or ``chain_shape`` of ``depth``), then
+    every namespace's contents and every merge checked against the model."""
+    n = next(_ids)
+    table = f"p{n}"
+    initial = data.draw(model.initial(), label="initial")
+    parent, events = chain_shape(model, data, depth) if depth else random_shape(model, data)
+    n_branches = len(parent)
 
     main_conn = server.connect(agent="prop")
     mc = main_conn.cursor()
@@ -317,16 +359,13 @@ def run_scenario(server: RunningServer, model: Any, data: st.DataObject) -> None
             bases[i] = states[p].copy()
             states[i] = states[p].copy()
 
-        forked = 0
-        for pos, step in enumerate([*steps, None]):
-            while forked < n_branches and fork_at[forked] <= pos:
-                forked += 1
-                fork(forked)
-            if step is None:
-                break
-            target, op = step
+        for ev in events:
+            if ev[0] == "fork":
+                fork(ev[1])
+                continue
+            _, target, op = ev
             if target not in states:
-                target = 0
+                target = 0  # a branch not forked yet: main writes instead
             stmt = model.apply(states[target], op, table)
             if stmt is not None:
                 cursor(target).execute(*stmt)
@@ -418,6 +457,27 @@ def test_keyed_merge_matches_model(server: RunningServer, data: st.DataObject) -
 @given(data=st.data())
 def test_multiset_merge_matches_model(server: RunningServer, data: st.DataObject) -> None:
     run_scenario(server, BagModel, data)
+
+
+# Deep chains: fewer examples by default (each forks and merges 8 branches).
+_deep_settings = settings(
+    _settings, max_examples=int(os.environ.get("HATI_PROP_DEEP_EXAMPLES", "8"))
+)
+DEPTH = 8
+
+
+@_deep_settings
+@given(data=st.data())
+def test_deep_chain_keyed_matches_model(server: RunningServer, data: st.DataObject) -> None:
+    """8 levels of branches of branches, writes at every level and on main in between:
+    each level reads its own state, and merging them up the chain matches the model."""
+    run_scenario(server, KeyedModel, data, depth=DEPTH)
+
+
+@_deep_settings
+@given(data=st.data())
+def test_deep_chain_multiset_matches_model(server: RunningServer, data: st.DataObject) -> None:
+    run_scenario(server, BagModel, data, depth=DEPTH)
 
 
 # ----------------------------------------------------------------------------- constraints

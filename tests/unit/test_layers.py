@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.prepared",
         "hati.session",
         "hati.referential",
+        "hati.lengths",
         "hati.compactor",
         "hati.state",
     ),

@@ -265,7 +265,9 @@ def apply_unchanged_base(
     """Merge into a parent table that has not changed since the fork: no conflict is
     possible, so the touched rows are applied by key without reading the base, and
     an UPDATE writes only the columns the branch's statements assigned (in DuckDB the
-    cost of updating scattered rows grows with every column written).
+    cost of updating scattered rows grows with every column written), where they
+    differ. A hidden key is in the parent unless an ancestor deleted it (a seeded
+    delta inherits such keys, ``seed``): a touched row at such a key is an insert.
     Returns (inserted, updated, deleted)."""
     delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
     hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'd')})"
@@ -283,15 +285,22 @@ def apply_unchanged_base(
     updated = 0
     if others:
         pick = ", ".join(f"d.{qident(c)}" for c in [*key, *others])
+        differs = " OR ".join(f"o.{qident(c)} IS DISTINCT FROM d.{qident(c)}" for c in others)
         updated = count(
             f"UPDATE {target} o SET "
             + ", ".join(f"{qident(c)} = d.{qident(c)}" for c in others)
             + f" FROM (SELECT {pick} FROM {delta} d WHERE {hidden}) d "
-            f"WHERE {key_match(key, 'o', 'd')}"
+            f"WHERE {key_match(key, 'o', 'd')} AND ({differs})"
         )
     cols = ", ".join(qident(c) for c in columns)
+    values = ", ".join(f"d.{qident(c)}" for c in columns)
     inserted = count(
-        f"INSERT INTO {target} ({cols}) SELECT {', '.join(f'd.{qident(c)}' for c in columns)} "
+        f"INSERT INTO {target} ({cols}) SELECT {values} "
         f"FROM {delta} d WHERE NOT {hidden} ORDER BY d.rowid"
+    )
+    inserted += count(
+        f"INSERT INTO {target} ({cols}) SELECT {values} FROM {delta} d WHERE {hidden} "
+        f"AND NOT EXISTS (SELECT 1 FROM {target} o WHERE {key_match(key, 'o', 'd')}) "
+        "ORDER BY d.rowid"
     )
     return inserted, updated, deleted

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import duckdb
 
-from hati.storage.duckdb_backend import Database, qident, qlit, qname
+from hati.storage.duckdb_backend import Database, qident, qlit, qname, transaction
 
 TMP_SUFFIX = ".compact"
+MTIME_GRAIN_SECONDS = 0.02  # coarser than any file system's timestamp tick
 _ALIAS = "hati_compact_target"
 
 
@@ -49,7 +51,10 @@ def scratch_path(path: Path) -> Path:
 
 def remove_scratch(path: Path) -> None:
     """A copy left by a compaction that was killed, or failed, midway."""
-    tmp = scratch_path(path)
+    _remove(scratch_path(path))
+
+
+def _remove(tmp: Path) -> None:
     for stale in (tmp, wal_path(tmp), tmp.with_name(tmp.name + ".wal.checkpoint")):
         stale.unlink(missing_ok=True)
 
@@ -70,15 +75,54 @@ def copy_into(db: Database, tmp: Path) -> None:
     cur = db.cursor()
     try:
         cur.execute("CHECKPOINT")
-        cur.execute(f"ATTACH {qlit(str(tmp))} AS {_ALIAS}")
-        try:
-            cur.execute(f"COPY FROM DATABASE {qident(db.name)} TO {_ALIAS}")
-            _check_counts(cur, db.name)
-            cur.execute(f"CHECKPOINT {_ALIAS}")
-        finally:
-            cur.execute(f"DETACH {_ALIAS}")
     finally:
         cur.close()
+    Copy(db, tmp)
+
+
+class Copy:
+    """A copy of ``db`` into the new file ``tmp`` (checked, checkpointed, detached),
+    made while others may still use ``db``. ``unchanged`` tells whether anything was
+    committed to ``db`` since the copy began: every commit appends to the WAL and
+    every checkpoint (automatic ones too) writes the file, so neither file's size,
+    inode or modification time may have moved."""
+
+    def __init__(self, db: Database, tmp: Path) -> None:
+        self._path = db.path
+        self._mark = _fingerprint(db.path)  # before the copy's snapshot begins
+        # A write after the mark lands in a later tick of the file system's clock
+        # (its timestamps are coarser than nanoseconds), so its mtime differs.
+        time.sleep(MTIME_GRAIN_SECONDS)
+        _remove(tmp)  # a copy begun before: this one starts afresh
+        cur = db.cursor()
+        try:
+            cur.execute(f"ATTACH {qlit(str(tmp))} AS {_ALIAS}")
+            try:
+                with transaction(cur):  # one snapshot: the copy and its checks
+                    cur.execute(f"COPY FROM DATABASE {qident(db.name)} TO {_ALIAS}")
+                    _check_counts(cur, db.name)
+                cur.execute(f"CHECKPOINT {_ALIAS}")
+            finally:
+                cur.execute(f"DETACH {_ALIAS}")
+        except BaseException:
+            _remove(tmp)
+            raise
+        finally:
+            cur.close()
+
+    def unchanged(self) -> bool:
+        return _fingerprint(self._path) == self._mark
+
+
+def _fingerprint(path: Path) -> tuple[int, ...]:
+    out: list[int] = []
+    for p in (path, wal_path(path)):
+        try:
+            st = p.stat()
+            out += [st.st_size, st.st_mtime_ns, st.st_ino]
+        except FileNotFoundError:
+            out += [0, 0, 0]
+    return tuple(out)
 
 
 def _objects(cur: duckdb.DuckDBPyConnection, catalog: str) -> set[tuple[str, str, str]]:

@@ -64,3 +64,7 @@ SELECT round(0.5::float8), round(1.5::float8), round(0.5), round(-1.5), round(2.
 SELECT 0.000123::numeric * 2, '0.05'::numeric, '12'::numeric, 7::numeric;
 SELECT div(-7.5, 2), div(9, 4), '12'::int4 + 1;
 SELECT '1e2'::int4;
+SELECT scale(1.50), scale(42), min_scale(1.500), min_scale(10), min_scale(0.0012300);
+SELECT width_bucket(5.35, 0.024, 10.06, 5), width_bucket(-1, 0, 10, 5), width_bucket(11, 0, 10, 5), width_bucket(5, 10, 0, 4);
+SELECT width_bucket(5, 3, 3, 2);
+SELECT width_bucket(5.0, 3.0, 4.0, 0);

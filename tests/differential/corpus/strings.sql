@@ -67,3 +67,6 @@ SELECT split_part('joeuser@mydatabase', '', 1), split_part('a,b', '', 2), substr
 SELECT sha256('abc'), sha224(''), encode('\x00ff41'::bytea, 'escape'), decode('a\000b', 'escape');
 SELECT E'\\xDeAdBeEf'::bytea, 'ab\\cd'::bytea, CAST('ab' AS char(4)) || '|';
 SELECT '\xabc'::bytea;
+SELECT to_char(-12.5, '999.9'), to_char(1485, 'FM9,999'), to_char(485, 'S999'), to_char(-485, '999PR'), to_char(0.1, 'FM9.99');
+SELECT to_char(TIMESTAMP '2024-03-05 14:07:09.5', 'DDth Mon YYYY HH12:MI:SS.MS AM "Q"Q IW Dy');
+SELECT to_char(1.5::float8, '9.99'), to_char(42, 'RN');

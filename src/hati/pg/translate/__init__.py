@@ -68,6 +68,8 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
     from hati.pg.translate import (
+        assign,
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -81,6 +83,7 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
         plain(naming.insert_alias),
@@ -89,6 +92,7 @@ def _rules() -> tuple[Rule, ...]:
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        builtins.builtins,
         strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
@@ -102,6 +106,7 @@ def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
     from hati.pg.translate import (
+        builtins,
         catalog_queries,
         ddl,
         exprs,
@@ -113,7 +118,18 @@ def setup_sql() -> list[str]:
         types,
     )
 
-    modules = (catalog_queries, ddl, exprs, functions, jsonops, naming, schema, strings, types)
+    modules = (
+        builtins,
+        catalog_queries,
+        ddl,
+        exprs,
+        functions,
+        jsonops,
+        naming,
+        schema,
+        strings,
+        types,
+    )
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 
 

@@ -53,6 +53,23 @@ CREATE OR REPLACE MACRO {S}.pg_div(a, b) AS trunc(a / b);
 CREATE OR REPLACE MACRO {S}.pg_datestyle_order(unused) AS
     CASE WHEN getvariable('hati_gucs')['datestyle'] LIKE '%DMY%' THEN 'DMY'
          WHEN getvariable('hati_gucs')['datestyle'] LIKE '%YMD%' THEN 'YMD' ELSE 'MDY' END;
+CREATE OR REPLACE MACRO {S}.pg_scale(x) AS
+    CASE WHEN typeof(x) LIKE 'DECIMAL(%' THEN regexp_extract(typeof(x), ',([0-9]+)[)]', 1)::INTEGER
+         WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('scale() takes numeric, not a float')
+         ELSE 0 END;
+CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
+    CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
+    ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
+CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
+    CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+         WHEN lo = hi THEN error('lower bound cannot equal upper bound')
+         WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
+              ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
+              END
+         ELSE CASE WHEN op > lo THEN 0 WHEN op <= hi THEN cnt + 1
+              ELSE least(floor(cnt * ((lo - op)::DOUBLE / (lo - hi)::DOUBLE))::BIGINT, cnt - 1) + 1
+              END
+    END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
     ELSE y END;
@@ -405,6 +422,9 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "pg_typeof": ((1,), "pg_type_name"),
     "div": ((2,), "pg_div"),
     "make_date": ((3,), "pg_make_date"),
+    "scale": ((1,), "pg_scale"),
+    "min_scale": ((1,), "pg_min_scale"),
+    "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
 }

@@ -6,6 +6,7 @@
   start, regexp_replace with a start or an occurrence: functions ``pg/regex.py``
   registers (PostgreSQL's arguments and flags); regexp_matches returns rows.
 - sha224 / sha256 / sha384 / sha512 answer bytea; encode/decode know 'escape'.
+- to_char of dates, timestamps and numbers (``pg/tochar.py``).
 - split_part with an empty delimiter, substr / substring with a start before 1 or a
   negative length.
 """
@@ -33,6 +34,7 @@ CREATE OR REPLACE MACRO {S}.pg_substr(s, st, len) AS
          WHEN st < 1 THEN substring(s, 1, greatest(st + len - 1, 0))
          ELSE substring(s, st, len) END;
 CREATE OR REPLACE MACRO {S}.pg_substr_from(s, st) AS substring(s, greatest(st, 1));
+CREATE OR REPLACE MACRO {S}.pg_to_char(x, f) AS hati_to_char(x::VARCHAR, typeof(x), f);
 """
 
 
@@ -116,6 +118,9 @@ def _regexp(name: str, args: tuple[ast.Node, ...], ctx: Translation) -> ast.Node
     return None
 
 
+_MACROS = {("to_char", 2): "pg_to_char", ("split_part", 3): "pg_split_part"}
+
+
 def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if len(node.funcname) > 2 or node.agg_star or node.over is not None:
         return None
@@ -140,8 +145,9 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         if isinstance(fmt, str) and fmt.lower() == "escape":
             return _call(f"hati_{name}_escape", *(node.args or ())[:1])
         return None
-    if name == "split_part" and len(args) == 3:
-        return _call("pg_split_part", *args, hidden=True)
+    macro = _MACROS.get((name, len(args)))
+    if macro is not None:
+        return _call(macro, *args, hidden=True)
     if name in ("substr", "substring") and len(args) in (2, 3) and not node.func_variadic:
         second = args[1]
         if isinstance(second, (ast.A_Const, ast.ParamRef)) and isinstance(

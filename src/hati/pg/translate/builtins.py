@@ -1,0 +1,87 @@
+"""PostgreSQL built-in functions DuckDB has under the same name with another meaning at
+the edges, given PostgreSQL's (string functions: ``strings.py``).
+
+- ``date_trunc('century' | 'millennium', x)``: PostgreSQL's centuries start in year 1
+  of the century (1901, 2001); DuckDB's in year 0 (1900).
+- ``concat`` / ``concat_ws``: arguments as their text output (a boolean is ``t`` / ``f``,
+  DuckDB writes ``true``).
+- ``array_agg(DISTINCT x)`` / ``string_agg(DISTINCT x, d)`` without ORDER BY: PostgreSQL
+  sorts to remove duplicates, so the values come out in order; DuckDB hashes them.
+"""
+
+from __future__ import annotations
+
+from pglast import ast
+
+from hati.pg import catalog as catalog_views
+from hati.pg.analyze import children
+from hati.pg.translate import NeedsLiteral, Translation, walk
+
+S = catalog_views.HIDDEN
+
+SETUP_SQL = f"""
+CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
+    CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
+         ELSE x::VARCHAR END;
+CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
+    date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER);
+"""
+
+
+def _hidden(name: str, args: tuple[ast.Node, ...]) -> ast.FuncCall:
+    return ast.FuncCall(funcname=(ast.String(sval=S), ast.String(sval=name)), args=args)
+
+
+def _string_const(node: ast.Node, ctx: Translation) -> str | None:
+    """A string constant's value (NeedsLiteral for a lifted literal's marker)."""
+    if isinstance(node, ast.ParamRef) and ctx.params is not None and node.number > ctx.params:
+        raise NeedsLiteral
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return str(node.val.sval)
+    return None
+
+
+def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
+    name = node.funcname[-1].sval
+    if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
+        return None
+    args = tuple(node.args or ())
+    if node.over is not None or node.agg_star:
+        return None
+    if name == "date_trunc" and len(args) == 2:
+        field = (_string_const(args[0], ctx) or "").lower()
+        years = {"century": 100, "centuries": 100, "millennium": 1000, "millennia": 1000}
+        if field in years:
+            n = ast.A_Const(val=ast.Integer(ival=years[field]))
+            return _hidden("pg_trunc_centuries", (args[1], n))
+        return None
+    if name in ("concat", "concat_ws") and args:
+        first = 1 if name == "concat_ws" else 0
+        node.args = (*args[:first], *(_hidden("pg_out_text", (a,)) for a in args[first:]))
+        return None
+    if name in ("array_agg", "string_agg") and node.agg_distinct and not node.agg_order and args:
+        node.agg_order = (ast.SortBy(node=args[0], sortby_dir=0, sortby_nulls=0),)
+        return None
+    return None
+
+
+def builtins(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """Replace each call this module knows (in place, below ``stmt``)."""
+    for parent in list(walk(stmt)):
+        for attr, child in list(children(parent)):
+            if isinstance(child, ast.FuncCall):
+                new = _rewrite(child, ctx)
+                if new is not None:
+                    _put(parent, attr, child, new)
+    return stmt
+
+
+def _put(parent: ast.Node, attr: str, old: ast.Node, new: ast.Node) -> None:
+    def swap(value: object) -> object:
+        if value is old:
+            return new
+        if isinstance(value, tuple):
+            return tuple(swap(v) for v in value)
+        return value
+
+    setattr(parent, attr, swap(getattr(parent, attr)))
