@@ -617,24 +617,23 @@ DUCKDB_REFERENCED_UPDATE = "is still referenced by a foreign key"
     "branch_conflicts lists nothing",
 )
 def test_update_of_a_referenced_rows_unique_column(server: RunningServer) -> None:
-    with server.connect(agent="fk-unique") as conn:
-        conn.autocommit = True
-        mc = conn.cursor()
-        mc.execute("CREATE TABLE fu_p (id INTEGER PRIMARY KEY, u INTEGER UNIQUE)")
-        mc.execute("CREATE TABLE fu_c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES fu_p(id))")
-        mc.execute("INSERT INTO fu_p VALUES (0, 0), (1, 1)")
-        mc.execute("INSERT INTO fu_c VALUES (0, 0)")
-        mc.execute("SELECT branch_create('fu')")
-        try:
-            assert _rows(
-                mc, "SELECT * FROM branch_query('fu', 'UPDATE fu_p SET u = 2 WHERE id = 0')"
-            )
-            mc.execute("SELECT * FROM branch_merge('fu', 'abort')")
-            assert mc.fetchone()[6] == "merged"
-            assert _rows(mc, "SELECT * FROM fu_p ORDER BY id") == [(0, 2), (1, 1)]
-        finally:
-            if "fu" in {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}:
-                mc.execute("SELECT branch_discard('fu')")
+    conn = server.connect(agent="fk-unique")
+    conn.autocommit = True
+    mc = conn.cursor()
+    mc.execute("CREATE TABLE fu_p (id INTEGER PRIMARY KEY, u INTEGER UNIQUE)")
+    mc.execute("CREATE TABLE fu_c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES fu_p(id))")
+    mc.execute("INSERT INTO fu_p VALUES (0, 0), (1, 1)")
+    mc.execute("INSERT INTO fu_c VALUES (0, 0)")
+    mc.execute("SELECT branch_create('fu')")
+    try:
+        assert _rows(mc, "SELECT * FROM branch_query('fu', 'UPDATE fu_p SET u = 2 WHERE id = 0')")
+        mc.execute("SELECT * FROM branch_merge('fu', 'abort')")
+        assert mc.fetchone()[6] == "merged"
+        assert _rows(mc, "SELECT * FROM fu_p ORDER BY id") == [(0, 2), (1, 1)]
+    finally:
+        if "fu" in {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}:
+            mc.execute("SELECT branch_discard('fu')")
+        conn.close()
 
 
 @_constraint_settings
