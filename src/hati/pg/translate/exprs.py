@@ -83,12 +83,12 @@ CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
     CASE WHEN b = 1 THEN error('division by zero')
-         ELSE log({S}.pg_log_arg(b), {S}.pg_log_arg(x)) END;
+         ELSE log({S}.pg_log_arg(b::DOUBLE), {S}.pg_log_arg(x::DOUBLE)) END;
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
     CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
-         WHEN x < 0 AND y <> floor(y)
+         WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)
          THEN error('a negative number raised to a non-integer power yields a complex result')
-         WHEN isinf(power(x, y)) AND isfinite(x) AND isfinite(y)
+         WHEN isinf(power(x, y)) AND isfinite(x::DOUBLE) AND isfinite(y::DOUBLE)
          THEN error('value out of range: overflow')
          ELSE power(x, y) END;
 CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS

@@ -150,8 +150,10 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         return _call(macro, *args, hidden=True)
     if name in ("substr", "substring") and len(args) in (2, 3) and not node.func_variadic:
         second = args[1]
-        if isinstance(second, (ast.A_Const, ast.ParamRef)) and isinstance(
-            _literal(second, ctx), str
+        null = isinstance(second, ast.A_Const) and second.isnull
+        if null or (
+            isinstance(second, (ast.A_Const, ast.ParamRef))
+            and isinstance(_literal(second, ctx), str)
         ):
             return None  # substring(s FROM 'pattern' [FOR escape]): a regular expression
         return _call("pg_substr" if len(args) == 3 else "pg_substr_from", *args, hidden=True)
