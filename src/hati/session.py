@@ -33,7 +33,6 @@ from hati.errors import (
     HatiError,
     InFailedTransaction,
     SyntaxError_,
-    UndefinedFunction,
     sqlstate_of,
 )
 from hati.gate import Pass
@@ -47,6 +46,8 @@ from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
+# Writes on main that keep undo rows for live branches (branching/undo.py).
+_KEEPS_ROWS = frozenset({"UPDATE", "DELETE"})
 
 
 @dataclass(eq=False)
@@ -356,7 +357,8 @@ class Session:
         if "current_setting" in called or "set_config" in called:
             self._publish_settings()
         if "set_config" in called:
-            self._set_config(stmt)
+            value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
+            stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
         b = self.branch  # branch_list() ... in a larger query: its rows are a relation
         run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
         return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
@@ -401,7 +403,11 @@ class Session:
         self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
-                return referential.on_main(self, stmt, self.txn == "I")
+                own = self.txn == "I"
+                if own and stmt.kind in _KEEPS_ROWS and self.branches.main_has_branches():
+                    with self._own_transaction():  # live branches' old rows: same commit
+                        return referential.on_main(self, stmt, False).buffer()
+                return referential.on_main(self, stmt, own)
         finally:
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
@@ -434,14 +440,9 @@ class Session:
         for attempt in range(WRITE_ATTEMPTS):
             self._lock(tables)  # released by _end
             try:
-                with self.branches.writing(False):
-                    self.branches.begin()  # BEGIN on the cursor
-                    res = self._branch_statement(b, stmt).buffer()
-                    self._end(commit=True)
-                return res
+                with self.branches.writing(False), self._own_transaction():
+                    return self._branch_statement(b, stmt).buffer()
             except BaseException as exc:
-                with contextlib.suppress(duckdb.Error):
-                    self._end(commit=False)
                 if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:
                     continue  # a snapshot we could not see yet (or a real error: twice)
                 if attempt == WRITE_ATTEMPTS - 1 or not _lost_a_race(exc):
@@ -510,6 +511,18 @@ class Session:
         finally:
             self.txn = "I"
 
+    @contextlib.contextmanager
+    def _own_transaction(self) -> Iterator[None]:
+        """A write outside a transaction block, in a transaction of its own."""
+        self.branches.begin()
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self._end(commit=False)
+            raise
+        self._end(commit=True)
+
     def _end(self, commit: bool) -> None:
         """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
         committed = False
@@ -577,32 +590,6 @@ class Session:
         duck = settings.duckdb_search_path(path, lambda: self.state.db.schemas(self.cur))
         self.cur.execute(f"SET search_path = {settings.literal(duck)}")
         self._path_for, self._duck_path = path, duck
-
-    def _set_config(self, stmt: pipeline.Statement) -> None:
-        """``set_config(name, value, is_local)``: set the setting, answer its new value
-        (the other expressions of the statement still read the old ones)."""
-        for node in translate.walk(stmt.node):
-            if not (isinstance(node, ast.FuncCall) and node.funcname[-1].sval == "set_config"):
-                continue
-            args = node.args or ()
-            if len(args) != 3:
-                raise UndefinedFunction(
-                    "function set_config takes (setting_name, new_value, is_local)"
-                )
-            try:
-                name, value, local = (stmt.compiled.value(a, stmt.params) for a in args)
-            except ValueError:
-                raise FeatureNotSupported(
-                    "set_config takes constants or parameters",
-                    hint="Write SELECT set_config('name', 'value', false).",
-                ) from None
-            self.settings.set(
-                str(name),
-                None if value is None else str(value),
-                local=bool(local) and self.txn != "I",
-            )
-            shown = self.settings.get(str(name))
-            stmt.answers[id(node)] = settings.literal(shown)
 
     def _publish_settings(self) -> None:
         """Hand the session's settings to DuckDB, where current_setting() reads them."""

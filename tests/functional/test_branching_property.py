@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg2
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from conftest import RunningServer, start_server
@@ -604,6 +604,38 @@ def _load_json(v: Any) -> Any:
     return v if v is None or isinstance(v, dict) else json.loads(v)
 
 
+# DuckDB's foreign keys refuse an UPDATE of an indexed column of a row a child
+# references (it is a delete and an insert there); PostgreSQL allows it.
+DUCKDB_REFERENCED_UPDATE = "is still referenced by a foreign key"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=psycopg2.errors.SerializationFailure,
+    reason="main's plain foreign keys are DuckDB's, which refuse to update a UNIQUE column "
+    "of a referenced row: the branch's UPDATE is accepted, its merge fails with 40001 and "
+    "branch_conflicts lists nothing",
+)
+def test_update_of_a_referenced_rows_unique_column(server: RunningServer) -> None:
+    conn = server.connect(agent="fk-unique")
+    conn.autocommit = True
+    mc = conn.cursor()
+    mc.execute("CREATE TABLE fu_p (id INTEGER PRIMARY KEY, u INTEGER UNIQUE)")
+    mc.execute("CREATE TABLE fu_c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES fu_p(id))")
+    mc.execute("INSERT INTO fu_p VALUES (0, 0), (1, 1)")
+    mc.execute("INSERT INTO fu_c VALUES (0, 0)")
+    mc.execute("SELECT branch_create('fu')")
+    try:
+        assert _rows(mc, "SELECT * FROM branch_query('fu', 'UPDATE fu_p SET u = 2 WHERE id = 0')")
+        mc.execute("SELECT * FROM branch_merge('fu', 'abort')")
+        assert mc.fetchone()[6] == "merged"
+        assert _rows(mc, "SELECT * FROM fu_p ORDER BY id") == [(0, 2), (1, 1)]
+    finally:
+        if "fu" in {r[0] for r in _rows(mc, "SELECT * FROM branch_list()")}:
+            mc.execute("SELECT branch_discard('fu')")
+        conn.close()
+
+
 @_constraint_settings
 @given(data=st.data())
 def test_unique_and_foreign_key_conflicts_never_half_merge(
@@ -669,8 +701,11 @@ def test_unique_and_foreign_key_conflicts_never_half_merge(
             mc.execute("SELECT * FROM branch_merge(%s, %s)", (name, strategy))
         except psycopg2.Error as err:
             assert err.pgcode == "40001", err
-            assert strategy != "abort" or listed
             assert state(mc) == before
+            if not listed and DUCKDB_REFERENCED_UPDATE in str(err):
+                # Out of this test's scope: test_update_of_a_referenced_rows_unique_column.
+                reject()
+            assert strategy != "abort" or listed
             return
         status = mc.fetchone()[6]
         assert status in ("merged", "conflicts")

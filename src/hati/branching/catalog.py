@@ -54,6 +54,9 @@ class Branch:
 class Snapshot:
     tag: int
     table: str | None  # None: the table did not exist at that point
+    # Catalog.snap_seq when it was registered (after its transaction committed): a
+    # transaction that began at a higher or equal sequence number can see it.
+    seq: int = 0
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Catalog:
     # (owner_id, table) -> epoch of the last write we saw (lost on restart: safe, see module doc)
     last_write: dict[tuple[int, str], int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    snap_seq: int = 0  # counts add_snapshot calls (see Snapshot.seq)
 
     def get(self, name: str) -> Branch | None:
         bid = self.by_name.get(name)
@@ -126,6 +130,8 @@ class Catalog:
         return snaps[i] if i < len(snaps) else None
 
     def add_snapshot(self, owner_id: int, table: str, snap: Snapshot) -> None:
+        self.snap_seq += 1
+        snap.seq = self.snap_seq
         lst = self.snapshots.setdefault((owner_id, table), [])
         lst.append(snap)
         lst.sort(key=lambda s: s.tag)

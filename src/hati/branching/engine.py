@@ -271,9 +271,12 @@ class BranchEngine:
             tables = self.space.namespace(cur, b).changed
             if b.parent_id != MAIN_ID:
                 self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
-            self.snapshots.before_write(b.parent_id, tables, merging=b)
             resolutions = store.resolutions(cur, b.id)
             with self.space.changing(changes), transaction(cur) as txn:
+                # Every snapshot registered so far committed before this transaction:
+                # main's undo rows for the merged keys are kept in it (one commit).
+                writer = (cur, self.catalog.snap_seq)
+                self.snapshots.before_write(b.parent_id, tables, merging=b, writer=writer)
                 result = self.merger.apply(cur, b, strategy, resolutions)
                 if result.status == "merged":
                     self._retire(cur, b)
@@ -311,6 +314,9 @@ class EngineSession:
         self._since: int | None = None
         self._dirty: set[int] = set()
         self._committing: list[int] = []
+        # Catalog.snap_seq when the cursor's open transaction began (None: no
+        # transaction block): which undo snapshots it can extend itself.
+        self._began_seq: int | None = None
 
     # ------------------------------------------------------------------ routing
     def route(self, b: Branch | None) -> None:
@@ -339,6 +345,9 @@ class EngineSession:
             self._holding_gate = True
         return contextlib.nullcontext()
 
+    def main_has_branches(self) -> bool:
+        return bool(self._engine.catalog.children(MAIN_ID))
+
     def before_main_write(
         self, analysis: Callable[[], Analysis], write: Callable[[], PlainWrite | None]
     ) -> None:
@@ -348,7 +357,8 @@ class EngineSession:
         if a.kind not in ("INSERT", "UPDATE", "DELETE"):
             self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
         if self._engine.catalog.children(MAIN_ID):
-            self._router.before_main_write(a, write())
+            seq = self._began_seq
+            self._router.before_main_write(a, write(), None if seq is None else (self._cur, seq))
 
     def prepare(
         self, b: Branch, a: Analysis, write: Callable[[], PlainWrite | None]
@@ -397,6 +407,7 @@ class EngineSession:
         """BEGIN a transaction on the cursor (a client's, or a write run in its own)."""
         self._since = self._engine.space.ns_seq
         storage_begin(self._cur)
+        self._began_seq = self._engine.catalog.snap_seq
 
     def end(self, committed: bool) -> None:
         """The cursor's transaction ended: a branch row it recorded and did not commit
@@ -415,6 +426,7 @@ class EngineSession:
                 b.persisted = False
         self._persisted.clear()
         self._marked.clear()
+        self._began_seq = None
         if self._holding_gate:
             self._holding_gate = False
             self._engine._gate.release_shared()

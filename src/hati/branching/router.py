@@ -17,7 +17,7 @@ import duckdb
 
 from hati.branching import constraints, copy, delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch
-from hati.branching.snapshots import Snapshots
+from hati.branching.snapshots import Snapshots, Writer
 from hati.branching.space import Namespace, Space, points_at
 from hati.errors import DuplicateTable, InsufficientPrivilege, UndefinedTable
 from hati.pg.analyze import Analysis, TableRef
@@ -88,13 +88,16 @@ class Router:
         return not any(t.name.lower() in special for t in a.tables)
 
     # ------------------------------------------------------------------ main
-    def before_main_write(self, a: Analysis, write: PlainWrite | None) -> None:
+    def before_main_write(
+        self, a: Analysis, write: PlainWrite | None, writer: Writer | None = None
+    ) -> None:
         """Before main writes: keep what live branches still read of its tables. A
         plain UPDATE/DELETE (``write``) says which rows it changes: the snapshot live
-        branches need then keeps just those (undo.py)."""
+        branches need then keeps just those (undo.py), in the ``writer``'s transaction
+        when it has one."""
         tables = [r.name for r in _targets(a) if r.schema is None]
         if tables:
-            self.snapshots.before_write(MAIN_ID, tables, write=write)
+            self.snapshots.before_write(MAIN_ID, tables, write=write, writer=writer)
 
     # ------------------------------------------------------------------ branches
     def prepare(

@@ -19,6 +19,9 @@ from hati.branching.space import Space
 from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname, transaction
 
+# The cursor of a writing transaction, and the Catalog.snap_seq it began at.
+Writer = tuple[duckdb.DuckDBPyConnection, int]
+
 
 class Snapshots:
     def __init__(self, space: Space, read_gate: RWLock) -> None:
@@ -35,6 +38,7 @@ class Snapshots:
         tables: list[str],
         merging: Branch | None = None,
         write: PlainWrite | None = None,
+        writer: Writer | None = None,
     ) -> None:
         """Preserve tables live children still read, before ``owner`` changes them.
         A child being merged is retired by the same transaction: it needs no snapshot.
@@ -47,7 +51,7 @@ class Snapshots:
         with self.catalog.lock:
             for table in tables:
                 if owner_id == MAIN_ID:
-                    self._keep_undo(table, merging, write)
+                    self._keep_undo(table, merging, write, writer)
                 if self.catalog.needs_snapshot(owner_id, table, merging):
                     self._snapshot(owner_id, table, merging, write)
                 self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
@@ -94,11 +98,21 @@ class Snapshots:
             assert write is not None
             undo.capture_where(cur, snap, live, key, write)
 
-    def _keep_undo(self, table: str, merging: Branch | None, write: PlainWrite | None) -> None:
+    def _keep_undo(
+        self,
+        table: str,
+        merging: Branch | None,
+        write: PlainWrite | None,
+        writer: Writer | None,
+    ) -> None:
         """Before main writes ``table``: extend each undo snapshot of it with the rows
-        the write changes, or make it a full copy when the write cannot say which."""
+        the write changes, or make it a full copy when the write cannot say which.
+        With ``writer`` (the writing transaction's cursor, and the snapshot sequence
+        number it began at) rows are kept inside that transaction, for the snapshots it
+        can see: kept and changed in one commit, both or neither. Otherwise, and for a
+        full copy (DDL), in a transaction of their own that commits first."""
         snaps = [
-            s.table
+            s
             for s in self.catalog.snapshots.get((MAIN_ID, table), [])
             if s.table is not None and s.table in self.space.undo
         ]
@@ -106,10 +120,17 @@ class Snapshots:
             return
         cur = self.db.cursor()
         try:
-            for snap in snaps:
-                rows = layout.rows_table(snap)
-                key = self.db.column_names(cur, layout.SNAP, layout.hide_table(rows))
+            for s in snaps:
+                assert s.table is not None
+                snap, rows = s.table, layout.rows_table(s.table)
+                key = self.space.undo_keys.get(snap)
+                if key is None:
+                    key = self.db.column_names(cur, layout.SNAP, layout.hide_table(rows))
+                    self.space.undo_keys[snap] = key
                 full = not self._undo_key(cur, table, key, merging, write)
+                if not full and writer is not None and s.seq <= writer[1]:
+                    self._capture(writer[0], table, snap, key, merging, write)
+                    continue
                 with transaction(cur):
                     if full:
                         body = copy.ddl_body(self.db.table_sql(cur, layout.SNAP, rows))
@@ -119,6 +140,7 @@ class Snapshots:
                         self._capture(cur, table, snap, key, merging, write)
                 if full:
                     self.space.undo.discard(snap)
+                    self.space.undo_keys.pop(snap, None)
         finally:
             cur.close()
 

@@ -72,6 +72,7 @@ class Space:
         self.keys: dict[tuple[int, str], list[str]] = {}  # (branch, delta table) -> key
         self.bags: set[tuple[int, str]] = set()  # delta tables without a key (delta.py)
         self.undo: set[str] = set()  # snapshots that keep only changed rows (undo.py)
+        self.undo_keys: dict[str, list[str]] = {}  # undo snapshot -> its key
         # (branch, table, column) marks known committed in the delta-columns table: a
         # write that assigns the same column again need not insert (1 ms) what is there.
         self.marked: set[tuple[int, str, str]] = set()

@@ -31,9 +31,24 @@ from hati.errors import InvalidParameter, InvalidTextRepresentation, NullValueNo
 
 def _load(text: str) -> Any:
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=dict)
+        return json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            object_pairs_hook=dict,
+            parse_constant=_no_constant,
+        )
     except ValueError:
         raise InvalidTextRepresentation("invalid input syntax for type json") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are no JSON
+
+
+def validate(text: str) -> None:
+    """Raise PostgreSQL's error unless ``text`` is a JSON document."""
+    _load(text)
 
 
 def _key(k: str) -> tuple[int, bytes]:
@@ -69,6 +84,16 @@ def as_text(text: str) -> str | None:
     if v is None:
         return None
     return v if isinstance(v, str) else _dump(v)
+
+
+def elements(a: str) -> list[str]:
+    """jsonb_array_elements: each element's jsonb text."""
+    v = _load(a)
+    if not isinstance(v, list):
+        raise InvalidParameter(
+            "cannot extract elements from " + ("an object" if isinstance(v, dict) else "a scalar")
+        )
+    return [_dump(x) for x in v]
 
 
 def concat(a: str, b: str) -> str:
@@ -315,6 +340,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_jsonb_out": (out, [VARCHAR], VARCHAR),
     "hati_jsonb_text": (as_text, [VARCHAR], VARCHAR),
     "hati_jsonb_concat": (concat, [VARCHAR, VARCHAR], VARCHAR),
+    "hati_jsonb_elements": (elements, [VARCHAR], _TEXTS),
     "hati_jsonb_delete_key": (delete_key, [VARCHAR, VARCHAR], VARCHAR),
     "hati_jsonb_delete_index": (delete_index, [VARCHAR, BIGINT], VARCHAR),
     "hati_jsonb_delete_path": (delete_path, [VARCHAR, _TEXTS], VARCHAR),

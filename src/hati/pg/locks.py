@@ -82,6 +82,12 @@ class TableLocks:
                 self._take(session, table, deadline)
 
     def _take(self, session: int, table: str, deadline: float | None) -> None:
+        try:
+            self._wait_for(session, table, deadline)
+        finally:
+            self._waiting.pop(session, None)
+
+    def _wait_for(self, session: int, table: str, deadline: float | None) -> None:
         while True:
             holder = self._owner.get(table)
             if holder is None or holder == session:
@@ -101,12 +107,12 @@ class TableLocks:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise LockNotAvailable(f'canceling statement due to lock timeout on "{table}"')
-            self._waiting[session] = table
-            self._cond.notify_all()  # observers (waiting_count) see the new waiter
-            try:
-                self._cond.wait(_SLICE_S if left is None else min(_SLICE_S, left))
-            finally:
-                self._waiting.pop(session, None)
+            if self._waiting.get(session) != table:
+                # Once per wait, not at every wake-up: waiters that woke each other
+                # would spin (and a holder would share the CPU with them).
+                self._waiting[session] = table
+                self._cond.notify_all()  # observers (wait_for_waiters) see the new waiter
+            self._cond.wait(_SLICE_S if left is None else min(_SLICE_S, left))
 
     def _closes_cycle(self, session: int, holder: int) -> bool:
         """Would ``session`` waiting for ``holder`` close a cycle of waits?"""

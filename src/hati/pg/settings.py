@@ -25,8 +25,10 @@ from hati.errors import (
     FeatureNotSupported,
     InvalidParameter,
     QueryCanceled,
+    UndefinedFunction,
     UndefinedObject,
 )
+from hati.pg.translate import walk
 from hati.storage.duckdb_backend import qident
 
 SERVER_VERSION = "15.0 (hati 0.1.0)"
@@ -313,6 +315,35 @@ class Settings:
         if "." in low and low in self.custom:
             return self.custom[low]
         raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
+
+    def set_config(
+        self, node: ast.Node, value: Callable[[ast.Node], object], in_block: bool
+    ) -> dict[int, str]:
+        """``set_config(name, value, is_local)`` calls in a statement: set each setting;
+        returns what each call answers, its new value as a literal, by the call's id (the
+        statement's other expressions still read the old values). ``value`` evaluates an
+        argument (a constant or a bound parameter)."""
+        answers: dict[int, str] = {}
+        for call in walk(node):
+            if not isinstance(call, ast.FuncCall) or call.funcname is None:
+                continue
+            if call.funcname[-1].sval != "set_config":
+                continue
+            args = call.args or ()
+            if len(args) != 3:
+                raise UndefinedFunction(
+                    "function set_config takes (setting_name, new_value, is_local)"
+                )
+            try:
+                name, new, local = (value(a) for a in args)
+            except ValueError:
+                raise FeatureNotSupported(
+                    "set_config takes constants or parameters",
+                    hint="Write SELECT set_config('name', 'value', false).",
+                ) from None
+            self.set(str(name), None if new is None else str(new), bool(local) and in_block)
+            answers[id(call)] = literal(self.get(str(name)))
+        return answers
 
     def set(self, name: str, value: str | None, local: bool = False) -> None:
         """SET name = value (None: DEFAULT); LOCAL until the transaction ends."""

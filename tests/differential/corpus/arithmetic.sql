@@ -68,3 +68,16 @@ SELECT scale(1.50), scale(42), min_scale(1.500), min_scale(10), min_scale(0.0012
 SELECT width_bucket(5.35, 0.024, 10.06, 5), width_bucket(-1, 0, 10, 5), width_bucket(11, 0, 10, 5), width_bucket(5, 10, 0, 4);
 SELECT width_bucket(5, 3, 3, 2);
 SELECT width_bucket(5.0, 3.0, 4.0, 0);
+SELECT sqrt(-1::numeric);
+SELECT ln(0.0);
+SELECT log(-12.34, 56.78);
+SELECT power(0::numeric, -1);
+SELECT (-12.34) ^ 1.2;
+SELECT 10.0::float8 ^ 400;
+SELECT 5 % 0;
+SELECT mod(7, 0);
+SELECT sqrt(16), ln(1), log(2, 8), power(2, 10), 2 ^ 3, 7 % 3, mod(-7, 3);
+SELECT width_bucket(0::float8, 'NaN', 4.0::float8, 888);
+SELECT width_bucket(0.0::float8, 'Infinity'::float8, 5, 10);
+SELECT chr(0);
+SELECT chr(65);

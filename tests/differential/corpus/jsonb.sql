@@ -47,3 +47,15 @@ SELECT '[5]'::jsonb @> '5', '5'::jsonb @> '[5]', '{"a": {"b": 1}}'::jsonb @> '{"
 SELECT '{"b": {"y": 1, "x": [1, 2]}}'::jsonb -> 'b', '{"b": {"y": 1, "x": 2}}'::jsonb ->> 'b';
 SELECT json_build_object('k', json_build_array(1, '{"z": 1}'::json)), json_agg(x ORDER BY x DESC) FROM (VALUES (1), (2)) v(x);
 SELECT jsonb_set('[1, 2]', '{5}', '3'), jsonb_insert('{"a": [1]}', '{a, 0}', '0', true), '{"a": 1}'::jsonb - 'z';
+SELECT * FROM jsonb_to_record('{"a": 1, "b": "foo", "c": [1, 2]}') AS x(a int, b text, c int[], d text);
+SELECT * FROM json_to_recordset('[{"a": 1, "b": "x"}, {"a": 2}]') AS x(a int, b text);
+SELECT * FROM jsonb_each('{"b": [1,2], "a": null}') ORDER BY key;
+SELECT key, value FROM json_each_text('{"a": "x", "b": 2}') q ORDER BY 1;
+SELECT * FROM jsonb_array_elements('[1, {"b": [1,2]}, "x"]');
+SELECT x FROM json_array_elements_text('["a", "b"]') AS t(x);
+SELECT * FROM jsonb_object_keys('{"b": 1, "a": 2}');
+SELECT '["a", "b", "c"]'::jsonb - 1, json_array_length('[1, 2]');
+SELECT jsonb_array_length('{"a": 1}');
+SELECT '[1, 2,]'::json;
+SELECT json_build_object(ARRAY[1], 2);
+SELECT id, t.x FROM docs, jsonb_to_record(docs.body) AS t(x text, n int) ORDER BY id;

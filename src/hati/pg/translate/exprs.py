@@ -62,6 +62,10 @@ CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
     ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
 CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
     CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+         WHEN isnan(op::DOUBLE) OR isnan(lo::DOUBLE) OR isnan(hi::DOUBLE)
+         THEN error('operand, lower bound, and upper bound cannot be NaN')
+         WHEN isinf(lo::DOUBLE) OR isinf(hi::DOUBLE)
+         THEN error('lower and upper bounds must be finite')
          WHEN lo = hi THEN error('lower bound cannot equal upper bound')
          WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
               ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
@@ -70,6 +74,27 @@ CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
               ELSE least(floor(cnt * ((lo - op)::DOUBLE / (lo - hi)::DOUBLE))::BIGINT, cnt - 1) + 1
               END
     END;
+CREATE OR REPLACE MACRO {S}.pg_sqrt(x) AS
+    CASE WHEN x < 0 THEN error('cannot take square root of a negative number') ELSE sqrt(x) END;
+CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
+    CASE WHEN x = 0 THEN error('cannot take logarithm of zero')
+         WHEN x < 0 THEN error('cannot take logarithm of a negative number') ELSE x END;
+CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
+CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
+CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
+    CASE WHEN b = 1 THEN error('division by zero')
+         ELSE log({S}.pg_log_arg(b), {S}.pg_log_arg(x)) END;
+CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
+    CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
+         WHEN x < 0 AND y <> floor(y)
+         THEN error('a negative number raised to a non-integer power yields a complex result')
+         WHEN isinf(power(x, y)) AND isfinite(x) AND isfinite(y)
+         THEN error('value out of range: overflow')
+         ELSE power(x, y) END;
+CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
+    CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('division by zero') ELSE a % b END;
+CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
+    CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
     ELSE y END;
@@ -128,6 +153,10 @@ def _interval_cast(node: ast.Node | None) -> bool:
     )
 
 
+# x ^ y and x % y with PostgreSQL's errors (DuckDB answers NaN, Infinity or NULL)
+_CHECKED_OPERATORS = {"^": "pg_power", "%": "pg_mod"}
+
+
 def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
     """``x SIMILAR TO p`` as a regular expression; ``interval / n``."""
     if node.kind == A_Expr_Kind.AEXPR_SIMILAR:
@@ -140,6 +169,9 @@ def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
         if node.name[-1].sval == "!~":
             return ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(match,))
         return match
+    op = node.name[-1].sval if node.kind == A_Expr_Kind.AEXPR_OP and node.name else None
+    if op in _CHECKED_OPERATORS and node.lexpr is not None and node.rexpr is not None:
+        return _call(_CHECKED_OPERATORS[op], node.lexpr, node.rexpr)
     if (
         node.kind == A_Expr_Kind.AEXPR_OP
         and node.name[-1].sval == "/"
@@ -423,6 +455,14 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "div": ((2,), "pg_div"),
     "make_date": ((3,), "pg_make_date"),
     "scale": ((1,), "pg_scale"),
+    "sqrt": ((1,), "pg_sqrt"),
+    "chr": ((1,), "pg_chr"),
+    "ln": ((1,), "pg_ln"),
+    "log": ((1,), "pg_log10"),
+    "log10": ((1,), "pg_log10"),
+    "power": ((2,), "pg_power"),
+    "pow": ((2,), "pg_power"),
+    "mod": ((2,), "pg_mod"),
     "min_scale": ((1,), "pg_min_scale"),
     "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
@@ -443,6 +483,8 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
         return None
     name = node.funcname[-1].sval
     nargs = len(node.args or ())
+    if name == "log" and nargs == 2:
+        return _call("pg_log", *(node.args or ()))
     macro = _MACROS.get(name)
     if macro is not None and nargs in macro[0]:
         return _call(macro[1], *(node.args or ()))

@@ -17,7 +17,6 @@ FUNCTION_NAMES = {
     "jsonb_build_object": "json_object",
     "json_build_array": "json_array",
     "jsonb_build_array": "json_array",
-    "jsonb_array_length": "json_array_length",
     "jsonb_extract_path_text": "json_extract_path_text",
     "jsonb_extract_path": "json_extract_path",
     "to_jsonb": "to_json",

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind
+from pglast.enums import A_Expr_Kind, LimitOption, SetOperation
 
 from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
+from hati.pg import jsonb
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, exprs, replace_child, walk
 
@@ -45,6 +46,20 @@ CREATE OR REPLACE MACRO {S}.pg_json_path_text(j, p) AS
     json_extract_string({S}.pg_json_path(j, p), '$');
 CREATE OR REPLACE MACRO {S}.pg_json_value(v) AS
     coalesce(CASE WHEN typeof(v) = 'JSON' THEN v::VARCHAR ELSE to_json(v)::VARCHAR END, 'null');
+CREATE OR REPLACE MACRO {S}.pg_jsonb_minus(j, k) AS
+    CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT')
+    THEN hati_jsonb_delete_index(j, TRY_CAST(k AS BIGINT))
+    ELSE hati_jsonb_delete_key(j, k::VARCHAR) END;
+CREATE OR REPLACE MACRO {S}.pg_json_object_key(k) AS
+    CASE WHEN typeof(k) LIKE '%[]' OR typeof(k) LIKE 'STRUCT%' OR typeof(k) LIKE 'MAP%'
+              OR typeof(k) = 'JSON'
+         THEN error('key value must be scalar, not array, composite, or json')
+         WHEN k IS NULL THEN error('null value not allowed for object key')
+         ELSE to_json(k::VARCHAR)::VARCHAR END;
+CREATE OR REPLACE MACRO {S}.pg_json_array_length(j) AS
+    CASE WHEN j IS NULL THEN NULL WHEN json_type(j) = 'ARRAY' THEN json_array_length(j)
+         WHEN json_type(j) = 'OBJECT' THEN error('cannot get array length of a non-array')
+         ELSE error('cannot get array length of a scalar') END;
 CREATE OR REPLACE MACRO {S}.pg_json_concat(a, b) AS
     CASE WHEN typeof(a) = 'JSON' OR typeof(b) = 'JSON'
     THEN hati_jsonb_concat(a::VARCHAR, b::VARCHAR)::JSON ELSE a::VARCHAR || b::VARCHAR END;
@@ -66,6 +81,8 @@ _OPERATORS: dict[str, tuple[str, bool, bool]] = {
     "?&": ("hati_jsonb_exists_all", False, True),
 }
 _FUNCTIONS = {
+    "json_array_length": ("pg_json_array_length", True),
+    "jsonb_array_length": ("pg_json_array_length", True),
     "jsonb_strip_nulls": ("hati_jsonb_strip_nulls", False),
     "jsonb_pretty": ("hati_jsonb_pretty", False),
     "json_typeof": ("pg_json_typeof", True),
@@ -241,10 +258,7 @@ def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
         # a column and a JSON literal: jsonb's || if the column is json, else text's
         return _call("pg_json_concat", True, left, right)
     elif op == "-" and _jsonb_spelled(left):
-        if isinstance(right, ast.A_Const) and isinstance(right.val, ast.Integer):
-            got = _call("hati_jsonb_delete_index", False, _as_text(left), right)
-        else:
-            got = _call("hati_jsonb_delete_key", False, _as_text(left), _as_text(right))
+        got = _call("pg_jsonb_minus", True, _as_text(left), right)
     elif op == "#-":
         got = _call("hati_jsonb_delete_path", False, _as_text(left), _text_array(right, ctx))
     else:
@@ -328,7 +342,8 @@ def _build(node: ast.FuncCall) -> ast.Node | None:
         for i in range(0, len(args), 2):
             if pairs:
                 pairs.append(_text(", "))
-            pairs += [_value(_as_text(args[i])), _text(" : "), _value(args[i + 1])]
+            key = _call("pg_json_object_key", True, args[i])
+            pairs += [key, _text(" : "), _value(args[i + 1])]
         return _cast(_plus(_text("{"), *pairs, _text("}")), "json")
     if fname == "json_build_array":
         items: list[ast.Node] = []
@@ -388,10 +403,18 @@ def _extract_path(fname: str, args: tuple[ast.Node, ...]) -> ast.Node | None:
     return _normalized(got) if fname.startswith("jsonb") else got
 
 
-def _jsonb_cast(node: ast.TypeCast) -> ast.Node | None:
-    """``x::jsonb``: the value normalized."""
+def _jsonb_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+    """``x::jsonb``: the value normalized; ``'...'::json``: the literal checked."""
     tn = node.typeName
-    if tn is None or tn.arrayBounds or tn.names[-1].sval != "jsonb" or node.arg is None:
+    if tn is None or tn.arrayBounds or node.arg is None:
+        return None
+    if tn.names[-1].sval == "json":
+        if isinstance(node.arg, (ast.A_Const, ast.ParamRef)):
+            text = _string_literal(node.arg, ctx)
+            if text is not None:
+                jsonb.validate(text)
+        return None
+    if tn.names[-1].sval != "jsonb":
         return None
     if isinstance(node.arg, ast.A_Const) and node.arg.isnull:
         return None
@@ -405,6 +428,129 @@ def _takes_lambdas(node: ast.Node) -> bool:
     return name.startswith(_LAMBDA_TAKERS)
 
 
+def _name(text: str) -> ast.String:
+    return ast.String(sval=text)
+
+
+def _column(*names: str) -> ast.ColumnRef:
+    return ast.ColumnRef(fields=tuple(_name(n) for n in names))
+
+
+def _target(val: ast.Node, name: str) -> ast.ResTarget:
+    return ast.ResTarget(val=val, name=name)
+
+
+def _subquery(
+    targets: list[ast.ResTarget], source: ast.Node | None, alias: ast.Alias
+) -> ast.RangeSubselect:
+    select = ast.SelectStmt(
+        targetList=tuple(targets),
+        fromClause=(source,) if source is not None else None,
+        limitOption=LimitOption.LIMIT_OPTION_DEFAULT,
+        op=SetOperation.SETOP_NONE,
+    )
+    return ast.RangeSubselect(lateral=True, subquery=select, alias=alias)
+
+
+def _record_columns(
+    row: ast.Node, coldefs: tuple[ast.Node, ...], jsonb: bool
+) -> list[ast.ResTarget]:
+    """``AS x(a int, b text)``: each key of the object, cast to its column's type."""
+    out = []
+    for col in coldefs:
+        if not isinstance(col, ast.ColumnDef) or col.typeName is None:
+            raise InvalidTextRepresentation("a column definition list needs names and types")
+        key = ast.A_Const(val=ast.String(sval=col.colname or ""))
+        kind = col.typeName.names[-1].sval
+        if kind in ("json", "jsonb") and not col.typeName.arrayBounds:
+            got: ast.Node = _call("pg_json_get", True, row, key)
+            if kind == "jsonb" or jsonb:
+                got = _normalized(got)
+        else:
+            got = ast.TypeCast(arg=_call("pg_json_get_text", True, row, key), typeName=col.typeName)
+        out.append(_target(got, col.colname or ""))
+    return out
+
+
+def _table_function(node: ast.RangeFunction) -> ast.Node | None:
+    """json_each / json_array_elements / json_object_keys / json_to_record(set) in FROM."""
+    if node.ordinality or node.is_rowsfrom or len(node.functions or ()) != 1:
+        return None
+    if node.alias is not None and (node.alias.aliasname or "").startswith("hati_"):
+        return None  # made here: DuckDB's own json_each / unnest
+    call = node.functions[0][0]
+    if not isinstance(call, ast.FuncCall) or len(call.funcname) > 1 or len(call.args or ()) != 1:
+        return None
+    fname = call.funcname[0].sval or ""
+    arg = call.args[0]
+    jsonb = fname.startswith("jsonb")
+    base = fname.removeprefix("jsonb_" if jsonb else "json_")
+    alias = node.alias or ast.Alias(aliasname=fname)
+    names = tuple(c.sval for c in alias.colnames or ())
+    doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
+    if base in ("to_record", "to_recordset"):
+        if not node.coldeflist:
+            return None
+        plain = ast.Alias(aliasname=alias.aliasname)
+        if base == "to_record":
+            return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
+        elements = ast.TypeCast(
+            arg=_call("json_extract", False, doc, _text("$[*]")),
+            typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
+        )
+        unnested = ast.RangeFunction(
+            functions=((_call("unnest", False, elements), None),),
+            alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
+        )
+        targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
+        return _subquery(targets, unnested, plain)
+    if base in ("each", "each_text"):
+        each = ast.RangeFunction(
+            functions=((_call("json_each", False, doc), None),),
+            alias=ast.Alias(aliasname="hati_each"),
+        )
+        value: ast.Node = _column("hati_each", "value")
+        if base == "each_text":
+            value = _call("json_extract_string", False, value, _text("$"))
+        elif jsonb:
+            value = _normalized(value)
+        key, val = (names + ("key", "value")[len(names) :])[:2]
+        targets = [_target(_column("hati_each", "key"), key), _target(value, val)]
+        return _subquery(targets, each, ast.Alias(aliasname=alias.aliasname))
+    if base in ("array_elements", "array_elements_text", "object_keys"):
+        return _unnested(base, jsonb, arg, doc, fname, alias)
+    return None
+
+
+def _unnested(
+    base: str, jsonb: bool, arg: ast.Node, doc: ast.Node, fname: str, alias: ast.Alias
+) -> ast.Node:
+    """json_array_elements(_text) / json_object_keys in FROM: an unnested list."""
+    names = tuple(c.sval for c in alias.colnames or ())
+    if base == "object_keys":
+        items: ast.Node = _call("json_keys", False, doc)
+        default = fname
+    elif base == "array_elements" and jsonb:
+        items = _call("hati_jsonb_elements", False, _as_text(arg))
+        items = ast.TypeCast(
+            arg=items,
+            typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
+        )
+        default = "value"
+    elif base == "array_elements":
+        items = _call("json_extract", False, doc, _text("$[*]"))
+        default = "value"
+    else:
+        items = _call("json_extract_string", False, doc, _text("$[*]"))
+        default = "value"
+    return ast.RangeFunction(
+        functions=((_call("unnest", False, items), None),),
+        alias=ast.Alias(
+            aliasname=alias.aliasname, colnames=(_name(names[0] if names else default),)
+        ),
+    )
+
+
 def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite json's operators and json_typeof (see module doc)."""
     for node in walk(stmt):
@@ -416,7 +562,9 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             elif isinstance(child, ast.FuncCall):
                 new = _function(child, ctx)
             elif isinstance(child, ast.TypeCast):
-                new = _jsonb_cast(child)
+                new = _jsonb_cast(child, ctx)
+            elif isinstance(child, ast.RangeFunction):
+                new = _table_function(child)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
