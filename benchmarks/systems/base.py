@@ -62,6 +62,7 @@ class System(ABC):
     merge_note: str = ""
     description: str = ""
     nested_branches: bool = False  # branch_fork(): a branch forked from a branch
+    one_connection: bool = False  # sessions share one connection: no concurrent clients
 
     def __init__(self) -> None:
         self.tables: dict[str, int] = {}  # main tables and their row counts

@@ -82,6 +82,7 @@ class SdkAgent(Agent):
 
 class SdkLocalEngine(System):
     key = "sdk_local"
+    one_connection = True
     label = "hatidata-agent LocalDuckDBEngine"
     family = "hatidata-agent"
     merge_note = "DROP TABLE + CREATE TABLE AS of each materialized table"

@@ -9,17 +9,22 @@ checked every few seconds), and on demand (``SELECT * FROM hati_compact()``, or
 
 Steps:
 
-1. Wait until no client holds a transaction block open (automatic runs do not even
+1. ``CHECKPOINT``, hold the audit writer (its records wait in memory), and copy the
+   database into ``hati.duckdb.compact`` while clients are served (``COPY FROM
+   DATABASE`` in one snapshot, every object and row count checked, the copy's views
+   bound with nothing else attached). The WAL's and the file's size, inode and mtime
+   are noted before the copy begins.
+2. Wait until no client holds a transaction block open (automatic runs do not even
    try while one does), then close the statement gate (hati.gate): statements in
    flight finish, new ones wait at the gate. The wait is bounded
    (``compact_wait_seconds``); past it the gate opens again and compaction is retried
    later. A client's transaction is never cut off.
-2. Hold the audit writer, ``CHECKPOINT``, and copy the database into
-   ``hati.duckdb.compact`` (``COPY FROM DATABASE``, every object and row count checked).
-3. Every session parks its open results in memory and closes its cursor, the database
-   closes (cleanly: no WAL left), the copy is opened alone and its views bound, then it
-   is ``fsync``-ed and renamed over the old file, and the directory ``fsync``-ed.
-4. The database opens again on the new file; every session gets a new cursor (its
+3. If anything was committed since the copy began (the WAL or the file moved), copy
+   once more, now with the gate closed.
+4. Every session parks its open results in memory and closes its cursor, the database
+   closes (cleanly: no WAL left), the copy is ``fsync``-ed and renamed over the old
+   file, and the directory ``fsync``-ed.
+5. The database opens again on the new file; every session gets a new cursor (its
    branch route, search_path and settings are set again on first use), the audit
    writer resumes, and the gate opens.
 
@@ -160,7 +165,7 @@ class Compactor:
         if not self.policy.due(space):
             return None
         if any(s.in_transaction for s in self._sessions()):
-            log.info("compaction waits: a client holds a transaction block open")
+            log.debug("compaction waits: a client holds a transaction block open")
             return None
         log.info(
             "compaction: %s of %s free (%.0f %%), over the thresholds (%g %%, %g MB)",
