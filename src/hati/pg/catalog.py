@@ -185,7 +185,7 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
             "THEN 1073741824 END, c.character_octet_length) "
             f"AS character_octet_length, coalesce(k.udt_name, {udt}) AS udt_name) "
             f"FROM {src} c LEFT JOIN {HIDDEN}.column_types k "
-            "ON c.data_type = 'VARCHAR' AND k.schema_name = c.table_schema "
+            "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.table_schema "
             "AND k.table_name = c.table_name AND k.column_name = c.column_name)"
         )
     return (
@@ -264,6 +264,23 @@ CREATE OR REPLACE VIEW {HIDDEN}.kept_foreign_keys AS
           FROM pg_catalog.pg_attribute GROUP BY attrelid) cn ON cn.attrelid = c.oid
     JOIN (SELECT attrelid, list(attname ORDER BY attnum) AS names
           FROM pg_catalog.pg_attribute GROUP BY attrelid) rn ON rn.attrelid = r.oid;
+-- Columns with the character type they were declared with (column_types): text is
+-- text, varchar(n) / char(n) carry their length in atttypmod (n + 4), as PostgreSQL has.
+CREATE OR REPLACE VIEW {HIDDEN}.pg_attribute AS
+    SELECT a.* REPLACE (
+               CASE k.udt_name WHEN 'text' THEN 25 WHEN 'bpchar' THEN 1042
+                    ELSE a.atttypid END AS atttypid,
+               coalesce(k.length + 4, CASE WHEN a.atttypid = 1700 AND a.atttypmod > 0
+                   THEN ((a.atttypmod // 1000) << 16 | (a.atttypmod % 1000)) + 4 END,
+                   a.atttypmod) AS atttypmod)
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN duckdb_tables() t ON t.table_oid = a.attrelid
+         AND t.database_name = current_database()
+    LEFT JOIN {HIDDEN}.column_types k ON a.atttypid = 1043 AND k.data_type <> 'ARRAY'
+         AND k.table_name = t.table_name
+         AND k.column_name = a.attname
+         AND (k.schema_name = t.schema_name
+              OR (t.schema_name = {BRANCH_SCHEMA} AND k.schema_name = 'main'));
 CREATE OR REPLACE VIEW {HIDDEN}.pg_constraint AS
     -- The names clients gave (hati's record, by DuckDB's name), else PostgreSQL's:
     -- DuckDB's constraint oids are its table's oid * 10^6 + the constraint's index.
@@ -369,14 +386,19 @@ CREATE OR REPLACE MACRO main.pg_get_expr(e, r) AS e::VARCHAR, (e, r, p) AS e::VA
 CREATE OR REPLACE MACRO main.array_upper(a, d) AS len(a);
 CREATE OR REPLACE MACRO main.pg_table_is_visible(id) AS true;
 CREATE OR REPLACE MACRO main.format_type(t, m) AS
-    CASE pg_catalog.format_type(t, m)
+    CASE WHEN t = 25 THEN 'text'
+         WHEN t = 1043 AND m > 4 THEN 'character varying(' || (m - 4) || ')'
+         WHEN t = 1042 THEN 'character(' || CASE WHEN m > 4 THEN m - 4 ELSE 1 END || ')'
+         WHEN t = 1700 AND m > 4 THEN 'numeric(' || ((m - 4) >> 16) || ',' || ((m - 4) & 65535) || ')'
+         WHEN t = 1700 THEN 'numeric'
+    ELSE CASE pg_catalog.format_type(t, m)
         WHEN 'int2' THEN 'smallint' WHEN 'int4' THEN 'integer' WHEN 'int8' THEN 'bigint'
         WHEN 'float4' THEN 'real' WHEN 'float8' THEN 'double precision'
         WHEN 'varchar' THEN 'character varying' WHEN 'bool' THEN 'boolean'
         WHEN 'timestamp' THEN 'timestamp without time zone'
         WHEN 'timestamptz' THEN 'timestamp with time zone'
         WHEN 'time' THEN 'time without time zone' WHEN 'blob' THEN 'bytea'
-        ELSE pg_catalog.format_type(t, m) END;
+        ELSE pg_catalog.format_type(t, m) END END;
 CREATE OR REPLACE MACRO {HIDDEN}.current_setting(x) AS
     coalesce(getvariable('hati_gucs')[lower(x)],
              error('unrecognized configuration parameter "' || x || '"')),
@@ -464,6 +486,7 @@ EMPTY_SQL += (
 )
 
 _FILTERED = (
+    "pg_attribute",
     "pg_cursors",
     "pg_namespace",
     "pg_type",

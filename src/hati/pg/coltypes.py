@@ -34,7 +34,7 @@ _CHARACTER = {
 def declared(col: ast.ColumnDef) -> tuple[str, str, str, int | None] | None:
     """(column, data_type, udt_name, length) of a character column; None for others."""
     t = col.typeName
-    if t is None or t.arrayBounds or not t.names:
+    if t is None or not t.names:
         return None
     names = [n.sval for n in t.names]
     if len(names) > 2 or (len(names) == 2 and names[0] != "pg_catalog"):
@@ -47,6 +47,8 @@ def declared(col: ast.ColumnDef) -> tuple[str, str, str, int | None] | None:
     if len(mods) == 1 and isinstance(mods[0], ast.A_Const):
         value = getattr(mods[0].val, "ival", None)
         length = int(value) if value is not None else None
+    if t.arrayBounds:  # text[], varchar(n)[]: PostgreSQL reports no length
+        return (str(col.colname), "ARRAY", "_" + found[1], None)
     if names[-1] == "bpchar" and length is None and names[0] == "pg_catalog":
         length = 1  # char without a length is char(1)
     return (str(col.colname), found[0], found[1], length)

@@ -30,3 +30,4 @@ UPDATE dl SET v = 'toolong' WHERE id = 1;
 UPDATE dl SET v = 'ok' WHERE id = 1;
 SELECT id, v, length(v) FROM dl ORDER BY id;
 SELECT 'abcdefgh'::varchar(3);
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypmod FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'dt' AND a.attnum > 0 ORDER BY a.attnum;
