@@ -88,6 +88,8 @@ def test_every_workload_produced_numbers(quick_run: tuple[dict, Path]) -> None:
             assert ok, (key, w.KEY, recs)
             if w.KEY == "disk":
                 assert all(r["values"]["with_branch"]["file_bytes"] > 0 for r in ok)
+            elif w.KEY == "disk_online":  # bytes, not timings
+                assert all(r["values"]["with_branch_bytes"] > 0 for r in ok), (key, ok)
             else:
                 assert any(_numbers(r) for r in ok), (key, w.KEY, ok)
 
