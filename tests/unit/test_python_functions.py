@@ -7,12 +7,13 @@ import gc
 import duckdb
 
 from hati.pg import jsonb, regex
+from hati.pg.install import register
 
 
 def test_functions_answer_after_a_collection_and_null_in_a_list() -> None:
     con = duckdb.connect()
-    jsonb.register(con)
-    regex.register(con)
+    register(con, jsonb)
+    register(con, regex)
     gc.collect()  # the registered callables must outlive their registration
     got = con.execute(
         "SELECT hati_jsonb_text('null'), hati_jsonb_text('\"x\"'), "

@@ -9,6 +9,12 @@ the DuckDB objects the translation rules and expansions call (each module's
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
 import duckdb
 
 from hati.pg import catalog, expand, jsonb, regex, tochar, translate
@@ -16,8 +22,34 @@ from hati.pg import catalog, expand, jsonb, regex, tochar, translate
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
     catalog.install(cur)
-    jsonb.register(cur)
-    regex.register(cur)
+    register(cur, jsonb)
+    register(cur, regex)
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)
+
+
+def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:
+    """Make a module's Python ``FUNCTIONS`` (name -> function, parameter types, result
+    type) callable from every connection of the database. Those in its ``MAYBE_NULL``
+    answer a list of none or one value (DuckDB's Python functions cannot answer NULL):
+    the translation takes its first item."""
+    for name, (fn, params, returns) in module.FUNCTIONS.items():
+        with contextlib.suppress(duckdb.InvalidInputException):
+            cur.remove_function(name)
+        if name in module.MAYBE_NULL:
+            # DuckDB does not keep the function alive: this module does
+            fn, returns = _LISTED.setdefault(name, _listed(fn)), duckdb.list_type(returns)
+        cur.create_function(name, fn, params, returns, side_effects=False)
+
+
+_LISTED: dict[str, Callable[..., Any]] = {}
+
+
+def _listed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any) -> list[Any]:
+        got = fn(*args)
+        return [] if got is None else [got]
+
+    return call

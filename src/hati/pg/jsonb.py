@@ -16,8 +16,6 @@ strings or the scalar string itself. The functions are registered with DuckDB (s
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -349,28 +347,3 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_jsonb_strip_nulls": (strip_nulls, [VARCHAR], VARCHAR),
     "hati_jsonb_pretty": (pretty, [VARCHAR], VARCHAR),
 }
-
-
-def register(cur: duckdb.DuckDBPyConnection) -> None:
-    """Make the functions callable from every connection of the database. Those in
-    ``MAYBE_NULL`` answer a list of none or one value (DuckDB's Python functions cannot
-    answer NULL): the translation takes its first item."""
-    for name, (fn, params, returns) in FUNCTIONS.items():
-        with contextlib.suppress(duckdb.InvalidInputException):
-            cur.remove_function(name)
-        if name in MAYBE_NULL:
-            # DuckDB does not keep the function alive: the module does
-            fn, returns = _LISTED.setdefault(name, _listed(fn)), duckdb.list_type(returns)
-        cur.create_function(name, fn, params, returns, side_effects=False)
-
-
-_LISTED: dict[str, Callable[..., Any]] = {}
-
-
-def _listed(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def call(*args: Any) -> list[Any]:
-        got = fn(*args)
-        return [] if got is None else [got]
-
-    return call
