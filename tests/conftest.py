@@ -6,6 +6,7 @@ process); ``pytest -m "not server"`` runs the socket-free unit tests alone, in s
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import subprocess
@@ -27,6 +28,21 @@ from hati.server import ServerThread
 from hati.session import Session
 
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
+
+
+def _seed_libpq_random() -> None:
+    """Draw from the random generator of the OpenSSL psycopg2's libpq links, once, now.
+
+    libpq draws SCRAM nonces from it (pg_strong_random). Drawn first late in a long run,
+    after other libraries brought OpenSSLs of their own, it failed: every SCRAM
+    connection said "could not generate nonce"."""
+    libs = Path(psycopg2.__file__).resolve().parent.parent / "psycopg2_binary.libs"
+    for lib in sorted(libs.glob("libcrypto-*.so*")):
+        buf = ctypes.create_string_buffer(16)
+        ctypes.CDLL(str(lib)).RAND_bytes(buf, 16)
+
+
+_seed_libpq_random()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
