@@ -31,13 +31,14 @@ UNIT_DIR = Path(__file__).resolve().parent / "unit"
 
 
 def _seed_libpq_random() -> None:
-    """Draw from the random generator of the OpenSSL psycopg2's libpq links, once, now.
+    """Draw from the random generators of the OpenSSLs the drivers' own libpqs link
+    (psycopg2-binary's, psycopg-binary's), once, now.
 
     libpq draws SCRAM nonces from it (pg_strong_random). Drawn first late in a long run,
     after other libraries brought OpenSSLs of their own, it failed: every SCRAM
     connection said "could not generate nonce"."""
-    libs = Path(psycopg2.__file__).resolve().parent.parent / "psycopg2_binary.libs"
-    for lib in sorted(libs.glob("libcrypto-*.so*")):
+    site = Path(psycopg2.__file__).resolve().parent.parent
+    for lib in sorted(site.glob("psycopg*_binary.libs/libcrypto-*.so*")):
         buf = ctypes.create_string_buffer(16)
         ctypes.CDLL(str(lib)).RAND_bytes(buf, 16)
 
