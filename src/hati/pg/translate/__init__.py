@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pglast import ast
 
+from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 
 
@@ -46,6 +47,18 @@ def walk(node: ast.Node) -> Iterator[ast.Node]:
         n = stack.pop()
         yield n
         stack.extend(child for _, child in children(n))
+
+
+def func_call(name: str, *args: ast.Node, hidden: bool) -> ast.FuncCall:
+    """A call of ``name`` (``hidden``: the one in hati's hidden schema)."""
+    schema = (ast.String(sval=catalog_views.HIDDEN),) if hidden else ()
+    return ast.FuncCall(funcname=(*schema, ast.String(sval=name)), args=args)
+
+
+def const(value: str | int) -> ast.A_Const:
+    if isinstance(value, int):
+        return ast.A_Const(val=ast.Integer(ival=value))
+    return ast.A_Const(val=ast.String(sval=value))
 
 
 def replace_child(node: ast.Node, attr: str, old: ast.Node, new: ast.Node) -> None:

@@ -18,7 +18,8 @@ from hati.errors import FeatureNotSupported, HatiError, InvalidTextRepresentatio
 from hati.pg import catalog as catalog_views
 from hati.pg import datetime_in
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, replace_child, walk
+from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
+from hati.pg.translate import const as _const
 
 S = catalog_views.HIDDEN
 
@@ -117,14 +118,7 @@ CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS
 
 
 def _call(name: str, *args: ast.Node, hidden: bool = True) -> ast.FuncCall:
-    names = (ast.String(sval=S), ast.String(sval=name)) if hidden else (ast.String(sval=name),)
-    return ast.FuncCall(funcname=names, args=args)
-
-
-def _const(value: str | int) -> ast.A_Const:
-    if isinstance(value, int):
-        return ast.A_Const(val=ast.Integer(ival=value))
-    return ast.A_Const(val=ast.String(sval=value))
+    return func_call(name, *args, hidden=hidden)
 
 
 def _type(name: str, *mods: int) -> ast.TypeName:

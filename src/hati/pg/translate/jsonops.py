@@ -24,7 +24,7 @@ from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
 from hati.pg import jsonb
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, exprs, replace_child, walk
+from hati.pg.translate import NeedsLiteral, Translation, exprs, func_call, replace_child, walk
 
 S = catalog_views.HIDDEN
 
@@ -114,8 +114,7 @@ _LAMBDA_TAKERS = ("list_", "array_", "apply", "filter", "reduce")
 
 
 def _call(name: str, hidden: bool, *args: ast.Node) -> ast.FuncCall:
-    names = (ast.String(sval=S), ast.String(sval=name)) if hidden else (ast.String(sval=name),)
-    return ast.FuncCall(funcname=names, args=args)
+    return func_call(name, *args, hidden=hidden)
 
 
 def _as_text(node: ast.Node) -> ast.Node:

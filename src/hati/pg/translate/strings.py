@@ -18,7 +18,8 @@ from pglast import ast
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.regex import bytea_input
-from hati.pg.translate import NeedsLiteral, Translation, replace_child, walk
+from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
+from hati.pg.translate import const as _const
 
 S = catalog_views.HIDDEN
 
@@ -39,14 +40,7 @@ CREATE OR REPLACE MACRO {S}.pg_to_char(x, f) AS hati_to_char(x::VARCHAR, typeof(
 
 
 def _call(name: str, *args: ast.Node, hidden: bool = False) -> ast.FuncCall:
-    names = (ast.String(sval=S), ast.String(sval=name)) if hidden else (ast.String(sval=name),)
-    return ast.FuncCall(funcname=names, args=args)
-
-
-def _const(value: str | int) -> ast.A_Const:
-    if isinstance(value, int):
-        return ast.A_Const(val=ast.Integer(ival=value))
-    return ast.A_Const(val=ast.String(sval=value))
+    return func_call(name, *args, hidden=hidden)
 
 
 def _cast(node: ast.Node, name: str) -> ast.TypeCast:
