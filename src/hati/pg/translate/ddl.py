@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, rebuild
+from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -150,6 +150,15 @@ def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
+    if stmt.partbound is not None:  # PARTITION OF: a name hati keeps (partitions.py)
+        parent = (stmt.inhRelations or (None,))[0]
+        ctx.steps = [
+            partitions.DefinePartition(
+                stmt.relation, parent, stmt.partbound, stmt.partspec, stmt.if_not_exists
+            )
+        ]
+        return
+    spec, stmt.partspec = stmt.partspec, None
     kept_by_hati = foreignkeys.strip(stmt)  # foreign keys with actions (foreignkeys.py)
     named: list[tuple[str, str]] = []
     for default, c, col in rebuild.constraints(stmt):
@@ -161,6 +170,8 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
     types = coltypes.of_create(stmt)
     if types is not None:
         steps.append(types)
+    if spec is not None:
+        steps.append(partitions.DefineRoot(stmt.relation, spec))
     if steps:
         ctx.steps = [stmt, *steps]
 
@@ -190,4 +201,4 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     return action
 
 
-SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL  # constraint names; foreign keys
+SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL
