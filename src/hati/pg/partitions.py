@@ -116,8 +116,13 @@ class Tree:
         return "(" + " OR ".join(parts) + ")" if parts else "false"
 
     def key_columns(self, root: str, schema: str) -> set[str]:
+        """The root's columns some partition key of the tree reads."""
         return {
-            k for n in self.nodes.values() if n.schema == schema and n.root == root for k in n.key
+            c
+            for n in self.nodes.values()
+            if n.schema == schema and n.root == root
+            for k in n.key
+            for c in key_reads(k)
         }
 
     def subtree(self, node: Node) -> list[Node]:
@@ -193,7 +198,7 @@ def condition(spec: Any, key: tuple[str, ...], types: dict[str, str], name: str)
     """PostgreSQL's partition constraint of a bound, as a condition that is never NULL."""
     if spec.is_default:
         return None
-    cols = [_q(k) for k in key]
+    cols = [key_sql(k) for k in key]
     typs = [types[k] for k in key]
     if spec.strategy == "l":
         datums = list(spec.listdatums or ())
@@ -245,14 +250,51 @@ def _list_values(spec: Any) -> list[str]:
     return [pg_text(d) for d in spec.listdatums or ()]
 
 
+def key_sql(k: str) -> str:
+    """A key as a condition reads it: a column's quoted name, an expression as written."""
+    return k if k.startswith("(") else _q(k)
+
+
+def key_reads(k: str) -> list[str]:
+    """The columns a key reads."""
+    if not k.startswith("("):
+        return [k]
+    from pglast.visitors import Visitor
+
+    found: list[str] = []
+
+    class Refs(Visitor):
+        def visit_ColumnRef(self, _ancestors: Any, node: Any) -> None:
+            found.append(str(node.fields[-1].sval))
+
+    Refs()(expression(k))
+    return found
+
+
+def key_types(
+    cur: duckdb.DuckDBPyConnection, schema: str, root: str, key: tuple[str, ...]
+) -> dict[str, str]:
+    """The root's column types, and the type of each key expression."""
+    types = dict(columns(cur, schema, root))
+    for k in key:
+        if k.startswith("(") and k not in types:
+            described = cur.execute(
+                _duck(f"SELECT {k} AS v FROM {_q(schema)}.{_q(root)} LIMIT 0")
+            ).description
+            types[k] = str(described[0][1]) if described else "VARCHAR"
+    return types
+
+
 def _key_of(spec: Any, have: dict[str, str]) -> tuple[str, ...]:
     key = []
     for elem in spec.partParams or ():
         if elem.name is None:
-            raise FeatureNotSupported(
-                "partition keys that are expressions are not supported",
-                hint="Partition by a column.",
-            )
+            text = f"({pg_text(elem.expr)})"
+            for col in key_reads(text):
+                if col not in have:
+                    raise UndefinedColumn(f'column "{col}" does not exist')
+            key.append(text)
+            continue
         if elem.name not in have:
             raise UndefinedColumn(f'column "{elem.name}" named in partition key does not exist')
         key.append(str(elem.name))
@@ -367,7 +409,7 @@ def define(
     spec: Any | None,
 ) -> Node:
     """Record partition ``name`` of ``parent`` (checked as PostgreSQL checks a bound)."""
-    types = dict(columns(cur, schema, parent.root))
+    types = key_types(cur, schema, parent.root, parent.key)
     strategy = parent.strategy or ""
     if not bound.is_default and bound.strategy != strategy:
         raise InvalidObjectDefinition(
@@ -426,12 +468,15 @@ def _check_overlap(
 ) -> None:
     """A bound that shares a value with a sibling's fails (42P17), as in PostgreSQL."""
     if bound.strategy == "l":
-        probe = " UNION ALL ".join(f"SELECT {pg_text(d)} AS v" for d in bound.listdatums or ())
+        typ = key_types(cur, parent.schema, parent.root, parent.key)[parent.key[0]]
+        probe = " UNION ALL ".join(
+            f"SELECT CAST({pg_text(d)} AS {typ}) AS v" for d in bound.listdatums or ()
+        )
         col = parent.key[0]
         for s in siblings:
             if s.is_default or not s.cond:
                 continue
-            test = s.cond.replace(_q(col), "v")
+            test = s.cond.replace(key_sql(col), "v")
             row = cur.execute(_duck(f"SELECT 1 FROM ({probe}) t WHERE {test} LIMIT 1")).fetchone()
             if row is not None:
                 raise InvalidObjectDefinition(
@@ -456,7 +501,7 @@ def _check_overlap(
 
 
 def _range_empty(cur: duckdb.DuckDBPyConnection, bound: Any, parent: Node, tree: Tree) -> bool:
-    types = dict(columns(cur, parent.schema, parent.root))
+    types = key_types(cur, parent.schema, parent.root, parent.key)
     lo = _range_key(cur, bound.lowerdatums, parent.key, types)
     hi = _range_key(cur, bound.upperdatums, parent.key, types)
     return not lo < hi
@@ -482,7 +527,7 @@ def _range_key(
 def _ranges_meet(
     cur: duckdb.DuckDBPyConnection, tree: Tree, bound: Any, sibling: Node, parent: Node
 ) -> bool:
-    types = dict(columns(cur, parent.schema, parent.root))
+    types = key_types(cur, parent.schema, parent.root, parent.key)
     made: Any = parser.parse_sql(f"CREATE TABLE x PARTITION OF y {sibling.bound}")[0].stmt
     spec = made.partbound
     lo = _range_key(cur, bound.lowerdatums, parent.key, types)
