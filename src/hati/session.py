@@ -296,7 +296,11 @@ class Session:
                 return self._run(stmt)
         finally:  # parameter types inferred before a DDL statement are not reused
             self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
-            if any(isinstance(s, partitions.Changes) for s in stmt.compiled.template.steps):
+            steps = stmt.compiled.template.steps
+            columns = bool(self.frontend.partitions) and paramtypes.may_change_columns(
+                stmt.analysis
+            )
+            if columns or any(isinstance(s, partitions.Changes) for s in steps):
                 self._partitions_changed = True
                 self._reload_partitions()
 

@@ -88,8 +88,9 @@ def _read(item: Any, tree: Tree) -> Any:
     n = _node(item, tree)
     if n is None or n.parent is None:
         return item
+    cols = ", ".join(partitions._q(c) for c in n.cols) if n.cols else "*"
     sub: Any = partitions.parser.parse_sql(
-        f"SELECT * FROM {partitions._q(n.root)} WHERE {tree.path(n)}"
+        f"SELECT {cols} FROM {partitions._q(n.root)} WHERE {tree.path(n)}"
     )[0].stmt
     root = sub.fromClause[0]
     root.schemaname = item.schemaname if n.schema == "main" else n.schema
@@ -154,7 +155,7 @@ def _insert(stmt: Any, tree: Tree) -> None:
         return
     rv = stmt.relation
     alias = rv.alias.aliasname if rv.alias else (node.name if node.parent else None)
-    names = list(tree.columns.get((node.schema, node.root), ()))
+    names = list(tree.order(node))
     cols = [str(c.name) for c in stmt.cols] if stmt.cols else None
     source = stmt.selectStmt
     width = _width(source)

@@ -27,6 +27,7 @@ from pglast.stream import RawStream
 
 from hati.errors import (
     CheckViolation,
+    DatatypeMismatch,
     DuplicateTable,
     FeatureNotSupported,
     InvalidObjectDefinition,
@@ -41,7 +42,8 @@ TABLE = f"{catalog.HIDDEN}.partitions"
 SETUP_SQL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (schema_name VARCHAR, name VARCHAR, "
     "parent VARCHAR, root VARCHAR, strategy VARCHAR, key VARCHAR[], bound VARCHAR, "
-    "cond VARCHAR, is_default BOOLEAN, position INTEGER);"
+    "cond VARCHAR, is_default BOOLEAN, position INTEGER, cols VARCHAR[]);"
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS cols VARCHAR[];"
 )
 STRATEGIES = {"l": "list", "r": "range", "h": "hash"}
 
@@ -62,6 +64,7 @@ class Node:
     cond: str | None
     is_default: bool
     position: int = 0
+    cols: tuple[str, ...] | None = None  # its columns' order, when not the root's
 
 
 @dataclass
@@ -125,6 +128,10 @@ class Tree:
             for c in key_reads(k)
         }
 
+    def order(self, node: Node) -> tuple[str, ...]:
+        """The node's columns in its own order (a table attached keeps its order)."""
+        return node.cols or self.columns.get((node.schema, node.root), ())
+
     def subtree(self, node: Node) -> list[Node]:
         out = [node]
         for c in self.children(node):
@@ -137,14 +144,24 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
     try:
         rows = cur.execute(
             f"SELECT schema_name, name, parent, root, strategy, key, bound, cond, is_default, "
-            f"position FROM {TABLE}"
+            f"position, cols FROM {TABLE}"
         ).fetchall()
     except duckdb.CatalogException:
         return Tree()
     tree = Tree()
     for r in rows:
         tree.nodes[(r[0], r[1])] = Node(
-            r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], bool(r[8]), r[9] or 0
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            tuple(r[5] or ()),
+            r[6],
+            r[7],
+            bool(r[8]),
+            r[9] or 0,
+            tuple(r[10]) if r[10] else None,
         )
     for n in tree.nodes.values():
         if n.parent is None:
@@ -226,6 +243,13 @@ def _range_condition(spec: Any, cols: list[str], typs: list[str], n: int) -> str
     upper = list(spec.upperdatums or ())
     if len(lower) != n or len(upper) != n:
         raise InvalidObjectDefinition("FROM must specify exactly one value per partitioning column")
+    for datums in (lower, upper):
+        words = [_bound_word(d) for d in datums]
+        for i, w in enumerate(words):
+            if w is not None and any(x != w for x in words[i + 1 :]):
+                raise DatatypeMismatch(
+                    f"every bound following {w.upper()} must also be {w.upper()}"
+                )
 
     def side(datums: list[ast.Node], i: int, op: str, last: str) -> str:
         if i == len(datums):
@@ -326,7 +350,7 @@ def _position(cur: duckdb.DuckDBPyConnection) -> int:
 
 def _record(cur: duckdb.DuckDBPyConnection, n: Node) -> None:
     cur.execute(
-        f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         [
             n.schema,
             n.name,
@@ -338,6 +362,7 @@ def _record(cur: duckdb.DuckDBPyConnection, n: Node) -> None:
             n.cond,
             n.is_default,
             _position(cur),
+            list(n.cols) if n.cols else None,
         ],
     )
 
@@ -407,6 +432,7 @@ def define(
     name: str,
     bound: Any,
     spec: Any | None,
+    cols: tuple[str, ...] | None = None,
 ) -> Node:
     """Record partition ``name`` of ``parent`` (checked as PostgreSQL checks a bound)."""
     types = key_types(cur, schema, parent.root, parent.key)
@@ -432,7 +458,16 @@ def define(
         strategy_own = _strategy(spec)
     text = "DEFAULT" if bound.is_default else _bound_text(bound)
     node = Node(
-        schema, name, parent.name, parent.root, strategy_own, key, text, cond, bound.is_default
+        schema,
+        name,
+        parent.name,
+        parent.root,
+        strategy_own,
+        key,
+        text,
+        cond,
+        bound.is_default,
+        cols=cols or parent.cols,
     )
     default = next((s for s in siblings if s.is_default), None)
     if default is not None and cond is not None:
@@ -654,7 +689,8 @@ class Attach(Changes):
                 raise UndefinedTable(f'relation "{self.parent.relname}" does not exist')
             raise WrongObjectType(f'table "{self.parent.relname}" is not partitioned')
         schema, name = locate(cur, printed, self.child)
-        if tree.find(schema, name) is not None:
+        existing = tree.find(schema, name)
+        if existing is not None and existing.parent is not None:
             raise InvalidObjectDefinition(f'"{name}" is already a partition')
         mine = dict(columns(cur, schema, name))
         theirs = columns(cur, parent.schema, parent.root)
@@ -667,7 +703,22 @@ class Attach(Changes):
                 if extra
                 else f'child table is missing column "{col}"'
             )
-        node = define(cur, tree, parent, parent.schema, name, self.bound, None)
+        subtree = tree.subtree(existing) if existing is not None else []
+        _forget(cur, subtree[:1])  # a partitioned table joins the tree as its partition
+        order = tuple(mine)
+        own = order if order != tuple(c for c, _ in theirs) else None
+        node = define(cur, load(cur), parent, parent.schema, name, self.bound, None, own)
+        if existing is not None:
+            cur.execute(
+                f"UPDATE {TABLE} SET strategy = $3, key = $4 WHERE schema_name = $1 AND name = $2",
+                [node.schema, name, existing.strategy, list(existing.key)],
+            )
+            for n in subtree[1:]:
+                cur.execute(
+                    f"UPDATE {TABLE} SET root = $3, cols = coalesce(cols, $4) "
+                    "WHERE schema_name = $1 AND name = $2",
+                    [n.schema, n.name, parent.root, list(own) if own else None],
+                )
         cond = load(cur).path(node)
         src = qualified(schema, name)
         bad = cur.execute(_duck(f"SELECT 1 FROM {src} WHERE NOT ({cond}) LIMIT 1")).fetchone()
