@@ -193,7 +193,7 @@ def pg_text(node: ast.Node) -> str:
     return str(RawStream()(node))
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -276,7 +276,7 @@ def _list_values(spec: Any) -> list[str]:
 
 def key_sql(k: str) -> str:
     """A key as a condition reads it: a column's quoted name, an expression as written."""
-    return k if k.startswith("(") else _q(k)
+    return k if k.startswith("(") else quote(k)
 
 
 def key_reads(k: str) -> list[str]:
@@ -303,7 +303,7 @@ def key_types(
     for k in key:
         if k.startswith("(") and k not in types:
             described = cur.execute(
-                _duck(f"SELECT {k} AS v FROM {_q(schema)}.{_q(root)} LIMIT 0")
+                duck_sql(f"SELECT {k} AS v FROM {quote(schema)}.{quote(root)} LIMIT 0")
             ).description
             types[k] = str(described[0][1]) if described else "VARCHAR"
     return types
@@ -334,7 +334,7 @@ def _strategy(spec: Any) -> str:
     return str(s.value if hasattr(s, "value") else s)
 
 
-def _refuse_in_branch(branch: bool) -> None:
+def refuse_in_branch(branch: bool) -> None:
     if branch:
         raise FeatureNotSupported(
             "partitioned tables cannot be created or changed in a branch",
@@ -379,7 +379,7 @@ class DefineRoot(Changes):
     spec: Any
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
+        refuse_in_branch(branch)
         schema, table = locate(cur, printed, self.relation)
         have = dict(columns(cur, schema, table))
         key = _key_of(self.spec, have)
@@ -387,7 +387,7 @@ class DefineRoot(Changes):
         _record(cur, Node(schema, table, None, table, _strategy(self.spec), key, None, None, False))
 
 
-def _schema_of(cur: duckdb.DuckDBPyConnection, rv: Any) -> str:
+def schema_of(cur: duckdb.DuckDBPyConnection, rv: Any) -> str:
     if rv.schemaname in (None, "public", "main"):
         return "main"
     return str(rv.schemaname)
@@ -405,18 +405,18 @@ class DefinePartition(Changes):
     if_not_exists: bool = False
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
+        refuse_in_branch(branch)
         tree = load(cur)
-        schema = _schema_of(cur, self.relation)
+        schema = schema_of(cur, self.relation)
         name = str(self.relation.relname)
-        if tree.find(schema, name) is not None or _table_exists(cur, schema, name):
+        if tree.find(schema, name) is not None or table_exists(cur, schema, name):
             if self.if_not_exists:
                 return
             raise DuplicateTable(f'relation "{name}" already exists')
-        pschema = _schema_of(cur, self.parent)
+        pschema = schema_of(cur, self.parent)
         parent = tree.find(pschema, self.parent.relname)
         if parent is None:
-            if _table_exists(cur, pschema, self.parent.relname):
+            if table_exists(cur, pschema, self.parent.relname):
                 raise WrongObjectType(f'table "{self.parent.relname}" is not partitioned')
             raise UndefinedTable(f'relation "{self.parent.relname}" does not exist')
         if parent.strategy is None:
@@ -474,7 +474,7 @@ def define(
         root = qualified(schema, parent.root)
         where = tree.path(default)
         moved = cur.execute(
-            _duck(f"SELECT 1 FROM {root} WHERE ({where}) AND ({cond}) LIMIT 1")
+            duck_sql(f"SELECT 1 FROM {root} WHERE ({where}) AND ({cond}) LIMIT 1")
         ).fetchone()
         if moved is not None:
             raise CheckViolation(
@@ -485,7 +485,7 @@ def define(
     return node
 
 
-def _duck(sql: str) -> str:
+def duck_sql(sql: str) -> str:
     """DuckDB's text of a condition-bearing query hati wrote in PostgreSQL's words."""
     stmt: Any = parser.parse_sql(sql)[0].stmt
     render.prepare(stmt)
@@ -512,7 +512,9 @@ def _check_overlap(
             if s.is_default or not s.cond:
                 continue
             test = s.cond.replace(key_sql(col), "v")
-            row = cur.execute(_duck(f"SELECT 1 FROM ({probe}) t WHERE {test} LIMIT 1")).fetchone()
+            row = cur.execute(
+                duck_sql(f"SELECT 1 FROM ({probe}) t WHERE {test} LIMIT 1")
+            ).fetchone()
             if row is not None:
                 raise InvalidObjectDefinition(
                     f'partition "{name}" would overlap partition "{s.name}"'
@@ -554,7 +556,7 @@ def _range_key(
         elif word == "maxvalue":
             out.append((1, 0))
         else:
-            v = cur.execute(_duck(f"SELECT CAST({pg_text(d)} AS {types[k]})")).fetchone()
+            v = cur.execute(duck_sql(f"SELECT CAST({pg_text(d)} AS {types[k]})")).fetchone()
             out.append((0, v[0] if v else None))
     return tuple(out)
 
@@ -585,7 +587,7 @@ def _bound_text(bound: Any) -> str:
     return f"FOR VALUES WITH (modulus {bound.modulus}, remainder {bound.remainder})"
 
 
-def _table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+def table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     row = cur.execute(
         "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = $1 AND table_name = $2 UNION ALL SELECT 1 FROM duckdb_views() "
@@ -593,175 +595,3 @@ def _table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> boo
         [schema, name],
     ).fetchone()
     return row is not None
-
-
-# ---------------------------------------------------------------- DROP, TRUNCATE, ATTACH, DETACH
-def _forget(cur: duckdb.DuckDBPyConnection, nodes: list[Node]) -> None:
-    for n in nodes:
-        cur.execute(f"DELETE FROM {TABLE} WHERE schema_name = $1 AND name = $2", [n.schema, n.name])
-
-
-def _delete_rows(cur: duckdb.DuckDBPyConnection, tree: Tree, node: Node) -> None:
-    cur.execute(_duck(f"DELETE FROM {qualified(node.schema, node.root)} WHERE {tree.path(node)}"))
-
-
-@dataclass
-class DropPartition(Changes):
-    """DROP TABLE of a partition: its rows leave the root, its name (and its own
-    partitions') is forgotten."""
-
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is None:
-            raise UndefinedTable(f'table "{self.name}" does not exist')
-        _delete_rows(cur, tree, node)
-        _forget(cur, tree.subtree(node))
-
-
-@dataclass
-class DropRoot(Changes):
-    """DROP TABLE of a partitioned table: the table, and every partition's name."""
-
-    drop: Any  # a DropStmt of this one table
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        cur.execute(printed(self.drop))
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is not None:
-            _forget(cur, tree.subtree(node))
-
-
-@dataclass
-class Plain(Emulated):
-    """A statement of a multi-relation DROP/TRUNCATE that names no partition."""
-
-    stmt: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        cur.execute(printed(self.stmt))
-
-
-@dataclass
-class TruncatePartition(Emulated):
-    """TRUNCATE of a partition: the root's rows within its bounds go."""
-
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is None:
-            raise UndefinedTable(f'relation "{self.name}" does not exist')
-        stmt: Any = parser.parse_sql(
-            f"DELETE FROM {_q(node.schema)}.{_q(node.root)} WHERE {tree.path(node)}"
-        )[0].stmt
-        if node.schema == "main":
-            stmt.relation.schemaname = None
-        cur.execute(printed(stmt))
-
-
-@dataclass
-class Attach(Changes):
-    """ALTER TABLE p ATTACH PARTITION t FOR VALUES ...: t's rows move into the root
-    (each within the bound, else 23514, as PostgreSQL's scan of t) and t becomes a name."""
-
-    parent: Any
-    child: Any
-    bound: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        pschema = _schema_of(cur, self.parent)
-        parent = tree.find(pschema, self.parent.relname)
-        if parent is None or parent.strategy is None:
-            if not _table_exists(cur, pschema, self.parent.relname):
-                raise UndefinedTable(f'relation "{self.parent.relname}" does not exist')
-            raise WrongObjectType(f'table "{self.parent.relname}" is not partitioned')
-        schema, name = locate(cur, printed, self.child)
-        existing = tree.find(schema, name)
-        if existing is not None and existing.parent is not None:
-            raise InvalidObjectDefinition(f'"{name}" is already a partition')
-        mine = dict(columns(cur, schema, name))
-        theirs = columns(cur, parent.schema, parent.root)
-        missing = [c for c, _ in theirs if c not in mine]
-        extra = [c for c in mine if c not in dict(theirs)]
-        if missing or extra:
-            col = (extra or missing)[0]
-            raise WrongObjectType(
-                f'table "{name}" contains column "{col}" not found in parent "{parent.name}"'
-                if extra
-                else f'child table is missing column "{col}"'
-            )
-        subtree = tree.subtree(existing) if existing is not None else []
-        _forget(cur, subtree[:1])  # a partitioned table joins the tree as its partition
-        order = tuple(mine)
-        own = order if order != tuple(c for c, _ in theirs) else None
-        node = define(cur, load(cur), parent, parent.schema, name, self.bound, None, own)
-        if existing is not None:
-            cur.execute(
-                f"UPDATE {TABLE} SET strategy = $3, key = $4 WHERE schema_name = $1 AND name = $2",
-                [node.schema, name, existing.strategy, list(existing.key)],
-            )
-            for n in subtree[1:]:
-                cur.execute(
-                    f"UPDATE {TABLE} SET root = $3, cols = coalesce(cols, $4) "
-                    "WHERE schema_name = $1 AND name = $2",
-                    [n.schema, n.name, parent.root, list(own) if own else None],
-                )
-        cond = load(cur).path(node)
-        src = qualified(schema, name)
-        bad = cur.execute(_duck(f"SELECT 1 FROM {src} WHERE NOT ({cond}) LIMIT 1")).fetchone()
-        if bad is not None:
-            raise CheckViolation(
-                f'partition constraint of relation "{name}" is violated by some row'
-            )
-        cols = ", ".join(render.quote_name(c) for c, _ in theirs)
-        cur.execute(
-            f"INSERT INTO {qualified(parent.schema, parent.root)} ({cols}) SELECT {cols} FROM {src}"
-        )
-        cur.execute(f"DROP TABLE {src}")
-
-
-@dataclass
-class Detach(Changes):
-    """ALTER TABLE p DETACH PARTITION x: x becomes a table of its own with its rows."""
-
-    parent: Any
-    child: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        schema = _schema_of(cur, self.child)
-        node = tree.find(schema, self.child.relname)
-        pnode = tree.find(_schema_of(cur, self.parent), self.parent.relname)
-        if node is None or pnode is None or node.parent != pnode.name:
-            raise UndefinedTable(
-                f'relation "{self.child.relname}" is not a partition of relation '
-                f'"{self.parent.relname}"'
-            )
-        if node.strategy is not None:
-            raise FeatureNotSupported("DETACH of a partitioned partition is not supported")
-        root = qualified(node.schema, node.root)
-        cur.execute(
-            f"CREATE TABLE {qualified(node.schema, node.name)} AS SELECT * FROM {root} LIMIT 0"
-        )
-        cur.execute(
-            _duck(
-                f"INSERT INTO {_q(node.schema)}.{_q(node.name)} SELECT * FROM "
-                f"{_q(node.schema)}.{_q(node.root)} WHERE {tree.path(node)}"
-            )
-        )
-        _delete_rows(cur, tree, node)
-        _forget(cur, [node])
