@@ -301,11 +301,7 @@ class Session:
                 return self._run(stmt)
         finally:  # parameter types inferred before a DDL statement are not reused
             self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
-            steps = stmt.compiled.template.steps
-            columns = bool(self.frontend.partitions) and paramtypes.may_change_columns(
-                stmt.analysis
-            )
-            if columns or any(isinstance(s, partitions.Changes) for s in steps):
+            if partitions.touched(self.frontend.partitions, stmt.compiled.template, stmt.analysis):
                 self._partitions_changed = True
                 self._reload_partitions()
 

@@ -35,7 +35,7 @@ from hati.errors import (
     UndefinedTable,
     WrongObjectType,
 )
-from hati.pg import catalog, render
+from hati.pg import catalog, paramtypes, render
 from hati.pg.emulate import Emulated, Printer, locate, qualified
 
 TABLE = f"{catalog.HIDDEN}.partitions"
@@ -170,6 +170,14 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
             for c, t in cols:
                 tree.types[(n.schema, n.name, c)] = t
     return tree
+
+
+def touched(tree: Tree, template: Any, analysis: Any) -> bool:
+    """Whether a statement that ran may have changed the trees: partition DDL, or
+    DDL that changes a table's columns while trees exist."""
+    if tree and paramtypes.may_change_columns(analysis):
+        return True
+    return any(isinstance(s, Changes) for s in template.steps)
 
 
 def columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
