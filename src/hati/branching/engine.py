@@ -421,9 +421,11 @@ class EngineSession:
             if fresh and b.persisted:  # this transaction recorded the branch's row
                 self._persisted.append(b)
             keeps = _keeps_namespace(a)
-            # The namespace as this transaction leaves it, if prepare's changes are all
-            # (cached for others when it commits: ``Space.committed``).
-            self._known[b.id] = ns if done and keeps else None
+            # The namespace as this transaction leaves it, when all prepare changed is
+            # deltas begun and views (re)made, which it notes exactly (cached for others
+            # when the transaction commits: ``Space.committed``).
+            exact = done and keeps and ns.local == seen.local and ns.dropped == seen.dropped
+            self._known[b.id] = ns if exact else None
             if seen != ns or not keeps:
                 self._dirty.add(b.id)
                 if self._since is None:  # a read outside a transaction: its DDL committed
