@@ -146,6 +146,10 @@ class NoActiveSqlTransaction(InvalidTransactionState, code="25P01"):
     pass
 
 
+class ReadOnlySqlTransaction(InvalidTransactionState, code="25006"):
+    """A write in a READ ONLY transaction."""
+
+
 class InvalidSqlStatementName(HatiError, code="26000"):
     """No prepared statement of that name."""
 
@@ -164,6 +168,10 @@ class DependentObjectsStillExist(HatiError, code="2BP01"):
 
 class InvalidCursorName(HatiError, code="34000"):
     """No portal of that name."""
+
+
+class InvalidSavepointSpecification(HatiError, code="3B001"):
+    """RELEASE or ROLLBACK TO a savepoint the transaction does not have."""
 
 
 class InvalidSchemaName(HatiError, code="3F000"):
@@ -239,6 +247,14 @@ class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
 
 
 class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
+    pass
+
+
+class InvalidObjectDefinition(SyntaxErrorOrAccessRuleViolation, code="42P17"):
+    pass
+
+
+class WrongObjectType(SyntaxErrorOrAccessRuleViolation, code="42809"):
     pass
 
 
@@ -336,6 +352,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
         ("ParserException", None, "42601"),
         ("SyntaxException", None, "42601"),

@@ -28,8 +28,9 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, InvalidParameter
-from hati.pg import emulate, render, statements
+from hati.pg import emulate, lex, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
+from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
 from hati.pg.translate import walk
@@ -290,6 +291,7 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         emulate.run_steps(cur, steps, lambda node: emulate.text(node, place), stmt.in_branch)
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
+    _array_literals(cur, stmt)
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
 
@@ -332,6 +334,41 @@ def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> No
     cols = ", ".join(render.quote_name(n) for n in names[:width])
     stmt.answers[id(rel)] = f"{text} ({cols})"
     stmt._sql = None
+
+
+def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """``INSERT INTO t VALUES (1, '{1,2}')``: a literal written to an array column is
+    read as PostgreSQL's text of an array; DuckDB reads a list's text as ``[1,2]``. The
+    literal is given in DuckDB's spelling where the column is a list (the table's
+    column types, read when it runs: the translation is cached by text)."""
+    node = stmt.node
+    if not isinstance(node, ast.InsertStmt) or node.relation is None:
+        return
+    rows = getattr(node.selectStmt, "valuesLists", None) or ()
+    found = [
+        (i, v, duck)
+        for row in rows
+        for i, v in enumerate(row)
+        if isinstance(v, ast.A_Const)
+        and isinstance(v.val, ast.String)
+        and (duck := duck_list(str(v.val.sval))) is not None
+    ]
+    if not found:
+        return
+    rel = node.relation
+    place = _in_branch if stmt.in_branch else _on_main
+    bare = ast.RangeVar(relname=rel.relname, schemaname=rel.schemaname, inh=True)
+    target = place(bare) or render.relation(bare, rel.schemaname)
+    try:
+        desc = cur.execute(f"SELECT * FROM {target} LIMIT 0").description
+    except duckdb.Error:
+        return  # DuckDB's own error follows, from the statement itself
+    types = {d[0]: str(d[1]) for d in desc}
+    names = [str(c.name) for c in node.cols] if node.cols else [d[0] for d in desc]
+    for i, value, duck in found:
+        if i < len(names) and types.get(names[i], "").endswith("]"):
+            stmt.answers[id(value)] = lex.quote_string(duck)
+            stmt._sql = None
 
 
 def _upserts_once(stmt: Statement, names: list[str]) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from pglast import parser
 
+from hati.pg.arraytext import duck_list
+
 # Tokens after which a literal is an ordinary value (an operand of an operator, a list
 # item, a clause value), so that a parameter is valid in its place.
 _VALUE_CONTEXT = frozenset(
@@ -136,7 +138,9 @@ def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
     raw = sql[tok.start : tok.end + 1]
     if name == "SCONST":
         value = string_value(raw)
-        return quote_string(value) if value is not None and "\x00" not in value else None
+        if value is None or "\x00" in value or duck_list(value) is not None:
+            return None  # an array's text stays in place (see translate/arrays.py)
+        return quote_string(value)
     return raw if _NUMBER.fullmatch(raw) else None
 
 

@@ -81,6 +81,7 @@ def plain(rule: Callable[[ast.Node], ast.Node]) -> Rule:
 def _rules() -> tuple[Rule, ...]:
     # Imported here: each rule module imports this package's helpers.
     from hati.pg.translate import (
+        arrays,
         assign,
         builtins,
         catalog_queries,
@@ -105,10 +106,12 @@ def _rules() -> tuple[Rule, ...]:
         ddl.serial_columns,
         ddl.several_steps,
         plain(catalog_queries.catalog),
+        plain(arrays.array_type_names),
         builtins.builtins,
         strings.string_functions,
         exprs.expressions,
         jsonops.json_operators,
+        arrays.arrays,
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
@@ -119,6 +122,7 @@ def setup_sql() -> list[str]:
     """The DuckDB statements (macros, views in the hidden schema) the rule modules need
     at start-up: each module may define ``SETUP_SQL``; ``pg/install.py`` runs them."""
     from hati.pg.translate import (
+        arrays,
         builtins,
         catalog_queries,
         ddl,
@@ -132,6 +136,7 @@ def setup_sql() -> list[str]:
     )
 
     modules = (
+        arrays,
         builtins,
         catalog_queries,
         ddl,
