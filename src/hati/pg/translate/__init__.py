@@ -92,6 +92,7 @@ def _rules() -> tuple[Rule, ...]:
         like,
         naming,
         schema,
+        sqlfuncs,
         strings,
         types,
     )
@@ -105,6 +106,7 @@ def _rules() -> tuple[Rule, ...]:
         schema.constants,
         ddl.serial_columns,
         ddl.several_steps,
+        sqlfuncs.functions,
         plain(catalog_queries.catalog),
         plain(arrays.array_type_names),
         builtins.builtins,
