@@ -21,6 +21,7 @@ from hati.branching.store import recover
 from hati.compactor import Compactor, CompactPolicy
 from hati.config import Config
 from hati.pg import install as pginstall
+from hati.pg import partitions
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
 from hati.session import ServerState, Session
@@ -95,6 +96,11 @@ class App:
                 server_files=config.server_files,
             )
         )
+        cur = self.db.cursor()
+        try:
+            self.frontend.set_partitions(partitions.load(cur))
+        finally:
+            cur.close()
         self.state = ServerState(
             self.db,
             self.engine,

@@ -250,6 +250,14 @@ class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
     pass
 
 
+class InvalidObjectDefinition(SyntaxErrorOrAccessRuleViolation, code="42P17"):
+    pass
+
+
+class WrongObjectType(SyntaxErrorOrAccessRuleViolation, code="42809"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 
@@ -344,6 +352,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
         ("ParserException", None, "42601"),
         ("SyntaxException", None, "42601"),

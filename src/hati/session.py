@@ -36,7 +36,7 @@ from hati.errors import (
     sqlstate_of,
 )
 from hati.gate import Pass
-from hati.pg import locks, paramtypes, settings, translate
+from hati.pg import locks, paramtypes, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.statements import columns_of, describe_sql, tag
@@ -71,6 +71,7 @@ class Session:
         self.txn = "I"
         self.branch: str | None = None
         self.cursors = Cursors()
+        self._partitions_changed = False  # partition DDL in the open transaction
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         self._param_types = paramtypes.Remembered(self.cur)
         self._duck_path = "main"  # DuckDB's search_path on main (see _follow_search_path)
@@ -295,6 +296,14 @@ class Session:
                 return self._run(stmt)
         finally:  # parameter types inferred before a DDL statement are not reused
             self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
+            if any(isinstance(s, partitions.Changes) for s in stmt.compiled.template.steps):
+                self._partitions_changed = True
+                self._reload_partitions()
+
+    def _reload_partitions(self) -> None:
+        """Partition DDL ran (or was undone): the front end rewrites by the new trees."""
+        with contextlib.suppress(duckdb.Error):
+            self.frontend.set_partitions(partitions.load(self.cur))
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""
@@ -535,6 +544,9 @@ class Session:
                 storage.rollback(self.cur)
         finally:
             self.state.catalog_epoch += not committed  # DDL it ran is undone
+            if self._partitions_changed:
+                self._partitions_changed = False
+                self._reload_partitions()
             self.state.locks.release_all(id(self))
             self.state.keys.ended(id(self))
             self.branches.end(committed)

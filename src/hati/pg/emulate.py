@@ -459,6 +459,36 @@ class RecordNames(Emulated):
 
 
 @dataclass
+class ValidateConstraint(Emulated):
+    """ALTER TABLE t VALIDATE CONSTRAINT c: hati's constraints hold for every row
+    already (NOT VALID adds them checked), so only the name must exist."""
+
+    relation: Any
+    name: str
+
+    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
+        schema, table = locate(cur, printed, self.relation)
+        if registered(cur, schema, table, self.name) is not None:
+            return
+        row = cur.execute(
+            "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
+            "AND database_name = current_database()",
+            [schema, table],
+        ).fetchone()
+        create: Any = parser.parse_sql(row[0])[0].stmt if row else None
+        for default, _c, _col in rebuild.constraints(create) if create is not None else ():
+            if default == self.name:
+                return
+        fks = cur.execute(
+            f"SELECT 1 FROM {catalog.HIDDEN}.foreign_keys WHERE schema_name = $1 "
+            "AND table_name = $2 AND name = $3",
+            [schema, table, self.name],
+        ).fetchone()
+        if fks is None:
+            raise UndefinedObject(f'constraint "{self.name}" of relation "{table}" does not exist')
+
+
+@dataclass
 class RenameConstraint(Emulated):
     """ALTER TABLE t RENAME CONSTRAINT a TO b."""
 

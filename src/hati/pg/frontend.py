@@ -24,7 +24,7 @@ from typing import Any
 from pglast import ast, parser
 
 from hati.errors import HatiError, ProgramLimitExceeded, SyntaxError_
-from hati.pg import catalog, expand, guard, lex, render
+from hati.pg import catalog, expand, guard, lex, partition_rewrite, partitions, render
 from hati.pg.analyze import Analysis, analyze
 from hati.pg.translate import NeedsLiteral, Translation, translate
 
@@ -177,6 +177,15 @@ class FrontEnd:
         self._cache: OrderedDict[str, Template] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.partitions = partitions.Tree()  # the partition trees statements are rewritten by
+
+    def set_partitions(self, tree: partitions.Tree) -> None:
+        """The partition trees changed (partition DDL ran): shapes compiled before go."""
+        with self._lock:
+            if tree.nodes == self.partitions.nodes and tree.columns == self.partitions.columns:
+                return
+            self.partitions = tree
+            self._cache.clear()
 
     # ------------------------------------------------------------------ split
     def split(self, sql: str) -> list[str]:
@@ -245,13 +254,15 @@ class FrontEnd:
             # statements, which compile() answers by compiling the text whole.
             raise SyntaxError_("expected exactly one statement")
         stmt = stmts[0].stmt
-        if expand.mentions(sql):
-            stmt = expand.expand(stmt, params)
+        stmt = expand.expand(stmt, params) if expand.mentions(sql) else stmt
+        stmt, replaced = partition_rewrite.rewrite(stmt, self.partitions)
         a = analyze(stmt)
         try:
             guard.check(a, self.policy)
         except HatiError as exc:
             return Template(a, stmt, params, error=exc)
+        if replaced is not None:
+            return Template(a, stmt, params, steps=replaced)
         ctx = Translation(database=self.policy.database, params=params)
         try:
             node = translate(stmt, ctx)

@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, rebuild
+from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -85,8 +85,8 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
         ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
     elif isinstance(stmt, ast.CreateStmt):
         _create(stmt, ctx)
-    elif isinstance(stmt, ast.IndexStmt) and stmt.options:
-        stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's btree
+    elif isinstance(stmt, ast.IndexStmt):
+        _index(stmt)
     if isinstance(stmt, ast.IndexStmt) and stmt.whereClause is not None:
         if stmt.unique:
             raise FeatureNotSupported(
@@ -101,7 +101,26 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
 _NATIVE_ALTER = frozenset({AlterTableType.AT_AddColumn, AlterTableType.AT_ColumnDefault})
 
 
+def _index(stmt: ast.IndexStmt) -> None:
+    """What PostgreSQL's btree knows and DuckDB's index need not: storage hints
+    (``WITH (fillfactor=...)``), operator classes (``int4_ops``, ``text_pattern_ops``:
+    DuckDB compares a type's values one way), CONCURRENTLY (nothing else writes while
+    DuckDB builds it), INCLUDE columns (which no lookup needs); and an index without a
+    name gets the one PostgreSQL chooses (``<table>_<columns>_idx``)."""
+    stmt.options = None
+    stmt.concurrent = False
+    stmt.indexIncludingParams = None
+    parts = []
+    for e in stmt.indexParams or ():
+        e.opclass = None
+        e.opclassopts = None
+        parts.append(e.name or "expr")
+    if stmt.idxname is None and stmt.relation is not None:
+        stmt.idxname = "_".join([str(stmt.relation.relname), *parts, "idx"])[:MAX_IDENTIFIER]
+
+
 def _drop(stmt: ast.DropStmt, ctx: Translation) -> None:
+    stmt.concurrent = False  # DROP INDEX CONCURRENTLY: nothing waits on DuckDB's index
     objects = stmt.objects or ()
     if len(objects) < 2:
         return
@@ -150,6 +169,17 @@ def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
+    if stmt.relation.relpersistence == "u":
+        stmt.relation.relpersistence = "p"  # UNLOGGED: DuckDB's WAL is the file's own
+    if stmt.partbound is not None:  # PARTITION OF: a name hati keeps (partitions.py)
+        parent = (stmt.inhRelations or (None,))[0]
+        ctx.steps = [
+            partitions.DefinePartition(
+                stmt.relation, parent, stmt.partbound, stmt.partspec, stmt.if_not_exists
+            )
+        ]
+        return
+    spec, stmt.partspec = stmt.partspec, None
     kept_by_hati = foreignkeys.strip(stmt)  # foreign keys with actions (foreignkeys.py)
     named: list[tuple[str, str]] = []
     for default, c, col in rebuild.constraints(stmt):
@@ -161,6 +191,8 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
     types = coltypes.of_create(stmt)
     if types is not None:
         steps.append(types)
+    if spec is not None:
+        steps.append(partitions.DefineRoot(stmt.relation, spec))
     if steps:
         ctx.steps = [stmt, *steps]
 
@@ -178,6 +210,8 @@ def _declared(cmd: ast.AlterTableCmd) -> tuple[str, str, str, int | None] | None
 def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     """One action of an ALTER TABLE as a step of its own."""
     c = cmd.def_
+    if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(c, ast.Constraint):
+        c.skip_validation, c.initially_valid = False, True  # NOT VALID: checked all the same
     if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
         return foreignkeys.Define(stmt.relation, c)
     action = emulate.AlterAction(
@@ -187,7 +221,9 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     )
     if cmd.subtype == AlterTableType.AT_DropConstraint:
         return foreignkeys.DropConstraint(action)
+    if cmd.subtype == AlterTableType.AT_ValidateConstraint:
+        return emulate.ValidateConstraint(stmt.relation, cmd.name)
     return action
 
 
-SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL  # constraint names; foreign keys
+SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL
