@@ -194,6 +194,11 @@ class Cursors:
                 c.result.close()
                 del self.open[name]
 
+    def drop(self, names: set[str]) -> None:
+        """Close these cursors, WITH HOLD ones too (a savepoint rolled back their DECLARE)."""
+        for name in names & set(self.open):
+            self.open.pop(name).result.close()
+
     def _get(self, name: str) -> Cursor:
         c = self.open.get(name)
         if c is None:

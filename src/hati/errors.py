@@ -146,6 +146,10 @@ class NoActiveSqlTransaction(InvalidTransactionState, code="25P01"):
     pass
 
 
+class ReadOnlySqlTransaction(InvalidTransactionState, code="25006"):
+    """A write in a READ ONLY transaction."""
+
+
 class InvalidSqlStatementName(HatiError, code="26000"):
     """No prepared statement of that name."""
 
@@ -164,6 +168,10 @@ class DependentObjectsStillExist(HatiError, code="2BP01"):
 
 class InvalidCursorName(HatiError, code="34000"):
     """No portal of that name."""
+
+
+class InvalidSavepointSpecification(HatiError, code="3B001"):
+    """RELEASE or ROLLBACK TO a savepoint the transaction does not have."""
 
 
 class InvalidSchemaName(HatiError, code="3F000"):

@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 from pglast import ast
-from pglast.enums import TransactionStmtKind, VariableSetKind
+from pglast.enums import VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline, referential
+from hati import checkpoint, copying, functions, pipeline, referential, transactions
 from hati.audit import AuditRecord, SessionAudit, audit_text
 from hati.auth import read_only_error
 from hati.branching.catalog import Branch
@@ -69,6 +69,7 @@ class Session:
         self._path_for: str | None = settings.GUCS["search_path"].default  # DuckDB's path
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
+        self.block = transactions.Block()  # the transaction block's savepoints, journal
         self.branch: str | None = None
         self.cursors = Cursors()
         self._partitions_changed = False  # partition DDL in the open transaction
@@ -136,7 +137,7 @@ class Session:
         self.audit.close()
         try:
             if self.txn != "I":
-                self._end(commit=False)
+                self.end_transaction(commit=False)
         except duckdb.Error:
             pass
         finally:
@@ -219,12 +220,12 @@ class Session:
                     text, stmt.params if isinstance(stmt, pipeline.Statement) else [], stmt
                 )
             self.audit.close()
-            self._end(commit=True)
+            self.end_transaction(commit=True)
             done = True
         finally:
             if not done:
                 with contextlib.suppress(duckdb.Error):
-                    self._end(commit=False)
+                    self.end_transaction(commit=False)
             self.txn = "I"
 
     def run_one(self, sql: str, params: list[Any] | None = None) -> Result:
@@ -261,6 +262,10 @@ class Session:
             if stmt is None:
                 stmt = self.compile(sql, params)
             res = self._run_timed(stmt)
+            if self.txn == "T" and stmt.kind != "TRANSACTION":
+                self.block.record(sql, params, stmt)
+            elif self.txn == "I" and transactions.changes_state(stmt.analysis):
+                self.state.data_version += 1
             return res
         except BaseException as exc:
             outcome, state = "error", sqlstate_of(exc)
@@ -338,12 +343,13 @@ class Session:
     def _run(self, stmt: pipeline.Statement) -> Result:
         kind = stmt.kind
         if kind == "TRANSACTION":
-            return self._transaction(stmt.node)
+            return transactions.control(self, self.block, stmt.node)
         if self.txn == "E":
             raise InFailedTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block",
-                hint="Send ROLLBACK, then retry.",
+                hint="Send ROLLBACK (or ROLLBACK TO a savepoint), then retry.",
             )
+        transactions.check_access(self, stmt)
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
         if kind in ("PREPARE", "EXECUTE", "DEALLOCATE"):
@@ -481,45 +487,6 @@ class Session:
         return res
 
     # ---------------------------------------------------------------- transactions
-    def _transaction(self, node: ast.TransactionStmt) -> Result:
-        k = node.kind
-        if k in (TransactionStmtKind.TRANS_STMT_SAVEPOINT, TransactionStmtKind.TRANS_STMT_RELEASE):
-            if self.txn == "E":
-                raise InFailedTransaction(
-                    "current transaction is aborted", hint="Send ROLLBACK, then retry."
-                )
-            return command(
-                "SAVEPOINT" if k == TransactionStmtKind.TRANS_STMT_SAVEPOINT else "RELEASE"
-            )
-        if k == TransactionStmtKind.TRANS_STMT_ROLLBACK_TO:
-            raise FeatureNotSupported(
-                "ROLLBACK TO SAVEPOINT is not supported",
-                hint="Roll back the whole transaction instead.",
-            )
-        if k in _TWO_PHASE:
-            raise FeatureNotSupported(
-                "prepared transactions are not supported",
-                hint="Commit or roll back the transaction itself.",
-            )
-        if k in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START):
-            if self.txn != "I":
-                return command("BEGIN")  # PostgreSQL warns and stays in the transaction
-            self.branches.begin()  # BEGIN on the cursor
-            self.txn = "T"
-            return command("BEGIN")
-        # COMMIT / END / ROLLBACK / ABORT
-        rollback = k == TransactionStmtKind.TRANS_STMT_ROLLBACK
-        try:
-            if self.txn == "I":
-                return command("ROLLBACK" if rollback else "COMMIT")
-            if self.txn == "E" or rollback:
-                self._end(commit=False)
-                return command("ROLLBACK")
-            self._end(commit=True)
-            return command("COMMIT")
-        finally:
-            self.txn = "I"
-
     @contextlib.contextmanager
     def _own_transaction(self) -> Iterator[None]:
         """A write outside a transaction block, in a transaction of its own."""
@@ -528,13 +495,14 @@ class Session:
             yield
         except BaseException:
             with contextlib.suppress(duckdb.Error):
-                self._end(commit=False)
+                self.end_transaction(commit=False)
             raise
-        self._end(commit=True)
+        self.end_transaction(commit=True)
 
-    def _end(self, commit: bool) -> None:
+    def end_transaction(self, commit: bool) -> None:
         """COMMIT or ROLLBACK the cursor's transaction, and tell the engine which."""
-        committed = False
+        committed, block = False, self.block
+        self.block = transactions.Block()
         self.cursors.end_transaction()
         try:
             if commit:
@@ -551,6 +519,41 @@ class Session:
             self.state.keys.ended(id(self))
             self.branches.end(committed)
             self.settings.end_transaction()
+            self.state.data_version += committed and block.wrote
+
+    def begin_transaction(self) -> None:
+        self.branches.begin()  # BEGIN on the cursor
+
+    def restart_transaction(self, declared: set[str]) -> None:
+        """ROLLBACK TO SAVEPOINT (hati.transactions): a new DuckDB transaction for the
+        block, which keeps its locks; the block's cursors close."""
+        self.cursors.end_transaction()
+        self.cursors.drop(declared)
+        try:
+            storage.rollback(self.cur)
+        finally:
+            self.state.catalog_epoch += 1
+            self.state.keys.ended(id(self))
+            self.branches.end(False)
+        self.branches.begin()
+
+    def replay(self, stmt: pipeline.Statement) -> None:
+        self._run(stmt).buffer().close()
+
+    def data_version(self) -> int:
+        return self.state.data_version
+
+    def cursor_names(self) -> Iterator[str]:
+        return iter(list(self.cursors.open))
+
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        return self.cur
+
+    def restore_branch(self, name: str | None) -> None:
+        try:
+            self._enter_branch(name or "main")
+        except HatiError:
+            self.leave_branch()  # discarded meanwhile
 
     # ---------------------------------------------------------------- SET / SHOW
     def _set(self, node: ast.VariableSetStmt) -> Result:
@@ -559,8 +562,8 @@ class Session:
             self.settings.reset_all()
             self.leave_branch()
             return command("RESET")
-        if k == VariableSetKind.VAR_SET_MULTI:
-            return command("SET")  # SET TRANSACTION / SESSION CHARACTERISTICS: one level
+        if transactions.is_set_transaction(node):
+            return transactions.set_transaction(self, node)
         if name in settings.SET_ALIASES:
             name = settings.SET_ALIASES[name]
         value = (
@@ -672,18 +675,10 @@ class Session:
                 self._path_for, self._duck_path = None, "main"
 
 
-_WRITING_KINDS = frozenset(
-    "INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX CREATE_OTHER ALTER DROP DROP_OTHER "  # noqa: SIM905
-    "TRUNCATE".split()
-)
-_CHANGING_CALLS = frozenset({"branch_create", "branch_merge", "branch_discard", "branch_resolve"})
+_WRITING_KINDS = transactions.WRITING_KINDS
+_CHANGING_CALLS = transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
 _NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT", "LOCK"})
-_TWO_PHASE = (
-    TransactionStmtKind.TRANS_STMT_PREPARE,
-    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED,
-    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED,
-)
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905

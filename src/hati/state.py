@@ -41,6 +41,7 @@ class ServerState:
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
     catalog_epoch: int = 0  # moves on when a statement may have changed a table's columns
+    data_version: int = 0  # moves on when a session commits a change (hati.transactions)
     keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs
     # Clients pass it while they have work in flight; online compaction closes it.
     gate: StatementGate = field(default_factory=StatementGate)

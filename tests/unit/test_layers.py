@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.cursors",
         "hati.prepared",
         "hati.session",
+        "hati.transactions",
         "hati.referential",
         "hati.lengths",
         "hati.compactor",

@@ -150,3 +150,19 @@ def test_another_session_sees_only_committed_work(app: App, session: Session) ->
         assert run(other, "SELECT count(*) FROM t") == [(1,)]
     finally:
         other.close()
+
+
+def test_sql_value_functions_alone_in_the_select_list(session: Session) -> None:
+    # DuckDB binds CURRENT_DATE & co. to a result column of the same name: hati calls
+    # the DuckDB functions instead, and the user is the one the client connected as.
+    res = next(session.run("SELECT current_user, session_user, CURRENT_DATE, LOCALTIMESTAMP"))
+    assert [c[0] for c in res.columns or []] == [
+        "current_user",
+        "session_user",
+        "current_date",
+        "localtimestamp",
+    ]
+    assert res.tuples()[0][:2] == ("tester", "tester")
+    assert run(session, "SELECT CURRENT_TIMESTAMP = now(), CURRENT_DATE = now()::date") == [
+        (True, True)
+    ]

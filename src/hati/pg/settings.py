@@ -290,6 +290,15 @@ def milliseconds(shown: str) -> int:
     return int(float(m.group(1)) * _TIME_UNITS.get(m.group(2) or "ms", 1))
 
 
+@dataclass(frozen=True)
+class SettingsState:
+    """A session's settings at one moment (Settings.state), to go back to."""
+
+    session: tuple[tuple[str, str], ...]
+    local: tuple[tuple[str, str], ...]
+    custom: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class Settings:
     """One session's settings: defaults, then session values, then SET LOCAL ones."""
@@ -390,6 +399,19 @@ class Settings:
         self.session.clear()
         self.local.clear()
         self.custom.clear()
+        for k, old in before.items():
+            self._report(GUCS[k], old)
+
+    def state(self) -> SettingsState:
+        return SettingsState(
+            tuple(self.session.items()), tuple(self.local.items()), tuple(self.custom.items())
+        )
+
+    def restore(self, saved: SettingsState) -> None:
+        """Back to ``saved`` (a rolled-back transaction or savepoint undoes its SETs)."""
+        before = {k: self.get(k) for k in GUCS if GUCS[k].reported}
+        self.session, self.local = dict(saved.session), dict(saved.local)
+        self.custom = dict(saved.custom)
         for k, old in before.items():
             self._report(GUCS[k], old)
 

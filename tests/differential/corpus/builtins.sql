@@ -19,3 +19,10 @@ INSERT INTO ma VALUES (1, 10, 20), (2, 30, 40);
 UPDATE ma SET (a, b) = (SELECT b, a FROM ma m WHERE m.id = ma.id) WHERE id = 1;
 UPDATE ma SET (b, a) = (SELECT 7, 8), id = id WHERE id = 2 RETURNING *;
 SELECT * FROM ma ORDER BY id;
+-- The SQL-standard value functions, alone in the select list (named after themselves).
+SELECT current_user IS NOT NULL;
+SELECT length(session_user) > 0, user = current_role;
+SELECT CURRENT_DATE = now()::date;
+SELECT CURRENT_TIMESTAMP = now(), LOCALTIMESTAMP IS NOT NULL;
+SELECT current_time IS NOT NULL, localtime IS NOT NULL;
+SELECT current_catalog = current_database(), current_schema;

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from pglast import ast
+from pglast.enums import SQLValueFunctionOp as Op
 
 from hati.pg import catalog
 from hati.pg.analyze import DEFAULT_SCHEMAS, children
 from hati.pg.colnames import column_name
-from hati.pg.translate import Translation, replace_child, walk
+from hati.pg.translate import Translation, func_call, replace_child, walk
+
+# CURRENT_DATE, LOCALTIME ... as the DuckDB function of the same meaning: DuckDB binds
+# the keyword to a result column of that name (``SELECT current_date`` is named
+# current_date) and refuses the query.
+_CLOCK = {
+    Op.SVFOP_CURRENT_DATE: "current_date",
+    Op.SVFOP_CURRENT_TIME: "get_current_time",
+    Op.SVFOP_CURRENT_TIME_N: "get_current_time",
+    Op.SVFOP_CURRENT_TIMESTAMP: "get_current_timestamp",
+    Op.SVFOP_CURRENT_TIMESTAMP_N: "get_current_timestamp",
+    Op.SVFOP_LOCALTIME: "current_localtime",
+    Op.SVFOP_LOCALTIME_N: "current_localtime",
+    Op.SVFOP_LOCALTIMESTAMP: "current_localtimestamp",
+    Op.SVFOP_LOCALTIMESTAMP_N: "current_localtimestamp",
+}
+# CURRENT_USER and the like: the user the client connected as.
+_USERS = (Op.SVFOP_CURRENT_ROLE, Op.SVFOP_CURRENT_USER, Op.SVFOP_USER, Op.SVFOP_SESSION_USER)
 
 
 def default_schema(stmt: ast.Node) -> ast.Node:
@@ -57,12 +75,22 @@ def constants(stmt: ast.Node, ctx: Translation) -> ast.Node:
                 elif name in ("current_schema", "current_database"):
                     new = const("public" if name == "current_schema" else ctx.database)
             elif isinstance(child, ast.SQLValueFunction):
-                op = column_name(child)
-                if op in ("current_schema", "current_catalog"):
-                    new = const("public" if op == "current_schema" else ctx.database)
+                new = _value_function(child, ctx)
             if isinstance(child, ast.FuncCall) and child.funcname[-1].sval == "current_schemas":
                 schema_, name_ = catalog.CURRENT_SCHEMAS.split(".")
                 child.funcname = (ast.String(sval=schema_), ast.String(sval=name_))
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
+
+
+def _value_function(node: ast.SQLValueFunction, ctx: Translation) -> ast.Node | None:
+    op = column_name(node)
+    if op in ("current_schema", "current_catalog"):
+        return const("public" if op == "current_schema" else ctx.database)
+    if node.op in _CLOCK:
+        return func_call(_CLOCK[node.op], hidden=False)
+    if node.op in _USERS:
+        ctx.reads_settings = True
+        return func_call("current_setting", const("session_authorization"), hidden=False)
+    return None
