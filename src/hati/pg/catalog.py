@@ -265,12 +265,14 @@ CREATE OR REPLACE VIEW {HIDDEN}.kept_foreign_keys AS
     JOIN (SELECT attrelid, list(attname ORDER BY attnum) AS names
           FROM pg_catalog.pg_attribute GROUP BY attrelid) rn ON rn.attrelid = r.oid;
 -- Columns with the character type they were declared with (column_types): text is
--- text, varchar(n) / char(n) carry their length in atttypmod (n + 4), as PostgreSQL has.
+-- text, varchar(n) / char(n) carry their length in atttypmod (n + 4), as PostgreSQL has;
+-- a bare numeric (DECIMAL(38,11), hati/wire/numerics.py) has none.
 CREATE OR REPLACE VIEW {HIDDEN}.pg_attribute AS
     SELECT a.* REPLACE (
                CASE k.udt_name WHEN 'text' THEN 25 WHEN 'bpchar' THEN 1042
                     ELSE a.atttypid END AS atttypid,
-               coalesce(k.length + 4, CASE WHEN a.atttypid = 1700 AND a.atttypmod > 0
+               coalesce(k.length + 4, CASE WHEN a.atttypid = 1700 AND a.atttypmod = 38011
+                   THEN -1 WHEN a.atttypid = 1700 AND a.atttypmod > 0
                    THEN ((a.atttypmod // 1000) << 16 | (a.atttypmod % 1000)) + 4 END,
                    a.atttypmod) AS atttypmod)
     FROM pg_catalog.pg_attribute a

@@ -17,13 +17,14 @@ from typing import Any
 
 import duckdb
 
-from hati.pg import catalog, expand, jsonb, regex, sqlfunctions, tochar, translate
+from hati.pg import catalog, expand, jsonb, numeric, regex, sqlfunctions, tochar, translate
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
     catalog.install(cur)
     register(cur, jsonb)
     register(cur, regex)
+    register(cur, numeric)
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hati.wire import cells
+from hati.wire import cells, numerics
 from hati.wire.cells import concat, valid, with_validity
 
 Column = Callable[[pa.Array], pa.Array]
@@ -276,6 +276,14 @@ def _decimal(arr: pa.Array) -> pa.Array:
         return out
     values = arr.to_pylist()
     return _replace(out, sci, lambda i: format(values[i], "f"))
+
+
+_SHOWN = {numerics.BARE: numerics.bare_text, numerics.QUOTIENT: numerics.quotient_text}
+
+
+def _numeric_shown(text: Callable[[decimal.Decimal], str]) -> Column:
+    """A bare numeric or a quotient, printed with the scale PostgreSQL shows it with."""
+    return lambda arr: _strings([None if v is None else text(v) for v in arr.to_pylist()])
 
 
 def _int128(arr: pa.Array, signed: bool) -> pa.Array:
@@ -656,7 +664,8 @@ def column(  # noqa: C901 - one case per Arrow type
     if pa.types.is_floating(t):
         return _float if float_digits > 0 else _fixed_digits(t == pa.float32(), float_digits)
     if pa.types.is_decimal(t):
-        return _decimal
+        shown = _SHOWN.get((t.precision, t.scale))
+        return _decimal if shown is None else _numeric_shown(shown)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return _same
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):

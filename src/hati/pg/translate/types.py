@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pglast import ast
 
-from hati.pg.translate import walk
+from hati.pg.translate import const, walk
+from hati.wire import numerics
 
 TYPE_NAMES = {
     "text": "text",
@@ -28,7 +29,10 @@ def type_names(stmt: ast.Node) -> ast.Node:
         if isinstance(node, ast.TypeName) and node.names:
             names = [n.sval for n in node.names]
             plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
-            if plain and names[-1] in TYPE_NAMES:
+            if plain and names[-1] in ("numeric", "decimal") and not node.typmods:
+                # DuckDB's bare DECIMAL is DECIMAL(18,3): every value rounded to 3 places
+                node.typmods = tuple(const(m) for m in numerics.BARE)
+            elif plain and names[-1] in TYPE_NAMES:
                 mapped = TYPE_NAMES[names[-1]]
                 # pg_catalog-qualified builtins print as their SQL names (varchar, ...)
                 node.names = tuple(ast.String(sval=n) for n in ("pg_catalog", mapped))

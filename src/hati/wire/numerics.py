@@ -1,0 +1,52 @@
+"""How PostgreSQL prints the numerics hati keeps in DuckDB's fixed-scale DECIMALs.
+
+A bare ``numeric`` is ``DECIMAL(38,11)`` (``BARE``) and prints without trailing zeros;
+a numeric quotient or average is ``DECIMAL(38,20)`` (``QUOTIENT``), rounded where
+PostgreSQL rounds it, and prints with the scale PostgreSQL's division gives it (see
+hati/pg/numeric.py).
+"""
+
+from __future__ import annotations
+
+import decimal
+
+BARE = (38, 11)  # the DuckDB DECIMAL a bare numeric is (a scale few declare)
+QUOTIENT = (38, 20)  # the DuckDB DECIMAL numeric quotients (and averages) are
+
+MIN_SIG_DIGITS = 16  # NUMERIC_MIN_SIG_DIGITS
+CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
+
+
+def weight_first(v: decimal.Decimal) -> tuple[int, int]:
+    """(weight, first digit) of ``v`` in numeric's base-10000 digits; (0, 0) for zero."""
+    if not v:
+        return 0, 0
+    v = abs(v)
+    exp = v.adjusted()  # 10 ** exp <= v < 10 ** (exp + 1)
+    weight = exp // 4
+    first = int(v.scaleb(-4 * weight, CONTEXT).to_integral_value(decimal.ROUND_FLOOR))
+    return weight, first
+
+
+def dscale(v: decimal.Decimal) -> int:
+    """The scale ``v`` shows (its digits after the point without trailing zeros)."""
+    exp = v.normalize(CONTEXT).as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def display_scale(v: decimal.Decimal) -> int:
+    """The scale PostgreSQL shows a quotient ``v`` with: what select_div_scale gives
+    the quotient of ``v`` by 1 (its own digits, or 16 significant ones at least)."""
+    w, _ = weight_first(v)
+    shown = MIN_SIG_DIGITS - 4 * w if v else MIN_SIG_DIGITS + 4
+    return min(max(shown, dscale(v), 0), QUOTIENT[1])
+
+
+def quotient_text(v: decimal.Decimal) -> str:
+    scale = display_scale(v)
+    return format(v.quantize(decimal.Decimal(1).scaleb(-scale), context=CONTEXT), "f")
+
+
+def bare_text(v: decimal.Decimal) -> str:
+    """A bare numeric's value without its trailing zeros (2.5000000000 is 2.5)."""
+    return format(v.quantize(decimal.Decimal(1).scaleb(-dscale(v)), context=CONTEXT), "f")
