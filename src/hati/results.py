@@ -82,6 +82,13 @@ class Result:
         wire encodes Arrow batches directly)."""
         return as_tuples(self.buffer().fetch(ALL_ROWS))
 
+    def emptied(self, empty: bool = True) -> Result:
+        """The same columns and no rows (SELECT ... SKIP LOCKED that skipped them all)."""
+        if empty:
+            self.close()
+            self.rows = []
+        return self
+
     @property
     def exhausted(self) -> bool:
         return self._pos >= len(self.rows) and self.fetch_more is None

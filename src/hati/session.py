@@ -413,7 +413,8 @@ class Session:
         self._authorize(stmt, on_main=True)
         self._follow_search_path()
         if stmt.kind == "SELECT" and not stmt.analysis.changes_data:
-            return pipeline.execute(self.cur, stmt)
+            skip = not self._lock_rows(stmt, "main", on_main=True)
+            return pipeline.execute(self.cur, stmt).emptied(skip)
         tables = locks.tables_to_lock(stmt.node, stmt.analysis)
         self._lock(tables)
         try:
@@ -430,6 +431,17 @@ class Session:
     def _lock(self, tables: list[str]) -> None:  # held to the end of the transaction
         self.state.locks.acquire(id(self), tables, self.settings.timeout_ms("lock_timeout") / 1e3)
 
+    def _lock_rows(self, stmt: pipeline.Statement, schema: str, on_main: bool) -> bool:
+        """SELECT ... FOR UPDATE / SHARE takes its tables' write locks to the end of the
+        transaction; False: SKIP LOCKED skips them (another transaction holds one)."""
+        rl = stmt.analysis.row_locks
+        if rl is None:
+            return True
+        self.state.roles.authorize_write(self.agent_id, on_main)
+        timeout = self.settings.timeout_ms("lock_timeout") / 1e3
+        names = rl.names(stmt.analysis, schema)
+        return locks.lock_rows(self.state.locks, id(self), rl, names, timeout, self.txn != "I")
+
     def _in_branch(self, b: Branch, stmt: pipeline.Statement) -> Result:
         self._authorize(stmt, on_main=False)
         self.branches.heal(b)
@@ -437,10 +449,11 @@ class Session:
         a = stmt.analysis
         read = a.kind == "SELECT" and not a.changes_data
         if read:
+            skip = not self._lock_rows(stmt, b.schema, on_main=False)
             with self.branches.reading():
                 if self.branches.plain_read(b, a):
-                    return pipeline.execute(self.cur, stmt)
-                return self._branch_statement(b, stmt)
+                    return pipeline.execute(self.cur, stmt).emptied(skip)
+                return self._branch_statement(b, stmt).emptied(skip)
         tables = locks.branch_tables_to_lock(a, b.schema)
         if self.txn == "I":
             return self._autocommit_write(b, stmt, tables)
@@ -539,15 +552,6 @@ class Session:
 
     def replay(self, stmt: pipeline.Statement) -> None:
         self._run(stmt).buffer().close()
-
-    def data_version(self) -> int:
-        return self.state.data_version
-
-    def cursor_names(self) -> Iterator[str]:
-        return iter(list(self.cursors.open))
-
-    def duck(self) -> duckdb.DuckDBPyConnection:
-        return self.cur
 
     def restore_branch(self, name: str | None) -> None:
         try:

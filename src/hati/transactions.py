@@ -17,7 +17,6 @@ serialization failure). Statements that change nothing are not run again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +24,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import SQLValueFunctionOp, TransactionStmtKind, VariableSetKind
 
+from hati.cursors import Cursors
 from hati.errors import (
     FeatureNotSupported,
     HatiError,
@@ -39,6 +39,7 @@ from hati.pg.analyze import Analysis
 from hati.pg.translate import walk
 from hati.pipeline import Statement
 from hati.results import Result, command
+from hati.state import ServerState
 
 # Statements that change what a transaction holds (data, schema, cursors).
 WRITING_KINDS = frozenset(
@@ -87,15 +88,15 @@ class TxnSession(Protocol):
     txn: str
     branch: str | None
     settings: pgsettings.Settings
+    state: ServerState
+    cursors: Cursors
+    cur: duckdb.DuckDBPyConnection
 
     def compile(self, sql: str, params: list[Any] | None = None) -> Statement: ...
     def replay(self, stmt: Statement) -> None: ...
     def begin_transaction(self) -> None: ...
     def end_transaction(self, commit: bool) -> None: ...
     def restart_transaction(self, declared: set[str]) -> None: ...
-    def data_version(self) -> int: ...
-    def cursor_names(self) -> Iterator[str]: ...
-    def duck(self) -> duckdb.DuckDBPyConnection: ...
     def restore_branch(self, name: str | None) -> None: ...
 
 
@@ -232,7 +233,7 @@ def control(s: TxnSession, block: Block, node: ast.TransactionStmt) -> Result:
 
 
 def begin(s: TxnSession, block: Block, options: tuple[ast.Node, ...] = ()) -> None:
-    block.version = s.data_version()
+    block.version = s.state.data_version
     block.began = Saved(s.settings.state(), s.branch)
     s.begin_transaction()
     s.txn = "T"
@@ -308,14 +309,14 @@ def rollback_to(s: TxnSession, block: Block, name: str) -> None:
         _refuse(block.overflow or mark.tainted or "")
     stmts = [s.compile(e.sql, e.params) for e in keep]
     _check_replayable(keep, stmts)
-    if s.data_version() != block.version:
+    if s.state.data_version != block.version:
         raise SerializationFailure(
             "could not serialize access due to concurrent update",
             hint="Another session committed a change since this transaction began: "
             "roll it back and run it again.",
         )
     in_block = {e.cursor for e in block.journal if e.kind == "DECLARE" and e.cursor}
-    s.restart_transaction(in_block & set(s.cursor_names()))
+    s.restart_transaction(in_block & set(s.cursors.open))
     s.txn = "T"
     try:
         _undo_settings(s, block.began)
@@ -366,7 +367,7 @@ def _check_defaults(s: TxnSession, stmt: Statement) -> None:
         return
     names = ", ".join("'" + t.name.replace("'", "''") + "'" for t in stmt.analysis.writes)
     if names:
-        rows = s.duck().execute(_VOLATILE_DEFAULT.format(names)).fetchall()
+        rows = s.cur.execute(_VOLATILE_DEFAULT.format(names)).fetchall()
         if rows:
             _refuse(f"a column default of {rows[0][0]} (a sequence, the clock or random)")
 

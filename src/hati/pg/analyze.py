@@ -109,6 +109,36 @@ _DROP_TAGS = {
 }
 
 
+@dataclass(frozen=True)
+class RowLocks:
+    """What ``SELECT ... FOR UPDATE/SHARE [OF t] [NOWAIT | SKIP LOCKED]`` asked for
+    (hati.pg.translate.locking): the tables to lock, all of the query's when ``tables``
+    is empty."""
+
+    strength: str  # "FOR UPDATE", "FOR SHARE", ... as PostgreSQL writes it
+    wait: str  # "wait" | "nowait" | "skip"
+    tables: tuple[str, ...] = ()
+
+    def join(self, other: RowLocks) -> RowLocks:
+        if not self.tables or not other.tables:
+            names: tuple[str, ...] = ()
+        else:
+            names = tuple(sorted({*self.tables, *other.tables}))
+        wait = "skip" if "skip" in (self.wait, other.wait) else max(self.wait, other.wait)
+        return RowLocks(self.strength, wait, names)
+
+    def names(self, a: Analysis, schema: str) -> list[str]:
+        """The locks to take (hati.pg.locks): tables read by the query (named in OF, if
+        given), named by ``schema`` where unqualified (main, or a branch's schema)."""
+        return sorted(
+            {
+                f"{(t.schema or schema).lower()}.{t.name.lower()}"
+                for t in a.reads
+                if not self.tables or t.name.lower() in self.tables
+            }
+        )
+
+
 @dataclass(eq=False)
 class Analysis:
     """The statement's kind, its command tag and everything it names."""
@@ -126,6 +156,7 @@ class Analysis:
     is_view: bool = False
     temporary: bool = False
     returning: bool = False
+    row_locks: RowLocks | None = None  # SELECT ... FOR UPDATE / SHARE (translate.locking)
 
     def _by(self, role: Role) -> list[TableRef]:
         return [t for t in self.tables if t.role is role]

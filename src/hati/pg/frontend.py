@@ -276,6 +276,7 @@ class FrontEnd:
             a.node = node
         if ctx.reads_settings:  # the session then hands DuckDB its settings first
             a.functions.append(("current_setting",))
+        a.row_locks = ctx.row_locks
         render.prepare(node)
         for step in ctx.steps:
             if isinstance(step, ast.Node) and step is not node:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pglast import ast
 
 from hati.errors import DeadlockDetected, LockNotAvailable, QueryCanceled
-from hati.pg.analyze import Analysis
+from hati.pg.analyze import Analysis, RowLocks
 
 # Statements whose rows DuckDB would report as a write-write conflict.
 _LOCKING = frozenset({"UPDATE", "DELETE", "MERGE", "ALTER", "DROP", "TRUNCATE"})
@@ -126,6 +126,19 @@ class TableLocks:
             current = self._owner.get(table) if table is not None else None
         return False
 
+    def try_acquire(self, session: int, tables: Iterable[str], take: bool = True) -> bool:
+        """Take every table for ``session`` if none is held by another session, without
+        waiting (NOWAIT, SKIP LOCKED); ``take`` False: only look."""
+        with self._cond:
+            wanted = sorted(set(tables))
+            if any(self._owner.get(t, session) != session for t in wanted):
+                return False
+            if take:
+                for t in wanted:
+                    self._owner[t] = session
+                    self._held.setdefault(session, set()).add(t)
+            return True
+
     def release_all(self, session: int) -> None:
         """End of ``session``'s transaction: every table it held is free."""
         with self._cond:
@@ -151,3 +164,30 @@ class TableLocks:
     def holds(self, session: int) -> set[str]:
         with self._cond:
             return set(self._held.get(session, set()))
+
+
+def lock_rows(
+    locks: TableLocks,
+    session: int,
+    rl: RowLocks,
+    names: list[str],
+    timeout_s: float,
+    in_block: bool,
+) -> bool:
+    """Take the locks of ``SELECT ... FOR UPDATE / SHARE`` to the end of the transaction
+    (outside a transaction block, only wait for their holders); False: SKIP LOCKED skips
+    the rows (another transaction holds a table); NOWAIT raises 55P03."""
+    if rl.wait == "wait":
+        locks.acquire(session, names, timeout_s)
+        if not in_block:  # the statement is the transaction: nothing to hold
+            locks.release_all(session)
+        return True
+    if locks.try_acquire(session, names, take=in_block):
+        return True
+    if rl.wait == "skip":
+        return False
+    held = names[0].split(".")[-1] if names else ""
+    raise LockNotAvailable(
+        f'could not obtain lock on row in relation "{held}"',
+        hint=f"Another transaction holds it: retry, or leave NOWAIT out of {rl.strength}.",
+    )

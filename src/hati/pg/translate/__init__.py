@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pglast import ast
 
 from hati.pg import catalog as catalog_views
-from hati.pg.analyze import children
+from hati.pg.analyze import RowLocks, children
 
 
 class NeedsLiteral(Exception):
@@ -38,6 +38,8 @@ class Translation:
     steps: list[object] = field(default_factory=list)
     # The translation reads the session's settings (current_setting()) when it runs.
     reads_settings: bool = False
+    # SELECT ... FOR UPDATE / SHARE: the locks the session takes (pg/translate/locking).
+    row_locks: RowLocks | None = None
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -90,6 +92,7 @@ def _rules() -> tuple[Rule, ...]:
         functions,
         jsonops,
         like,
+        locking,
         naming,
         numeric_ops,
         schema,
@@ -98,6 +101,7 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        locking.row_locks,
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
