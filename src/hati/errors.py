@@ -234,6 +234,14 @@ class UndefinedFunction(SyntaxErrorOrAccessRuleViolation, code="42883"):
     pass
 
 
+class DuplicateFunction(SyntaxErrorOrAccessRuleViolation, code="42723"):
+    pass
+
+
+class InvalidFunctionDefinition(SyntaxErrorOrAccessRuleViolation, code="42P13"):
+    pass
+
+
 class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
     pass
 

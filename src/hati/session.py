@@ -425,6 +425,7 @@ class Session:
                         return referential.on_main(self, stmt, False).buffer()
                 return referential.on_main(self, stmt, own)
         finally:
+            self.branches.main_written()
             if tables and self.txn == "I":
                 self.state.locks.release_all(id(self))
 

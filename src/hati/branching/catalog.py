@@ -44,6 +44,9 @@ class Branch:
     # True from the fork until a statement first prepares the branch schema: until then
     # the schema is known to be empty and a write need not list it.
     pristine: bool = False
+    # False while the branch is known to have no recorded merge resolutions (forked by
+    # this process, none recorded since): retiring it need not delete any.
+    resolved: bool = True
 
     @property
     def schema(self) -> str:

@@ -48,6 +48,11 @@ def foreign_keys(cur: duckdb.DuckDBPyConnection, schema: str = layout.MAIN) -> l
     return duck + kept
 
 
+def main_foreign_keys(space: Space, cur: duckdb.DuckDBPyConnection) -> list[ForeignKey]:
+    """``foreign_keys`` of main (cached until DDL on main, ``Space.cached``)."""
+    return list(space.main_fact("foreign_keys", lambda: foreign_keys(cur)))
+
+
 def referenced_tables(node: ast.Node) -> list[str]:
     """The unqualified tables a CREATE TABLE's foreign keys reference."""
     if not isinstance(node, ast.CreateStmt):
@@ -106,9 +111,7 @@ def check_branch_write(
     the key pay for it."""
     if not written:
         return
-    if space.foreign_keys is None:
-        space.foreign_keys = foreign_keys(cur)
-    for fk in space.foreign_keys:
+    for fk in main_foreign_keys(space, cur):
         if fk.managed:
             continue  # checked, with its actions, by the session (referential.py)
         child, parent = fk.child.lower() in written, fk.parent.lower() in written
@@ -146,7 +149,11 @@ class MergeChecks:
     ) -> None:
         self.space, self.cur, self.b = space, cur, b
         self.merges = {tm.table.lower(): tm for tm in merges}
-        self.fks = foreign_keys(cur) if any(_checkable(tm) or _bag(tm) for tm in merges) else []
+        self.fks = (
+            main_foreign_keys(space, cur)
+            if any(_checkable(tm) or _bag(tm) for tm in merges)
+            else []
+        )
         # (table, canonical key) -> unique column sets whose clash a 'branch' choice settles
         self.unique: dict[tuple[str, str], list[list[str]]] = {}
         self.raw: dict[tuple[str, str], str] = {}  # canonical key -> the key as merged_sql has it

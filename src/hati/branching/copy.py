@@ -109,7 +109,7 @@ def start_delta(
     table without a primary key keeps a delta of whole row values (delta.py). When
     ``src`` is an ancestor's overlay the delta starts with that ancestor's changes and
     reads the ancestor's base: one anti-join at any depth (``delta.seed``)."""
-    info = space.db.table_info(cur, *space.physical(cur, src))
+    info = space.table_info(cur, *space.physical(cur, src))
     key, body = info.primary_key, ddl_body(info.ddl)
     if body is None or _OTHER_UNIQUE.search(info.ddl) or info.unique_index:
         return None

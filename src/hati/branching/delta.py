@@ -261,6 +261,7 @@ def apply_unchanged_base(
     key: list[str],
     columns: list[str],
     assigned: set[str],
+    seeded: bool = True,
 ) -> tuple[int, int, int]:
     """Merge into a parent table that has not changed since the fork: no conflict is
     possible, so the touched rows are applied by key without reading the base, and
@@ -268,7 +269,8 @@ def apply_unchanged_base(
     cost of updating scattered rows grows with every column written), where they
     differ. A hidden key is in the parent unless an ancestor deleted it (a seeded
     delta inherits such keys, ``seed``): a touched row at such a key is an insert.
-    Returns (inserted, updated, deleted)."""
+    Not ``seeded`` (a delta over main's table, which has not changed since the fork),
+    every hidden key is the parent's. Returns (inserted, updated, deleted)."""
     delta, hide = qname(dschema, table), qname(dschema, hide_table(table))
     hidden = f"EXISTS (SELECT 1 FROM {hide} h WHERE {key_match(key, 'h', 'd')})"
 
@@ -298,6 +300,8 @@ def apply_unchanged_base(
         f"INSERT INTO {target} ({cols}) SELECT {values} "
         f"FROM {delta} d WHERE NOT {hidden} ORDER BY d.rowid"
     )
+    if not seeded:
+        return inserted, updated, deleted
     inserted += count(
         f"INSERT INTO {target} ({cols}) SELECT {values} FROM {delta} d WHERE {hidden} "
         f"AND NOT EXISTS (SELECT 1 FROM {target} o WHERE {key_match(key, 'o', 'd')}) "

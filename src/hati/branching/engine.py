@@ -33,7 +33,7 @@ from hati.branching.names import validate_name, validate_strategy
 from hati.branching.router import Router, StatementPlan
 from hati.branching.rwlock import RWLock
 from hati.branching.snapshots import Snapshots
-from hati.branching.space import Space
+from hati.branching.space import UNCACHED, Namespace, Space
 from hati.branching.tablemerge import Conflict
 from hati.errors import (
     DependentObjectsStillExist,
@@ -188,7 +188,7 @@ class BranchEngine:
                     self._fold_journal(cur, self.live(), self.catalog.epoch, at_start=False)
                 epoch = self.catalog.epoch + 1
                 b = Branch(self._take_schema(cur), name, parent_id, epoch, agent, now, expires)
-                b.persisted, b.pristine = False, True
+                b.persisted, b.pristine, b.resolved = False, True, False
                 self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
@@ -207,10 +207,13 @@ class BranchEngine:
             )
         return b
 
-    def _retire(self, cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
-        """Remove a branch's schemas and metadata inside the caller's transaction."""
+    def _retire(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, ns: Namespace | None = None
+    ) -> None:
+        """Remove a branch's schemas and metadata inside the caller's transaction
+        (``ns``: its namespace as the transaction sees it, if known)."""
         self.journal.dropped(b.id)  # before the commit: see journal.py
-        store.retire(cur, b)
+        store.retire(cur, b, dropped=ns is None or bool(ns.dropped))
         self.space.forget(b.id)
 
     def _forget(self, b: Branch) -> None:
@@ -258,6 +261,7 @@ class BranchEngine:
         """Record how ``branch_merge(name, 'manual')`` settles one conflicting row."""
         b = self.branch(name)
         row_key, choice, values = self.merger.check_resolution(cur, b, table, key, choice)
+        b.resolved = True  # before the row exists: retire deletes it
         store.record_resolution(cur, b.id, table, row_key, choice, values)
         return choice
 
@@ -266,25 +270,35 @@ class BranchEngine:
     ) -> MergeResult:
         validate_strategy(strategy)
         b = self._childless(name)
-        changes = [b.id] if b.parent_id == MAIN_ID else [b.id, b.parent_id]
+        changes = [b.id, b.parent_id]  # a merge into main: its catalog, if it changes it
         with self._gate.shared(), self.catalog.lock:
-            tables = self.space.namespace(cur, b).changed
+            since = self.space.ns_seq
+            ns = self.space.cached_namespace(cur, b, None)
+            tables = ns.changed
+            if b.parent_id == MAIN_ID and not (ns.local or ns.dropped):
+                changes = [b.id]  # row deltas only: main's tables keep their shape
             if b.parent_id != MAIN_ID:
                 self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
-            resolutions = store.resolutions(cur, b.id)
-            with self.space.changing(changes), transaction(cur) as txn:
+            resolutions = store.resolutions(cur, b.id) if strategy == "manual" else {}
+            with (
+                self.space.changing(changes),
+                self.space.seeing(since),
+                transaction(cur) as txn,
+            ):
                 # Every snapshot registered so far committed before this transaction:
                 # main's undo rows for the merged keys are kept in it (one commit).
                 writer = (cur, self.catalog.snap_seq)
                 self.snapshots.before_write(b.parent_id, tables, merging=b, writer=writer)
-                result = self.merger.apply(cur, b, strategy, resolutions)
+                # The namespace read before is the transaction's if no change to the
+                # branch's schemas committed since (or is committing besides this).
+                seen = ns if self.space.unchanged(b.id, since) else None
+                result = self.merger.apply(cur, b, strategy, resolutions, seen)
                 if result.status == "merged":
-                    self._retire(cur, b)
+                    self._retire(cur, b, seen)
                 else:
                     txn.rollback_only()
             if result.status == "merged":
                 self._forget(b)
-                self.space.foreign_keys = None  # the merge may have created tables
         if result.status == "merged":
             self.collect_garbage(cur)
         return result
@@ -317,6 +331,8 @@ class EngineSession:
         # Catalog.snap_seq when the cursor's open transaction began (None: no
         # transaction block): which undo snapshots it can extend itself.
         self._began_seq: int | None = None
+        self._main_autocommit = False  # a DDL on main without a transaction is running
+        self._known: dict[int, Namespace | None] = {}  # see ``prepare``
 
     # ------------------------------------------------------------------ routing
     def route(self, b: Branch | None) -> None:
@@ -355,10 +371,32 @@ class EngineSession:
         analysis and plain write are asked for only when main has live children)."""
         a = analysis()
         if a.kind not in ("INSERT", "UPDATE", "DELETE"):
-            self._engine.space.foreign_keys = None  # DDL may change main's foreign keys
+            self._main_ddl()
         if self._engine.catalog.children(MAIN_ID):
             seq = self._began_seq
             self._router.before_main_write(a, write(), None if seq is None else (self._cur, seq))
+
+    def _main_ddl(self) -> None:
+        """A statement on main that may change its catalog (DDL) is about to run: main's
+        cached catalog facts are not read by this transaction (it changes them) and are
+        forgotten when it commits; a statement on its own announces its commit until
+        ``main_written``."""
+        if self._since is not None:
+            self._dirty.add(MAIN_ID)
+        elif not self._main_autocommit:
+            self._main_autocommit = True
+            self._engine.space.committing([MAIN_ID])
+
+    def main_written(self) -> None:
+        """After a statement on main ran (or failed), outside a transaction block."""
+        if self._main_autocommit:
+            self._main_autocommit = False
+            self._engine.space.committed([MAIN_ID])
+
+    def _seeing(self) -> contextlib.AbstractContextManager[None]:
+        """Which cached catalog facts of main this cursor's statement may use."""
+        since = UNCACHED if MAIN_ID in self._dirty else self._since
+        return self._engine.space.seeing(since)
 
     def prepare(
         self, b: Branch, a: Analysis, write: Callable[[], PlainWrite | None]
@@ -366,20 +404,29 @@ class EngineSession:
         """Copy-on-write for one statement in ``b``; None: skip it (IF NOT EXISTS)."""
         fresh = not b.persisted
         space = self._engine.space
-        ns = None
-        if not b.pristine:
-            ns = (
-                space.namespace(self._cur, b)
-                if b.id in self._dirty
-                else space.cached_namespace(self._cur, b, self._since)
-            )
-        seen = ns.copy() if ns is not None else None
+        if b.pristine:
+            ns = Namespace.empty()
+        elif b.id in self._dirty:
+            ns = space.namespace(self._cur, b)
+        else:
+            ns = space.cached_namespace(self._cur, b, self._since)
+        seen = ns.copy()
+        done = False
         try:
-            return self._router.prepare(self._cur, b, a, write, ns)
+            with self._seeing():
+                plan = self._router.prepare(self._cur, b, a, write, ns)
+            done = True
+            return plan
         finally:
             if fresh and b.persisted:  # this transaction recorded the branch's row
                 self._persisted.append(b)
-            if seen is None or seen != ns or not _keeps_namespace(a):
+            keeps = _keeps_namespace(a)
+            # The namespace as this transaction leaves it, when all prepare changed is
+            # deltas begun and views (re)made, which it notes exactly (cached for others
+            # when the transaction commits: ``Space.committed``).
+            exact = done and keeps and ns.local == seen.local and ns.dropped == seen.dropped
+            self._known[b.id] = ns if exact else None
+            if seen != ns or not keeps:
                 self._dirty.add(b.id)
                 if self._since is None:  # a read outside a transaction: its DDL committed
                     space.namespace_changed([b.id])
@@ -387,9 +434,12 @@ class EngineSession:
     def finish(self, b: Branch, a: Analysis, plan: StatementPlan, ok: bool) -> None:
         """After the statement ran (``ok``) or failed."""
         try:
-            if not self._router.finish(self._cur, b, a, plan, ok):
-                self._stale_route = True
+            with self._seeing():
+                if not self._router.finish(self._cur, b, a, plan, ok):
+                    self._stale_route = True
         finally:
+            if not ok:
+                self._known[b.id] = None
             self._marked += plan.marked
             if self._since is None and self._dirty:  # it committed on its own
                 self._engine.space.namespace_changed(sorted(self._dirty))
@@ -412,11 +462,17 @@ class EngineSession:
     def end(self, committed: bool) -> None:
         """The cursor's transaction ended: a branch row it recorded and did not commit
         must be recorded again by the branch's next write; marks it committed are known."""
-        self._since = None
+        since, self._since = self._since, None
         if self._committing:  # others read these again
-            self._engine.space.committed(self._committing)
+            known = {}
+            if committed and since is not None:
+                known = {
+                    bid: ns for bid in self._committing if (ns := self._known.get(bid)) is not None
+                }
+            self._engine.space.committed(self._committing, known, since)
             self._committing = []
         self._dirty.clear()  # committed and announced, or rolled back: nothing changed
+        self._known.clear()
         if committed:
             self._engine.space.marked.update(
                 m for m in self._marked if m[0] in self._engine.catalog.branches

@@ -18,8 +18,8 @@ import duckdb
 
 from hati.branching import cellmerge, copy, delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch
-from hati.branching.constraints import MergeChecks, foreign_keys
-from hati.branching.space import Space
+from hati.branching.constraints import MergeChecks, foreign_keys, main_foreign_keys
+from hati.branching.space import Namespace, Space
 from hati.branching.tablemerge import Conflict, Side, TableCounts, TableMerge, canonical_key
 from hati.errors import InvalidParameter, SerializationFailure
 from hati.storage.duckdb_backend import qident, qname
@@ -56,12 +56,20 @@ class Merger:
         tag: str,
         merging: bool = False,
         only: str | None = None,
+        ns: Namespace | None = None,
     ) -> list[TableMerge]:
-        ns = self.space.namespace(cur, b)
+        """``ns``: the branch's namespace as the cursor's transaction sees it (read here
+        if not given)."""
+        if ns is None:
+            ns = self.space.namespace(cur, b)
         out = []
         # A table on either side of a foreign key merges through the checked path, and
         # referenced tables merge first (a created table's rows may reference theirs).
-        fks = foreign_keys(cur) + foreign_keys(cur, b.schema)
+        # Foreign keys in a branch's schema are on tables it created (its copies of the
+        # parent's tables have none).
+        fks = main_foreign_keys(self.space, cur)
+        if ns.local:
+            fks += foreign_keys(cur, b.schema)
         linked = {t.lower() for fk in fks for t in (fk.child, fk.parent)}
         parents = {fk.parent.lower() for fk in fks}
         order = sorted(enumerate(ns.changed), key=lambda it: (it[1].lower() not in parents, it[0]))
@@ -98,14 +106,17 @@ class Merger:
         key = self.space.delta_key(cur, b, table)
         bag = self.space.is_bag(cur, b, table)
         row_key = [] if bag else key  # a bag's rows are their values (tablemerge.py)
-        theirs = self._side(cur, qname(dschema, table))
         assert base_rel is not None
         if merging and base_rel == ours_rel:
             base = self._side(cur, base_rel)  # and ours: the parent has not changed it
+            # The touched-rows table has the columns of the base it was made from (a
+            # change of shape in the branch makes a full copy; in the parent, a snapshot).
+            theirs = Side(qname(dschema, table), base.columns)
             tm = TableMerge(cur, table, base, base, theirs, key=row_key, tag=tag)
             tm.fast = (dschema, key)
             tm.bag_delta = bag
             return tm
+        theirs = self._side(cur, qname(dschema, table))
         keys_sql = delta.changed_keys_sql(dschema, table, key)
         cut_base = f"_m_{tag}_rb"
         delta.restrict(cur, base_rel, keys_sql, key, cut_base, bag)
@@ -214,13 +225,15 @@ class Merger:
         b: Branch,
         strategy: str,
         resolutions: dict[tuple[str, str], tuple[str, str | None]],
+        ns: Namespace | None = None,
     ) -> MergeResult:
         """Merge ``b`` into its parent inside the caller's transaction. A result whose
-        status is not "merged" changed nothing (roll the transaction back)."""
+        status is not "merged" changed nothing (roll the transaction back). ``ns``: the
+        branch's namespace as the transaction sees it (read here if not given)."""
         parent_schema = (
             None if b.parent_id == MAIN_ID else self.space.catalog.branches[b.parent_id].schema
         )
-        merges = self.table_merges(cur, b, "m", merging=True)
+        merges = self.table_merges(cur, b, "m", merging=True, ns=ns)
         try:
             result = self._apply(cur, b, strategy, resolutions, merges, parent_schema)
         except BaseException:
@@ -347,6 +360,7 @@ class Merger:
     ) -> TableCounts:
         target_schema = parent_schema or layout.MAIN
         target = qname(target_schema, tm.table)
+        main = parent_schema is None
         if parent_schema is not None and self.space.has_delta(cur, b.parent_id, tm.table):
             copy.to_full(self.space, cur, self.space.catalog.branches[b.parent_id], tm.table)
         if tm.theirs.rel is None:  # dropped in the branch
@@ -378,7 +392,7 @@ class Merger:
                 )
             assigned = store.assigned_columns(cur, b.id, tm.table)
             counts = delta.apply_unchanged_base(
-                cur, target, dschema, tm.table, key, tm.theirs.names, assigned
+                cur, target, dschema, tm.table, key, tm.theirs.names, assigned, seeded=not main
             )
             return TableCounts(*counts)
         if tm.base.rel is not None and _types(tm.theirs) != _types(tm.base):

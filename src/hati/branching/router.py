@@ -32,6 +32,7 @@ class StatementPlan:
     delta: tuple[PlainWrite, str, str] | None = None  # (the write, its base, delta schema)
     # delta-columns rows this statement inserted: known once its transaction commits
     marked: list[tuple[int, str, str]] = field(default_factory=list)
+    fresh: bool = False  # the statement began the delta: nothing of it is marked yet
 
     @property
     def target_schema(self) -> str | None:
@@ -209,6 +210,7 @@ class Router:
                     ns.deltas.add(ref.name)
                     ns.views[ref.name] = self._overlay(cur, b, ref.name, root)
                     plan.delta = (dw, root, layout.delta_schema(b.id))
+                    plan.fresh = True
                     continue
             copy.copy_table(self.space, cur, src, b.schema, ref.name)
             ns.local.add(ref.name)
@@ -296,7 +298,9 @@ class Router:
             return  # no key to keep unique; a bag merges by values, not assigned columns
         if dw.may_break_keys(key):
             delta.check_unique(cur, src, layout.delta_schema(b.id), dw.table, key)
-        assigned = store.assigned_columns(cur, b.id, dw.table) if dw.kind == "INSERT" else set()
+        assigned: set[str] = set()
+        if dw.kind == "INSERT" and not plan.fresh:
+            assigned = store.assigned_columns(cur, b.id, dw.table)
         for col in delta.marks(dw, key, "-" in assigned):
             if (b.id, dw.table, col) in self.space.marked:
                 continue

@@ -31,6 +31,9 @@ class Snapshots:
         # Branch reads hold this shared from choosing their tables until DuckDB has
         # started their statement; a new snapshot is registered holding it exclusively.
         self.read_gate = read_gate
+        # Rows of owners no longer live may be in the snapshots table (at start, and
+        # once a retired branch's snapshots are forgotten): the next collection looks.
+        self.stale_owners = True
 
     def before_write(
         self,
@@ -255,6 +258,7 @@ class Snapshots:
         """Forget the snapshots a retired branch kept for its (gone) children."""
         for key in [k for k in self.catalog.snapshots if k[0] == owner_id]:
             self.catalog.snapshots.pop(key, None)
+            self.stale_owners = True  # its rows in the metadata go at the next collection
 
     def collect_garbage(self, cur: duckdb.DuckDBPyConnection) -> int:
         """Drop snapshots no live branch reads; return how many went."""
@@ -264,9 +268,13 @@ class Snapshots:
                 self.catalog.drop_snapshot(owner, table, snap)
             # Snapshot entries of owners that no longer exist.
             live_owners = {MAIN_ID, *self.catalog.branches}
-            stale_owners = [o for o in store.snapshot_owners(cur) if o not in live_owners]
+            stale_owners = []
+            if self.stale_owners:
+                stale_owners = [o for o in store.snapshot_owners(cur) if o not in live_owners]
+                self.stale_owners = False
             if not dead and not stale_owners:
                 return 0
+            self.stale_owners = bool(stale_owners)  # until the transaction committed
             used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
             with transaction(cur):
                 for owner, table, snap in dead:
@@ -280,4 +288,5 @@ class Snapshots:
                 for t in self.db.tables_in(cur, layout.SNAP):
                     if layout.snapshot_of(t) not in used:
                         cur.execute(f"DROP TABLE IF EXISTS {qname(layout.SNAP, t)}")
+            self.stale_owners = False
             return len(dead)

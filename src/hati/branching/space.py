@@ -9,17 +9,27 @@ answers those questions and caches what is costly to ask DuckDB again.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import dataclasses
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from hati.branching import delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch, Catalog
-from hati.storage.duckdb_backend import Column, Database, qident, qname
+from hati.storage.duckdb_backend import Column, Database, TableInfo, qident, qname
+
+T = TypeVar("T")
+UNCACHED = -1  # a ``since`` no cached fact is fresh for: read DuckDB's catalog
+_MISS = object()
+# What the running code's DuckDB transaction sees of the catalog facts ``Space`` caches:
+# ``ns_seq`` when it began, None when it begins with the read (a statement on its own),
+# UNCACHED (the default) when the caller did not say. Set by ``Space.seeing``.
+_SINCE: contextvars.ContextVar[int | None] = contextvars.ContextVar("since", default=UNCACHED)
 
 
 @dataclass
@@ -76,16 +86,16 @@ class Space:
         # (branch, table, column) marks known committed in the delta-columns table: a
         # write that assigns the same column again need not insert (1 ms) what is there.
         self.marked: set[tuple[int, str, str]] = set()
-        # Main's foreign keys as constraints.py read them (None: read them again; any
-        # DDL on main and every fork forget them).
-        self.foreign_keys: list[Any] | None = None
-        # Committed branch namespaces (reading one costs a scan of DuckDB's catalog, more
-        # with every schema): see ``cached_namespace``.
+        # Committed catalog facts of each owner (a branch: its namespace, its schema's
+        # foreign keys; MAIN_ID: main's tables, their columns, keys, shapes and foreign
+        # keys). Reading one costs a scan of DuckDB's catalog (~1 ms, more with every
+        # schema); see ``cached``. Any committed change to an owner's schemas forgets
+        # all of its facts (``namespace_changed``).
         self._ns_lock = threading.Lock()
-        self._ns_seq = 0  # counts committed changes to any branch's namespace
-        self._ns_changed: dict[int, int] = {}  # branch -> _ns_seq of its last change
-        self._ns_cache: dict[int, Namespace] = {}
-        self._ns_pending: dict[int, int] = {}  # branch -> transactions about to commit
+        self._ns_seq = 0  # counts committed changes to any owner's schemas
+        self._ns_changed: dict[int, int] = {}  # owner -> _ns_seq of its last change
+        self._ns_cache: dict[int, dict[Hashable, Any]] = {}
+        self._ns_pending: dict[int, int] = {}  # owner -> transactions about to commit
 
     def forget(self, branch_id: int) -> None:
         """Drop the caches of a retired branch."""
@@ -120,16 +130,36 @@ class Space:
                 self._ns_pending[bid] = self._ns_pending.get(bid, 0) + 1
                 self._ns_cache.pop(bid, None)
 
-    def committed(self, branch_ids: list[int]) -> None:
-        """The transaction ``committing`` announced ended (committed or not)."""
+    def committed(
+        self,
+        branch_ids: list[int],
+        known: dict[int, Namespace] | None = None,
+        since: int | None = None,
+    ) -> None:
+        """The transaction ``committing`` announced ended (committed or not). ``known``:
+        the namespaces it committed (its transaction began when ``ns_seq`` was
+        ``since``), cached when no other change to them committed since or is about to."""
         with self._ns_lock:
+            alone = {
+                bid
+                for bid in known or {}
+                if since is not None
+                and self._ns_changed.get(bid, 0) <= since
+                and self._ns_pending.get(bid, 0) == 1
+            }
             for bid in branch_ids:
                 left = self._ns_pending.get(bid, 0) - 1
                 if left > 0:
                     self._ns_pending[bid] = left
                 else:
                     self._ns_pending.pop(bid, None)
-        self.namespace_changed(branch_ids)
+            self._ns_seq += 1
+            for bid in branch_ids:
+                self._ns_changed[bid] = self._ns_seq
+                self._ns_cache.pop(bid, None)
+            for bid in alone:
+                if bid in self.catalog.branches and known is not None:
+                    self._ns_cache[bid] = {"ns": known[bid].copy()}
 
     @contextlib.contextmanager
     def changing(self, branch_ids: list[int]) -> Iterator[None]:
@@ -140,38 +170,81 @@ class Space:
         finally:
             self.committed(branch_ids)
 
-    def cached_namespace(
-        self, cur: duckdb.DuckDBPyConnection, b: Branch, since: int | None
-    ) -> Namespace:
-        """``namespace``, from the cache when the caller's transaction (begun when
-        ``ns_seq`` was ``since``; None: it begins with this read) sees the committed
-        state the cache holds. Only what such a transaction read is cached."""
+    @staticmethod
+    @contextlib.contextmanager
+    def seeing(since: int | None) -> Iterator[None]:
+        """Around code whose DuckDB transaction began when ``ns_seq`` was ``since``
+        (None: each of its reads is a transaction of its own; UNCACHED: it changed the
+        schemas itself, or cannot say): which cached facts it may use."""
+        token = _SINCE.set(since)
+        try:
+            yield
+        finally:
+            _SINCE.reset(token)
+
+    def cached(self, owner: int, key: Hashable, compute: Callable[[], T], since: Any = _MISS) -> T:
+        """``compute()``, a read of ``owner``'s catalog, from the cache when the caller's
+        transaction (see ``seeing``; or ``since`` given) sees the committed state the
+        cache holds. Only what such a transaction read is cached. Values are shared:
+        never change one."""
+        if since is _MISS:
+            since = _SINCE.get()
         with self._ns_lock:
-            fresh = b.id not in self._ns_pending and (
-                since is None or self._ns_changed.get(b.id, 0) <= since
+            fresh = owner not in self._ns_pending and (
+                since is None or self._ns_changed.get(owner, 0) <= since
             )
-            hit = self._ns_cache.get(b.id) if fresh else None
+            hit = self._ns_cache.get(owner, {}).get(key, _MISS) if fresh else _MISS
             seen = self._ns_seq if since is None else since
-        if hit is not None:
-            return hit.copy()
-        ns = self.namespace(cur, b)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        value = compute()
         with self._ns_lock:
             if (
                 fresh
-                and b.id not in self._ns_pending
-                and self._ns_changed.get(b.id, 0) <= seen
-                and b.id in self.catalog.branches
+                and owner not in self._ns_pending
+                and self._ns_changed.get(owner, 0) <= seen
+                and (owner == MAIN_ID or owner in self.catalog.branches)
             ):
-                self._ns_cache[b.id] = ns.copy()
-        return ns
+                self._ns_cache.setdefault(owner, {})[key] = value
+        return value
+
+    def unchanged(self, owner: int, since: int) -> bool:
+        """Has no change to ``owner``'s schemas committed after ``ns_seq`` was ``since``,
+        and none but the caller's own is about to commit?"""
+        with self._ns_lock:
+            return self._ns_changed.get(owner, 0) <= since and self._ns_pending.get(owner, 0) <= 1
+
+    def cached_namespace(
+        self, cur: duckdb.DuckDBPyConnection, b: Branch, since: Any = _MISS
+    ) -> Namespace:
+        """``namespace``, from the cache when the caller's transaction (begun when
+        ``ns_seq`` was ``since``; None: it begins with this read; not given: as
+        ``seeing`` says) sees the committed state the cache holds."""
+        return self.cached(b.id, "ns", lambda: self.namespace(cur, b), since).copy()
+
+    # ------------------------------------------------------------------ main's catalog
+    def main_tables(self, cur: duckdb.DuckDBPyConnection) -> frozenset[str]:
+        return self.cached(
+            MAIN_ID, "tables", lambda: frozenset(self.db.tables_in(cur, layout.MAIN))
+        )
+
+    def main_fact(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A fact of main's catalog (``cached``; forgotten by DDL on main)."""
+        return self.cached(MAIN_ID, key, compute)
+
+    def table_info(self, cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> TableInfo:
+        """``Database.table_info`` (cached for main's tables)."""
+        if schema != layout.MAIN:
+            return self.db.table_info(cur, schema, table)
+        info = self.main_fact(("info", table), lambda: self.db.table_info(cur, schema, table))
+        return dataclasses.replace(info, primary_key=list(info.primary_key), types=dict(info.types))
 
     # ------------------------------------------------------------------ where tables are
     def current_rel(self, cur: duckdb.DuckDBPyConnection, owner_id: int, table: str) -> str | None:
         """The physical table holding ``owner``'s current version of ``table`` (None: absent)."""
         db = self.db
         if owner_id == MAIN_ID:
-            main = layout.MAIN
-            return qname(main, table) if db.table_exists(cur, main, table) else None
+            return qname(layout.MAIN, table) if table in self.main_tables(cur) else None
         b = self.catalog.branches[owner_id]
         if db.table_exists(cur, b.schema, table):
             return qname(b.schema, table)
@@ -240,10 +313,16 @@ class Space:
         return schema, table
 
     def columns(self, cur: duckdb.DuckDBPyConnection, rel: str) -> list[Column]:
-        return self.db.columns(cur, *split_rel(rel))
+        schema, table = split_rel(rel)
+        if schema != layout.MAIN:
+            return self.db.columns(cur, schema, table)
+        return list(self.main_fact(("columns", table), lambda: self.db.columns(cur, schema, table)))
 
     def primary_key(self, cur: duckdb.DuckDBPyConnection, rel: str) -> list[str]:
-        return self.db.primary_key(cur, *split_rel(rel))
+        schema, table = split_rel(rel)
+        if schema != layout.MAIN:
+            return self.db.primary_key(cur, schema, table)
+        return list(self.main_fact(("key", table), lambda: self.db.primary_key(cur, schema, table)))
 
     def delta_key(self, cur: duckdb.DuckDBPyConnection, b: Branch, table: str) -> list[str]:
         """The key of a branch's delta table, in the order the delta uses (for a table

@@ -168,12 +168,16 @@ def make_branch_schemas(cur: duckdb.DuckDBPyConnection, n: int) -> list[int]:
     return ids
 
 
-def retire(cur: duckdb.DuckDBPyConnection, b: Branch) -> None:
-    """Drop a branch's schemas and rows, inside the caller's transaction."""
+def retire(cur: duckdb.DuckDBPyConnection, b: Branch, dropped: bool = True) -> None:
+    """Drop a branch's schemas and rows, inside the caller's transaction (not
+    ``dropped``: it is known to have dropped no table; ``b.resolved`` False: to have
+    no recorded resolution)."""
     cur.execute(f"DROP SCHEMA IF EXISTS {qident(b.schema)} CASCADE")
     cur.execute(f"DROP SCHEMA IF EXISTS {qident(layout.delta_schema(b.id))} CASCADE")
     cur.execute(f"DELETE FROM {_L.BRANCHES} WHERE id = ?", [b.id])
     for table in _PER_BRANCH:
+        if (table == _L.DROPPED and not dropped) or (table == _L.RESOLUTIONS and not b.resolved):
+            continue
         cur.execute(f"DELETE FROM {table} WHERE branch_id = ?", [b.id])
 
 

@@ -94,6 +94,8 @@ class TableMerge:
 
     def cleanup(self, inputs: bool = True) -> None:
         """Drop this merge's temp tables (``inputs``: also the cut-down sides)."""
+        if self.fast is not None and not self.planned:
+            return  # a delta applied as it is: no temp table was made
         for n in ("t", "o", "c", "a", "w", "k", *(("rb", "ro", "rt") if inputs else ())):
             self.cur.execute(f"DROP TABLE IF EXISTS {self.t(n)}")
 

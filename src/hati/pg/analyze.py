@@ -81,6 +81,7 @@ _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.LockStmt: ("LOCK", "LOCK TABLE"),
     ast.CommentStmt: ("COMMENT", "COMMENT"),
     ast.CreateEnumStmt: ("CREATE_OTHER", "CREATE TYPE"),
+    ast.CreateFunctionStmt: ("CREATE_OTHER", "CREATE FUNCTION"),
     ast.CreateSchemaStmt: ("CREATE_OTHER", "CREATE SCHEMA"),
 }
 

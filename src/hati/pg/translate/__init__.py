@@ -96,6 +96,7 @@ def _rules() -> tuple[Rule, ...]:
         naming,
         numeric_ops,
         schema,
+        sqlfuncs,
         strings,
         types,
     )
@@ -110,6 +111,7 @@ def _rules() -> tuple[Rule, ...]:
         schema.constants,
         ddl.serial_columns,
         ddl.several_steps,
+        sqlfuncs.functions,
         plain(catalog_queries.catalog),
         plain(arrays.array_type_names),
         builtins.builtins,

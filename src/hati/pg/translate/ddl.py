@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild
+from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild, storagehints
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -210,6 +210,8 @@ def _declared(cmd: ast.AlterTableCmd) -> tuple[str, str, str, int | None] | None
 def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     """One action of an ALTER TABLE as a step of its own."""
     c = cmd.def_
+    if cmd.subtype in storagehints.ACTIONS:
+        return storagehints.StorageHint(stmt.relation, cmd)
     if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(c, ast.Constraint):
         c.skip_validation, c.initially_valid = False, True  # NOT VALID: checked all the same
     if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
