@@ -26,6 +26,13 @@ from hati.pg import inherits, partition_ddl, partitions
 from hati.pg.partitions import Node, Tree, expression
 
 
+def load(cur: Any) -> Tree:
+    """The partition and inheritance trees the front end rewrites statements by."""
+    tree = partitions.load(cur)
+    inherits.load_into(cur, tree)
+    return tree
+
+
 def rewrite(stmt: ast.Node, tree: Tree) -> tuple[ast.Node, tuple[object, ...] | None]:
     """(the statement to analyze and translate, the steps that replace it, if any)."""
     if not tree:

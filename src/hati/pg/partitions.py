@@ -173,9 +173,6 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
             tree.columns[(n.schema, n.name)] = tuple(c for c, _ in cols)
             for c, t in cols:
                 tree.types[(n.schema, n.name, c)] = t
-    from hati.pg import inherits
-
-    inherits.load_into(cur, tree)
     return tree
 
 
