@@ -15,9 +15,17 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
+from duckdb.sqltypes import INTEGER
 
 from hati.errors import DivisionByZero
-from hati.wire.numerics import CONTEXT, MIN_SIG_DIGITS, QUOTIENT, dscale, weight_first
+from hati.wire.numerics import (
+    CONTEXT,
+    MIN_SIG_DIGITS,
+    QUOTIENT,
+    display_scale,
+    dscale,
+    weight_first,
+)
 
 
 def div_scale(a: decimal.Decimal, b: decimal.Decimal) -> int:
@@ -42,4 +50,5 @@ _QUOTIENT_TYPE = duckdb.decimal_type(*QUOTIENT)
 MAYBE_NULL: frozenset[str] = frozenset()
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_numeric_div": (divide, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
+    "hati_numeric_shown_scale": (display_scale, [_QUOTIENT_TYPE], INTEGER),
 }

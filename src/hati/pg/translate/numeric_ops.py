@@ -142,6 +142,25 @@ def _slash(node: ast.A_Expr) -> ast.Node | None:
     return func_call("pg_slash", node.lexpr, node.rexpr, hidden=True)
 
 
+# operators DuckDB spells otherwise: 5 # 3 (xor), |/ 16 (square root), ||/ 27 (cube root)
+_OPERATORS = {"#": ("xor", False), "|/": ("pg_sqrt", True), "||/": ("cbrt", False)}
+
+
+def _operator(node: ast.A_Expr) -> ast.Node | None:
+    if node.kind != A_Expr_Kind.AEXPR_OP or not node.name or len(node.name) != 1:
+        return None
+    op = node.name[0].sval
+    if op == "#" and node.lexpr is not None and node.rexpr is not None:
+        return func_call("xor", node.lexpr, node.rexpr, hidden=False)
+    if op in ("|/", "||/") and node.lexpr is None and node.rexpr is not None:
+        name, hidden = _OPERATORS[op]
+        as_float = ast.TypeCast(
+            arg=node.rexpr, typeName=ast.TypeName(names=(ast.String(sval="float8"),))
+        )
+        return func_call(name, as_float, hidden=hidden)
+    return None
+
+
 def _avg(node: ast.FuncCall) -> ast.Node | None:
     name = [n.sval for n in node.funcname]
     if name not in (["avg"], ["pg_catalog", "avg"]) or node.agg_star or len(node.args or ()) != 1:
@@ -168,7 +187,7 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
         for attr, child in children(node):
             new: ast.Node | None = None
             if isinstance(child, ast.A_Expr):
-                new = _slash(child)
+                new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
                 new = _avg(child)
             if new is not None:
