@@ -301,7 +301,7 @@ class Session:
                 return self._run(stmt)
         finally:  # parameter types inferred before a DDL statement are not reused
             self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
-            if any(isinstance(s, partitions.Changes) for s in stmt.compiled.template.steps):
+            if partitions.touched(self.frontend.partitions, stmt.compiled.template, stmt.analysis):
                 self._partitions_changed = True
                 self._reload_partitions()
 

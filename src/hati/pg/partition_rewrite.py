@@ -21,7 +21,7 @@ from typing import Any
 from pglast import ast
 from pglast.enums import AlterTableType, ObjectType
 
-from hati.pg import partitions
+from hati.pg import partition_ddl, partitions
 from hati.pg.partitions import Node, Tree, expression
 
 
@@ -88,8 +88,9 @@ def _read(item: Any, tree: Tree) -> Any:
     n = _node(item, tree)
     if n is None or n.parent is None:
         return item
+    cols = ", ".join(partitions.quote(c) for c in n.cols) if n.cols else "*"
     sub: Any = partitions.parser.parse_sql(
-        f"SELECT * FROM {partitions._q(n.root)} WHERE {tree.path(n)}"
+        f"SELECT {cols} FROM {partitions.quote(n.root)} WHERE {tree.path(n)}"
     )[0].stmt
     root = sub.fromClause[0]
     root.schemaname = item.schemaname if n.schema == "main" else n.schema
@@ -154,7 +155,7 @@ def _insert(stmt: Any, tree: Tree) -> None:
         return
     rv = stmt.relation
     alias = rv.alias.aliasname if rv.alias else (node.name if node.parent else None)
-    names = list(tree.columns.get((node.schema, node.root), ()))
+    names = list(tree.order(node))
     cols = [str(c.name) for c in stmt.cols] if stmt.cols else None
     source = stmt.selectStmt
     width = _width(source)
@@ -288,13 +289,13 @@ def _drop(stmt: ast.DropStmt, tree: Tree) -> tuple[object, ...] | None:
         )
         node = tree.find(schema, name)
         if node is None:
-            steps.append(partitions.Plain(one))
+            steps.append(partition_ddl.Plain(one))
         elif node.parent is None:
             found = True
-            steps.append(partitions.DropRoot(one, node.schema, node.name))
+            steps.append(partition_ddl.DropRoot(one, node.schema, node.name))
         else:
             found = True
-            steps.append(partitions.DropPartition(node.schema, node.name))
+            steps.append(partition_ddl.DropPartition(node.schema, node.name))
     return tuple(steps) if found else None
 
 
@@ -305,9 +306,9 @@ def _truncate(stmt: ast.TruncateStmt, tree: Tree) -> tuple[object, ...] | None:
         node = _node(rv, tree)
         if node is not None and node.parent is not None:
             found = True
-            steps.append(partitions.TruncatePartition(node.schema, node.name))
+            steps.append(partition_ddl.TruncatePartition(node.schema, node.name))
         else:
-            steps.append(partitions.Plain(ast.TruncateStmt(relations=(rv,), restart_seqs=False)))
+            steps.append(partition_ddl.Plain(ast.TruncateStmt(relations=(rv,), restart_seqs=False)))
     return tuple(steps) if found else None
 
 
@@ -317,7 +318,7 @@ def _alter(stmt: ast.AlterTableStmt, tree: Tree) -> tuple[object, ...] | None:
         return None
     cmd = cmds[0]
     if cmd.subtype == AlterTableType.AT_AttachPartition:
-        return (partitions.Attach(stmt.relation, cmd.def_.name, cmd.def_.bound),)
+        return (partition_ddl.Attach(stmt.relation, cmd.def_.name, cmd.def_.bound),)
     if cmd.subtype == AlterTableType.AT_DetachPartition:
-        return (partitions.Detach(stmt.relation, cmd.def_.name),)
+        return (partition_ddl.Detach(stmt.relation, cmd.def_.name),)
     return None
