@@ -596,7 +596,8 @@ class Session:
             value = self.auth_agent
         else:
             value = self.settings.get(name)
-        res = rows_result(text_columns(name), [(value,)])
+        g = self.settings.lookup(name)  # named as PostgreSQL spells it (DateStyle)
+        res = rows_result(text_columns(g.name if g else name), [(value,)])
         res.tag = "SHOW"
         return res
 
