@@ -81,3 +81,5 @@ SELECT width_bucket(0::float8, 'NaN', 4.0::float8, 888);
 SELECT width_bucket(0.0::float8, 'Infinity'::float8, 5, 10);
 SELECT chr(0);
 SELECT chr(65);
+SELECT 1.5e3, 2E-3, 1.0e-2 * 3, pg_typeof(1e3), 1e3::int4 + 1, -2.50e1;
+SELECT x FROM (VALUES (1e-3), (2.5e1)) t(x) ORDER BY x;

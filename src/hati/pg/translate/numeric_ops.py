@@ -161,6 +161,29 @@ def _operator(node: ast.A_Expr) -> ast.Node | None:
     return None
 
 
+def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
+    """``1.0e-2`` is numeric 0.010 (DuckDB reads a double)."""
+    if not isinstance(node.val, ast.Float) or not node.val.fval:
+        return None
+    text = node.val.fval
+    if "e" not in text and "E" not in text:
+        return None
+    got = numerics.literal(text)
+    if got is None:
+        return None
+    digits, precision, scale = got
+    return ast.TypeCast(
+        arg=ast.A_Const(val=ast.String(sval=digits)),
+        typeName=ast.TypeName(
+            names=(ast.String(sval="pg_catalog"), ast.String(sval="numeric")),
+            typmods=(
+                ast.A_Const(val=ast.Integer(ival=precision)),
+                ast.A_Const(val=ast.Integer(ival=scale)),
+            ),
+        ),
+    )
+
+
 def _avg(node: ast.FuncCall) -> ast.Node | None:
     name = [n.sval for n in node.funcname]
     if name not in (["avg"], ["pg_catalog", "avg"]) or node.agg_star or len(node.args or ()) != 1:
@@ -190,6 +213,8 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
                 new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
                 new = _avg(child)
+            elif isinstance(child, ast.A_Const):
+                new = _exponent_literal(child)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
