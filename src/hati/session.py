@@ -36,7 +36,7 @@ from hati.errors import (
     sqlstate_of,
 )
 from hati.gate import Pass
-from hati.pg import locks, paramtypes, partitions, settings, translate
+from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.statements import columns_of, describe_sql, tag
@@ -292,7 +292,7 @@ class Session:
     def _reload_partitions(self) -> None:
         """Partition DDL ran (or was undone): the front end rewrites by the new trees."""
         with contextlib.suppress(duckdb.Error):
-            self.frontend.set_partitions(partitions.load(self.cur))
+            self.frontend.set_partitions(partition_rewrite.load(self.cur))
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""

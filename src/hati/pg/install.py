@@ -17,7 +17,17 @@ from typing import Any
 
 import duckdb
 
-from hati.pg import catalog, expand, jsonb, numeric, regex, sqlfunctions, tochar, translate
+from hati.pg import (
+    catalog,
+    composites,
+    expand,
+    jsonb,
+    numeric,
+    regex,
+    sqlfunctions,
+    tochar,
+    translate,
+)
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
@@ -29,6 +39,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)
     sqlfunctions.load(cur, (catalog.HIDDEN,))
+    composites.load(cur, (catalog.HIDDEN,))
 
 
 def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:

@@ -74,9 +74,13 @@ class Tree:
     nodes: dict[tuple[str, str], Node] = field(default_factory=dict)
     columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # roots'
     types: dict[tuple[str, str, str], str] = field(default_factory=dict)  # roots' columns'
+    # Inheritance (inherits.py): parent -> children, parent -> its columns, child -> parents.
+    children_of: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    inh_columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    parents_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.nodes)
+        return bool(self.nodes or self.children_of)
 
     def find(self, schema: str | None, name: Any) -> Node | None:
         return self.nodes.get(("main" if schema in (None, "public") else schema, name))
@@ -147,7 +151,7 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
             f"position, cols FROM {TABLE}"
         ).fetchall()
     except duckdb.CatalogException:
-        return Tree()
+        rows = []
     tree = Tree()
     for r in rows:
         tree.nodes[(r[0], r[1])] = Node(

@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild, storagehints
+from hati.pg import coltypes, emulate, foreignkeys, inherits, partitions, rebuild, storagehints
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -180,6 +180,7 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
         ]
         return
     spec, stmt.partspec = stmt.partspec, None
+    parents, stmt.inhRelations = stmt.inhRelations, None  # INHERITS (inherits.py)
     kept_by_hati = foreignkeys.strip(stmt)  # foreign keys with actions (foreignkeys.py)
     named: list[tuple[str, str]] = []
     for default, c, col in rebuild.constraints(stmt):
@@ -193,7 +194,9 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
         steps.append(types)
     if spec is not None:
         steps.append(partitions.DefineRoot(stmt.relation, spec))
-    if steps:
+    if parents:
+        ctx.steps = [inherits.DefineChild(stmt, tuple(parents)), *steps]
+    elif steps:
         ctx.steps = [stmt, *steps]
 
 
@@ -223,9 +226,12 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     )
     if cmd.subtype == AlterTableType.AT_DropConstraint:
         return foreignkeys.DropConstraint(action)
+    if cmd.subtype in (AlterTableType.AT_AddInherit, AlterTableType.AT_DropInherit):
+        add = cmd.subtype == AlterTableType.AT_AddInherit
+        return inherits.AlterInherit(stmt.relation, c, add)
     if cmd.subtype == AlterTableType.AT_ValidateConstraint:
         return emulate.ValidateConstraint(stmt.relation, cmd.name)
     return action
 
 
-SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL
+SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL + inherits.SETUP_SQL

@@ -41,7 +41,7 @@ def _option(stmt: ast.CreateFunctionStmt, name: str) -> Any:
     return None
 
 
-def _type_text(tn: ast.TypeName) -> str | None:
+def type_text(tn: ast.TypeName) -> str | None:
     """DuckDB's spelling of a declared type (None: not cast to)."""
     if tn.names[-1].sval in _UNCAST or tn.pct_type:
         return None
@@ -177,7 +177,7 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
         query = emulate.text(body)
         if columns:
             cols = [render.quote_name(c) for c, _ in columns]
-        elif _type_text(ret) is not None and ret.names[-1].sval != "record":
+        elif type_text(ret) is not None and ret.names[-1].sval != "record":
             cols = [render.quote_name(name)]
         else:
             cols = []
@@ -190,7 +190,7 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
             if expr is not None
             else f"(SELECT * FROM ({emulate.text(body)}) AS _hati_f LIMIT 1)"
         )
-        kind = _type_text(ret) if ret is not None else None
+        kind = type_text(ret) if ret is not None else None
         sql = f"{arglist} AS CAST(({value}) AS {kind})" if kind else f"{arglist} AS ({value})"
     args = ", ".join(str(tn.names[-1].sval) for _, tn in params)
     ctx.steps = [sqlfunctions.CreateMacro(schema, name, sql, table, bool(stmt.replace), args)]
