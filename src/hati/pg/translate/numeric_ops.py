@@ -44,6 +44,10 @@ CREATE OR REPLACE MACRO {S}.pg_avg(x SMALLINT) AS {_DIV}(sum(x), count(x)),
     (x FLOAT) AS avg(x),
     (x DOUBLE) AS avg(x),
     (x INTERVAL) AS avg(x);
+-- int ^ int is float8 in PostgreSQL, numeric ^ anything but a float is numeric
+CREATE OR REPLACE MACRO {S}.pg_npower(x BIGINT, y BIGINT) AS {S}.pg_power(x, y),
+    (x DOUBLE, y DOUBLE) AS {S}.pg_power(x, y),
+    (x {_Q}, y {_Q}) AS hati_numeric_power(x, y);
 -- the first argument only tells the type: DuckDB cannot choose a body by the type of
 -- an aggregate's or a window's result
 CREATE OR REPLACE MACRO {S}.pg_avg_of(x SMALLINT, s, n) AS {_DIV}(s, n),
@@ -204,6 +208,16 @@ def _avg(node: ast.FuncCall) -> ast.Node | None:
     return func_call("pg_avg_of", copy.deepcopy(arg), part("sum"), part("count"), hidden=True)
 
 
+def _power(node: ast.FuncCall) -> ast.Node | None:
+    """``x ^ y`` / ``power(x, y)`` (pg_power by now): numeric's exact power where an
+    operand is numeric; DuckDB cannot choose by an aggregate's type (old pg_power)."""
+    if [n.sval for n in node.funcname] != [S, "pg_power"] or len(node.args or ()) != 2:
+        return None
+    if any(_aggregated(a) for a in node.args or ()):
+        return None
+    return func_call("pg_npower", *(node.args or ()), hidden=True)
+
+
 def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
     """``/`` and ``avg`` as PostgreSQL answers them (module doc)."""
     for node in walk(stmt):
@@ -212,7 +226,7 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr):
                 new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
-                new = _avg(child)
+                new = _avg(child) or _power(child)
             elif isinstance(child, ast.A_Const):
                 new = _exponent_literal(child)
             if new is not None:
