@@ -21,7 +21,7 @@ from hati.branching.store import recover
 from hati.compactor import Compactor, CompactPolicy
 from hati.config import Config
 from hati.pg import install as pginstall
-from hati.pg import partitions
+from hati.pg import partition_rewrite
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
 from hati.session import ServerState, Session
@@ -98,7 +98,7 @@ class App:
         )
         cur = self.db.cursor()
         try:
-            self.frontend.set_partitions(partitions.load(cur))
+            self.frontend.set_partitions(partition_rewrite.load(cur))
         finally:
             cur.close()
         self.state = ServerState(

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -148,6 +148,16 @@ def audit_text(sql: str, params: list[Any] | None) -> str:
     return text[:10_000]
 
 
+class Audited(Protocol):
+    """What a statement's record tells of its session (hati.session.Session)."""
+
+    connection_id: int
+
+    @property
+    def agent_id(self) -> str | None: ...
+    def tag(self, name: str) -> str | None: ...
+
+
 class SessionAudit:
     """One session's records: one per statement, kept open while its rows stream so
     the record counts them, and written at the latest when the next statement starts."""
@@ -158,6 +168,38 @@ class SessionAudit:
 
     def next_seq(self) -> int:
         return self._log.next_seq()
+
+    def statement(
+        self,
+        s: Audited,
+        started_at: datetime,
+        started: float,
+        sql: str,
+        branch: str | None,
+        res: Result | None,
+        sqlstate: str | None,
+    ) -> None:
+        """The record of one statement of session ``s`` in ``branch`` (``sqlstate``: it
+        failed)."""
+        rec = AuditRecord(
+            self.next_seq(),
+            started_at,
+            datetime.now(),
+            (time.perf_counter() - started) * 1000,
+            s.agent_id,
+            s.tag("hatidata_framework"),
+            s.tag("hatidata_request_id"),
+            s.tag("hatidata_parent_request_id"),
+            s.tag("hatidata_reasoning_step"),
+            branch,
+            s.connection_id,
+            sql,
+            res.final_tag(len(res.rows)) if res else None,
+            (res.rowcount if res.columns is None else len(res.rows)) if res else None,
+            "ok" if sqlstate is None else "error",
+            sqlstate,
+        )
+        self.record(rec, res, started)
 
     def record(self, rec: AuditRecord, res: Result | None, started: float) -> None:
         """Keep ``rec`` for the statement that produced ``res`` (None: it failed)."""

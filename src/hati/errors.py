@@ -90,6 +90,14 @@ class DivisionByZero(DataException, code="22012"):
     pass
 
 
+class InvalidArgumentForLogarithm(DataException, code="2201E"):
+    pass
+
+
+class InvalidArgumentForPower(DataException, code="2201F"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -234,6 +242,14 @@ class UndefinedFunction(SyntaxErrorOrAccessRuleViolation, code="42883"):
     pass
 
 
+class DuplicateFunction(SyntaxErrorOrAccessRuleViolation, code="42723"):
+    pass
+
+
+class InvalidFunctionDefinition(SyntaxErrorOrAccessRuleViolation, code="42P13"):
+    pass
+
+
 class UndefinedTable(SyntaxErrorOrAccessRuleViolation, code="42P01"):
     pass
 
@@ -334,6 +350,9 @@ class SqlError:
 # DuckDB exception -> SQLSTATE: the first rule whose class name (None: any) and message
 # pattern (None: any) match decides. The one table of its kind.
 _NOT_MISSING = r"(?s)^(?!.*(?:does not exist|not found))"
+# numeric's NaN and infinities: DuckDB's DECIMAL has none
+_NUMERIC_SPECIAL = r'(?i)Could not (?:convert string "\s*[-+]?(?:nan|inf|infinity)\s*"|cast value -?(?:nan|inf)) to DECIMAL'
+_NUMERIC_HINT = "hati keeps numeric in DuckDB's DECIMAL, which has no NaN or Infinity; double precision has both."
 _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
     (name, re.compile(pattern) if pattern is not None else None, code)
     for name, pattern, code in [
@@ -357,6 +376,22 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("ParserException", None, "42601"),
         ("SyntaxException", None, "42601"),
         ("BinderException", None, "42703"),
+        ("ConversionException", _NUMERIC_SPECIAL, "0A000"),
+        (
+            "ConversionException",
+            r"to type DECIMAL\(\d+,\d+\) failed: value is out of range",
+            "22003",
+        ),
+        (
+            "ConversionException",
+            r'Could not convert string "\s*[-+]?[0-9.]+(?:[eE][-+]?\d+)?\s*" to DECIMAL',
+            "22003",
+        ),
+        (
+            "ConversionException",
+            r"Could not cast value -?[0-9.]+(?:e[-+]?\d+)? to DECIMAL",
+            "22003",
+        ),
         ("ConversionException", None, "22P02"),
         ("OutOfRangeException", None, "22003"),
         ("InvalidInputException", None, "22023"),
@@ -413,9 +448,10 @@ def from_duckdb(exc: BaseException) -> HatiError:
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
     first, _, rest = message.partition("\n")
-    return lookup(code)(
-        first, detail=rest.strip() or None, hint=_RETRY_HINT if code == "40001" else None
-    )
+    hint = _RETRY_HINT if code == "40001" else None
+    if code == "0A000" and re.search(_NUMERIC_SPECIAL, first):
+        hint = _NUMERIC_HINT
+    return lookup(code)(first, detail=rest.strip() or None, hint=hint)
 
 
 def as_hati_error(exc: BaseException) -> HatiError:

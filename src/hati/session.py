@@ -20,8 +20,8 @@ import duckdb
 from pglast import ast
 from pglast.enums import VariableSetKind
 
-from hati import checkpoint, copying, functions, pipeline, referential, transactions
-from hati.audit import AuditRecord, SessionAudit, audit_text
+from hati import advisory, checkpoint, copying, functions, pipeline, referential, transactions
+from hati.audit import SessionAudit, audit_text
 from hati.auth import read_only_error
 from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
@@ -36,7 +36,7 @@ from hati.errors import (
     sqlstate_of,
 )
 from hati.gate import Pass
-from hati.pg import locks, paramtypes, partitions, settings, translate
+from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.statements import columns_of, describe_sql, tag
@@ -142,6 +142,7 @@ class Session:
             pass
         finally:
             self.state.locks.release_all(id(self))
+            self.state.advisory.release_all(id(self))
             self._param_types.close()
             self.cur.close()
 
@@ -255,7 +256,7 @@ class Session:
         self._audit_branch = None
         started = time.perf_counter()
         started_at = datetime.now()
-        outcome, state, res = "ok", None, None
+        state, res = None, None
         try:
             if isinstance(stmt, BaseException):
                 raise stmt
@@ -268,30 +269,13 @@ class Session:
                 self.state.data_version += 1
             return res
         except BaseException as exc:
-            outcome, state = "error", sqlstate_of(exc)
+            state = sqlstate_of(exc)
             if self.txn == "T":
                 self.txn = "E"
             raise
         finally:
-            rec = AuditRecord(
-                self.audit.next_seq(),
-                started_at,
-                datetime.now(),
-                (time.perf_counter() - started) * 1000,
-                self.agent_id,
-                self.tag("hatidata_framework"),
-                self.tag("hatidata_request_id"),
-                self.tag("hatidata_parent_request_id"),
-                self.tag("hatidata_reasoning_step"),
-                self._audit_branch or self.branch,
-                self.connection_id,
-                audit_text(sql, params),
-                res.final_tag(len(res.rows)) if res else None,
-                (res.rowcount if res.columns is None else len(res.rows)) if res else None,
-                outcome,
-                state,
-            )
-            self.audit.record(rec, res, started)
+            branch, text = self._audit_branch or self.branch, audit_text(sql, params)
+            self.audit.statement(self, started_at, started, text, branch, res, state)
 
     def _run_timed(self, stmt: pipeline.Statement) -> Result:
         try:
@@ -301,14 +285,14 @@ class Session:
                 return self._run(stmt)
         finally:  # parameter types inferred before a DDL statement are not reused
             self.state.catalog_epoch += paramtypes.may_change_columns(stmt.analysis)
-            if any(isinstance(s, partitions.Changes) for s in stmt.compiled.template.steps):
+            if partitions.touched(self.frontend.partitions, stmt.compiled.template, stmt.analysis):
                 self._partitions_changed = True
                 self._reload_partitions()
 
     def _reload_partitions(self) -> None:
         """Partition DDL ran (or was undone): the front end rewrites by the new trees."""
         with contextlib.suppress(duckdb.Error):
-            self.frontend.set_partitions(partitions.load(self.cur))
+            self.frontend.set_partitions(partition_rewrite.load(self.cur))
 
     def idle_timeout(self) -> float | None:
         """Seconds a client may sit idle inside a transaction block (None: no limit)."""
@@ -368,15 +352,23 @@ class Session:
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
             self.state.audit.flush()
-        called = {f[-1] for f in stmt.analysis.functions}
-        if "current_setting" in called or "set_config" in called:
-            self._publish_settings()
-        if "set_config" in called:
-            value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
-            stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
+        self._answer_calls(stmt, {f[-1] for f in stmt.analysis.functions})
         b = self.branch  # branch_list() ... in a larger query: its rows are a relation
         run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
         return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
+
+    def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
+        """Calls the session answers before DuckDB runs the statement (set_config,
+        advisory locks); current_setting() reads what it publishes."""
+        if "current_setting" in called or "set_config" in called:
+            self._publish_settings()
+        value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
+        if "set_config" in called:
+            stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
+        if called & advisory.FUNCTIONS:
+            timeout = self.settings.timeout_ms("lock_timeout") / 1e3
+            lock = self.state.advisory, id(self), stmt.node, value, self.txn != "I", timeout
+            stmt.answers.update(advisory.answer(*lock))
 
     def _answer(self, stmt: pipeline.Statement) -> Result | None:
         """Statements the session answers itself: settings, no-ops, CHECKPOINT."""
@@ -387,6 +379,8 @@ class Session:
             return self._show(node)
         if kind in _NOOPS:
             return command(stmt.analysis.command)
+        if kind == "LOCK":
+            return advisory.lock_table(self, node)
         if kind == "DISCARD":
             if self.txn != "I":
                 raise ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
@@ -534,6 +528,7 @@ class Session:
             self.branches.end(committed)
             self.settings.end_transaction()
             self.state.data_version += committed and block.wrote
+            self.state.advisory.end_transaction(id(self))
 
     def begin_transaction(self) -> None:
         self.branches.begin()  # BEGIN on the cursor
@@ -596,7 +591,8 @@ class Session:
             value = self.auth_agent
         else:
             value = self.settings.get(name)
-        res = rows_result(text_columns(name), [(value,)])
+        g = self.settings.lookup(name)  # named as PostgreSQL spells it (DateStyle)
+        res = rows_result(text_columns(g.name if g else name), [(value,)])
         res.tag = "SHOW"
         return res
 
@@ -683,7 +679,7 @@ class Session:
 _WRITING_KINDS = transactions.WRITING_KINDS
 _CHANGING_CALLS = transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT", "LOCK"})
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT"})
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hati import referential
+from hati.advisory import AdvisoryLocks
 from hati.audit import AuditLog
 from hati.auth import Roles
 from hati.branching.engine import BranchEngine
@@ -40,6 +41,7 @@ class ServerState:
     sessions_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writers of one of main's tables wait for each other, as in PostgreSQL.
     locks: TableLocks = field(default_factory=TableLocks)
+    advisory: AdvisoryLocks = field(default_factory=AdvisoryLocks)  # pg_advisory_lock()
     catalog_epoch: int = 0  # moves on when a statement may have changed a table's columns
     data_version: int = 0  # moves on when a session commits a change (hati.transactions)
     keys: referential.Registry = field(default_factory=referential.Registry)  # hati's FKs

@@ -99,3 +99,60 @@ def test_a_for_update_waits_for_the_lock_holder(hati_server: RunningServer) -> N
         lambda: locks.wait_for_waiters(1, 30),
     )
     assert got == [("ok", "SELECT 1", [("mine",)])]
+
+
+def advisory(connect) -> list[tuple]:
+    """Advisory locks and LOCK TABLE between clients a and b (both in autocommit unless
+    they BEGIN)."""
+    a, b = connect(), connect()
+    a.autocommit = b.autocommit = True
+    steps = [
+        (a, "SELECT pg_advisory_lock(42), pg_advisory_lock(42)"),
+        (b, "SELECT pg_try_advisory_lock(42), pg_try_advisory_lock(43)"),
+        (a, "SELECT pg_advisory_unlock(42)"),
+        (b, "SELECT pg_try_advisory_lock(42)"),
+        (a, "SELECT pg_advisory_unlock(42), pg_advisory_unlock(42)"),
+        (b, "SELECT pg_try_advisory_lock(42)"),
+        (b, "SELECT pg_advisory_unlock_all()"),
+        (a, "SELECT pg_try_advisory_lock(1, 2), pg_try_advisory_lock(12)"),
+        (b, "SELECT pg_try_advisory_lock(1, 2)"),
+        (a, "BEGIN"),
+        (a, "SELECT pg_advisory_xact_lock(5)"),
+        (b, "SELECT pg_try_advisory_xact_lock(5), pg_try_advisory_lock(5)"),
+        (a, "COMMIT"),
+        (b, "SELECT pg_try_advisory_lock(5)"),
+        (a, "SELECT pg_try_advisory_lock(5)"),
+        (a, "LOCK TABLE jobs"),
+        (a, "BEGIN"),
+        (a, "LOCK TABLE jobs IN EXCLUSIVE MODE"),
+        (b, "BEGIN"),
+        (b, "LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE NOWAIT"),
+        (b, "ROLLBACK"),
+        (b, "BEGIN"),
+        (b, "LOCK TABLE jobs IN ROW EXCLUSIVE MODE NOWAIT"),
+        (b, "LOCK TABLE no_such_table"),
+        (b, "ROLLBACK"),
+        (a, "COMMIT"),
+    ]
+    try:
+        out = []
+        for conn, sql in steps:
+            with conn.cursor() as cur:
+                out.append(_outcome(cur, sql))
+        return out
+    finally:
+        a.close()
+        b.close()
+
+
+def test_advisory_locks_and_lock_table_answer_as_postgresql(
+    pg: PgServer, hati_server: RunningServer
+) -> None:
+    def pg_connect():
+        return psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, dbname="postgres")
+
+    scenario(pg_connect)  # creates jobs
+    scenario(lambda: hati_server.connect(autocommit=False))
+    expected = advisory(pg_connect)
+    assert ("ok", "SELECT 1", [(False, True)]) in expected  # the scenario shows contention
+    assert advisory(lambda: hati_server.connect()) == expected

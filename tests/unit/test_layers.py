@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.prepared",
         "hati.session",
         "hati.transactions",
+        "hati.advisory",
         "hati.referential",
         "hati.lengths",
         "hati.compactor",

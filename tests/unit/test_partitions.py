@@ -64,3 +64,18 @@ def test_partition_ddl_rolls_back(parted: Session) -> None:
     assert fails(s, "INSERT INTO m VALUES (5, 'asia', 5)") == "23514"
     run(s, "DROP TABLE m_eu")
     assert run(s, "SELECT id FROM m ORDER BY id") == [(2,)]
+
+
+def test_inheritance_reads_children_in_a_branch(session: Session) -> None:
+    s = session
+    run(s, "CREATE TABLE p (name text, n int)")
+    run(s, "CREATE TABLE c (extra int) INHERITS (p)")
+    run(s, "INSERT INTO p VALUES ('main-p', 1)")
+    run(s, "SELECT branch_create('b')")
+    run(s, "SET hatidata_branch = 'b'")
+    run(s, "INSERT INTO c VALUES ('branch-c', 2, 9)")
+    assert run(s, "SELECT name FROM p ORDER BY name") == [("branch-c",), ("main-p",)]
+    assert run(s, "SELECT name FROM ONLY p") == [("main-p",)]
+    assert fails(s, "DELETE FROM p") == "0A000"
+    run(s, "RESET hatidata_branch")
+    assert run(s, "SELECT name FROM p") == [("main-p",)]

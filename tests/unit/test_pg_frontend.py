@@ -138,7 +138,10 @@ def test_the_text_limit_is_54000(fe: FrontEnd) -> None:
         ("COPY t FROM '/etc/passwd'", InsufficientPrivilege),
         ("COPY t TO PROGRAM 'sh'", InsufficientPrivilege),
         ("SELECT * FROM other.public.t", FeatureNotSupported),
-        ("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", FeatureNotSupported),
+        (
+            "CREATE FUNCTION f() RETURNS int AS 'begin perform 1; end' LANGUAGE plpgsql",
+            FeatureNotSupported,
+        ),
         ("DO $$ BEGIN END $$", FeatureNotSupported),
         ("CREATE EXTENSION httpfs", FeatureNotSupported),
     ],

@@ -11,6 +11,8 @@ from hati.errors import (
     ActiveSqlTransaction,
     InFailedTransaction,
     InsufficientPrivilege,
+    InvalidParameter,
+    UndefinedColumn,
     UndefinedObject,
 )
 from hati.session import Session
@@ -166,3 +168,18 @@ def test_sql_value_functions_alone_in_the_select_list(session: Session) -> None:
     assert run(session, "SELECT CURRENT_TIMESTAMP = now(), CURRENT_DATE = now()::date") == [
         (True, True)
     ]
+
+
+def test_storage_hints_are_checked_and_change_nothing_in_a_branch_too(session: Session) -> None:
+    run(session, "CREATE TABLE h (id INT PRIMARY KEY, b TEXT); INSERT INTO h VALUES (1, 'x')")
+    run(session, "SELECT branch_create('hb')")
+    run(session, "SET hatidata_branch = 'hb'")
+    assert tags(session, "ALTER TABLE h SET (fillfactor = 50)") == ["ALTER TABLE"]
+    assert tags(session, "ALTER TABLE h ALTER COLUMN b SET STATISTICS 10") == ["ALTER TABLE"]
+    with pytest.raises(InvalidParameter):
+        run(session, "ALTER TABLE h SET (fillfactor = 500)")
+    with pytest.raises(UndefinedColumn):
+        run(session, "ALTER TABLE h ALTER COLUMN nope SET STORAGE plain")
+    assert run(session, "SELECT * FROM h") == [(1, "x")]
+    run(session, "RESET hatidata_branch")
+    assert run(session, "SELECT * FROM h") == [(1, "x")]

@@ -81,6 +81,9 @@ _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.LockStmt: ("LOCK", "LOCK TABLE"),
     ast.CommentStmt: ("COMMENT", "COMMENT"),
     ast.CreateEnumStmt: ("CREATE_OTHER", "CREATE TYPE"),
+    ast.CreateFunctionStmt: ("CREATE_OTHER", "CREATE FUNCTION"),
+    ast.CompositeTypeStmt: ("CREATE_OTHER", "CREATE TYPE"),
+    ast.CreateDomainStmt: ("CREATE_OTHER", "CREATE DOMAIN"),
     ast.CreateSchemaStmt: ("CREATE_OTHER", "CREATE SCHEMA"),
 }
 
@@ -105,6 +108,7 @@ _DROP_TAGS = {
     ObjectType.OBJECT_SCHEMA: "DROP SCHEMA",
     ObjectType.OBJECT_TYPE: "DROP TYPE",
     ObjectType.OBJECT_FUNCTION: "DROP FUNCTION",
+    ObjectType.OBJECT_DOMAIN: "DROP DOMAIN",
     ObjectType.OBJECT_MATVIEW: "DROP MATERIALIZED VIEW",
 }
 

@@ -182,7 +182,7 @@ class FrontEnd:
     def set_partitions(self, tree: partitions.Tree) -> None:
         """The partition trees changed (partition DDL ran): shapes compiled before go."""
         with self._lock:
-            if tree.nodes == self.partitions.nodes and tree.columns == self.partitions.columns:
+            if tree == self.partitions:
                 return
             self.partitions = tree
             self._cache.clear()

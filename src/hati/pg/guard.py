@@ -28,6 +28,7 @@ from hati.errors import (
     UndefinedFunction,
 )
 from hati.pg.analyze import Analysis, Role
+from hati.pg.sqlfunctions import TABLE_MACROS
 
 # Prefixes and names of DuckDB functions that read files, run SQL text, or expose
 # DuckDB's catalog and settings. None of them exists in PostgreSQL.
@@ -107,6 +108,10 @@ TABLE_FUNCTIONS = frozenset(
         "jsonb_to_record",
         "json_to_recordset",
         "jsonb_to_recordset",
+        "json_populate_record",
+        "jsonb_populate_record",
+        "json_populate_recordset",
+        "jsonb_populate_recordset",
         "regexp_matches",
         "regexp_split_to_table",
         "string_to_table",
@@ -238,7 +243,7 @@ def check(a: Analysis, policy: Policy) -> None:  # noqa: C901 - one rule per lin
                 hint="hati does not expose DuckDB's file, catalog or settings functions.",
             )
     for names in a.table_functions:
-        if names[-1].lower() not in TABLE_FUNCTIONS:
+        if names[-1].lower() not in TABLE_FUNCTIONS and names[-1] not in TABLE_MACROS:
             raise UndefinedFunction(
                 f"function {'.'.join(names)} does not exist",
                 hint="Set-returning functions available in FROM: "

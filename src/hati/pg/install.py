@@ -17,7 +17,17 @@ from typing import Any
 
 import duckdb
 
-from hati.pg import catalog, expand, jsonb, numeric, regex, tochar, translate
+from hati.pg import (
+    catalog,
+    composites,
+    expand,
+    jsonb,
+    numeric,
+    regex,
+    sqlfunctions,
+    tochar,
+    translate,
+)
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:
@@ -28,6 +38,8 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)
+    sqlfunctions.load(cur, (catalog.HIDDEN,))
+    composites.load(cur, (catalog.HIDDEN,))
 
 
 def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pglast import parser
 
 from hati.pg.arraytext import duck_list
+from hati.wire import numerics
 
 # Tokens after which a literal is an ordinary value (an operand of an operator, a list
 # item, a clause value), so that a parameter is valid in its place.
@@ -141,7 +142,11 @@ def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
         if value is None or "\x00" in value or duck_list(value) is not None:
             return None  # an array's text stays in place (see translate/arrays.py)
         return quote_string(value)
-    return raw if _NUMBER.fullmatch(raw) else None
+    if not _NUMBER.fullmatch(raw):
+        return None
+    if "e" in raw or "E" in raw:  # PostgreSQL's numeric, DuckDB's double: 1.0e-2 is 0.010
+        return numerics.literal_sql(raw)
+    return raw
 
 
 def shape(sql: str) -> Shape | None:

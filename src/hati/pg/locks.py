@@ -139,6 +139,14 @@ class TableLocks:
                     self._held.setdefault(session, set()).add(t)
             return True
 
+    def release(self, session: int, table: str) -> None:
+        """One table ``session`` holds is free again (advisory unlock)."""
+        with self._cond:
+            if self._owner.get(table) == session:
+                del self._owner[table]
+            self._held.get(session, set()).discard(table)
+            self._cond.notify_all()
+
     def release_all(self, session: int) -> None:
         """End of ``session``'s transaction: every table it held is free."""
         with self._cond:

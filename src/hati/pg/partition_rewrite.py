@@ -19,10 +19,18 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
-from pglast.enums import AlterTableType, ObjectType
+from pglast.enums import AlterTableType, DropBehavior, ObjectType
 
-from hati.pg import partitions
+from hati.errors import DependentObjectsStillExist
+from hati.pg import inherits, partition_ddl, partitions
 from hati.pg.partitions import Node, Tree, expression
+
+
+def load(cur: Any) -> Tree:
+    """The partition and inheritance trees the front end rewrites statements by."""
+    tree = partitions.load(cur)
+    inherits.load_into(cur, tree)
+    return tree
 
 
 def rewrite(stmt: ast.Node, tree: Tree) -> tuple[ast.Node, tuple[object, ...] | None]:
@@ -86,10 +94,13 @@ def _reads(node: Any, tree: Tree) -> None:
 
 def _read(item: Any, tree: Tree) -> Any:
     n = _node(item, tree)
+    if n is None and isinstance(item, ast.RangeVar) and not item.catalogname:
+        return inherits.read(item, tree) or item
     if n is None or n.parent is None:
         return item
+    cols = ", ".join(partitions.quote(c) for c in n.cols) if n.cols else "*"
     sub: Any = partitions.parser.parse_sql(
-        f"SELECT * FROM {partitions._q(n.root)} WHERE {tree.path(n)}"
+        f"SELECT {cols} FROM {partitions.quote(n.root)} WHERE {tree.path(n)}"
     )[0].stmt
     root = sub.fromClause[0]
     root.schemaname = item.schemaname if n.schema == "main" else n.schema
@@ -154,7 +165,7 @@ def _insert(stmt: Any, tree: Tree) -> None:
         return
     rv = stmt.relation
     alias = rv.alias.aliasname if rv.alias else (node.name if node.parent else None)
-    names = list(tree.columns.get((node.schema, node.root), ()))
+    names = list(tree.order(node))
     cols = [str(c.name) for c in stmt.cols] if stmt.cols else None
     source = stmt.selectStmt
     width = _width(source)
@@ -228,6 +239,7 @@ def _has_default(source: Any) -> bool:
 
 
 def _update(stmt: Any, tree: Tree) -> None:
+    inherits.refuse_write(stmt.relation, tree)
     node = _node(stmt.relation, tree)
     if node is None:
         return
@@ -263,6 +275,7 @@ def _update(stmt: Any, tree: Tree) -> None:
 
 
 def _delete(stmt: Any, tree: Tree) -> None:
+    inherits.refuse_write(stmt.relation, tree)
     node = _node(stmt.relation, tree)
     if node is None or node.parent is None:
         return
@@ -287,15 +300,36 @@ def _drop(stmt: ast.DropStmt, tree: Tree) -> tuple[object, ...] | None:
             concurrent=stmt.concurrent,
         )
         node = tree.find(schema, name)
-        if node is None:
-            steps.append(partitions.Plain(one))
+        key = ("main" if schema in (None, "public") else schema, name)
+        if node is None and (key in tree.children_of or key in tree.parents_of):
+            found = True
+            kids = inherits.descendants(tree, *key)
+            if kids and stmt.behavior != DropBehavior.DROP_CASCADE:
+                raise DependentObjectsStillExist(
+                    f"cannot drop table {name} because other objects depend on it",
+                    detail="\n".join(f"table {k} depends on table {name}" for k in kids[:1]),
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            for k in reversed(kids):
+                steps.append(partition_ddl.Plain(_drop_one(stmt, key[0], k)))
+            steps.append(partition_ddl.Plain(one))
+            steps.append(inherits.Forget())
+        elif node is None:
+            steps.append(partition_ddl.Plain(one))
         elif node.parent is None:
             found = True
-            steps.append(partitions.DropRoot(one, node.schema, node.name))
+            steps.append(partition_ddl.DropRoot(one, node.schema, node.name))
         else:
             found = True
-            steps.append(partitions.DropPartition(node.schema, node.name))
+            steps.append(partition_ddl.DropPartition(node.schema, node.name))
     return tuple(steps) if found else None
+
+
+def _drop_one(stmt: Any, schema: str, name: str) -> ast.DropStmt:
+    names = (*((ast.String(sval=schema),) if schema != "main" else ()), ast.String(sval=name))
+    return ast.DropStmt(
+        objects=(names,), removeType=stmt.removeType, behavior=0, missing_ok=True, concurrent=False
+    )
 
 
 def _truncate(stmt: ast.TruncateStmt, tree: Tree) -> tuple[object, ...] | None:
@@ -305,9 +339,9 @@ def _truncate(stmt: ast.TruncateStmt, tree: Tree) -> tuple[object, ...] | None:
         node = _node(rv, tree)
         if node is not None and node.parent is not None:
             found = True
-            steps.append(partitions.TruncatePartition(node.schema, node.name))
+            steps.append(partition_ddl.TruncatePartition(node.schema, node.name))
         else:
-            steps.append(partitions.Plain(ast.TruncateStmt(relations=(rv,), restart_seqs=False)))
+            steps.append(partition_ddl.Plain(ast.TruncateStmt(relations=(rv,), restart_seqs=False)))
     return tuple(steps) if found else None
 
 
@@ -317,7 +351,7 @@ def _alter(stmt: ast.AlterTableStmt, tree: Tree) -> tuple[object, ...] | None:
         return None
     cmd = cmds[0]
     if cmd.subtype == AlterTableType.AT_AttachPartition:
-        return (partitions.Attach(stmt.relation, cmd.def_.name, cmd.def_.bound),)
+        return (partition_ddl.Attach(stmt.relation, cmd.def_.name, cmd.def_.bound),)
     if cmd.subtype == AlterTableType.AT_DetachPartition:
-        return (partitions.Detach(stmt.relation, cmd.def_.name),)
+        return (partition_ddl.Detach(stmt.relation, cmd.def_.name),)
     return None

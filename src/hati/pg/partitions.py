@@ -27,6 +27,7 @@ from pglast.stream import RawStream
 
 from hati.errors import (
     CheckViolation,
+    DatatypeMismatch,
     DuplicateTable,
     FeatureNotSupported,
     InvalidObjectDefinition,
@@ -34,14 +35,15 @@ from hati.errors import (
     UndefinedTable,
     WrongObjectType,
 )
-from hati.pg import catalog, render
+from hati.pg import catalog, paramtypes, render
 from hati.pg.emulate import Emulated, Printer, locate, qualified
 
 TABLE = f"{catalog.HIDDEN}.partitions"
 SETUP_SQL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (schema_name VARCHAR, name VARCHAR, "
     "parent VARCHAR, root VARCHAR, strategy VARCHAR, key VARCHAR[], bound VARCHAR, "
-    "cond VARCHAR, is_default BOOLEAN, position INTEGER);"
+    "cond VARCHAR, is_default BOOLEAN, position INTEGER, cols VARCHAR[]);"
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS cols VARCHAR[];"
 )
 STRATEGIES = {"l": "list", "r": "range", "h": "hash"}
 
@@ -62,6 +64,7 @@ class Node:
     cond: str | None
     is_default: bool
     position: int = 0
+    cols: tuple[str, ...] | None = None  # its columns' order, when not the root's
 
 
 @dataclass
@@ -71,9 +74,13 @@ class Tree:
     nodes: dict[tuple[str, str], Node] = field(default_factory=dict)
     columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # roots'
     types: dict[tuple[str, str, str], str] = field(default_factory=dict)  # roots' columns'
+    # Inheritance (inherits.py): parent -> children, parent -> its columns, child -> parents.
+    children_of: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    inh_columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    parents_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.nodes)
+        return bool(self.nodes or self.children_of)
 
     def find(self, schema: str | None, name: Any) -> Node | None:
         return self.nodes.get(("main" if schema in (None, "public") else schema, name))
@@ -116,9 +123,18 @@ class Tree:
         return "(" + " OR ".join(parts) + ")" if parts else "false"
 
     def key_columns(self, root: str, schema: str) -> set[str]:
+        """The root's columns some partition key of the tree reads."""
         return {
-            k for n in self.nodes.values() if n.schema == schema and n.root == root for k in n.key
+            c
+            for n in self.nodes.values()
+            if n.schema == schema and n.root == root
+            for k in n.key
+            for c in key_reads(k)
         }
+
+    def order(self, node: Node) -> tuple[str, ...]:
+        """The node's columns in its own order (a table attached keeps its order)."""
+        return node.cols or self.columns.get((node.schema, node.root), ())
 
     def subtree(self, node: Node) -> list[Node]:
         out = [node]
@@ -132,14 +148,24 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
     try:
         rows = cur.execute(
             f"SELECT schema_name, name, parent, root, strategy, key, bound, cond, is_default, "
-            f"position FROM {TABLE}"
+            f"position, cols FROM {TABLE}"
         ).fetchall()
     except duckdb.CatalogException:
-        return Tree()
+        rows = []
     tree = Tree()
     for r in rows:
         tree.nodes[(r[0], r[1])] = Node(
-            r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], bool(r[8]), r[9] or 0
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            tuple(r[5] or ()),
+            r[6],
+            r[7],
+            bool(r[8]),
+            r[9] or 0,
+            tuple(r[10]) if r[10] else None,
         )
     for n in tree.nodes.values():
         if n.parent is None:
@@ -148,6 +174,14 @@ def load(cur: duckdb.DuckDBPyConnection) -> Tree:
             for c, t in cols:
                 tree.types[(n.schema, n.name, c)] = t
     return tree
+
+
+def touched(tree: Tree, template: Any, analysis: Any) -> bool:
+    """Whether a statement that ran may have changed the trees: partition DDL, or
+    DDL that changes a table's columns while trees exist."""
+    if tree and paramtypes.may_change_columns(analysis):
+        return True
+    return any(isinstance(s, Changes) for s in template.steps)
 
 
 def columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -171,7 +205,7 @@ def pg_text(node: ast.Node) -> str:
     return str(RawStream()(node))
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -193,7 +227,7 @@ def condition(spec: Any, key: tuple[str, ...], types: dict[str, str], name: str)
     """PostgreSQL's partition constraint of a bound, as a condition that is never NULL."""
     if spec.is_default:
         return None
-    cols = [_q(k) for k in key]
+    cols = [key_sql(k) for k in key]
     typs = [types[k] for k in key]
     if spec.strategy == "l":
         datums = list(spec.listdatums or ())
@@ -221,6 +255,13 @@ def _range_condition(spec: Any, cols: list[str], typs: list[str], n: int) -> str
     upper = list(spec.upperdatums or ())
     if len(lower) != n or len(upper) != n:
         raise InvalidObjectDefinition("FROM must specify exactly one value per partitioning column")
+    for datums in (lower, upper):
+        words = [_bound_word(d) for d in datums]
+        for i, w in enumerate(words):
+            if w is not None and any(x != w for x in words[i + 1 :]):
+                raise DatatypeMismatch(
+                    f"every bound following {w.upper()} must also be {w.upper()}"
+                )
 
     def side(datums: list[ast.Node], i: int, op: str, last: str) -> str:
         if i == len(datums):
@@ -245,14 +286,51 @@ def _list_values(spec: Any) -> list[str]:
     return [pg_text(d) for d in spec.listdatums or ()]
 
 
+def key_sql(k: str) -> str:
+    """A key as a condition reads it: a column's quoted name, an expression as written."""
+    return k if k.startswith("(") else quote(k)
+
+
+def key_reads(k: str) -> list[str]:
+    """The columns a key reads."""
+    if not k.startswith("("):
+        return [k]
+    from pglast.visitors import Visitor
+
+    found: list[str] = []
+
+    class Refs(Visitor):
+        def visit_ColumnRef(self, _ancestors: Any, node: Any) -> None:
+            found.append(str(node.fields[-1].sval))
+
+    Refs()(expression(k))
+    return found
+
+
+def key_types(
+    cur: duckdb.DuckDBPyConnection, schema: str, root: str, key: tuple[str, ...]
+) -> dict[str, str]:
+    """The root's column types, and the type of each key expression."""
+    types = dict(columns(cur, schema, root))
+    for k in key:
+        if k.startswith("(") and k not in types:
+            described = cur.execute(
+                duck_sql(f"SELECT {k} AS v FROM {quote(schema)}.{quote(root)} LIMIT 0")
+            ).description
+            types[k] = str(described[0][1]) if described else "VARCHAR"
+    return types
+
+
 def _key_of(spec: Any, have: dict[str, str]) -> tuple[str, ...]:
     key = []
     for elem in spec.partParams or ():
         if elem.name is None:
-            raise FeatureNotSupported(
-                "partition keys that are expressions are not supported",
-                hint="Partition by a column.",
-            )
+            text = f"({pg_text(elem.expr)})"
+            for col in key_reads(text):
+                if col not in have:
+                    raise UndefinedColumn(f'column "{col}" does not exist')
+            key.append(text)
+            continue
         if elem.name not in have:
             raise UndefinedColumn(f'column "{elem.name}" named in partition key does not exist')
         key.append(str(elem.name))
@@ -268,7 +346,7 @@ def _strategy(spec: Any) -> str:
     return str(s.value if hasattr(s, "value") else s)
 
 
-def _refuse_in_branch(branch: bool) -> None:
+def refuse_in_branch(branch: bool) -> None:
     if branch:
         raise FeatureNotSupported(
             "partitioned tables cannot be created or changed in a branch",
@@ -284,7 +362,7 @@ def _position(cur: duckdb.DuckDBPyConnection) -> int:
 
 def _record(cur: duckdb.DuckDBPyConnection, n: Node) -> None:
     cur.execute(
-        f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         [
             n.schema,
             n.name,
@@ -296,6 +374,7 @@ def _record(cur: duckdb.DuckDBPyConnection, n: Node) -> None:
             n.cond,
             n.is_default,
             _position(cur),
+            list(n.cols) if n.cols else None,
         ],
     )
 
@@ -312,7 +391,7 @@ class DefineRoot(Changes):
     spec: Any
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
+        refuse_in_branch(branch)
         schema, table = locate(cur, printed, self.relation)
         have = dict(columns(cur, schema, table))
         key = _key_of(self.spec, have)
@@ -320,7 +399,7 @@ class DefineRoot(Changes):
         _record(cur, Node(schema, table, None, table, _strategy(self.spec), key, None, None, False))
 
 
-def _schema_of(cur: duckdb.DuckDBPyConnection, rv: Any) -> str:
+def schema_of(cur: duckdb.DuckDBPyConnection, rv: Any) -> str:
     if rv.schemaname in (None, "public", "main"):
         return "main"
     return str(rv.schemaname)
@@ -338,18 +417,18 @@ class DefinePartition(Changes):
     if_not_exists: bool = False
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
+        refuse_in_branch(branch)
         tree = load(cur)
-        schema = _schema_of(cur, self.relation)
+        schema = schema_of(cur, self.relation)
         name = str(self.relation.relname)
-        if tree.find(schema, name) is not None or _table_exists(cur, schema, name):
+        if tree.find(schema, name) is not None or table_exists(cur, schema, name):
             if self.if_not_exists:
                 return
             raise DuplicateTable(f'relation "{name}" already exists')
-        pschema = _schema_of(cur, self.parent)
+        pschema = schema_of(cur, self.parent)
         parent = tree.find(pschema, self.parent.relname)
         if parent is None:
-            if _table_exists(cur, pschema, self.parent.relname):
+            if table_exists(cur, pschema, self.parent.relname):
                 raise WrongObjectType(f'table "{self.parent.relname}" is not partitioned')
             raise UndefinedTable(f'relation "{self.parent.relname}" does not exist')
         if parent.strategy is None:
@@ -365,9 +444,10 @@ def define(
     name: str,
     bound: Any,
     spec: Any | None,
+    cols: tuple[str, ...] | None = None,
 ) -> Node:
     """Record partition ``name`` of ``parent`` (checked as PostgreSQL checks a bound)."""
-    types = dict(columns(cur, schema, parent.root))
+    types = key_types(cur, schema, parent.root, parent.key)
     strategy = parent.strategy or ""
     if not bound.is_default and bound.strategy != strategy:
         raise InvalidObjectDefinition(
@@ -390,14 +470,23 @@ def define(
         strategy_own = _strategy(spec)
     text = "DEFAULT" if bound.is_default else _bound_text(bound)
     node = Node(
-        schema, name, parent.name, parent.root, strategy_own, key, text, cond, bound.is_default
+        schema,
+        name,
+        parent.name,
+        parent.root,
+        strategy_own,
+        key,
+        text,
+        cond,
+        bound.is_default,
+        cols=cols or parent.cols,
     )
     default = next((s for s in siblings if s.is_default), None)
     if default is not None and cond is not None:
         root = qualified(schema, parent.root)
         where = tree.path(default)
         moved = cur.execute(
-            _duck(f"SELECT 1 FROM {root} WHERE ({where}) AND ({cond}) LIMIT 1")
+            duck_sql(f"SELECT 1 FROM {root} WHERE ({where}) AND ({cond}) LIMIT 1")
         ).fetchone()
         if moved is not None:
             raise CheckViolation(
@@ -408,7 +497,7 @@ def define(
     return node
 
 
-def _duck(sql: str) -> str:
+def duck_sql(sql: str) -> str:
     """DuckDB's text of a condition-bearing query hati wrote in PostgreSQL's words."""
     stmt: Any = parser.parse_sql(sql)[0].stmt
     render.prepare(stmt)
@@ -426,13 +515,18 @@ def _check_overlap(
 ) -> None:
     """A bound that shares a value with a sibling's fails (42P17), as in PostgreSQL."""
     if bound.strategy == "l":
-        probe = " UNION ALL ".join(f"SELECT {pg_text(d)} AS v" for d in bound.listdatums or ())
+        typ = key_types(cur, parent.schema, parent.root, parent.key)[parent.key[0]]
+        probe = " UNION ALL ".join(
+            f"SELECT CAST({pg_text(d)} AS {typ}) AS v" for d in bound.listdatums or ()
+        )
         col = parent.key[0]
         for s in siblings:
             if s.is_default or not s.cond:
                 continue
-            test = s.cond.replace(_q(col), "v")
-            row = cur.execute(_duck(f"SELECT 1 FROM ({probe}) t WHERE {test} LIMIT 1")).fetchone()
+            test = s.cond.replace(key_sql(col), "v")
+            row = cur.execute(
+                duck_sql(f"SELECT 1 FROM ({probe}) t WHERE {test} LIMIT 1")
+            ).fetchone()
             if row is not None:
                 raise InvalidObjectDefinition(
                     f'partition "{name}" would overlap partition "{s.name}"'
@@ -456,7 +550,7 @@ def _check_overlap(
 
 
 def _range_empty(cur: duckdb.DuckDBPyConnection, bound: Any, parent: Node, tree: Tree) -> bool:
-    types = dict(columns(cur, parent.schema, parent.root))
+    types = key_types(cur, parent.schema, parent.root, parent.key)
     lo = _range_key(cur, bound.lowerdatums, parent.key, types)
     hi = _range_key(cur, bound.upperdatums, parent.key, types)
     return not lo < hi
@@ -474,7 +568,7 @@ def _range_key(
         elif word == "maxvalue":
             out.append((1, 0))
         else:
-            v = cur.execute(_duck(f"SELECT CAST({pg_text(d)} AS {types[k]})")).fetchone()
+            v = cur.execute(duck_sql(f"SELECT CAST({pg_text(d)} AS {types[k]})")).fetchone()
             out.append((0, v[0] if v else None))
     return tuple(out)
 
@@ -482,7 +576,7 @@ def _range_key(
 def _ranges_meet(
     cur: duckdb.DuckDBPyConnection, tree: Tree, bound: Any, sibling: Node, parent: Node
 ) -> bool:
-    types = dict(columns(cur, parent.schema, parent.root))
+    types = key_types(cur, parent.schema, parent.root, parent.key)
     made: Any = parser.parse_sql(f"CREATE TABLE x PARTITION OF y {sibling.bound}")[0].stmt
     spec = made.partbound
     lo = _range_key(cur, bound.lowerdatums, parent.key, types)
@@ -505,7 +599,7 @@ def _bound_text(bound: Any) -> str:
     return f"FOR VALUES WITH (modulus {bound.modulus}, remainder {bound.remainder})"
 
 
-def _table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+def table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     row = cur.execute(
         "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = $1 AND table_name = $2 UNION ALL SELECT 1 FROM duckdb_views() "
@@ -513,159 +607,3 @@ def _table_exists(cur: duckdb.DuckDBPyConnection, schema: str, name: str) -> boo
         [schema, name],
     ).fetchone()
     return row is not None
-
-
-# ---------------------------------------------------------------- DROP, TRUNCATE, ATTACH, DETACH
-def _forget(cur: duckdb.DuckDBPyConnection, nodes: list[Node]) -> None:
-    for n in nodes:
-        cur.execute(f"DELETE FROM {TABLE} WHERE schema_name = $1 AND name = $2", [n.schema, n.name])
-
-
-def _delete_rows(cur: duckdb.DuckDBPyConnection, tree: Tree, node: Node) -> None:
-    cur.execute(_duck(f"DELETE FROM {qualified(node.schema, node.root)} WHERE {tree.path(node)}"))
-
-
-@dataclass
-class DropPartition(Changes):
-    """DROP TABLE of a partition: its rows leave the root, its name (and its own
-    partitions') is forgotten."""
-
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is None:
-            raise UndefinedTable(f'table "{self.name}" does not exist')
-        _delete_rows(cur, tree, node)
-        _forget(cur, tree.subtree(node))
-
-
-@dataclass
-class DropRoot(Changes):
-    """DROP TABLE of a partitioned table: the table, and every partition's name."""
-
-    drop: Any  # a DropStmt of this one table
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        cur.execute(printed(self.drop))
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is not None:
-            _forget(cur, tree.subtree(node))
-
-
-@dataclass
-class Plain(Emulated):
-    """A statement of a multi-relation DROP/TRUNCATE that names no partition."""
-
-    stmt: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        cur.execute(printed(self.stmt))
-
-
-@dataclass
-class TruncatePartition(Emulated):
-    """TRUNCATE of a partition: the root's rows within its bounds go."""
-
-    schema: str
-    name: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        tree = load(cur)
-        node = tree.find(self.schema, self.name)
-        if node is None:
-            raise UndefinedTable(f'relation "{self.name}" does not exist')
-        stmt: Any = parser.parse_sql(
-            f"DELETE FROM {_q(node.schema)}.{_q(node.root)} WHERE {tree.path(node)}"
-        )[0].stmt
-        if node.schema == "main":
-            stmt.relation.schemaname = None
-        cur.execute(printed(stmt))
-
-
-@dataclass
-class Attach(Changes):
-    """ALTER TABLE p ATTACH PARTITION t FOR VALUES ...: t's rows move into the root
-    (each within the bound, else 23514, as PostgreSQL's scan of t) and t becomes a name."""
-
-    parent: Any
-    child: Any
-    bound: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        pschema = _schema_of(cur, self.parent)
-        parent = tree.find(pschema, self.parent.relname)
-        if parent is None or parent.strategy is None:
-            if not _table_exists(cur, pschema, self.parent.relname):
-                raise UndefinedTable(f'relation "{self.parent.relname}" does not exist')
-            raise WrongObjectType(f'table "{self.parent.relname}" is not partitioned')
-        schema, name = locate(cur, printed, self.child)
-        if tree.find(schema, name) is not None:
-            raise InvalidObjectDefinition(f'"{name}" is already a partition')
-        mine = dict(columns(cur, schema, name))
-        theirs = columns(cur, parent.schema, parent.root)
-        missing = [c for c, _ in theirs if c not in mine]
-        extra = [c for c in mine if c not in dict(theirs)]
-        if missing or extra:
-            col = (extra or missing)[0]
-            raise WrongObjectType(
-                f'table "{name}" contains column "{col}" not found in parent "{parent.name}"'
-                if extra
-                else f'child table is missing column "{col}"'
-            )
-        node = define(cur, tree, parent, parent.schema, name, self.bound, None)
-        cond = load(cur).path(node)
-        src = qualified(schema, name)
-        bad = cur.execute(_duck(f"SELECT 1 FROM {src} WHERE NOT ({cond}) LIMIT 1")).fetchone()
-        if bad is not None:
-            raise CheckViolation(
-                f'partition constraint of relation "{name}" is violated by some row'
-            )
-        cols = ", ".join(render.quote_name(c) for c, _ in theirs)
-        cur.execute(
-            f"INSERT INTO {qualified(parent.schema, parent.root)} ({cols}) SELECT {cols} FROM {src}"
-        )
-        cur.execute(f"DROP TABLE {src}")
-
-
-@dataclass
-class Detach(Changes):
-    """ALTER TABLE p DETACH PARTITION x: x becomes a table of its own with its rows."""
-
-    parent: Any
-    child: Any
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        _refuse_in_branch(branch)
-        tree = load(cur)
-        schema = _schema_of(cur, self.child)
-        node = tree.find(schema, self.child.relname)
-        pnode = tree.find(_schema_of(cur, self.parent), self.parent.relname)
-        if node is None or pnode is None or node.parent != pnode.name:
-            raise UndefinedTable(
-                f'relation "{self.child.relname}" is not a partition of relation '
-                f'"{self.parent.relname}"'
-            )
-        if node.strategy is not None:
-            raise FeatureNotSupported("DETACH of a partitioned partition is not supported")
-        root = qualified(node.schema, node.root)
-        cur.execute(
-            f"CREATE TABLE {qualified(node.schema, node.name)} AS SELECT * FROM {root} LIMIT 0"
-        )
-        cur.execute(
-            _duck(
-                f"INSERT INTO {_q(node.schema)}.{_q(node.name)} SELECT * FROM "
-                f"{_q(node.schema)}.{_q(node.root)} WHERE {tree.path(node)}"
-            )
-        )
-        _delete_rows(cur, tree, node)
-        _forget(cur, [node])

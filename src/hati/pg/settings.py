@@ -28,6 +28,7 @@ from hati.errors import (
     UndefinedFunction,
     UndefinedObject,
 )
+from hati.pg import pg15_gucs
 from hati.pg.translate import walk
 from hati.storage.duckdb_backend import qident
 
@@ -59,6 +60,7 @@ class Guc:
     reported: bool = False  # sent to the client as ParameterStatus when it changes
     readonly: bool = False
     description: str = ""
+    context: str = "user"  # PostgreSQL's: when it may change (pg_settings.context)
 
 
 def _g(*args: object, **kwargs: object) -> Guc:
@@ -159,6 +161,35 @@ GUCS: dict[str, Guc] = {
         ),
     )
 }
+_KINDS = {"bool": "bool", "integer": "int", "real": "real", "enum": "enum", "string": "string"}
+
+
+def _pg15(row: str) -> Guc:
+    """A parameter of PostgreSQL 15 hati does not act on (pg15_gucs.py): SHOW answers its
+    default; SET checks the value and keeps it where PostgreSQL lets a session set it."""
+    name, value, unit, vartype, context, enums, lo, hi, desc = row.split("\t")
+    kind = _KINDS[vartype]
+    if unit in ("us", "ms", "s", "min"):
+        kind = "time"
+    elif unit in ("B", "kB", "8kB", "MB"):
+        kind = "memory"
+    return Guc(
+        name,
+        value,
+        kind,
+        tuple(enums.split(",")) if enums else (),
+        unit,
+        float(lo) if lo else None,
+        float(hi) if hi else None,
+        readonly=context not in ("user", "superuser"),
+        description=desc,
+        context=context,
+    )
+
+
+for _row in pg15_gucs.ROWS.splitlines():
+    _g15 = _pg15(_row)
+    GUCS.setdefault(_g15.name.lower(), _g15)
 # What a new connection is told in ParameterStatus messages (PostgreSQL 15's list).
 STARTUP_STATUS = {g.name: g.default for g in GUCS.values() if g.reported}
 _TRUE = ("on", "true", "yes", "1")
@@ -367,7 +398,13 @@ class Settings:
                 self.custom[low] = value
             return
         if g.readonly:
-            raise CantChangeRuntimeParam(f'parameter "{g.name}" cannot be changed')
+            raise CantChangeRuntimeParam(
+                f'parameter "{g.name}" cannot be changed'
+                + {"postmaster": " without restarting the server", "sighup": " now"}.get(
+                    g.context, ""
+                ),
+                hint="hati keeps PostgreSQL's parameters; this one is not a session's to set.",
+            )
         before = self.get(low)
         layer = self.local if local else self.session
         if value is None:

@@ -50,3 +50,30 @@ def quotient_text(v: decimal.Decimal) -> str:
 def bare_text(v: decimal.Decimal) -> str:
     """A bare numeric's value without its trailing zeros (2.5000000000 is 2.5)."""
     return format(v.quantize(decimal.Decimal(1).scaleb(-dscale(v)), context=CONTEXT), "f")
+
+
+def literal(text: str) -> tuple[str, int, int] | None:
+    """A numeric constant written with an exponent (``1.0e-2``) as PostgreSQL reads it:
+    (its digits, precision, scale) — 0.010, the scale its digits give — or None when it
+    needs more than DuckDB's 38 digits."""
+    try:
+        d = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        return None
+    exp = d.as_tuple().exponent
+    if not isinstance(exp, int) or not d.is_finite():
+        return None
+    scale = max(0, -exp)
+    if max(d.adjusted() + 1, 0) + scale > 38:
+        return None
+    digits = format(d.quantize(decimal.Decimal(1).scaleb(-scale), context=CONTEXT), "f")
+    whole = len(digits.lstrip("-").split(".")[0].lstrip("0"))
+    if whole + scale > 38:
+        return None
+    return digits, max(whole + scale, 1), scale
+
+
+def literal_sql(text: str) -> str | None:
+    """``literal`` as a DuckDB cast (DuckDB reads ``1.0e-2`` as a double)."""
+    got = literal(text)
+    return None if got is None else f"CAST('{got[0]}' AS DECIMAL({got[1]},{got[2]}))"

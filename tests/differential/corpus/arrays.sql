@@ -30,3 +30,7 @@ INSERT INTO arr_j1 VALUES (1, 2), (2, 3);
 INSERT INTO arr_j2 VALUES (1, 5);
 SELECT * FROM arr_j1 JOIN arr_j2 USING (i) AS x;
 SELECT x.i FROM arr_j1 JOIN arr_j2 USING (i) AS x;
+CREATE TABLE arr_js (id int, j jsonb);
+INSERT INTO arr_js VALUES (1, '{"a": 1}');
+UPDATE arr_js SET j[0] = '1';
+SELECT * FROM arr_js;

@@ -22,3 +22,13 @@ SELECT pg_typeof(7 / 2), pg_typeof(7.0 / 2), pg_typeof(1::real / 2::real), pg_ty
 SELECT 7 / 2, -7 / 2, 7::int8 / 2, 7.5::float8 / 2, 1::real / 4::real, (SELECT max(id) FROM nb) / 2;
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'nb'::regclass AND attname = 'v';
 SELECT v::numeric(10,2), (v / 7)::numeric(12,4) FROM nb WHERE id = 2;
+SELECT scale(v), trim_scale(v), scale(v / 3), scale(avg(v) OVER ()) FROM nb ORDER BY id;
+SELECT trim_scale(2.5000), trim_scale(10::numeric), scale(trim_scale(0.010));
+SELECT 'NaN'::numeric(10,2);
+INSERT INTO nb VALUES (5, 'Infinity');
+SELECT 1234.5::numeric(5,2);
+SELECT '1234.5'::numeric(5,2);
+CREATE TABLE nw (id int, v numeric(60,4));
+INSERT INTO nw VALUES (1, 12345678901234567890.1234), (2, -0.5);
+SELECT v, v * 2, v / 3 FROM nw ORDER BY id;
+SELECT 5 # 3, 12 # 10, |/ 2.25, ||/ -8;

@@ -30,3 +30,20 @@ EXPLAIN INSERT INTO ex VALUES (1, 'a');
 EXPLAIN SELECT * FROM no_such_table;
 DISCARD ALL;
 EXPLAIN (VERBOSE, COSTS OFF, ANALYZE false) SELECT 1;
+-- Every PostgreSQL parameter is known: planner settings a session may set, server
+-- settings it may not.
+SET jit_above_cost = 0;
+SHOW jit_above_cost;
+SET enable_partitionwise_join = on;
+SHOW enable_partitionwise_join;
+RESET enable_partitionwise_join;
+SET effective_io_concurrency = 5000;
+SET shared_buffers = '1GB';
+SHOW shared_buffers;
+SET wal_level = minimal;
+SHOW max_wal_size;
+SET random_page_cost = 1.5;
+SHOW random_page_cost;
+SET no_such_parameter = 1;
+SHOW datestyle;
+SELECT current_setting('jit_above_cost'), current_setting('enable_partitionwise_join');

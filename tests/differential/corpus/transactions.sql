@@ -164,3 +164,17 @@ INSERT INTO sp VALUES (10, 'w');
 RELEASE w;
 COMMIT;
 SELECT id FROM sp ORDER BY id;
+-- LOCK TABLE and advisory locks in one session.
+LOCK TABLE sp;
+BEGIN;
+LOCK TABLE sp IN SHARE MODE;
+LOCK sp;
+LOCK TABLE sp, acct IN ACCESS SHARE MODE NOWAIT;
+LOCK TABLE no_such_table;
+ROLLBACK;
+SELECT pg_advisory_lock(11), pg_try_advisory_lock(11), pg_advisory_unlock(11), pg_advisory_unlock(11), pg_advisory_unlock(11);
+SELECT pg_advisory_lock(3, 4), pg_advisory_unlock(3, 4), pg_advisory_unlock_all();
+BEGIN;
+SELECT pg_advisory_xact_lock(9), pg_try_advisory_xact_lock(9);
+COMMIT;
+SELECT pg_try_advisory_lock(9), pg_advisory_unlock(9);

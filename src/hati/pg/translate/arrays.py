@@ -37,7 +37,7 @@ CREATE OR REPLACE MACRO {S}.pg_array_replace(a, x, y) AS
     list_transform(a, lambda e: CASE WHEN e IS NOT DISTINCT FROM x THEN y ELSE e END);
 CREATE OR REPLACE MACRO {S}.pg_list_text(a) AS list_transform(a, lambda e: e::VARCHAR);
 CREATE OR REPLACE MACRO {S}.pg_array_set(a, i, v) AS
-    list_transform(range(1, greatest(coalesce(len(a), 0), i) + 1),
+    list_transform(range(1, greatest(coalesce(system.main.array_length(a), 0), i) + 1),
         lambda k: CASE WHEN k = i THEN v ELSE a[k] END);
 """
 

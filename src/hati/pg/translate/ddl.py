@@ -6,7 +6,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, partitions, rebuild
+from hati.pg import coltypes, emulate, foreignkeys, inherits, partitions, rebuild, storagehints
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -180,6 +180,7 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
         ]
         return
     spec, stmt.partspec = stmt.partspec, None
+    parents, stmt.inhRelations = stmt.inhRelations, None  # INHERITS (inherits.py)
     kept_by_hati = foreignkeys.strip(stmt)  # foreign keys with actions (foreignkeys.py)
     named: list[tuple[str, str]] = []
     for default, c, col in rebuild.constraints(stmt):
@@ -193,7 +194,12 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
         steps.append(types)
     if spec is not None:
         steps.append(partitions.DefineRoot(stmt.relation, spec))
-    if steps:
+    like = any(isinstance(e, ast.TableLikeClause) for e in stmt.tableElts or ())
+    if parents or like:  # INHERITS, LIKE: columns read when the table is made
+        if types is not None:
+            types.replace_all = False  # the step records the columns it took first
+        ctx.steps = [inherits.DefineChild(stmt, tuple(parents or ())), *steps]
+    elif steps:
         ctx.steps = [stmt, *steps]
 
 
@@ -210,6 +216,8 @@ def _declared(cmd: ast.AlterTableCmd) -> tuple[str, str, str, int | None] | None
 def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     """One action of an ALTER TABLE as a step of its own."""
     c = cmd.def_
+    if cmd.subtype in storagehints.ACTIONS:
+        return storagehints.StorageHint(stmt.relation, cmd)
     if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(c, ast.Constraint):
         c.skip_validation, c.initially_valid = False, True  # NOT VALID: checked all the same
     if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
@@ -221,9 +229,12 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     )
     if cmd.subtype == AlterTableType.AT_DropConstraint:
         return foreignkeys.DropConstraint(action)
+    if cmd.subtype in (AlterTableType.AT_AddInherit, AlterTableType.AT_DropInherit):
+        add = cmd.subtype == AlterTableType.AT_AddInherit
+        return inherits.AlterInherit(stmt.relation, c, add)
     if cmd.subtype == AlterTableType.AT_ValidateConstraint:
         return emulate.ValidateConstraint(stmt.relation, cmd.name)
     return action
 
 
-SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL
+SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL + inherits.SETUP_SQL

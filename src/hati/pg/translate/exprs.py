@@ -55,9 +55,15 @@ CREATE OR REPLACE MACRO {S}.pg_datestyle_order(unused) AS
     CASE WHEN getvariable('hati_gucs')['datestyle'] LIKE '%DMY%' THEN 'DMY'
          WHEN getvariable('hati_gucs')['datestyle'] LIKE '%YMD%' THEN 'YMD' ELSE 'MDY' END;
 CREATE OR REPLACE MACRO {S}.pg_scale(x) AS
-    CASE WHEN typeof(x) LIKE 'DECIMAL(%' THEN regexp_extract(typeof(x), ',([0-9]+)[)]', 1)::INTEGER
+    CASE WHEN typeof(x) = 'DECIMAL(38,11)'
+         THEN length(rtrim(split_part(x::VARCHAR, '.', 2), '0'))
+         WHEN typeof(x) = 'DECIMAL(38,20)' THEN hati_numeric_shown_scale(x::DECIMAL(38, 20))
+         WHEN typeof(x) LIKE 'DECIMAL(%' THEN regexp_extract(typeof(x), ',([0-9]+)[)]', 1)::INTEGER
          WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('scale() takes numeric, not a float')
          ELSE 0 END;
+CREATE OR REPLACE MACRO {S}.pg_trim_scale(x) AS
+    CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('trim_scale() takes numeric, not a float')
+    ELSE x::DECIMAL(38, 11) END;
 CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
     ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
@@ -83,8 +89,7 @@ CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
 CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
-    CASE WHEN b = 1 THEN error('division by zero')
-         ELSE log({S}.pg_log_arg(b::DOUBLE), {S}.pg_log_arg(x::DOUBLE)) END;
+    hati_numeric_log(b::DECIMAL(38, 20), x::DECIMAL(38, 20));
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
     CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
          WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)
@@ -467,6 +472,7 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "pow": ((2,), "pg_power"),
     "mod": ((2,), "pg_mod"),
     "min_scale": ((1,), "pg_min_scale"),
+    "trim_scale": ((1,), "pg_trim_scale"),
     "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),

@@ -15,14 +15,15 @@ was given.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, LimitOption, SetOperation
+from pglast.enums import A_Expr_Kind, LimitOption, NullTestType, SetOperation
 
 from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
-from hati.pg import jsonb
+from hati.pg import composites, jsonb
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, exprs, func_call, replace_child, walk
 
@@ -478,6 +479,8 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     if node.alias is not None and (node.alias.aliasname or "").startswith("hati_"):
         return None  # made here: DuckDB's own json_each / unnest
     call = node.functions[0][0]
+    if isinstance(call, ast.FuncCall) and len(call.funcname) == 1 and len(call.args or ()) == 2:
+        return _populate(node, call)
     if not isinstance(call, ast.FuncCall) or len(call.funcname) > 1 or len(call.args or ()) != 1:
         return None
     fname = call.funcname[0].sval or ""
@@ -519,6 +522,53 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     if base in ("array_elements", "array_elements_text", "object_keys"):
         return _unnested(base, jsonb, arg, doc, fname, alias)
     return None
+
+
+def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
+    """json_populate_record(set)(null::t, j) in FROM: the fields of the composite type t
+    from the object's keys (a key missing: the given record's field)."""
+    fname = call.funcname[0].sval or ""
+    jsonb = fname.startswith("jsonb")
+    base = fname.removeprefix("jsonb_" if jsonb else "json_")
+    record, arg = tuple(call.args or ())
+    if base not in ("populate_record", "populate_recordset") or not isinstance(
+        record, ast.TypeCast
+    ):
+        return None
+    fields = composites.FIELDS.get(str(record.typeName.names[-1].sval))
+    if fields is None:
+        return None
+    fields = tuple(copy.deepcopy(f) for f in fields)
+    doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
+    plain = ast.Alias(aliasname=(node.alias.aliasname if node.alias else fname))
+    given = not (isinstance(record.arg, ast.A_Const) and record.arg.isnull)
+
+    def targets(row: ast.Node) -> list[ast.ResTarget]:
+        out = _record_columns(row, fields, jsonb)
+        if given:
+            for col, t in zip(fields, out, strict=True):
+                key = col.colname or ""
+                path = _text('$."' + key.replace('"', '\\"') + '"')
+                missing = ast.NullTest(
+                    arg=_call("json_extract", False, row, path), nulltesttype=NullTestType.IS_NULL
+                )
+                field = ast.A_Indirection(arg=copy.deepcopy(record), indirection=(_name(key),))
+                t.val = ast.CaseExpr(
+                    args=(ast.CaseWhen(expr=missing, result=field),), defresult=t.val
+                )
+        return out
+
+    if base == "populate_record":
+        return _subquery(targets(doc), None, plain)
+    elements = ast.TypeCast(
+        arg=_call("json_extract", False, doc, _text("$[*]")),
+        typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
+    )
+    unnested = ast.RangeFunction(
+        functions=((_call("unnest", False, elements), None),),
+        alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
+    )
+    return _subquery(targets(_column("hati_elements", "e")), unnested, plain)
 
 
 def _unnested(

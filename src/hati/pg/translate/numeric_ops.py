@@ -44,6 +44,10 @@ CREATE OR REPLACE MACRO {S}.pg_avg(x SMALLINT) AS {_DIV}(sum(x), count(x)),
     (x FLOAT) AS avg(x),
     (x DOUBLE) AS avg(x),
     (x INTERVAL) AS avg(x);
+-- int ^ int is float8 in PostgreSQL, numeric ^ anything but a float is numeric
+CREATE OR REPLACE MACRO {S}.pg_npower(x BIGINT, y BIGINT) AS {S}.pg_power(x, y),
+    (x DOUBLE, y DOUBLE) AS {S}.pg_power(x, y),
+    (x {_Q}, y {_Q}) AS hati_numeric_power(x, y);
 -- the first argument only tells the type: DuckDB cannot choose a body by the type of
 -- an aggregate's or a window's result
 CREATE OR REPLACE MACRO {S}.pg_avg_of(x SMALLINT, s, n) AS {_DIV}(s, n),
@@ -142,6 +146,48 @@ def _slash(node: ast.A_Expr) -> ast.Node | None:
     return func_call("pg_slash", node.lexpr, node.rexpr, hidden=True)
 
 
+# operators DuckDB spells otherwise: 5 # 3 (xor), |/ 16 (square root), ||/ 27 (cube root)
+_OPERATORS = {"#": ("xor", False), "|/": ("pg_sqrt", True), "||/": ("cbrt", False)}
+
+
+def _operator(node: ast.A_Expr) -> ast.Node | None:
+    if node.kind != A_Expr_Kind.AEXPR_OP or not node.name or len(node.name) != 1:
+        return None
+    op = node.name[0].sval
+    if op == "#" and node.lexpr is not None and node.rexpr is not None:
+        return func_call("xor", node.lexpr, node.rexpr, hidden=False)
+    if op in ("|/", "||/") and node.lexpr is None and node.rexpr is not None:
+        name, hidden = _OPERATORS[op]
+        as_float = ast.TypeCast(
+            arg=node.rexpr, typeName=ast.TypeName(names=(ast.String(sval="float8"),))
+        )
+        return func_call(name, as_float, hidden=hidden)
+    return None
+
+
+def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
+    """``1.0e-2`` is numeric 0.010 (DuckDB reads a double)."""
+    if not isinstance(node.val, ast.Float) or not node.val.fval:
+        return None
+    text = node.val.fval
+    if "e" not in text and "E" not in text:
+        return None
+    got = numerics.literal(text)
+    if got is None:
+        return None
+    digits, precision, scale = got
+    return ast.TypeCast(
+        arg=ast.A_Const(val=ast.String(sval=digits)),
+        typeName=ast.TypeName(
+            names=(ast.String(sval="pg_catalog"), ast.String(sval="numeric")),
+            typmods=(
+                ast.A_Const(val=ast.Integer(ival=precision)),
+                ast.A_Const(val=ast.Integer(ival=scale)),
+            ),
+        ),
+    )
+
+
 def _avg(node: ast.FuncCall) -> ast.Node | None:
     name = [n.sval for n in node.funcname]
     if name not in (["avg"], ["pg_catalog", "avg"]) or node.agg_star or len(node.args or ()) != 1:
@@ -162,15 +208,27 @@ def _avg(node: ast.FuncCall) -> ast.Node | None:
     return func_call("pg_avg_of", copy.deepcopy(arg), part("sum"), part("count"), hidden=True)
 
 
+def _power(node: ast.FuncCall) -> ast.Node | None:
+    """``x ^ y`` / ``power(x, y)`` (pg_power by now): numeric's exact power where an
+    operand is numeric; DuckDB cannot choose by an aggregate's type (old pg_power)."""
+    if [n.sval for n in node.funcname] != [S, "pg_power"] or len(node.args or ()) != 2:
+        return None
+    if any(_aggregated(a) for a in node.args or ()):
+        return None
+    return func_call("pg_npower", *(node.args or ()), hidden=True)
+
+
 def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
     """``/`` and ``avg`` as PostgreSQL answers them (module doc)."""
     for node in walk(stmt):
         for attr, child in children(node):
             new: ast.Node | None = None
             if isinstance(child, ast.A_Expr):
-                new = _slash(child)
+                new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
-                new = _avg(child)
+                new = _avg(child) or _power(child)
+            elif isinstance(child, ast.A_Const):
+                new = _exponent_literal(child)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt

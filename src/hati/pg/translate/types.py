@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
-from hati.pg.translate import const, walk
+from hati.pg.translate import NeedsLiteral, const, walk
 from hati.wire import numerics
 
 TYPE_NAMES = {
@@ -23,15 +23,33 @@ TYPE_NAMES = {
 }
 
 
+def _numeric_typmods(mods: tuple[ast.Node, ...] | None) -> tuple[ast.Node, ...] | None:
+    """DuckDB's bare DECIMAL is DECIMAL(18,3), every value rounded to 3 places: a bare
+    numeric is ``numerics.BARE``. A precision over DuckDB's 38 digits keeps its scale in
+    38 digits: a value that does not fit is refused (22003), never rounded."""
+    if not mods:
+        return tuple(const(m) for m in numerics.BARE)
+    if any(isinstance(m, ast.ParamRef) for m in mods):
+        raise NeedsLiteral  # numeric(50,2) with its literals lifted out
+    values = [
+        m.val.ival if isinstance(m, ast.A_Const) and isinstance(m.val, ast.Integer) else None
+        for m in mods
+    ]
+    if len(values) in (1, 2) and values[0] is not None and values[0] > 38:
+        scale = values[1] if len(values) == 2 else 0
+        if scale is not None and 0 <= scale <= 38:
+            return (const(38), const(scale))
+    return mods
+
+
 def type_names(stmt: ast.Node) -> ast.Node:
     """Types spelled as PostgreSQL spells them, in DuckDB's names."""
     for node in walk(stmt):
         if isinstance(node, ast.TypeName) and node.names:
             names = [n.sval for n in node.names]
             plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
-            if plain and names[-1] in ("numeric", "decimal") and not node.typmods:
-                # DuckDB's bare DECIMAL is DECIMAL(18,3): every value rounded to 3 places
-                node.typmods = tuple(const(m) for m in numerics.BARE)
+            if plain and names[-1] in ("numeric", "decimal"):
+                node.typmods = _numeric_typmods(node.typmods)
             elif plain and names[-1] in TYPE_NAMES:
                 mapped = TYPE_NAMES[names[-1]]
                 # pg_catalog-qualified builtins print as their SQL names (varchar, ...)

@@ -1,0 +1,228 @@
+"""``CREATE FUNCTION ... LANGUAGE sql`` and ``DROP FUNCTION`` as DuckDB macros.
+
+The body is parsed with PostgreSQL's grammar and translated like any statement;
+``$1`` and the parameters' names become the macro's parameters, cast to their declared
+types. A function of one ``SELECT expr`` is a scalar macro of that expression; a
+query is a scalar subquery (PostgreSQL answers the first row); ``RETURNS SETOF`` /
+``RETURNS TABLE`` make a table macro whose columns are named as PostgreSQL names
+them. A plpgsql body that is only ``BEGIN RETURN expr; END`` is that expression;
+other plpgsql bodies are refused (0A000). The steps that run the macro's DDL are in
+``pg/sqlfunctions.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pglast import ast, parser
+from pglast.enums import FunctionParameterMode, ObjectType
+
+from hati.errors import FeatureNotSupported, InvalidFunctionDefinition
+from hati.pg import emulate, render, sqlfunctions
+from hati.pg.translate import Translation, translate
+
+_TRIVIAL_PLPGSQL = re.compile(r"\s*begin\s+return\s+(.+?)\s*;?\s*end\s*;?\s*", re.I | re.S)
+# Types a value is not cast to (polymorphic, or only a marker).
+_UNCAST = frozenset(
+    {"anyelement", "anyarray", "anynonarray", "anycompatible", "anycompatiblearray", "any",
+     "record", "void", "anyenum", "anyrange", "cstring", "internal"}
+)  # fmt: skip
+_PLPGSQL_HINT = (
+    "hati runs LANGUAGE sql functions (as DuckDB macros); write the plpgsql logic as a "
+    "SQL expression or query."
+)
+
+
+def _option(stmt: ast.CreateFunctionStmt, name: str) -> Any:
+    for opt in stmt.options or ():
+        if isinstance(opt, ast.DefElem) and opt.defname == name:
+            return opt.arg
+    return None
+
+
+def type_text(tn: ast.TypeName) -> str | None:
+    """DuckDB's spelling of a declared type (None: not cast to)."""
+    if tn.names[-1].sval in _UNCAST or tn.pct_type:
+        return None
+    holder: Any = ast.SelectStmt(
+        targetList=(ast.ResTarget(val=ast.TypeCast(arg=ast.A_Const(isnull=True), typeName=tn)),)
+    )
+    holder = translate(holder, Translation())
+    cast = holder.targetList[0].val
+    if not isinstance(cast, ast.TypeCast):
+        return None
+    return emulate.text(cast.typeName)
+
+
+def _body(stmt: ast.CreateFunctionStmt) -> ast.Node:
+    """The one statement of the body (a ``RETURN expr`` as ``SELECT expr``)."""
+    if isinstance(stmt.sql_body, ast.ReturnStmt):
+        return ast.SelectStmt(targetList=(ast.ResTarget(val=stmt.sql_body.returnval),))
+    if stmt.sql_body is not None:
+        inner: list[Any] = [s for part in stmt.sql_body for s in (part or ())]
+        if len(inner) != 1:
+            raise FeatureNotSupported(
+                "functions of several statements are not supported",
+                hint="Write the function as one query.",
+            )
+        body_node: ast.Node = inner[0]
+        return body_node
+    language = _option(stmt, "language")
+    lang = str(language.sval).lower() if language is not None else "sql"
+    parts = _option(stmt, "as") or ()
+    text = str(parts[0].sval) if parts else ""
+    if lang == "plpgsql":
+        m = _TRIVIAL_PLPGSQL.fullmatch(text)
+        if m is None:
+            raise FeatureNotSupported("plpgsql functions are not supported", hint=_PLPGSQL_HINT)
+        text = "SELECT " + m.group(1)
+    elif lang != "sql":
+        raise FeatureNotSupported(
+            f'language "{lang}" is not supported', hint="hati runs LANGUAGE sql functions."
+        )
+    try:
+        stmts: list[Any] = [r.stmt for r in parser.parse_sql(text)]
+    except parser.ParseError as exc:
+        raise InvalidFunctionDefinition(f"syntax error in function body: {exc}") from None
+    if len(stmts) != 1:
+        raise FeatureNotSupported(
+            "functions of several statements are not supported",
+            hint="Write the function as one query.",
+        )
+    parsed: ast.Node = stmts[0]
+    return parsed
+
+
+def _parameters(body: ast.Node, params: list[tuple[str, ast.TypeName]]) -> None:
+    """``$n`` and the parameters' names in the body as the macro's parameters."""
+    by_name = {name: tn for name, tn in params}
+
+    def cast(name: str, tn: ast.TypeName) -> ast.Node:
+        ref = ast.ColumnRef(fields=(ast.String(sval=name),))
+        if tn.names[-1].sval in _UNCAST:
+            return ref
+        return ast.TypeCast(arg=ref, typeName=tn)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(swap(v) for v in value)
+        if isinstance(value, ast.ParamRef) and 0 < (value.number or 0) <= len(params):
+            return cast(*params[value.number - 1])
+        if isinstance(value, ast.ColumnRef) and len(value.fields or ()) == 1:
+            name = getattr(value.fields[0], "sval", None)
+            if name in by_name:
+                return cast(name, by_name[name])
+        if isinstance(value, ast.Node):
+            for attr in value.__slots__:
+                child = getattr(value, attr, None)
+                if isinstance(child, ast.Node | tuple):
+                    setattr(value, attr, swap(child))
+        return value
+
+    swap(body)
+
+
+def _simple_expression(body: ast.Node) -> ast.Node | None:
+    """The expression of ``SELECT expr`` (no FROM, WHERE, ...), or None."""
+    if not isinstance(body, ast.SelectStmt) or body.valuesLists or body.op not in (None, 0):
+        return None
+    if len(body.targetList or ()) != 1:
+        return None
+    others = ("fromClause", "whereClause", "groupClause", "havingClause", "sortClause",
+              "limitCount", "limitOffset", "distinctClause", "withClause", "windowClause")  # fmt: skip
+    if any(getattr(body, a) for a in others):
+        return None
+    val: ast.Node = body.targetList[0].val
+    return val
+
+
+def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
+    names = [n.sval for n in stmt.funcname]
+    name = str(names[-1])
+    schema = str(names[-2]) if len(names) > 1 else None
+    if schema in ("public", "pg_catalog"):
+        schema = "main" if schema == "public" else None
+    if stmt.is_procedure:
+        raise FeatureNotSupported("procedures are not supported", hint=_PLPGSQL_HINT)
+    ret = stmt.returnType
+    if ret is not None and ret.names[-1].sval == "trigger":
+        raise FeatureNotSupported(
+            "trigger functions are not supported", hint="hati does not run triggers."
+        )
+    params: list[tuple[str, ast.TypeName]] = []
+    columns: list[tuple[str, ast.TypeName]] = []
+    for i, p in enumerate(stmt.parameters or ()):
+        if p.mode == FunctionParameterMode.FUNC_PARAM_TABLE:
+            columns.append((str(p.name), p.argType))
+        elif p.mode in (FunctionParameterMode.FUNC_PARAM_OUT, FunctionParameterMode.FUNC_PARAM_INOUT,
+                        FunctionParameterMode.FUNC_PARAM_VARIADIC):  # fmt: skip
+            raise FeatureNotSupported(
+                "OUT, INOUT and VARIADIC parameters are not supported",
+                hint="Return a value (or RETURNS TABLE) instead.",
+            )
+        else:
+            params.append((str(p.name) if p.name else f"${i + 1}", p.argType))
+    body = _body(stmt)
+    _parameters(body, params)
+    inner = Translation(database=ctx.database)
+    body = translate(body, inner)
+    if inner.pre or inner.steps:
+        raise FeatureNotSupported(
+            "this function body is not supported", hint="Write the function as one query."
+        )
+    arglist = "(" + ", ".join(render.quote_name(n) for n, _ in params) + ")"
+    table = bool(ret is not None and ret.setof)
+    if table:
+        query = emulate.text(body)
+        if columns:
+            cols = [render.quote_name(c) for c, _ in columns]
+        elif type_text(ret) is not None and ret.names[-1].sval != "record":
+            cols = [render.quote_name(name)]
+        else:
+            cols = []
+        alias = f" AS _hati_f({', '.join(cols)})" if cols else " AS _hati_f"
+        sql = f"{arglist} AS TABLE SELECT * FROM ({query}){alias}"
+    else:
+        expr = _simple_expression(body)
+        value = (
+            emulate.text(expr)
+            if expr is not None
+            else f"(SELECT * FROM ({emulate.text(body)}) AS _hati_f LIMIT 1)"
+        )
+        kind = type_text(ret) if ret is not None else None
+        sql = f"{arglist} AS CAST(({value}) AS {kind})" if kind else f"{arglist} AS ({value})"
+    args = ", ".join(str(tn.names[-1].sval) for _, tn in params)
+    ctx.steps = [sqlfunctions.CreateMacro(schema, name, sql, table, bool(stmt.replace), args)]
+
+
+def _drop(stmt: ast.DropStmt, ctx: Translation) -> None:
+    steps: list[object] = []
+    for obj in stmt.objects or ():
+        names = [n.sval for n in obj.objname]
+        schema = str(names[-2]) if len(names) > 1 else None
+        if schema == "public":
+            schema = "main"
+        args = None
+        if not obj.args_unspecified:
+            args = ", ".join(_arg_name(a) for a in obj.objargs or ())
+        steps.append(sqlfunctions.DropMacro(schema, str(names[-1]), args, bool(stmt.missing_ok)))
+    ctx.steps = steps
+
+
+_ARG_NAMES = {"int4": "integer", "int8": "bigint", "int2": "smallint", "float8": "double precision",
+              "float4": "real", "bool": "boolean", "varchar": "character varying"}  # fmt: skip
+
+
+def _arg_name(tn: ast.TypeName) -> str:
+    name = str(tn.names[-1].sval)
+    return _ARG_NAMES.get(name, name) + ("[]" if tn.arrayBounds else "")
+
+
+def functions(stmt: ast.Node, ctx: Translation) -> ast.Node:
+    """CREATE FUNCTION / DROP FUNCTION as the steps that make or drop a macro."""
+    if isinstance(stmt, ast.CreateFunctionStmt):
+        _create(stmt, ctx)
+    elif isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_FUNCTION:
+        _drop(stmt, ctx)
+    return stmt

@@ -1,0 +1,26 @@
+-- Composite types and domains; json_populate_record into a composite type.
+CREATE TYPE jpop AS (a text, b int, c timestamp);
+SELECT NULL::jpop IS NULL;
+SELECT ROW('x', 3, '2012-12-31 15:30:56')::jpop;
+SELECT (ROW('x', 3, '2012-12-31 15:30:56')::jpop).b;
+CREATE TABLE comp_t (id int, p jpop);
+INSERT INTO comp_t VALUES (1, ROW('y', 4, NULL));
+SELECT id, (p).a, (p).b FROM comp_t;
+SELECT * FROM json_populate_record(NULL::jpop, '{"a": "blurfl", "x": 43.2}') q;
+SELECT * FROM json_populate_record(ROW('x', 3, '2012-12-31 15:30:56')::jpop, '{"a": "blurfl", "x": 43.2}') q;
+SELECT * FROM json_populate_record(NULL::jpop, '{"a": [100, 200, false], "x": 43.2}') q;
+SELECT * FROM jsonb_populate_record(NULL::jpop, '{"a": "blurfl", "b": 7}') q;
+SELECT * FROM json_populate_record(ROW('x', 3, '2012-12-31 15:30:56')::jpop, '{}') q;
+SELECT * FROM json_populate_recordset(NULL::jpop, '[{"a": 1, "b": 2}, {"a": "x", "c": "2012-01-20 10:42:53"}]') q;
+SELECT * FROM jsonb_populate_recordset(ROW('def', 99, NULL)::jpop, '[{"a": "a"}, {"b": 3}]') q;
+SELECT b FROM json_populate_record(NULL::jpop, '{"b": 12}');
+CREATE DOMAIN short_text AS text;
+CREATE TABLE dom_t (s short_text);
+INSERT INTO dom_t VALUES ('abc');
+SELECT s FROM dom_t;
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+DROP TABLE dom_t;
+DROP DOMAIN short_text;
+DROP TABLE comp_t;
+DROP TYPE jpop;
+SELECT NULL::jpop;

@@ -1,0 +1,28 @@
+-- ALTER TABLE actions for PostgreSQL's heap and planner: checked, then nothing changes.
+CREATE TABLE sh (id int PRIMARY KEY, b text, n int);
+CREATE INDEX sh_n ON sh (n);
+INSERT INTO sh VALUES (1, 'x', 10), (2, 'y', 20);
+ALTER TABLE sh SET (fillfactor = 70);
+ALTER TABLE sh SET (fillfactor = 5);
+ALTER TABLE sh SET (no_such_option = 1);
+ALTER TABLE sh SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+ALTER TABLE sh RESET (fillfactor);
+ALTER TABLE sh ALTER COLUMN b SET STATISTICS 150;
+ALTER TABLE sh ALTER COLUMN nope SET STATISTICS 10;
+ALTER TABLE sh ALTER COLUMN b SET STORAGE plain;
+ALTER TABLE sh ALTER COLUMN b SET STORAGE external;
+ALTER TABLE sh ALTER COLUMN n SET (n_distinct = -1);
+ALTER TABLE sh ALTER COLUMN n RESET (n_distinct);
+ALTER TABLE sh CLUSTER ON sh_n;
+ALTER TABLE sh CLUSTER ON no_such_index;
+ALTER TABLE sh SET WITHOUT CLUSTER;
+ALTER TABLE sh REPLICA IDENTITY FULL;
+ALTER TABLE sh SET LOGGED;
+ALTER TABLE no_such_table SET (fillfactor = 50);
+ALTER TABLE sh SET (fillfactor = 90), ALTER COLUMN b SET STATISTICS 100;
+SELECT * FROM sh ORDER BY id;
+BEGIN;
+ALTER TABLE sh SET (fillfactor = 80);
+INSERT INTO sh VALUES (3, 'z', 30);
+COMMIT;
+SELECT count(*) FROM sh;
