@@ -90,6 +90,14 @@ class DivisionByZero(DataException, code="22012"):
     pass
 
 
+class InvalidArgumentForLogarithm(DataException, code="2201E"):
+    pass
+
+
+class InvalidArgumentForPower(DataException, code="2201F"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 

@@ -264,7 +264,7 @@ class Session:
                 stmt = self.compile(sql, params)
             res = self._run_timed(stmt)
             if self.txn == "T" and stmt.kind != "TRANSACTION":
-                self.block.record(sql, params, stmt)
+                self.block.record(sql, params, stmt, self.branch)
             elif self.txn == "I" and transactions.changes_state(stmt.analysis):
                 self.state.data_version += 1
             return res
@@ -552,8 +552,9 @@ class Session:
     def restore_branch(self, name: str | None) -> None:
         try:
             self._enter_branch(name or "main")
-        except HatiError:
-            self.leave_branch()  # discarded meanwhile
+        except (HatiError, duckdb.Error):  # its next statement routes it (heal)
+            self.branch, self._path_for = name, None
+            self.branches.stale()
 
     # ---------------------------------------------------------------- SET / SHOW
     def _set(self, node: ast.VariableSetStmt) -> Result:

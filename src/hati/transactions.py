@@ -2,9 +2,11 @@
 
 DuckDB has no savepoints and no READ ONLY transactions, and an error ends its
 transaction. A session keeps here, for its open transaction block, what PostgreSQL
-would: the access mode, the settings and branch the block began with (a rolled-back
-``SET`` is undone), its savepoints, and the journal of the statements whose effects
-the block still holds.
+would: the access mode, the settings the block began with (a rolled-back ``SET`` is
+undone), its savepoints, and the journal of the statements whose effects the block
+still holds. The session's branch (``SET hatidata_branch``) is not undone: a client
+that rolls back after entering a branch (psycopg2 opens a block before its first
+statement) stays in the branch, rather than go on, unaware, on main.
 
 ``ROLLBACK TO SAVEPOINT`` rolls DuckDB's transaction back and runs the journal up to
 the savepoint again in a new one, keeping the locks the block holds. A replay gives
@@ -108,14 +110,14 @@ class Entry:
     params: list[Any]
     kind: str
     cursor: str | None = None  # DECLARE / FETCH / MOVE / CLOSE: the cursor's name
+    branch: str | None = None  # where it ran (None: main)
 
 
 @dataclass
 class Saved:
-    """The session's settings and branch at a point of the block."""
+    """The session's settings at a point of the block."""
 
     settings: pgsettings.SettingsState
-    branch: str | None
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Block:
     overflow: str | None = None  # why the journal was given up
     tainted: str | None = None  # what a statement that is not replayed saw (e.g. now())
 
-    def record(self, sql: str, params: list[Any], stmt: Statement) -> None:
+    def record(self, sql: str, params: list[Any], stmt: Statement, branch: str | None) -> None:
         """After a statement of the block succeeded: the statements a replay runs again
         are kept; of the others, only whether they saw values a replay changes."""
         changing = changes_state(stmt.analysis)
@@ -155,7 +157,8 @@ class Block:
             self.overflow = f"more than {JOURNAL_BYTES >> 20} MB of statements"
             self.journal.clear()
             return
-        self.journal.append(Entry(sql, list(params), stmt.kind, _cursor_name(stmt.node)))
+        entry = Entry(sql, list(params), stmt.kind, _cursor_name(stmt.node), branch)
+        self.journal.append(entry)
 
     def find(self, name: str) -> int:
         for i in range(len(self.marks) - 1, -1, -1):  # the latest of that name
@@ -234,7 +237,7 @@ def control(s: TxnSession, block: Block, node: ast.TransactionStmt) -> Result:
 
 def begin(s: TxnSession, block: Block, options: tuple[ast.Node, ...] = ()) -> None:
     block.version = s.state.data_version
-    block.began = Saved(s.settings.state(), s.branch)
+    block.began = Saved(s.settings.state())
     s.begin_transaction()
     s.txn = "T"
     mode = s.settings.get("default_transaction_read_only")
@@ -288,7 +291,7 @@ def _savepoint(s: TxnSession, block: Block, k: TransactionStmtKind, name: str) -
             hint="Send ROLLBACK (or ROLLBACK TO a savepoint), then retry.",
         )
     if k == TransactionStmtKind.TRANS_STMT_SAVEPOINT:
-        saved = Saved(s.settings.state(), s.branch)
+        saved = Saved(s.settings.state())
         block.marks.append(Mark(name, len(block.journal), saved, block.tainted))
     else:
         del block.marks[block.find(name) :]
@@ -318,10 +321,13 @@ def rollback_to(s: TxnSession, block: Block, name: str) -> None:
     in_block = {e.cursor for e in block.journal if e.kind == "DECLARE" and e.cursor}
     s.restart_transaction(in_block & set(s.cursors.open))
     s.txn = "T"
+    now_in = s.branch
     try:
         _undo_settings(s, block.began)
-        for stmt in stmts:
+        for e, stmt in zip(keep, stmts, strict=True):
             if stmt.kind in _CURSOR_KINDS or changes_state(stmt.analysis):
+                if e.branch != s.branch:  # each runs again where it ran
+                    s.restore_branch(e.branch)
                 _check_defaults(s, stmt)
                 s.replay(stmt)
     except FeatureNotSupported:
@@ -333,6 +339,9 @@ def rollback_to(s: TxnSession, block: Block, name: str) -> None:
             f"could not restore savepoint {name}: {exc}",
             hint="Roll the transaction back and run it again.",
         ) from exc
+    finally:
+        if s.branch != now_in:
+            s.restore_branch(now_in)
     _undo_settings(s, mark.saved)
     block.journal = keep
     del block.marks[i + 1 :]
@@ -384,8 +393,6 @@ def _undo_settings(s: TxnSession, saved: Saved | None) -> None:
     if saved is None:
         return
     s.settings.restore(saved.settings)
-    if saved.branch != s.branch:
-        s.restore_branch(saved.branch)
 
 
 def _is_clock(node: object) -> bool:

@@ -214,3 +214,29 @@ def test_a_query_that_saw_the_clock_before_the_savepoint_makes_the_replay_refuse
     run(s, "SELECT now(), random()")  # after the savepoint: nothing to replay saw it
     run(s, "ROLLBACK TO a")
     run(s, "COMMIT")
+
+
+def test_the_branch_is_not_undone_by_a_rollback_and_a_replay_runs_where_it_ran(
+    table: Session,
+) -> None:
+    s = table
+    run(s, "SELECT branch_create('kept')")
+    run(s, "BEGIN")
+    run(s, "SET hatidata_branch = 'kept'")
+    run(s, "ROLLBACK")  # psycopg2 rolls back the block its SET opened: still in the branch
+    assert run(s, "SHOW hatidata_branch") == [("kept",)]
+    run(s, "RESET hatidata_branch")
+    run(s, "BEGIN")
+    run(s, "UPDATE acct SET bal = 1 WHERE id = 1")  # on main
+    run(s, "SET hatidata_branch = 'kept'")
+    run(s, "UPDATE acct SET bal = 2 WHERE id = 1")  # in the branch
+    run(s, "SAVEPOINT a")
+    run(s, "RESET hatidata_branch")
+    run(s, "DELETE FROM acct")  # on main, undone below
+    run(s, "ROLLBACK TO a")
+    assert run(s, "SHOW hatidata_branch") == [("main",)]  # where the session was
+    run(s, "COMMIT")
+    assert run(s, "SELECT id, bal FROM acct ORDER BY id") == [(1, 1), (2, 50)]
+    assert run(s, "SELECT * FROM branch_query('kept', 'SELECT bal FROM acct WHERE id = 1')") == [
+        (2,)
+    ]

@@ -340,6 +340,10 @@ class EngineSession:
         self._router.route(self._cur, b)
         self._stale_route = False
 
+    def stale(self) -> None:
+        """The cursor's route could not be set: the next statement routes it again."""
+        self._stale_route = True
+
     def heal(self, b: Branch) -> None:
         """Route again if a failed statement left the cursor pointing elsewhere."""
         if self._stale_route:

@@ -20,7 +20,7 @@ from pglast import ast, parser
 from pglast.enums import ConstrType
 
 from hati.errors import DatatypeMismatch, FeatureNotSupported, UndefinedTable
-from hati.pg import catalog, emulate
+from hati.pg import catalog, coltypes, emulate
 from hati.pg.emulate import Printer, locate
 from hati.pg.partitions import Changes, Tree, columns, quote, refuse_in_branch, schema_of
 
@@ -84,18 +84,18 @@ def refuse_write(rv: Any, tree: Tree) -> None:
         )
 
 
-def _inherited(cur: duckdb.DuckDBPyConnection, schema: str, parent: str) -> list[Any]:
-    """The parent's columns as a child inherits them: type, NOT NULL, default."""
+def _inherited(
+    cur: duckdb.DuckDBPyConnection, schema: str, parent: str, defaults: bool = True
+) -> list[Any]:
+    """The parent's columns as a child inherits them: type, NOT NULL, default (LIKE:
+    the default only when INCLUDING DEFAULTS)."""
     create = emulate.definition(cur, schema, parent)
     out = []
+    kinds = {ConstrType.CONSTR_NOTNULL, *((ConstrType.CONSTR_DEFAULT,) if defaults else ())}
     for elt in create.tableElts or ():
         if not isinstance(elt, ast.ColumnDef):
             continue
-        kept = [
-            c
-            for c in elt.constraints or ()
-            if c.contype in (ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_DEFAULT)
-        ]
+        kept = [c for c in elt.constraints or () if c.contype in kinds]
         elt.constraints = tuple(kept) or None
         out.append(elt)
     return out
@@ -113,6 +113,13 @@ class DefineChild(Changes):
     parents: tuple[Any, ...]
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
+        sources: list[Any] = []
+        self.stmt.tableElts = _like(cur, printed, self.stmt.tableElts or (), sources)
+        if not self.parents:
+            cur.execute(printed(self.stmt))
+            schema, table = locate(cur, printed, self.stmt.relation)
+            _declared_types(cur, schema, table, sources)
+            return
         refuse_in_branch(branch)
         merged: list[Any] = []
         names: list[str] = []
@@ -123,6 +130,7 @@ class DefineChild(Changes):
             except UndefinedTable:
                 raise UndefinedTable(f'relation "{rv.relname}" does not exist') from None
             located.append(parent)
+            sources.append((pschema, parent))
             for col in _inherited(cur, pschema, parent):
                 if col.colname in names:
                     continue
@@ -139,8 +147,47 @@ class DefineChild(Changes):
         self.stmt.tableElts = (*merged, *own)
         cur.execute(printed(self.stmt))
         schema = schema_of(cur, self.stmt.relation)
+        _declared_types(cur, schema, str(self.stmt.relation.relname), sources)
         for n, parent in enumerate(located, 1):
             _record(cur, schema, str(self.stmt.relation.relname), parent, n)
+
+
+def _like(
+    cur: duckdb.DuckDBPyConnection, printed: Printer, elts: Any, sources: list[Any]
+) -> tuple[Any, ...]:
+    """``LIKE t [INCLUDING ...]`` items as t's columns (types, NOT NULL, defaults when
+    INCLUDING DEFAULTS or ALL); ``sources`` gets each (schema, table)."""
+    out: list[Any] = []
+    for elt in elts:
+        if not isinstance(elt, ast.TableLikeClause):
+            out.append(elt)
+            continue
+        rv: Any = elt.relation
+        try:
+            schema, table = locate(cur, printed, rv)
+        except UndefinedTable:
+            raise UndefinedTable(f'relation "{rv.relname}" does not exist') from None
+        sources.append((schema, table))
+        out += _inherited(cur, schema, table, defaults=bool((elt.options or 0) & 8))
+    return tuple(out)
+
+
+def _declared_types(
+    cur: duckdb.DuckDBPyConnection, schema: str, table: str, sources: list[Any]
+) -> None:
+    """The declared character types (coltypes.py) of the columns taken from ``sources``."""
+    cur.execute(
+        f"DELETE FROM {coltypes.TABLE} WHERE schema_name = $1 AND table_name = $2",
+        [schema, table],
+    )
+    for sschema, stable in sources:
+        cur.execute(
+            f"INSERT INTO {coltypes.TABLE} SELECT $1, $2, column_name, data_type, udt_name, "
+            f"length FROM {coltypes.TABLE} WHERE schema_name = $3 AND table_name = $4 "
+            f"AND column_name NOT IN (SELECT column_name FROM {coltypes.TABLE} "
+            "WHERE schema_name = $1 AND table_name = $2)",
+            [schema, table, sschema, stable],
+        )
 
 
 @dataclass

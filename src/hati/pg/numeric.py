@@ -11,13 +11,19 @@ prints that type with the scale PostgreSQL would show (hati/wire/numerics.py).
 from __future__ import annotations
 
 import decimal
+import math
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
 from duckdb.sqltypes import INTEGER
 
-from hati.errors import DivisionByZero
+from hati.errors import (
+    DivisionByZero,
+    InvalidArgumentForLogarithm,
+    InvalidArgumentForPower,
+    NumericValueOutOfRange,
+)
 from hati.wire.numerics import (
     CONTEXT,
     MIN_SIG_DIGITS,
@@ -45,10 +51,82 @@ def divide(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
     return q.quantize(decimal.Decimal(1).scaleb(-rscale), context=CONTEXT)
 
 
+_WIDE = decimal.Context(prec=120, rounding=decimal.ROUND_HALF_UP, Emax=999999, Emin=-999999)
+
+
+def _rounded(v: decimal.Decimal, rscale: int) -> decimal.Decimal:
+    """``v`` rounded at ``rscale`` (as far as DuckDB's DECIMAL(38,20) keeps digits)."""
+    if v.adjusted() >= QUOTIENT[0] - QUOTIENT[1]:
+        raise NumericValueOutOfRange("value overflows numeric format")
+    return v.quantize(decimal.Decimal(1).scaleb(-min(rscale, QUOTIENT[1])), context=_WIDE)
+
+
+def _ln_dweight(v: decimal.Decimal) -> int:
+    """estimate_ln_dweight: the decimal weight of ln(v)."""
+    if v <= 0:
+        return 0
+    if decimal.Decimal("0.9") <= v <= decimal.Decimal("1.1"):
+        x = v - 1
+        return x.adjusted() if x else 0
+    w, _ = weight_first(v)
+    # the first two base-10000 digits as an integer, and the decimal weight they start at
+    top = int(v.scaleb(-4 * (w - 1), _WIDE).to_integral_value(decimal.ROUND_FLOOR))
+    ln_v = math.log(top) + 4 * (w - 1) * math.log(10)
+    return int(math.log10(abs(ln_v))) if ln_v else 0
+
+
+def _min(rscale: int, *args: decimal.Decimal) -> int:
+    """At least every argument's own scale, within numeric's display limits."""
+    return min(max(rscale, *(dscale(a) for a in args), 0), 1000)
+
+
+def _log_arg(v: decimal.Decimal) -> None:
+    if v == 0:
+        raise InvalidArgumentForLogarithm("cannot take logarithm of zero")
+    if v < 0:
+        raise InvalidArgumentForLogarithm("cannot take logarithm of a negative number")
+
+
+def log(base: decimal.Decimal, num: decimal.Decimal) -> decimal.Decimal:
+    """log(numeric, numeric): the logarithm of ``num`` to ``base`` (numeric.c log_var)."""
+    _log_arg(base)
+    _log_arg(num)
+    if base == 1:
+        raise DivisionByZero("division by zero")
+    rscale = _min(MIN_SIG_DIGITS - (_ln_dweight(num) - _ln_dweight(base)), base, num)
+    return _rounded(_WIDE.divide(num.ln(_WIDE), base.ln(_WIDE)), rscale)
+
+
+def power(base: decimal.Decimal, exp: decimal.Decimal) -> decimal.Decimal:
+    """numeric ^ numeric (numeric.c power_var)."""
+    if base == 0 and exp < 0:
+        raise InvalidArgumentForPower("zero raised to a negative power is undefined")
+    integral = exp == exp.to_integral_value()
+    if base < 0 and not integral:
+        raise InvalidArgumentForPower(
+            "a negative number raised to a non-integer power yields a complex result"
+        )
+    if integral and abs(exp) <= 2**31 - 1:
+        rscale = _min(MIN_SIG_DIGITS, base)
+        if abs(exp) * max(abs(base).adjusted() + 1, 1) > 40:
+            raise NumericValueOutOfRange("value overflows numeric format")
+        return _rounded(_WIDE.power(base, int(exp)), rscale)
+    if base == 0:
+        return decimal.Decimal(0).scaleb(-MIN_SIG_DIGITS)
+    ln_num = _WIDE.multiply(base.ln(_WIDE), exp)
+    val = float(ln_num) * 0.434294481903252
+    if val > 40:
+        raise NumericValueOutOfRange("value overflows numeric format")
+    rscale = _min(MIN_SIG_DIGITS - int(val), base, exp)
+    return _rounded(ln_num.exp(_WIDE), rscale)
+
+
 _QUOTIENT_TYPE = duckdb.decimal_type(*QUOTIENT)
 
 MAYBE_NULL: frozenset[str] = frozenset()
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_numeric_div": (divide, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
+    "hati_numeric_log": (log, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
+    "hati_numeric_power": (power, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
     "hati_numeric_shown_scale": (display_scale, [_QUOTIENT_TYPE], INTEGER),
 }

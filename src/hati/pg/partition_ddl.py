@@ -11,6 +11,7 @@ from pglast import parser
 
 from hati.errors import (
     CheckViolation,
+    DuplicateTable,
     FeatureNotSupported,
     InvalidObjectDefinition,
     UndefinedTable,
@@ -133,6 +134,8 @@ class Attach(Changes):
         existing = tree.find(schema, name)
         if existing is not None and existing.parent is not None:
             raise InvalidObjectDefinition(f'"{name}" is already a partition')
+        if existing is not None and existing.root == parent.root:
+            raise DuplicateTable("circular inheritance not allowed")
         mine = dict(columns(cur, schema, name))
         theirs = columns(cur, parent.schema, parent.root)
         missing = [c for c, _ in theirs if c not in mine]

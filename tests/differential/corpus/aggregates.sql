@@ -44,3 +44,6 @@ SELECT count(*) FROM (SELECT DISTINCT region FROM sales) s;
 SELECT region, product FROM sales GROUP BY region, product HAVING count(*) = 2;
 SELECT sum(qty) FROM sales GROUP BY region HAVING region = 'north';
 SELECT product FROM sales GROUP BY region;
+SELECT pg_typeof(sum(qty)), pg_typeof(sum(qty::int8)), pg_typeof(sum(qty::int2)), pg_typeof(sum(qty::float4)), pg_typeof(sum(price)), sum(qty::float4) FROM sales;
+SELECT region, sum(qty), sum(qty) FILTER (WHERE ok), sum(DISTINCT qty), sum(qty) OVER () FROM sales GROUP BY region, qty, ok ORDER BY region, qty;
+SELECT sum(qty) / count(*), sum(qty) * 2, avg(qty) / 2, sum(price) / 2 FROM sales;

@@ -83,3 +83,11 @@ SELECT chr(0);
 SELECT chr(65);
 SELECT 1.5e3, 2E-3, 1.0e-2 * 3, pg_typeof(1e3), 1e3::int4 + 1, -2.50e1;
 SELECT x FROM (VALUES (1e-3), (2.5e1)) t(x) ORDER BY x;
+SELECT 1.5 ^ 2, power(2.5, 2), 2 ^ 0.5, 9::numeric ^ 0.5, (-2.0) ^ 3, 2 ^ 3, power(2::float8, 0.5);
+-- a numeric power below 1 shows 20 places here, PostgreSQL's 16 (the scale is not kept per value)
+SELECT 0.0 ^ 0.5, 2.0 ^ -2;
+SELECT log(10, 1000), log(2.0, 1024), log(3, 3);
+SELECT 0.0 ^ -1;
+SELECT (-8.0) ^ 0.5;
+SELECT log(1, 10);
+SELECT log(0, 10);

@@ -24,3 +24,7 @@ DROP DOMAIN short_text;
 DROP TABLE comp_t;
 DROP TYPE jpop;
 SELECT NULL::jpop;
+CREATE TYPE jpair AS (x int, y int);
+SELECT json_populate_record(ROW(0, 1)::jpair, '{"x": 5}');
+SELECT (jsonb_populate_record(NULL::jpair, '{"y": 2, "x": 1}')).y;
+SELECT json_populate_record(NULL::jpair, '{"x": 3, "y": 4}') AS p;

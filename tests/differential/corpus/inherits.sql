@@ -32,3 +32,18 @@ SELECT name FROM ih_person ORDER BY name;
 DROP TABLE ih_person CASCADE;
 SELECT * FROM ih_emp;
 DROP TABLE ih_loose, ih_short;
+-- CREATE TABLE ... (LIKE t): t's columns, NOT NULL, defaults when asked.
+CREATE TABLE lk_src (id int NOT NULL, name text DEFAULT 'none', n numeric(5, 2));
+CREATE TABLE lk_plain (LIKE lk_src);
+CREATE TABLE lk_def (LIKE lk_src INCLUDING DEFAULTS, extra int);
+CREATE TABLE lk_all (LIKE lk_src INCLUDING ALL);
+CREATE TABLE lk_bad (LIKE lk_nowhere);
+INSERT INTO lk_plain (id) VALUES (1);
+INSERT INTO lk_plain (name) VALUES ('x');
+INSERT INTO lk_def (id, extra) VALUES (2, 5);
+INSERT INTO lk_all (id) VALUES (3);
+SELECT * FROM lk_plain;
+SELECT * FROM lk_def;
+SELECT * FROM lk_all;
+SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name LIKE 'lk_%' ORDER BY 1, ordinal_position;
+DROP TABLE lk_src, lk_plain, lk_def, lk_all;

@@ -160,3 +160,9 @@ INSERT INTO pt_mc VALUES (0, 100, 100), (1, 5, 5), (2, 1, -7), (10, 5, 9), (10, 
 INSERT INTO pt_mc VALUES (0, 100, 100), (1, 5, 5), (2, 1, -7), (10, 5, 9);
 SELECT * FROM pt_mc1 ORDER BY a, b, c;
 DROP TABLE pt_top, pt_mc;
+-- A tree cannot be attached under itself.
+CREATE TABLE pt_cyc (a int) PARTITION BY LIST (a);
+CREATE TABLE pt_cyc1 PARTITION OF pt_cyc FOR VALUES IN (1) PARTITION BY LIST (a);
+ALTER TABLE pt_cyc1 ATTACH PARTITION pt_cyc FOR VALUES IN (1);
+ALTER TABLE pt_cyc ATTACH PARTITION pt_cyc FOR VALUES IN (2);
+DROP TABLE pt_cyc;

@@ -194,8 +194,11 @@ def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
         steps.append(types)
     if spec is not None:
         steps.append(partitions.DefineRoot(stmt.relation, spec))
-    if parents:
-        ctx.steps = [inherits.DefineChild(stmt, tuple(parents)), *steps]
+    like = any(isinstance(e, ast.TableLikeClause) for e in stmt.tableElts or ())
+    if parents or like:  # INHERITS, LIKE: columns read when the table is made
+        if types is not None:
+            types.replace_all = False  # the step records the columns it took first
+        ctx.steps = [inherits.DefineChild(stmt, tuple(parents or ())), *steps]
     elif steps:
         ctx.steps = [stmt, *steps]
 

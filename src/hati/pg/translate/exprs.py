@@ -89,8 +89,7 @@ CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
 CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
-    CASE WHEN b = 1 THEN error('division by zero')
-         ELSE log({S}.pg_log_arg(b::DOUBLE), {S}.pg_log_arg(x::DOUBLE)) END;
+    hati_numeric_log(b::DECIMAL(38, 20), x::DECIMAL(38, 20));
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
     CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
          WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)

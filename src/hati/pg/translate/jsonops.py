@@ -19,7 +19,7 @@ import copy
 import json
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, LimitOption, NullTestType, SetOperation
+from pglast.enums import A_Expr_Kind, CoercionForm, LimitOption, NullTestType, SetOperation
 
 from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
@@ -524,6 +524,25 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     return None
 
 
+def _populate_value(call: ast.FuncCall) -> ast.Node | None:
+    """json_populate_record(r::t, j) as a value: ``ROW(...)::t`` of the fields."""
+    if len(call.funcname) != 1 or len(call.args or ()) != 2:
+        return None
+    if (call.funcname[0].sval or "").removeprefix("jsonb_").removeprefix("json_") != (
+        "populate_record"
+    ):
+        return None
+    sub = _populate(ast.RangeFunction(functions=((call, None),)), call)
+    if not isinstance(sub, ast.RangeSubselect):
+        return None
+    record = call.args[0]
+    values = tuple(t.val for t in sub.subquery.targetList)
+    return ast.TypeCast(
+        arg=ast.RowExpr(args=values, row_format=CoercionForm.COERCE_EXPLICIT_CALL),
+        typeName=copy.deepcopy(record.typeName),
+    )
+
+
 def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
     """json_populate_record(set)(null::t, j) in FROM: the fields of the composite type t
     from the object's keys (a key missing: the given record's field)."""
@@ -609,7 +628,7 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr) and not (lambdas and attr == "args"):
                 new = _operator(child, ctx)
             elif isinstance(child, ast.FuncCall):
-                new = _function(child, ctx)
+                new = _populate_value(child) or _function(child, ctx)
             elif isinstance(child, ast.TypeCast):
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):

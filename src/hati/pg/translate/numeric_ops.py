@@ -9,6 +9,7 @@ involved) and only numeric quotients call the Python division.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 from pglast import ast
 from pglast.enums import A_Expr_Kind
@@ -22,20 +23,38 @@ S = catalog_views.HIDDEN
 _Q = "DECIMAL({}, {})".format(*numerics.QUOTIENT)
 _DIV = "hati_numeric_div"
 
-# PostgreSQL divides float4 by an integer in float8 (float48div after int4 -> float8).
+# a / b by the operands' types. PostgreSQL divides float4 by an integer in float8
+# (float48div after int4 -> float8).
+_DIVISIONS = (
+    ("SMALLINT", "SMALLINT", "a / b"),
+    ("INTEGER", "INTEGER", "a / b"),
+    ("BIGINT", "BIGINT", "a / b"),
+    ("HUGEINT", "HUGEINT", "a / b"),
+    ("FLOAT", "FLOAT", "a / b"),
+    ("FLOAT", "INTEGER", "a::DOUBLE / b"),
+    ("INTEGER", "FLOAT", "a / b::DOUBLE"),
+    ("FLOAT", "BIGINT", "a::DOUBLE / b"),
+    ("BIGINT", "FLOAT", "a / b::DOUBLE"),
+    ("DOUBLE", "DOUBLE", "a / b"),
+    (_Q, _Q, f"{_DIV}(a, b)"),
+    ("INTERVAL", "DOUBLE", "a * (1::DOUBLE / b)"),
+)
+_SLASH = (
+    f"CREATE OR REPLACE MACRO {S}.pg_slash"
+    + ",\n    ".join(f"(a {ta}, b {tb}) AS {body}" for ta, tb, body in _DIVISIONS)
+    + ";"
+)
+# the same, chosen by probes of the operands' types (an aggregate's own type is unknown
+# to DuckDB when it chooses: pa stands for sum(x) by x, for count(*) by a bigint)
+_SLASH_BY = (
+    f"CREATE OR REPLACE MACRO {S}.pg_slash_by"
+    + ",\n    ".join(f"(pa {ta}, pb {tb}, a, b) AS {body}" for ta, tb, body in _DIVISIONS)
+    + ";"
+)
+
 SETUP_SQL = f"""
-CREATE OR REPLACE MACRO {S}.pg_slash(a SMALLINT, b SMALLINT) AS a / b,
-    (a INTEGER, b INTEGER) AS a / b,
-    (a BIGINT, b BIGINT) AS a / b,
-    (a HUGEINT, b HUGEINT) AS a / b,
-    (a FLOAT, b FLOAT) AS a / b,
-    (a FLOAT, b INTEGER) AS a::DOUBLE / b,
-    (a INTEGER, b FLOAT) AS a / b::DOUBLE,
-    (a FLOAT, b BIGINT) AS a::DOUBLE / b,
-    (a BIGINT, b FLOAT) AS a / b::DOUBLE,
-    (a DOUBLE, b DOUBLE) AS a / b,
-    (a {_Q}, b {_Q}) AS {_DIV}(a, b),
-    (a INTERVAL, b DOUBLE) AS a * (1::DOUBLE / b);
+{_SLASH}
+{_SLASH_BY}
 CREATE OR REPLACE MACRO {S}.pg_avg(x SMALLINT) AS {_DIV}(sum(x), count(x)),
     (x INTEGER) AS {_DIV}(sum(x), count(x)),
     (x BIGINT) AS {_DIV}(sum(x), count(x)),
@@ -44,6 +63,29 @@ CREATE OR REPLACE MACRO {S}.pg_avg(x SMALLINT) AS {_DIV}(sum(x), count(x)),
     (x FLOAT) AS avg(x),
     (x DOUBLE) AS avg(x),
     (x INTERVAL) AS avg(x);
+-- the type avg(x) has, without the aggregate (a probe for pg_slash_by)
+CREATE OR REPLACE MACRO {S}.pg_avg_type(x SMALLINT) AS NULL::{_Q},
+    (x INTEGER) AS NULL::{_Q},
+    (x BIGINT) AS NULL::{_Q},
+    (x HUGEINT) AS NULL::{_Q},
+    (x {_Q}) AS NULL::{_Q},
+    (x FLOAT) AS NULL::DOUBLE,
+    (x DOUBLE) AS NULL::DOUBLE;
+-- int ^ int is float8 in PostgreSQL, numeric ^ anything but a float is numeric
+CREATE OR REPLACE MACRO {S}.pg_npower(x BIGINT, y BIGINT) AS {S}.pg_power(x, y),
+    (x DOUBLE, y DOUBLE) AS {S}.pg_power(x, y),
+    (x {_Q}, y {_Q}) AS hati_numeric_power(x, y);
+-- sum(int2) and sum(int4) are bigint in PostgreSQL, sum(float4) real (DuckDB: HUGEINT,
+-- DOUBLE); the first argument only tells the type
+CREATE OR REPLACE MACRO {S}.pg_sum_of(x SMALLINT, s) AS s::BIGINT,
+    (x INTEGER, s) AS s::BIGINT,
+    (x BIGINT, s) AS s,
+    (x HUGEINT, s) AS s,
+    (x {_Q}, s) AS s,
+    (x FLOAT, s) AS s::FLOAT,
+    (x DOUBLE, s) AS s,
+    (x BOOLEAN, s) AS s,
+    (x INTERVAL, s) AS s;
 -- the first argument only tells the type: DuckDB cannot choose a body by the type of
 -- an aggregate's or a window's result
 CREATE OR REPLACE MACRO {S}.pg_avg_of(x SMALLINT, s, n) AS {_DIV}(s, n),
@@ -109,20 +151,71 @@ _AGGREGATES = frozenset(
         "quantile",
         "pg_avg",
         "pg_avg_of",
+        "pg_sum_of",
     ]
 )
 
 
+def _below(node: ast.Node) -> Iterator[ast.Node]:
+    """Every node below and including ``node``, not inside subqueries (their types are
+    known when DuckDB chooses a macro's body)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, ast.SubLink):
+            stack.extend(child for _, child in children(n))
+
+
 def _aggregated(node: ast.Node) -> bool:
-    """Whether ``node`` holds an aggregate or window call (or a subquery)."""
-    for n in walk(node):
-        if isinstance(n, ast.SubLink):
-            return True
-        if isinstance(n, ast.FuncCall) and (
-            n.over is not None or n.agg_star or n.funcname[-1].sval in _AGGREGATES
-        ):
-            return True
-    return False
+    """Whether ``node`` holds an aggregate or window call (not in a subquery)."""
+    return any(
+        isinstance(n, ast.FuncCall)
+        and (n.over is not None or n.agg_star or n.funcname[-1].sval in _AGGREGATES)
+        for n in _below(node)
+    )
+
+
+def _probe_call(node: ast.FuncCall) -> ast.Node | None:
+    """A plain expression of the type ``node`` (an aggregate or window call) has."""
+    name = node.funcname[-1].sval
+    if len(node.funcname) > 2 or node.agg_within_group:
+        return None
+    if name == "count":
+        return ast.TypeCast(
+            arg=ast.A_Const(val=ast.Integer(ival=0)),
+            typeName=ast.TypeName(names=(ast.String(sval="int8"),)),
+        )
+    args = node.args or ()
+    if len(args) != 1 or node.agg_star or _aggregated(args[0]):
+        return None
+    if name in ("sum", "min", "max"):
+        return copy.deepcopy(args[0])
+    if name == "avg":
+        return func_call("pg_avg_type", copy.deepcopy(args[0]), hidden=True)
+    return None
+
+
+def _probe(node: ast.Node) -> ast.Node | None:
+    """``node`` with each aggregate or window call put as a plain expression of its type,
+    or None where one has no such stand-in."""
+    if isinstance(node, ast.FuncCall) and (
+        node.over is not None or node.agg_star or node.funcname[-1].sval in _AGGREGATES
+    ):
+        return _probe_call(node)
+    node = copy.deepcopy(node)
+    for parent in list(_below(node)):
+        if isinstance(parent, ast.SubLink):
+            continue
+        for attr, child in list(children(parent)):
+            if isinstance(child, ast.FuncCall) and (
+                child.over is not None or child.agg_star or child.funcname[-1].sval in _AGGREGATES
+            ):
+                stand_in = _probe_call(child)
+                if stand_in is None:
+                    return None
+                replace_child(parent, attr, child, stand_in)
+    return None if _aggregated(node) else node
 
 
 def _slash(node: ast.A_Expr) -> ast.Node | None:
@@ -135,11 +228,14 @@ def _slash(node: ast.A_Expr) -> ast.Node | None:
         or node.rexpr is None
         or _string_const(node.lexpr)
         or _string_const(node.rexpr)
-        or _aggregated(node.lexpr)
-        or _aggregated(node.rexpr)
     ):
         return None
-    return func_call("pg_slash", node.lexpr, node.rexpr, hidden=True)
+    if not _aggregated(node.lexpr) and not _aggregated(node.rexpr):
+        return func_call("pg_slash", node.lexpr, node.rexpr, hidden=True)
+    pa, pb = _probe(node.lexpr), _probe(node.rexpr)
+    if pa is None or pb is None:
+        return None  # DuckDB's own division (a double where a numeric is divided)
+    return func_call("pg_slash_by", pa, pb, node.lexpr, node.rexpr, hidden=True)
 
 
 # operators DuckDB spells otherwise: 5 # 3 (xor), |/ 16 (square root), ||/ 27 (cube root)
@@ -184,6 +280,21 @@ def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
     )
 
 
+def _is_sum_of(node: ast.Node) -> bool:
+    return isinstance(node, ast.FuncCall) and node.funcname[-1].sval in ("pg_sum_of", "pg_avg_of")
+
+
+def _sum(node: ast.FuncCall, parent: ast.Node) -> ast.Node | None:
+    """``sum(x)`` with PostgreSQL's result type (pg_sum_of)."""
+    name = [n.sval for n in node.funcname]
+    if name not in (["sum"], ["pg_catalog", "sum"]) or node.agg_star or len(node.args or ()) != 1:
+        return None
+    if node.agg_within_group or node.agg_order or _is_sum_of(parent) or _aggregated(node.args[0]):
+        return None
+    node.funcname = (ast.String(sval="sum"),)  # not rewritten again (walk reaches it below)
+    return func_call("pg_sum_of", copy.deepcopy(node.args[0]), node, hidden=True)
+
+
 def _avg(node: ast.FuncCall) -> ast.Node | None:
     name = [n.sval for n in node.funcname]
     if name not in (["avg"], ["pg_catalog", "avg"]) or node.agg_star or len(node.args or ()) != 1:
@@ -204,6 +315,16 @@ def _avg(node: ast.FuncCall) -> ast.Node | None:
     return func_call("pg_avg_of", copy.deepcopy(arg), part("sum"), part("count"), hidden=True)
 
 
+def _power(node: ast.FuncCall) -> ast.Node | None:
+    """``x ^ y`` / ``power(x, y)`` (pg_power by now): numeric's exact power where an
+    operand is numeric; DuckDB cannot choose by an aggregate's type (old pg_power)."""
+    if [n.sval for n in node.funcname] != [S, "pg_power"] or len(node.args or ()) != 2:
+        return None
+    if any(_aggregated(a) for a in node.args or ()):
+        return None
+    return func_call("pg_npower", *(node.args or ()), hidden=True)
+
+
 def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
     """``/`` and ``avg`` as PostgreSQL answers them (module doc)."""
     for node in walk(stmt):
@@ -212,7 +333,7 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr):
                 new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
-                new = _avg(child)
+                new = _avg(child) or _power(child) or _sum(child, node)
             elif isinstance(child, ast.A_Const):
                 new = _exponent_literal(child)
             if new is not None:
