@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from difftest import baseline, regress, report
+from difftest import baseline, regress, report, slt
 from difftest.corpus import ScriptFile, read_script
 from difftest.pgserver import pg_unavailable
 from difftest.runner import FileResult, Runner, run_files, start_pg
@@ -24,13 +24,6 @@ CORPUS = REPO / "tests" / "differential" / "corpus"
 BASELINE = REPO / "tests" / "differential" / "baseline.tsv"
 RESULTS = REPO / "difftest" / "results"
 REPORT = REPO / "docs" / "compatibility.md"
-SQLLOGICTEST_NOTE = (
-    "sqllogictest (select1-5, random/expr, random/aggregates, random/groupby, random/select): "
-    "not run. No package of the registries this project installs from ships its files: PyPI has "
-    "no distribution named sqllogictest (pip: 'No matching distribution found'), and no Debian "
-    "package matches `apt-cache search sqllogictest`; its only home is its public source "
-    "repository, which this harness does not download."
-)
 
 
 def corpus_scripts(names: tuple[str, ...]) -> list[ScriptFile]:
@@ -157,7 +150,7 @@ def run(
                     results["full"] = run_files(
                         runner, scripts, tmpl_db, tmpl_dir, report=click.echo
                     )
-                    notes["full"].append(SQLLOGICTEST_NOTE)
+                    notes["full"].append(slt.note())
                     seconds["full"] = time.perf_counter() - t1
         finally:
             runner.close()

@@ -321,12 +321,10 @@ def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> No
         return
     rel = node.relation
     place = _in_branch if stmt.in_branch else _on_main
-    bare = ast.RangeVar(relname=rel.relname, schemaname=rel.schemaname, inh=True)
-    target = place(bare) or render.relation(bare, rel.schemaname)
-    try:
-        names = [d[0] for d in cur.execute(f"SELECT * FROM {target} LIMIT 0").description]
-    except duckdb.Error:
+    desc = _target_columns(cur, stmt, rel)
+    if desc is None:
         return  # DuckDB's own error follows, from the statement itself
+    names = [d[0] for d in desc]
     _upserts_once(stmt, names)
     if len(names) <= width:
         return
@@ -334,6 +332,18 @@ def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> No
     cols = ", ".join(render.quote_name(n) for n in names[:width])
     stmt.answers[id(rel)] = f"{text} ({cols})"
     stmt._sql = None
+
+
+def _target_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement, rel: ast.RangeVar) -> Any:
+    """DuckDB's description of the table an INSERT writes, where the session is (None:
+    DuckDB cannot read it)."""
+    place = _in_branch if stmt.in_branch else _on_main
+    bare = ast.RangeVar(relname=rel.relname, schemaname=rel.schemaname, inh=True)
+    target = place(bare) or render.relation(bare, rel.schemaname)
+    try:
+        return cur.execute(f"SELECT * FROM {target} LIMIT 0").description
+    except duckdb.Error:
+        return None
 
 
 def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
@@ -355,13 +365,8 @@ def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
     ]
     if not found:
         return
-    rel = node.relation
-    place = _in_branch if stmt.in_branch else _on_main
-    bare = ast.RangeVar(relname=rel.relname, schemaname=rel.schemaname, inh=True)
-    target = place(bare) or render.relation(bare, rel.schemaname)
-    try:
-        desc = cur.execute(f"SELECT * FROM {target} LIMIT 0").description
-    except duckdb.Error:
+    desc = _target_columns(cur, stmt, node.relation)
+    if desc is None:
         return  # DuckDB's own error follows, from the statement itself
     types = {d[0]: str(d[1]) for d in desc}
     names = [str(c.name) for c in node.cols] if node.cols else [d[0] for d in desc]

@@ -458,6 +458,16 @@ class RecordNames(Emulated):
             record(cur, schema, table, duck, name)
 
 
+def _create_of(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
+    """The parsed CREATE TABLE DuckDB keeps for a table (None: no such table)."""
+    row = cur.execute(
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
+        "AND database_name = current_database()",
+        [schema, table],
+    ).fetchone()
+    return parser.parse_sql(row[0])[0].stmt if row else None
+
+
 @dataclass
 class ValidateConstraint(Emulated):
     """ALTER TABLE t VALIDATE CONSTRAINT c: hati's constraints hold for every row
@@ -470,12 +480,7 @@ class ValidateConstraint(Emulated):
         schema, table = locate(cur, printed, self.relation)
         if registered(cur, schema, table, self.name) is not None:
             return
-        row = cur.execute(
-            "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-            "AND database_name = current_database()",
-            [schema, table],
-        ).fetchone()
-        create: Any = parser.parse_sql(row[0])[0].stmt if row else None
+        create = _create_of(cur, schema, table)
         for default, _c, _col in rebuild.constraints(create) if create is not None else ():
             if default == self.name:
                 return
@@ -500,12 +505,7 @@ class RenameConstraint(Emulated):
         schema, table = locate(cur, printed, self.relation)
         duck = registered(cur, schema, table, self.old)
         if duck is None:
-            row = cur.execute(
-                "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-                "AND database_name = current_database()",
-                [schema, table],
-            ).fetchone()
-            create: Any = parser.parse_sql(row[0])[0].stmt if row else None
+            create = _create_of(cur, schema, table)
             for default, c, col in rebuild.constraints(create) if create is not None else ():
                 if default == self.old:
                     duck = rebuild.duck_name(create, c, col.colname if col else None)
