@@ -246,7 +246,7 @@ def note() -> str:
         f"sqllogictest ({len(files)} files vendored in tests/differential/sqllogictest: "
         f"select1-5 and the first file of random/expr, aggregates, groupby, select{cut}; "
         f"`python -m difftest.slt`, {got.get('date', '?')}, hati {got.get('hati_commit', '?')}): "
-        f"**{va} of {v} values agree ({100 * va / max(v, 1):.3f} %)**, {qa} of {q} queries "
+        f"**{va} of {v} values agree ({100 * va / max(v, 1):.4f} %)**, {qa} of {q} queries "
         f"({100 * qa / max(q, 1):.2f} %), {names} of them with the same column names. "
         f"Queries per file: {per_file}." + (f" Disagreements, e.g.: {shown}." if shown else "")
     )
