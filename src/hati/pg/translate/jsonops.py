@@ -496,14 +496,7 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
         plain = ast.Alias(aliasname=alias.aliasname)
         if base == "to_record":
             return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
-        elements = ast.TypeCast(
-            arg=_call("json_extract", False, doc, _text("$[*]")),
-            typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
-        )
-        unnested = ast.RangeFunction(
-            functions=((_call("unnest", False, elements), None),),
-            alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
-        )
+        unnested = _elements(doc)
         targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
         return _subquery(targets, unnested, plain)
     if base in ("each", "each_text"):
@@ -579,14 +572,7 @@ def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
 
     if base == "populate_record":
         return _subquery(targets(doc), None, plain)
-    elements = ast.TypeCast(
-        arg=_call("json_extract", False, doc, _text("$[*]")),
-        typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
-    )
-    unnested = ast.RangeFunction(
-        functions=((_call("unnest", False, elements), None),),
-        alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
-    )
+    unnested = _elements(doc)
     return _subquery(targets(_column("hati_elements", "e")), unnested, plain)
 
 
@@ -636,3 +622,16 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
+
+
+def _elements(doc: ast.Node) -> ast.RangeFunction:
+    """``unnest`` of a JSON array's elements, as relation ``hati_elements(e)`` (the rows of
+    json_to_recordset / json_populate_recordset)."""
+    elements = ast.TypeCast(
+        arg=_call("json_extract", False, doc, _text("$[*]")),
+        typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
+    )
+    return ast.RangeFunction(
+        functions=((_call("unnest", False, elements), None),),
+        alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
+    )
