@@ -60,14 +60,7 @@ def _body(stmt: ast.CreateFunctionStmt) -> ast.Node:
     if isinstance(stmt.sql_body, ast.ReturnStmt):
         return ast.SelectStmt(targetList=(ast.ResTarget(val=stmt.sql_body.returnval),))
     if stmt.sql_body is not None:
-        inner: list[Any] = [s for part in stmt.sql_body for s in (part or ())]
-        if len(inner) != 1:
-            raise FeatureNotSupported(
-                "functions of several statements are not supported",
-                hint="Write the function as one query.",
-            )
-        body_node: ast.Node = inner[0]
-        return body_node
+        return _one_statement([s for part in stmt.sql_body for s in (part or ())])
     language = _option(stmt, "language")
     lang = str(language.sval).lower() if language is not None else "sql"
     parts = _option(stmt, "as") or ()
@@ -85,13 +78,7 @@ def _body(stmt: ast.CreateFunctionStmt) -> ast.Node:
         stmts: list[Any] = [r.stmt for r in parser.parse_sql(text)]
     except parser.ParseError as exc:
         raise InvalidFunctionDefinition(f"syntax error in function body: {exc}") from None
-    if len(stmts) != 1:
-        raise FeatureNotSupported(
-            "functions of several statements are not supported",
-            hint="Write the function as one query.",
-        )
-    parsed: ast.Node = stmts[0]
-    return parsed
+    return _one_statement(stmts)
 
 
 def _parameters(body: ast.Node, params: list[tuple[str, ast.TypeName]]) -> None:
@@ -226,3 +213,14 @@ def functions(stmt: ast.Node, ctx: Translation) -> ast.Node:
     elif isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_FUNCTION:
         _drop(stmt, ctx)
     return stmt
+
+
+def _one_statement(stmts: list[Any]) -> ast.Node:
+    """The function body's one statement (0A000 for a body of several)."""
+    if len(stmts) != 1:
+        raise FeatureNotSupported(
+            "functions of several statements are not supported",
+            hint="Write the function as one query.",
+        )
+    body: ast.Node = stmts[0]
+    return body
