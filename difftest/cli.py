@@ -99,7 +99,10 @@ def main() -> None:
 @main.command()
 @click.option("--full", is_flag=True, help="Also PostgreSQL's own regression files.")
 @click.option(
-    "--file", "files", multiple=True, help="Only this corpus or regression file (repeatable)."
+    "--file",
+    "files",
+    multiple=True,
+    help="Only this corpus or regression file (repeatable; a regression file implies --full).",
 )
 @click.option(
     "--report",
@@ -123,6 +126,7 @@ def run(
         raise click.ClickException(why)
     command = "python -m difftest " + shlex.join(sys.argv[1:])
     whole = not files
+    full = full or any(name in regress.REGRESS_FILES for name in files)
     everyday = corpus_scripts(files)
     with tempfile.TemporaryDirectory(prefix="difftest-") as tmp:
         t0 = time.perf_counter()
