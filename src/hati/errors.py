@@ -98,6 +98,10 @@ class InvalidArgumentForPower(DataException, code="2201F"):
     pass
 
 
+class InvalidArgumentForNthValue(DataException, code="22016"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -271,6 +275,14 @@ class InvalidObjectDefinition(SyntaxErrorOrAccessRuleViolation, code="42P17"):
 
 
 class WrongObjectType(SyntaxErrorOrAccessRuleViolation, code="42809"):
+    pass
+
+
+class InvalidColumnReference(SyntaxErrorOrAccessRuleViolation, code="42P10"):
+    pass
+
+
+class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
     pass
 
 
