@@ -180,6 +180,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     if _RULES is None:
         _RULES = _rules()
     ctx = ctx or Translation()
+    if isinstance(stmt, ast.DeclareCursorStmt):
+        return stmt  # the cursor compiles its query as a statement of its own
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt
