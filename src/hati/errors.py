@@ -383,6 +383,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
         ("ParserException", None, "42601"),
