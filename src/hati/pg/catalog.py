@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_roles, catalog_types
+from hati.pg import catalog_defaults, catalog_roles, catalog_types
 
 HIDDEN = layout.PG
 
@@ -184,12 +184,16 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
         dt = "c.data_type"
         base = f"regexp_replace({dt}, '\\[\\]$', '')"
         udt = f"CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) ELSE {_udt(dt)} END"
+        data_type = f"coalesce(k.data_type, {_pg_type_columns(dt, '')})"
+        udt = f"coalesce(k.udt_name, {udt})"
         src = (
-            f"(SELECT c.* REPLACE (coalesce(k.data_type, {_pg_type_columns(dt, '')}) "
+            f"(SELECT c.* REPLACE ({data_type} "
             "AS data_type, coalesce(k.length, c.character_maximum_length) "
             "AS character_maximum_length, coalesce(k.length * 4, CASE WHEN c.data_type = 'VARCHAR' "
             "THEN 1073741824 END, c.character_octet_length) "
-            f"AS character_octet_length, coalesce(k.udt_name, {udt}) AS udt_name) "
+            f"AS character_octet_length, {udt} AS udt_name, "
+            f"{HIDDEN}.pg_default_text(c.column_default, {data_type}, {udt}, {dt}) "
+            "AS column_default) "
             f"FROM {src} c LEFT JOIN {HIDDEN}.column_types k "
             "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.table_schema "
             "AND k.table_name = c.table_name AND k.column_name = c.column_name)"
@@ -222,9 +226,29 @@ COLUMN_TYPES_SQL = (
 )
 _FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
+
+def _attrdef() -> str:
+    """pg_attrdef with each default as PostgreSQL prints it (pg/catalog_defaults.py)."""
+    dt = "c.data_type"
+    base = f"regexp_replace({dt}, '\\[\\]$', '')"
+    udt = f"coalesce(k.udt_name, CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) ELSE {_udt(dt)} END)"
+    data_type = f"coalesce(k.data_type, {_pg_type_columns(dt, '')})"
+    return (
+        f"CREATE OR REPLACE VIEW {HIDDEN}.pg_attrdef AS SELECT c.column_index AS oid, "
+        "c.table_oid AS adrelid, c.column_index AS adnum, "
+        f"{HIDDEN}.pg_default_text(c.column_default, {data_type}, {udt}, {dt}) AS adbin "
+        f"FROM duckdb_columns() c LEFT JOIN {HIDDEN}.column_types k "
+        "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.schema_name "
+        "AND k.table_name = c.table_name AND k.column_name = c.column_name "
+        "WHERE c.column_default IS NOT NULL;"
+    )
+
+
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 {COLUMN_TYPES_SQL}
+{catalog_defaults.MACROS}
+{_attrdef()}
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
 {_BRANCH_MACRO}
@@ -511,6 +535,7 @@ EMPTY_SQL += (
 )
 
 _FILTERED = (
+    "pg_attrdef",
     "pg_attribute",
     "pg_cursors",
     "pg_namespace",
