@@ -33,7 +33,8 @@ _PG_SHIMS = """
 CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
 CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
 CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
-CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
+CREATE OR REPLACE MACRO main.pg_backend_pid() AS
+    CAST(coalesce(getvariable('hati_backend_pid'), 0) AS INTEGER);
 CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
 CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
 CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
@@ -70,6 +71,7 @@ _SHIM_MACROS = (
     "pg_type_is_visible",
     "pg_collation_is_visible",
     "hati_regclass",
+    "hati_regclass_name",
     "hati_current_setting",
     "pg_get_function_result",
     "pg_get_function_arguments",
@@ -99,11 +101,15 @@ _BRANCH_MACRO = (
 )
 # current_schemas(): main and a branch session's own schema are public; hati's others go.
 CURRENT_SCHEMAS = f"{HIDDEN}.hati_current_schemas"
+# (DuckDB's search path is main's until a session sets one)
+_PATH = "coalesce(nullif(current_schemas(false), []), ['main'])"
 _CURRENT_SCHEMAS_MACRO = (
     f"CREATE OR REPLACE MACRO {HIDDEN}.list_distinct_ordered(l) AS "
     "list_filter(l, lambda x, i: list_position(l, x) = i);\n"
+    # DuckDB's current_schemas(true) starts with temp's main: the search path is (false)'s
     f"CREATE OR REPLACE MACRO {CURRENT_SCHEMAS}(implicit) AS {HIDDEN}.list_distinct_ordered(list_filter("
-    "list_transform(current_schemas(true), lambda s: CASE WHEN s = 'main' OR "
+    f"list_transform(CASE WHEN implicit THEN list_prepend('pg_catalog', {_PATH}) "
+    f"ELSE {_PATH} END, lambda s: CASE WHEN s = 'main' OR "
     f"regexp_full_match(s, '{layout.BRANCH_SCHEMA_RE.strip('^$')}') THEN 'public' ELSE s END), "
     f"lambda s: NOT ({layout.internal_schema_sql('s')}) AND (implicit OR s <> 'pg_catalog')));"
 )
@@ -187,6 +193,13 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
             f"FROM {src} c LEFT JOIN {HIDDEN}.column_types k "
             "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.table_schema "
             "AND k.table_name = c.table_name AND k.column_name = c.column_name)"
+        )
+    if view == "is_schemata":
+        # DuckDB lists main once per attached catalog (the file, system, temp): once
+        src = (
+            f"(SELECT * REPLACE (current_database() AS catalog_name) FROM {src} "
+            "WHERE catalog_name = current_database() "
+            "OR (catalog_name = 'system' AND schema_name <> 'main'))"
         )
     return (
         f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
@@ -409,8 +422,18 @@ CREATE OR REPLACE MACRO {HIDDEN}.current_setting(x) AS
                            error('unrecognized configuration parameter "' || x || '"')) END;
 CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
     CASE WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN TRY_CAST(x AS BIGINT)
-         ELSE (SELECT oid FROM pg_catalog.pg_class
-               WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
+         ELSE coalesce((SELECT oid FROM pg_catalog.pg_class
+                        WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
+                       error('relation "' || x || '" does not exist')) END;
+-- a regclass as PostgreSQL prints it: the relation's name (its oid when none has it)
+CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass_name(x) AS
+    CASE WHEN x IS NULL THEN NULL::VARCHAR
+         WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN coalesce(
+             (SELECT relname FROM pg_catalog.pg_class WHERE oid = TRY_CAST(x AS BIGINT)),
+             CAST(x AS VARCHAR))
+         ELSE coalesce((SELECT relname FROM pg_catalog.pg_class
+                        WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
+                       error('relation "' || x || '" does not exist')) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
 CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coalesce(

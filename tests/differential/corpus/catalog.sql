@@ -64,3 +64,9 @@ SELECT 'parent'::regclass;
 -- current_schemas names main's schema public, as search_path does
 SELECT current_schemas(false);
 SELECT array_position(current_schemas(true), 'public') IS NOT NULL;
+SELECT 'parent'::regclass::text, 'parent'::regclass::oid > 0;
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'parent'::regclass AND attname = 'id';
+SELECT 'no_such_rel'::regclass;
+SELECT count(*) FROM pg_class WHERE oid = 'no_such_rel'::regclass;
+SELECT catalog_name IS NOT NULL, schema_name FROM information_schema.schemata WHERE schema_name = 'public';
+SELECT current_schemas(true);
