@@ -278,6 +278,10 @@ class WrongObjectType(SyntaxErrorOrAccessRuleViolation, code="42809"):
     pass
 
 
+class DuplicateAlias(SyntaxErrorOrAccessRuleViolation, code="42712"):
+    pass
+
+
 class InvalidColumnReference(SyntaxErrorOrAccessRuleViolation, code="42P10"):
     pass
 

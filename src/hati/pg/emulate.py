@@ -472,7 +472,10 @@ class RecordNames(Emulated):
     names: tuple[tuple[str, str], ...]  # (DuckDB's name, the client's)
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        schema, table = locate(cur, printed, self.relation)
+        try:
+            schema, table = locate(cur, printed, self.relation)
+        except UndefinedTable:
+            return  # a temporary table: its catalog shows DuckDB's own constraint names
         cur.execute(
             f"DELETE FROM {NAMES} WHERE schema_name = $1 AND table_name = $2", [schema, table]
         )

@@ -200,6 +200,14 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class StarExcluding(ast.ColumnRef):
+    """``* EXCLUDE (a, b)``: DuckDB's star without some columns (no PostgreSQL spelling)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(fields=(ast.A_Star(),))
+        self.excluded = tuple(names)
+
+
 # node -> the text to print instead of it (a relation placed by the router), or None.
 Substitute = Callable[[ast.Node], str | None]
 
@@ -218,6 +226,9 @@ class DuckStream(RawStream):
             super()._print_scalar(value, is_name, is_symbol)  # type: ignore[misc]
 
     def print_node(self, node: Any, is_name: bool = False, is_symbol: bool = False) -> None:
+        if isinstance(node, StarExcluding):
+            self.write("* EXCLUDE (" + ", ".join(map(quote_name, node.excluded)) + ")")
+            return
         if self.substitute is not None and isinstance(node, ast.Node):
             text = self.substitute(node)
             if text is not None:

@@ -31,3 +31,24 @@ SELECT d.* , e.name FROM dept d INNER JOIN emp e ON d.id = e.dept WHERE d.id = 1
 SELECT * FROM emp JOIN dept ON emp.dept = dept.idx;
 SELECT id FROM emp JOIN dept ON emp.dept = dept.id;
 SELECT count(*) FROM ONLY emp e JOIN ONLY dept d ON d.id = e.dept;
+-- SELECT * over USING joins: the joined columns first
+CREATE TABLE ju1 (a int, b int, c int);
+CREATE TABLE ju2 (a int, b int, d int);
+CREATE TABLE ju3 (b int, e int);
+INSERT INTO ju1 VALUES (1, 1, 1), (2, 2, 2);
+INSERT INTO ju2 VALUES (9, 2, 9), (8, 3, 8);
+INSERT INTO ju3 VALUES (3, 33), (2, 22);
+SELECT * FROM ju1 JOIN ju2 USING (b) ORDER BY 1;
+SELECT * FROM ju1 FULL JOIN ju2 USING (b) ORDER BY 1;
+SELECT *, 1 AS one FROM ju1 JOIN ju2 USING (b) JOIN ju3 USING (b) ORDER BY 1;
+SELECT * FROM ju1 LEFT JOIN ju2 USING (b, a) ORDER BY 1, 2;
+SELECT * FROM ju1 x (p, q, r) JOIN ju2 y (p, q) USING (q) ORDER BY 1;
+SELECT ju1.* FROM ju1 JOIN ju2 USING (b);
+-- a FROM list names each table once (42712)
+SELECT * FROM ju1 a1 JOIN ju2 a2 USING (b) AS a1;
+UPDATE ju1 SET c = 0 FROM ju1, ju2;
+DELETE FROM ju1 USING ju1;
+SELECT * FROM ju1, ju1;
+SELECT * FROM ju1, (SELECT 1) ju1;
+SELECT count(*) FROM ju1 a, ju1 b;
+UPDATE ju1 t SET c = t.c FROM ju1 WHERE t.a = ju1.a;

@@ -101,19 +101,23 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        refnames,
         schema,
         sqlfuncs,
         strings,
         types,
+        using_order,
         windows,
     )
 
     return (
         locking.row_locks,
+        plain(refnames.refnames),
         windows.windows,
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(using_order.using_order),
         plain(naming.insert_alias),
         plain(schema.default_schema),
         schema.constants,
