@@ -98,6 +98,10 @@ class InvalidArgumentForPower(DataException, code="2201F"):
     pass
 
 
+class InvalidArgumentForNthValue(DataException, code="22016"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -274,6 +278,14 @@ class WrongObjectType(SyntaxErrorOrAccessRuleViolation, code="42809"):
     pass
 
 
+class InvalidColumnReference(SyntaxErrorOrAccessRuleViolation, code="42P10"):
+    pass
+
+
+class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 
@@ -371,6 +383,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
         ("ParserException", None, "42601"),

@@ -61,6 +61,7 @@ class Session:
 
     def __post_init__(self) -> None:
         self.cur: duckdb.DuckDBPyConnection = self.state.db.cursor()
+        self.cur.execute(f"SET VARIABLE hati_backend_pid = {int(self.connection_id)}")
         self.branches = self.state.engine.open_session(self.cur)
         self.audit = SessionAudit(self.state.audit)
         self._audit_branch: str | None = None

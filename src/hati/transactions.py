@@ -28,6 +28,7 @@ from pglast.enums import SQLValueFunctionOp, TransactionStmtKind, VariableSetKin
 
 from hati.cursors import Cursors
 from hati.errors import (
+    ActiveSqlTransaction,
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
@@ -37,7 +38,7 @@ from hati.errors import (
     SerializationFailure,
 )
 from hati.pg import settings as pgsettings
-from hati.pg.analyze import Analysis
+from hati.pg.analyze import Analysis, Role
 from hati.pg.translate import walk
 from hati.pipeline import Statement
 from hati.results import Result, command
@@ -89,6 +90,7 @@ class TxnSession(Protocol):
 
     txn: str
     branch: str | None
+    block: Block
     settings: pgsettings.Settings
     state: ServerState
     cursors: Cursors
@@ -126,6 +128,7 @@ class Mark:
     at: int  # how many journal entries came before it
     saved: Saved
     tainted: str | None = None  # Block.tainted when it was set
+    read_only: str = "off"  # transaction_read_only when it was set (RELEASE restores it)
 
 
 @dataclass
@@ -140,12 +143,14 @@ class Block:
     size: int = 0  # about how many bytes the journal holds
     overflow: str | None = None  # why the journal was given up
     tainted: str | None = None  # what a statement that is not replayed saw (e.g. now())
+    queried: bool = False  # a statement other than SET / SHOW ran (PostgreSQL's snapshot)
 
     def record(self, sql: str, params: list[Any], stmt: Statement, branch: str | None) -> None:
         """After a statement of the block succeeded: the statements a replay runs again
         are kept; of the others, only whether they saw values a replay changes."""
         changing = changes_state(stmt.analysis)
         self.wrote = self.wrote or changing
+        self.queried = self.queried or stmt.kind not in _NOT_REPLAYED
         if stmt.kind in _NOT_REPLAYED or self.overflow is not None:
             return
         if not changing and stmt.kind not in _CURSOR_KINDS:
@@ -188,9 +193,9 @@ def read_only(s: TxnSession) -> bool:
 def check_access(s: TxnSession, stmt: Statement) -> None:
     """25006 for a write in a READ ONLY transaction (temporary tables aside, as in PostgreSQL)."""
     a = stmt.analysis
-    if not read_only(s) or a.temporary:
+    if not read_only(s) or a.temporary or a.kind == "PREPARE":  # EXECUTE is checked
         return
-    writes = a.kind in WRITING_KINDS or a.changes_data
+    writes = (a.kind in WRITING_KINDS or a.changes_data) and not _temporary_only(s, a)
     copy_from = a.kind == "COPY" and isinstance(stmt.node, ast.CopyStmt) and stmt.node.is_from
     calls = [
         f[-1] for f in a.functions if f[-1] in CHANGING_CALLS or f[-1] in ("nextval", "setval")
@@ -201,6 +206,22 @@ def check_access(s: TxnSession, stmt: Statement) -> None:
             f"cannot execute {'COPY FROM' if copy_from else what} in a read-only transaction",
             hint="The transaction is READ ONLY: run the write in a new transaction.",
         )
+
+
+def _temporary_only(s: TxnSession, a: Analysis) -> bool:
+    """Does the statement write temporary tables only (which READ ONLY allows)?"""
+    written = {
+        t.name for t in a.tables if t.role is not Role.READ and t.schema in (None, "pg_temp")
+    }
+    if not written or len(written) != len([t for t in a.tables if t.role is not Role.READ]):
+        return False
+    marks = ", ".join("?" for _ in written)
+    found = s.cur.execute(
+        f"SELECT count(DISTINCT table_name) FROM duckdb_tables() "
+        f"WHERE temporary AND table_name IN ({marks})",
+        sorted(written),
+    ).fetchone()
+    return found is not None and found[0] == len(written)
 
 
 # ---------------------------------------------------------------- transaction control
@@ -222,9 +243,15 @@ def control(s: TxnSession, block: Block, node: ast.TransactionStmt) -> Result:
     if k in _SAVEPOINTS:
         return _savepoint(s, block, k, node.savepoint_name or "")
     rollback = k == TransactionStmtKind.TRANS_STMT_ROLLBACK  # COMMIT / END / ROLLBACK / ABORT
+    word = "ROLLBACK" if rollback else "COMMIT"
+    if node.chain and s.txn == "I":
+        raise NoActiveSqlTransaction(
+            f"{word} AND CHAIN can only be used in transaction blocks", hint="Send BEGIN first."
+        )
+    chained = _characteristics(s) if node.chain else None
     try:
         if s.txn == "I":
-            return command("ROLLBACK" if rollback else "COMMIT")
+            return command(word)
         if s.txn == "E" or rollback:
             s.end_transaction(commit=False)
             _undo_settings(s, block.began)  # a rolled-back SET is undone
@@ -233,6 +260,17 @@ def control(s: TxnSession, block: Block, node: ast.TransactionStmt) -> Result:
         return command("COMMIT")
     finally:
         s.txn = "I"
+        if chained is not None:  # AND CHAIN: a new block with the same characteristics
+            begin(s, s.block)
+            for name, value in chained.items():
+                s.settings.set(name, value, local=True)
+
+
+_CHARACTERISTICS = ("transaction_read_only", "transaction_deferrable")
+
+
+def _characteristics(s: TxnSession) -> dict[str, str]:
+    return {name: s.settings.get(name) for name in _CHARACTERISTICS}
 
 
 def begin(s: TxnSession, block: Block, options: tuple[ast.Node, ...] = ()) -> None:
@@ -240,25 +278,53 @@ def begin(s: TxnSession, block: Block, options: tuple[ast.Node, ...] = ()) -> No
     block.began = Saved(s.settings.state())
     s.begin_transaction()
     s.txn = "T"
-    mode = s.settings.get("default_transaction_read_only")
-    for opt in options:
-        if isinstance(opt, ast.DefElem) and opt.defname == "transaction_read_only":
-            mode = "on" if _flag(opt) else "off"
-    s.settings.set("transaction_read_only", mode, local=True)
+    for name in ("transaction_read_only", "transaction_deferrable"):
+        mode = s.settings.get("default_" + name)
+        for opt in options:
+            if isinstance(opt, ast.DefElem) and opt.defname == name:
+                mode = "on" if _flag(opt) else "off"
+        s.settings.set(name, mode, local=True)
 
 
 def set_transaction(s: TxnSession, node: ast.VariableSetStmt) -> Result:
-    """SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...: the access mode
-    (isolation is always snapshot isolation, shown as repeatable read)."""
+    """SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...: the access
+    mode and DEFERRABLE (isolation is always snapshot isolation, shown as repeatable read)."""
     session = (node.name or "").upper() == "SESSION CHARACTERISTICS"
     for opt in node.args or ():
-        if isinstance(opt, ast.DefElem) and opt.defname == "transaction_read_only":
-            value = "on" if _flag(opt) else "off"
-            if session:
-                s.settings.set("default_transaction_read_only", value)
-            elif s.txn != "I":  # outside a block PostgreSQL only warns
-                s.settings.set("transaction_read_only", value, local=True)
+        if not isinstance(opt, ast.DefElem):
+            continue
+        queried = s.txn != "I" and s.block.queried
+        if opt.defname == "transaction_isolation" and not session and queried:
+            raise ActiveSqlTransaction(
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                hint="Set it right after BEGIN.",
+            )
+        if opt.defname not in ("transaction_read_only", "transaction_deferrable"):
+            continue
+        value = "on" if _flag(opt) else "off"
+        if session:
+            s.settings.set("default_" + opt.defname, value)
+        elif s.txn != "I":  # outside a block PostgreSQL only warns
+            if opt.defname == "transaction_read_only" and value == "off":
+                _check_read_write(s)
+            s.settings.set(opt.defname, value, local=True)
     return command("SET")
+
+
+def _check_read_write(s: TxnSession) -> None:
+    """A READ ONLY transaction turns read-write only at its start, as in PostgreSQL."""
+    if s.settings.get("transaction_read_only") != "on":
+        return
+    if s.block.marks:
+        raise ActiveSqlTransaction(
+            "cannot set transaction read-write mode inside a read-only transaction",
+            hint="Release or roll back to the savepoint first, or start a new transaction.",
+        )
+    if s.block.queried:
+        raise ActiveSqlTransaction(
+            "transaction read-write mode must be set before any query",
+            hint="Set the access mode right after BEGIN.",
+        )
 
 
 def is_set_transaction(node: ast.VariableSetStmt) -> bool:
@@ -290,11 +356,15 @@ def _savepoint(s: TxnSession, block: Block, k: TransactionStmtKind, name: str) -
             "current transaction is aborted, commands ignored until end of transaction block",
             hint="Send ROLLBACK (or ROLLBACK TO a savepoint), then retry.",
         )
+    read_only = s.settings.get("transaction_read_only")
     if k == TransactionStmtKind.TRANS_STMT_SAVEPOINT:
         saved = Saved(s.settings.state())
-        block.marks.append(Mark(name, len(block.journal), saved, block.tainted))
+        block.marks.append(Mark(name, len(block.journal), saved, block.tainted, read_only))
     else:
-        del block.marks[block.find(name) :]
+        i = block.find(name)
+        # the access mode is the subtransaction's own: releasing it restores the outer one
+        s.settings.set("transaction_read_only", block.marks[i].read_only, local=True)
+        del block.marks[i:]
     return command(words[1])
 
 

@@ -295,3 +295,22 @@ def test_main_writers_keep_working_while_branches_fork_and_merge(hati_server, cu
         (3, "branch"),
         *[(100 + j, f"b{j}") for j in range(5)],
     ]
+
+
+def test_a_branch_session_is_in_public(hati_server, cur) -> None:
+    """current_schema() and the search path show public in a branch as on main, and a
+    schema set first on the path comes first."""
+    cur.execute("SELECT branch_create('pub')")
+    with closing(hati_server.connect(hatidata_branch="pub")) as c:
+        s = c.cursor()
+        assert rows(s, "SELECT current_schema(), current_schemas(false)") == [
+            ("public", ["public"])
+        ]
+        assert rows(s, "SELECT current_schemas(true)") == [(["pg_catalog", "public"],)]
+    cur.execute("CREATE SCHEMA first_s")
+    cur.execute("SET search_path = first_s, public")
+    assert rows(cur, "SELECT current_schema, current_schemas(false)") == [
+        ("first_s", ["first_s", "public"])
+    ]
+    cur.execute("RESET search_path")
+    assert rows(cur, "SELECT current_schema") == [("public",)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pglast import parse_sql
 
-from hati.errors import FeatureNotSupported, UndefinedObject
+from hati.errors import FeatureNotSupported, UndefinedObject, UndefinedTable
 from hati.pg import emulate, guard, install, rebuild
 from hati.pg.frontend import FrontEnd
 from hati.storage.duckdb_backend import Database
@@ -85,4 +85,28 @@ def test_rebuild_keeps_rows_defaults_indexes_and_is_all_or_nothing(tmp_path: Pat
     _run(db, fe, "UPDATE p SET note = 'n'")
     _run(db, fe, "ALTER TABLE p ALTER COLUMN note SET NOT NULL")  # a rebuild with its child
     assert cur.execute("SELECT count(*) FROM t").fetchall() == [(3,)]
+    db.close()
+
+
+def test_index_rename_moves_the_index_and_constraint_names(tmp_path: Path) -> None:
+    db = Database(tmp_path / "h.duckdb")
+    install.install(db.cursor())
+    fe = FrontEnd(guard.Policy(reserved_schema=lambda s: False))
+    cur = db.cursor()
+    _run(db, fe, "CREATE TABLE t (a int PRIMARY KEY, b int)")
+    _run(db, fe, "CREATE INDEX t_b ON t (b)")
+    _run(db, fe, "ALTER INDEX t_b RENAME TO t_b2")
+    _run(db, fe, "ALTER TABLE t RENAME TO u")  # DuckDB renames no table with an index
+    assert cur.execute("SELECT index_name, table_name FROM duckdb_indexes()").fetchall() == [
+        ("t_b2", "u")
+    ]
+    _run(db, fe, "ALTER INDEX u_pkey RENAME TO u_key")  # the constraint's index
+    _run(db, fe, "ALTER TABLE u DROP CONSTRAINT u_key")
+    assert cur.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'u' "
+        "AND constraint_type = 'PRIMARY KEY'"
+    ).fetchall() == [(0,)]
+    with pytest.raises(UndefinedTable):
+        _run(db, fe, "ALTER INDEX nope RENAME TO x")
+    _run(db, fe, "ALTER INDEX IF EXISTS nope RENAME TO x")
     db.close()

@@ -7,6 +7,7 @@ import pytest
 
 from hati.errors import (
     FeatureNotSupported,
+    HatiError,
     InsufficientPrivilege,
     ProgramLimitExceeded,
     SyntaxError_,
@@ -222,3 +223,79 @@ def test_identifiers_that_are_duckdb_keywords_are_quoted(
 
 def test_the_printed_text_holds_no_comment(fe: FrontEnd) -> None:
     assert fe.compile("SELECT 1 /* hidden */ -- more").sql() == 'SELECT 1 AS "?column?"'
+
+
+# ---------------------------------------------------------------- literal scales
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ("1", "i"),
+        ("9999999999", "i"),
+        ("1.5", "n1"),
+        ("-0.25", "n2"),
+        ("1.50", "z"),
+        ("2.5e1", "n0"),
+        ("1e-3", "n3"),
+        ("1.0e-2", "z"),
+    ],
+)
+def test_lifted_numbers_keep_their_kind(raw: str, kind: str) -> None:
+    assert lex.literal_kind(raw, string=False) == kind
+
+
+def _types(duck: duckdb.DuckDBPyConnection, fe: FrontEnd, sql: str) -> list[str]:
+    (text,) = fe.split(sql)
+    return [str(d[1]) for d in duck.execute(fe.compile(text).sql()).description]
+
+
+def test_numeric_constants_meeting_integers_keep_their_digits(
+    fe: FrontEnd, duck: duckdb.DuckDBPyConnection
+) -> None:
+    bare = "DECIMAL(38,11)"  # printed with each value's own digits (wire/numerics.py)
+    assert _types(duck, fe, "SELECT 1 UNION SELECT 1.5") == [bare]
+    assert _types(duck, fe, "SELECT ARRAY[2, 1.5]") == [bare + "[]"]
+    assert _types(duck, fe, "SELECT CASE WHEN id = 1 THEN 1.5 ELSE 2 END FROM t") == [bare]
+    assert _types(duck, fe, "VALUES (1, 2), (3, 4 + 4), (7, 77.7)")[1] == bare
+    # one scale throughout, trailing zeros, a column or a cast: DuckDB's own types
+    assert _types(duck, fe, "SELECT 1.5 UNION SELECT 2.5") == ["DECIMAL(2,1)"]
+    assert _types(duck, fe, "SELECT 1.50 UNION SELECT 2") != [bare]
+    assert _types(duck, fe, "SELECT id FROM t UNION SELECT 1.5") != [bare]
+    assert _types(duck, fe, "SELECT ARRAY[2, 1.5]::float8[]") == ["DOUBLE[]"]
+    a, b = fe.compile("SELECT 1 UNION SELECT 1.5"), fe.compile("SELECT 1 UNION SELECT 2")
+    assert a.template is not b.template  # the constants' kinds are part of the shape
+
+
+def test_insert_values_take_the_column_types(fe: FrontEnd) -> None:
+    assert "DECIMAL(38" not in fe.compile("INSERT INTO t (id) VALUES (1), (1.5)").sql()
+
+
+# ---------------------------------------------------------------- windows
+@pytest.mark.parametrize(
+    ("sql", "code"),
+    [
+        (
+            "SELECT sum(id) OVER (ORDER BY id ROWS BETWEEN id PRECEDING AND CURRENT ROW) FROM t",
+            "42P10",
+        ),
+        ("SELECT sum(id) OVER (PARTITION BY v GROUPS 1 PRECEDING) FROM t", "42P20"),
+        ("SELECT count() FROM t", "42809"),
+        ("SELECT nth_value(id, 0) OVER (ORDER BY id) FROM t", "22016"),
+        ("SELECT nth_value(id, -3) OVER (ORDER BY id) FROM t", "22016"),
+    ],
+)
+def test_window_checks_postgresql_makes(fe: FrontEnd, sql: str, code: str) -> None:
+    with pytest.raises(HatiError) as err:
+        fe.compile(sql)
+    assert err.value.sqlstate == code
+
+
+def test_a_subquery_may_give_a_frame_offset(fe: FrontEnd, duck: duckdb.DuckDBPyConnection) -> None:
+    sql = "SELECT count(*) OVER (ORDER BY id ROWS (SELECT min(id) FROM t) PRECEDING) FROM t ORDER BY 1"
+    assert run(fe, duck, sql)[1] == [(1,), (2,)]
+
+
+def test_an_order_by_names_a_window_of_the_window_clause(
+    fe: FrontEnd, duck: duckdb.DuckDBPyConnection
+) -> None:
+    sql = "SELECT id, rank() OVER w FROM t WINDOW w AS (ORDER BY id DESC) ORDER BY rank() OVER w"
+    assert run(fe, duck, sql)[1] == [(2, 1), (1, 2)]

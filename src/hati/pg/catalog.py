@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_roles, catalog_types
+from hati.pg import catalog_defaults, catalog_roles, catalog_types
 
 HIDDEN = layout.PG
 
@@ -33,7 +33,8 @@ _PG_SHIMS = """
 CREATE OR REPLACE MACRO main.pg_get_userbyid(id) AS 'hati';
 CREATE OR REPLACE MACRO main.pg_encoding_to_char(id) AS 'UTF8';
 CREATE OR REPLACE MACRO main.to_regtype(name) AS NULL::INTEGER;
-CREATE OR REPLACE MACRO main.pg_backend_pid() AS 0;
+CREATE OR REPLACE MACRO main.pg_backend_pid() AS
+    CAST(coalesce(getvariable('hati_backend_pid'), 0) AS INTEGER);
 CREATE OR REPLACE MACRO main.pg_is_in_recovery() AS false;
 CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
 CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
@@ -70,6 +71,7 @@ _SHIM_MACROS = (
     "pg_type_is_visible",
     "pg_collation_is_visible",
     "hati_regclass",
+    "hati_regclass_name",
     "hati_current_setting",
     "pg_get_function_result",
     "pg_get_function_arguments",
@@ -99,11 +101,15 @@ _BRANCH_MACRO = (
 )
 # current_schemas(): main and a branch session's own schema are public; hati's others go.
 CURRENT_SCHEMAS = f"{HIDDEN}.hati_current_schemas"
+# (DuckDB's search path is main's until a session sets one)
+_PATH = "coalesce(nullif(current_schemas(false), []), ['main'])"
 _CURRENT_SCHEMAS_MACRO = (
     f"CREATE OR REPLACE MACRO {HIDDEN}.list_distinct_ordered(l) AS "
     "list_filter(l, lambda x, i: list_position(l, x) = i);\n"
+    # DuckDB's current_schemas(true) starts with temp's main: the search path is (false)'s
     f"CREATE OR REPLACE MACRO {CURRENT_SCHEMAS}(implicit) AS {HIDDEN}.list_distinct_ordered(list_filter("
-    "list_transform(current_schemas(true), lambda s: CASE WHEN s = 'main' OR "
+    f"list_transform(CASE WHEN implicit THEN list_prepend('pg_catalog', {_PATH}) "
+    f"ELSE {_PATH} END, lambda s: CASE WHEN s = 'main' OR "
     f"regexp_full_match(s, '{layout.BRANCH_SCHEMA_RE.strip('^$')}') THEN 'public' ELSE s END), "
     f"lambda s: NOT ({layout.internal_schema_sql('s')}) AND (implicit OR s <> 'pg_catalog')));"
 )
@@ -178,15 +184,26 @@ def _filtered(view: str, src: str, col: str, name: str | None) -> str:
         dt = "c.data_type"
         base = f"regexp_replace({dt}, '\\[\\]$', '')"
         udt = f"CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) ELSE {_udt(dt)} END"
+        data_type = f"coalesce(k.data_type, {_pg_type_columns(dt, '')})"
+        udt = f"coalesce(k.udt_name, {udt})"
         src = (
-            f"(SELECT c.* REPLACE (coalesce(k.data_type, {_pg_type_columns(dt, '')}) "
+            f"(SELECT c.* REPLACE ({data_type} "
             "AS data_type, coalesce(k.length, c.character_maximum_length) "
             "AS character_maximum_length, coalesce(k.length * 4, CASE WHEN c.data_type = 'VARCHAR' "
             "THEN 1073741824 END, c.character_octet_length) "
-            f"AS character_octet_length, coalesce(k.udt_name, {udt}) AS udt_name) "
+            f"AS character_octet_length, {udt} AS udt_name, "
+            f"{HIDDEN}.pg_default_text(c.column_default, {data_type}, {udt}, {dt}) "
+            "AS column_default) "
             f"FROM {src} c LEFT JOIN {HIDDEN}.column_types k "
             "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.table_schema "
             "AND k.table_name = c.table_name AND k.column_name = c.column_name)"
+        )
+    if view == "is_schemata":
+        # DuckDB lists main once per attached catalog (the file, system, temp): once
+        src = (
+            f"(SELECT * REPLACE (current_database() AS catalog_name) FROM {src} "
+            "WHERE catalog_name = current_database() "
+            "OR (catalog_name = 'system' AND schema_name <> 'main'))"
         )
     return (
         f"CREATE OR REPLACE VIEW {HIDDEN}.{view} AS SELECT * REPLACE (CASE WHEN {col} = 'main' "
@@ -209,9 +226,29 @@ COLUMN_TYPES_SQL = (
 )
 _FILTERED_VIEWS = "\n".join(_filtered(*v) for v in _SCHEMA_FILTERED)
 
+
+def _attrdef() -> str:
+    """pg_attrdef with each default as PostgreSQL prints it (pg/catalog_defaults.py)."""
+    dt = "c.data_type"
+    base = f"regexp_replace({dt}, '\\[\\]$', '')"
+    udt = f"coalesce(k.udt_name, CASE WHEN {dt} LIKE '%[]' THEN '_' || ({_udt(base)}) ELSE {_udt(dt)} END)"
+    data_type = f"coalesce(k.data_type, {_pg_type_columns(dt, '')})"
+    return (
+        f"CREATE OR REPLACE VIEW {HIDDEN}.pg_attrdef AS SELECT c.column_index AS oid, "
+        "c.table_oid AS adrelid, c.column_index AS adnum, "
+        f"{HIDDEN}.pg_default_text(c.column_default, {data_type}, {udt}, {dt}) AS adbin "
+        f"FROM duckdb_columns() c LEFT JOIN {HIDDEN}.column_types k "
+        "ON c.data_type IN ('VARCHAR', 'VARCHAR[]') AND k.schema_name = c.schema_name "
+        "AND k.table_name = c.table_name AND k.column_name = c.column_name "
+        "WHERE c.column_default IS NOT NULL;"
+    )
+
+
 SETUP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {HIDDEN};
 {COLUMN_TYPES_SQL}
+{catalog_defaults.MACROS}
+{_attrdef()}
 CREATE TABLE IF NOT EXISTS {HIDDEN}.constraint_names (schema_name VARCHAR, table_name VARCHAR,
     duck_name VARCHAR, name VARCHAR);
 {_BRANCH_MACRO}
@@ -409,8 +446,18 @@ CREATE OR REPLACE MACRO {HIDDEN}.current_setting(x) AS
                            error('unrecognized configuration parameter "' || x || '"')) END;
 CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
     CASE WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN TRY_CAST(x AS BIGINT)
-         ELSE (SELECT oid FROM pg_catalog.pg_class
-               WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1) END;
+         ELSE coalesce((SELECT oid FROM pg_catalog.pg_class
+                        WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
+                       error('relation "' || x || '" does not exist')) END;
+-- a regclass as PostgreSQL prints it: the relation's name (its oid when none has it)
+CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass_name(x) AS
+    CASE WHEN x IS NULL THEN NULL::VARCHAR
+         WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN coalesce(
+             (SELECT relname FROM pg_catalog.pg_class WHERE oid = TRY_CAST(x AS BIGINT)),
+             CAST(x AS VARCHAR))
+         ELSE coalesce((SELECT relname FROM pg_catalog.pg_class
+                        WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
+                       error('relation "' || x || '" does not exist')) END;
 CREATE OR REPLACE MACRO main.hati_current_setting(x) AS
     CASE x WHEN 'default_table_access_method' THEN 'heap' ELSE NULL::VARCHAR END;
 CREATE OR REPLACE MACRO main.pg_get_indexdef(id, n := 0, pretty := false) AS coalesce(
@@ -488,6 +535,7 @@ EMPTY_SQL += (
 )
 
 _FILTERED = (
+    "pg_attrdef",
     "pg_attribute",
     "pg_cursors",
     "pg_namespace",

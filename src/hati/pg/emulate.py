@@ -434,7 +434,29 @@ def forget(cur: duckdb.DuckDBPyConnection, schema: str, table: str, name: str) -
     )
 
 
+def _resolved(cur: duckdb.DuckDBPyConnection, schema: str, table: str, duck: str) -> str:
+    """DuckDB's name of a foreign key written without the referenced columns
+    (``REFERENCES p``): DuckDB names it with the primary key's columns it took."""
+    if not duck.endswith("_fkey"):
+        return duck
+    names = [
+        str(r[0])
+        for r in cur.execute(
+            "SELECT constraint_name FROM duckdb_constraints() WHERE database_name = "
+            "current_database() AND schema_name = $1 AND table_name = $2 "
+            "AND constraint_type = 'FOREIGN KEY'",
+            [schema, table],
+        ).fetchall()
+    ]
+    if duck in names:
+        return duck
+    stem = duck.removesuffix("fkey")
+    found = sorted({n for n in names if n.startswith(stem)})
+    return found[0] if len(found) == 1 else duck
+
+
 def record(cur: duckdb.DuckDBPyConnection, schema: str, table: str, duck: str, name: str) -> None:
+    duck = _resolved(cur, schema, table, duck)
     cur.execute(
         f"DELETE FROM {NAMES} WHERE schema_name = $1 AND table_name = $2 AND duck_name = $3",
         [schema, table, duck],

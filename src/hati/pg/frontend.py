@@ -223,7 +223,7 @@ class FrontEnd:
             template = self._lookup(shape.key)
             if template is None:
                 try:
-                    template = self._build(shape.sql, shape.params)
+                    template = self._build(shape.sql, shape.params, kinds=shape.kinds)
                 except (NeedsLiteral, SyntaxError_):
                     template = None  # the shape cannot stand for the text: compile it whole
                 if template is not None:
@@ -244,7 +244,9 @@ class FrontEnd:
             raise err.copy()
         return c
 
-    def _build(self, sql: str, params: int, final: bool = False) -> Template:
+    def _build(
+        self, sql: str, params: int, final: bool = False, kinds: tuple[str, ...] = ()
+    ) -> Template:
         try:
             stmts = parser.parse_sql(sql)
         except parser.ParseError as exc:
@@ -263,7 +265,7 @@ class FrontEnd:
             return Template(a, stmt, params, error=exc)
         if replaced is not None:
             return Template(a, stmt, params, steps=replaced)
-        ctx = Translation(database=self.policy.database, params=params)
+        ctx = Translation(database=self.policy.database, params=params, literal_kinds=kinds)
         try:
             node = translate(stmt, ctx)
         except NeedsLiteral:

@@ -19,8 +19,8 @@ import duckdb
 from pglast import ast, parser
 from pglast.enums import ConstrType
 
-from hati.errors import DatatypeMismatch, FeatureNotSupported, UndefinedTable
-from hati.pg import catalog, coltypes, emulate
+from hati.errors import DatatypeMismatch, DuplicateTable, FeatureNotSupported, UndefinedTable
+from hati.pg import catalog, coltypes, emulate, rebuild
 from hati.pg.emulate import Printer, locate
 from hati.pg.partitions import Changes, Tree, columns, quote, refuse_in_branch, schema_of
 
@@ -211,6 +211,7 @@ class AlterInherit(Changes):
             if not found:
                 raise UndefinedTable(f'relation "{parent}" is not a parent of relation "{child}"')
             return
+        _refuse_loop(cur, schema, child, parent)
         mine = dict(columns(cur, schema, child))
         nullable = dict(
             cur.execute(
@@ -236,10 +237,56 @@ class AlterInherit(Changes):
                 raise DatatypeMismatch(
                     f'child table "{child}" has different type for column "{col}"'
                 )
+        missing = sorted(check_names(cur, pschema, parent) - check_names(cur, schema, child))
+        if missing:
+            raise DatatypeMismatch(f'child table is missing constraint "{missing[0]}"')
         row = cur.execute(
             f"SELECT count(*) FROM {TABLE} WHERE schema_name = $1 AND child = $2", [schema, child]
         ).fetchone()
         _record(cur, schema, child, parent, int(row[0] if row else 0) + 1)
+
+
+def _ancestors(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = cur.execute(
+        f"WITH RECURSIVE up(t) AS (SELECT $2::VARCHAR UNION SELECT k.parent FROM {TABLE} k "
+        "JOIN up ON k.child = up.t AND k.schema_name = $1) SELECT t FROM up",
+        [schema, table],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _refuse_loop(cur: duckdb.DuckDBPyConnection, schema: str, child: str, parent: str) -> None:
+    """ALTER TABLE c INHERIT p where p is c's parent already, or c or one of its
+    descendants (PostgreSQL refuses both, 42P07)."""
+    linked = cur.execute(
+        f"SELECT 1 FROM {TABLE} WHERE schema_name = $1 AND child = $2 AND parent = $3",
+        [schema, child, parent],
+    ).fetchone()
+    if linked is not None:
+        raise DuplicateTable(f'relation "{parent}" would be inherited from more than once')
+    if child in _ancestors(cur, schema, parent):
+        raise DuplicateTable(
+            "circular inheritance not allowed",
+            detail=f'"{parent}" is already a child of "{child}".',
+        )
+
+
+def check_names(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    """The names of the table's CHECK constraints (the client's, else PostgreSQL's)."""
+    create = emulate.definition(cur, schema, table)
+    given = dict(
+        cur.execute(
+            f"SELECT duck_name, name FROM {emulate.NAMES} WHERE schema_name = $1 "
+            "AND table_name = $2",
+            [schema, table],
+        ).fetchall()
+    )
+    out = set()
+    for default, c, col in rebuild.constraints(create):
+        if c.contype == ConstrType.CONSTR_CHECK:
+            duck = rebuild.duck_name(create, c, col.colname if col else None)
+            out.add(str(given.get(duck, default)))
+    return out
 
 
 @dataclass

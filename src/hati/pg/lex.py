@@ -83,6 +83,7 @@ class Shape:
     sql: str  # the marked text, comments removed
     literals: tuple[str, ...]  # canonical SQL of each lifted literal, in marker order
     params: int  # the highest $n the client wrote (markers start after it)
+    kinds: tuple[str, ...] = ()  # each literal's kind (:func:`literal_kind`), in marker order
 
 
 def _unescape(body: str) -> str | None:
@@ -127,6 +128,25 @@ def quote_string(value: str) -> str:
 # A JSON object or array literal right of these stays in place (see translate/jsonops.py).
 _JSON_OPERATORS = frozenset({"||", "@>", "<@"})
 _JSON_LOOKING = re.compile(r"'\s*(\{\s*\"|\[)")
+
+
+def literal_kind(raw: str, string: bool) -> str:
+    """What a lifted literal is, as far as translating its statement may care: ``s`` a
+    string, ``i`` an integer, ``n<scale>`` a numeric constant printed as written (its
+    digits after the point), ``z`` one with trailing zeros after the point."""
+    if string:
+        return "s"
+    if "e" in raw or "E" in raw:
+        got = numerics.literal(raw)
+        if got is None:
+            return "z"
+        if "." not in got[0]:
+            return "n0"  # a numeric all the same (2.5e1 is numeric 25)
+        raw = got[0]
+    if "." not in raw:
+        return "i"
+    fraction = raw.split(".", 1)[1]
+    return "z" if fraction.endswith("0") else f"n{len(fraction)}"
 
 
 def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
@@ -182,7 +202,7 @@ def shape(sql: str) -> Shape | None:
         if literal is not None:
             out.append(sql[pos : tok.start])
             literals.append(literal)
-            kinds.append("s" if name == "SCONST" else "n")
+            kinds.append(literal_kind(sql[tok.start : tok.end + 1], name == "SCONST"))
             out.append(f" ${params + len(literals)} ")
             pos = tok.end + 1
         prev = "Op" if name in ("Op", "'+'", "'-'") else name
@@ -191,7 +211,8 @@ def shape(sql: str) -> Shape | None:
         return None
     out.append(sql[pos:])
     marked = "".join(out).strip()
-    return Shape(marked + "\x00" + "".join(kinds), marked, tuple(literals), params)
+    key = marked + "\x00" + ",".join(kinds)
+    return Shape(key, marked, tuple(literals), params, tuple(kinds))
 
 
 def splice(parts: tuple[str, ...], slots: tuple[int, ...], literals: tuple[str, ...]) -> str:

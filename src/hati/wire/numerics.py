@@ -37,8 +37,12 @@ def dscale(v: decimal.Decimal) -> int:
 def display_scale(v: decimal.Decimal) -> int:
     """The scale PostgreSQL shows a quotient ``v`` with: what select_div_scale gives
     the quotient of ``v`` by 1 (its own digits, or 16 significant ones at least)."""
-    w, _ = weight_first(v)
+    w, first = weight_first(v)
     shown = MIN_SIG_DIGITS - 4 * w if v else MIN_SIG_DIGITS + 4
+    if first == 1 and abs(v) == decimal.Decimal(1).scaleb(4 * w):
+        # a quotient exactly 1 (x 10000^w) came from operands with equal first digits,
+        # where select_div_scale counts one base-10000 digit more
+        shown += 4
     return min(max(shown, dscale(v), 0), QUOTIENT[1])
 
 

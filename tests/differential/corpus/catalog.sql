@@ -64,3 +64,13 @@ SELECT 'parent'::regclass;
 -- current_schemas names main's schema public, as search_path does
 SELECT current_schemas(false);
 SELECT array_position(current_schemas(true), 'public') IS NOT NULL;
+SELECT 'parent'::regclass::text, 'parent'::regclass::oid > 0;
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'parent'::regclass AND attname = 'id';
+SELECT 'no_such_rel'::regclass;
+SELECT count(*) FROM pg_class WHERE oid = 'no_such_rel'::regclass;
+SELECT catalog_name IS NOT NULL, schema_name FROM information_schema.schemata WHERE schema_name = 'public';
+SELECT current_schemas(true);
+-- column defaults as PostgreSQL prints them
+CREATE TABLE cat_defaults (a int DEFAULT 0, b text DEFAULT 'x', c varchar(5) DEFAULT 'it''s', d timestamp DEFAULT '2024-01-01', e boolean DEFAULT true, f numeric(5,2) DEFAULT -1.5, g date DEFAULT '2024-01-02', h timestamptz DEFAULT now(), i int DEFAULT -1, j bigint DEFAULT 7, k double precision DEFAULT 2.5, l serial, m char(3) DEFAULT 'ab', n time DEFAULT '10:00', o interval DEFAULT '1 day', p date DEFAULT current_date, q timestamp DEFAULT current_timestamp, r text[] DEFAULT '{}', s int DEFAULT 1 + 2);
+SELECT column_name, column_default FROM information_schema.columns WHERE table_name = 'cat_defaults' ORDER BY ordinal_position;
+SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'cat_defaults'::regclass ORDER BY a.attnum;

@@ -32,3 +32,13 @@ CREATE TABLE nw (id int, v numeric(60,4));
 INSERT INTO nw VALUES (1, 12345678901234567890.1234), (2, -0.5);
 SELECT v, v * 2, v / 3 FROM nw ORDER BY id;
 SELECT 5 # 3, 12 # 10, |/ 2.25, ||/ -8;
+-- numeric constants meeting integers or other scales keep their own digits
+SELECT 1.1 AS two UNION SELECT 2 ORDER BY 1;
+SELECT 1.5 UNION SELECT 2.25 ORDER BY 1;
+SELECT -1.5 UNION ALL SELECT 3 UNION ALL SELECT NULL;
+SELECT 9999999999 UNION SELECT 0.5 ORDER BY 1;
+VALUES (1, 2), (3, 4 + 4), (7, 77.7);
+SELECT CASE WHEN 1 > 2 THEN 1.5 ELSE 2 END, CASE WHEN 1 < 2 THEN 1.5 ELSE 2 END;
+SELECT ARRAY[1.5, 2.5], ARRAY[0.5, 2]::float8[], ARRAY[2, 0.25, -1.5];
+SELECT v FROM nb WHERE id < 5 UNION SELECT 3.5 ORDER BY 1;
+SELECT 250::numeric / 250, 20000::numeric / 2, avg(x) FROM (VALUES (1), (1)) t(x);

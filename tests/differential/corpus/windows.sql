@@ -26,3 +26,16 @@ SELECT g, x, row_number() OVER () > 0 FROM s ORDER BY g, x;
 SELECT count(*) OVER (), g FROM s ORDER BY g LIMIT 2;
 SELECT g, x, sum(x) FILTER (WHERE y > 5) OVER (PARTITION BY g) FROM s ORDER BY g, x;
 SELECT row_number() OVER (ORDER BY x) FROM s WHERE row_number() OVER (ORDER BY x) > 1;
+-- frames PostgreSQL checks before it runs the query
+CREATE TABLE wf (id int, d date, v int);
+INSERT INTO wf VALUES (1, '2024-01-01', 10), (2, '2024-01-02', 20), (3, '2024-01-05', 30);
+SELECT id, sum(v) OVER (ORDER BY id ROWS BETWEEN id PRECEDING AND CURRENT ROW) FROM wf;
+SELECT id, sum(v) OVER (ORDER BY id ROWS BETWEEN (SELECT min(id) FROM wf) PRECEDING AND CURRENT ROW) FROM wf ORDER BY id;
+SELECT id, sum(v) OVER (PARTITION BY id GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM wf;
+SELECT count() FROM wf;
+SELECT nth_value(v, 0) OVER (ORDER BY id) FROM wf;
+SELECT nth_value(v, -1) OVER (ORDER BY id) FROM wf;
+SELECT id, nth_value(v, 2) OVER (ORDER BY id) FROM wf ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY d RANGE BETWEEN '1 day' PRECEDING AND '2 days' FOLLOWING) FROM wf ORDER BY id;
+SELECT id, sum(v) OVER (ORDER BY id RANGE BETWEEN '1' PRECEDING AND CURRENT ROW) FROM wf ORDER BY id;
+SELECT id, rank() OVER w FROM wf WINDOW w AS (ORDER BY v DESC) ORDER BY rank() OVER w;

@@ -33,6 +33,10 @@ class Translation:
     # the client's parameters ($1..$params); markers above are lifted literals. None:
     # unknown, no marker stands for a literal.
     params: int | None = None
+    # The statement is a SQL function's body, where a bare name may be a parameter.
+    function_body: bool = False
+    # The kind of each lifted literal's marker, in order (pg/lex.py literal_kind).
+    literal_kinds: tuple[str, ...] = ()
     # The statement as several (parse-tree nodes and emulate.Emulated steps), run in
     # its place, all or none.
     steps: list[object] = field(default_factory=list)
@@ -93,6 +97,7 @@ def _rules() -> tuple[Rule, ...]:
         functions,
         jsonops,
         like,
+        literal_scales,
         locking,
         naming,
         numeric_ops,
@@ -100,10 +105,12 @@ def _rules() -> tuple[Rule, ...]:
         sqlfuncs,
         strings,
         types,
+        windows,
     )
 
     return (
         locking.row_locks,
+        windows.windows,
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
@@ -119,6 +126,7 @@ def _rules() -> tuple[Rule, ...]:
         builtins.builtins,
         strings.string_functions,
         exprs.expressions,
+        literal_scales.literal_scales,
         numeric_ops.numeric_operators,
         jsonops.json_operators,
         arrays.arrays,
@@ -172,6 +180,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     if _RULES is None:
         _RULES = _rules()
     ctx = ctx or Translation()
+    if isinstance(stmt, ast.DeclareCursorStmt):
+        return stmt  # the cursor compiles its query as a statement of its own
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt

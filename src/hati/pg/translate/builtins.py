@@ -16,6 +16,7 @@ from pglast import ast
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, walk
+from hati.pg.translate.exprs import _is_date
 
 S = catalog_views.HIDDEN
 
@@ -53,7 +54,12 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         years = {"century": 100, "centuries": 100, "millennium": 1000, "millennia": 1000}
         if field in years:
             n = ast.A_Const(val=ast.Integer(ival=years[field]))
-            return _hidden("pg_trunc_centuries", (args[1], n))
+            call = _hidden("pg_trunc_centuries", (args[1], n))
+            if not _is_date(args[1]):
+                return call
+            # a date's truncation is a timestamp with time zone
+            tz = ast.TypeName(names=(ast.String(sval="pg_catalog"), ast.String(sval="timestamptz")))
+            return ast.TypeCast(arg=call, typeName=tz)
         return None
     if name in ("concat", "concat_ws") and args:
         first = 1 if name == "concat_ws" else 0

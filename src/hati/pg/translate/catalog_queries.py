@@ -27,6 +27,7 @@ def catalog(stmt: ast.Node) -> ast.Node:
     """Catalog queries as drivers, ORMs and psql send them: catalog relations read
     hati's filtered views, ``OPERATOR(pg_catalog.~)`` is ``~``, the default collations
     go, ``'t'::regclass`` finds the relation's oid and other reg* casts are oids."""
+    shown = _shown_values(stmt)
     for node in walk(stmt):
         if isinstance(node, ast.RangeVar | ast.ColumnRef):
             _catalog_name(node)
@@ -39,7 +40,8 @@ def catalog(stmt: ast.Node) -> ast.Node:
             elif isinstance(child, ast.TypeCast) and child.typeName is not None:
                 tname = child.typeName.names[-1].sval
                 if tname == "regclass" and isinstance(child.arg, ast.A_Const | ast.ParamRef):
-                    replace_child(node, attr, child, _regclass_call(child.arg))
+                    name = id(child) in shown or _as_text(node)
+                    replace_child(node, attr, child, _regclass_call(child.arg, name))
                 elif tname in _REG_TYPES or tname == "oid":
                     child.typeName = ast.TypeName(
                         names=(ast.String(sval="pg_catalog"), ast.String(sval="int8")),
@@ -72,8 +74,27 @@ def _qualified_operator(node: ast.Node) -> bool:
     )
 
 
-def _regclass_call(arg: ast.Node) -> ast.FuncCall:
+def _shown_values(stmt: ast.Node) -> set[int]:
+    """The select lists' own values (ids): a regclass there shows its relation's name."""
+    return {
+        id(t.val)
+        for node in walk(stmt)
+        if isinstance(node, ast.SelectStmt)
+        for t in node.targetList or ()
+        if isinstance(t, ast.ResTarget)
+    }
+
+
+def _as_text(node: ast.Node) -> bool:
+    """Is ``node`` a cast to text (``'t'::regclass::text`` is the relation's name)?"""
+    if not isinstance(node, ast.TypeCast) or node.typeName is None:
+        return False
+    return node.typeName.names[-1].sval in ("text", "varchar", "name", "bpchar")
+
+
+def _regclass_call(arg: ast.Node, name: bool) -> ast.FuncCall:
+    """The relation's oid (``name``: its name, as PostgreSQL prints a regclass)."""
+    fn = "hati_regclass_name" if name else "hati_regclass"
     return ast.FuncCall(
-        funcname=(ast.String(sval=CATALOG_SCHEMA), ast.String(sval="hati_regclass")),
-        args=(arg,),
+        funcname=(ast.String(sval=CATALOG_SCHEMA), ast.String(sval=fn)), args=(arg,)
     )

@@ -6,7 +6,16 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import coltypes, emulate, foreignkeys, inherits, partitions, rebuild, storagehints
+from hati.pg import (
+    coltypes,
+    emulate,
+    foreignkeys,
+    indexes,
+    inherits,
+    partitions,
+    rebuild,
+    storagehints,
+)
 from hati.pg.translate import Translation
 from hati.pg.translate.schema import const
 
@@ -73,16 +82,13 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
     elif isinstance(stmt, ast.TruncateStmt):
         _truncate(stmt, ctx)
     elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
-        cmds = stmt.cmds or ()
-        typed = tuple(d for c in cmds for d in [_declared(c)] if d is not None)
-        if len(cmds) > 1 or typed or any(c.subtype not in _NATIVE_ALTER for c in cmds):
-            ctx.steps = [_alter_step(stmt, c) for c in cmds]
-        if typed:
-            ctx.steps.append(coltypes.Record(stmt.relation, typed))
+        _alter_table(stmt, ctx)
+    elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_INDEX:
+        _alter_index(stmt, ctx)
+    elif isinstance(stmt, ast.RenameStmt):
+        _rename(stmt, ctx)
     elif isinstance(stmt, ast.AlterSeqStmt):
         _alter_sequence(stmt, ctx)
-    elif isinstance(stmt, ast.RenameStmt) and stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
-        ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
     elif isinstance(stmt, ast.CreateStmt):
         _create(stmt, ctx)
     elif isinstance(stmt, ast.IndexStmt):
@@ -101,6 +107,28 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
 _NATIVE_ALTER = frozenset({AlterTableType.AT_AddColumn, AlterTableType.AT_ColumnDefault})
 
 
+def _alter_table(stmt: ast.AlterTableStmt, ctx: Translation) -> None:
+    for c in stmt.cmds or ():
+        if isinstance(c.def_, ast.Constraint | ast.ColumnDef):
+            (c.def_,) = _plain_elements((c.def_,))
+    cmds = stmt.cmds = tuple(x for c in stmt.cmds or () for x in _column_constraints(c))
+    typed = tuple(d for c in cmds for d in [_declared(c)] if d is not None)
+    if len(cmds) > 1 or typed or any(c.subtype not in _NATIVE_ALTER for c in cmds):
+        ctx.steps = [_alter_step(stmt, c) for c in cmds]
+    if typed:
+        ctx.steps.append(coltypes.Record(stmt.relation, typed))
+
+
+def _rename(stmt: ast.RenameStmt, ctx: Translation) -> None:
+    """ALTER INDEX / TABLE ... RENAME TO (indexes.py), RENAME CONSTRAINT."""
+    if stmt.renameType == ObjectType.OBJECT_INDEX:
+        ctx.steps = [indexes.RenameIndex(stmt)]
+    elif stmt.renameType == ObjectType.OBJECT_TABLE:
+        ctx.steps = [indexes.RenameTable(stmt)]
+    elif stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
+        ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
+
+
 def _index(stmt: ast.IndexStmt) -> None:
     """What PostgreSQL's btree knows and DuckDB's index need not: storage hints
     (``WITH (fillfactor=...)``), operator classes (``int4_ops``, ``text_pattern_ops``:
@@ -117,6 +145,21 @@ def _index(stmt: ast.IndexStmt) -> None:
         parts.append(e.name or "expr")
     if stmt.idxname is None and stmt.relation is not None:
         stmt.idxname = "_".join([str(stmt.relation.relname), *parts, "idx"])[:MAX_IDENTIFIER]
+
+
+def _alter_index(stmt: ast.AlterTableStmt, ctx: Translation) -> None:
+    """ALTER INDEX ... ALTER COLUMN n SET STATISTICS (indexes.py); the rest of ALTER
+    INDEX tunes PostgreSQL's storage (``SET (fillfactor = ...)``) or is refused."""
+    steps: list[object] = []
+    for cmd in stmt.cmds or ():
+        if cmd.subtype == AlterTableType.AT_SetStatistics:
+            steps.append(indexes.IndexStatistics(stmt.relation, cmd))
+        else:
+            raise FeatureNotSupported(
+                f"ALTER INDEX {cmd.subtype.name[3:]} is not supported",
+                hint="Drop the index and create it again as you want it.",
+            )
+    ctx.steps = steps
 
 
 def _drop(stmt: ast.DropStmt, ctx: Translation) -> None:
@@ -167,7 +210,95 @@ def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
     ctx.steps = [emulate.RestartSequence(stmt.sequence, value)]
 
 
+_TIMING = (
+    ConstrType.CONSTR_ATTR_DEFERRABLE,
+    ConstrType.CONSTR_ATTR_NOT_DEFERRABLE,
+    ConstrType.CONSTR_ATTR_DEFERRED,
+    ConstrType.CONSTR_ATTR_IMMEDIATE,
+)
+
+
+def _deferred() -> FeatureNotSupported:
+    return FeatureNotSupported(
+        "INITIALLY DEFERRED constraints are not supported",
+        detail="hati checks every constraint when a row is written.",
+        hint="Declare the constraint NOT DEFERRABLE (the default), or order the writes so "
+        "that each one leaves the data valid.",
+    )
+
+
+def plain_constraints(constraints: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
+    """Constraints as DuckDB writes them, meaning what PostgreSQL's mean: NO INHERIT
+    dropped (hati's children inherit no CHECK), DEFERRABLE [INITIALLY IMMEDIATE] checked
+    as written (nothing defers it), MATCH FULL of a one-column foreign key the same as
+    MATCH SIMPLE. What would mean something else is refused (0A000)."""
+    out = []
+    for c in constraints:
+        if not isinstance(c, ast.Constraint):
+            out.append(c)
+            continue
+        if c.contype == ConstrType.CONSTR_ATTR_DEFERRED or c.initdeferred:
+            raise _deferred()
+        if c.contype in _TIMING:
+            continue
+        c.is_no_inherit = False
+        c.deferrable = False
+        if c.nulls_not_distinct:
+            raise FeatureNotSupported(
+                "UNIQUE NULLS NOT DISTINCT is not supported",
+                detail="DuckDB's unique constraints let any number of rows hold NULL.",
+                hint="Make the column NOT NULL, or use a sentinel value instead of NULL.",
+            )
+        if c.contype == ConstrType.CONSTR_FOREIGN and c.fk_matchtype == "f":
+            if len(c.fk_attrs or ()) > 1:
+                raise FeatureNotSupported(
+                    "MATCH FULL foreign keys of several columns are not supported",
+                    hint="Add a CHECK that the columns are all NULL or none is, and use "
+                    "MATCH SIMPLE.",
+                )
+            c.fk_matchtype = "s"
+        out.append(c)
+    return tuple(out)
+
+
+_TABLE_LEVEL = (
+    ConstrType.CONSTR_CHECK,
+    ConstrType.CONSTR_PRIMARY,
+    ConstrType.CONSTR_UNIQUE,
+    ConstrType.CONSTR_FOREIGN,
+)
+
+
+def _column_constraints(cmd: ast.AlterTableCmd) -> tuple[ast.AlterTableCmd, ...]:
+    """ADD COLUMN c ... CHECK / PRIMARY KEY / UNIQUE / REFERENCES, which DuckDB refuses:
+    the column, then each of those constraints added on it."""
+    col = cmd.def_
+    if cmd.subtype != AlterTableType.AT_AddColumn or not isinstance(col, ast.ColumnDef):
+        return (cmd,)
+    moved = [c for c in col.constraints or () if c.contype in _TABLE_LEVEL]
+    if not moved:
+        return (cmd,)
+    col.constraints = tuple(c for c in col.constraints if c not in moved) or None
+    name = (ast.String(sval=col.colname),)
+    out = [cmd]
+    for c in moved:
+        if c.contype == ConstrType.CONSTR_FOREIGN:
+            c.fk_attrs = name
+        elif c.contype != ConstrType.CONSTR_CHECK:
+            c.keys = name
+        out.append(ast.AlterTableCmd(subtype=AlterTableType.AT_AddConstraint, def_=c))
+    return tuple(out)
+
+
+def _plain_elements(elts: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
+    for e in elts:
+        if isinstance(e, ast.ColumnDef) and e.constraints:
+            e.constraints = plain_constraints(e.constraints) or None
+    return plain_constraints(elts)
+
+
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
+    stmt.tableElts = _plain_elements(stmt.tableElts or ()) or stmt.tableElts
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
     if stmt.relation.relpersistence == "u":
         stmt.relation.relpersistence = "p"  # UNLOGGED: DuckDB's WAL is the file's own

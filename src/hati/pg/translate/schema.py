@@ -72,8 +72,10 @@ def constants(stmt: ast.Node, ctx: Translation) -> ast.Node:
                 name = child.funcname[-1].sval
                 if name == "version":
                     new = const(_SERVER_VERSION)
-                elif name in ("current_schema", "current_database"):
-                    new = const("public" if name == "current_schema" else ctx.database)
+                elif name == "current_schema":
+                    new = _current_schema()
+                elif name == "current_database":
+                    new = const(ctx.database)
             elif isinstance(child, ast.SQLValueFunction):
                 new = _value_function(child, ctx)
             if isinstance(child, ast.FuncCall) and child.funcname[-1].sval == "current_schemas":
@@ -84,10 +86,23 @@ def constants(stmt: ast.Node, ctx: Translation) -> ast.Node:
     return stmt
 
 
+def _current_schema() -> ast.Node:
+    """The first schema of the search path that exists (public for main and a branch)."""
+    schema_, name_ = catalog.CURRENT_SCHEMAS.split(".")
+    schemas = ast.FuncCall(
+        funcname=(ast.String(sval=schema_), ast.String(sval=name_)),
+        args=(ast.A_Const(val=ast.Boolean(boolval=False)),),
+    )
+    first = ast.A_Indices(uidx=ast.A_Const(val=ast.Integer(ival=1)))
+    return ast.A_Indirection(arg=schemas, indirection=(first,))
+
+
 def _value_function(node: ast.SQLValueFunction, ctx: Translation) -> ast.Node | None:
     op = column_name(node)
-    if op in ("current_schema", "current_catalog"):
-        return const("public" if op == "current_schema" else ctx.database)
+    if op == "current_schema":
+        return _current_schema()
+    if op == "current_catalog":
+        return const(ctx.database)
     if node.op in _CLOCK:
         return func_call(_CLOCK[node.op], hidden=False)
     if node.op in _USERS:

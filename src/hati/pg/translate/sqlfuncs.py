@@ -152,7 +152,7 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
             params.append((str(p.name) if p.name else f"${i + 1}", p.argType))
     body = _body(stmt)
     _parameters(body, params)
-    inner = Translation(database=ctx.database)
+    inner = Translation(database=ctx.database, function_body=True)
     body = translate(body, inner)
     if inner.pre or inner.steps:
         raise FeatureNotSupported(
