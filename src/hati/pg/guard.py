@@ -112,6 +112,8 @@ TABLE_FUNCTIONS = frozenset(
         "jsonb_populate_record",
         "json_populate_recordset",
         "jsonb_populate_recordset",
+        "jsonb_path_query",
+        "jsonb_path_query_tz",
         "regexp_matches",
         "regexp_split_to_table",
         "string_to_table",

@@ -22,6 +22,7 @@ from hati.pg import (
     composites,
     expand,
     jsonb,
+    jsonpath,
     numeric,
     regex,
     sqlfunctions,
@@ -33,6 +34,7 @@ from hati.pg import (
 def install(cur: duckdb.DuckDBPyConnection) -> None:
     catalog.install(cur)
     register(cur, jsonb)
+    register(cur, jsonpath)
     register(cur, regex)
     register(cur, numeric)
     tochar.register(cur)

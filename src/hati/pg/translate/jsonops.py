@@ -25,7 +25,15 @@ from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
 from hati.pg import composites, jsonb
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, exprs, func_call, replace_child, walk
+from hati.pg.translate import Translation, exprs, jsonpaths, replace_child, walk
+from hati.pg.translate.jsonnodes import as_text as _as_text
+from hati.pg.translate.jsonnodes import boolean as _true
+from hati.pg.translate.jsonnodes import call as _call
+from hati.pg.translate.jsonnodes import cast as _cast
+from hati.pg.translate.jsonnodes import first as _first
+from hati.pg.translate.jsonnodes import name as _name
+from hati.pg.translate.jsonnodes import string_literal as _string_literal
+from hati.pg.translate.jsonnodes import text as _text
 
 S = catalog_views.HIDDEN
 
@@ -114,18 +122,6 @@ _JSONB_FUNCTIONS = frozenset(
 _LAMBDA_TAKERS = ("list_", "array_", "apply", "filter", "reduce")
 
 
-def _call(name: str, hidden: bool, *args: ast.Node) -> ast.FuncCall:
-    return func_call(name, *args, hidden=hidden)
-
-
-def _as_text(node: ast.Node) -> ast.Node:
-    return ast.TypeCast(arg=node, typeName=ast.TypeName(names=(ast.String(sval="varchar"),)))
-
-
-def _cast(node: ast.Node, name: str) -> ast.Node:
-    return ast.TypeCast(arg=node, typeName=ast.TypeName(names=(ast.String(sval=name),)))
-
-
 _TEXT_ARRAY = ast.TypeName(names=(ast.String(sval="text"),), arrayBounds=(ast.Integer(ival=-1),))
 
 
@@ -156,12 +152,6 @@ def _jsonb_spelled(node: ast.Node | None) -> bool:
     return False
 
 
-def _first(node: ast.Node) -> ast.Node:
-    """``node[1]``: the value of a function answering a list of none or one."""
-    index = ast.A_Indices(uidx=ast.A_Const(val=ast.Integer(ival=1)))
-    return ast.A_Indirection(arg=node, indirection=(index,))
-
-
 def _normalized(node: ast.Node) -> ast.Node:
     return _cast(_call("hati_jsonb_out", False, _as_text(node)), "json")
 
@@ -189,18 +179,6 @@ def _jsonish(node: ast.Node, ctx: Translation) -> bool:
     return True
 
 
-def _string_literal(node: ast.Node, ctx: Translation) -> str | None:
-    if (
-        isinstance(node, ast.ParamRef)
-        and ctx.params is not None
-        and (node.number or 0) > ctx.params
-    ):
-        raise NeedsLiteral
-    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
-        return node.val.sval or ""
-    return None
-
-
 def _contains(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     """``a @> b`` / ``a <@ b`` on json (arrays keep DuckDB's own operator)."""
     left, right = node.lexpr, node.rexpr
@@ -219,6 +197,9 @@ def _operator(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     op = node.name[-1].sval if node.name else None
     if op in ("@>", "<@"):
         return _contains(node, ctx)
+    if op in ("@?", "@@") and jsonpaths.path_operand(node.rexpr, ctx):
+        name = "hati_jsonpath_exists" if op == "@?" else "hati_jsonpath_match"
+        return _first(jsonpaths.path_call(name, (node.lexpr, node.rexpr), silent=True))
     if op in ("||", "-", "#-"):
         return _jsonb_change(node, ctx)
     spec = _OPERATORS.get(op or "")
@@ -266,10 +247,6 @@ def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     return _cast(got, "json")
 
 
-def _true(value: bool) -> ast.A_Const:
-    return ast.A_Const(val=ast.Boolean(boolval=value))
-
-
 def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if len(node.funcname) > 2 or node.agg_star:
         return None
@@ -279,9 +256,12 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         return None
     fname = node.funcname[-1].sval or ""
     args = node.args or ()
-    built = _build(node)
+    built = _build(node) or jsonpaths.path_function(fname, args)
     if built is not None:
         return built
+    srf = jsonpaths.path_query(node)
+    if srf is not None:  # the set-returning function in a select list
+        return _call("unnest", False, srf)
     if fname in ("jsonb_set", "jsonb_insert") and len(args) in (3, 4):
         flag = args[3] if len(args) == 4 else _true(fname == "jsonb_set")
         got = _call(
@@ -318,10 +298,6 @@ def _plus(*parts: ast.Node) -> ast.Node:
             kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="||"),), lexpr=out, rexpr=p
         )
     return out
-
-
-def _text(value: str) -> ast.A_Const:
-    return ast.A_Const(val=ast.String(sval=value))
 
 
 def _value(node: ast.Node) -> ast.Node:
@@ -414,6 +390,9 @@ def _jsonb_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
             if text is not None:
                 jsonb.validate(text)
         return None
+    if tn.names[-1].sval == "jsonpath":
+        jsonpaths.path_cast(node, ctx)
+        return None
     if tn.names[-1].sval != "jsonb":
         return None
     if isinstance(node.arg, ast.A_Const) and node.arg.isnull:
@@ -426,10 +405,6 @@ def _takes_lambdas(node: ast.Node) -> bool:
         return False
     name = node.funcname[-1].sval or ""
     return name.startswith(_LAMBDA_TAKERS)
-
-
-def _name(text: str) -> ast.String:
-    return ast.String(sval=text)
 
 
 def _column(*names: str) -> ast.ColumnRef:
@@ -618,7 +593,7 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             elif isinstance(child, ast.TypeCast):
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):
-                new = _table_function(child)
+                new = jsonpaths.path_rows(child) or _table_function(child)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt

@@ -19,6 +19,7 @@ TYPE_NAMES = {
     "cidr": "varchar",
     "macaddr": "varchar",
     "tsvector": "varchar",
+    "jsonpath": "varchar",
     "money": "numeric",
 }
 
