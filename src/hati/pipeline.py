@@ -33,6 +33,7 @@ from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
+from hati.pg.regex import bytea_input
 from hati.pg.translate import walk
 from hati.results import Result, command
 
@@ -347,21 +348,22 @@ def _target_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement, rel: ast.Ra
 
 
 def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
-    """``INSERT INTO t VALUES (1, '{1,2}')``: a literal written to an array column is
-    read as PostgreSQL's text of an array; DuckDB reads a list's text as ``[1,2]``. The
-    literal is given in DuckDB's spelling where the column is a list (the table's
-    column types, read when it runs: the translation is cached by text)."""
+    """``INSERT INTO t VALUES (1, '{1,2}', '\\x00ff')``: a literal written to an array
+    column is read as PostgreSQL's text of an array (DuckDB reads a list's text as
+    ``[1,2]``), one written to a bytea column as bytea's input (hex or escape form;
+    DuckDB reads ``\\x00ff`` as a zero byte and two f's). The literal is given in
+    DuckDB's spelling where the column has that type (the table's column types, read
+    when it runs: the translation is cached by text)."""
     node = stmt.node
     if not isinstance(node, ast.InsertStmt) or node.relation is None:
         return
     rows = getattr(node.selectStmt, "valuesLists", None) or ()
     found = [
-        (i, v, duck)
+        (i, v, text)
         for row in rows
         for i, v in enumerate(row)
-        if isinstance(v, ast.A_Const)
-        and isinstance(v.val, ast.String)
-        and (duck := duck_list(str(v.val.sval))) is not None
+        if (text := _string_value(stmt, v)) is not None
+        and (duck_list(text) is not None or "\\" in text)
     ]
     if not found:
         return
@@ -370,10 +372,26 @@ def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
         return  # DuckDB's own error follows, from the statement itself
     types = {d[0]: str(d[1]) for d in desc}
     names = [str(c.name) for c in node.cols] if node.cols else [d[0] for d in desc]
-    for i, value, duck in found:
-        if i < len(names) and types.get(names[i], "").endswith("]"):
+    for i, value, text in found:
+        kind = types.get(names[i], "") if i < len(names) else ""
+        duck = duck_list(text)
+        if kind.endswith("]") and duck is not None:
             stmt.answers[id(value)] = lex.quote_string(duck)
             stmt._sql = None
+        elif kind == "BLOB":
+            stmt.answers[id(value)] = f"unhex('{bytea_input(text).hex()}')"
+            stmt._sql = None
+
+
+def _string_value(stmt: Statement, node: ast.Node) -> str | None:
+    """The text of a string constant in the tree (in place or lifted out), else None."""
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return str(node.val.sval)
+    params = stmt.compiled.template.params
+    if isinstance(node, ast.ParamRef) and (node.number or 0) > params:
+        literal = stmt.compiled.literals[(node.number or 0) - params - 1]
+        return lex.string_value(literal) if literal.startswith("'") else None
+    return None
 
 
 def _upserts_once(stmt: Statement, names: list[str]) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from hati import pipeline
 from hati.errors import FeatureNotSupported, InvalidParameter, SyntaxError_
+from hati.pg import install as pginstall
 from hati.pg import statements
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
@@ -111,6 +112,7 @@ def test_execute_and_finish_give_postgres_command_tags(cur) -> None:
 
 
 def test_finish_streams_rows_named_as_postgres_names_them(cur) -> None:
+    pginstall.install(cur)  # x::text prints as PostgreSQL prints x: a macro of hati's
     cur.execute("CREATE TABLE t AS SELECT range AS x FROM range(5)")
     res = pipeline.execute(cur, stmt("SELECT count(*), max(x)::text FROM t"))
     assert [c[0] for c in res.columns or []] == ["count", "max"]

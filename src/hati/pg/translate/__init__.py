@@ -105,6 +105,7 @@ def _rules() -> tuple[Rule, ...]:
         schema,
         sqlfuncs,
         strings,
+        typeof,
         types,
         using_order,
         windows,
@@ -117,6 +118,8 @@ def _rules() -> tuple[Rule, ...]:
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        typeof.pg_typeof,
+        plain(arrays.variadic),
         plain(using_order.using_order),
         plain(naming.insert_alias),
         plain(schema.default_schema),
@@ -155,6 +158,7 @@ def setup_sql() -> list[str]:
         numeric_ops,
         schema,
         strings,
+        typeof,
         types,
     )
 
@@ -171,6 +175,7 @@ def setup_sql() -> list[str]:
         schema,
         strings,
         types,
+        typeof,
     )
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 

@@ -164,21 +164,6 @@ def _func_call(node: ast.FuncCall) -> ast.Node | None:
     ):
         return None
     args = tuple(node.args or ())
-    if node.func_variadic and args:
-        last = args[-1]
-        if isinstance(last, ast.TypeCast) and isinstance(last.arg, ast.A_ArrayExpr):
-            last = last.arg
-        if isinstance(last, ast.A_ArrayExpr):
-            node.func_variadic = False
-            node.args = (*args[:-1], *(last.elements or ())) or None
-            return node
-        if name in _VARIADIC_JSON and len(args) == 1:
-            arg = last.arg if isinstance(last, ast.TypeCast) else last
-            if isinstance(arg, ast.A_Const) and arg.isnull:
-                return ast.TypeCast(
-                    arg=ast.A_Const(isnull=True),
-                    typeName=ast.TypeName(names=(ast.String(sval="json"),)),
-                )
     if name == "array_remove" and len(args) == 2:
         return _call("pg_array_remove", *args)
     if name == "array_replace" and len(args) == 3:
@@ -192,6 +177,43 @@ def _func_call(node: ast.FuncCall) -> ast.Node | None:
             node.args = (_call("flatten", arg, hidden=False),)
             return node
     return None
+
+
+def _variadic(node: ast.FuncCall) -> ast.Node | None:
+    """``f(a, VARIADIC ARRAY[b, c])`` is ``f(a, b, c)``; ``json_build_array(VARIADIC
+    NULL)`` is NULL."""
+    args = tuple(node.args or ())
+    if not node.func_variadic or not args or len(node.funcname) > 2:
+        return None
+    if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
+        return None
+    last = args[-1]
+    if isinstance(last, ast.TypeCast) and isinstance(last.arg, ast.A_ArrayExpr):
+        last = last.arg
+    if isinstance(last, ast.A_ArrayExpr):
+        node.func_variadic = False
+        node.args = (*args[:-1], *(last.elements or ())) or None
+        return node
+    if node.funcname[-1].sval in _VARIADIC_JSON and len(args) == 1:
+        arg = last.arg if isinstance(last, ast.TypeCast) else last
+        if isinstance(arg, ast.A_Const) and arg.isnull:
+            return ast.TypeCast(
+                arg=ast.A_Const(isnull=True),
+                typeName=ast.TypeName(names=(ast.String(sval="json"),)),
+            )
+    return None
+
+
+def variadic(stmt: ast.Node) -> ast.Node:
+    """VARIADIC arguments spread out, before the rules that rewrite functions by their
+    arguments (json_build_array's, concat's, format's) see the call."""
+    for node in walk(stmt):
+        for attr, child in children(node):
+            if isinstance(child, ast.FuncCall):
+                new = _variadic(child)
+                if new is not None and new is not child:
+                    replace_child(node, attr, child, new)
+    return stmt
 
 
 def _type_name(node: ast.TypeName) -> None:

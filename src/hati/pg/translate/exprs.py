@@ -16,9 +16,9 @@ from pglast.enums import A_Expr_Kind, BoolExprType, SQLValueFunctionOp
 
 from hati.errors import FeatureNotSupported, HatiError, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
-from hati.pg import datetime_in
+from hati.pg import datetime_in, valuetext
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
+from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, typeof, walk
 from hati.pg.translate import const as _const
 
 S = catalog_views.HIDDEN
@@ -109,16 +109,26 @@ CREATE OR REPLACE MACRO {S}.pg_make_date(y, m, d) AS make_date({S}.pg_year(y), m
 CREATE OR REPLACE MACRO {S}.pg_make_timestamp(y, mo, d, h, mi, s) AS
     make_timestamp({S}.pg_year(y), mo, d, h, mi, s);
 CREATE OR REPLACE MACRO {S}.pg_regexp_count(s, p) AS length(regexp_extract_all(s, p));
-CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS
-    CASE lower(typeof(x))
-        WHEN 'varchar' THEN 'text' WHEN 'varchar[]' THEN 'text[]'
-        WHEN 'double' THEN 'double precision' WHEN 'float' THEN 'real'
-        WHEN 'blob' THEN 'bytea' WHEN '"null"' THEN 'unknown'
-        WHEN 'hugeint' THEN 'numeric'
-        WHEN 'timestamp' THEN 'timestamp without time zone'
-        WHEN 'time' THEN 'time without time zone'
-        ELSE CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(typeof(x)) END
-    END;
+CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS hati_pg_type_name(typeof(x));
+CREATE OR REPLACE MACRO {S}.pg_cardinality(a) AS
+    CASE WHEN typeof(a) LIKE '%[][]' THEN hati_pg_cardinality(to_json(a)::VARCHAR)
+    ELSE len(a) END;
+CREATE OR REPLACE MACRO {S}.pg_array_dims_of(a) AS
+    CASE WHEN typeof(a) LIKE '%[][]' THEN hati_pg_array_dims(to_json(a)::VARCHAR)
+         WHEN len(a) > 0 THEN [len(a)] ELSE []::INTEGER[] END;
+CREATE OR REPLACE MACRO {S}.pg_array_length(a, d) AS
+    CASE WHEN d >= 1 THEN {S}.pg_array_dims_of(a)[d] END;
+CREATE OR REPLACE MACRO {S}.pg_array_lower(a, d) AS
+    CASE WHEN {S}.pg_array_length(a, d) IS NOT NULL THEN 1 END;
+CREATE OR REPLACE MACRO {S}.pg_array_ndims(a) AS
+    CASE WHEN len({S}.pg_array_dims_of(a)) > 0 THEN len({S}.pg_array_dims_of(a)) END;
+CREATE OR REPLACE MACRO {S}.pg_array_dims(a) AS
+    CASE WHEN len({S}.pg_array_dims_of(a)) > 0
+    THEN '[1:' || array_to_string({S}.pg_array_dims_of(a), '][1:') || ']' END;
+CREATE OR REPLACE MACRO {S}.pg_text(x) AS
+    CASE WHEN typeof(x) LIKE '%]' OR typeof(x) LIKE 'STRUCT(%' OR typeof(x) LIKE 'TUPLE(%'
+              OR typeof(x) IN {valuetext.TEXT_TYPES!r}
+    THEN hati_pg_text(typeof(x), to_json(x)::VARCHAR) ELSE x::VARCHAR END;
 """
 
 
@@ -348,6 +358,31 @@ def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | Non
     )
 
 
+# Types whose DuckDB text is PostgreSQL's: a cast of them to text stays DuckDB's cast.
+_SAME_TEXT = frozenset(
+    {"unknown", "int2", "int4", "int8", "text", "varchar", "bpchar", "name", "bool", "date",
+     "uuid", "timestamp", "time", "json", "jsonb"}
+)  # fmt: skip
+
+
+def _as_text(arg: ast.Node | None, ctx: Translation) -> ast.Node | None:
+    """``x::text`` as PostgreSQL prints x (an array ``{1,2}``, a row ``(1,a)``, bytea
+    ``\\xdead``, a float ``3``, an interval ``1 mon``: the macro pg_text), or None where
+    DuckDB's cast prints the same."""
+    if arg is None or isinstance(arg, ast.A_Const | ast.ParamRef):
+        return None
+    for n in walk(arg):
+        if isinstance(n, ast.ParamRef) and (ctx.params is None or (n.number or 0) <= ctx.params):
+            return None  # a client's parameter: DuckDB must infer its type from the cast
+    try:
+        known = typeof.infer(arg, ctx)
+    except NeedsLiteral:
+        known = None  # an integer, bigint or numeric literal: the macro decides
+    if known in _SAME_TEXT:
+        return None
+    return _call("pg_text", arg)
+
+
 _LITERAL_TYPES: dict[str, Callable[[str, ast.TypeCast], ast.Node | None]] = {
     "bool": _boolean,
     "int2": _integer,
@@ -368,8 +403,10 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     if name in ("varchar", "bpchar") and tn.typmods and len(tn.typmods) == 1:
         mod = tn.typmods[0]
         if isinstance(mod, ast.A_Const) and isinstance(mod.val, ast.Integer):
-            as_text = _cast(node.arg, "varchar")
+            as_text = _as_text(node.arg, ctx) or _cast(node.arg, "varchar")
             return _call("left", as_text, _const(mod.val.ival), hidden=False)
+    if name in ("text", "varchar") and not tn.typmods:
+        return _as_text(node.arg, ctx)
     if name in ("numeric", "decimal") and not tn.typmods and node.arg is not None:
         return _numeric_of(node.arg, ctx)
     if name in _LITERAL_TYPES:
@@ -459,8 +496,13 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "quote_ident": ((1,), "pg_quote_ident"),
     "initcap": ((1,), "pg_initcap"),
     "array_to_string": ((3,), "pg_array_to_string"),
-    "pg_typeof": ((1,), "pg_type_name"),
     "div": ((2,), "pg_div"),
+    "cardinality": ((1,), "pg_cardinality"),
+    "array_length": ((2,), "pg_array_length"),
+    "array_upper": ((2,), "pg_array_length"),
+    "array_lower": ((2,), "pg_array_lower"),
+    "array_ndims": ((1,), "pg_array_ndims"),
+    "array_dims": ((1,), "pg_array_dims"),
     "make_date": ((3,), "pg_make_date"),
     "scale": ((1,), "pg_scale"),
     "sqrt": ((1,), "pg_sqrt"),
@@ -495,6 +537,9 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
     nargs = len(node.args or ())
     if name == "log" and nargs == 2:
         return _call("pg_log", *(node.args or ()))
+    if name == "text" and nargs == 1:  # text(x) is x::text
+        (arg,) = node.args or ()
+        return _as_text(arg, _ctx) or _cast(arg, "varchar")
     macro = _MACROS.get(name)
     if macro is not None and nargs in macro[0]:
         return _call(macro[1], *(node.args or ()))
