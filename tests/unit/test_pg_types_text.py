@@ -10,6 +10,8 @@ import pytest
 from pglast import parser
 
 from hati.pg import valuetext
+from hati.pg.frontend import FrontEnd
+from hati.pg.guard import Policy
 from hati.pg.numeric import stddev, variance
 from hati.pg.translate import NeedsLiteral, Translation
 from hati.pg.translate import typeof as tp
@@ -193,3 +195,24 @@ def test_variance_and_stddev_of_integers_are_numerics_with_postgresqls_digits(
 ) -> None:
     assert numerics.variance_text(variance(n, s, s2, sample)) == var
     assert numerics.stddev_text(stddev(n, s, s2, sample)) == sd
+
+
+def _reserved(schema: str) -> bool:
+    return schema.startswith("_hati")
+
+
+@pytest.mark.parametrize(
+    ("sql", "macro"),
+    [
+        ("SELECT a::text FROM t", True),  # a column: its type decides when DuckDB binds
+        ("SELECT ARRAY[1, 2]::varchar(3)", True),
+        ("SELECT text(a) FROM t", True),
+        ("SELECT 1::text, 'a'::text, a::int::text, a::date::text FROM t", False),
+        ("SELECT $1::text", False),  # a client's parameter: DuckDB infers its type
+        ("CREATE INDEX i ON t ((a::text))", False),  # DuckDB stores no macro over to_json
+        ("CREATE TABLE c (x int CHECK (x::text <> ''))", False),
+    ],
+)
+def test_casts_to_text_print_as_postgresql_where_duckdb_differs(sql: str, macro: bool) -> None:
+    fe = FrontEnd(Policy(reserved_schema=_reserved), max_statement_bytes=100_000)
+    assert ("pg_text(" in fe.compile(sql).sql()) is macro

@@ -60,3 +60,13 @@ INSERT INTO bt VALUES (1, '\x00ff', '\x00ff'), (2, 'abc', 'a\b'), (3, '\000\\x',
 INSERT INTO bt (b, id) VALUES ('\xDEADbeef', 4);
 SELECT id, b, octet_length(b), t FROM bt ORDER BY id;
 INSERT INTO bt (id, b) VALUES (5, '\xzz');
+-- casts to text and array dimensions in what DuckDB stores (index expressions, checks, defaults) stay DuckDB's
+CREATE TABLE ck (x int CHECK (x::text <> '5'), y text DEFAULT (1.5::float8)::text, z float8, a int[]);
+INSERT INTO ck (x, z, a) VALUES (1, 3.0, '{1,2}');
+INSERT INTO ck (x) VALUES (5);
+CREATE INDEX ck_z ON ck ((z::text));
+CREATE INDEX ck_a ON ck (cardinality(a));
+CREATE INDEX ck_b ON ck (array_length(a, 1));
+CREATE VIEW ckv AS SELECT z::text AS zt, ARRAY[x]::text AS ax, cardinality(a) AS n FROM ck;
+SELECT * FROM ckv;
+SELECT x, y, z::text FROM ck WHERE z::text = '3';

@@ -44,6 +44,9 @@ class Translation:
     reads_settings: bool = False
     # SELECT ... FOR UPDATE / SHARE: the locks the session takes (pg/translate/locking).
     row_locks: RowLocks | None = None
+    # The statement stores its expressions in DuckDB's catalog (an index's, a column
+    # default's, a check's): only what DuckDB accepts there (no macros over to_json).
+    stored: bool = False
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:

@@ -369,7 +369,7 @@ def _as_text(arg: ast.Node | None, ctx: Translation) -> ast.Node | None:
     """``x::text`` as PostgreSQL prints x (an array ``{1,2}``, a row ``(1,a)``, bytea
     ``\\xdead``, a float ``3``, an interval ``1 mon``: the macro pg_text), or None where
     DuckDB's cast prints the same."""
-    if arg is None or isinstance(arg, ast.A_Const | ast.ParamRef):
+    if arg is None or isinstance(arg, ast.A_Const | ast.ParamRef) or ctx.stored:
         return None
     for n in walk(arg):
         if isinstance(n, ast.ParamRef) and (ctx.params is None or (n.number or 0) <= ctx.params):
@@ -519,6 +519,10 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
 }
+# read a multidimensional array's JSON (to_json), which DuckDB does not store
+_DIMENSIONS = frozenset(
+    {"cardinality", "array_length", "array_upper", "array_lower", "array_ndims", "array_dims"}
+)
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 
 _SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
@@ -541,7 +545,7 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
         (arg,) = node.args or ()
         return _as_text(arg, _ctx) or _cast(arg, "varchar")
     macro = _MACROS.get(name)
-    if macro is not None and nargs in macro[0]:
+    if macro is not None and nargs in macro[0] and not (_ctx.stored and name in _DIMENSIONS):
         return _call(macro[1], *(node.args or ()))
     if name in ("lpad", "rpad") and nargs == 2:
         return _call(name, *(node.args or ()), _const(" "), hidden=False)
@@ -578,6 +582,7 @@ def expressions(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite every expression DuckDB would answer differently (see module doc)."""
     if isinstance(stmt, ast.ExplainStmt):
         _explain_options(stmt)
+    ctx.stored = isinstance(stmt, ast.IndexStmt | ast.CreateStmt | ast.AlterTableStmt)
     for node in walk(stmt):
         if isinstance(node, ast.RangeVar):
             node.inh = True  # FROM ONLY t: DuckDB has no inheritance, every table is its only
