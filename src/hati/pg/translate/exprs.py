@@ -102,6 +102,16 @@ CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
     CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
+CREATE OR REPLACE MACRO {S}.pg_stride_us(i) AS
+    date_part('day', i)::BIGINT * 86400000000 + date_part('hour', i)::BIGINT * 3600000000
+    + date_part('minute', i)::BIGINT * 60000000 + date_part('microseconds', i)::BIGINT;
+CREATE OR REPLACE MACRO {S}.pg_date_bin(stride, src, origin) AS
+    CASE WHEN date_part('year', stride) * 12 + date_part('month', stride) <> 0
+         THEN error('timestamps cannot be binned into intervals containing months or years')
+         WHEN {S}.pg_stride_us(stride) <= 0 THEN error('stride must be greater than zero')
+         ELSE make_timestamp(epoch_us(origin) + (epoch_us(src) - epoch_us(origin))
+             - (((epoch_us(src) - epoch_us(origin)) % {S}.pg_stride_us(stride))
+                + {S}.pg_stride_us(stride)) % {S}.pg_stride_us(stride)) END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
     ELSE y END;
@@ -305,13 +315,14 @@ def _datetime_value(f: datetime_in.Fields, kind: str) -> ast.Node:
     if kind == "date":
         if f.year > 0:
             return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d}"), "date")
-        return _call("make_date", _const(f.year), _const(f.month), _const(f.day), hidden=False)
+        # PostgreSQL's make_date, where year -1 is 1 BC
+        return _call("pg_make_date", _const(f.year - 1), _const(f.month), _const(f.day))
     clock = f"{f.hour:02d}:{f.minute:02d}:{f.second:02d}.{f.micro:06d}"
     if f.year > 0:
         return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d} {clock}"), "timestamp")
     seconds = ast.A_Const(val=ast.Float(fval=f"{f.second}.{f.micro:06d}"))
-    parts = (f.year, f.month, f.day, f.hour, f.minute)
-    return _call("make_timestamp", *(_const(p) for p in parts), seconds, hidden=False)
+    parts = (f.year - 1, f.month, f.day, f.hour, f.minute)
+    return _call("pg_make_timestamp", *(_const(p) for p in parts), seconds)
 
 
 def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
@@ -476,6 +487,7 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
+    "date_bin": ((3,), "pg_date_bin"),
 }
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 
