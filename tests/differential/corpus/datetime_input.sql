@@ -30,3 +30,18 @@ SELECT to_char(timestamp 'infinity', 'YYYY'), to_char(timestamp '0097-02-16 17:3
 SELECT to_char(timestamp '0097-02-16 17:32:01 BC', 'IYYY IYY IY I IW IDDD ID'), to_char(timestamp '0001-12-31 17:32:01 BC', 'IYYY IW J CC');
 SELECT to_char(timestamp '2018-11-02 12:34:56.78901', 'ff1 ff2 ff3 FF4 ff5 ff6');
 SELECT * FROM generate_series(timestamp '2020-01-01 00:00', timestamp '2020-01-02 03:00', interval '0 hour');
+CREATE TABLE dtin_p (d1 timestamp(2) without time zone, d2 timestamptz(0), d3 timestamp);
+INSERT INTO dtin_p VALUES ('Mon Feb 10 17:32:01.999999 1997 PST', '2020-01-01 10:00:00.5+00', '2020-01-01 10:00:00.123456');
+INSERT INTO dtin_p VALUES ('1997-02-10 17:32:01.555', '2020-01-01 10:00:00.4+00', 'Feb 10 1997');
+INSERT INTO dtin_p VALUES ('Feb 16 17:32:01.005 0097 BC', 'infinity', 'infinity'), ('infinity', NULL, NULL);
+UPDATE dtin_p SET d1 = '2001-01-01 00:00:00.125' WHERE d1 = 'infinity';
+SELECT * FROM dtin_p ORDER BY d1;
+CREATE TABLE dtin_dp (d1 timestamp);
+INSERT INTO dtin_dp VALUES ('1997-02-10 17:32:01.4'), ('infinity'), ('Feb 16 17:32:01 0097 BC'), ('0001-12-31 BC'), ('0010-01-01 BC');
+SELECT date_part('year', timestamp 'infinity'), date_part('month', timestamp '-infinity'), date_part('second', timestamp '1997-02-10 17:32:01.4'), date_part('epoch', timestamp '-infinity');
+SELECT date_part( 'year', d1) AS year, date_part( 'month', d1) AS month, date_part( 'day', d1) AS day, date_part( 'hour', d1) AS hour, date_part( 'minute', d1) AS minute, date_part( 'second', d1) AS second FROM dtin_dp;
+SELECT date_part( 'decade', d1) AS decade, date_part( 'century', d1) AS century, date_part( 'millennium', d1) AS millennium, round(date_part( 'julian', d1)) AS julian, date_part( 'epoch', d1) AS epoch FROM dtin_dp;
+SELECT date_part( 'isoyear', d1) AS isoyear, date_part( 'week', d1) AS week, date_part( 'isodow', d1) AS isodow, date_part( 'dow', d1) AS dow, date_part( 'doy', d1) AS doy FROM dtin_dp;
+SELECT extract(microseconds from d1) AS microseconds, extract(milliseconds from d1) AS milliseconds, extract(seconds from d1) AS seconds, round(extract(julian from d1)) AS julian FROM dtin_dp WHERE d1 <> 'infinity';
+SELECT date_part('hour', interval '26 hours'), date_part('second', interval '1.5 seconds'), date_part('year', interval '-2 years'), date_part('day', date '2020-03-04');
+SELECT timestamp(2) without time zone '1997-02-10 17:32:01.456', '1997-02-10 17:32:01.456'::timestamp(0), timestamptz(1) '2020-01-01 10:00:00.55+00';
