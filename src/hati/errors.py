@@ -178,6 +178,14 @@ class DependentObjectsStillExist(HatiError, code="2BP01"):
     pass
 
 
+class SqlRoutineException(HatiError, code="2F000"):
+    pass
+
+
+class FunctionExecutedNoReturnStatement(SqlRoutineException, code="2F005"):
+    """A PL/pgSQL function reached its end without RETURN."""
+
+
 class InvalidCursorName(HatiError, code="34000"):
     """No portal of that name."""
 
@@ -346,6 +354,18 @@ class IOError_(SystemError_, code="58030"):  # the builtin has the name
     pass
 
 
+class PlpgsqlError(HatiError, code="P0000"):
+    pass
+
+
+class RaiseException(PlpgsqlError, code="P0001"):
+    """RAISE EXCEPTION in a PL/pgSQL function."""
+
+
+class CaseNotFound(HatiError, code="20000"):
+    """A PL/pgSQL CASE without ELSE matched nothing."""
+
+
 class InternalError(HatiError, code="XX000"):
     pass
 
@@ -426,6 +446,8 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("IOException", None, "58030"),
     ]
 ]
+# error('HATI-<sqlstate>: message') in translated SQL (PL/pgSQL's RAISE, for one)
+_RAISED = re.compile(r"^HATI-([0-9A-Z]{5}): (.*)", re.S)
 _RETRY_HINT = "Another session changed the same rows first; retry the transaction."
 
 
@@ -468,6 +490,9 @@ def from_duckdb(exc: BaseException) -> HatiError:
     code = duckdb_sqlstate(exc)
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
+    raised_in_sql = _RAISED.match(message)
+    if raised_in_sql is not None:
+        return lookup(raised_in_sql.group(1))(raised_in_sql.group(2).strip())
     first, _, rest = message.partition("\n")
     hint = _RETRY_HINT if code == "40001" else None
     if code == "0A000" and re.search(_NUMERIC_SPECIAL, first):
