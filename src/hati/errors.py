@@ -298,6 +298,10 @@ class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
     pass
 
 
+class InvalidRecursion(SyntaxErrorOrAccessRuleViolation, code="42P19"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 

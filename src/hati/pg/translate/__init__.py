@@ -44,6 +44,9 @@ class Translation:
     reads_settings: bool = False
     # SELECT ... FOR UPDATE / SHARE: the locks the session takes (pg/translate/locking).
     row_locks: RowLocks | None = None
+    # What DuckDB runs in the statement's place, the statement's own nodes inside (a
+    # write whose RETURNING DuckDB cannot run: translate/returning.py).
+    printed_as: ast.Node | None = None
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -101,7 +104,9 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        recursion,
         refnames,
+        returning,
         schema,
         sqlfuncs,
         strings,
@@ -111,6 +116,7 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        plain(recursion.recursive_ctes),
         locking.row_locks,
         plain(refnames.refnames),
         windows.windows,
@@ -137,6 +143,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
+        returning.returning,  # last: it prints the statement's final parts
     )
 
 
