@@ -396,6 +396,7 @@ _NUMERIC_HINT = "hati keeps numeric in DuckDB's DECIMAL, which has no NaN or Inf
 _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
     (name, re.compile(pattern) if pattern is not None else None, code)
     for name, pattern, code in [
+        (None, r"^[\w ]*Error: interval cannot be 0!", "22023"),  # generate_series' step
         ("CatalogException", r"(?:Table|View) with name \S+ does not exist", "42P01"),
         ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
         ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
@@ -411,6 +412,8 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
+        ("InvalidInputException", r"stride must be greater than zero", "22008"),
         ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),

@@ -48,6 +48,7 @@ from hati.storage import duckdb_backend as storage
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
 # Writes on main that keep undo rows for live branches (branching/undo.py).
 _KEEPS_ROWS = frozenset({"UPDATE", "DELETE"})
+_WRITES = frozenset({"INSERT", "UPDATE"})  # their constants may be read by DateStyle
 
 
 @dataclass(eq=False)
@@ -361,7 +362,9 @@ class Session:
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
         """Calls the session answers before DuckDB runs the statement (set_config,
         advisory locks); current_setting() reads what it publishes."""
-        if "current_setting" in called or "set_config" in called:
+        # A constant written to a date column is read in the session's DateStyle
+        # (pipeline._written_literals), which DuckDB reads as current_setting() does.
+        if "current_setting" in called or "set_config" in called or stmt.kind in _WRITES:
             self._publish_settings()
         value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
         if "set_config" in called:
