@@ -102,6 +102,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -411,6 +415,9 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("BinderException", _NOT_MISSING, "42703"),
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
+        ("SequenceException", r"reached (?:maximum|minimum) value of sequence", "2200H"),
+        ("SequenceException", r"is out of bounds for sequence", "22003"),
+        ("SequenceException", r"currval: sequence is not yet defined", "55000"),
         ("InvalidInputException", r"Division by zero", "22012"),
         ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
         ("InvalidInputException", r"stride must be greater than zero", "22008"),
