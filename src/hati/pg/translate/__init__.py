@@ -95,6 +95,7 @@ def _rules() -> tuple[Rule, ...]:
         builtins,
         catalog_queries,
         composites,
+        ctes,
         ddl,
         exprs,
         functions,
@@ -118,6 +119,8 @@ def _rules() -> tuple[Rule, ...]:
 
     return (
         plain(recursion.recursive_ctes),
+        plain(ctes.checked),
+        plain(ctes.reads_written),
         locking.row_locks,
         plain(refnames.refnames),
         windows.windows,

@@ -6,8 +6,8 @@ LIMIT atop the UNION. Most of these never end there (DuckDB iterates until a ste
 nothing), so the statement hangs where PostgreSQL answers at once. This rule makes the
 same checks PostgreSQL makes, with its SQLSTATEs (42P19, 0A000), and orders the items
 of a WITH RECURSIVE so that none refers to a later one (PostgreSQL allows forward
-references there; DuckDB does not). A WITH RECURSIVE none of whose items recurses
-is run as a plain WITH, which DuckDB allows beside data-modifying items.
+references there; DuckDB does not). DuckDB refuses WITH RECURSIVE beside
+data-modifying items: there, each recursive item reads a WITH RECURSIVE of its own.
 """
 
 from __future__ import annotations
@@ -259,11 +259,36 @@ def recursive_ctes(stmt: ast.Node) -> ast.Node:
                 if cte.cterecursive:
                     _check(cte)
             node.ctes = tuple(ordered)
-            if not any(c.cterecursive for c in ordered) and any(
-                isinstance(c.ctequery, _DML) for c in ordered
-            ):
-                node.recursive = False  # DuckDB refuses RECURSIVE beside a DML item
+            if any(isinstance(c.ctequery, _DML) for c in ordered):
+                for cte in ordered:  # DuckDB refuses RECURSIVE beside a DML item
+                    if cte.cterecursive:
+                        _nest(cte)
+                node.recursive = False
     return stmt
+
+
+def _nest(cte: ast.CommonTableExpr) -> None:
+    """The recursive item as a plain one that reads its own WITH RECURSIVE:
+    ``x AS (SELECT * FROM (WITH RECURSIVE x AS (...) SELECT * FROM x) AS x)``."""
+    name = str(cte.ctename)
+    inner = ast.CommonTableExpr(
+        ctename=name, aliascolnames=cte.aliascolnames, ctequery=cte.ctequery, cterecursive=True
+    )
+    star = (ast.ResTarget(val=ast.ColumnRef(fields=(ast.A_Star(),))),)
+    reading = ast.SelectStmt(
+        targetList=star,
+        fromClause=(ast.RangeVar(relname=name, inh=True),),
+        withClause=ast.WithClause(ctes=(inner,), recursive=True),
+        op=SetOperation.SETOP_NONE,
+    )
+    cte.ctequery = ast.SelectStmt(
+        targetList=star,
+        fromClause=(
+            ast.RangeSubselect(lateral=False, subquery=reading, alias=ast.Alias(aliasname=name)),
+        ),
+        op=SetOperation.SETOP_NONE,
+    )
+    cte.cterecursive = False
 
 
 _DML = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)

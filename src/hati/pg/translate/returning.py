@@ -11,7 +11,8 @@ client's list:
 With FROM / USING items each written row is joined again with them on the statement's
 WHERE, one joined row per written row (PostgreSQL also uses one), in the order written.
 That is exact only when the WHERE reads no column the UPDATE assigns (nor subqueries,
-nor the target as a whole); other statements are left as they are.
+nor the target as a whole) and the joined items do not read the target; other
+statements are left as they are.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def returning(stmt: ast.Node, ctx: Translation) -> ast.Node:
         return stmt
     if join and not _rejoin_exact(stmt, alias):
         return stmt
+    if join and any(
+        isinstance(n, ast.RangeVar) and n.relname == rel.relname
+        for item in others
+        for n in walk(item)
+    ):
+        return stmt  # joined again after the write, the target would show its new rows
     if join and any(
         isinstance(n, ast.JoinExpr) and (n.usingClause or n.isNatural)
         for item in others
