@@ -102,6 +102,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -176,6 +180,14 @@ class AuthenticationFailed(InvalidAuthorizationSpecification, code="28P01"):
 
 class DependentObjectsStillExist(HatiError, code="2BP01"):
     pass
+
+
+class SqlRoutineException(HatiError, code="2F000"):
+    pass
+
+
+class FunctionExecutedNoReturnStatement(SqlRoutineException, code="2F005"):
+    """A PL/pgSQL function reached its end without RETURN."""
 
 
 class InvalidCursorName(HatiError, code="34000"):
@@ -290,6 +302,10 @@ class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
     pass
 
 
+class InvalidRecursion(SyntaxErrorOrAccessRuleViolation, code="42P19"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 
@@ -342,6 +358,18 @@ class IOError_(SystemError_, code="58030"):  # the builtin has the name
     pass
 
 
+class PlpgsqlError(HatiError, code="P0000"):
+    pass
+
+
+class RaiseException(PlpgsqlError, code="P0001"):
+    """RAISE EXCEPTION in a PL/pgSQL function."""
+
+
+class CaseNotFound(HatiError, code="20000"):
+    """A PL/pgSQL CASE without ELSE matched nothing."""
+
+
 class InternalError(HatiError, code="XX000"):
     pass
 
@@ -372,6 +400,7 @@ _NUMERIC_HINT = "hati keeps numeric in DuckDB's DECIMAL, which has no NaN or Inf
 _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
     (name, re.compile(pattern) if pattern is not None else None, code)
     for name, pattern, code in [
+        (None, r"^[\w ]*Error: interval cannot be 0!", "22023"),  # generate_series' step
         ("CatalogException", r"(?:Table|View) with name \S+ does not exist", "42P01"),
         ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
         ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
@@ -386,7 +415,13 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("BinderException", _NOT_MISSING, "42703"),
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
+        ("SequenceException", r"reached (?:maximum|minimum) value of sequence", "2200H"),
+        ("SequenceException", r"is out of bounds for sequence", "22003"),
+        ("SequenceException", r"currval: sequence is not yet defined", "55000"),
+        ("InvalidInputException", r"lastval is not yet defined in this session", "55000"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
+        ("InvalidInputException", r"stride must be greater than zero", "22008"),
         ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
@@ -422,6 +457,8 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("IOException", None, "58030"),
     ]
 ]
+# error('HATI-<sqlstate>: message') in translated SQL (PL/pgSQL's RAISE, for one)
+_RAISED = re.compile(r"^HATI-([0-9A-Z]{5}): (.*)", re.S)
 _RETRY_HINT = "Another session changed the same rows first; retry the transaction."
 
 
@@ -464,6 +501,9 @@ def from_duckdb(exc: BaseException) -> HatiError:
     code = duckdb_sqlstate(exc)
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
+    raised_in_sql = _RAISED.match(message)
+    if raised_in_sql is not None:
+        return lookup(raised_in_sql.group(1))(raised_in_sql.group(2).strip())
     first, _, rest = message.partition("\n")
     hint = _RETRY_HINT if code == "40001" else None
     if code == "0A000" and re.search(_NUMERIC_SPECIAL, first):

@@ -33,7 +33,7 @@ from hati.errors import FeatureNotSupported, UndefinedObject, UndefinedTable
 from hati.pg import catalog, rebuild, render
 
 Printer = Callable[[ast.Node], str]  # a node -> DuckDB text, relations placed
-_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'")
+NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'")
 
 
 class Emulated:
@@ -117,7 +117,7 @@ def sequences_of(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> lis
     ).fetchall()
     out = []
     for (default,) in rows:
-        m = _NEXTVAL.search(default)
+        m = NEXTVAL.search(default)
         if m:
             out.append(m.group(1).replace("''", "'"))
     return out

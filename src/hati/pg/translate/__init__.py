@@ -47,6 +47,9 @@ class Translation:
     # The statement stores its expressions in DuckDB's catalog (an index's, a column
     # default's, a check's): only what DuckDB accepts there (no macros over to_json).
     stored: bool = False
+    # What DuckDB runs in the statement's place, the statement's own nodes inside (a
+    # write whose RETURNING DuckDB cannot run: translate/returning.py).
+    printed_as: ast.Node | None = None
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -95,6 +98,7 @@ def _rules() -> tuple[Rule, ...]:
         builtins,
         catalog_queries,
         composites,
+        ctes,
         ddl,
         exprs,
         functions,
@@ -104,8 +108,11 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        recursion,
         refnames,
+        returning,
         schema,
+        search_cycle,
         sqlfuncs,
         strings,
         typeof,
@@ -115,6 +122,9 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        plain(recursion.recursive_ctes),
+        plain(ctes.checked),
+        plain(ctes.reads_written),
         locking.row_locks,
         plain(refnames.refnames),
         windows.windows,
@@ -123,6 +133,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(naming.name_columns),
         typeof.pg_typeof,
         plain(arrays.variadic),
+        plain(search_cycle.search_cycle),
         plain(using_order.using_order),
         plain(naming.insert_alias),
         plain(schema.default_schema),
@@ -143,6 +154,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
+        returning.returning,  # last: it prints the statement's final parts
     )
 
 
