@@ -70,3 +70,5 @@ CREATE INDEX ck_b ON ck (array_length(a, 1));
 CREATE VIEW ckv AS SELECT z::text AS zt, ARRAY[x]::text AS ax, cardinality(a) AS n FROM ck;
 SELECT * FROM ckv;
 SELECT x, y, z::text FROM ck WHERE z::text = '3';
+UPDATE bt SET b = '\x0102' WHERE id = 1;
+SELECT id, b, octet_length(b) FROM bt ORDER BY id;
