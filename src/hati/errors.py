@@ -418,6 +418,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("SequenceException", r"reached (?:maximum|minimum) value of sequence", "2200H"),
         ("SequenceException", r"is out of bounds for sequence", "22003"),
         ("SequenceException", r"currval: sequence is not yet defined", "55000"),
+        ("InvalidInputException", r"lastval is not yet defined in this session", "55000"),
         ("InvalidInputException", r"Division by zero", "22012"),
         ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
         ("InvalidInputException", r"stride must be greater than zero", "22008"),

@@ -39,6 +39,7 @@ from hati.gate import Pass
 from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
+from hati.pg.lastval import LastValue
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
@@ -48,7 +49,6 @@ from hati.storage import duckdb_backend as storage
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
 # Writes on main that keep undo rows for live branches (branching/undo.py).
 _KEEPS_ROWS = frozenset({"UPDATE", "DELETE"})
-_WRITES = frozenset({"INSERT", "UPDATE"})  # their constants may be read by DateStyle
 
 
 @dataclass(eq=False)
@@ -73,7 +73,7 @@ class Session:
         self.txn = "I"
         self.block = transactions.Block()  # the transaction block's savepoints, journal
         self.branch: str | None = None
-        self.cursors = Cursors()
+        self.cursors, self.lastval = Cursors(), LastValue()
         self._partitions_changed = False  # partition DDL in the open transaction
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         self._param_types = paramtypes.Remembered(self.cur)
@@ -362,10 +362,10 @@ class Session:
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
         """Calls the session answers before DuckDB runs the statement (set_config,
         advisory locks); current_setting() reads what it publishes."""
-        # A constant written to a date column is read in the session's DateStyle
-        # (pipeline._written_literals), which DuckDB reads as current_setting() does.
-        if "current_setting" in called or "set_config" in called or stmt.kind in _WRITES:
+        # a constant written to a date column is read in DateStyle (pipeline.py), too
+        if called & {"current_setting", "set_config"} or stmt.kind in ("INSERT", "UPDATE"):
             self._publish_settings()
+        stmt.answers.update(self.lastval.answer(stmt, called))
         value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
         if "set_config" in called:
             stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
@@ -390,6 +390,7 @@ class Session:
                 raise ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
             self.settings.reset_all()
             self.leave_branch()
+            self.lastval.sequence = None
             return command("DISCARD ALL")
         if kind == "VACUUM":
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")

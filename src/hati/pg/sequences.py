@@ -11,8 +11,9 @@ one at a time).
 ALTER SEQUENCE (:class:`AlterSequence`) reads the sequence's options and position from
 DuckDB when it runs, resolves the new ones, and makes the sequence again with them at the
 same position (or where RESTART puts it); an ALTER that only moves the position is a
-``setval``. DuckDB keeps no sequence's type: it is read from its bounds (a sequence whose
-bounds are smallint's or integer's is taken to be of that type, any other bigint).
+``setval``. DuckDB keeps no sequence's type: a sequence of smallint or integer has the
+type's name as its DuckDB comment (:class:`Typed`; hati answers COMMENT ON SEQUENCE
+itself), the catalog views read it there (``catalog_sequences.py``).
 """
 
 from __future__ import annotations
@@ -182,20 +183,40 @@ def duck_options(seq: Sequence) -> tuple[ast.DefElem, ...]:
     )
 
 
-def create(stmt: ast.CreateSeqStmt) -> None:
-    """CREATE SEQUENCE as DuckDB reads it (in place), PostgreSQL's errors raised."""
+def serial_sql(name: str, type_name: str) -> list[str]:
+    """The DuckDB statements that make a serial or identity column's sequence."""
+    if type_name == "int8":
+        return [f"CREATE SEQUENCE IF NOT EXISTS {name}"]
+    return [
+        f"CREATE SEQUENCE IF NOT EXISTS {name} MAXVALUE {TYPES[type_name][2]}",
+        f"COMMENT ON SEQUENCE {name} IS '{type_name}'",
+    ]
+
+
+def create(stmt: ast.CreateSeqStmt) -> list[object]:
+    """CREATE SEQUENCE as DuckDB reads it (in place), PostgreSQL's errors raised; the
+    steps to run in its place (none: the statement alone)."""
     seq, _ = resolve(tuple(stmt.options or ()), None)
     stmt.options = duck_options(seq)
     if stmt.sequence is not None and stmt.sequence.relpersistence == "u":
         stmt.sequence.relpersistence = "p"  # UNLOGGED: DuckDB's file is the log
+    if seq.type == "int8" or stmt.if_not_exists:
+        return []
+    return [stmt, Typed(stmt.sequence, seq.type)]
 
 
-def _type_of(low: int, high: int) -> str:
-    for name in ("int2", "int4"):
-        _, lo, hi = TYPES[name]
-        if lo <= low and high <= hi and (low == lo or high == hi):
-            return name
-    return "int8"
+@dataclass
+class Typed(Emulated):
+    """A sequence's type, which DuckDB does not keep, kept as its comment (hati answers
+    COMMENT ON SEQUENCE itself, so no client's comment takes its place)."""
+
+    sequence: Any
+    type: str
+
+    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
+        found = _read(cur, self.sequence)
+        if found is not None:
+            cur.execute(f"COMMENT ON SEQUENCE {found.name} IS '{self.type}'")
 
 
 @dataclass(frozen=True)
@@ -210,15 +231,15 @@ def _read(cur: duckdb.DuckDBPyConnection, rv: Any) -> _Found | None:
     schema = rv.schemaname if rv.schemaname not in (None, "public") else "main"
     row = cur.execute(
         "SELECT start_value, min_value, max_value, increment_by, cycle, last_value, "
-        "temporary FROM duckdb_sequences() WHERE sequence_name = $1 "
+        "temporary, comment FROM duckdb_sequences() WHERE sequence_name = $1 "
         "AND (schema_name = $2 OR temporary) ORDER BY temporary DESC LIMIT 1",
         [rv.relname, schema],
     ).fetchone()
     if row is None:
         return None
-    start, low, high, inc, cycle, last, temporary = row
+    start, low, high, inc, cycle, last, temporary, comment = row
     seq = Sequence(
-        type=_type_of(int(low), int(high)),
+        type=comment if comment in TYPES else "int8",
         increment=int(inc),
         minvalue=int(low),
         maxvalue=int(high),
@@ -256,6 +277,8 @@ def _make(cur: duckdb.DuckDBPyConnection, name: str, seq: Sequence, temp: bool) 
     options = " ".join(_option_text(o) for o in duck_options(seq))
     cur.execute(f"CREATE {'TEMPORARY ' if temp else ''}SEQUENCE {name} {options}")
     cur.execute("SELECT setval($1, $2, $3)", [name, seq.last, seq.called]).fetchall()
+    if seq.type != "int8":
+        cur.execute(f"COMMENT ON SEQUENCE {name} IS '{seq.type}'")
 
 
 def _relation(text: str) -> tuple[str, str]:

@@ -50,7 +50,9 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
         if serial is None and not identity:
             continue
         seq = f"{table}_{elt.colname}_seq"[:MAX_IDENTIFIER]
-        ctx.pre.append(f'CREATE SEQUENCE IF NOT EXISTS main."{seq.replace(chr(34), chr(34) * 2)}"')
+        # the sequence is of the column's type (AS integer for serial), as PostgreSQL's
+        number = serial or (names[-1] if names[-1] in sequences.TYPES else "int8")
+        ctx.pre.extend(sequences.serial_sql(f'main."{seq.replace(chr(34), chr(34) * 2)}"', number))
         if serial is not None:
             elt.typeName = ast.TypeName(
                 names=(ast.String(sval="pg_catalog"), ast.String(sval=serial))
@@ -200,7 +202,7 @@ def _sequence(stmt: ast.Node, ctx: Translation) -> None:
     """CREATE SEQUENCE as DuckDB reads it; ALTER SEQUENCE applied when it runs, to the
     sequence as it is then (pg/sequences.py)."""
     if isinstance(stmt, ast.CreateSeqStmt):
-        sequences.create(stmt)
+        ctx.steps = sequences.create(stmt)
     elif isinstance(stmt, ast.AlterSeqStmt):
         options = tuple(stmt.options or ())
         ctx.steps = [sequences.AlterSequence(stmt.sequence, options, bool(stmt.missing_ok))]
