@@ -36,3 +36,4 @@ UPDATE arr_js SET j[0] = '1';
 SELECT * FROM arr_js;
 -- VARIADIC arrays spread out before functions are rewritten by their arguments
 SELECT jsonb_build_array(VARIADIC ARRAY[1, 2]), json_build_object(VARIADIC ARRAY['a', 'b']), concat_ws(',', VARIADIC ARRAY['a', 'b']), format('%s-%s', VARIADIC ARRAY['a', 'b']), concat(VARIADIC ARRAY['a', 'b']);
+SELECT json_build_array(VARIADIC '{a,b}'::text[]), json_build_object(VARIADIC '{}'::text[]), concat_ws('-', VARIADIC '{x,NULL,y}'::text[]), jsonb_build_array(VARIADIC '{1,2}'::int[]);

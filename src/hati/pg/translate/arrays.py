@@ -27,6 +27,7 @@ from hati.pg.analyze import children
 from hati.pg.arraytext import duck_list
 from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
 from hati.pg.translate import const as _const
+from hati.pg.translate.exprs import array_items
 
 S = catalog_views.HIDDEN
 
@@ -179,6 +180,25 @@ def _func_call(node: ast.FuncCall) -> ast.Node | None:
     return None
 
 
+def _literal_elements(node: ast.Node) -> tuple[ast.Node, ...] | None:
+    """The elements of ``'{a,b}'::text[]`` (a one-dimensional array's text), each cast
+    to the element type; None for anything else."""
+    if not isinstance(node, ast.TypeCast) or node.typeName is None:
+        return None
+    tn = node.typeName
+    text = _text(node.arg)
+    if not tn.arrayBounds or text is None:
+        return None
+    items = array_items(text)
+    if items is None:
+        return None
+    element = ast.TypeName(names=tn.names, typmods=tn.typmods)
+    return tuple(
+        ast.TypeCast(arg=ast.A_Const(isnull=True) if i is None else _const(i), typeName=element)
+        for i in items
+    )
+
+
 def _variadic(node: ast.FuncCall) -> ast.Node | None:
     """``f(a, VARIADIC ARRAY[b, c])`` is ``f(a, b, c)``; ``json_build_array(VARIADIC
     NULL)`` is NULL."""
@@ -188,11 +208,14 @@ def _variadic(node: ast.FuncCall) -> ast.Node | None:
     if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
         return None
     last = args[-1]
+    elements = _literal_elements(last)
     if isinstance(last, ast.TypeCast) and isinstance(last.arg, ast.A_ArrayExpr):
         last = last.arg
     if isinstance(last, ast.A_ArrayExpr):
+        elements = tuple(last.elements or ())
+    if elements is not None:
         node.func_variadic = False
-        node.args = (*args[:-1], *(last.elements or ())) or None
+        node.args = (*args[:-1], *elements) or None
         return node
     if node.funcname[-1].sval in _VARIADIC_JSON and len(args) == 1:
         arg = last.arg if isinstance(last, ast.TypeCast) else last
