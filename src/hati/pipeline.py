@@ -83,6 +83,12 @@ class Statement:
         return self.compiled.analysis.kind
 
     @property
+    def relation(self) -> str | None:
+        """The table the statement writes or alters (errors name it)."""
+        writes = self.compiled.analysis.writes
+        return writes[0].name if writes else None
+
+    @property
     def node(self) -> ast.Node:
         return self.compiled.node
 

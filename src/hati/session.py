@@ -33,6 +33,7 @@ from hati.errors import (
     HatiError,
     InFailedTransaction,
     SyntaxError_,
+    names_relation,
     sqlstate_of,
 )
 from hati.gate import Pass
@@ -40,6 +41,7 @@ from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, 
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.pg.violations import named as violation
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
 from hati.state import ServerState
@@ -273,6 +275,8 @@ class Session:
             state = sqlstate_of(exc)
             if self.txn == "T":
                 self.txn = "E"
+            if isinstance(stmt, pipeline.Statement) and names_relation(exc):
+                raise violation(self.cur, exc, stmt.relation) from exc  # PostgreSQL's names
             raise
         finally:
             branch, text = self._audit_branch or self.branch, audit_text(sql, params)

@@ -68,12 +68,12 @@ CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
     ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
 CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
-    CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+    CASE WHEN cnt <= 0 THEN error('HATI-2201G: count must be greater than zero')
          WHEN isnan(op::DOUBLE) OR isnan(lo::DOUBLE) OR isnan(hi::DOUBLE)
-         THEN error('operand, lower bound, and upper bound cannot be NaN')
+         THEN error('HATI-2201G: operand, lower bound, and upper bound cannot be NaN')
          WHEN isinf(lo::DOUBLE) OR isinf(hi::DOUBLE)
-         THEN error('lower and upper bounds must be finite')
-         WHEN lo = hi THEN error('lower bound cannot equal upper bound')
+         THEN error('HATI-2201G: lower and upper bounds must be finite')
+         WHEN lo = hi THEN error('HATI-2201G: lower bound cannot equal upper bound')
          WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
               ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
               END
@@ -82,28 +82,28 @@ CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
               END
     END;
 CREATE OR REPLACE MACRO {S}.pg_sqrt(x) AS
-    CASE WHEN x < 0 THEN error('cannot take square root of a negative number') ELSE sqrt(x) END;
+    CASE WHEN x < 0 THEN error('HATI-2201F: cannot take square root of a negative number') ELSE sqrt(x) END;
 CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
-    CASE WHEN x = 0 THEN error('cannot take logarithm of zero')
-         WHEN x < 0 THEN error('cannot take logarithm of a negative number') ELSE x END;
+    CASE WHEN x = 0 THEN error('HATI-2201E: cannot take logarithm of zero')
+         WHEN x < 0 THEN error('HATI-2201E: cannot take logarithm of a negative number') ELSE x END;
 CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
     hati_numeric_log(b::DECIMAL(38, 20), x::DECIMAL(38, 20));
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
-    CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
+    CASE WHEN x = 0 AND y < 0 THEN error('HATI-2201F: zero raised to a negative power is undefined')
          WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)
-         THEN error('a negative number raised to a non-integer power yields a complex result')
+         THEN error('HATI-2201F: a negative number raised to a non-integer power yields a complex result')
          WHEN isinf(power(x, y)) AND isfinite(x::DOUBLE) AND isfinite(y::DOUBLE)
          THEN error('value out of range: overflow')
          ELSE power(x, y) END;
 CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
     CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('division by zero') ELSE a % b END;
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
-    CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
+    CASE WHEN n = 0 THEN error('HATI-54000: null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
-    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
+    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('HATI-22008: date field value out of range: year 0')
     ELSE y END;
 CREATE OR REPLACE MACRO {S}.pg_make_date(y, m, d) AS make_date({S}.pg_year(y), m, d);
 CREATE OR REPLACE MACRO {S}.pg_make_timestamp(y, mo, d, h, mi, s) AS
