@@ -377,6 +377,18 @@ class RaiseException(PlpgsqlError, code="P0001"):
     """RAISE EXCEPTION in a PL/pgSQL function."""
 
 
+class NoDataFound(PlpgsqlError, code="P0002"):
+    pass
+
+
+class TooManyRows(PlpgsqlError, code="P0003"):
+    pass
+
+
+class AssertFailure(PlpgsqlError, code="P0004"):
+    pass
+
+
 class CaseNotFound(HatiError, code="20000"):
     """A PL/pgSQL CASE without ELSE matched nothing."""
 
@@ -418,6 +430,7 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
         ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
         ("CatalogException", r"Function with name", "42883"),
+        ("CatalogException", r"^Catalog Error: Type with name .* already exists", "42710"),
         ("CatalogException", r"already exists", "42P07"),
         ("CatalogException", None, "42P01"),
         ("ConstraintException", r"NOT NULL", "23502"),

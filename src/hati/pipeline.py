@@ -27,7 +27,7 @@ import duckdb
 from pglast import ast
 from pglast.enums import OnConflictAction
 
-from hati.errors import CardinalityViolation, FeatureNotSupported, InvalidParameter
+from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
 from hati.pg import emulate, lex, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
@@ -177,6 +177,16 @@ def split(fe: FrontEnd, sql: str) -> list[str]:
 
 def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
     return Statement(fe.compile(text), list(params or []))
+
+
+def compile_or_error(
+    fe: FrontEnd, text: str, params: list[Any] | None = None
+) -> Statement | HatiError:
+    """The statement, or the error compiling it raised (a batch reports it in its turn)."""
+    try:
+        return compile_one(fe, text, params)
+    except HatiError as exc:
+        return exc
 
 
 def one_transaction(stmts: list[Statement]) -> bool:

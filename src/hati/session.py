@@ -27,6 +27,7 @@ from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
 from hati.cursors import Cursors
+from hati.doblocks import run as run_do
 from hati.errors import (
     ActiveSqlTransaction,
     FeatureNotSupported,
@@ -189,7 +190,7 @@ class Session:
         if not texts:
             return
         if len(texts) > 1 and self.txn == "I":
-            stmts = [self._compile_or_error(t, params) for t in texts]
+            stmts = [pipeline.compile_or_error(self.frontend, t, params) for t in texts]
             if all(isinstance(s, pipeline.Statement) for s in stmts) and pipeline.one_transaction(
                 [s for s in stmts if isinstance(s, pipeline.Statement)]
             ):
@@ -197,14 +198,6 @@ class Session:
                 return
         for text in texts:
             yield self.run_one(text, params)
-
-    def _compile_or_error(
-        self, text: str, params: list[Any] | None
-    ) -> pipeline.Statement | BaseException:
-        try:
-            return pipeline.compile_one(self.frontend, text, params)
-        except HatiError as exc:
-            return exc
 
     def _run_implicit(
         self, texts: list[str], stmts: list[pipeline.Statement | BaseException]
@@ -266,7 +259,7 @@ class Session:
             if stmt is None:
                 stmt = self.compile(sql, params)
             res = self._run_timed(stmt)
-            if self.txn == "T" and stmt.kind != "TRANSACTION":
+            if self.txn == "T" and stmt.kind not in ("TRANSACTION", "DO"):  # DO's: its own
                 self.block.record(sql, params, stmt, self.branch)
             elif self.txn == "I" and transactions.changes_state(stmt.analysis):
                 self.state.data_version += 1
@@ -341,6 +334,8 @@ class Session:
         transactions.check_access(self, stmt)
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
+        if kind == "DO":
+            return run_do(self, stmt.node)
         if kind in ("PREPARE", "EXECUTE", "DEALLOCATE"):
             return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
         self.cursors.park()

@@ -196,6 +196,7 @@ _RULES: list[_Rule] = [
          _fixed("aggregate functions are not allowed in {clause}", "42803")),
         (r'^Table with name "(?P<name>[^"]+)" already exists!',
          _fixed('relation "{name}" already exists')),
+        (r'^Type with name "(?P<name>[^"]+)" already exists!', _fixed('type "{name}" already exists')),
         (r'^Column with name "(?P<column>[^"]+)" already exists!',
          _fixed('column "{column}" of relation "{relation}" already exists', "42701")),
         (r"^Overflow in \w+ of (?P<type>INT\d+)", _int_range),

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.cursors",
         "hati.prepared",
         "hati.session",
+        "hati.doblocks",
         "hati.transactions",
         "hati.advisory",
         "hati.referential",

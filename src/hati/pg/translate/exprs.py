@@ -8,6 +8,7 @@ rounds half to even, ``round(numeric)`` away from zero).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 
@@ -439,13 +440,57 @@ def _date_trunc(node: ast.FuncCall) -> ast.Node | None:
     return _cast(_call("pg_date_trunc", *args), "timestamptz")
 
 
-def _format(node: ast.FuncCall) -> ast.Node | None:
-    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty)."""
+def _format(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
+    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty);
+    a constant format with ``%I`` / ``%L`` / ``%n$s`` is spelled out piece by piece."""
     args = node.args or ()
     if not args:
         return None
+    fmt = args[0]
+    if isinstance(fmt, ast.ParamRef) and ctx.params is not None and (fmt.number or 0) > ctx.params:
+        raise NeedsLiteral  # a constant format, lifted out: spelled out below
+    if isinstance(fmt, ast.A_Const) and isinstance(fmt.val, ast.String):
+        pieces = _format_pieces(str(fmt.val.sval), args[1:])
+        if pieces is not None:
+            return _call("concat", *pieces, hidden=False) if pieces else _const("")
     rest = tuple(ast.CoalesceExpr(args=(_cast(a, "varchar"), _const(""))) for a in args[1:])
     return _call("printf", args[0], *rest, hidden=False)
+
+
+_FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?([sIL%])")
+
+
+def _format_pieces(fmt: str, args: tuple[ast.Node, ...]) -> list[ast.Node] | None:
+    """The parts of PostgreSQL's format(): text, and each argument as %s (its text,
+    NULL as nothing), %I (quoted as an identifier) or %L (as a literal, NULL as NULL).
+    None: a specification this does not spell out (widths, flags)."""
+    out: list[ast.Node] = []
+    pos, nxt = 0, 0
+    for m in _FORMAT_SPEC.finditer(fmt):
+        if "%" in fmt[pos : m.start()]:
+            return None
+        if m.start() > pos:
+            out.append(_const(fmt[pos : m.start()]))
+        pos = m.end()
+        if m.group(2) == "%":
+            out.append(_const("%"))
+            continue
+        n = int(m.group(1)) - 1 if m.group(1) else nxt
+        nxt = n + 1
+        if n >= len(args):
+            return None  # PostgreSQL: too few arguments for format() (22023)
+        text = _cast(copy.deepcopy(args[n]), "varchar")
+        kind = m.group(2)
+        out.append(
+            ast.CoalesceExpr(args=(text, _const("")))
+            if kind == "s"
+            else _call("pg_quote_ident" if kind == "I" else "pg_quote_nullable", text)
+        )
+    if "%" in fmt[pos:]:
+        return None
+    if pos < len(fmt):
+        out.append(_const(fmt[pos:]))
+    return out
 
 
 # name -> (argument counts it applies to, macro in the hidden schema)
@@ -482,7 +527,6 @@ _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 _SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
     "extract": _extract,
     "date_trunc": _date_trunc,
-    "format": _format,
 }
 
 
@@ -503,6 +547,8 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
     if name in _RENAMED:
         node.funcname = (ast.String(sval=_RENAMED[name]),)
         return None
+    if name == "format":
+        return _format(node, _ctx)
     special = _SPECIAL.get(name)
     return special(node) if special is not None else None
 
