@@ -12,7 +12,8 @@ Runs: DECLARE (with defaults, CONSTANT), ``:=``, SQL statements with or without
 ``INTO [STRICT]``, ``PERFORM``, ``EXECUTE`` of a text (``INTO``), ``IF``, ``CASE``,
 ``LOOP`` / ``WHILE`` / ``FOR i IN [REVERSE] a..b [BY s]`` / ``FOR r IN query``,
 ``EXIT`` / ``CONTINUE`` (labels too), ``RETURN``, ``RAISE`` (``EXCEPTION`` as an error
-with its SQLSTATE; lower levels send nothing), ``ASSERT``, ``FOUND``, nested blocks
+with its SQLSTATE; ``NOTICE``, ``INFO`` and ``WARNING`` sent as notices when the block
+ends), ``ASSERT``, ``FOUND``, nested blocks
 and ``EXCEPTION WHEN`` handlers (a savepoint around the protected part, ``SQLSTATE``
 and ``SQLERRM`` in the handler). Statements beyond that are refused with 0A000.
 A block that loops more than :data:`MAX_STEPS` times without end is stopped (54000).
@@ -46,6 +47,7 @@ from hati.results import Result, command
 MAX_STEPS = 1_000_000
 Json = dict[str, Any]
 _ERROR_LEVEL = 21
+_SEVERITIES = {17: "INFO", 18: "NOTICE", 19: "WARNING"}  # elog.h levels a client is sent
 # condition names of EXCEPTION WHEN (PostgreSQL's plerrcodes.h, the ones clients use)
 CONDITIONS = {
     "unique_violation": "23505", "foreign_key_violation": "23503",
@@ -120,6 +122,7 @@ class _Block:
     vars: dict[str, _Var] = field(default_factory=dict)
     steps: int = 0
     savepoints: int = 0
+    notices: list[tuple[str, str]] = field(default_factory=list)  # RAISE below ERROR
 
     # ------------------------------------------------------------------ values
     def literal(self, value: Any, typename: str | None = None) -> ast.Node:
@@ -405,8 +408,14 @@ class _Block:
         raise _Return()
 
     def _raise(self, node: Json) -> None:
-        if int(node.get("elog_level", _ERROR_LEVEL)) < _ERROR_LEVEL:
-            return  # NOTICE and lower: hati sends no notices
+        level = int(node.get("elog_level", _ERROR_LEVEL))
+        if level < _ERROR_LEVEL:
+            severity = _SEVERITIES.get(level)
+            if severity is not None:  # DEBUG and LOG go to the server log only
+                params = [self.value(_q(p)) for p in node.get("params") or ()]
+                text = _format(str(node.get("message") or ""), params)
+                self.notices.append((severity, text))
+            return
         sqlstate, message, hint, detail = "P0001", None, None, None
         if node.get("condname"):
             cond = str(node["condname"])
@@ -535,6 +544,7 @@ def run(host: Host, node: ast.DoStmt) -> Result:
             pass
         except _Exit:
             raise SyntaxError_("EXIT cannot be used outside a loop") from None
+        notices = block.notices
         if implicit:
             host.end_transaction(commit=True)
         done = True
@@ -544,4 +554,6 @@ def run(host: Host, node: ast.DoStmt) -> Result:
                 with contextlib.suppress(HatiError, duckdb.Error):
                     host.end_transaction(commit=False)
             host.txn = "I"
-    return command("DO")
+    done_result = command("DO")
+    done_result.notices = notices
+    return done_result
