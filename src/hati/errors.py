@@ -109,6 +109,10 @@ class InvalidArgumentForWidthBucket(DataException, code="2201G"):
     pass
 
 
+class InvalidRowCountInLimitClause(DataException, code="2201W"):
+    pass
+
+
 class InvalidArgumentForPower(DataException, code="2201F"):
     pass
 
@@ -246,6 +250,14 @@ class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
 
 
 class GroupingError(SyntaxErrorOrAccessRuleViolation, code="42803"):
+    pass
+
+
+class AmbiguousColumn(SyntaxErrorOrAccessRuleViolation, code="42702"):
+    pass
+
+
+class AmbiguousFunction(SyntaxErrorOrAccessRuleViolation, code="42725"):
     pass
 
 

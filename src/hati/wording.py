@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 from pglast import ast, parser, visitors
 
+OPERATOR_HINT = (
+    "No operator matches the given name and argument types. "
+    "You might need to add explicit type casts."
+)
 FUNCTION_HINT = (
     "No function matches the given name and argument types. "
     "You might need to add explicit type casts."
@@ -149,6 +153,35 @@ def _function(m: re.Match[str], rest: str, relation: str | None) -> Worded:
     return Worded(f"function {m.group('name')}({args}) does not exist", "42883", hint=FUNCTION_HINT)
 
 
+def _operator(m: re.Match[str], rest: str, relation: str | None) -> Worded:
+    args = [pg_type(a) for a in m.group("args").split(", ")]
+    op = m.group("name")
+    shown = f"{args[0]} {op} {args[1]}" if len(args) == 2 else f"{op} {args[0]}"
+    return Worded(f"operator does not exist: {shown}", "42883", hint=OPERATOR_HINT)
+
+
+def _not_unique(m: re.Match[str], rest: str, relation: str | None) -> Worded:
+    args = [pg_type(a) for a in m.group("args").split(", ")]
+    name = m.group("name")
+    if re.fullmatch(r"[-+*/%<>=!~^&|#@]+", name) and len(args) == 2:
+        return Worded(f"operator is not unique: {args[0]} {name} {args[1]}", "42725",
+                      hint="Could not choose a best candidate operator. You might need to add "
+                      "explicit type casts.")  # fmt: skip
+    return Worded(f"function {name}({', '.join(args)}) is not unique", "42725",
+                  hint="Could not choose a best candidate function. You might need to add "
+                  "explicit type casts.")  # fmt: skip
+
+
+def _insert_arity(m: re.Match[str], rest: str, relation: str | None) -> Worded:
+    more = int(m.group("values")) > int(m.group("columns"))
+    return Worded(
+        "INSERT has more expressions than target columns"
+        if more
+        else "INSERT has more target columns than expressions",
+        "42601",
+    )
+
+
 def _int_range(m: re.Match[str], rest: str, relation: str | None) -> Worded:
     return Worded(f"{pg_type(m.group('type'))} out of range", "22003")
 
@@ -177,6 +210,38 @@ _RULES: list[_Rule] = [
          _fixed("function {name} does not exist", "42883", lambda _rest: FUNCTION_HINT)),
         (r"^No function matches the given name and argument types '(?P<name>[\w.]+)\((?P<args>.*)\)'",
          _function),
+        (r"^No function matches the given name and argument types '(?P<name>[^\w\s(]+)\((?P<args>.*)\)'",
+         _operator),
+        (r'^Could not choose a best candidate function for the function call "(?P<name>[^(]+)\((?P<args>.*)\)"',
+         _not_unique),
+        (r"^Macro (?P<name>\w+)\(\) does not support the supplied arguments",
+         _fixed("function does not exist for these argument types", "42883",
+                lambda _rest: FUNCTION_HINT)),
+        (r'^Cannot compare values of type (?P<left>[\w ]+?) and type (?P<right>[\w ]+?) - ',
+         lambda m, rest, relation: Worded(
+             f"operator does not exist: {pg_type(m['left'])} compared with {pg_type(m['right'])}",
+             "42883", hint=OPERATOR_HINT)),
+        (r'^table "(?P<table>[^"]+)" has (?P<columns>\d+) columns but (?P<values>\d+) values were supplied',
+         _insert_arity),
+        (r'^Column name/value mismatch for insert on "[^"]+": expected (?P<columns>\d+) columns but (?P<values>\d+) values',
+         _insert_arity),
+        (r"^(?:Type|Sequence) with name (?P<name>\S+) does not exist!",
+         lambda m, rest, relation: Worded(
+             f'type "{m["name"]}" does not exist' if m.group(0).startswith("Type")
+             else f'relation "{m["name"]}" does not exist',
+             None if m.group(0).startswith("Type") else "42P01")),
+        (r"^LIMIT/OFFSET cannot be negative", _fixed("LIMIT must not be negative", "2201W")),
+        (r"^ORDER term out of range", _fixed("ORDER BY position is not in select list", "42P10")),
+        (r'^Ambiguous reference to column name "(?P<column>[^"]+)"',
+         _fixed('column reference "{column}" is ambiguous', "42702")),
+        (r"^UNNEST\(\) can only be applied to lists",
+         _fixed("op ANY/ALL (array) requires array on right side", "42809")),
+        (r"Cannot cast STRUCTs of different size",
+         _fixed("unequal number of entries in row expressions", "42601")),
+        (r'^table "(?P<table>[^"]+)" has \d+ columns available but \d+ columns specified',
+         lambda m, rest, relation: Worded(m.group(0), "42P10")),
+        (r"^Subquery returns \d+ columns - expected 1",
+         _fixed("subquery must return only one column", "42601")),
         (r'^Referenced column "(?P<column>[^"]+)" not found in FROM clause!',
          _fixed('column "{column}" does not exist', hint=_column_hint)),
         (r'^Column "(?P<column>[^"]+)" referenced that exists in the SELECT clause',
@@ -202,8 +267,9 @@ _RULES: list[_Rule] = [
         (r"^Overflow in \w+ of (?P<type>INT\d+)", _int_range),
         (r"^Type \w+ with value \S+ can't be cast because the value is out of range for the "
          r"destination type (?P<type>INT\d+)", _int_range),
-        (r"^Could not convert string '(?P<value>.*)' to (?P<type>INT\d+|DOUBLE|FLOAT|BOOL)\b",
-         _fixed('invalid input syntax for type {type}: "{value}"')),
+        (r"^(?:Failed to cast value: )?Could not convert string '(?P<value>.*)' to "
+         r"(?P<type>INT\d+|DOUBLE|FLOAT|BOOL)\b",
+         _fixed('invalid input syntax for type {type}: "{value}"', "22P02")),
         (r"^More than one row returned by a subquery used as an expression",
          _fixed("more than one row returned by a subquery used as an expression", "21000")),
         (r'^Duplicate key "(?P<key>.*)" violates (?P<kind>primary key|unique) constraint',
