@@ -28,7 +28,7 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
-from hati.pg import emulate, lex, render, statements
+from hati.pg import emulate, groupby, lex, render, statements
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -308,8 +308,19 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
     _array_literals(cur, stmt)
+    _grouped_by_key(cur, stmt)
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _grouped_by_key(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """A query grouped by a table's primary key reads its other columns (pg/groupby.py)."""
+    node = stmt.node
+    if isinstance(node, ast.SelectStmt) and node.groupClause:
+        found = groupby.answers(cur, node)
+        if found:
+            stmt.answers.update(found)
+            stmt._sql = None
 
 
 def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
