@@ -18,9 +18,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
-from duckdb.sqltypes import VARCHAR
+from duckdb.sqltypes import TIMESTAMP, VARCHAR
 
 from hati.errors import FeatureNotSupported
+from hati.pg import todate
 
 _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August",
@@ -283,6 +284,7 @@ def to_char(text: str, type_name: str, fmt: str) -> str:
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER"}
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_to_char": (to_char, [VARCHAR, VARCHAR, VARCHAR], VARCHAR),
+    "hati_to_timestamp": (todate.parse, [VARCHAR, VARCHAR], TIMESTAMP),
 }
 
 
