@@ -93,6 +93,7 @@ def _rules() -> tuple[Rule, ...]:
         catalog_queries,
         composites,
         ddl,
+        distinct_on,
         exprs,
         functions,
         jsonops,
@@ -113,6 +114,7 @@ def _rules() -> tuple[Rule, ...]:
     return (
         locking.row_locks,
         plain(refnames.refnames),
+        plain(distinct_on.distinct_on),
         windows.windows,
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
