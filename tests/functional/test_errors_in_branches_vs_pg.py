@@ -4,11 +4,12 @@ fields (table and constraint names), though a branch's rows live in hati's own t
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 import psycopg2
 import pytest
+
+from conftest import on_pg_and_in_branch
 
 pytestmark = pytest.mark.server
 
@@ -50,19 +51,9 @@ def _outcomes(conn: Any) -> list[tuple]:
     return out
 
 
-def test_errors_in_a_branch_match_postgresql(pg, hati_server, conn) -> None:
-    with closing(psycopg2.connect(pg.dsn("postgres"))) as pc:
-        pc.autocommit = True
-        for sql in SETUP:
-            pc.cursor().execute(sql)
-        expected = _outcomes(pc)
-    cur = conn.cursor()
-    for sql in SETUP:
-        cur.execute(sql)
-    cur.execute("SELECT branch_create('errpg')")
-    with closing(hati_server.connect(hatidata_branch="errpg")) as bc:
-        got = _outcomes(bc)
+def test_errors_in_a_branch_match_postgresql(pg, hati_server) -> None:
+    expected, got = on_pg_and_in_branch(pg, hati_server, SETUP, "errpg", _outcomes)
     assert got == expected
     assert [e[0] for e in expected[:6]] == ["23505", "23505", "23502", "23502", "23502", "23514"]
-    cur.execute("SELECT id, v FROM ek ORDER BY id")  # main saw none of the branch's writes
-    assert cur.fetchall() == [(1, 1), (2, 2)]
+    # main saw none of the branch's writes
+    assert hati_server.query("SELECT id, v FROM ek ORDER BY id") == [(1, 1), (2, 2)]
