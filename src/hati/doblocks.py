@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import duckdb
 from pglast import ast, parser
+from pglast.enums import LimitOption
 from pglast.stream import RawStream
 
 from hati import pipeline, transactions
@@ -157,8 +158,9 @@ class _Block:
 
         return analyze.replace_nodes(node, swap)
 
-    def query(self, text: str) -> Result:
-        """Run the statement ``text`` with the variables bound."""
+    def query(self, text: str, limit: int | None = None) -> Result:
+        """Run the statement ``text`` with the variables bound (a query without a LIMIT
+        of its own read to ``limit`` rows)."""
         try:
             stmts = parser.parse_sql(text)
         except parser.ParseError as exc:
@@ -168,6 +170,9 @@ class _Block:
             node: Any = raw.stmt
             if isinstance(node, ast.SelectStmt | ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
                 node = self.bind(node)
+            if isinstance(node, ast.SelectStmt) and limit is not None and node.limitCount is None:
+                node.limitCount = ast.A_Const(val=ast.Integer(ival=limit))
+                node.limitOption = LimitOption.LIMIT_OPTION_COUNT
             out = _nested(self.host, str(RawStream()(node)))
         return out
 
@@ -384,7 +389,8 @@ class _Block:
 
     def _fors(self, node: Json) -> None:
         target = node["var"]
-        res = self.query(_q(node["query"]))
+        # at most as many rows as the block may take steps: never all of a huge table
+        res = self.query(_q(node["query"]), limit=MAX_STEPS + 1)
         cols = [c[0] for c in res.columns or ()]
         rows = res.tuples()
         for row in rows:
