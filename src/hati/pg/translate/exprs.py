@@ -440,6 +440,20 @@ def _date_trunc(node: ast.FuncCall) -> ast.Node | None:
     return _cast(_call("pg_date_trunc", *args), "timestamptz")
 
 
+def _age(node: ast.FuncCall, ctx: Translation) -> None:
+    """``age('2024-01-01', '2023-01-01')``: PostgreSQL reads untyped strings as timestamps
+    here; DuckDB cannot choose between its age() signatures."""
+    args = list(node.args or ())
+    for i, a in enumerate(args):
+        string = isinstance(a, ast.A_Const) and isinstance(a.val, ast.String)
+        if isinstance(a, ast.ParamRef) and ctx.params is not None:
+            slot = (a.number or 0) - ctx.params - 1
+            string = 0 <= slot < len(ctx.literal_kinds) and ctx.literal_kinds[slot] == "s"
+        if string:
+            args[i] = _cast(a, "timestamp")
+    node.args = tuple(args)
+
+
 def _format(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty);
     a constant format with ``%I`` / ``%L`` / ``%n$s`` is spelled out piece by piece."""
@@ -549,6 +563,9 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
         return None
     if name == "format":
         return _format(node, _ctx)
+    if name == "age":
+        _age(node, _ctx)
+        return None
     special = _SPECIAL.get(name)
     return special(node) if special is not None else None
 
