@@ -29,7 +29,9 @@ from hati.errors import (
     DuplicateTable,
     FeatureNotSupported,
     InvalidParameter,
+    ObjectNotInPrerequisiteState,
     SyntaxError_,
+    UndefinedColumn,
     UndefinedObject,
     UndefinedTable,
     WrongObjectType,
@@ -196,13 +198,51 @@ def serial_sql(name: str, type_name: str) -> list[str]:
 def create(stmt: ast.CreateSeqStmt) -> list[object]:
     """CREATE SEQUENCE as DuckDB reads it (in place), PostgreSQL's errors raised; the
     steps to run in its place (none: the statement alone)."""
-    seq, _ = resolve(tuple(stmt.options or ()), None)
+    options = tuple(stmt.options or ())
+    seq, _ = resolve(options, None)
+    owners: list[Any] = [
+        o.arg for o in options if isinstance(o, ast.DefElem) and o.defname == "owned_by"
+    ]
+    owner = [n.sval for n in owners[0] or ()] if owners else []
     stmt.options = duck_options(seq)
     if stmt.sequence is not None and stmt.sequence.relpersistence == "u":
         stmt.sequence.relpersistence = "p"  # UNLOGGED: DuckDB's file is the log
-    if seq.type == "int8" or stmt.if_not_exists:
-        return []
-    return [stmt, Typed(stmt.sequence, seq.type)]
+    before = [OwnedBy(stmt.sequence, tuple(owner))] if len(owner) > 1 else []
+    after = (
+        [Typed(stmt.sequence, seq.type)] if seq.type != "int8" and not stmt.if_not_exists else []
+    )
+    return [*before, stmt, *after] if before or after else []
+
+
+@dataclass
+class OwnedBy(Emulated):
+    """OWNED BY table.column checked as PostgreSQL checks it (the sequence is not dropped
+    with the table: DuckDB keeps no such link)."""
+
+    sequence: Any
+    owner: tuple[str, ...]
+
+    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
+        *rel, column = self.owner
+        table = rel[-1]
+        schema = rel[0] if len(rel) > 1 else None
+        seq_schema = self.sequence.schemaname if self.sequence.schemaname else "public"
+        rows = cur.execute(
+            "SELECT CASE schema_name WHEN 'main' THEN 'public' ELSE schema_name END, "
+            "list(column_name) FROM duckdb_columns() WHERE table_name = $1 GROUP BY 1",
+            [table],
+        ).fetchall()
+        found = {str(r[0]): list(r[1]) for r in rows}
+        if schema is not None:
+            found = {k: v for k, v in found.items() if k == schema}
+        if not found:
+            raise UndefinedTable(f'relation "{".".join(rel)}" does not exist')
+        if seq_schema not in found:
+            raise ObjectNotInPrerequisiteState(
+                "sequence must be in same schema as table it is linked to"
+            )
+        if column not in found[seq_schema]:
+            raise UndefinedColumn(f'column "{column}" of relation "{table}" does not exist')
 
 
 @dataclass

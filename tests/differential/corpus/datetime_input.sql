@@ -45,3 +45,5 @@ SELECT date_part( 'isoyear', d1) AS isoyear, date_part( 'week', d1) AS week, dat
 SELECT extract(microseconds from d1) AS microseconds, extract(milliseconds from d1) AS milliseconds, extract(seconds from d1) AS seconds, round(extract(julian from d1)) AS julian FROM dtin_dp WHERE d1 <> 'infinity';
 SELECT date_part('hour', interval '26 hours'), date_part('second', interval '1.5 seconds'), date_part('year', interval '-2 years'), date_part('day', date '2020-03-04');
 SELECT timestamp(2) without time zone '1997-02-10 17:32:01.456', '1997-02-10 17:32:01.456'::timestamp(0), timestamptz(1) '2020-01-01 10:00:00.55+00';
+SELECT date_bin('365000 days'::interval, '4400-01-01 BC'::timestamp, '4000-01-01 BC'::timestamp);
+SELECT pg_sleep(0);

@@ -113,3 +113,12 @@ CREATE TABLE is_serial (f1 text, f2 serial, f3 smallserial, f4 serial2, f5 bigse
 ALTER TABLE is_serial_f2_seq RENAME TO is_serial_f2_foo;
 SELECT sequence_schema, sequence_name, data_type, numeric_precision, numeric_precision_radix, numeric_scale, start_value, minimum_value, maximum_value, increment, cycle_option FROM information_schema.sequences WHERE sequence_name LIKE 'is\_%' ORDER BY sequence_name;
 SELECT schemaname, sequencename, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size, last_value FROM pg_sequences WHERE sequencename LIKE 'is\_%' ORDER BY sequencename;
+CREATE SEQUENCE sequence_testx OWNED BY nobody;
+CREATE SEQUENCE sequence_testx OWNED BY pg_class_oid_index.oid;
+CREATE SEQUENCE sequence_testx OWNED BY pg_class.relname;
+CREATE TABLE sequence_test_table (a int);
+CREATE SEQUENCE sequence_testx OWNED BY sequence_test_table.b;
+CREATE SEQUENCE sequence_testx AS smallint OWNED BY sequence_test_table.a;
+SELECT nextval('sequence_testx');
+CREATE SEQUENCE sequence_testy OWNED BY public.sequence_test_table.a;
+CREATE SEQUENCE sequence_testz OWNED BY NONE;

@@ -121,6 +121,9 @@ CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
          WHEN lower(f) IN ('millennium', 'millennia')
          THEN (-((999 - (date_part('year', x) - 1)) // 1000))::DOUBLE
          ELSE date_part(f, x)::DOUBLE END;
+-- pg_sleep returns void, which a client reads as the empty text (DuckDB's: NULL)
+CREATE OR REPLACE MACRO {S}.pg_sleep_void(s) AS
+    coalesce(sleep_ms(CAST(s * 1000 AS BIGINT))::VARCHAR, '');
 CREATE OR REPLACE MACRO {S}.pg_round_us(us, k) AS
     CASE WHEN us >= 0 THEN (us + k // 2) // k * k ELSE -((-us + k // 2) // k * k) END;
 -- timestamp(p): rounded as PostgreSQL rounds, its microseconds counted from 2000-01-01
@@ -134,9 +137,14 @@ CREATE OR REPLACE MACRO {S}.pg_date_bin(stride, src, origin) AS
     CASE WHEN date_part('year', stride) * 12 + date_part('month', stride) <> 0
          THEN error('timestamps cannot be binned into intervals containing months or years')
          WHEN {S}.pg_stride_us(stride) <= 0 THEN error('stride must be greater than zero')
-         ELSE make_timestamp(epoch_us(origin) + (epoch_us(src) - epoch_us(origin))
+         ELSE {S}.pg_timestamp_in_range(make_timestamp(epoch_us(origin)
+             + (epoch_us(src) - epoch_us(origin))
              - (((epoch_us(src) - epoch_us(origin)) % {S}.pg_stride_us(stride))
-                + {S}.pg_stride_us(stride)) % {S}.pg_stride_us(stride)) END;
+                + {S}.pg_stride_us(stride)) % {S}.pg_stride_us(stride))) END;
+-- PostgreSQL's timestamps start at 4714-11-24 BC (DuckDB's go further back)
+CREATE OR REPLACE MACRO {S}.pg_timestamp_in_range(t) AS
+    CASE WHEN t < make_timestamp(-4713, 11, 24, 0, 0, 0) THEN error('timestamp out of range')
+         ELSE t END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
     ELSE y END;
@@ -530,6 +538,7 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "regexp_count": ((2,), "pg_regexp_count"),
     "date_bin": ((3,), "pg_date_bin"),
     "date_part": ((2,), "pg_date_part"),
+    "pg_sleep": ((1,), "pg_sleep_void"),
 }
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 
