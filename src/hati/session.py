@@ -360,12 +360,12 @@ class Session:
         return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
-        """Calls the session answers before DuckDB runs the statement (set_config,
-        advisory locks); current_setting() reads what it publishes."""
+        """What the session answers before DuckDB runs (set_config, locks, sequences)."""
         # a constant written to a date column is read in DateStyle (pipeline.py), too
         if called & {"current_setting", "set_config"} or stmt.kind in ("INSERT", "UPDATE"):
             self._publish_settings()
         stmt.answers.update(self.lastval.answer(stmt, called))
+        self.state.keys.sequence_rows(self.cur, id(self), stmt)  # SELECT * FROM a sequence
         value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
         if "set_config" in called:
             stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
