@@ -121,6 +121,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
+    pass
+
+
 class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
@@ -329,6 +333,10 @@ class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
     pass
 
 
+class InvalidRecursion(SyntaxErrorOrAccessRuleViolation, code="42P19"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 
@@ -438,6 +446,7 @@ _NUMERIC_HINT = "hati keeps numeric in DuckDB's DECIMAL, which has no NaN or Inf
 _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
     (name, re.compile(pattern) if pattern is not None else None, code)
     for name, pattern, code in [
+        (None, r"^[\w ]*Error: interval cannot be 0!", "22023"),  # generate_series' step
         ("CatalogException", r"(?:Table|View) with name \S+ does not exist", "42P01"),
         ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
         ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
@@ -453,7 +462,13 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("BinderException", _NOT_MISSING, "42703"),
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
+        ("SequenceException", r"reached (?:maximum|minimum) value of sequence", "2200H"),
+        ("SequenceException", r"is out of bounds for sequence", "22003"),
+        ("SequenceException", r"currval: sequence is not yet defined", "55000"),
+        ("InvalidInputException", r"lastval is not yet defined in this session", "55000"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
+        ("InvalidInputException", r"stride must be greater than zero", "22008"),
         ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),

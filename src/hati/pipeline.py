@@ -28,7 +28,7 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
-from hati.pg import emulate, groupby, lex, render, statements
+from hati.pg import emulate, groupby, lex, render, statements, written_datetimes
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -307,7 +307,7 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         emulate.run_steps(cur, steps, lambda node: emulate.text(node, place), stmt.in_branch)
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
-    _array_literals(cur, stmt)
+    _written_literals(cur, stmt)
     _grouped_by_key(cur, stmt)
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
@@ -373,34 +373,69 @@ def _target_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement, rel: ast.Ra
         return None
 
 
-def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
-    """``INSERT INTO t VALUES (1, '{1,2}')``: a literal written to an array column is
-    read as PostgreSQL's text of an array; DuckDB reads a list's text as ``[1,2]``. The
-    literal is given in DuckDB's spelling where the column is a list (the table's
-    column types, read when it runs: the translation is cached by text)."""
+def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """String constants an INSERT ... VALUES or UPDATE ... SET writes to a column, read as
+    PostgreSQL reads them for the column's type (the table's column types, read when it
+    runs: the translation is cached by text):
+
+    - ``'{1,2}'`` written to an array column is PostgreSQL's text of an array; DuckDB
+      reads a list's text as ``[1,2]``, so it is given in DuckDB's spelling;
+    - ``'tomorrow'``, ``'Feb 10 17:32:01 1997'`` written to a date or timestamp column
+      are read by PostgreSQL's input rules (``pg/written_datetimes.py``)."""
     node = stmt.node
-    if not isinstance(node, ast.InsertStmt) or node.relation is None:
+    if not isinstance(node, ast.InsertStmt | ast.UpdateStmt) or node.relation is None:
         return
-    rows = getattr(node.selectStmt, "valuesLists", None) or ()
-    found = [
-        (i, v, duck)
-        for row in rows
-        for i, v in enumerate(row)
-        if isinstance(v, ast.A_Const)
-        and isinstance(v.val, ast.String)
-        and (duck := duck_list(str(v.val.sval))) is not None
-    ]
+    found: list[tuple[int | str, Any, str]] = []  # (position or column, node, text)
+    if isinstance(node, ast.InsertStmt):
+        rows = getattr(node.selectStmt, "valuesLists", None) or ()
+        found = [(i, v, t) for row in rows for i, v in enumerate(row) if (t := _text(stmt, v))]
+    else:
+        found = [
+            (str(t.name), t.val, text)
+            for t in node.targetList or ()
+            if isinstance(t, ast.ResTarget) and t.name and not t.indirection
+            if (text := _text(stmt, t.val))
+        ]
     if not found:
         return
     desc = _target_columns(cur, stmt, node.relation)
     if desc is None:
         return  # DuckDB's own error follows, from the statement itself
     types = {d[0]: str(d[1]) for d in desc}
-    names = [str(c.name) for c in node.cols] if node.cols else [d[0] for d in desc]
-    for i, value, duck in found:
-        if i < len(names) and types.get(names[i], "").endswith("]"):
-            stmt.answers[id(value)] = lex.quote_string(duck)
+    names = [d[0] for d in desc]
+    if isinstance(node, ast.InsertStmt) and node.cols:
+        names = [str(c.name) for c in node.cols]
+    for where, value, text in found:
+        if id(value) in stmt.answers:
+            continue  # given already (rounded to a timestamp(p) column's digits, lengths.py)
+        name = names[where] if isinstance(where, int) and where < len(names) else where
+        typ = types.get(str(name), "")
+        answer = None
+        if typ.endswith("]"):
+            duck = duck_list(text) if isinstance(value, ast.A_Const) else None
+            answer = lex.quote_string(duck) if duck is not None else None
+        elif typ in written_datetimes.KINDS and written_datetimes.candidate(text):
+            answer = written_datetimes.expression(text, written_datetimes.KINDS[typ])
+        if answer is not None:
+            stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+def _text(stmt: Statement, node: ast.Node | None) -> str | None:
+    """The text of a string constant written as it is (in place or lifted out), if it
+    is one DuckDB may read otherwise than PostgreSQL (an array's, a date's)."""
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        text = str(node.val.sval or "")
+    elif isinstance(node, ast.ParamRef) and (node.number or 0) > stmt.compiled.params:
+        lit = stmt.compiled.literals[node.number - stmt.compiled.params - 1]
+        if not lit.startswith("'"):
+            return None
+        text = lit[1:-1].replace("''", "'")
+    else:
+        return None
+    if duck_list(text) is not None or written_datetimes.candidate(text):
+        return text
+    return None
 
 
 def _upserts_once(stmt: Statement, names: list[str]) -> None:

@@ -41,6 +41,7 @@ from hati.gate import Pass
 from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
+from hati.pg.lastval import LastValue
 from hati.pg.statements import columns_of, describe_sql, tag
 from hati.pg.violations import named as violation
 from hati.prepared import PreparedStatements
@@ -75,7 +76,7 @@ class Session:
         self.txn = "I"
         self.block = transactions.Block()  # the transaction block's savepoints, journal
         self.branch: str | None = None
-        self.cursors = Cursors()
+        self.cursors, self.lastval = Cursors(), LastValue()
         self._partitions_changed = False  # partition DDL in the open transaction
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         self._param_types = paramtypes.Remembered(self.cur)
@@ -358,10 +359,12 @@ class Session:
         return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
-        """Calls the session answers before DuckDB runs the statement (set_config,
-        advisory locks); current_setting() reads what it publishes."""
-        if "current_setting" in called or "set_config" in called:
+        """What the session answers before DuckDB runs (set_config, locks, sequences)."""
+        # a constant written to a date column is read in DateStyle (pipeline.py), too
+        if called & {"current_setting", "set_config"} or stmt.kind in ("INSERT", "UPDATE"):
             self._publish_settings()
+        stmt.answers.update(self.lastval.answer(stmt, called))
+        self.state.keys.sequence_rows(self.cur, id(self), stmt)  # SELECT * FROM a sequence
         value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
         if "set_config" in called:
             stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
@@ -386,6 +389,7 @@ class Session:
                 raise ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
             self.settings.reset_all()
             self.leave_branch()
+            self.lastval.sequence = None
             return command("DISCARD ALL")
         if kind == "VACUUM":
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
@@ -487,8 +491,8 @@ class Session:
         stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.target_schema is not None:
-                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
+            if plan.target_schema is not None or (a.writes and res.columns is not None):
+                res.buffer()  # a RETURNING's rows, before finish runs on the cursor
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)

@@ -74,7 +74,8 @@ def test_catalog_queries_read_the_filtered_views() -> None:
 def test_serial_columns_run_after_their_sequence() -> None:
     s = stmt("CREATE TABLE s (id SERIAL PRIMARY KEY, big bigserial, note text)")
     assert s.pre == (
-        'CREATE SEQUENCE IF NOT EXISTS main."s_id_seq"',
+        'CREATE SEQUENCE IF NOT EXISTS main."s_id_seq" MAXVALUE 2147483647',
+        "COMMENT ON SEQUENCE main.\"s_id_seq\" IS 'int4'",
         'CREATE SEQUENCE IF NOT EXISTS main."s_big_seq"',
     )
     assert "id integer DEFAULT nextval('main.\"s_id_seq\"') NOT NULL PRIMARY KEY" in s.sql

@@ -407,6 +407,8 @@ def _rename(a: Analysis, stmt: ast.RenameStmt, target: object) -> None:
         a.command = "ALTER VIEW" if a.is_view else "ALTER TABLE"
     elif stmt.renameType == ObjectType.OBJECT_INDEX:
         a.kind, a.command = "CREATE_OTHER", "ALTER INDEX"
+    elif stmt.renameType == ObjectType.OBJECT_SEQUENCE:
+        a.kind, a.command = "CREATE_OTHER", "ALTER SEQUENCE"
     elif stmt.relation is not None:  # a column or constraint of a table
         target(stmt.relation, Role.WRITE)
     else:

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
+from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import TIMESTAMP, VARCHAR
 
 from hati.errors import FeatureNotSupported
@@ -34,7 +35,7 @@ _ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XI
 _PATTERNS = sorted(
     [
         "HH24", "HH12", "HH", "MI", "SSSSS", "SSSS", "SS", "MS", "US",
-        "FF1", "FF2", "FF3", "FF4", "FF5", "FF6",
+        "FF1", "FF2", "FF3", "FF4", "FF5", "FF6", "ff1", "ff2", "ff3", "ff4", "ff5", "ff6",
         "AM", "am", "PM", "pm", "A.M.", "a.m.", "P.M.", "p.m.",
         "Y,YYY", "YYYY", "YYY", "YY", "Y", "IYYY", "IYY", "IY", "I",
         "BC", "bc", "AD", "ad", "B.C.", "b.c.", "A.D.", "a.d.",
@@ -60,13 +61,19 @@ def _cased(name: str, pattern: str) -> str:
     return name
 
 
-def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
-    """The text of one pattern, and its number when TH may follow."""
+def _field(p: str, t: dt.datetime, fm: bool, year: int) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
+    """The text of one pattern, and its number when TH may follow. ``year`` is the
+    astronomical year (0 is 1 BC); ``t`` a day of the same calendar in the years 2000 to
+    2399 where it is BC."""
+    shift = year - t.year  # whole 400-year cycles
+    shown = year if year > 0 else 1 - year
 
     def num(v: int, width: int) -> tuple[str, int]:
-        return (str(v) if fm else f"{v:0{width}d}"), v
+        return (str(v) if fm else f"{v:0{width + (v < 0)}d}"), v
 
     iso_year, iso_week, iso_day = t.isocalendar()
+    iso_year += shift
+    iso_year = iso_year if iso_year > 0 else 1 - iso_year
     hour12 = t.hour % 12 or 12
     if p == "HH24":
         return num(t.hour, 2)
@@ -82,7 +89,7 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
         return num(t.microsecond // 1000, 3)
     if p == "US":
         return num(t.microsecond, 6)
-    if p.startswith("FF"):
+    if p.upper().startswith("FF"):
         k = int(p[2])
         return f"{t.microsecond:06d}"[:k], None
     if p.replace(".", "").lower() in ("am", "pm"):
@@ -91,15 +98,15 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
             word = word[0] + "." + word[1] + "."
         return (word.upper() if p[0].isupper() else word), None
     if p.replace(".", "").lower() in ("bc", "ad"):
-        word = "ad"
+        word = "ad" if year > 0 else "bc"
         if "." in p:
             word = word[0] + "." + word[1] + "."
         return (word.upper() if p[0].isupper() else word), None
     if p == "Y,YYY":
-        return f"{t.year // 1000},{t.year % 1000:03d}", t.year
+        return f"{shown // 1000},{shown % 1000:03d}", shown
     if p in ("YYYY", "YYY", "YY", "Y"):
         k = len(p)
-        v = t.year % (10**k) if k < 4 else t.year
+        v = shown % (10**k) if k < 4 else shown
         return num(v, k)
     if p in ("IYYY", "IYY", "IY", "I"):
         k = len(p)
@@ -134,9 +141,9 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
     if p == "W":
         return num((t.day - 1) // 7 + 1, 1)
     if p == "CC":
-        return num((t.year - 1) // 100 + 1 if t.year > 0 else t.year // 100 - 1, 2)
+        return num((year - 1) // 100 + 1 if year > 0 else -(-year // 100) - 1, 2)
     if p == "J":
-        return num(t.toordinal() + 1721425, 0)
+        return num(t.toordinal() + 1721425 + shift // 400 * 146097, 0)
     if p == "Q":
         return num((t.month - 1) // 3 + 1, 1)
     if p in ("RM", "rm"):
@@ -146,7 +153,7 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
     return "", None  # TZ, tz, OF: a timestamp without time zone has none
 
 
-def format_timestamp(t: dt.datetime, fmt: str) -> str:
+def format_timestamp(t: dt.datetime, fmt: str, year: int | None = None) -> str:
     out: list[str] = []
     i, n = 0, len(fmt)
     while i < n:
@@ -176,7 +183,7 @@ def format_timestamp(t: dt.datetime, fmt: str) -> str:
             i += 1
             continue
         i += len(pattern)
-        text, value = _field(pattern, t, fm)
+        text, value = _field(pattern, t, fm, t.year if year is None else year)
         for suffix in ("TH", "th"):
             if fmt.startswith(suffix, i) and value is not None:
                 text += _ordinal(value, suffix == "TH")
@@ -262,17 +269,23 @@ def format_number(x: float | Decimal, fmt: str) -> str:  # noqa: C901 - NUM_proc
     return pad + sign + stripped
 
 
-def to_char(text: str, type_name: str, fmt: str) -> str:
+def to_char(text: str | None, type_name: str | None, fmt: str | None) -> str | None:
     """to_char of a value DuckDB printed as ``text``, its type ``type_name``."""
+    if text is None or type_name is None or fmt is None:
+        return None
     kind = type_name.upper()
     if kind.startswith(("TIMESTAMP", "DATE")):
+        if text in ("infinity", "-infinity"):
+            return None  # PostgreSQL formats no infinite timestamp
+        bc = " (BC)" in text  # DuckDB's '0097-02-16 (BC) 17:32:01'
         try:
-            t = dt.datetime.fromisoformat(text)
+            t = dt.datetime.fromisoformat(text.replace(" (BC)", ""))
         except ValueError:
-            raise FeatureNotSupported(
-                f"to_char of {text} is not supported", hint="Dates before year 1 are not."
-            ) from None
-        return format_timestamp(t, fmt)
+            raise FeatureNotSupported(f"to_char of {text} is not supported") from None
+        if not bc:
+            return format_timestamp(t, fmt)
+        year = 1 - t.year
+        return format_timestamp(t.replace(year=year % 400 + 2000), fmt, year)
     if kind.startswith("DECIMAL") or kind in _INTEGERS or kind in ("DOUBLE", "FLOAT"):
         return format_number(Decimal(text), fmt)
     raise FeatureNotSupported(
@@ -293,4 +306,11 @@ def register(cur: duckdb.DuckDBPyConnection) -> None:
     for name, (fn, params, returns) in FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException):
             cur.remove_function(name)
-        cur.create_function(name, fn, params, returns, side_effects=False)
+        cur.create_function(
+            name,
+            fn,
+            params,
+            returns,
+            side_effects=False,
+            null_handling=FunctionNullHandling.SPECIAL,  # NULL out for infinity
+        )

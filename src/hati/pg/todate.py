@@ -101,8 +101,11 @@ def _fields(text: str, fmt: str) -> dict[str, int]:  # noqa: C901 - one case per
     return out
 
 
-def parse(text: str, fmt: str) -> dt.datetime:
-    """The timestamp ``text`` stands for under ``fmt`` (to_timestamp; to_date its date)."""
+def parse(text: str | None, fmt: str | None) -> dt.datetime | None:
+    """The timestamp ``text`` stands for under ``fmt`` (to_timestamp; to_date its date);
+    NULL for a NULL argument."""
+    if text is None or fmt is None:
+        return None
     f = _fields(text, fmt)
     year = f.get("year", 1)
     if "year2" in f:  # the nearest year to 2020 with those digits

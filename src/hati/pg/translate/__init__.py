@@ -44,6 +44,9 @@ class Translation:
     reads_settings: bool = False
     # SELECT ... FOR UPDATE / SHARE: the locks the session takes (pg/translate/locking).
     row_locks: RowLocks | None = None
+    # What DuckDB runs in the statement's place, the statement's own nodes inside (a
+    # write whose RETURNING DuckDB cannot run: translate/returning.py).
+    printed_as: ast.Node | None = None
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -92,6 +95,7 @@ def _rules() -> tuple[Rule, ...]:
         builtins,
         catalog_queries,
         composites,
+        ctes,
         ddl,
         distinct_on,
         exprs,
@@ -102,8 +106,11 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        recursion,
         refnames,
+        returning,
         schema,
+        search_cycle,
         sqlfuncs,
         strings,
         types,
@@ -112,6 +119,9 @@ def _rules() -> tuple[Rule, ...]:
     )
 
     return (
+        plain(recursion.recursive_ctes),
+        plain(ctes.checked),
+        plain(ctes.reads_written),
         locking.row_locks,
         plain(refnames.refnames),
         plain(distinct_on.distinct_on),
@@ -119,6 +129,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        plain(search_cycle.search_cycle),
         plain(using_order.using_order),
         plain(naming.insert_alias),
         plain(schema.default_schema),
@@ -139,6 +150,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
+        returning.returning,  # last: it prints the statement's final parts
     )
 
 

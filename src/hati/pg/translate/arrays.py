@@ -139,9 +139,9 @@ def _a_expr(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
             _lifted(right, ctx)
         if _is_array(right):
             _lifted(left, ctx)
-        if _is_array(left) and _scalar(right):
-            return _call("list_append", left, right, hidden=False)
-        if _scalar(left) and _is_array(right):
+        if (_is_array(left) and _scalar(right)) or isinstance(right, ast.RowExpr):
+            return _call("list_append", left, right, hidden=False)  # a row is an element
+        if (_scalar(left) and _is_array(right)) or isinstance(left, ast.RowExpr):
             return _call("list_prepend", left, right, hidden=False)
         return None
     if op in _CONTAINMENT and left is not None and right is not None:

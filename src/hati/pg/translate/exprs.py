@@ -103,6 +103,49 @@ CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
     CASE WHEN n = 0 THEN error('HATI-54000: null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
+-- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
+-- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
+CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
+    CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN
+             CASE WHEN lower(f) IN ('year', 'years', 'decade', 'decades', 'century', 'centuries',
+                 'millennium', 'millennia', 'julian', 'epoch', 'isoyear')
+             THEN CASE WHEN x::VARCHAR = 'infinity' THEN 'Infinity' ELSE '-Infinity' END::DOUBLE END
+         WHEN lower(f) IN ('second', 'seconds', 'sec', 'secs', 's')
+         THEN date_part('microseconds', x)::DOUBLE / 1000000
+         WHEN typeof(x) NOT IN ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE')
+              OR date_part('year', x) > 0 THEN date_part(f, x)::DOUBLE
+         WHEN lower(f) IN ('year', 'years', 'isoyear') THEN date_part(f, x)::DOUBLE - 1
+         WHEN lower(f) IN ('decade', 'decades')
+         THEN (-((8 - (date_part('year', x) - 1)) // 10))::DOUBLE
+         WHEN lower(f) IN ('century', 'centuries')
+         THEN (-((99 - (date_part('year', x) - 1)) // 100))::DOUBLE
+         WHEN lower(f) IN ('millennium', 'millennia')
+         THEN (-((999 - (date_part('year', x) - 1)) // 1000))::DOUBLE
+         ELSE date_part(f, x)::DOUBLE END;
+-- pg_sleep returns void, which a client reads as the empty text (DuckDB's: NULL)
+CREATE OR REPLACE MACRO {S}.pg_sleep_void(s) AS
+    coalesce(sleep_ms(CAST(s * 1000 AS BIGINT))::VARCHAR, '');
+CREATE OR REPLACE MACRO {S}.pg_round_us(us, k) AS
+    CASE WHEN us >= 0 THEN (us + k // 2) // k * k ELSE -((-us + k // 2) // k * k) END;
+-- timestamp(p): rounded as PostgreSQL rounds, its microseconds counted from 2000-01-01
+CREATE OR REPLACE MACRO {S}.pg_round_timestamp(t, p) AS
+    CASE WHEN isinf(t) THEN t ELSE t - to_microseconds(epoch_us(t) - 946684800000000
+        - {S}.pg_round_us(epoch_us(t) - 946684800000000, (10 ** (6 - p))::BIGINT)) END;
+CREATE OR REPLACE MACRO {S}.pg_stride_us(i) AS
+    date_part('day', i)::BIGINT * 86400000000 + date_part('hour', i)::BIGINT * 3600000000
+    + date_part('minute', i)::BIGINT * 60000000 + date_part('microseconds', i)::BIGINT;
+CREATE OR REPLACE MACRO {S}.pg_date_bin(stride, src, origin) AS
+    CASE WHEN date_part('year', stride) * 12 + date_part('month', stride) <> 0
+         THEN error('timestamps cannot be binned into intervals containing months or years')
+         WHEN {S}.pg_stride_us(stride) <= 0 THEN error('stride must be greater than zero')
+         ELSE {S}.pg_timestamp_in_range(make_timestamp(epoch_us(origin)
+             + (epoch_us(src) - epoch_us(origin))
+             - (((epoch_us(src) - epoch_us(origin)) % {S}.pg_stride_us(stride))
+                + {S}.pg_stride_us(stride)) % {S}.pg_stride_us(stride))) END;
+-- PostgreSQL's timestamps start at 4714-11-24 BC (DuckDB's go further back)
+CREATE OR REPLACE MACRO {S}.pg_timestamp_in_range(t) AS
+    CASE WHEN t < make_timestamp(-4713, 11, 24, 0, 0, 0) THEN error('timestamp out of range')
+         ELSE t END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
     CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('HATI-22008: date field value out of range: year 0')
     ELSE y END;
@@ -306,13 +349,14 @@ def _datetime_value(f: datetime_in.Fields, kind: str) -> ast.Node:
     if kind == "date":
         if f.year > 0:
             return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d}"), "date")
-        return _call("make_date", _const(f.year), _const(f.month), _const(f.day), hidden=False)
+        # PostgreSQL's make_date, where year -1 is 1 BC
+        return _call("pg_make_date", _const(f.year - 1), _const(f.month), _const(f.day))
     clock = f"{f.hour:02d}:{f.minute:02d}:{f.second:02d}.{f.micro:06d}"
     if f.year > 0:
         return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d} {clock}"), "timestamp")
     seconds = ast.A_Const(val=ast.Float(fval=f"{f.second}.{f.micro:06d}"))
-    parts = (f.year, f.month, f.day, f.hour, f.minute)
-    return _call("make_timestamp", *(_const(p) for p in parts), seconds, hidden=False)
+    parts = (f.year - 1, f.month, f.day, f.hour, f.minute)
+    return _call("pg_make_timestamp", *(_const(p) for p in parts), seconds)
 
 
 def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
@@ -357,6 +401,19 @@ _LITERAL_TYPES: dict[str, Callable[[str, ast.TypeCast], ast.Node | None]] = {
 }
 
 
+def _precise_timestamp(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+    """``x::timestamp(p)``: rounded to p digits of seconds, as PostgreSQL rounds."""
+    mod = node.typeName.typmods[0]
+    p = getattr(getattr(mod, "val", None), "ival", None)
+    if not isinstance(mod, ast.A_Const) or not isinstance(p, int):
+        return None
+    plain = ast.TypeName(names=node.typeName.names)
+    cast = ast.TypeCast(arg=node.arg, typeName=plain)
+    if p >= 6:
+        return cast
+    return _call("pg_round_timestamp", _type_cast(cast, ctx) or cast, _const(p))
+
+
 def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     """``x::varchar(n)`` / ``x::char(n)`` cut to n characters; ``'...'::numeric``."""
     tn = node.typeName
@@ -366,6 +423,8 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
         text = _string_literal(node.arg, ctx)
         return _array(text, node) if text is not None else None
     name = tn.names[-1].sval
+    if name in ("timestamp", "timestamptz") and tn.typmods and len(tn.typmods) == 1:
+        return _precise_timestamp(node, ctx)
     if name in ("varchar", "bpchar") and tn.typmods and len(tn.typmods) == 1:
         mod = tn.typmods[0]
         if isinstance(mod, ast.A_Const) and isinstance(mod.val, ast.Integer):
@@ -387,6 +446,7 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
 # extract(field FROM x): PostgreSQL answers numeric, with the seconds' fraction.
 _EXTRACT_SCALED = {
     "second": ("microseconds", "0.000001", 6),
+    "seconds": ("microseconds", "0.000001", 6),
     "milliseconds": ("microseconds", "0.001", 3),
 }
 
@@ -535,6 +595,9 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
+    "date_bin": ((3,), "pg_date_bin"),
+    "date_part": ((2,), "pg_date_part"),
+    "pg_sleep": ((1,), "pg_sleep_void"),
 }
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 

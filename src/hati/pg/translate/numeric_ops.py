@@ -103,7 +103,7 @@ def _string_const(node: ast.Node | None) -> bool:
 
 
 # DuckDB cannot choose a macro's body by the type of an aggregate or window result
-_AGGREGATES = frozenset(
+AGGREGATES = frozenset(
     [
         "sum",
         "count",
@@ -171,7 +171,7 @@ def _aggregated(node: ast.Node) -> bool:
     """Whether ``node`` holds an aggregate or window call (not in a subquery)."""
     return any(
         isinstance(n, ast.FuncCall)
-        and (n.over is not None or n.agg_star or n.funcname[-1].sval in _AGGREGATES)
+        and (n.over is not None or n.agg_star or n.funcname[-1].sval in AGGREGATES)
         for n in _below(node)
     )
 
@@ -200,7 +200,7 @@ def _probe(node: ast.Node) -> ast.Node | None:
     """``node`` with each aggregate or window call put as a plain expression of its type,
     or None where one has no such stand-in."""
     if isinstance(node, ast.FuncCall) and (
-        node.over is not None or node.agg_star or node.funcname[-1].sval in _AGGREGATES
+        node.over is not None or node.agg_star or node.funcname[-1].sval in AGGREGATES
     ):
         return _probe_call(node)
     node = copy.deepcopy(node)
@@ -209,7 +209,7 @@ def _probe(node: ast.Node) -> ast.Node | None:
             continue
         for attr, child in list(children(parent)):
             if isinstance(child, ast.FuncCall) and (
-                child.over is not None or child.agg_star or child.funcname[-1].sval in _AGGREGATES
+                child.over is not None or child.agg_star or child.funcname[-1].sval in AGGREGATES
             ):
                 stand_in = _probe_call(child)
                 if stand_in is None:
