@@ -492,8 +492,8 @@ class Session:
         stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.target_schema is not None:
-                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
+            if plan.target_schema is not None or (a.writes and res.columns is not None):
+                res.buffer()  # a RETURNING's rows, before finish runs on the cursor
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)
