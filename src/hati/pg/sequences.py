@@ -338,7 +338,7 @@ def _make(cur: duckdb.DuckDBPyConnection, name: str, seq: Sequence, temp: bool) 
         cur.execute(f"COMMENT ON SEQUENCE {name} IS '{seq.type}'")
 
 
-def _relation(text: str) -> tuple[str, str]:
+def relation_name(text: str) -> tuple[str, str]:
     """(schema or '', name) of a relation's text (``main."t_id_seq"``)."""
     try:
         select: Any = parser.parse_sql(f"SELECT 1 FROM {text}")[0].stmt
@@ -353,7 +353,7 @@ def _replace(cur: duckdb.DuckDBPyConnection, old: str, new: str, seq: Sequence, 
     draw from ``old`` draw from ``new``, then ``old`` goes (DuckDB drops no sequence a
     default uses)."""
     _make(cur, new, seq, temp)
-    old_schema, old_name = _relation(old)
+    old_schema, old_name = relation_name(old)
     rows = cur.execute(
         "SELECT database_name, schema_name, table_name, column_name, column_default "
         "FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') "
@@ -363,7 +363,7 @@ def _replace(cur: duckdb.DuckDBPyConnection, old: str, new: str, seq: Sequence, 
         m = NEXTVAL.search(str(default))
         if m is None:
             continue
-        used_schema, used = _relation(m.group(1).replace("''", "'"))
+        used_schema, used = relation_name(m.group(1).replace("''", "'"))
         if used != old_name or (old_schema and used_schema and used_schema != old_schema):
             continue
         where = render.quote_name(table)
@@ -394,7 +394,7 @@ class AlterSequence(Emulated):
         old = found.seq
         new, moved = resolve(tuple(self.options), old)
         if replace(new, last=old.last, called=old.called) != old:
-            schema, _ = _relation(found.name)
+            schema, _ = relation_name(found.name)
             aside = render.quote_name(f"{self.sequence.relname}_hati_altered")
             aside = f"{render.quote_name(schema)}.{aside}" if schema else aside
             _replace(cur, found.name, aside, new, found.temporary)

@@ -151,3 +151,8 @@ SELECT last_value, is_called FROM rows_seq;
 BEGIN;
 SELECT * FROM rows_seq;
 ROLLBACK;
+CREATE SEQUENCE lv_drop_seq;
+SELECT nextval('lv_drop_seq');
+SELECT lastval();
+DROP SEQUENCE lv_drop_seq;
+SELECT lastval();
