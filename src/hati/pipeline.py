@@ -27,8 +27,8 @@ import duckdb
 from pglast import ast
 from pglast.enums import OnConflictAction
 
-from hati.errors import CardinalityViolation, FeatureNotSupported, InvalidParameter
-from hati.pg import emulate, lex, render, statements, written_datetimes
+from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
+from hati.pg import emulate, groupby, lex, render, statements, written_datetimes
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -82,6 +82,12 @@ class Statement:
     @property
     def kind(self) -> str:
         return self.compiled.analysis.kind
+
+    @property
+    def relation(self) -> str | None:
+        """The table the statement writes or alters (errors name it)."""
+        writes = self.compiled.analysis.writes
+        return writes[0].name if writes else None
 
     @property
     def node(self) -> ast.Node:
@@ -172,6 +178,16 @@ def split(fe: FrontEnd, sql: str) -> list[str]:
 
 def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
     return Statement(fe.compile(text), list(params or []))
+
+
+def compile_or_error(
+    fe: FrontEnd, text: str, params: list[Any] | None = None
+) -> Statement | HatiError:
+    """The statement, or the error compiling it raised (a batch reports it in its turn)."""
+    try:
+        return compile_one(fe, text, params)
+    except HatiError as exc:
+        return exc
 
 
 def one_transaction(stmts: list[Statement]) -> bool:
@@ -293,8 +309,19 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
     _written_literals(cur, stmt)
+    _grouped_by_key(cur, stmt)
     rel = cur.execute(stmt.sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _grouped_by_key(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """A query grouped by a table's primary key reads its other columns (pg/groupby.py)."""
+    node = stmt.node
+    if isinstance(node, ast.SelectStmt) and node.groupClause:
+        found = groupby.answers(cur, node)
+        if found:
+            stmt.answers.update(found)
+            stmt._sql = None
 
 
 def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:

@@ -52,3 +52,17 @@ def test_delete_returning_subquery_in_a_branch(pconn) -> None:
     assert pconn.execute("SELECT id FROM rt ORDER BY id").fetchall() == [(1,)]
     pconn.execute("SET hatidata_branch = 'main'")
     assert pconn.execute("SELECT id FROM rt ORDER BY id").fetchall() == [(1,), (2,)]
+
+
+def test_joined_and_cte_writes_return_rows_in_a_branch(pconn) -> None:
+    pconn.execute("SELECT branch_create('rj')")
+    pconn.execute("SET hatidata_branch = 'rj'")
+    cur = pconn.execute(
+        "DELETE FROM rt USING rl WHERE rl.id = rt.id AND rl.id = 2 RETURNING rl.label, rt.n"
+    )
+    assert cur.fetchall() == [("two", 20)]
+    cur = pconn.execute("WITH d AS (DELETE FROM rt WHERE id = 1 RETURNING n) SELECT n FROM d")
+    assert cur.fetchall() == [(10,)]
+    assert pconn.execute("SELECT count(*) FROM rt").fetchall() == [(0,)]
+    pconn.execute("SET hatidata_branch = 'main'")
+    assert pconn.execute("SELECT count(*) FROM rt").fetchall() == [(2,)]

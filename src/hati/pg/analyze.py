@@ -48,6 +48,7 @@ class TableRef:
 # branch router understands (it predates this module).
 _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.SelectStmt: ("SELECT", "SELECT"),
+    ast.DoStmt: ("DO", "DO"),
     ast.InsertStmt: ("INSERT", "INSERT"),
     ast.UpdateStmt: ("UPDATE", "UPDATE"),
     ast.DeleteStmt: ("DELETE", "DELETE"),

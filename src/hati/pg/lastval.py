@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
+from pglast.enums import ObjectType
 
 from hati.pg import lex
+from hati.pg.sequences import relation_name
 from hati.pg.translate import walk
 
 _NAMING = ("nextval", "setval")
@@ -24,6 +26,11 @@ class LastValue:
 
     def answer(self, stmt: Any, called: set[str]) -> dict[int, str]:
         """Note the sequences ``stmt`` draws from; what its lastval() calls answer."""
+        node = stmt.node
+        if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_SEQUENCE:
+            dropped = {tuple(n.sval for n in o)[-1] for o in node.objects or ()}
+            if self.sequence is not None and relation_name(self.sequence)[1] in dropped:
+                self.sequence = None  # lastval() of a dropped sequence is undefined
         if not called & {"lastval", *_NAMING}:
             return {}
         calls = sorted(

@@ -80,7 +80,7 @@ def _parenthesize_returns(body: str) -> str:
     return "".join(out) + body[last:]
 
 
-def _expression(text: str) -> ast.Node:
+def expression(text: str) -> ast.Node:
     """PL/pgSQL's expression ``text``: what ``SELECT text`` gives (with a FROM, a
     scalar subquery)."""
     try:
@@ -116,7 +116,7 @@ def _type(typname: str) -> ast.TypeName | None:
     """The declared type of a variable (None: a type not cast to, such as record)."""
     if "%" in typname or typname in ("record", "anyelement", "anyarray"):
         return None
-    cast = _expression(f"NULL::{typname}")
+    cast = expression(f"NULL::{typname}")
     return cast.typeName if isinstance(cast, ast.TypeCast) else None
 
 
@@ -179,7 +179,7 @@ class _Compiler:
         return value if tn is None else ast.TypeCast(arg=value, typeName=copy.deepcopy(tn))
 
     def expr(self, text: str, env: dict[str, ast.Node]) -> ast.Node:
-        return substitute(_expression(text), env)
+        return substitute(expression(text), env)
 
     # ------------------------------------------------------------------ statements
     def run(self, stmts: list[Json], env: dict[str, ast.Node]) -> ast.Node:
@@ -228,7 +228,7 @@ class _Compiler:
                         "PL/pgSQL assignment to an array element or a field is not supported",
                         hint=HINT,
                     )
-                return _expression(text[t.end + 1 :])
+                return expression(text[t.end + 1 :])
         raise SyntaxError_(f"syntax error in assignment {text!r}")
 
     def _set(self, env: dict[str, ast.Node], varno: int, value: ast.Node) -> dict[str, ast.Node]:
@@ -317,7 +317,7 @@ class _Compiler:
             value = option["expr"]["PLpgSQL_expr"]["query"]
             kind = int(option.get("opt_type", 0))
             if kind == 0:  # ERRCODE
-                code = _expression(value)
+                code = expression(value)
                 if not (isinstance(code, ast.A_Const) and isinstance(code.val, ast.String)):
                     raise FeatureNotSupported("RAISE ... USING ERRCODE needs a constant", hint=HINT)
                 sqlstate = str(code.val.sval)

@@ -254,30 +254,31 @@ class Typed(Emulated):
     type: str
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        found = _read(cur, self.sequence)
+        found = read(cur, self.sequence)
         if found is not None:
             cur.execute(f"COMMENT ON SEQUENCE {found.name} IS '{self.type}'")
 
 
 @dataclass(frozen=True)
-class _Found:
+class Found:
     seq: Sequence
     temporary: bool
     name: str  # DuckDB's text for the sequence
 
 
-def _read(cur: duckdb.DuckDBPyConnection, rv: Any) -> _Found | None:
+def read(cur: duckdb.DuckDBPyConnection, rv: Any) -> Found | None:
     """The sequence ``rv`` names, as DuckDB has it now (None: there is none)."""
     schema = rv.schemaname if rv.schemaname not in (None, "public") else "main"
     row = cur.execute(
         "SELECT start_value, min_value, max_value, increment_by, cycle, last_value, "
-        "temporary, comment FROM duckdb_sequences() WHERE sequence_name = $1 "
+        "temporary, comment, sql FROM duckdb_sequences() WHERE sequence_name = $1 "
         "AND (schema_name = $2 OR temporary) ORDER BY temporary DESC LIMIT 1",
         [rv.relname, schema],
     ).fetchone()
     if row is None:
         return None
-    start, low, high, inc, cycle, last, temporary, comment = row
+    start, low, high, inc, cycle, last, temporary, comment, sql = row
+    at, called = _position(last, str(sql), int(inc), int(low), int(high), int(start))
     seq = Sequence(
         type=comment if comment in TYPES else "int8",
         increment=int(inc),
@@ -285,13 +286,29 @@ def _read(cur: duckdb.DuckDBPyConnection, rv: Any) -> _Found | None:
         maxvalue=int(high),
         start=int(start),
         cycle=bool(cycle),
-        last=int(start) if last is None else int(last),
-        called=last is not None,
+        last=at,
+        called=called,
     )
     name = render.quote_name(rv.relname)
     if rv.schemaname and rv.schemaname not in ("public", "main") and not temporary:
         name = render.quote_name(rv.schemaname) + "." + name
-    return _Found(seq, bool(temporary), name)
+    return Found(seq, bool(temporary), name)
+
+
+def _position(
+    last: int | None, sql: str, inc: int, low: int, high: int, start: int
+) -> tuple[int, bool]:
+    """(last_value, is_called) as setval() takes them, from DuckDB's last value returned
+    and its counter (the next value, the START of the sequence's ``sql``)."""
+    try:
+        made: Any = parser.parse_sql(sql)[0].stmt
+        found = [o.arg for o in made.options or () if o.defname == "start"]
+        counter = _integer(found[0]) if found else start
+    except (parser.ParseError, SyntaxError_, IndexError, AttributeError):
+        return (start, False) if last is None else (int(last), True)
+    if last is not None and (int(last) + inc == counter or not low <= counter <= high):
+        return int(last), True
+    return counter, False
 
 
 def _missing(cur: duckdb.DuckDBPyConnection, rv: Any) -> Exception:
@@ -321,7 +338,7 @@ def _make(cur: duckdb.DuckDBPyConnection, name: str, seq: Sequence, temp: bool) 
         cur.execute(f"COMMENT ON SEQUENCE {name} IS '{seq.type}'")
 
 
-def _relation(text: str) -> tuple[str, str]:
+def relation_name(text: str) -> tuple[str, str]:
     """(schema or '', name) of a relation's text (``main."t_id_seq"``)."""
     try:
         select: Any = parser.parse_sql(f"SELECT 1 FROM {text}")[0].stmt
@@ -336,7 +353,7 @@ def _replace(cur: duckdb.DuckDBPyConnection, old: str, new: str, seq: Sequence, 
     draw from ``old`` draw from ``new``, then ``old`` goes (DuckDB drops no sequence a
     default uses)."""
     _make(cur, new, seq, temp)
-    old_schema, old_name = _relation(old)
+    old_schema, old_name = relation_name(old)
     rows = cur.execute(
         "SELECT database_name, schema_name, table_name, column_name, column_default "
         "FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') "
@@ -346,7 +363,7 @@ def _replace(cur: duckdb.DuckDBPyConnection, old: str, new: str, seq: Sequence, 
         m = NEXTVAL.search(str(default))
         if m is None:
             continue
-        used_schema, used = _relation(m.group(1).replace("''", "'"))
+        used_schema, used = relation_name(m.group(1).replace("''", "'"))
         if used != old_name or (old_schema and used_schema and used_schema != old_schema):
             continue
         where = render.quote_name(table)
@@ -369,7 +386,7 @@ class AlterSequence(Emulated):
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
         _on_main(branch)
-        found = _read(cur, self.sequence)
+        found = read(cur, self.sequence)
         if found is None:
             if self.missing_ok:
                 return
@@ -377,7 +394,7 @@ class AlterSequence(Emulated):
         old = found.seq
         new, moved = resolve(tuple(self.options), old)
         if replace(new, last=old.last, called=old.called) != old:
-            schema, _ = _relation(found.name)
+            schema, _ = relation_name(found.name)
             aside = render.quote_name(f"{self.sequence.relname}_hati_altered")
             aside = f"{render.quote_name(schema)}.{aside}" if schema else aside
             _replace(cur, found.name, aside, new, found.temporary)
@@ -396,7 +413,7 @@ class RenameSequence(Emulated):
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
         rv = self.stmt.relation
-        found = _read(cur, rv)
+        found = read(cur, rv)
         if found is None:
             if self.otherwise is not None:
                 self.otherwise.run(cur, printed, branch)
@@ -406,7 +423,7 @@ class RenameSequence(Emulated):
             raise _missing(cur, rv)
         _on_main(branch)
         new = ast.RangeVar(relname=self.stmt.newname, schemaname=rv.schemaname, inh=True)
-        if _read(cur, new) is not None:
+        if read(cur, new) is not None:
             raise DuplicateTable(f'relation "{self.stmt.newname}" already exists')
         name = render.quote_name(self.stmt.newname)
         if rv.schemaname and rv.schemaname not in ("public", "main") and not found.temporary:
@@ -422,7 +439,7 @@ class Unchanged(Emulated):
     missing_ok: bool
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        if _read(cur, self.sequence) is None and not self.missing_ok:
+        if read(cur, self.sequence) is None and not self.missing_ok:
             raise _missing(cur, self.sequence)
 
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
 from duckdb.func import FunctionNullHandling
-from duckdb.sqltypes import VARCHAR
+from duckdb.sqltypes import TIMESTAMP, VARCHAR
 
 from hati.errors import FeatureNotSupported
+from hati.pg import todate
 
 _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August",
@@ -153,6 +156,88 @@ def _field(p: str, t: dt.datetime, fm: bool, year: int) -> tuple[str, int | None
 
 
 def format_timestamp(t: dt.datetime, fmt: str, year: int | None = None) -> str:
+    return _format(fmt, lambda p, fm: _field(p, t, fm, t.year if year is None else year))
+
+
+@dataclass
+class _Span:
+    """An interval's fields as PostgreSQL's interval2tm gives them (all of one sign)."""
+
+    year: int = 0
+    month: int = 0
+    day: int = 0
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+    micro: int = 0
+
+
+_SPAN_PART = re.compile(r"(-?\d+) (year|month|day)s?")
+_SPAN_TIME = re.compile(r"(-?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+def _span(text: str) -> _Span:
+    """The fields of DuckDB's text of an interval (``1 year 2 days -03:04:05.5``)."""
+    span = _Span()
+    for word in re.finditer(r"-?\d+ \w+|-?\d+:\d\d:\d\d(?:\.\d+)?", text):
+        part, clock = _SPAN_PART.fullmatch(word.group()), _SPAN_TIME.fullmatch(word.group())
+        if part is not None:
+            months = int(part.group(1)) * (12 if part.group(2) == "year" else 1)
+            if part.group(2) == "day":
+                span.day = int(part.group(1))
+            else:
+                span.month += months
+        elif clock is not None:
+            sign = -1 if clock.group(1) else 1
+            span.hour, span.minute, span.second = (sign * int(clock.group(k)) for k in (2, 3, 4))
+            span.micro = sign * int((clock.group(5) or "").ljust(6, "0"))
+    total = span.month
+    span.year, span.month = int(total / 12), total - int(total / 12) * 12  # C's division
+    return span
+
+
+_ROMAN_REVERSED = list(reversed(_ROMAN))  # XII first, as formatting.c keeps them
+
+
+def _span_field(p: str, s: _Span, fm: bool) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
+    """One pattern of an interval's to_char (formatting.c with is_interval)."""
+
+    def num(v: int, width: int) -> tuple[str, int]:
+        return (str(v) if fm else f"{v:0{width + (v < 0)}d}"), v
+
+    if p == "HH24":
+        return num(s.hour, 2)
+    if p in ("HH12", "HH"):
+        return num(s.hour % 12 or 12, 2)
+    if p == "MI":
+        return num(s.minute, 2)
+    if p == "SS":
+        return num(s.second, 2)
+    if p == "MS":
+        return num(int(s.micro / 1000), 3)
+    if p == "US":
+        return num(s.micro, 6)
+    if p in ("YYYY", "YYY", "YY", "Y"):
+        k = len(p)
+        return num(s.year % (10**k) if k < 4 else s.year, k)
+    if p == "MM":
+        return num(s.month, 2)
+    if p == "DD":  # its width counts the sign
+        return (str(s.day) if fm else f"{s.day:02d}"), s.day
+    if p in ("RM", "rm"):
+        if not s.month and not s.year:
+            return "", None
+        if s.month == 0:
+            at = 0 if s.year >= 0 else 11
+        else:
+            at = -(s.month + 1) if s.month < 0 else 12 - s.month
+        r = _ROMAN_REVERSED[at] if p == "RM" else _ROMAN_REVERSED[at].lower()
+        return (r if fm else r.ljust(4)), None
+    raise FeatureNotSupported(f'to_char pattern "{p}" of an interval is not supported')
+
+
+def _format(fmt: str, field: Callable[[str, bool], tuple[str, int | None]]) -> str:
+    """formatting.c's walk over a pattern: quoted text, escapes, FM, TH suffixes."""
     out: list[str] = []
     i, n = 0, len(fmt)
     while i < n:
@@ -182,7 +267,7 @@ def format_timestamp(t: dt.datetime, fmt: str, year: int | None = None) -> str:
             i += 1
             continue
         i += len(pattern)
-        text, value = _field(pattern, t, fm, t.year if year is None else year)
+        text, value = field(pattern, fm)
         for suffix in ("TH", "th"):
             if fmt.startswith(suffix, i) and value is not None:
                 text += _ordinal(value, suffix == "TH")
@@ -285,6 +370,8 @@ def to_char(text: str | None, type_name: str | None, fmt: str | None) -> str | N
             return format_timestamp(t, fmt)
         year = 1 - t.year
         return format_timestamp(t.replace(year=year % 400 + 2000), fmt, year)
+    if kind == "INTERVAL":
+        return _format(fmt, lambda p, fm: _span_field(p, _span(text), fm))
     if kind.startswith("DECIMAL") or kind in _INTEGERS or kind in ("DOUBLE", "FLOAT"):
         return format_number(Decimal(text), fmt)
     raise FeatureNotSupported(
@@ -296,6 +383,7 @@ def to_char(text: str | None, type_name: str | None, fmt: str | None) -> str | N
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER"}
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_to_char": (to_char, [VARCHAR, VARCHAR, VARCHAR], VARCHAR),
+    "hati_to_timestamp": (todate.parse, [VARCHAR, VARCHAR], TIMESTAMP),
 }
 
 

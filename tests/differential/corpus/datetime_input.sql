@@ -47,3 +47,5 @@ SELECT date_part('hour', interval '26 hours'), date_part('second', interval '1.5
 SELECT timestamp(2) without time zone '1997-02-10 17:32:01.456', '1997-02-10 17:32:01.456'::timestamp(0), timestamptz(1) '2020-01-01 10:00:00.55+00';
 SELECT date_bin('365000 days'::interval, '4400-01-01 BC'::timestamp, '4000-01-01 BC'::timestamp);
 SELECT pg_sleep(0);
+SELECT i, to_char(i * interval '1mon', 'rm'), to_char(i * interval '1mon', 'RM') FROM generate_series(-13, 13) i;
+SELECT to_char(INTERVAL '15 hours 2 minutes', 'HH24:MI'), to_char(interval '1 year 2 months 3 days 04:05:06.789', 'YYYY MM DD HH24 HH12 MI SS MS US'), to_char(interval '-3 days -01:02:03', 'DD HH24:MI:SS'), to_char(interval '40 hours', 'FMHH24 HH');

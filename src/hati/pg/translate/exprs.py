@@ -8,6 +8,7 @@ rounds half to even, ``round(numeric)`` away from zero).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 
@@ -68,12 +69,12 @@ CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
     ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
 CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
-    CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+    CASE WHEN cnt <= 0 THEN error('HATI-2201G: count must be greater than zero')
          WHEN isnan(op::DOUBLE) OR isnan(lo::DOUBLE) OR isnan(hi::DOUBLE)
-         THEN error('operand, lower bound, and upper bound cannot be NaN')
+         THEN error('HATI-2201G: operand, lower bound, and upper bound cannot be NaN')
          WHEN isinf(lo::DOUBLE) OR isinf(hi::DOUBLE)
-         THEN error('lower and upper bounds must be finite')
-         WHEN lo = hi THEN error('lower bound cannot equal upper bound')
+         THEN error('HATI-2201G: lower and upper bounds must be finite')
+         WHEN lo = hi THEN error('HATI-2201G: lower bound cannot equal upper bound')
          WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
               ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
               END
@@ -82,25 +83,25 @@ CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
               END
     END;
 CREATE OR REPLACE MACRO {S}.pg_sqrt(x) AS
-    CASE WHEN x < 0 THEN error('cannot take square root of a negative number') ELSE sqrt(x) END;
+    CASE WHEN x < 0 THEN error('HATI-2201F: cannot take square root of a negative number') ELSE sqrt(x) END;
 CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
-    CASE WHEN x = 0 THEN error('cannot take logarithm of zero')
-         WHEN x < 0 THEN error('cannot take logarithm of a negative number') ELSE x END;
+    CASE WHEN x = 0 THEN error('HATI-2201E: cannot take logarithm of zero')
+         WHEN x < 0 THEN error('HATI-2201E: cannot take logarithm of a negative number') ELSE x END;
 CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
     hati_numeric_log(b::DECIMAL(38, 20), x::DECIMAL(38, 20));
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
-    CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
+    CASE WHEN x = 0 AND y < 0 THEN error('HATI-2201F: zero raised to a negative power is undefined')
          WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)
-         THEN error('a negative number raised to a non-integer power yields a complex result')
+         THEN error('HATI-2201F: a negative number raised to a non-integer power yields a complex result')
          WHEN isinf(power(x, y)) AND isfinite(x::DOUBLE) AND isfinite(y::DOUBLE)
          THEN error('value out of range: overflow')
          ELSE power(x, y) END;
 CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
     CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('division by zero') ELSE a % b END;
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
-    CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
+    CASE WHEN n = 0 THEN error('HATI-54000: null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 -- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
 -- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
@@ -146,7 +147,7 @@ CREATE OR REPLACE MACRO {S}.pg_timestamp_in_range(t) AS
     CASE WHEN t < make_timestamp(-4713, 11, 24, 0, 0, 0) THEN error('timestamp out of range')
          ELSE t END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
-    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
+    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('HATI-22008: date field value out of range: year 0')
     ELSE y END;
 CREATE OR REPLACE MACRO {S}.pg_make_date(y, m, d) AS make_date({S}.pg_year(y), m, d);
 CREATE OR REPLACE MACRO {S}.pg_make_timestamp(y, mo, d, h, mi, s) AS
@@ -536,13 +537,71 @@ def _date_trunc(node: ast.FuncCall) -> ast.Node | None:
     return _cast(_call("pg_date_trunc", *args), "timestamptz")
 
 
-def _format(node: ast.FuncCall) -> ast.Node | None:
-    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty)."""
+def _age(node: ast.FuncCall, ctx: Translation) -> None:
+    """``age('2024-01-01', '2023-01-01')``: PostgreSQL reads untyped strings as timestamps
+    here; DuckDB cannot choose between its age() signatures."""
+    args = list(node.args or ())
+    for i, a in enumerate(args):
+        string = isinstance(a, ast.A_Const) and isinstance(a.val, ast.String)
+        if isinstance(a, ast.ParamRef) and ctx.params is not None:
+            slot = (a.number or 0) - ctx.params - 1
+            string = 0 <= slot < len(ctx.literal_kinds) and ctx.literal_kinds[slot] == "s"
+        if string:
+            args[i] = _cast(a, "timestamp")
+    node.args = tuple(args)
+
+
+def _format(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
+    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty);
+    a constant format with ``%I`` / ``%L`` / ``%n$s`` is spelled out piece by piece."""
     args = node.args or ()
     if not args:
         return None
+    fmt = args[0]
+    if isinstance(fmt, ast.ParamRef) and ctx.params is not None and (fmt.number or 0) > ctx.params:
+        raise NeedsLiteral  # a constant format, lifted out: spelled out below
+    if isinstance(fmt, ast.A_Const) and isinstance(fmt.val, ast.String):
+        pieces = _format_pieces(str(fmt.val.sval), args[1:])
+        if pieces is not None:
+            return _call("concat", *pieces, hidden=False) if pieces else _const("")
     rest = tuple(ast.CoalesceExpr(args=(_cast(a, "varchar"), _const(""))) for a in args[1:])
     return _call("printf", args[0], *rest, hidden=False)
+
+
+_FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?([sIL%])")
+
+
+def _format_pieces(fmt: str, args: tuple[ast.Node, ...]) -> list[ast.Node] | None:
+    """The parts of PostgreSQL's format(): text, and each argument as %s (its text,
+    NULL as nothing), %I (quoted as an identifier) or %L (as a literal, NULL as NULL).
+    None: a specification this does not spell out (widths, flags)."""
+    out: list[ast.Node] = []
+    pos, nxt = 0, 0
+    for m in _FORMAT_SPEC.finditer(fmt):
+        if "%" in fmt[pos : m.start()]:
+            return None
+        if m.start() > pos:
+            out.append(_const(fmt[pos : m.start()]))
+        pos = m.end()
+        if m.group(2) == "%":
+            out.append(_const("%"))
+            continue
+        n = int(m.group(1)) - 1 if m.group(1) else nxt
+        nxt = n + 1
+        if n >= len(args):
+            return None  # PostgreSQL: too few arguments for format() (22023)
+        text = _cast(copy.deepcopy(args[n]), "varchar")
+        kind = m.group(2)
+        out.append(
+            ast.CoalesceExpr(args=(text, _const("")))
+            if kind == "s"
+            else _call("pg_quote_ident" if kind == "I" else "pg_quote_nullable", text)
+        )
+    if "%" in fmt[pos:]:
+        return None
+    if pos < len(fmt):
+        out.append(_const(fmt[pos:]))
+    return out
 
 
 # name -> (argument counts it applies to, macro in the hidden schema)
@@ -591,7 +650,6 @@ _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 _SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
     "extract": _extract,
     "date_trunc": _date_trunc,
-    "format": _format,
 }
 
 
@@ -614,6 +672,11 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
         return _call(name, *(node.args or ()), _const(" "), hidden=False)
     if name in _RENAMED:
         node.funcname = (ast.String(sval=_RENAMED[name]),)
+        return None
+    if name == "format":
+        return _format(node, _ctx)
+    if name == "age":
+        _age(node, _ctx)
         return None
     special = _SPECIAL.get(name)
     return special(node) if special is not None else None

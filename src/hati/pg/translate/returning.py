@@ -117,6 +117,8 @@ def returning(stmt: ast.Node, ctx: Translation) -> ast.Node:
         for n in walk(item)
     ):
         return stmt  # `*` would list the USING columns once
+    if join and any(not item_names(item) for item in others):
+        return stmt  # an item without a name: `*` could not list its columns
     select = _select(stmt, targets, alias, names, others if join else ())
     ctes = list(stmt.withClause.ctes) if stmt.withClause is not None else []
     recursive = bool(stmt.withClause and stmt.withClause.recursive)

@@ -114,6 +114,20 @@ def _self_reference(rarg: ast.SelectStmt, name: str) -> str | None:
     return None
 
 
+def _star_listable(rarg: ast.SelectStmt) -> None:
+    """``*`` is each FROM item's columns in turn: every item must have a name, and no
+    join merge columns (USING, NATURAL)."""
+    for item in rarg.fromClause or ():
+        merged = any(
+            isinstance(n, ast.JoinExpr) and (n.usingClause or n.isNatural) for n in walk(item)
+        )
+        if merged or not item_names(item):
+            raise FeatureNotSupported(
+                "SEARCH and CYCLE cannot expand * over this recursive term",
+                hint="List the recursive term's columns instead of *.",
+            )
+
+
 def _expand_stars(rarg: ast.SelectStmt, ref: str, names: list[str]) -> None:
     """``*`` and ``ref.*`` in the recursive term: the self-reference's columns are the
     CTE's own (not the ones added here)."""
@@ -123,6 +137,7 @@ def _expand_stars(rarg: ast.SelectStmt, ref: str, names: list[str]) -> None:
         val = t.val if isinstance(t, ast.ResTarget) else None
         if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star):
             if len(val.fields) == 1:
+                _star_listable(rarg)
                 for item in rarg.fromClause or ():
                     for n in item_names(item):
                         star = ast.ColumnRef(fields=(ast.String(sval=n), ast.A_Star()))
