@@ -374,6 +374,23 @@ def _target_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement, rel: ast.Ra
         return None
 
 
+def reads_datestyle(stmt: Statement) -> bool:
+    """Does an INSERT ... VALUES / UPDATE ... SET write a string constant that is read by
+    the session's DateStyle? (Only then are the settings handed to DuckDB first: any
+    statement before the table lock would start the transaction's snapshot too early.)"""
+    node = stmt.node
+    if isinstance(node, ast.InsertStmt):
+        rows = getattr(node.selectStmt, "valuesLists", None) or ()
+        values = [v for row in rows for v in row]
+    elif isinstance(node, ast.UpdateStmt):
+        values = [t.val for t in node.targetList or () if isinstance(t, ast.ResTarget)]
+    else:
+        return False
+    return any(
+        (text := _text(stmt, v)) is not None and written_datetimes.candidate(text) for v in values
+    )
+
+
 def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
     """String constants an INSERT ... VALUES or UPDATE ... SET writes to a column, read as
     PostgreSQL reads them for the column's type (the table's column types, read when it

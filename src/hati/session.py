@@ -361,7 +361,7 @@ class Session:
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
         """What the session answers before DuckDB runs (set_config, locks, sequences)."""
         # a constant written to a date column is read in DateStyle (pipeline.py), too
-        if called & {"current_setting", "set_config"} or stmt.kind in ("INSERT", "UPDATE"):
+        if called & {"current_setting", "set_config"} or pipeline.reads_datestyle(stmt):
             self._publish_settings()
         stmt.answers.update(self.lastval.answer(stmt, called))
         self.state.keys.sequence_rows(self.cur, id(self), stmt)  # SELECT * FROM a sequence
