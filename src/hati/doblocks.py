@@ -158,13 +158,19 @@ class _Block:
 
         return analyze.replace_nodes(node, swap)
 
-    def query(self, text: str, limit: int | None = None) -> Result:
+    def query(self, text: str, limit: int | None = None, discarded: bool = False) -> Result:
         """Run the statement ``text`` with the variables bound (a query without a LIMIT
-        of its own read to ``limit`` rows)."""
+        of its own read to ``limit`` rows; ``discarded``: its rows would go nowhere,
+        which PostgreSQL refuses for a SELECT)."""
         try:
             stmts = parser.parse_sql(text)
         except parser.ParseError as exc:
             raise SyntaxError_(f"syntax error in DO block: {exc}") from None
+        if discarded and len(stmts) == 1 and isinstance(stmts[0].stmt, ast.SelectStmt):
+            raise SyntaxError_(
+                "query has no destination for result data",
+                hint="If you want to discard the results of a SELECT, use PERFORM instead.",
+            )
         out = command("DO")
         for raw in stmts:
             node: Any = raw.stmt
@@ -281,12 +287,7 @@ class _Block:
         raise SyntaxError_(f"syntax error in assignment {text!r}")
 
     def _execsql(self, node: Json) -> None:
-        if not node.get("into") and res_is_select(_q(node["sqlstmt"])):
-            raise SyntaxError_(
-                "query has no destination for result data",
-                hint="If you want to discard the results of a SELECT, use PERFORM instead.",
-            )
-        res = self.query(_q(node["sqlstmt"]))
+        res = self.query(_q(node["sqlstmt"]), discarded=not node.get("into"))
         self._into(node, res)
 
     def _into(self, node: Json, res: Result) -> None:
@@ -450,15 +451,6 @@ class _Block:
         if self.value(_q(node["cond"])) is not True:
             message = self.value(_q(node["message"])) if node.get("message") else None
             raise lookup("P0004")(str(message) if message is not None else "assertion failed")
-
-
-def res_is_select(text: str) -> bool:
-    """Is ``text`` a query whose rows would go nowhere (a SELECT without INTO)?"""
-    try:
-        stmts = parser.parse_sql(text)
-    except parser.ParseError:
-        return False
-    return len(stmts) == 1 and isinstance(stmts[0].stmt, ast.SelectStmt)
 
 
 def _q(expr: Json) -> str:
