@@ -37,7 +37,7 @@ from hati.errors import (
     NumericValueOutOfRange,
     StringDataRightTruncation,
 )
-from hati.pg import datetime_in, jsonb
+from hati.pg import datetime_in, jsonb, jsonb_assign
 
 # --------------------------------------------------------------------------- JSON
 
@@ -404,11 +404,17 @@ def populate(doc: str | None, key: str, spec: str, base: str | None) -> str:
 
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
-    "hati_json_populate": (populate, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR)
+    "hati_json_populate": (populate, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR),
+    "hati_jsonb_assign": (
+        jsonb_assign.assign,
+        [VARCHAR, duckdb.list_type(VARCHAR), VARCHAR],
+        VARCHAR,
+    ),
 }
 
 
 def register(cur: duckdb.DuckDBPyConnection) -> None:
+    """The functions, called with NULL arguments too (a NULL document, a NULL value)."""
     for name, (fn, params, returns) in FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException):
             cur.remove_function(name)
