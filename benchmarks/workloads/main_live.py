@@ -51,10 +51,13 @@ def run(ctx: Ctx) -> None:
     rows = big_main(ctx, p.live_write_rows)
     n = p.live_writers
     mark_dirty(sys, "t")
+    # Five times the point reps of the depth series: a write takes ~1.5 ms, and ten of
+    # them on a shared 2-core machine swung the ratio from x0.5 to x5 between runs.
+    reps = p.point_reps * 5
     main = sys.session(None)
     try:
         ctx.tick("writes on main, no branch")
-        alone = _phase(main, rows, p.point_reps, 0)
+        alone = _phase(main, rows, reps, 0)
         for i in range(n):
             ctx.tick(f"branch {i + 1}/{n}: fork, read, write")
             b = fork(ctx)
@@ -65,12 +68,12 @@ def run(ctx: Ctx) -> None:
             finally:
                 s.close()
         ctx.tick(f"writes on main, {n} branches live")
-        live = _phase(main, rows, p.point_reps, 1)
+        live = _phase(main, rows, reps, 1)
         ctx.tick("discard")
         for b in sorted(sys.branches):
             sys.branch_discard(b)
         ctx.tick("writes on main after the discards")
-        after = _phase(main, rows, p.point_reps, 2)
+        after = _phase(main, rows, reps, 2)
     finally:
         main.close()
     for kind in WRITES:
