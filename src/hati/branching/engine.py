@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -49,13 +49,25 @@ from hati.storage.duckdb_backend import Database, transaction
 from hati.storage.duckdb_backend import begin as storage_begin
 from hati.storage.duckdb_backend import commit as storage_commit
 
-if TYPE_CHECKING:
-    from hati.pipeline import Statement
-
 FORK_WAIT_SECONDS = 10.0
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
 
 __all__ = ["BranchEngine", "BranchInfo", "EngineSession", "MergeResult"]
+
+
+class MainWrite(Protocol):
+    """What ``before_main_write`` reads of a statement (pipeline.Statement)."""
+
+    compiled: Any
+    capture: Any
+
+    @property
+    def analysis(self) -> Analysis: ...
+
+    @property
+    def sql(self) -> str: ...
+
+    def write(self) -> PlainWrite | None: ...
 
 
 @dataclass(frozen=True)
@@ -373,7 +385,7 @@ class EngineSession:
             self._holding_gate = True
         return contextlib.nullcontext()
 
-    def before_main_write(self, stmt: Statement) -> None:
+    def before_main_write(self, stmt: MainWrite) -> None:
         """Before a write on main: keep what live branches still read (the statement's
         analysis and plain write are asked for only when main has live children). A
         plain write carries the rows it keeps in its own statement (``stmt.capture``,
