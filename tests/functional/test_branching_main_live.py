@@ -179,3 +179,40 @@ def test_foreign_key_actions_on_main(cur) -> None:
     assert rows(cur, "SELECT count(*) FROM c") == [(80,)]
     assert in_branch(cur, "b", "SELECT count(*) FROM c") == [(100,)]
     assert in_branch(cur, "b", "SELECT count(*) FROM p") == [(10,)]
+
+
+def test_a_merge_after_main_moved_a_key(cur) -> None:
+    """Found by the property test: siblings forked at one point, main inserting and
+    moving keys, then one of them merged."""
+    cur.execute("CREATE TABLE p (k INTEGER PRIMARY KEY, a INTEGER, b INTEGER)")
+    cur.execute("SELECT branch_create('p1')")
+    cur.execute("INSERT INTO p VALUES (0, NULL, NULL)")
+    cur.execute("SELECT branch_create('p2')")
+    cur.execute("SELECT branch_create('p3')")
+    cur.execute("UPDATE p SET k = 1 WHERE k = 0")
+    cur.execute("INSERT INTO p VALUES (0, NULL, NULL)")
+    cur.execute("SELECT branch_query('p3', 'DELETE FROM p WHERE k = 0')")
+    for name in ("p1", "p2", "p3"):
+        assert in_branch(cur, name, "SELECT k FROM p ORDER BY k") == (
+            [] if name == "p1" else [(0,)] if name == "p2" else []
+        )
+    cur.execute("SELECT * FROM branch_merge('p3', 'branch_wins')")
+    assert rows(cur, "SELECT k FROM p ORDER BY k") == [(1,)]
+    cur.execute("SELECT * FROM branch_merge('p2', 'branch_wins')")
+    cur.execute("SELECT * FROM branch_merge('p1', 'branch_wins')")
+    assert rows(cur, "SELECT k FROM p ORDER BY k") == [(1,)]
+
+
+def test_a_merge_that_takes_a_snapshot_for_its_siblings(cur) -> None:
+    """Found by the property test: main inserted after one fork, two siblings forked
+    after that, and one of them merges (its siblings need a snapshot first)."""
+    cur.execute("CREATE TABLE p (k INTEGER PRIMARY KEY, a INTEGER, b INTEGER)")
+    cur.execute("SELECT branch_create('p1')")
+    cur.execute("INSERT INTO p VALUES (0, NULL, NULL)")
+    cur.execute("SELECT branch_create('p2')")
+    cur.execute("SELECT branch_create('p3')")
+    cur.execute("SELECT branch_query('p3', 'DELETE FROM p WHERE k = 0')")
+    cur.execute("SELECT * FROM branch_merge('p3', 'branch_wins')")
+    assert rows(cur, "SELECT count(*) FROM p") == [(0,)]
+    assert in_branch(cur, "p2", "SELECT k FROM p") == [(0,)]
+    assert in_branch(cur, "p1", "SELECT k FROM p") == []

@@ -74,13 +74,21 @@ class Snapshots:
         if owner_id == MAIN_ID and write is not None and write.table in tables:
             fused = undo.Fused([])
         with self.catalog.lock:
+            # New snapshots first: each commits on its own, re-pointing children's
+            # views, before the writer's transaction has read anything (a merge's
+            # then drops the merged branch's views: no conflict with a change it could
+            # not see). Then the undo snapshots there were already.
+            undo_before = (
+                {t: self._undo_snapshots(t) for t in tables} if owner_id == MAIN_ID else {}
+            )
             for table in tables:
                 mine = fused if write is not None and write.table == table else None
-                if owner_id == MAIN_ID:
-                    self._keep_undo(table, merging, write, writer, fuse, mine)
                 if self.catalog.needs_snapshot(owner_id, table, merging):
                     self._snapshot(owner_id, table, merging, write, fuse, mine)
                 self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
+            for table, snaps in undo_before.items():
+                mine = fused if write is not None and write.table == table else None
+                self._keep_undo(table, snaps, merging, write, writer, fuse, mine)
             if fused:
                 for snap in fused.snapshots:
                     self.pinned[snap] = self.pinned.get(snap, 0) + 1
@@ -167,9 +175,17 @@ class Snapshots:
             assert write is not None
             undo.capture_where(cur, snap, live, key, write)
 
+    def _undo_snapshots(self, table: str) -> list[Snapshot]:
+        return [
+            s
+            for s in self.catalog.snapshots.get((MAIN_ID, table), [])
+            if s.table is not None and s.table in self.space.undo
+        ]
+
     def _keep_undo(
         self,
         table: str,
+        snaps: list[Snapshot],
         merging: Branch | None,
         write: PlainWrite | None,
         writer: Writer | None,
@@ -183,11 +199,6 @@ class Snapshots:
         cursor, and the snapshot sequence number it began at) keeps them inside its
         transaction. Both: kept and changed in one commit, both or neither. Otherwise,
         and for a full copy, in a transaction of their own that commits first."""
-        snaps = [
-            s
-            for s in self.catalog.snapshots.get((MAIN_ID, table), [])
-            if s.table is not None and s.table in self.space.undo
-        ]
         if not snaps:
             return
         cur = self.db.cursor()
