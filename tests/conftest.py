@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,30 @@ def rows(cur: Any, sql: str, params: Any = None) -> list[tuple]:
 def branch_query(cur: Any, branch: str, sql: str) -> list[tuple]:
     """The rows of ``SELECT branch_query(branch, sql)``."""
     return rows(cur, "SELECT branch_query(%s, %s)", (branch, sql))
+
+
+def on_pg_and_in_branch(
+    pg: PgServer,
+    hati: RunningServer,
+    setup: list[str],
+    branch: str,
+    outcomes: Callable[[Any], list[tuple]],
+) -> tuple[list[tuple], list[tuple]]:
+    """``outcomes`` of a connection to PostgreSQL and of one to a hati branch made after
+    ``setup`` ran on both (on hati's main)."""
+    with closing(psycopg2.connect(pg.dsn("postgres"))) as pc:
+        pc.autocommit = True
+        for sql in setup:
+            pc.cursor().execute(sql)
+        expected = outcomes(pc)
+    with closing(hati.connect()) as main:
+        main.autocommit = True
+        cur = main.cursor()
+        for sql in setup:
+            cur.execute(sql)
+        cur.execute("SELECT branch_create(%s)", (branch,))
+    with closing(hati.connect(hatidata_branch=branch)) as bc:
+        return expected, outcomes(bc)
 
 
 @pytest.fixture(scope="module")

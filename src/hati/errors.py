@@ -13,9 +13,12 @@ and DuckDB's exceptions through the one table :data:`_DUCKDB_RULES`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import ClassVar
+
+from hati import wording
 
 _BY_CODE: dict[str, type[HatiError]] = {}
 
@@ -40,16 +43,24 @@ class HatiError(Exception):
         detail: str | None = None,
         hint: str | None = None,
         position: int | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        constraint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         self.hint = hint
         self.position = position  # 1-based character in the statement (syntax errors)
+        # the error's fields for clients (psycopg's diag.table_name, ...)
+        self.table, self.column, self.constraint = table, column, constraint
 
     def copy(self) -> HatiError:
         """A new instance of the same error (a cached verdict raised again)."""
-        return type(self)(self.message, detail=self.detail, hint=self.hint, position=self.position)
+        return type(self)(
+            self.message, detail=self.detail, hint=self.hint, position=self.position,
+            table=self.table, column=self.column, constraint=self.constraint,
+        )  # fmt: skip
 
 
 def lookup(code: str) -> type[HatiError]:
@@ -94,11 +105,23 @@ class InvalidArgumentForLogarithm(DataException, code="2201E"):
     pass
 
 
+class InvalidArgumentForWidthBucket(DataException, code="2201G"):
+    pass
+
+
+class InvalidRowCountInLimitClause(DataException, code="2201W"):
+    pass
+
+
 class InvalidArgumentForPower(DataException, code="2201F"):
     pass
 
 
 class InvalidArgumentForNthValue(DataException, code="22016"):
+    pass
+
+
+class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
     pass
 
 
@@ -178,6 +201,14 @@ class DependentObjectsStillExist(HatiError, code="2BP01"):
     pass
 
 
+class SqlRoutineException(HatiError, code="2F000"):
+    pass
+
+
+class FunctionExecutedNoReturnStatement(SqlRoutineException, code="2F005"):
+    """A PL/pgSQL function reached its end without RETURN."""
+
+
 class InvalidCursorName(HatiError, code="34000"):
     """No portal of that name."""
 
@@ -219,6 +250,18 @@ class SyntaxError_(SyntaxErrorOrAccessRuleViolation, code="42601"):  # the built
 
 
 class UndefinedColumn(SyntaxErrorOrAccessRuleViolation, code="42703"):
+    pass
+
+
+class GroupingError(SyntaxErrorOrAccessRuleViolation, code="42803"):
+    pass
+
+
+class AmbiguousColumn(SyntaxErrorOrAccessRuleViolation, code="42702"):
+    pass
+
+
+class AmbiguousFunction(SyntaxErrorOrAccessRuleViolation, code="42725"):
     pass
 
 
@@ -290,6 +333,10 @@ class WindowingError(SyntaxErrorOrAccessRuleViolation, code="42P20"):
     pass
 
 
+class InvalidRecursion(SyntaxErrorOrAccessRuleViolation, code="42P19"):
+    pass
+
+
 class InsufficientResources(HatiError, code="53000"):
     pass
 
@@ -342,6 +389,30 @@ class IOError_(SystemError_, code="58030"):  # the builtin has the name
     pass
 
 
+class PlpgsqlError(HatiError, code="P0000"):
+    pass
+
+
+class RaiseException(PlpgsqlError, code="P0001"):
+    """RAISE EXCEPTION in a PL/pgSQL function."""
+
+
+class NoDataFound(PlpgsqlError, code="P0002"):
+    pass
+
+
+class TooManyRows(PlpgsqlError, code="P0003"):
+    pass
+
+
+class AssertFailure(PlpgsqlError, code="P0004"):
+    pass
+
+
+class CaseNotFound(HatiError, code="20000"):
+    """A PL/pgSQL CASE without ELSE matched nothing."""
+
+
 class InternalError(HatiError, code="XX000"):
     pass
 
@@ -357,10 +428,13 @@ class SqlError:
     detail: str | None = None
     hint: str | None = None
     position: int | None = None
+    table: str | None = None  # with schema "public"
+    column: str | None = None
+    constraint: str | None = None
 
     def fatal(self) -> SqlError:
         """The same error as a FATAL one (the server closes the connection after it)."""
-        return SqlError(self.sqlstate, self.message, "FATAL", self.detail, self.hint, self.position)
+        return dataclasses.replace(self, severity="FATAL")
 
 
 # DuckDB exception -> SQLSTATE: the first rule whose class name (None: any) and message
@@ -372,10 +446,12 @@ _NUMERIC_HINT = "hati keeps numeric in DuckDB's DECIMAL, which has no NaN or Inf
 _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
     (name, re.compile(pattern) if pattern is not None else None, code)
     for name, pattern, code in [
+        (None, r"^[\w ]*Error: interval cannot be 0!", "22023"),  # generate_series' step
         ("CatalogException", r"(?:Table|View) with name \S+ does not exist", "42P01"),
         ("CatalogException", r"Schema with name \S+ does not exist", "3F000"),
         ("CatalogException", r"(?:Type|Sequence|Index) with name \S+ does not exist", "42704"),
         ("CatalogException", r"Function with name", "42883"),
+        ("CatalogException", r"^Catalog Error: Type with name .* already exists", "42710"),
         ("CatalogException", r"already exists", "42P07"),
         ("CatalogException", None, "42P01"),
         ("ConstraintException", r"NOT NULL", "23502"),
@@ -386,7 +462,13 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("BinderException", _NOT_MISSING, "42703"),
         (None, r"Conflict on", "40001"),
         ("TransactionException", r"(?i)conflict", "40001"),
+        ("SequenceException", r"reached (?:maximum|minimum) value of sequence", "2200H"),
+        ("SequenceException", r"is out of bounds for sequence", "22003"),
+        ("SequenceException", r"currval: sequence is not yet defined", "55000"),
+        ("InvalidInputException", r"lastval is not yet defined in this session", "55000"),
         ("InvalidInputException", r"Division by zero", "22012"),
+        ("InvalidInputException", r"cannot be binned into intervals containing", "0A000"),
+        ("InvalidInputException", r"stride must be greater than zero", "22008"),
         ("InvalidInputException", r'^[\w ]*Error: relation "[^"]*" does not exist', "42P01"),
         ("InvalidInputException", r"partition constraint|no partition of relation", "23514"),
         ("OutOfRangeException", r"Division by zero", "22012"),
@@ -422,6 +504,8 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
         ("IOException", None, "58030"),
     ]
 ]
+# error('HATI-<sqlstate>: message') in translated SQL (PL/pgSQL's RAISE, for one)
+_RAISED = re.compile(r"^HATI-([0-9A-Z]{5}): (.*)", re.S)
 _RETRY_HINT = "Another session changed the same rows first; retry the transaction."
 
 
@@ -456,27 +540,39 @@ def _raised_in_python(text: str) -> HatiError | None:
     return None
 
 
-def from_duckdb(exc: BaseException) -> HatiError:
-    """The hati error a DuckDB exception stands for (its class found by its SQLSTATE)."""
+def from_duckdb(exc: BaseException, relation: str | None = None) -> HatiError:
+    """The hati error a DuckDB exception stands for (its class found by its SQLSTATE),
+    in PostgreSQL's words where ``wording`` knows them (``relation``: the table the
+    statement writes)."""
     raised = _raised_in_python(str(exc))
     if raised is not None:
         return raised
     code = duckdb_sqlstate(exc)
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
+    raised_in_sql = _RAISED.match(message)
+    if raised_in_sql is not None:
+        return lookup(raised_in_sql.group(1))(raised_in_sql.group(2).strip())
     first, _, rest = message.partition("\n")
+    worded = wording.reword(first, rest, relation)
+    if worded is not None:
+        return lookup(worded.sqlstate or code)(
+            worded.message, detail=worded.detail, hint=worded.hint, table=worded.table,
+            column=worded.column, constraint=worded.constraint,
+        )  # fmt: skip
     hint = _RETRY_HINT if code == "40001" else None
     if code == "0A000" and re.search(_NUMERIC_SPECIAL, first):
         hint = _NUMERIC_HINT
-    return lookup(code)(first, detail=rest.strip() or None, hint=hint)
+    return lookup(code)(first, detail=wording.strip_excerpt(rest) or None, hint=hint)
 
 
-def as_hati_error(exc: BaseException) -> HatiError:
-    """Any exception as the hati error the client is told about."""
+def as_hati_error(exc: BaseException, relation: str | None = None) -> HatiError:
+    """Any exception as the hati error the client is told about (``relation``: the
+    table the statement writes, which some of DuckDB's messages leave out)."""
     if isinstance(exc, HatiError):
         return exc
     if _is_duckdb(exc):
-        return from_duckdb(exc)
+        return from_duckdb(exc, relation)
     if isinstance(exc, RecursionError):  # hostile nesting
         return StatementTooComplex(
             "statement is too complex (nested too deeply)",
@@ -487,12 +583,20 @@ def as_hati_error(exc: BaseException) -> HatiError:
     return InternalError(f"internal error: {type(exc).__name__}: {exc}")
 
 
+def names_relation(exc: BaseException) -> bool:
+    """Is ``exc`` a DuckDB error whose PostgreSQL wording names the statement's table
+    (which DuckDB's may leave out)? Then the session converts it knowing the table."""
+    names = ("ConstraintException", "CatalogException", "BinderException")
+    return _is_duckdb(exc) and type(exc).__name__ in names
+
+
 def to_sql_error(exc: BaseException) -> SqlError:
     """Map any exception to what the client sees. The only place that does this."""
     err = as_hati_error(exc)
     return SqlError(
-        err.sqlstate, err.message, detail=err.detail, hint=err.hint, position=err.position
-    )
+        err.sqlstate, err.message, detail=err.detail, hint=err.hint, position=err.position,
+        table=err.table, column=err.column, constraint=err.constraint,
+    )  # fmt: skip
 
 
 def sqlstate_of(exc: BaseException) -> str:

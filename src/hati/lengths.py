@@ -17,9 +17,11 @@ import duckdb
 from pglast import ast
 
 from hati.errors import StringDataRightTruncation
+from hati.pg import catalog, lex, written_datetimes
 from hati.pipeline import Statement
 
 _NAMES = {"varchar": "character varying", "bpchar": "character"}
+_ROUNDED = {"timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ"}  # timestamp(p)
 
 
 def check(
@@ -65,6 +67,9 @@ def _check_value(stmt: Statement, node: Any, declared: tuple[str, int]) -> None:
     except ValueError:
         return
     udt, n = declared
+    if udt in _ROUNDED:
+        _round(stmt, node, value, udt, n)
+        return
     if not isinstance(value, str) or len(value) <= n:
         return
     if value[n:].strip(" ") == "":
@@ -76,3 +81,18 @@ def _check_value(stmt: Statement, node: Any, declared: tuple[str, int]) -> None:
             stmt._sql = None
         return
     raise StringDataRightTruncation(f"value too long for type {_NAMES.get(udt, udt)}({n})")
+
+
+def _round(stmt: Statement, node: Any, value: Any, udt: str, p: int) -> None:
+    """A constant written to a timestamp(p) column, rounded to p digits of seconds as
+    PostgreSQL rounds it (read by PostgreSQL's input rules, pg/written_datetimes.py)."""
+    client = isinstance(node, ast.ParamRef) and (node.number or 0) <= stmt.compiled.params
+    if not isinstance(value, str) or client:
+        return
+    inner = None
+    if udt == "timestamp" and written_datetimes.candidate(value):
+        inner = written_datetimes.expression(value, "timestamp")
+    if inner is None:
+        inner = f"CAST({lex.quote_string(value)} AS {_ROUNDED[udt]})"
+    stmt.answers[id(node)] = f"{catalog.HIDDEN}.pg_round_timestamp({inner}, {p})"
+    stmt._sql = None

@@ -27,12 +27,13 @@ import duckdb
 from pglast import ast
 from pglast.enums import OnConflictAction
 
-from hati.errors import CardinalityViolation, FeatureNotSupported, InvalidParameter
-from hati.pg import emulate, lex, render, statements
+from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
+from hati.pg import emulate, groupby, lex, render, statements, written_datetimes
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
 from hati.pg.frontend import Compiled, FrontEnd
+from hati.pg.regex import bytea_input
 from hati.pg.translate import walk
 from hati.results import Result, command
 
@@ -81,6 +82,12 @@ class Statement:
     @property
     def kind(self) -> str:
         return self.compiled.analysis.kind
+
+    @property
+    def relation(self) -> str | None:
+        """The table the statement writes or alters (errors name it)."""
+        writes = self.compiled.analysis.writes
+        return writes[0].name if writes else None
 
     @property
     def node(self) -> ast.Node:
@@ -174,6 +181,16 @@ def split(fe: FrontEnd, sql: str) -> list[str]:
 
 def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
     return Statement(fe.compile(text), list(params or []))
+
+
+def compile_or_error(
+    fe: FrontEnd, text: str, params: list[Any] | None = None
+) -> Statement | HatiError:
+    """The statement, or the error compiling it raised (a batch reports it in its turn)."""
+    try:
+        return compile_one(fe, text, params)
+    except HatiError as exc:
+        return exc
 
 
 def one_transaction(stmts: list[Statement]) -> bool:
@@ -295,7 +312,8 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         emulate.run_steps(cur, steps, lambda node: emulate.text(node, place), stmt.in_branch)
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
-    _array_literals(cur, stmt)
+    _written_literals(cur, stmt)
+    _grouped_by_key(cur, stmt)
     if capture is not None and capture.hide_new:
         # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
         # of its own once its rows are all read.
@@ -304,6 +322,16 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
     rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _grouped_by_key(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """A query grouped by a table's primary key reads its other columns (pg/groupby.py)."""
+    node = stmt.node
+    if isinstance(node, ast.SelectStmt) and node.groupClause:
+        found = groupby.answers(cur, node)
+        if found:
+            stmt.answers.update(found)
+            stmt._sql = None
 
 
 def _name_leading_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
@@ -356,34 +384,90 @@ def _target_columns(cur: duckdb.DuckDBPyConnection, stmt: Statement, rel: ast.Ra
         return None
 
 
-def _array_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
-    """``INSERT INTO t VALUES (1, '{1,2}')``: a literal written to an array column is
-    read as PostgreSQL's text of an array; DuckDB reads a list's text as ``[1,2]``. The
-    literal is given in DuckDB's spelling where the column is a list (the table's
-    column types, read when it runs: the translation is cached by text)."""
+def reads_datestyle(stmt: Statement) -> bool:
+    """Does an INSERT ... VALUES / UPDATE ... SET write a string constant that is read by
+    the session's DateStyle? (Only then are the settings handed to DuckDB first: any
+    statement before the table lock would start the transaction's snapshot too early.)"""
     node = stmt.node
-    if not isinstance(node, ast.InsertStmt) or node.relation is None:
+    if isinstance(node, ast.InsertStmt):
+        rows = getattr(node.selectStmt, "valuesLists", None) or ()
+        values = [v for row in rows for v in row]
+    elif isinstance(node, ast.UpdateStmt):
+        values = [t.val for t in node.targetList or () if isinstance(t, ast.ResTarget)]
+    else:
+        return False
+    return any(
+        (text := _text(stmt, v)) is not None and written_datetimes.candidate(text) for v in values
+    )
+
+
+def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """String constants an INSERT ... VALUES or UPDATE ... SET writes to a column, read as
+    PostgreSQL reads them for the column's type (the table's column types, read when it
+    runs: the translation is cached by text):
+
+    - ``'{1,2}'`` written to an array column is PostgreSQL's text of an array; DuckDB
+      reads a list's text as ``[1,2]``, so it is given in DuckDB's spelling;
+    - ``'tomorrow'``, ``'Feb 10 17:32:01 1997'`` written to a date or timestamp column
+      are read by PostgreSQL's input rules (``pg/written_datetimes.py``);
+    - ``'\\x00ff'`` written to a bytea column is bytea's input (hex or escape form);
+      DuckDB reads it as a zero byte and two f's."""
+    node = stmt.node
+    if not isinstance(node, ast.InsertStmt | ast.UpdateStmt) or node.relation is None:
         return
-    rows = getattr(node.selectStmt, "valuesLists", None) or ()
-    found = [
-        (i, v, duck)
-        for row in rows
-        for i, v in enumerate(row)
-        if isinstance(v, ast.A_Const)
-        and isinstance(v.val, ast.String)
-        and (duck := duck_list(str(v.val.sval))) is not None
-    ]
+    found: list[tuple[int | str, Any, str]] = []  # (position or column, node, text)
+    if isinstance(node, ast.InsertStmt):
+        rows = getattr(node.selectStmt, "valuesLists", None) or ()
+        found = [(i, v, t) for row in rows for i, v in enumerate(row) if (t := _text(stmt, v))]
+    else:
+        found = [
+            (str(t.name), t.val, text)
+            for t in node.targetList or ()
+            if isinstance(t, ast.ResTarget) and t.name and not t.indirection
+            if (text := _text(stmt, t.val))
+        ]
     if not found:
         return
     desc = _target_columns(cur, stmt, node.relation)
     if desc is None:
         return  # DuckDB's own error follows, from the statement itself
     types = {d[0]: str(d[1]) for d in desc}
-    names = [str(c.name) for c in node.cols] if node.cols else [d[0] for d in desc]
-    for i, value, duck in found:
-        if i < len(names) and types.get(names[i], "").endswith("]"):
-            stmt.answers[id(value)] = lex.quote_string(duck)
+    names = [d[0] for d in desc]
+    if isinstance(node, ast.InsertStmt) and node.cols:
+        names = [str(c.name) for c in node.cols]
+    for where, value, text in found:
+        if id(value) in stmt.answers:
+            continue  # given already (rounded to a timestamp(p) column's digits, lengths.py)
+        name = names[where] if isinstance(where, int) and where < len(names) else where
+        typ = types.get(str(name), "")
+        answer = None
+        if typ.endswith("]"):
+            duck = duck_list(text) if isinstance(value, ast.A_Const) else None
+            answer = lex.quote_string(duck) if duck is not None else None
+        elif typ in written_datetimes.KINDS and written_datetimes.candidate(text):
+            answer = written_datetimes.expression(text, written_datetimes.KINDS[typ])
+        elif typ == "BLOB" and "\\" in text:
+            answer = f"unhex('{bytea_input(text).hex()}')"
+        if answer is not None:
+            stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+def _text(stmt: Statement, node: ast.Node | None) -> str | None:
+    """The text of a string constant written as it is (in place or lifted out), if it
+    is one DuckDB may read otherwise than PostgreSQL (an array's, a date's, a bytea's)."""
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        text = str(node.val.sval or "")
+    elif isinstance(node, ast.ParamRef) and (node.number or 0) > stmt.compiled.params:
+        lit = stmt.compiled.literals[node.number - stmt.compiled.params - 1]
+        if not lit.startswith("'"):
+            return None
+        text = lit[1:-1].replace("''", "'")
+    else:
+        return None
+    if duck_list(text) is not None or written_datetimes.candidate(text) or "\\" in text:
+        return text
+    return None
 
 
 def _upserts_once(stmt: Statement, names: list[str]) -> None:

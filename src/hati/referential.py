@@ -33,7 +33,7 @@ from pglast.stream import RawStream
 from hati import lengths, pipeline
 from hati.branching.constraints import may_orphan
 from hati.errors import DependentObjectsStillExist, FeatureNotSupported, ForeignKeyViolation
-from hati.pg import coltypes, foreignkeys
+from hati.pg import coltypes, foreignkeys, sequence_rows
 from hati.pg.foreignkeys import ForeignKey, orphan_condition, relation
 from hati.pg.frontend import FrontEnd
 from hati.pipeline import Statement, compile_one
@@ -52,6 +52,7 @@ class Registry:
 
     _fks: list[ForeignKey] | None = None
     _lengths: dict[tuple[str, str], dict[str, tuple[str, int]]] | None = None
+    _sequences: frozenset[tuple[str, str]] | None = None
     _generation: int = 0
     _ddl: set[int] = field(default_factory=set)  # sessions with DDL in their transaction
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,13 +87,30 @@ class Registry:
                 self._lengths = got
         return got
 
+    def sequences(self, cur: duckdb.DuckDBPyConnection, session: int) -> frozenset[tuple[str, str]]:
+        """(schema, name) of every sequence (a relation a SELECT may read)."""
+        got = self._sequences
+        if got is not None and session not in self._ddl:
+            return got
+        gen = self._generation
+        got = sequence_rows.read_names(cur)
+        with self._lock:
+            if gen == self._generation and session not in self._ddl:
+                self._sequences = got
+        return got
+
+    def sequence_rows(self, cur: duckdb.DuckDBPyConnection, session: int, stmt: Statement) -> None:
+        """A SELECT's relations that name sequences, printed as their rows."""
+        if isinstance(stmt.node, ast.SelectStmt):
+            sequence_rows.answer(cur, self.sequences(cur, session), stmt)
+
     def ran(self, session: int, kind: str, in_block: bool) -> None:
         """A statement of ``kind`` ran: DDL may have changed the foreign keys."""
         if kind in _DATA:
             return
         with self._lock:
             self._generation += 1
-            self._fks = self._lengths = None
+            self._fks = self._lengths = self._sequences = None
             if in_block:
                 self._ddl.add(session)
 
@@ -102,7 +120,7 @@ class Registry:
             with self._lock:
                 self._ddl.discard(session)
                 self._generation += 1
-                self._fks = self._lengths = None
+                self._fks = self._lengths = self._sequences = None
 
 
 @dataclass
@@ -183,6 +201,7 @@ def run(registry: Registry, session: int, place: Place, stmt: Statement) -> Resu
     (and the values it writes to varchar(n) / char(n) columns checked first)."""
     if isinstance(stmt.node, ast.InsertStmt | ast.UpdateStmt):
         lengths.check(registry.lengths(place.cur, session), place.cur, stmt)
+
     fks = (
         relevant(registry.get(place.cur, session), stmt)
         if stmt.analysis.writes or (stmt.analysis.drops)

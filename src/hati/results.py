@@ -42,6 +42,7 @@ class Result:
     close_more: Callable[[], None] | None = None
     copy: CopyIn | CopyOut | None = None  # COPY FROM STDIN / TO STDOUT: the data's way
     source: ArrowRows | None = None  # where fetch_more's rows come from, if a DuckDB cursor
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (severity, message) to send
 
     def fetch(self, n: int) -> Rows:
         """Up to ``n`` rows (tuples or an Arrow table); empty when exhausted."""

@@ -27,19 +27,23 @@ from hati.branching.catalog import Branch
 from hati.branching.engine import BranchEngine
 from hati.branching.names import validate_name
 from hati.cursors import Cursors
+from hati.doblocks import run as run_do
 from hati.errors import (
     ActiveSqlTransaction,
     FeatureNotSupported,
     HatiError,
     InFailedTransaction,
     SyntaxError_,
+    names_relation,
     sqlstate_of,
 )
 from hati.gate import Pass
 from hati.pg import locks, paramtypes, partition_rewrite, partitions, settings, translate
 from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
+from hati.pg.lastval import LastValue
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.pg.violations import named as violation
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
 from hati.state import ServerState
@@ -70,7 +74,7 @@ class Session:
         self.txn = "I"
         self.block = transactions.Block()  # the transaction block's savepoints, journal
         self.branch: str | None = None
-        self.cursors = Cursors()
+        self.cursors, self.lastval = Cursors(), LastValue()
         self._partitions_changed = False  # partition DDL in the open transaction
         self.prepared = PreparedStatements()  # PREPARE / EXECUTE
         self._param_types = paramtypes.Remembered(self.cur)
@@ -185,7 +189,7 @@ class Session:
         if not texts:
             return
         if len(texts) > 1 and self.txn == "I":
-            stmts = [self._compile_or_error(t, params) for t in texts]
+            stmts = [pipeline.compile_or_error(self.frontend, t, params) for t in texts]
             if all(isinstance(s, pipeline.Statement) for s in stmts) and pipeline.one_transaction(
                 [s for s in stmts if isinstance(s, pipeline.Statement)]
             ):
@@ -193,14 +197,6 @@ class Session:
                 return
         for text in texts:
             yield self.run_one(text, params)
-
-    def _compile_or_error(
-        self, text: str, params: list[Any] | None
-    ) -> pipeline.Statement | BaseException:
-        try:
-            return pipeline.compile_one(self.frontend, text, params)
-        except HatiError as exc:
-            return exc
 
     def _run_implicit(
         self, texts: list[str], stmts: list[pipeline.Statement | BaseException]
@@ -262,7 +258,7 @@ class Session:
             if stmt is None:
                 stmt = self.compile(sql, params)
             res = self._run_timed(stmt)
-            if self.txn == "T" and stmt.kind != "TRANSACTION":
+            if self.txn == "T" and stmt.kind not in ("TRANSACTION", "DO"):  # DO's: its own
                 self.block.record(sql, params, stmt, self.branch)
             elif self.txn == "I" and transactions.changes_state(stmt.analysis):
                 self.state.data_version += 1
@@ -271,6 +267,8 @@ class Session:
             state = sqlstate_of(exc)
             if self.txn == "T":
                 self.txn = "E"
+            if isinstance(stmt, pipeline.Statement) and names_relation(exc):
+                raise violation(self.cur, exc, stmt.relation) from exc  # PostgreSQL's names
             raise
         finally:
             branch, text = self._audit_branch or self.branch, audit_text(sql, params)
@@ -335,6 +333,8 @@ class Session:
         transactions.check_access(self, stmt)
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
+        if kind == "DO":
+            return run_do(self, stmt.node)
         if kind in ("PREPARE", "EXECUTE", "DEALLOCATE"):
             return self.prepared.run(self, stmt.node, lambda a: stmt.compiled.value(a, stmt.params))
         self.cursors.park()
@@ -357,10 +357,12 @@ class Session:
         return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
 
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
-        """Calls the session answers before DuckDB runs the statement (set_config,
-        advisory locks); current_setting() reads what it publishes."""
-        if "current_setting" in called or "set_config" in called:
+        """What the session answers before DuckDB runs (set_config, locks, sequences)."""
+        # a constant written to a date column is read in DateStyle (pipeline.py), too
+        if called & {"current_setting", "set_config"} or pipeline.reads_datestyle(stmt):
             self._publish_settings()
+        stmt.answers.update(self.lastval.answer(stmt, called))
+        self.state.keys.sequence_rows(self.cur, id(self), stmt)  # SELECT * FROM a sequence
         value = lambda a: stmt.compiled.value(a, stmt.params)  # noqa: E731
         if "set_config" in called:
             stmt.answers.update(self.settings.set_config(stmt.node, value, self.txn != "I"))
@@ -385,6 +387,7 @@ class Session:
                 raise ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
             self.settings.reset_all()
             self.leave_branch()
+            self.lastval.sequence = None
             return command("DISCARD ALL")
         if kind == "VACUUM":
             return command("VACUUM" if node.is_vacuumcmd else "ANALYZE")
@@ -484,8 +487,8 @@ class Session:
         stmt.relocate_target(plan.target_schema)
         try:
             res = pipeline.execute(self.cur, stmt)
-            if plan.target_schema is not None:
-                res.buffer()  # a RETURNING's rows, before finish checks the delta's keys
+            if plan.target_schema is not None or (a.writes and res.columns is not None):
+                res.buffer()  # a RETURNING's rows, before finish runs on the cursor
             ok = True
         finally:
             self.branches.finish(b, a, plan, ok)

@@ -3,11 +3,12 @@ real PostgreSQL and in a hati branch give the same SQLSTATE, message and detail.
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 import psycopg2
 import pytest
+
+from conftest import on_pg_and_in_branch
 
 pytestmark = pytest.mark.server
 
@@ -45,17 +46,7 @@ def _outcomes(conn: Any) -> list[tuple]:
     return out
 
 
-def test_foreign_key_errors_in_a_branch_match_postgresql(pg, hati_server, conn) -> None:
-    with closing(psycopg2.connect(pg.dsn("postgres"))) as pc:
-        pc.autocommit = True
-        for sql in SETUP:
-            pc.cursor().execute(sql)
-        expected = _outcomes(pc)
-    cur = conn.cursor()
-    for sql in SETUP:
-        cur.execute(sql)
-    cur.execute("SELECT branch_create('fkpg')")
-    with closing(hati_server.connect(hatidata_branch="fkpg")) as bc:
-        got = _outcomes(bc)
+def test_foreign_key_errors_in_a_branch_match_postgresql(pg, hati_server) -> None:
+    expected, got = on_pg_and_in_branch(pg, hati_server, SETUP, "fkpg", _outcomes)
     assert got == expected
     assert [e[0] for e in expected[:3]] == ["23503"] * 3  # the test means something

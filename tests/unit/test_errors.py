@@ -55,7 +55,7 @@ def cur():
         ("SELECT * FROM missing", "42P01"),
         ("SELECT * FROM nowhere.t", "42P01"),
         ("CREATE TABLE nowhere.x(a INT)", "3F000"),
-        ("SELECT nextval('no_seq')", "42704"),
+        ("SELECT nextval('no_seq')", "42P01"),
         ("SELECT no_such_function(1)", "42883"),
         ("CREATE TABLE t(a INT)", "42P07"),
         ("INSERT INTO t VALUES (1, 2)", "23505"),

@@ -18,7 +18,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, ...]] = [
-    ("hati.errors",),
+    ("hati.wording", "hati.errors"),
     ("hati.config", "hati.auth", "hati.wire", "hati.results", "hati.gate"),
     ("hati.storage",),
     ("hati.pg", "hati.branching"),
@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.cursors",
         "hati.prepared",
         "hati.session",
+        "hati.doblocks",
         "hati.transactions",
         "hati.advisory",
         "hati.referential",

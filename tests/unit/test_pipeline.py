@@ -9,6 +9,7 @@ import pytest
 
 from hati import pipeline
 from hati.errors import FeatureNotSupported, InvalidParameter, SyntaxError_
+from hati.pg import install as pginstall
 from hati.pg import statements
 from hati.pg.frontend import FrontEnd
 from hati.pg.guard import Policy
@@ -74,7 +75,8 @@ def test_catalog_queries_read_the_filtered_views() -> None:
 def test_serial_columns_run_after_their_sequence() -> None:
     s = stmt("CREATE TABLE s (id SERIAL PRIMARY KEY, big bigserial, note text)")
     assert s.pre == (
-        'CREATE SEQUENCE IF NOT EXISTS main."s_id_seq"',
+        'CREATE SEQUENCE IF NOT EXISTS main."s_id_seq" MAXVALUE 2147483647',
+        "COMMENT ON SEQUENCE main.\"s_id_seq\" IS 'int4'",
         'CREATE SEQUENCE IF NOT EXISTS main."s_big_seq"',
     )
     assert "id integer DEFAULT nextval('main.\"s_id_seq\"') NOT NULL PRIMARY KEY" in s.sql
@@ -111,6 +113,7 @@ def test_execute_and_finish_give_postgres_command_tags(cur) -> None:
 
 
 def test_finish_streams_rows_named_as_postgres_names_them(cur) -> None:
+    pginstall.install(cur)  # x::text prints as PostgreSQL prints x: a macro of hati's
     cur.execute("CREATE TABLE t AS SELECT range AS x FROM range(5)")
     res = pipeline.execute(cur, stmt("SELECT count(*), max(x)::text FROM t"))
     assert [c[0] for c in res.columns or []] == ["count", "max"]

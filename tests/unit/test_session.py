@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from unit_support import run, tags
 
@@ -14,6 +13,7 @@ from hati.errors import (
     InvalidParameter,
     UndefinedColumn,
     UndefinedObject,
+    UniqueViolation,
 )
 from hati.session import Session
 
@@ -33,7 +33,7 @@ def test_transaction_status_follows_postgres(session: Session) -> None:
     run(session, "BEGIN")
     run(session, "INSERT INTO t VALUES (1)")
     assert session.txn == "T"
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(UniqueViolation, match='"t_pkey"'):
         run(session, "INSERT INTO t VALUES (1)")
     assert session.txn == "E"
     with pytest.raises(InFailedTransaction):
@@ -45,8 +45,12 @@ def test_transaction_status_follows_postgres(session: Session) -> None:
 
 def test_a_failing_batch_rolls_back_as_one_implicit_transaction(session: Session) -> None:
     run(session, "CREATE TABLE t (k INT PRIMARY KEY)")
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(UniqueViolation) as raised:
         run(session, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (1)")
+    assert (raised.value.constraint, raised.value.detail) == (
+        "t_pkey",
+        "Key (k)=(1) already exists.",
+    )
     assert run(session, "SELECT count(*) FROM t") == [(0,)]
     assert session.txn == "I"
 

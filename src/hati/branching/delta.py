@@ -179,9 +179,11 @@ def check_unique(
     ).fetchone()
     if row is not None:
         shown = ", ".join(str(v) for v in row)
-        raise UniqueViolation(
-            f'duplicate key value violates unique constraint on "{table}"',
+        raise UniqueViolation(  # the row key is the primary key, named as PostgreSQL names it
+            f'duplicate key value violates unique constraint "{table}_pkey"',
             detail=f"Key ({', '.join(key)})=({shown}) already exists.",
+            table=table,
+            constraint=f"{table}_pkey",
         )
 
 

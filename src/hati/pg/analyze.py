@@ -10,8 +10,9 @@ whether the statement may run at all; nothing here looks at the database.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast import ast
 from pglast.enums import ObjectType, TransactionStmtKind
@@ -47,6 +48,7 @@ class TableRef:
 # branch router understands (it predates this module).
 _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.SelectStmt: ("SELECT", "SELECT"),
+    ast.DoStmt: ("DO", "DO"),
     ast.InsertStmt: ("INSERT", "INSERT"),
     ast.UpdateStmt: ("UPDATE", "UPDATE"),
     ast.DeleteStmt: ("DELETE", "DELETE"),
@@ -216,6 +218,22 @@ def children(node: ast.Node) -> Iterator[tuple[str, ast.Node]]:
                     for sub in item:
                         if isinstance(sub, ast.Node):
                             yield attr, sub
+
+
+def replace_nodes(node: Any, swap: Callable[[ast.Node], ast.Node | None]) -> Any:
+    """``node`` with every node for which ``swap`` gives a replacement replaced (in place
+    below the top; ``swap`` returning None leaves a node and looks inside it)."""
+    if isinstance(node, tuple):
+        return tuple(replace_nodes(v, swap) for v in node)
+    if isinstance(node, ast.Node):
+        new = swap(node)
+        if new is not None:
+            return new
+        for attr in node.__slots__:
+            child = getattr(node, attr, None)
+            if isinstance(child, ast.Node | tuple):
+                setattr(node, attr, replace_nodes(child, swap))
+    return node
 
 
 def _names(items: tuple[ast.Node, ...] | None) -> tuple[str, ...]:
@@ -389,6 +407,8 @@ def _rename(a: Analysis, stmt: ast.RenameStmt, target: object) -> None:
         a.command = "ALTER VIEW" if a.is_view else "ALTER TABLE"
     elif stmt.renameType == ObjectType.OBJECT_INDEX:
         a.kind, a.command = "CREATE_OTHER", "ALTER INDEX"
+    elif stmt.renameType == ObjectType.OBJECT_SEQUENCE:
+        a.kind, a.command = "CREATE_OTHER", "ALTER SEQUENCE"
     elif stmt.relation is not None:  # a column or constraint of a table
         target(stmt.relation, Role.WRITE)
     else:

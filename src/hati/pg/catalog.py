@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_defaults, catalog_roles, catalog_types
+from hati.pg import catalog_defaults, catalog_roles, catalog_sequences, catalog_types
 
 HIDDEN = layout.PG
 
@@ -550,6 +550,7 @@ _FILTERED = (
     "pg_constraint",
     *_EMPTY,
     *catalog_roles.RELATIONS,
+    *catalog_sequences.RELATIONS,
 )
 # Catalog relations a client reads -> hati's filtered views in the hidden schema (the
 # front end's catalog rule points the parse tree's relations at them).
@@ -563,6 +564,7 @@ INFORMATION_SCHEMA: dict[str, str] = {
         "views",
         "table_constraints",
         "key_column_usage",
+        *catalog_sequences.INFORMATION_SCHEMA,
     )
 }
 
@@ -583,3 +585,4 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
     cur.execute(catalog_roles.SQL)
+    cur.execute(catalog_sequences.SQL)

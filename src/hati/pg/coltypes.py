@@ -31,19 +31,32 @@ _CHARACTER = {
 }
 
 
+# timestamp(p): the digits of seconds' fractions kept (DuckDB's timestamps keep 6).
+_PRECISE = {
+    "timestamp": ("timestamp without time zone", "timestamp"),
+    "timestamptz": ("timestamp with time zone", "timestamptz"),
+}
+
+
 def declared(col: ast.ColumnDef) -> tuple[str, str, str, int | None] | None:
-    """(column, data_type, udt_name, length) of a character column; None for others."""
+    """(column, data_type, udt_name, length) of a character column, or of a timestamp(p)
+    column (the length is p, below 6); None for others."""
     t = col.typeName
     if t is None or not t.names:
         return None
     names = [n.sval for n in t.names]
     if len(names) > 2 or (len(names) == 2 and names[0] != "pg_catalog"):
         return None
+    mods = t.typmods or ()
+    if names[-1] in _PRECISE and len(mods) == 1 and not t.arrayBounds:
+        p = getattr(getattr(mods[0], "val", None), "ival", None)
+        if isinstance(mods[0], ast.A_Const) and isinstance(p, int) and 0 <= p < 6:
+            return (str(col.colname), *_PRECISE[names[-1]], p)
+        return None
     found = _CHARACTER.get(names[-1])
     if found is None:
         return None
     length = None
-    mods = t.typmods or ()
     if len(mods) == 1 and isinstance(mods[0], ast.A_Const):
         value = getattr(mods[0].val, "ival", None)
         length = int(value) if value is not None else None

@@ -14,9 +14,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass
+from functools import lru_cache
 
-from hati.errors import DataException
+from hati.errors import DataException, InvalidParameter
 
 ORDERS = ("MDY", "DMY", "YMD")
 
@@ -125,8 +127,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:  # noqa: C901 - ParseDateTime's
             while i < n and s[i].isalpha():
                 i += 1
             word = s[start:i]
-            if i < n and s[i] in "-/.":
-                while i < n and (s[i].isalnum() or s[i] in "-/."):
+            if i < n and s[i] in "-/.":  # feb-10-1997, or a zone's name (america/new_york)
+                while i < n and (s[i].isalnum() or s[i] in "-/._+:"):
                     i += 1
                 out.append(("date", s[start:i]))
             else:
@@ -245,24 +247,51 @@ def _time(f: Fields, field: str, text: str) -> None:
         raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
 
 
+def _is_zone(kind: str, tok: str) -> bool:
+    """A time zone, by abbreviation (``PST``), offset (``-08``), POSIX rule (``GMT-1``,
+    ``MST+7:00``) or name (``America/New_York``)."""
+    if kind == "tz":
+        return bool(_NUMERIC_ZONE.match(tok))
+    if kind == "string":
+        return tok in ZONES
+    if kind != "date":
+        return False
+    if "/" in tok:
+        return tok in _zone_names()
+    m = re.fullmatch(r"([a-z]+)[+-]\d{1,2}(?::\d{2})?", tok)
+    return m is not None and m.group(1) in ZONES
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(z.lower() for z in zoneinfo.available_timezones())
+
+
 def parse(text: str, order: str, type_name: str = "date") -> Fields:  # noqa: C901 - one branch per field kind
     """The fields of a date or timestamp literal, read with the DateStyle field order."""
     st = _State(order)
     f = Fields()
+    has_time = False
     tokens = _tokens(text)
     if not tokens:
         raise InvalidDatetimeFormat(f'invalid input syntax for type {type_name}: "{text}"')
-    words = [t for k, t in tokens if k in ("string", "tz")]
-    if len(tokens) == 1 and words and words[0] in SPECIAL:
-        f.special = words[0]
+    special = [t for k, t in tokens if k == "string" and t in SPECIAL]
+    if special and all(t in special or _is_zone(k, t) for k, t in tokens):
+        f.special = special[0]  # 'tomorrow EST': a zone a timestamp ignores
         return f
     for kind, tok in tokens:
-        if kind == "date":
+        if kind == "date" and tok[0].isalpha() and st.month is not None and st.day is not None:
+            if "/" in tok and not _is_zone(kind, tok):
+                raise InvalidParameter(f'time zone "{tok}" not recognized')
+            if not _is_zone(kind, tok):  # with a date: a zone name (America/New_York)
+                raise Unknown(text)
+        elif kind == "date":
             if st.year is not None or (st.month is not None and not st.text_month):
                 raise InvalidDatetimeFormat(f'invalid input syntax for type {type_name}: "{text}"')
             _date_field(st, tok, text)
         elif kind == "time":
             _time(f, tok, text)
+            has_time = True
         elif kind == "number":
             if "." in tok:
                 if st.year is None and st.month is None and st.day is None:
@@ -272,8 +301,11 @@ def parse(text: str, order: str, type_name: str = "date") -> Fields:  # noqa: C9
             done = None not in (st.year, st.month, st.day)
             if len(tok) >= 6 and st.year is None and st.month is None and st.day is None:
                 _concatenated(st, tok, text)
+            elif done and len(tok) in (4, 6) and not has_time:
+                _time(f, f"{tok[:2]}:{tok[2:4]}:{tok[4:] or '00'}", text)  # hhmmss
+                has_time = True
             elif done:
-                raise Unknown(text)  # a run-together time (hhmmss)
+                raise Unknown(text)
             else:
                 _number(st, tok, text)
         elif kind == "string":

@@ -33,7 +33,7 @@ from hati.errors import FeatureNotSupported, UndefinedObject, UndefinedTable
 from hati.pg import catalog, rebuild, render
 
 Printer = Callable[[ast.Node], str]  # a node -> DuckDB text, relations placed
-_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'")
+NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'")
 
 
 class Emulated:
@@ -92,7 +92,7 @@ def locate(cur: duckdb.DuckDBPyConnection, printed: Printer, rv: Any) -> tuple[s
             r[0]
             for r in cur.execute(
                 "SELECT schema_name FROM duckdb_tables() WHERE table_name = $1 "
-                "AND database_name = current_database()",
+                "AND database_name IN (current_database(), 'temp')",
                 [target.relname],
             ).fetchall()
         }
@@ -117,7 +117,7 @@ def sequences_of(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> lis
     ).fetchall()
     out = []
     for (default,) in rows:
-        m = _NEXTVAL.search(default)
+        m = NEXTVAL.search(default)
         if m:
             out.append(m.group(1).replace("''", "'"))
     return out
@@ -351,7 +351,7 @@ def definition(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
     """The table's CREATE TABLE, as DuckDB keeps it, parsed with PostgreSQL's grammar."""
     row = cur.execute(
         "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-        "AND database_name = current_database()",
+        "AND database_name IN (current_database(), 'temp')",
         [schema, table],
     ).fetchone()
     if row is None:
@@ -487,7 +487,7 @@ def _create_of(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
     """The parsed CREATE TABLE DuckDB keeps for a table (None: no such table)."""
     row = cur.execute(
         "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-        "AND database_name = current_database()",
+        "AND database_name IN (current_database(), 'temp')",
         [schema, table],
     ).fetchone()
     return parser.parse_sql(row[0])[0].stmt if row else None

@@ -55,6 +55,8 @@ class Template:
     pre: tuple[str, ...] = ()  # statements DuckDB runs first (SERIAL's sequences)
     steps: tuple[object, ...] = ()  # run in the statement's place (see pg/emulate.py)
     catalog_query: bool = False  # reads pg_catalog / information_schema
+    # printed in the statement's place, its nodes inside (translate/returning.py)
+    printed_as: ast.Node | None = None
     _printed: dict[Hashable, tuple[tuple[str, ...], tuple[int, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -65,7 +67,7 @@ class Template:
     ) -> tuple[tuple[str, ...], tuple[int, ...]]:
         got = self._printed.get(key)
         if got is None:
-            text = render.render(self.node, substitute)
+            text = render.render(self.printed_as or self.node, substitute)
             got = lex.split_markers(text, self.params)
             with self._lock:
                 if len(self._printed) > 64:  # placements are few; never grow unbounded
@@ -113,7 +115,7 @@ class Compiled:
     def sql_once(self, substitute: render.Substitute) -> str:
         """DuckDB's text printed for this execution alone (a substitute that depends on
         the session, such as the value a set_config() call set), never cached."""
-        text = render.render(self.template.node, substitute)
+        text = render.render(self.template.printed_as or self.template.node, substitute)
         parts, slots = lex.split_markers(text, self.template.params)
         return lex.splice(parts, slots, self.spliced)
 
@@ -279,10 +281,7 @@ class FrontEnd:
         if ctx.reads_settings:  # the session then hands DuckDB its settings first
             a.functions.append(("current_setting",))
         a.row_locks = ctx.row_locks
-        render.prepare(node)
-        for step in ctx.steps:
-            if isinstance(step, ast.Node) and step is not node:
-                render.prepare(step)
+        _prepare(node, ctx)
         return Template(
             a,
             node,
@@ -290,6 +289,7 @@ class FrontEnd:
             pre=tuple(ctx.pre),
             steps=tuple(ctx.steps),
             catalog_query=catalog.reads_catalog(a.tables),
+            printed_as=ctx.printed_as,
         )
 
     def _lookup(self, key: str) -> Template | None:
@@ -307,6 +307,16 @@ class FrontEnd:
             self._cache[key] = template
             while len(self._cache) > self.cache_entries:
                 self._cache.popitem(last=False)
+
+
+def _prepare(node: ast.Node, ctx: Translation) -> None:
+    """Ready every tree the statement prints for rendering."""
+    render.prepare(node)
+    if ctx.printed_as is not None:
+        render.prepare(ctx.printed_as)
+    for step in ctx.steps:
+        if isinstance(step, ast.Node) and step is not node:
+            render.prepare(step)
 
 
 _PARAM = re.compile(r"(?<![\w$])\$(\d+)")

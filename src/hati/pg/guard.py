@@ -2,7 +2,7 @@
 
 Agents' SQL is untrusted. After parsing, before anything runs, the guard refuses:
 
-- statement kinds hati does not serve (functions, DO blocks, extensions, roles...);
+- statement kinds hati does not serve (extensions, roles...);
 - any mention of hati's own schemas (its registry, audit, branches, deltas, snapshots)
   and of other databases;
 - DuckDB functions that reach outside the database or into DuckDB's own catalog
@@ -158,6 +158,7 @@ _SERVED = frozenset(
         "PREPARE",
         "EXECUTE",
         "DEALLOCATE",
+        "DO",
         "DISCARD",
         "LISTEN",
         "UNLISTEN",
@@ -213,6 +214,13 @@ def check(a: Analysis, policy: Policy) -> None:  # noqa: C901 - one rule per lin
             f"{name.removesuffix('Stmt')} statements are not supported",
             hint=_HINTS.get(name.upper(), "hati serves queries, data changes and table DDL."),
         )
+    if isinstance(a.node, ast.DoStmt):
+        for opt in a.node.args or ():
+            language = str(getattr(opt.arg, "sval", "")).lower()
+            if opt.defname == "language" and language != "plpgsql":
+                raise FeatureNotSupported(
+                    f'language "{language}" is not supported', hint="DO blocks run plpgsql."
+                )
     for t in a.tables:
         if t.catalog is not None and t.catalog.lower() != policy.database.lower():
             raise FeatureNotSupported(

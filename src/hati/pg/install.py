@@ -28,6 +28,7 @@ from hati.pg import (
     sqlfunctions,
     tochar,
     translate,
+    valuetext,
 )
 
 
@@ -37,6 +38,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     register(cur, jsonpath)
     register(cur, regex)
     register(cur, numeric)
+    valuetext.register(cur)
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)

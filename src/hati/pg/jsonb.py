@@ -265,6 +265,19 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(type(a) is type(b) and a == b)
 
 
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    return _scalar(b) and _equal(a, b)
+
+
+def equal(a: str, b: str) -> bool:
+    """jsonb's ``=``: the same structure, numbers equal as numerics (1 = 1.0)."""
+    return _same(_load(a), _load(b))
+
+
 def _deep(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and _deep_object(a, b)
@@ -332,6 +345,7 @@ _TEXTS = duckdb.list_type(VARCHAR)
 MAYBE_NULL = frozenset({"hati_jsonb_text"})
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_jsonb_contains": (contains, [VARCHAR, VARCHAR], BOOLEAN),
+    "hati_jsonb_equal": (equal, [VARCHAR, VARCHAR], BOOLEAN),
     "hati_jsonb_exists": (exists, [VARCHAR, VARCHAR], BOOLEAN),
     "hati_jsonb_exists_any": (exists_any, [VARCHAR, _TEXTS], BOOLEAN),
     "hati_jsonb_exists_all": (exists_all, [VARCHAR, _TEXTS], BOOLEAN),

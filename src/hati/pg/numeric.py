@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
-from duckdb.sqltypes import INTEGER
+from duckdb.sqltypes import BIGINT, BOOLEAN, INTEGER, VARCHAR
 
 from hati.errors import (
     DivisionByZero,
@@ -28,6 +28,8 @@ from hati.wire.numerics import (
     CONTEXT,
     MIN_SIG_DIGITS,
     QUOTIENT,
+    STDDEV,
+    VARIANCE,
     display_scale,
     dscale,
     weight_first,
@@ -121,6 +123,38 @@ def power(base: decimal.Decimal, exp: decimal.Decimal) -> decimal.Decimal:
     return _rounded(ln_num.exp(_WIDE), rscale)
 
 
+def _variance(n: int, s: str, s2: str, sample: bool) -> tuple[decimal.Decimal, int]:
+    """numeric_stddev_internal: the variance of ``n`` values whose sum is ``s`` and sum
+    of squares ``s2``, rounded at the scale it has, and that scale."""
+    total, squares = decimal.Decimal(s), decimal.Decimal(s2)
+    num = _WIDE.subtract(_WIDE.multiply(n, squares), _WIDE.multiply(total, total))
+    if num <= 0:  # a zero (or round-off negative) numerator is a plain 0
+        return decimal.Decimal(0), 0
+    den = decimal.Decimal(n * (n - 1) if sample else n * n)
+    rscale = div_scale(num, den)
+    q = _WIDE.divide(num, den).quantize(decimal.Decimal(1).scaleb(-rscale), context=_WIDE)
+    return q, rscale
+
+
+def _fits(v: decimal.Decimal, kind: tuple[int, int]) -> decimal.Decimal:
+    if v and v.adjusted() >= kind[0] - kind[1]:
+        raise NumericValueOutOfRange("value overflows numeric format")
+    return v.quantize(decimal.Decimal(1).scaleb(-kind[1]), context=_WIDE)
+
+
+def variance(n: int, s: str, s2: str, sample: bool) -> decimal.Decimal:
+    """variance / var_samp (``sample``) / var_pop of integers or numerics."""
+    return _fits(_variance(n, s, s2, sample)[0], VARIANCE)
+
+
+def stddev(n: int, s: str, s2: str, sample: bool) -> decimal.Decimal:
+    """stddev / stddev_samp (``sample``) / stddev_pop: the root of the rounded variance,
+    rounded at the variance's scale (sqrt_var)."""
+    q, rscale = _variance(n, s, s2, sample)
+    root = q.sqrt(_WIDE).quantize(decimal.Decimal(1).scaleb(-rscale), context=_WIDE)
+    return _fits(root, STDDEV)
+
+
 _QUOTIENT_TYPE = duckdb.decimal_type(*QUOTIENT)
 
 MAYBE_NULL: frozenset[str] = frozenset()
@@ -129,4 +163,14 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_numeric_log": (log, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
     "hati_numeric_power": (power, [_QUOTIENT_TYPE, _QUOTIENT_TYPE], _QUOTIENT_TYPE),
     "hati_numeric_shown_scale": (display_scale, [_QUOTIENT_TYPE], INTEGER),
+    "hati_numeric_variance": (
+        variance,
+        [BIGINT, VARCHAR, VARCHAR, BOOLEAN],
+        duckdb.decimal_type(*VARIANCE),
+    ),
+    "hati_numeric_stddev": (
+        stddev,
+        [BIGINT, VARCHAR, VARCHAR, BOOLEAN],
+        duckdb.decimal_type(*STDDEV),
+    ),
 }

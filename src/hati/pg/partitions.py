@@ -188,8 +188,11 @@ def columns(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tup
     return [
         (str(r[0]), str(r[1]))
         for r in cur.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-            "current_database() AND schema_name = $1 AND table_name = $2 ORDER BY column_index",
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ("
+            "SELECT database_name FROM duckdb_tables() WHERE schema_name = $1 AND "
+            "table_name = $2 AND database_name IN (current_database(), 'temp') "
+            "ORDER BY database_name = 'temp' DESC LIMIT 1) "  # a temporary table first
+            "AND schema_name = $1 AND table_name = $2 ORDER BY column_index",
             [schema, table],
         ).fetchall()
     ]

@@ -72,6 +72,15 @@ def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
     return cursor_result(base, columns_of(desc, a), cur)
 
 
+def _joined(node: ast.Node) -> tuple[ast.Node, ...]:
+    """An UPDATE's FROM items, a DELETE's USING items (RETURNING may read them)."""
+    if isinstance(node, ast.UpdateStmt):
+        return tuple(node.fromClause or ())
+    if isinstance(node, ast.DeleteStmt):
+        return tuple(node.usingClause or ())
+    return ()
+
+
 def describe_sql(c: Compiled, text: str | None = None) -> tuple[str, int] | None:
     """A read with exactly the columns ``c`` will send, printed from its tree (``text``:
     the statement as printed for this session), and the number of parameters it takes
@@ -84,7 +93,7 @@ def describe_sql(c: Compiled, text: str | None = None) -> tuple[str, int] | None
         # Copies: the statement's own nodes must keep their place in its tree.
         probe = ast.SelectStmt(
             targetList=copy.deepcopy(returning),
-            fromClause=(copy.deepcopy(node.relation),),
+            fromClause=(copy.deepcopy(node.relation), *copy.deepcopy(_joined(node))),
             limitCount=ast.A_Const(val=ast.Integer(ival=0)),
             limitOption=LimitOption.LIMIT_OPTION_COUNT,
         )

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
-from duckdb.sqltypes import VARCHAR
+from duckdb.func import FunctionNullHandling
+from duckdb.sqltypes import TIMESTAMP, VARCHAR
 
 from hati.errors import FeatureNotSupported
+from hati.pg import todate
 
 _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August",
@@ -33,7 +37,7 @@ _ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XI
 _PATTERNS = sorted(
     [
         "HH24", "HH12", "HH", "MI", "SSSSS", "SSSS", "SS", "MS", "US",
-        "FF1", "FF2", "FF3", "FF4", "FF5", "FF6",
+        "FF1", "FF2", "FF3", "FF4", "FF5", "FF6", "ff1", "ff2", "ff3", "ff4", "ff5", "ff6",
         "AM", "am", "PM", "pm", "A.M.", "a.m.", "P.M.", "p.m.",
         "Y,YYY", "YYYY", "YYY", "YY", "Y", "IYYY", "IYY", "IY", "I",
         "BC", "bc", "AD", "ad", "B.C.", "b.c.", "A.D.", "a.d.",
@@ -59,13 +63,19 @@ def _cased(name: str, pattern: str) -> str:
     return name
 
 
-def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
-    """The text of one pattern, and its number when TH may follow."""
+def _field(p: str, t: dt.datetime, fm: bool, year: int) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
+    """The text of one pattern, and its number when TH may follow. ``year`` is the
+    astronomical year (0 is 1 BC); ``t`` a day of the same calendar in the years 2000 to
+    2399 where it is BC."""
+    shift = year - t.year  # whole 400-year cycles
+    shown = year if year > 0 else 1 - year
 
     def num(v: int, width: int) -> tuple[str, int]:
-        return (str(v) if fm else f"{v:0{width}d}"), v
+        return (str(v) if fm else f"{v:0{width + (v < 0)}d}"), v
 
     iso_year, iso_week, iso_day = t.isocalendar()
+    iso_year += shift
+    iso_year = iso_year if iso_year > 0 else 1 - iso_year
     hour12 = t.hour % 12 or 12
     if p == "HH24":
         return num(t.hour, 2)
@@ -81,7 +91,7 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
         return num(t.microsecond // 1000, 3)
     if p == "US":
         return num(t.microsecond, 6)
-    if p.startswith("FF"):
+    if p.upper().startswith("FF"):
         k = int(p[2])
         return f"{t.microsecond:06d}"[:k], None
     if p.replace(".", "").lower() in ("am", "pm"):
@@ -90,15 +100,15 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
             word = word[0] + "." + word[1] + "."
         return (word.upper() if p[0].isupper() else word), None
     if p.replace(".", "").lower() in ("bc", "ad"):
-        word = "ad"
+        word = "ad" if year > 0 else "bc"
         if "." in p:
             word = word[0] + "." + word[1] + "."
         return (word.upper() if p[0].isupper() else word), None
     if p == "Y,YYY":
-        return f"{t.year // 1000},{t.year % 1000:03d}", t.year
+        return f"{shown // 1000},{shown % 1000:03d}", shown
     if p in ("YYYY", "YYY", "YY", "Y"):
         k = len(p)
-        v = t.year % (10**k) if k < 4 else t.year
+        v = shown % (10**k) if k < 4 else shown
         return num(v, k)
     if p in ("IYYY", "IYY", "IY", "I"):
         k = len(p)
@@ -133,9 +143,9 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
     if p == "W":
         return num((t.day - 1) // 7 + 1, 1)
     if p == "CC":
-        return num((t.year - 1) // 100 + 1 if t.year > 0 else t.year // 100 - 1, 2)
+        return num((year - 1) // 100 + 1 if year > 0 else -(-year // 100) - 1, 2)
     if p == "J":
-        return num(t.toordinal() + 1721425, 0)
+        return num(t.toordinal() + 1721425 + shift // 400 * 146097, 0)
     if p == "Q":
         return num((t.month - 1) // 3 + 1, 1)
     if p in ("RM", "rm"):
@@ -145,7 +155,89 @@ def _field(p: str, t: dt.datetime, fm: bool) -> tuple[str, int | None]:  # noqa:
     return "", None  # TZ, tz, OF: a timestamp without time zone has none
 
 
-def format_timestamp(t: dt.datetime, fmt: str) -> str:
+def format_timestamp(t: dt.datetime, fmt: str, year: int | None = None) -> str:
+    return _format(fmt, lambda p, fm: _field(p, t, fm, t.year if year is None else year))
+
+
+@dataclass
+class _Span:
+    """An interval's fields as PostgreSQL's interval2tm gives them (all of one sign)."""
+
+    year: int = 0
+    month: int = 0
+    day: int = 0
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+    micro: int = 0
+
+
+_SPAN_PART = re.compile(r"(-?\d+) (year|month|day)s?")
+_SPAN_TIME = re.compile(r"(-?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+def _span(text: str) -> _Span:
+    """The fields of DuckDB's text of an interval (``1 year 2 days -03:04:05.5``)."""
+    span = _Span()
+    for word in re.finditer(r"-?\d+ \w+|-?\d+:\d\d:\d\d(?:\.\d+)?", text):
+        part, clock = _SPAN_PART.fullmatch(word.group()), _SPAN_TIME.fullmatch(word.group())
+        if part is not None:
+            months = int(part.group(1)) * (12 if part.group(2) == "year" else 1)
+            if part.group(2) == "day":
+                span.day = int(part.group(1))
+            else:
+                span.month += months
+        elif clock is not None:
+            sign = -1 if clock.group(1) else 1
+            span.hour, span.minute, span.second = (sign * int(clock.group(k)) for k in (2, 3, 4))
+            span.micro = sign * int((clock.group(5) or "").ljust(6, "0"))
+    total = span.month
+    span.year, span.month = int(total / 12), total - int(total / 12) * 12  # C's division
+    return span
+
+
+_ROMAN_REVERSED = list(reversed(_ROMAN))  # XII first, as formatting.c keeps them
+
+
+def _span_field(p: str, s: _Span, fm: bool) -> tuple[str, int | None]:  # noqa: C901 - one case per pattern
+    """One pattern of an interval's to_char (formatting.c with is_interval)."""
+
+    def num(v: int, width: int) -> tuple[str, int]:
+        return (str(v) if fm else f"{v:0{width + (v < 0)}d}"), v
+
+    if p == "HH24":
+        return num(s.hour, 2)
+    if p in ("HH12", "HH"):
+        return num(s.hour % 12 or 12, 2)
+    if p == "MI":
+        return num(s.minute, 2)
+    if p == "SS":
+        return num(s.second, 2)
+    if p == "MS":
+        return num(int(s.micro / 1000), 3)
+    if p == "US":
+        return num(s.micro, 6)
+    if p in ("YYYY", "YYY", "YY", "Y"):
+        k = len(p)
+        return num(s.year % (10**k) if k < 4 else s.year, k)
+    if p == "MM":
+        return num(s.month, 2)
+    if p == "DD":  # its width counts the sign
+        return (str(s.day) if fm else f"{s.day:02d}"), s.day
+    if p in ("RM", "rm"):
+        if not s.month and not s.year:
+            return "", None
+        if s.month == 0:
+            at = 0 if s.year >= 0 else 11
+        else:
+            at = -(s.month + 1) if s.month < 0 else 12 - s.month
+        r = _ROMAN_REVERSED[at] if p == "RM" else _ROMAN_REVERSED[at].lower()
+        return (r if fm else r.ljust(4)), None
+    raise FeatureNotSupported(f'to_char pattern "{p}" of an interval is not supported')
+
+
+def _format(fmt: str, field: Callable[[str, bool], tuple[str, int | None]]) -> str:
+    """formatting.c's walk over a pattern: quoted text, escapes, FM, TH suffixes."""
     out: list[str] = []
     i, n = 0, len(fmt)
     while i < n:
@@ -175,7 +267,7 @@ def format_timestamp(t: dt.datetime, fmt: str) -> str:
             i += 1
             continue
         i += len(pattern)
-        text, value = _field(pattern, t, fm)
+        text, value = field(pattern, fm)
         for suffix in ("TH", "th"):
             if fmt.startswith(suffix, i) and value is not None:
                 text += _ordinal(value, suffix == "TH")
@@ -261,17 +353,25 @@ def format_number(x: float | Decimal, fmt: str) -> str:  # noqa: C901 - NUM_proc
     return pad + sign + stripped
 
 
-def to_char(text: str, type_name: str, fmt: str) -> str:
+def to_char(text: str | None, type_name: str | None, fmt: str | None) -> str | None:
     """to_char of a value DuckDB printed as ``text``, its type ``type_name``."""
+    if text is None or type_name is None or fmt is None:
+        return None
     kind = type_name.upper()
     if kind.startswith(("TIMESTAMP", "DATE")):
+        if text in ("infinity", "-infinity"):
+            return None  # PostgreSQL formats no infinite timestamp
+        bc = " (BC)" in text  # DuckDB's '0097-02-16 (BC) 17:32:01'
         try:
-            t = dt.datetime.fromisoformat(text)
+            t = dt.datetime.fromisoformat(text.replace(" (BC)", ""))
         except ValueError:
-            raise FeatureNotSupported(
-                f"to_char of {text} is not supported", hint="Dates before year 1 are not."
-            ) from None
-        return format_timestamp(t, fmt)
+            raise FeatureNotSupported(f"to_char of {text} is not supported") from None
+        if not bc:
+            return format_timestamp(t, fmt)
+        year = 1 - t.year
+        return format_timestamp(t.replace(year=year % 400 + 2000), fmt, year)
+    if kind == "INTERVAL":
+        return _format(fmt, lambda p, fm: _span_field(p, _span(text), fm))
     if kind.startswith("DECIMAL") or kind in _INTEGERS or kind in ("DOUBLE", "FLOAT"):
         return format_number(Decimal(text), fmt)
     raise FeatureNotSupported(
@@ -283,6 +383,7 @@ def to_char(text: str, type_name: str, fmt: str) -> str:
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER"}
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_to_char": (to_char, [VARCHAR, VARCHAR, VARCHAR], VARCHAR),
+    "hati_to_timestamp": (todate.parse, [VARCHAR, VARCHAR], TIMESTAMP),
 }
 
 
@@ -291,4 +392,11 @@ def register(cur: duckdb.DuckDBPyConnection) -> None:
     for name, (fn, params, returns) in FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException):
             cur.remove_function(name)
-        cur.create_function(name, fn, params, returns, side_effects=False)
+        cur.create_function(
+            name,
+            fn,
+            params,
+            returns,
+            side_effects=False,
+            null_handling=FunctionNullHandling.SPECIAL,  # NULL out for infinity
+        )

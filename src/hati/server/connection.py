@@ -454,7 +454,7 @@ class Connection:
             return None
         if res.copy is not None:
             return res, _Encoded(b"", True)  # the data moves in _stream
-        head = b""
+        head = _notices(res)
         if res.columns is not None:
             head = codec.encode_row_description(_fields(res.columns, ()))
         enc = _encode_rows(res, (), ALL_ROWS, self._zone())  # CHUNK_ROWS at a time, all of them
@@ -604,7 +604,7 @@ class Connection:
             self._copy(res)
             res.copy = None  # done: a second Execute only repeats the tag
         if res.columns is None:
-            self._send(codec.encode_command_complete(res.tag))
+            self._send(_notices(res) + codec.encode_command_complete(res.tag))
             return
         remaining = msg.max_rows if msg.max_rows > 0 else ALL_ROWS
         while True:
@@ -690,3 +690,10 @@ def _encode_rows(
         raise
     more = len(rows) == n and not res.exhausted and limit > n
     return _Encoded(data, more, len(rows))
+
+
+def _notices(res: Result) -> bytes:
+    """NoticeResponses for what the statement raised below ERROR (a DO block's RAISE)."""
+    out = b"".join(codec.encode_notice(msg, "00000", sev) for sev, msg in res.notices)
+    res.notices = []
+    return out

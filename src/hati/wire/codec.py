@@ -339,6 +339,10 @@ def encode_error(err: SqlError) -> bytes:
                 ("D", err.detail),
                 ("H", err.hint),
                 ("P", None if err.position is None else str(err.position)),
+                ("s", "public" if err.table else None),
+                ("t", err.table),
+                ("c", err.column),
+                ("n", err.constraint),
             ]
         ),
     )

@@ -3,7 +3,8 @@
 A bare ``numeric`` is ``DECIMAL(38,11)`` (``BARE``) and prints without trailing zeros;
 a numeric quotient or average is ``DECIMAL(38,20)`` (``QUOTIENT``), rounded where
 PostgreSQL rounds it, and prints with the scale PostgreSQL's division gives it (see
-hati/pg/numeric.py).
+hati/pg/numeric.py). A variance (``VARIANCE``) and a standard deviation (``STDDEV``) of
+integers or numerics print with the scale of the quotient they come from.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import decimal
 
 BARE = (38, 11)  # the DuckDB DECIMAL a bare numeric is (a scale few declare)
 QUOTIENT = (38, 20)  # the DuckDB DECIMAL numeric quotients (and averages) are
+VARIANCE = (37, 20)  # variance / var_samp / var_pop of integers and numerics
+STDDEV = (36, 20)  # stddev / stddev_samp / stddev_pop of integers and numerics
 
 MIN_SIG_DIGITS = 16  # NUMERIC_MIN_SIG_DIGITS
 CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
@@ -37,17 +40,34 @@ def dscale(v: decimal.Decimal) -> int:
 def display_scale(v: decimal.Decimal) -> int:
     """The scale PostgreSQL shows a quotient ``v`` with: what select_div_scale gives
     the quotient of ``v`` by 1 (its own digits, or 16 significant ones at least)."""
+    return _quotient_scale(v, own=True)
+
+
+def _quotient_scale(v: decimal.Decimal, own: bool) -> int:
     w, first = weight_first(v)
     shown = MIN_SIG_DIGITS - 4 * w if v else MIN_SIG_DIGITS + 4
     if first == 1 and abs(v) == decimal.Decimal(1).scaleb(4 * w):
         # a quotient exactly 1 (x 10000^w) came from operands with equal first digits,
         # where select_div_scale counts one base-10000 digit more
         shown += 4
-    return min(max(shown, dscale(v), 0), QUOTIENT[1])
+    return min(max(shown, dscale(v) if own else 0, 0), QUOTIENT[1])
 
 
 def quotient_text(v: decimal.Decimal) -> str:
     scale = display_scale(v)
+    return format(v.quantize(decimal.Decimal(1).scaleb(-scale), context=CONTEXT), "f")
+
+
+def variance_text(v: decimal.Decimal) -> str:
+    """A variance shows the scale of its quotient; a zero numerator is a plain 0."""
+    return "0" if not v else quotient_text(v)
+
+
+def stddev_text(v: decimal.Decimal) -> str:
+    """A standard deviation shows the scale of the variance it is the root of."""
+    if not v:
+        return "0"
+    scale = _quotient_scale(CONTEXT.multiply(v, v), own=False)
     return format(v.quantize(decimal.Decimal(1).scaleb(-scale), context=CONTEXT), "f")
 
 

@@ -278,7 +278,12 @@ def _decimal(arr: pa.Array) -> pa.Array:
     return _replace(out, sci, lambda i: format(values[i], "f"))
 
 
-_SHOWN = {numerics.BARE: numerics.bare_text, numerics.QUOTIENT: numerics.quotient_text}
+_SHOWN = {
+    numerics.BARE: numerics.bare_text,
+    numerics.QUOTIENT: numerics.quotient_text,
+    numerics.VARIANCE: numerics.variance_text,
+    numerics.STDDEV: numerics.stddev_text,
+}
 
 
 def _numeric_shown(text: Callable[[decimal.Decimal], str]) -> Column:

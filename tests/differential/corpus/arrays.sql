@@ -34,3 +34,6 @@ CREATE TABLE arr_js (id int, j jsonb);
 INSERT INTO arr_js VALUES (1, '{"a": 1}');
 UPDATE arr_js SET j[0] = '1';
 SELECT * FROM arr_js;
+-- VARIADIC arrays spread out before functions are rewritten by their arguments
+SELECT jsonb_build_array(VARIADIC ARRAY[1, 2]), json_build_object(VARIADIC ARRAY['a', 'b']), concat_ws(',', VARIADIC ARRAY['a', 'b']), format('%s-%s', VARIADIC ARRAY['a', 'b']), concat(VARIADIC ARRAY['a', 'b']);
+SELECT json_build_array(VARIADIC '{a,b}'::text[]), json_build_object(VARIADIC '{}'::text[]), concat_ws('-', VARIADIC '{x,NULL,y}'::text[]), jsonb_build_array(VARIADIC '{1,2}'::int[]);

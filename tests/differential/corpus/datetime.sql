@@ -69,3 +69,8 @@ SELECT make_date(-44, 3, 15), make_timestamp(-44, 3, 15, 12, 30, 15), make_date(
 SELECT make_date(0, 3, 15);
 SELECT date_trunc('century', TIMESTAMP '1970-03-20 04:30:00'), date_trunc('MILLENNIUM', TIMESTAMP '2004-08-10 00:00:00'), date_trunc('decade', TIMESTAMP '1993-12-25 01:00:00');
 SELECT date_trunc('century', DATE '2004-08-10'), date_trunc('day', DATE '2004-08-10');
+select age(timestamp '2024-01-01', timestamp '2023-01-01');
+select age('2024-01-01'::date,'2023-01-01');
+select age(timestamp '2024-03-01');
+select age('2024-01-01','2023-01-01');
+select age('2024-03-01 10:00', timestamp '2024-01-01');

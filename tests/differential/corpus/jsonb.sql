@@ -59,3 +59,5 @@ SELECT jsonb_array_length('{"a": 1}');
 SELECT '[1, 2,]'::json;
 SELECT json_build_object(ARRAY[1], 2);
 SELECT id, t.x FROM docs, jsonb_to_record(docs.body) AS t(x text, n int) ORDER BY id;
+-- jsonb's = compares numbers as numerics, objects by their keys
+SELECT '{"a": 1}'::jsonb <> '{"a": 1.0}'::jsonb, '{"a": [1, {"b": null}]}'::jsonb = '{"a": [1.0, {"b": null}]}'::jsonb, '{"a": 1}'::jsonb = '{"a": 2}'::jsonb, '"1"'::jsonb = '1'::jsonb, '[1,2]'::jsonb = '[2,1]'::jsonb, '1'::jsonb = '1.0'::jsonb;

@@ -44,6 +44,12 @@ class Translation:
     reads_settings: bool = False
     # SELECT ... FOR UPDATE / SHARE: the locks the session takes (pg/translate/locking).
     row_locks: RowLocks | None = None
+    # The statement stores its expressions in DuckDB's catalog (an index's, a column
+    # default's, a check's): only what DuckDB accepts there (no macros over to_json).
+    stored: bool = False
+    # What DuckDB runs in the statement's place, the statement's own nodes inside (a
+    # write whose RETURNING DuckDB cannot run: translate/returning.py).
+    printed_as: ast.Node | None = None
 
 
 def walk(node: ast.Node) -> Iterator[ast.Node]:
@@ -92,7 +98,9 @@ def _rules() -> tuple[Rule, ...]:
         builtins,
         catalog_queries,
         composites,
+        ctes,
         ddl,
+        distinct_on,
         exprs,
         functions,
         jsonops,
@@ -101,22 +109,33 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        recursion,
         refnames,
+        returning,
         schema,
+        search_cycle,
         sqlfuncs,
         strings,
+        typeof,
         types,
         using_order,
         windows,
     )
 
     return (
+        plain(recursion.recursive_ctes),
+        plain(ctes.checked),
+        plain(ctes.reads_written),
         locking.row_locks,
         plain(refnames.refnames),
+        plain(distinct_on.distinct_on),
         windows.windows,
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),
+        typeof.pg_typeof,
+        plain(arrays.variadic),
+        plain(search_cycle.search_cycle),
         plain(using_order.using_order),
         plain(naming.insert_alias),
         plain(schema.default_schema),
@@ -137,6 +156,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(types.type_names),
         plain(functions.function_names),
         plain(like.like_escapes),
+        returning.returning,  # last: it prints the statement's final parts
     )
 
 
@@ -155,6 +175,7 @@ def setup_sql() -> list[str]:
         numeric_ops,
         schema,
         strings,
+        typeof,
         types,
     )
 
@@ -171,6 +192,7 @@ def setup_sql() -> list[str]:
         schema,
         strings,
         types,
+        typeof,
     )
     return [m.SETUP_SQL for m in modules if getattr(m, "SETUP_SQL", None)]
 

@@ -27,6 +27,7 @@ from hati.pg.analyze import children
 from hati.pg.arraytext import duck_list
 from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
 from hati.pg.translate import const as _const
+from hati.pg.translate.exprs import array_items
 
 S = catalog_views.HIDDEN
 
@@ -139,9 +140,9 @@ def _a_expr(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
             _lifted(right, ctx)
         if _is_array(right):
             _lifted(left, ctx)
-        if _is_array(left) and _scalar(right):
-            return _call("list_append", left, right, hidden=False)
-        if _scalar(left) and _is_array(right):
+        if (_is_array(left) and _scalar(right)) or isinstance(right, ast.RowExpr):
+            return _call("list_append", left, right, hidden=False)  # a row is an element
+        if (_scalar(left) and _is_array(right)) or isinstance(left, ast.RowExpr):
             return _call("list_prepend", left, right, hidden=False)
         return None
     if op in _CONTAINMENT and left is not None and right is not None:
@@ -164,21 +165,6 @@ def _func_call(node: ast.FuncCall) -> ast.Node | None:
     ):
         return None
     args = tuple(node.args or ())
-    if node.func_variadic and args:
-        last = args[-1]
-        if isinstance(last, ast.TypeCast) and isinstance(last.arg, ast.A_ArrayExpr):
-            last = last.arg
-        if isinstance(last, ast.A_ArrayExpr):
-            node.func_variadic = False
-            node.args = (*args[:-1], *(last.elements or ())) or None
-            return node
-        if name in _VARIADIC_JSON and len(args) == 1:
-            arg = last.arg if isinstance(last, ast.TypeCast) else last
-            if isinstance(arg, ast.A_Const) and arg.isnull:
-                return ast.TypeCast(
-                    arg=ast.A_Const(isnull=True),
-                    typeName=ast.TypeName(names=(ast.String(sval="json"),)),
-                )
     if name == "array_remove" and len(args) == 2:
         return _call("pg_array_remove", *args)
     if name == "array_replace" and len(args) == 3:
@@ -192,6 +178,65 @@ def _func_call(node: ast.FuncCall) -> ast.Node | None:
             node.args = (_call("flatten", arg, hidden=False),)
             return node
     return None
+
+
+def _literal_elements(node: ast.Node) -> tuple[ast.Node, ...] | None:
+    """The elements of ``'{a,b}'::text[]`` (a one-dimensional array's text), each cast
+    to the element type; None for anything else."""
+    if not isinstance(node, ast.TypeCast) or node.typeName is None:
+        return None
+    tn = node.typeName
+    text = _text(node.arg)
+    if not tn.arrayBounds or text is None:
+        return None
+    items = array_items(text)
+    if items is None:
+        return None
+    element = ast.TypeName(names=tn.names, typmods=tn.typmods)
+    return tuple(
+        ast.TypeCast(arg=ast.A_Const(isnull=True) if i is None else _const(i), typeName=element)
+        for i in items
+    )
+
+
+def _variadic(node: ast.FuncCall) -> ast.Node | None:
+    """``f(a, VARIADIC ARRAY[b, c])`` is ``f(a, b, c)``; ``json_build_array(VARIADIC
+    NULL)`` is NULL."""
+    args = tuple(node.args or ())
+    if not node.func_variadic or not args or len(node.funcname) > 2:
+        return None
+    if len(node.funcname) == 2 and node.funcname[0].sval != "pg_catalog":
+        return None
+    last = args[-1]
+    elements = _literal_elements(last)
+    if isinstance(last, ast.TypeCast) and isinstance(last.arg, ast.A_ArrayExpr):
+        last = last.arg
+    if isinstance(last, ast.A_ArrayExpr):
+        elements = tuple(last.elements or ())
+    if elements is not None:
+        node.func_variadic = False
+        node.args = (*args[:-1], *elements) or None
+        return node
+    if node.funcname[-1].sval in _VARIADIC_JSON and len(args) == 1:
+        arg = last.arg if isinstance(last, ast.TypeCast) else last
+        if isinstance(arg, ast.A_Const) and arg.isnull:
+            return ast.TypeCast(
+                arg=ast.A_Const(isnull=True),
+                typeName=ast.TypeName(names=(ast.String(sval="json"),)),
+            )
+    return None
+
+
+def variadic(stmt: ast.Node) -> ast.Node:
+    """VARIADIC arguments spread out, before the rules that rewrite functions by their
+    arguments (json_build_array's, concat's, format's) see the call."""
+    for node in walk(stmt):
+        for attr, child in children(node):
+            if isinstance(child, ast.FuncCall):
+                new = _variadic(child)
+                if new is not None and new is not child:
+                    replace_child(node, attr, child, new)
+    return stmt
 
 
 def _type_name(node: ast.TypeName) -> None:

@@ -39,7 +39,13 @@ def catalog(stmt: ast.Node) -> ast.Node:
                 replace_child(node, attr, child, child.arg)
             elif isinstance(child, ast.TypeCast) and child.typeName is not None:
                 tname = child.typeName.names[-1].sval
-                if tname == "regclass" and isinstance(child.arg, ast.A_Const | ast.ParamRef):
+                if (
+                    tname == "regclass"
+                    and isinstance(child.arg, ast.A_Const | ast.ParamRef)
+                    and _sequence_function(node, child)
+                ):  # nextval('s'::regclass): DuckDB's functions take the sequence's name
+                    replace_child(node, attr, child, child.arg)
+                elif tname == "regclass" and isinstance(child.arg, ast.A_Const | ast.ParamRef):
                     name = id(child) in shown or _as_text(node)
                     replace_child(node, attr, child, _regclass_call(child.arg, name))
                 elif tname in _REG_TYPES or tname == "oid":
@@ -48,6 +54,16 @@ def catalog(stmt: ast.Node) -> ast.Node:
                         arrayBounds=child.typeName.arrayBounds,  # oid[] stays an array
                     )
     return stmt
+
+
+def _sequence_function(node: ast.Node, arg: ast.Node) -> bool:
+    """Whether ``arg`` is the sequence nextval / currval / setval works on."""
+    return (
+        isinstance(node, ast.FuncCall)
+        and node.funcname[-1].sval in ("nextval", "currval", "setval")
+        and bool(node.args)
+        and node.args[0] is arg
+    )
 
 
 def _catalog_name(node: ast.RangeVar | ast.ColumnRef) -> None:

@@ -14,6 +14,7 @@ from hati.pg import (
     inherits,
     partitions,
     rebuild,
+    sequences,
     storagehints,
 )
 from hati.pg.translate import Translation
@@ -49,7 +50,9 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
         if serial is None and not identity:
             continue
         seq = f"{table}_{elt.colname}_seq"[:MAX_IDENTIFIER]
-        ctx.pre.append(f'CREATE SEQUENCE IF NOT EXISTS main."{seq.replace(chr(34), chr(34) * 2)}"')
+        # the sequence is of the column's type (AS integer for serial), as PostgreSQL's
+        number = serial or (names[-1] if names[-1] in sequences.TYPES else "int8")
+        ctx.pre.extend(sequences.serial_sql(f'main."{seq.replace(chr(34), chr(34) * 2)}"', number))
         if serial is not None:
             elt.typeName = ast.TypeName(
                 names=(ast.String(sval="pg_catalog"), ast.String(sval=serial))
@@ -75,7 +78,7 @@ def serial_columns(stmt: ast.Node, ctx: Translation) -> ast.Node:
 def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Statements DuckDB runs only as several of its own (``emulate.py``): DROP TABLE
     and TRUNCATE of several tables, TRUNCATE ... RESTART IDENTITY, ALTER TABLE with
-    several actions or actions DuckDB lacks, ALTER SEQUENCE ... RESTART, RENAME
+    several actions or actions DuckDB lacks, ALTER SEQUENCE, RENAME
     CONSTRAINT, constraint names of CREATE TABLE; partial indexes."""
     if isinstance(stmt, ast.DropStmt):
         _drop(stmt, ctx)
@@ -87,8 +90,8 @@ def several_steps(stmt: ast.Node, ctx: Translation) -> ast.Node:
         _alter_index(stmt, ctx)
     elif isinstance(stmt, ast.RenameStmt):
         _rename(stmt, ctx)
-    elif isinstance(stmt, ast.AlterSeqStmt):
-        _alter_sequence(stmt, ctx)
+    elif isinstance(stmt, ast.AlterSeqStmt | ast.CreateSeqStmt | ast.AlterTableStmt):
+        _sequence(stmt, ctx)
     elif isinstance(stmt, ast.CreateStmt):
         _create(stmt, ctx)
     elif isinstance(stmt, ast.IndexStmt):
@@ -123,8 +126,10 @@ def _rename(stmt: ast.RenameStmt, ctx: Translation) -> None:
     """ALTER INDEX / TABLE ... RENAME TO (indexes.py), RENAME CONSTRAINT."""
     if stmt.renameType == ObjectType.OBJECT_INDEX:
         ctx.steps = [indexes.RenameIndex(stmt)]
-    elif stmt.renameType == ObjectType.OBJECT_TABLE:
-        ctx.steps = [indexes.RenameTable(stmt)]
+    elif stmt.renameType == ObjectType.OBJECT_TABLE:  # ALTER TABLE may rename a sequence
+        ctx.steps = [sequences.RenameSequence(stmt, otherwise=indexes.RenameTable(stmt))]
+    elif stmt.renameType == ObjectType.OBJECT_SEQUENCE:
+        ctx.steps = [sequences.RenameSequence(stmt)]
     elif stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
         ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
 
@@ -193,21 +198,18 @@ def _truncate(stmt: ast.TruncateStmt, ctx: Translation) -> None:
     ctx.steps = steps
 
 
-def _alter_sequence(stmt: ast.AlterSeqStmt, ctx: Translation) -> None:
-    options = stmt.options or ()
-    restarts = [o for o in options if o.defname == "restart"]
-    if not restarts:
-        return
-    if len(restarts) != len(options):
-        raise FeatureNotSupported(
-            "ALTER SEQUENCE can only RESTART a sequence here",
-            hint="Send RESTART on its own; to change other options, create a new sequence.",
-        )
-    arg = restarts[0].arg
-    value = int(arg.ival) if isinstance(arg, ast.Integer) else None
-    if arg is not None and value is None:
-        value = int(arg.fval) if isinstance(arg, ast.Float) else None
-    ctx.steps = [emulate.RestartSequence(stmt.sequence, value)]
+def _sequence(stmt: ast.Node, ctx: Translation) -> None:
+    """CREATE SEQUENCE as DuckDB reads it; ALTER SEQUENCE applied when it runs, to the
+    sequence as it is then (pg/sequences.py)."""
+    if isinstance(stmt, ast.CreateSeqStmt):
+        ctx.steps = sequences.create(stmt)
+    elif isinstance(stmt, ast.AlterSeqStmt):
+        options = tuple(stmt.options or ())
+        ctx.steps = [sequences.AlterSequence(stmt.sequence, options, bool(stmt.missing_ok))]
+    elif isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_SEQUENCE:
+        logged = (AlterTableType.AT_SetLogged, AlterTableType.AT_SetUnLogged)
+        if all(c.subtype in logged for c in stmt.cmds or ()):
+            ctx.steps = [sequences.Unchanged(stmt.relation, bool(stmt.missing_ok))]
 
 
 _TIMING = (

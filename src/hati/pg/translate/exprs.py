@@ -16,9 +16,17 @@ from pglast.enums import A_Expr_Kind, BoolExprType, SQLValueFunctionOp
 
 from hati.errors import FeatureNotSupported, HatiError, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
-from hati.pg import datetime_in
+from hati.pg import datetime_in, valuetext
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
+from hati.pg.translate import (
+    NeedsLiteral,
+    Translation,
+    func_call,
+    replace_child,
+    textcalls,
+    typeof,
+    walk,
+)
 from hati.pg.translate import const as _const
 
 S = catalog_views.HIDDEN
@@ -68,12 +76,12 @@ CREATE OR REPLACE MACRO {S}.pg_min_scale(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error('min_scale() takes numeric, not a float')
     ELSE length(rtrim(split_part(x::DECIMAL(38, 18)::VARCHAR, '.', 2), '0')) END;
 CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
-    CASE WHEN cnt <= 0 THEN error('count must be greater than zero')
+    CASE WHEN cnt <= 0 THEN error('HATI-2201G: count must be greater than zero')
          WHEN isnan(op::DOUBLE) OR isnan(lo::DOUBLE) OR isnan(hi::DOUBLE)
-         THEN error('operand, lower bound, and upper bound cannot be NaN')
+         THEN error('HATI-2201G: operand, lower bound, and upper bound cannot be NaN')
          WHEN isinf(lo::DOUBLE) OR isinf(hi::DOUBLE)
-         THEN error('lower and upper bounds must be finite')
-         WHEN lo = hi THEN error('lower bound cannot equal upper bound')
+         THEN error('HATI-2201G: lower and upper bounds must be finite')
+         WHEN lo = hi THEN error('HATI-2201G: lower bound cannot equal upper bound')
          WHEN lo < hi THEN CASE WHEN op < lo THEN 0 WHEN op >= hi THEN cnt + 1
               ELSE least(floor(cnt * ((op - lo)::DOUBLE / (hi - lo)::DOUBLE))::BIGINT, cnt - 1) + 1
               END
@@ -82,43 +90,96 @@ CREATE OR REPLACE MACRO {S}.pg_width_bucket(op, lo, hi, cnt) AS
               END
     END;
 CREATE OR REPLACE MACRO {S}.pg_sqrt(x) AS
-    CASE WHEN x < 0 THEN error('cannot take square root of a negative number') ELSE sqrt(x) END;
+    CASE WHEN x < 0 THEN error('HATI-2201F: cannot take square root of a negative number') ELSE sqrt(x) END;
 CREATE OR REPLACE MACRO {S}.pg_log_arg(x) AS
-    CASE WHEN x = 0 THEN error('cannot take logarithm of zero')
-         WHEN x < 0 THEN error('cannot take logarithm of a negative number') ELSE x END;
+    CASE WHEN x = 0 THEN error('HATI-2201E: cannot take logarithm of zero')
+         WHEN x < 0 THEN error('HATI-2201E: cannot take logarithm of a negative number') ELSE x END;
 CREATE OR REPLACE MACRO {S}.pg_ln(x) AS ln({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log10(x) AS log10({S}.pg_log_arg(x));
 CREATE OR REPLACE MACRO {S}.pg_log(b, x) AS
     hati_numeric_log(b::DECIMAL(38, 20), x::DECIMAL(38, 20));
 CREATE OR REPLACE MACRO {S}.pg_power(x, y) AS
-    CASE WHEN x = 0 AND y < 0 THEN error('zero raised to a negative power is undefined')
+    CASE WHEN x = 0 AND y < 0 THEN error('HATI-2201F: zero raised to a negative power is undefined')
          WHEN x < 0 AND isfinite(y::DOUBLE) AND y::DOUBLE <> floor(y::DOUBLE)
-         THEN error('a negative number raised to a non-integer power yields a complex result')
+         THEN error('HATI-2201F: a negative number raised to a non-integer power yields a complex result')
          WHEN isinf(power(x, y)) AND isfinite(x::DOUBLE) AND isfinite(y::DOUBLE)
          THEN error('value out of range: overflow')
          ELSE power(x, y) END;
 CREATE OR REPLACE MACRO {S}.pg_mod(a, b) AS
     CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('division by zero') ELSE a % b END;
 CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
-    CASE WHEN n = 0 THEN error('null character not permitted') ELSE chr(n) END;
+    CASE WHEN n = 0 THEN error('HATI-54000: null character not permitted') ELSE chr(n) END;
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
+-- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
+-- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
+CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
+    CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN
+             CASE WHEN lower(f) IN ('year', 'years', 'decade', 'decades', 'century', 'centuries',
+                 'millennium', 'millennia', 'julian', 'epoch', 'isoyear')
+             THEN CASE WHEN x::VARCHAR = 'infinity' THEN 'Infinity' ELSE '-Infinity' END::DOUBLE END
+         WHEN lower(f) IN ('second', 'seconds', 'sec', 'secs', 's')
+         THEN date_part('microseconds', x)::DOUBLE / 1000000
+         WHEN typeof(x) NOT IN ('DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE')
+              OR date_part('year', x) > 0 THEN date_part(f, x)::DOUBLE
+         WHEN lower(f) IN ('year', 'years', 'isoyear') THEN date_part(f, x)::DOUBLE - 1
+         WHEN lower(f) IN ('decade', 'decades')
+         THEN (-((8 - (date_part('year', x) - 1)) // 10))::DOUBLE
+         WHEN lower(f) IN ('century', 'centuries')
+         THEN (-((99 - (date_part('year', x) - 1)) // 100))::DOUBLE
+         WHEN lower(f) IN ('millennium', 'millennia')
+         THEN (-((999 - (date_part('year', x) - 1)) // 1000))::DOUBLE
+         ELSE date_part(f, x)::DOUBLE END;
+-- pg_sleep returns void, which a client reads as the empty text (DuckDB's: NULL)
+CREATE OR REPLACE MACRO {S}.pg_sleep_void(s) AS
+    coalesce(sleep_ms(CAST(s * 1000 AS BIGINT))::VARCHAR, '');
+CREATE OR REPLACE MACRO {S}.pg_round_us(us, k) AS
+    CASE WHEN us >= 0 THEN (us + k // 2) // k * k ELSE -((-us + k // 2) // k * k) END;
+-- timestamp(p): rounded as PostgreSQL rounds, its microseconds counted from 2000-01-01
+CREATE OR REPLACE MACRO {S}.pg_round_timestamp(t, p) AS
+    CASE WHEN isinf(t) THEN t ELSE t - to_microseconds(epoch_us(t) - 946684800000000
+        - {S}.pg_round_us(epoch_us(t) - 946684800000000, (10 ** (6 - p))::BIGINT)) END;
+CREATE OR REPLACE MACRO {S}.pg_stride_us(i) AS
+    date_part('day', i)::BIGINT * 86400000000 + date_part('hour', i)::BIGINT * 3600000000
+    + date_part('minute', i)::BIGINT * 60000000 + date_part('microseconds', i)::BIGINT;
+CREATE OR REPLACE MACRO {S}.pg_date_bin(stride, src, origin) AS
+    CASE WHEN date_part('year', stride) * 12 + date_part('month', stride) <> 0
+         THEN error('timestamps cannot be binned into intervals containing months or years')
+         WHEN {S}.pg_stride_us(stride) <= 0 THEN error('stride must be greater than zero')
+         ELSE {S}.pg_timestamp_in_range(make_timestamp(epoch_us(origin)
+             + (epoch_us(src) - epoch_us(origin))
+             - (((epoch_us(src) - epoch_us(origin)) % {S}.pg_stride_us(stride))
+                + {S}.pg_stride_us(stride)) % {S}.pg_stride_us(stride))) END;
+-- PostgreSQL's timestamps start at 4714-11-24 BC (DuckDB's go further back)
+CREATE OR REPLACE MACRO {S}.pg_timestamp_in_range(t) AS
+    CASE WHEN t < make_timestamp(-4713, 11, 24, 0, 0, 0) THEN error('timestamp out of range')
+         ELSE t END;
 CREATE OR REPLACE MACRO {S}.pg_year(y) AS
-    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('date field value out of range: year 0')
+    CASE WHEN y < 0 THEN y + 1 WHEN y = 0 THEN error('HATI-22008: date field value out of range: year 0')
     ELSE y END;
 CREATE OR REPLACE MACRO {S}.pg_make_date(y, m, d) AS make_date({S}.pg_year(y), m, d);
 CREATE OR REPLACE MACRO {S}.pg_make_timestamp(y, mo, d, h, mi, s) AS
     make_timestamp({S}.pg_year(y), mo, d, h, mi, s);
 CREATE OR REPLACE MACRO {S}.pg_regexp_count(s, p) AS length(regexp_extract_all(s, p));
-CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS
-    CASE lower(typeof(x))
-        WHEN 'varchar' THEN 'text' WHEN 'varchar[]' THEN 'text[]'
-        WHEN 'double' THEN 'double precision' WHEN 'float' THEN 'real'
-        WHEN 'blob' THEN 'bytea' WHEN '"null"' THEN 'unknown'
-        WHEN 'hugeint' THEN 'numeric'
-        WHEN 'timestamp' THEN 'timestamp without time zone'
-        WHEN 'time' THEN 'time without time zone'
-        ELSE CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN 'numeric' ELSE lower(typeof(x)) END
-    END;
+CREATE OR REPLACE MACRO {S}.pg_type_name(x) AS hati_pg_type_name(typeof(x));
+CREATE OR REPLACE MACRO {S}.pg_cardinality(a) AS
+    CASE WHEN typeof(a) LIKE '%[][]' THEN hati_pg_cardinality(to_json(a)::VARCHAR)
+    ELSE len(a) END;
+CREATE OR REPLACE MACRO {S}.pg_array_dims_of(a) AS
+    CASE WHEN typeof(a) LIKE '%[][]' THEN hati_pg_array_dims(to_json(a)::VARCHAR)
+         WHEN len(a) > 0 THEN [len(a)] ELSE []::INTEGER[] END;
+CREATE OR REPLACE MACRO {S}.pg_array_length(a, d) AS
+    CASE WHEN d >= 1 THEN {S}.pg_array_dims_of(a)[d] END;
+CREATE OR REPLACE MACRO {S}.pg_array_lower(a, d) AS
+    CASE WHEN {S}.pg_array_length(a, d) IS NOT NULL THEN 1 END;
+CREATE OR REPLACE MACRO {S}.pg_array_ndims(a) AS
+    CASE WHEN len({S}.pg_array_dims_of(a)) > 0 THEN len({S}.pg_array_dims_of(a)) END;
+CREATE OR REPLACE MACRO {S}.pg_array_dims(a) AS
+    CASE WHEN len({S}.pg_array_dims_of(a)) > 0
+    THEN '[1:' || array_to_string({S}.pg_array_dims_of(a), '][1:') || ']' END;
+CREATE OR REPLACE MACRO {S}.pg_text(x) AS
+    CASE WHEN typeof(x) LIKE '%]' OR typeof(x) LIKE 'STRUCT(%' OR typeof(x) LIKE 'TUPLE(%'
+              OR typeof(x) IN {valuetext.TEXT_TYPES!r}
+    THEN hati_pg_text(typeof(x), to_json(x)::VARCHAR) ELSE x::VARCHAR END;
 """
 
 
@@ -305,13 +366,14 @@ def _datetime_value(f: datetime_in.Fields, kind: str) -> ast.Node:
     if kind == "date":
         if f.year > 0:
             return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d}"), "date")
-        return _call("make_date", _const(f.year), _const(f.month), _const(f.day), hidden=False)
+        # PostgreSQL's make_date, where year -1 is 1 BC
+        return _call("pg_make_date", _const(f.year - 1), _const(f.month), _const(f.day))
     clock = f"{f.hour:02d}:{f.minute:02d}:{f.second:02d}.{f.micro:06d}"
     if f.year > 0:
         return _cast(_const(f"{f.year:04d}-{f.month:02d}-{f.day:02d} {clock}"), "timestamp")
     seconds = ast.A_Const(val=ast.Float(fval=f"{f.second}.{f.micro:06d}"))
-    parts = (f.year, f.month, f.day, f.hour, f.minute)
-    return _call("make_timestamp", *(_const(p) for p in parts), seconds, hidden=False)
+    parts = (f.year - 1, f.month, f.day, f.hour, f.minute)
+    return _call("pg_make_timestamp", *(_const(p) for p in parts), seconds)
 
 
 def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
@@ -348,12 +410,50 @@ def _datetime(text: str, node: ast.TypeCast, ctx: Translation) -> ast.Node | Non
     )
 
 
+# Types whose DuckDB text is PostgreSQL's: a cast of them to text stays DuckDB's cast.
+_SAME_TEXT = frozenset(
+    {"unknown", "int2", "int4", "int8", "text", "varchar", "bpchar", "name", "bool", "date",
+     "uuid", "timestamp", "time", "json", "jsonb"}
+)  # fmt: skip
+
+
+def _as_text(arg: ast.Node | None, ctx: Translation) -> ast.Node | None:
+    """``x::text`` as PostgreSQL prints x (an array ``{1,2}``, a row ``(1,a)``, bytea
+    ``\\xdead``, a float ``3``, an interval ``1 mon``: the macro pg_text), or None where
+    DuckDB's cast prints the same."""
+    if arg is None or isinstance(arg, ast.A_Const | ast.ParamRef) or ctx.stored:
+        return None
+    for n in walk(arg):
+        if isinstance(n, ast.ParamRef) and (ctx.params is None or (n.number or 0) <= ctx.params):
+            return None  # a client's parameter: DuckDB must infer its type from the cast
+    try:
+        known = typeof.infer(arg, ctx)
+    except NeedsLiteral:
+        known = None  # an integer, bigint or numeric literal: the macro decides
+    if known in _SAME_TEXT:
+        return None
+    return _call("pg_text", arg)
+
+
 _LITERAL_TYPES: dict[str, Callable[[str, ast.TypeCast], ast.Node | None]] = {
     "bool": _boolean,
     "int2": _integer,
     "int4": _integer,
     "int8": _integer,
 }
+
+
+def _precise_timestamp(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+    """``x::timestamp(p)``: rounded to p digits of seconds, as PostgreSQL rounds."""
+    mod = node.typeName.typmods[0]
+    p = getattr(getattr(mod, "val", None), "ival", None)
+    if not isinstance(mod, ast.A_Const) or not isinstance(p, int):
+        return None
+    plain = ast.TypeName(names=node.typeName.names)
+    cast = ast.TypeCast(arg=node.arg, typeName=plain)
+    if p >= 6:
+        return cast
+    return _call("pg_round_timestamp", _type_cast(cast, ctx) or cast, _const(p))
 
 
 def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
@@ -365,11 +465,15 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
         text = _string_literal(node.arg, ctx)
         return _array(text, node) if text is not None else None
     name = tn.names[-1].sval
+    if name in ("timestamp", "timestamptz") and tn.typmods and len(tn.typmods) == 1:
+        return _precise_timestamp(node, ctx)
     if name in ("varchar", "bpchar") and tn.typmods and len(tn.typmods) == 1:
         mod = tn.typmods[0]
         if isinstance(mod, ast.A_Const) and isinstance(mod.val, ast.Integer):
-            as_text = _cast(node.arg, "varchar")
+            as_text = _as_text(node.arg, ctx) or _cast(node.arg, "varchar")
             return _call("left", as_text, _const(mod.val.ival), hidden=False)
+    if name in ("text", "varchar") and not tn.typmods:
+        return _as_text(node.arg, ctx)
     if name in ("numeric", "decimal") and not tn.typmods and node.arg is not None:
         return _numeric_of(node.arg, ctx)
     if name in _LITERAL_TYPES:
@@ -386,6 +490,7 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
 # extract(field FROM x): PostgreSQL answers numeric, with the seconds' fraction.
 _EXTRACT_SCALED = {
     "second": ("microseconds", "0.000001", 6),
+    "seconds": ("microseconds", "0.000001", 6),
     "milliseconds": ("microseconds", "0.001", 3),
 }
 
@@ -439,15 +544,6 @@ def _date_trunc(node: ast.FuncCall) -> ast.Node | None:
     return _cast(_call("pg_date_trunc", *args), "timestamptz")
 
 
-def _format(node: ast.FuncCall) -> ast.Node | None:
-    """``format('%s-%s', a, b)``: printf over the arguments as text (NULL is empty)."""
-    args = node.args or ()
-    if not args:
-        return None
-    rest = tuple(ast.CoalesceExpr(args=(_cast(a, "varchar"), _const(""))) for a in args[1:])
-    return _call("printf", args[0], *rest, hidden=False)
-
-
 # name -> (argument counts it applies to, macro in the hidden schema)
 _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "round": ((1,), "pg_round"),
@@ -459,8 +555,13 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "quote_ident": ((1,), "pg_quote_ident"),
     "initcap": ((1,), "pg_initcap"),
     "array_to_string": ((3,), "pg_array_to_string"),
-    "pg_typeof": ((1,), "pg_type_name"),
     "div": ((2,), "pg_div"),
+    "cardinality": ((1,), "pg_cardinality"),
+    "array_length": ((2,), "pg_array_length"),
+    "array_upper": ((2,), "pg_array_length"),
+    "array_lower": ((2,), "pg_array_lower"),
+    "array_ndims": ((1,), "pg_array_ndims"),
+    "array_dims": ((1,), "pg_array_dims"),
     "make_date": ((3,), "pg_make_date"),
     "scale": ((1,), "pg_scale"),
     "sqrt": ((1,), "pg_sqrt"),
@@ -476,13 +577,19 @@ _MACROS: dict[str, tuple[tuple[int, ...], str]] = {
     "width_bucket": ((4,), "pg_width_bucket"),
     "make_timestamp": ((6,), "pg_make_timestamp"),
     "regexp_count": ((2,), "pg_regexp_count"),
+    "date_bin": ((3,), "pg_date_bin"),
+    "date_part": ((2,), "pg_date_part"),
+    "pg_sleep": ((1,), "pg_sleep_void"),
 }
+# read a multidimensional array's JSON (to_json), which DuckDB does not store
+_DIMENSIONS = frozenset(
+    {"cardinality", "array_length", "array_upper", "array_lower", "array_ndims", "array_dims"}
+)
 _RENAMED = {"every": "bool_and", "regexp_like": "regexp_matches"}
 
 _SPECIAL: dict[str, Callable[[ast.FuncCall], ast.Node | None]] = {
     "extract": _extract,
     "date_trunc": _date_trunc,
-    "format": _format,
 }
 
 
@@ -495,13 +602,21 @@ def _func_call(node: ast.FuncCall, _ctx: Translation) -> ast.Node | None:
     nargs = len(node.args or ())
     if name == "log" and nargs == 2:
         return _call("pg_log", *(node.args or ()))
+    if name == "text" and nargs == 1:  # text(x) is x::text
+        (arg,) = node.args or ()
+        return _as_text(arg, _ctx) or _cast(arg, "varchar")
     macro = _MACROS.get(name)
-    if macro is not None and nargs in macro[0]:
+    if macro is not None and nargs in macro[0] and not (_ctx.stored and name in _DIMENSIONS):
         return _call(macro[1], *(node.args or ()))
     if name in ("lpad", "rpad") and nargs == 2:
         return _call(name, *(node.args or ()), _const(" "), hidden=False)
     if name in _RENAMED:
         node.funcname = (ast.String(sval=_RENAMED[name]),)
+        return None
+    if name == "format":
+        return textcalls.format_call(node, _ctx)
+    if name == "age":
+        textcalls.age(node, _ctx)
         return None
     special = _SPECIAL.get(name)
     return special(node) if special is not None else None
@@ -533,6 +648,7 @@ def expressions(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite every expression DuckDB would answer differently (see module doc)."""
     if isinstance(stmt, ast.ExplainStmt):
         _explain_options(stmt)
+    ctx.stored = isinstance(stmt, ast.IndexStmt | ast.CreateStmt | ast.AlterTableStmt)
     for node in walk(stmt):
         if isinstance(node, ast.RangeVar):
             node.inh = True  # FROM ONLY t: DuckDB has no inheritance, every table is its only

@@ -19,7 +19,14 @@ import copy
 import json
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, CoercionForm, LimitOption, NullTestType, SetOperation
+from pglast.enums import (
+    A_Expr_Kind,
+    BoolExprType,
+    CoercionForm,
+    LimitOption,
+    NullTestType,
+    SetOperation,
+)
 
 from hati.errors import InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
@@ -202,6 +209,8 @@ def _operator(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
         return _first(jsonpaths.path_call(name, (node.lexpr, node.rexpr), silent=True))
     if op in ("||", "-", "#-"):
         return _jsonb_change(node, ctx)
+    if op in ("=", "<>", "!="):
+        return _jsonb_equal(node, op)
     spec = _OPERATORS.get(op or "")
     if spec is None:
         return None
@@ -222,6 +231,14 @@ def _operator(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     if array:
         return _call(name, hidden, _as_text(node.lexpr), _text_array(right, ctx))
     return _call(name, hidden, _as_text(node.lexpr), _as_text(right))
+
+
+def _jsonb_equal(node: ast.A_Expr, op: str) -> ast.Node | None:
+    """jsonb's ``=`` compares numbers as numerics (``'{"a": 1}' = '{"a": 1.0}'``)."""
+    if not (_jsonb_spelled(node.lexpr) or _jsonb_spelled(node.rexpr)):
+        return None
+    same = _call("hati_jsonb_equal", False, _as_text(node.lexpr), _as_text(node.rexpr))
+    return same if op == "=" else ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(same,))
 
 
 def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:

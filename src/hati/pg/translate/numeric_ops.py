@@ -52,6 +52,39 @@ _SLASH_BY = (
     + ";"
 )
 
+# stddev / variance of integers and numerics are numeric in PostgreSQL (pg/numeric.py:
+# exact from the count, the sum and the sum of squares, integers summed in HUGEINT);
+# DuckDB's own (``native``) for floats. The first argument only tells the type.
+_EXACT = ("SMALLINT", "INTEGER", "BIGINT", "HUGEINT", _Q)
+
+
+def _stats_macro(name: str, fn: str) -> str:
+    exact = f"CASE WHEN n > sample::INTEGER THEN {fn}(n, s::VARCHAR, s2::VARCHAR, sample) END"
+    bodies = [f"(x {t}, n, s, s2, sample, native) AS {exact}" for t in _EXACT]
+    bodies += [f"(x {t}, n, s, s2, sample, native) AS native" for t in ("FLOAT", "DOUBLE")]
+    return f"CREATE OR REPLACE MACRO {S}.{name}" + ",\n    ".join(bodies) + ";"
+
+
+_STATS_SQL = f"""
+CREATE OR REPLACE MACRO {S}.pg_exact(x SMALLINT) AS x::HUGEINT, (x INTEGER) AS x::HUGEINT,
+    (x BIGINT) AS x::HUGEINT, (x HUGEINT) AS x, (x {_Q}) AS x, (x FLOAT) AS x,
+    (x DOUBLE) AS x;
+CREATE OR REPLACE MACRO {S}.pg_square(x SMALLINT) AS x::HUGEINT * x::HUGEINT,
+    (x INTEGER) AS x::HUGEINT * x::HUGEINT, (x BIGINT) AS x::HUGEINT * x::HUGEINT,
+    (x HUGEINT) AS x * x, (x {_Q}) AS x::DECIMAL(38, 10) * x::DECIMAL(38, 10),
+    (x FLOAT) AS x * x, (x DOUBLE) AS x * x;
+{_stats_macro("pg_variance_of", "hati_numeric_variance")}
+{_stats_macro("pg_stddev_of", "hati_numeric_stddev")}
+"""
+_STATS = {
+    "stddev": ("pg_stddev_of", True),
+    "stddev_samp": ("pg_stddev_of", True),
+    "stddev_pop": ("pg_stddev_of", False),
+    "variance": ("pg_variance_of", True),
+    "var_samp": ("pg_variance_of", True),
+    "var_pop": ("pg_variance_of", False),
+}
+
 SETUP_SQL = f"""
 {_SLASH}
 {_SLASH_BY}
@@ -95,6 +128,7 @@ CREATE OR REPLACE MACRO {S}.pg_avg_of(x SMALLINT, s, n) AS {_DIV}(s, n),
     (x {_Q}, s, n) AS {_DIV}(s, n),
     (x FLOAT, s, n) AS s / n,
     (x DOUBLE, s, n) AS s / n;
+{_STATS_SQL}
 """
 
 
@@ -103,7 +137,7 @@ def _string_const(node: ast.Node | None) -> bool:
 
 
 # DuckDB cannot choose a macro's body by the type of an aggregate or window result
-_AGGREGATES = frozenset(
+AGGREGATES = frozenset(
     [
         "sum",
         "count",
@@ -171,7 +205,7 @@ def _aggregated(node: ast.Node) -> bool:
     """Whether ``node`` holds an aggregate or window call (not in a subquery)."""
     return any(
         isinstance(n, ast.FuncCall)
-        and (n.over is not None or n.agg_star or n.funcname[-1].sval in _AGGREGATES)
+        and (n.over is not None or n.agg_star or n.funcname[-1].sval in AGGREGATES)
         for n in _below(node)
     )
 
@@ -200,7 +234,7 @@ def _probe(node: ast.Node) -> ast.Node | None:
     """``node`` with each aggregate or window call put as a plain expression of its type,
     or None where one has no such stand-in."""
     if isinstance(node, ast.FuncCall) and (
-        node.over is not None or node.agg_star or node.funcname[-1].sval in _AGGREGATES
+        node.over is not None or node.agg_star or node.funcname[-1].sval in AGGREGATES
     ):
         return _probe_call(node)
     node = copy.deepcopy(node)
@@ -209,7 +243,7 @@ def _probe(node: ast.Node) -> ast.Node | None:
             continue
         for attr, child in list(children(parent)):
             if isinstance(child, ast.FuncCall) and (
-                child.over is not None or child.agg_star or child.funcname[-1].sval in _AGGREGATES
+                child.over is not None or child.agg_star or child.funcname[-1].sval in AGGREGATES
             ):
                 stand_in = _probe_call(child)
                 if stand_in is None:
@@ -280,8 +314,11 @@ def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
     )
 
 
+_OF = ("pg_sum_of", "pg_avg_of", "pg_variance_of", "pg_stddev_of")
+
+
 def _is_sum_of(node: ast.Node) -> bool:
-    return isinstance(node, ast.FuncCall) and node.funcname[-1].sval in ("pg_sum_of", "pg_avg_of")
+    return isinstance(node, ast.FuncCall) and node.funcname[-1].sval in _OF
 
 
 def _sum(node: ast.FuncCall, parent: ast.Node) -> ast.Node | None:
@@ -315,6 +352,41 @@ def _avg(node: ast.FuncCall) -> ast.Node | None:
     return func_call("pg_avg_of", copy.deepcopy(arg), part("sum"), part("count"), hidden=True)
 
 
+def _stats(node: ast.FuncCall, parent: ast.Node) -> ast.Node | None:
+    """stddev / variance and their _samp / _pop: numeric over integers and numerics."""
+    names = [n.sval for n in node.funcname]
+    if len(names) > 2 or (len(names) == 2 and names[0] != "pg_catalog"):
+        return None
+    got = _STATS.get(names[-1])
+    if got is None or node.agg_star or len(node.args or ()) != 1 or _is_sum_of(parent):
+        return None
+    if node.agg_within_group or node.agg_order or _aggregated(node.args[0]):
+        return None
+    macro, sample = got
+    (arg,) = node.args or ()
+
+    def part(fn: str, of: ast.Node) -> ast.FuncCall:
+        call = func_call(fn, of, hidden=False)
+        call.agg_distinct = node.agg_distinct
+        call.agg_filter = copy.deepcopy(node.agg_filter)
+        call.over = copy.deepcopy(node.over)
+        return call
+
+    def exact(fn: str) -> ast.Node:
+        return func_call(fn, copy.deepcopy(arg), hidden=True)
+
+    return func_call(
+        macro,
+        copy.deepcopy(arg),
+        part("count", copy.deepcopy(arg)),
+        part("sum", exact("pg_exact")),
+        part("sum", exact("pg_square")),
+        ast.A_Const(val=ast.Boolean(boolval=sample)),
+        node,
+        hidden=True,
+    )
+
+
 def _power(node: ast.FuncCall) -> ast.Node | None:
     """``x ^ y`` / ``power(x, y)`` (pg_power by now): numeric's exact power where an
     operand is numeric; DuckDB cannot choose by an aggregate's type (old pg_power)."""
@@ -333,7 +405,7 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr):
                 new = _slash(child) or _operator(child)
             elif isinstance(child, ast.FuncCall):
-                new = _avg(child) or _power(child) or _sum(child, node)
+                new = _avg(child) or _power(child) or _sum(child, node) or _stats(child, node)
             elif isinstance(child, ast.A_Const):
                 new = _exponent_literal(child)
             if new is not None:

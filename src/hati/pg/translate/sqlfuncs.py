@@ -5,24 +5,22 @@ The body is parsed with PostgreSQL's grammar and translated like any statement;
 types. A function of one ``SELECT expr`` is a scalar macro of that expression; a
 query is a scalar subquery (PostgreSQL answers the first row); ``RETURNS SETOF`` /
 ``RETURNS TABLE`` make a table macro whose columns are named as PostgreSQL names
-them. A plpgsql body that is only ``BEGIN RETURN expr; END`` is that expression;
-other plpgsql bodies are refused (0A000). The steps that run the macro's DDL are in
+them. A plpgsql body is compiled to the one expression it computes
+(``pg/plpgsql.py``). The steps that run the macro's DDL are in
 ``pg/sqlfunctions.py``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pglast import ast, parser
 from pglast.enums import FunctionParameterMode, ObjectType
 
 from hati.errors import FeatureNotSupported, InvalidFunctionDefinition
-from hati.pg import emulate, render, sqlfunctions
+from hati.pg import analyze, emulate, plpgsql, render, sqlfunctions
 from hati.pg.translate import Translation, translate
 
-_TRIVIAL_PLPGSQL = re.compile(r"\s*begin\s+return\s+(.+?)\s*;?\s*end\s*;?\s*", re.I | re.S)
 # Types a value is not cast to (polymorphic, or only a marker).
 _UNCAST = frozenset(
     {"anyelement", "anyarray", "anynonarray", "anycompatible", "anycompatiblearray", "any",
@@ -66,11 +64,8 @@ def _body(stmt: ast.CreateFunctionStmt) -> ast.Node:
     parts = _option(stmt, "as") or ()
     text = str(parts[0].sval) if parts else ""
     if lang == "plpgsql":
-        m = _TRIVIAL_PLPGSQL.fullmatch(text)
-        if m is None:
-            raise FeatureNotSupported("plpgsql functions are not supported", hint=_PLPGSQL_HINT)
-        text = "SELECT " + m.group(1)
-    elif lang != "sql":
+        return plpgsql.as_select(stmt, text)
+    if lang != "sql":
         raise FeatureNotSupported(
             f'language "{lang}" is not supported', hint="hati runs LANGUAGE sql functions."
         )
@@ -81,33 +76,72 @@ def _body(stmt: ast.CreateFunctionStmt) -> ast.Node:
     return _one_statement(stmts)
 
 
-def _parameters(body: ast.Node, params: list[tuple[str, ast.TypeName]]) -> None:
-    """``$n`` and the parameters' names in the body as the macro's parameters."""
+_ARGS = "_hati_args"
+
+
+def _parameters(body: ast.Node, params: list[tuple[str, ast.TypeName]], hygienic: bool) -> None:
+    """``$n`` and the parameters' names in the body as the macro's parameters.
+
+    ``hygienic``: as columns of ``_hati_args``, a one-row subquery that casts the
+    arguments (see :func:`_with_arguments`), not as the parameters themselves."""
     by_name = {name: tn for name, tn in params}
 
     def cast(name: str, tn: ast.TypeName) -> ast.Node:
+        if hygienic:
+            return ast.ColumnRef(fields=(ast.String(sval=_ARGS), ast.String(sval=name)))
         ref = ast.ColumnRef(fields=(ast.String(sval=name),))
         if tn.names[-1].sval in _UNCAST:
             return ref
         return ast.TypeCast(arg=ref, typeName=tn)
 
-    def swap(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return tuple(swap(v) for v in value)
+    def swap(value: ast.Node) -> ast.Node | None:
         if isinstance(value, ast.ParamRef) and 0 < (value.number or 0) <= len(params):
             return cast(*params[value.number - 1])
-        if isinstance(value, ast.ColumnRef) and len(value.fields or ()) == 1:
+        if isinstance(value, ast.ColumnRef) and value.fields and len(value.fields) == 1:
             name = getattr(value.fields[0], "sval", None)
             if name in by_name:
                 return cast(name, by_name[name])
-        if isinstance(value, ast.Node):
-            for attr in value.__slots__:
-                child = getattr(value, attr, None)
-                if isinstance(child, ast.Node | tuple):
-                    setattr(value, attr, swap(child))
-        return value
+        return None
 
-    swap(body)
+    analyze.replace_nodes(body, swap)
+
+
+def _has_subquery(body: ast.Node) -> bool:
+    """Does the body read a table? (Then an argument naming a column of the caller's
+    query must not be captured by a column of the same name inside the body.)"""
+    todo = [body]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.RangeVar | ast.RangeFunction | ast.RangeSubselect):
+            return True
+        todo.extend(child for _, child in analyze.children(node))
+    return False
+
+
+def _with_arguments(body: ast.Node, params: list[tuple[str, ast.TypeName]]) -> ast.Node:
+    """``SELECT f.* FROM (SELECT $1::t AS p1, ...) _hati_args, LATERAL (body) f``.
+
+    DuckDB puts a macro's argument expressions into its body as they are written, so an
+    argument ``id`` would bind to a column ``id`` of a table the body reads; evaluated
+    once in a FROM item of their own, the arguments bind where the caller wrote them."""
+    args = tuple(
+        ast.ResTarget(
+            name=name,
+            val=ast.ColumnRef(fields=(ast.String(sval=name),))
+            if tn.names[-1].sval in _UNCAST
+            else ast.TypeCast(arg=ast.ColumnRef(fields=(ast.String(sval=name),)), typeName=tn),
+        )
+        for name, tn in params
+    )
+    arguments = ast.RangeSubselect(
+        subquery=ast.SelectStmt(targetList=args), alias=ast.Alias(aliasname=_ARGS)
+    )
+    expr = _simple_expression(body)
+    if expr is not None:
+        return ast.SelectStmt(targetList=(ast.ResTarget(val=expr),), fromClause=(arguments,))
+    inner = ast.RangeSubselect(lateral=True, subquery=body, alias=ast.Alias(aliasname="_hati_f"))
+    star = ast.ColumnRef(fields=(ast.String(sval="_hati_f"), ast.A_Star()))
+    return ast.SelectStmt(targetList=(ast.ResTarget(val=star),), fromClause=(arguments, inner))
 
 
 def _simple_expression(body: ast.Node) -> ast.Node | None:
@@ -151,7 +185,11 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
         else:
             params.append((str(p.name) if p.name else f"${i + 1}", p.argType))
     body = _body(stmt)
-    _parameters(body, params)
+    table = bool(ret is not None and ret.setof)
+    hygienic = bool(params) and not table and _has_subquery(body)
+    _parameters(body, params, hygienic)
+    if hygienic:
+        body = _with_arguments(body, params)
     inner = Translation(database=ctx.database, function_body=True)
     body = translate(body, inner)
     if inner.pre or inner.steps:
@@ -159,7 +197,6 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
             "this function body is not supported", hint="Write the function as one query."
         )
     arglist = "(" + ", ".join(render.quote_name(n) for n, _ in params) + ")"
-    table = bool(ret is not None and ret.setof)
     if table:
         query = emulate.text(body)
         if columns:

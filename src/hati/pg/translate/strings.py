@@ -36,6 +36,8 @@ CREATE OR REPLACE MACRO {S}.pg_substr(s, st, len) AS
          ELSE substring(s, st, len) END;
 CREATE OR REPLACE MACRO {S}.pg_substr_from(s, st) AS substring(s, greatest(st, 1));
 CREATE OR REPLACE MACRO {S}.pg_to_char(x, f) AS hati_to_char(x::VARCHAR, typeof(x), f);
+CREATE OR REPLACE MACRO {S}.pg_to_date(x, f) AS CAST(hati_to_timestamp(x, f) AS DATE);
+CREATE OR REPLACE MACRO {S}.pg_to_timestamp(x, f) AS CAST(hati_to_timestamp(x, f) AS TIMESTAMPTZ);
 """
 
 
@@ -112,7 +114,12 @@ def _regexp(name: str, args: tuple[ast.Node, ...], ctx: Translation) -> ast.Node
     return None
 
 
-_MACROS = {("to_char", 2): "pg_to_char", ("split_part", 3): "pg_split_part"}
+_MACROS = {
+    ("to_char", 2): "pg_to_char",
+    ("split_part", 3): "pg_split_part",
+    ("to_date", 2): "pg_to_date",
+    ("to_timestamp", 2): "pg_to_timestamp",
+}
 
 
 def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:

@@ -22,6 +22,9 @@ TYPE_NAMES = {
     "jsonpath": "varchar",
     "money": "numeric",
 }
+# Types whose modifier is a precision of seconds, which DuckDB's types do not take
+# (``timestamp(2)`` would be DuckDB's TIMESTAMP_MS, a different type).
+_SECONDS_PRECISION = frozenset({"timestamp", "timestamptz", "time", "timetz", "interval"})
 
 
 def _numeric_typmods(mods: tuple[ast.Node, ...] | None) -> tuple[ast.Node, ...] | None:
@@ -51,6 +54,8 @@ def type_names(stmt: ast.Node) -> ast.Node:
             plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
             if plain and names[-1] in ("numeric", "decimal"):
                 node.typmods = _numeric_typmods(node.typmods)
+            elif plain and names[-1] in _SECONDS_PRECISION:
+                node.typmods = None
             elif plain and names[-1] in TYPE_NAMES:
                 mapped = TYPE_NAMES[names[-1]]
                 # pg_catalog-qualified builtins print as their SQL names (varchar, ...)
