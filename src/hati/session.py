@@ -680,7 +680,7 @@ class Session:
 _WRITING_KINDS = transactions.WRITING_KINDS
 _CHANGING_CALLS = transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT"})
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY"})
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905
