@@ -160,6 +160,8 @@ def delete_path(a: str, path: list[str | None]) -> str:
     v = _load(a)
     if not isinstance(v, (dict, list)):
         raise InvalidParameter("cannot delete path in scalar")
+    if not v:
+        return _dump(v)  # an empty container: PostgreSQL reads no path
     node: Any = v
     for depth, step in enumerate(path):
         if step is None:

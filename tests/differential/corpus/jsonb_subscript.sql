@@ -36,3 +36,6 @@ select ('[1, "2", null]'::jsonb)[-2];
 select ('[1, "2", null]'::jsonb)[1]['a'];
 select ('{"a": 1}'::jsonb)['b'];
 select jsonb_build_object('a', jsonb_build_array(1,2))['a'];
+select '[]'::jsonb #- '{a}';
+select '{}'::jsonb #- '{a,b}';
+select '[1]'::jsonb #- '{a}';
