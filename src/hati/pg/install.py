@@ -24,6 +24,7 @@ from hati.pg import (
     jsonb,
     jsonpath,
     numeric,
+    numspecials,
     regex,
     sqlfunctions,
     tochar,
@@ -42,6 +43,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
         cur.execute(sql)
+    numspecials.install(cur)
     sqlfunctions.load(cur, (catalog.HIDDEN,))
     composites.load(cur, (catalog.HIDDEN,))
 
