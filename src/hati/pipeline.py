@@ -99,6 +99,9 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    # What a write on main carries for live branches (branching/undo.Fused: ``wrap``
+    # gives the text DuckDB runs), set before an execution and used by it only.
+    capture: Any = None
     target_schema: str | None = None  # see relocate_target
     # Nodes printed as given text for this execution only (the session's answers, such
     # as the value of a set_config() call).
@@ -300,6 +303,7 @@ def _not_alone() -> FeatureNotSupported:
 
 def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     """Run the statement (after what must run first) and ``finish`` its Result."""
+    capture, stmt.capture = stmt.capture, None  # for this execution only
     for pre in stmt.pre:
         cur.execute(pre)
     steps = stmt.compiled.template.steps
@@ -311,7 +315,13 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     _written_literals(cur, stmt)
     _arbiter(cur, stmt)
     _grouped_by_key(cur, stmt)
-    rel = cur.execute(stmt.sql, stmt.params or None)
+    if capture is not None and capture.hide_new:
+        # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
+        # of its own once its rows are all read.
+        row = cur.execute(capture.wrap(stmt.sql), stmt.params or None).fetchall()[0]
+        return command(statements.tag(stmt.analysis, int(row[0])), int(row[0]))
+    sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
+    rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
 
 
