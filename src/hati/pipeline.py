@@ -314,6 +314,7 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     _name_leading_columns(cur, stmt)
     _written_literals(cur, stmt)
     _arbiter(cur, stmt)
+    _jsonb_subscripts(cur, stmt)
     _grouped_by_key(cur, stmt)
     if capture is not None and capture.hide_new:
         # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
@@ -469,6 +470,47 @@ def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
         if answer is not None:
             stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+_SUBSCRIPTED = {"pg_array_set": "pg_jsonb_set1", "pg_array_set_path": "pg_jsonb_set_path"}
+
+
+def _jsonb_subscripts(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """``UPDATE t SET c[k] = v``: the translation assigns to an array's element
+    (``pg_array_set``); when ``c`` is a json column (the table's type, read when the
+    statement runs), the calls are printed as jsonb's (``pg/jsonb_assign.py``)."""
+    node = stmt.node
+    if not isinstance(node, ast.UpdateStmt) or node.relation is None:
+        return
+    calls = {
+        str(t.name): found
+        for t in node.targetList or ()
+        if isinstance(t, ast.ResTarget) and t.name and isinstance(t.val, ast.FuncCall)
+        for found in [[n for n in _walk(t.val) if _subscripted(n)]]
+        if found
+    }
+    if not calls:
+        return
+    desc = _target_columns(cur, stmt, node.relation)
+    types = {d[0]: str(d[1]) for d in desc or ()}
+    for column, found in calls.items():
+        if types.get(column) == "JSON":
+            for call in found:
+                name = call.funcname[-1]
+                stmt.answers[id(name)] = _SUBSCRIPTED[str(name.sval)]
+            stmt._sql = None
+
+
+def _subscripted(node: ast.Node) -> bool:
+    return isinstance(node, ast.FuncCall) and str(node.funcname[-1].sval) in _SUBSCRIPTED
+
+
+def _walk(node: ast.Node) -> list[ast.Node]:
+    out = [node]
+    for arg in getattr(node, "args", None) or ():
+        if isinstance(arg, ast.FuncCall):
+            out.extend(_walk(arg))
+    return out
 
 
 def _text(stmt: Statement, node: ast.Node | None) -> str | None:
