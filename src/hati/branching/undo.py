@@ -47,6 +47,41 @@ def capture_keys(
 ) -> None:
     """Keep the current rows at the keys ``keys_sql`` lists (main is about to change
     them) and hide those keys, also the ones main does not have yet (inserts)."""
+    for sql in _capture_sql(snap, live_rel, key, keys_sql, True):
+        cur.execute(sql)
+
+
+def capture_keys_in(
+    cur: duckdb.DuckDBPyConnection,
+    snaps: list[tuple[str, list[str]]],
+    live_rel: str,
+    key: list[str],
+    keys_sql: str,
+) -> None:
+    """``capture_keys`` into every undo snapshot of ``snaps`` ((name, its key)) in one
+    statement: a WITH of data-modifying CTEs, which DuckDB runs in order, each seeing
+    what the earlier ones wrote. The kept rows are looked for only when ``live_rel``
+    has a row at one of the keys (a merge of inserts has none)."""
+    match = delta.key_match(key, "c", "m")
+    found = cur.execute(
+        f"SELECT 1 FROM {live_rel} m WHERE EXISTS (SELECT 1 FROM ({keys_sql}) c WHERE {match}) "
+        "LIMIT 1"
+    ).fetchone()
+    stmts = [
+        sql
+        for snap, snap_key in snaps
+        for sql in _capture_sql(snap, live_rel, snap_key, keys_sql, found is not None)
+    ]
+    if len(stmts) == 1:
+        cur.execute(stmts[0])
+        return
+    ctes = ", ".join(f"{qident(f'$c{i}')} AS ({sql} RETURNING 1)" for i, sql in enumerate(stmts))
+    cur.execute(f"WITH {ctes} SELECT 1").fetchall()
+
+
+def _capture_sql(
+    snap: str, live_rel: str, key: list[str], keys_sql: str, keep_rows: bool
+) -> list[str]:
     rows = qname(SNAP, rows_table(snap))
     hide = qname(SNAP, hide_table(rows_table(snap)))
     cols = ", ".join(qident(k) for k in key)
@@ -54,11 +89,14 @@ def capture_keys(
     def fresh(alias: str) -> str:
         return f"NOT EXISTS (SELECT 1 FROM {hide} h WHERE {delta.key_match(key, 'h', alias)})"
 
-    cur.execute(
-        f"INSERT INTO {rows} SELECT m.* FROM {live_rel} m WHERE EXISTS "
-        f"(SELECT 1 FROM ({keys_sql}) c WHERE {delta.key_match(key, 'c', 'm')}) AND {fresh('m')}"
-    )
-    cur.execute(f"INSERT INTO {hide} SELECT DISTINCT {cols} FROM ({keys_sql}) c WHERE {fresh('c')}")
+    out = []
+    if keep_rows:
+        out.append(
+            f"INSERT INTO {rows} SELECT m.* FROM {live_rel} m WHERE EXISTS "
+            f"(SELECT 1 FROM ({keys_sql}) c WHERE {delta.key_match(key, 'c', 'm')}) AND {fresh('m')}"
+        )
+    out.append(f"INSERT INTO {hide} SELECT DISTINCT {cols} FROM ({keys_sql}) c WHERE {fresh('c')}")
+    return out
 
 
 def capture_where(
