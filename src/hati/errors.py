@@ -121,6 +121,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class InvalidPrecedingOrFollowingSize(DataException, code="22013"):
+    pass
+
+
 class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
     pass
 
