@@ -122,6 +122,7 @@ def _rules() -> tuple[Rule, ...]:
         typeof,
         types,
         using_order,
+        volatile,
         windows,
     )
 
@@ -133,6 +134,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(refnames.refnames),
         plain(distinct_on.distinct_on),
         windows.windows,
+        plain(volatile.sequence_calls_after_limit),
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),

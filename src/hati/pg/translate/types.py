@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
+from hati.errors import FeatureNotSupported
 from hati.pg.translate import NeedsLiteral, const, walk
 from hati.wire import numerics
 
@@ -20,7 +21,6 @@ TYPE_NAMES = {
     "macaddr": "varchar",
     "tsvector": "varchar",
     "jsonpath": "varchar",
-    "money": "numeric",
 }
 # Types whose modifier is a precision of seconds, which DuckDB's types do not take
 # (``timestamp(2)`` would be DuckDB's TIMESTAMP_MS, a different type).
@@ -54,6 +54,11 @@ def type_names(stmt: ast.Node) -> ast.Node:
             plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
             if plain and names[-1] in ("numeric", "decimal"):
                 node.typmods = _numeric_typmods(node.typmods)
+            elif plain and names[-1] == "money":
+                raise FeatureNotSupported(
+                    "type money is not supported",
+                    hint="Use numeric(p, 2): hati would print money without its currency format.",
+                )
             elif plain and names[-1] in _SECONDS_PRECISION:
                 node.typmods = None
             elif plain and names[-1] in TYPE_NAMES:
