@@ -317,6 +317,10 @@ class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
     pass
 
 
+class InvalidTableDefinition(SyntaxErrorOrAccessRuleViolation, code="42P16"):
+    pass
+
+
 class InvalidObjectDefinition(SyntaxErrorOrAccessRuleViolation, code="42P17"):
     pass
 
