@@ -61,6 +61,11 @@ def type_names(stmt: ast.Node) -> ast.Node:
                 )
             if plain and names[-1] in ("numeric", "decimal"):
                 node.typmods = _numeric_typmods(node.typmods)
+            elif plain and names[-1] == "money":
+                raise FeatureNotSupported(
+                    "type money is not supported",
+                    hint="Use numeric(p, 2): hati would print money without its currency format.",
+                )
             elif plain and names[-1] in _SECONDS_PRECISION:
                 node.typmods = None
             elif plain and names[-1] in TYPE_NAMES:
