@@ -89,3 +89,4 @@ SELECT ARRAY['\x00'::bytea, 'ab'::bytea];
 SET bytea_output = 'hex';
 SELECT E'\\xDeAdBeEf'::bytea;
 RESET bytea_output;
+SELECT octet_length('héllo'), octet_length('abc'::text), octet_length(repeat('é', 3)), octet_length('\xdead'::bytea);
