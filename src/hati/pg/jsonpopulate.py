@@ -488,6 +488,48 @@ def _json_text(v: str | None) -> str:
     return "null" if v is None else json.dumps(v, ensure_ascii=False)
 
 
+_TREATMENT = (
+    'null_value_treatment must be "delete_key", "return_target", "use_json_null", or '
+    '"raise_exception"'
+)
+
+
+def jsonb_set_lax(
+    target: str | None,
+    path: list[str | None] | None,
+    new: str | None,
+    create: bool | None,
+    treatment: str | None,
+) -> list[str]:
+    """jsonb_set_lax: jsonb_set, and for a NULL value what ``treatment`` says (a list of
+    none or one: NULL for a NULL target, path or create flag)."""
+    if target is None or path is None or create is None:
+        return []
+    if treatment is None:
+        raise NullValueNotAllowed(_TREATMENT)
+    if new is not None:
+        return [jsonb.jsonb_set(target, path, new, create)]
+    if treatment == "raise_exception":
+        raise NullValueNotAllowed(
+            "JSON value must not be null",
+            detail='Exception was raised because null_value_treatment is "raise_exception".',
+            hint="To avoid, either change the null_value_treatment argument or ensure that "
+            "an SQL NULL is not passed.",
+        )
+    if treatment == "use_json_null":
+        return [jsonb.jsonb_set(target, path, "null", create)]
+    if treatment == "delete_key":
+        return [jsonb.delete_path(target, path)]
+    if treatment == "return_target":
+        return [jsonb.out(target)]
+    raise InvalidParameter(_TREATMENT)
+
+
+FUNCTIONS["hati_jsonb_set_lax"] = (
+    jsonb_set_lax,
+    [VARCHAR, _TEXTS, VARCHAR, duckdb.sqltypes.BOOLEAN, VARCHAR],
+    _TEXTS,
+)
 FUNCTIONS["hati_json_object"] = (json_object, [VARCHAR, VARCHAR, BOOLEAN], VARCHAR)
 
 
