@@ -99,6 +99,7 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    fire: bool = True  # its table's triggers fire (not for hati's own writes of the rows)
     target_schema: str | None = None  # see relocate_target
     # Nodes printed as given text for this execution only (the session's answers, such
     # as the value of a set_config() call).
@@ -176,8 +177,13 @@ def split(fe: FrontEnd, sql: str) -> list[str]:
     return fe.split(sql)
 
 
-def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
-    return Statement(fe.compile(text), list(params or []))
+def compile_one(
+    fe: FrontEnd, text: str, params: list[Any] | None = None, fire: bool = True
+) -> Statement:
+    """One statement (``fire``: its table's triggers fire, not for hati's own writes)."""
+    stmt = Statement(fe.compile(text), list(params or []))
+    stmt.fire = fire
+    return stmt
 
 
 def compile_or_error(
