@@ -32,12 +32,13 @@ from typing import Any
 
 import duckdb
 from pglast import ast, parser
-from pglast.enums import OnConflictAction
+from pglast.enums import LimitOption, OnConflictAction
 from pglast.stream import RawStream
 
 from hati import transactions, triggerbody
 from hati.errors import FeatureNotSupported, HatiError, StatementTooComplex, lookup
 from hati.pg import plpgsql
+from hati.pg.translate import walk
 from hati.pg.triggerdefs import Defs, Trigger
 from hati.results import Result, command
 from hati.triggerbody import Event, Row
@@ -233,6 +234,13 @@ class _Firing:
         value = plpgsql.expression(c.default) if c.default else ast.A_Const(isnull=True)
         return _cast(value, c.type)
 
+    def _carried(self, node: Any) -> list[Any]:
+        """The client's parameters a write hati makes carries: those its RETURNING and
+        ON CONFLICT clauses use (none when they use none: DuckDB refuses extra ones)."""
+        parts = (node.returningClause, getattr(node, "onConflictClause", None))
+        used = any(isinstance(n, ast.ParamRef) for p in parts if p is not None for n in walk(p))
+        return list(self.stmt.params) if used else []
+
     def _param(self, value: Any) -> ast.ParamRef:
         self.params.append(value)
         return ast.ParamRef(number=len(self.params))
@@ -316,7 +324,7 @@ class _Firing:
             chunk = final[start : start + CHUNK]
             if not chunk and not _returned(node):
                 break
-            self.params = list(self.stmt.params)
+            self.params = self._carried(node)
             if chunk:
                 values = tuple(
                     tuple(self._param(r.get(c.name)) for c in self.stored) for r in chunk
@@ -360,6 +368,7 @@ class _Firing:
                         ast.RangeSubselect(subquery=source, alias=ast.Alias(aliasname="s")),
                     ),
                     limitCount=ast.A_Const(val=ast.Integer(ival=0)),
+                    limitOption=LimitOption.LIMIT_OPTION_COUNT,
                     withClause=node.withClause,
                 )
                 width = len(self._internal(_text(probe), list(self.stmt.params)).columns or ())
@@ -464,7 +473,7 @@ class _Firing:
                     )
                 continue
             seen[ident] = new
-            self.params = list(self.stmt.params)
+            self.params = self._carried(node)
             res = self._internal(_text(make(old, new)), self.params, fire=False)
             results.append(res)
             mine, stored = self._stored(res, len(self.columns))

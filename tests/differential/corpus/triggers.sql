@@ -108,3 +108,32 @@ SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname LIKE 'tg_cat%' ORDER 
 SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgname LIKE 'tg_cat%' ORDER BY tgname;
 SELECT trigger_schema, trigger_name, event_manipulation, event_object_schema, event_object_table, action_order, action_condition, action_statement, action_orientation, action_timing FROM information_schema.triggers WHERE event_object_table = 'tg_cat' ORDER BY trigger_name, event_manipulation;
 SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal FROM pg_catalog.pg_trigger t WHERE t.tgrelid = 'tg_cat'::regclass AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D')) ORDER BY 1;
+-- Other shapes of writes to a table with row triggers.
+CREATE TABLE tg_shape (id int PRIMARY KEY, v text);
+CREATE TABLE tg_shape_log (v text);
+CREATE FUNCTION tg_shape_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := upper(NEW.v); INSERT INTO tg_shape_log VALUES (TG_OP || ' ' || NEW.v); RETURN NEW; END $$;
+CREATE TRIGGER tg_shape BEFORE INSERT OR UPDATE ON tg_shape FOR EACH ROW EXECUTE FUNCTION tg_shape_f();
+WITH src AS (SELECT 9 AS id) INSERT INTO tg_shape SELECT id, 'w' FROM src;
+INSERT INTO tg_shape VALUES (9, 'dup') ON CONFLICT DO NOTHING RETURNING *;
+INSERT INTO tg_shape VALUES (10, 'new') ON CONFLICT DO NOTHING RETURNING *;
+INSERT INTO tg_shape AS s VALUES (11, 'aliased') RETURNING s.id, s.v || '?' AS q;
+UPDATE tg_shape SET v = 'z' FROM (VALUES (9)) AS x(i) WHERE tg_shape.id = x.i;
+DELETE FROM tg_shape USING (VALUES (10)) AS x(i) WHERE tg_shape.id = x.i;
+INSERT INTO tg_shape DEFAULT VALUES;
+INSERT INTO tg_shape VALUES (12, 'a'), (12, 'b');
+SELECT * FROM tg_shape ORDER BY id;
+SELECT * FROM tg_shape_log ORDER BY v;
+UPDATE tg_shape SET v = DEFAULT WHERE id = 11 RETURNING *;
+INSERT INTO tg_shape VALUES ('13', 42);
+SELECT * FROM tg_shape ORDER BY id;
+-- A table without a primary key: rows are found by their whole value.
+CREATE TABLE tg_bag (k int, v text);
+CREATE TABLE tg_bag_log (k int, old_v text, new_v text);
+CREATE FUNCTION tg_bag_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO tg_bag_log VALUES (coalesce(NEW.k, OLD.k), OLD.v, NEW.v); IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$;
+CREATE TRIGGER tg_bag AFTER INSERT OR UPDATE OR DELETE ON tg_bag FOR EACH ROW EXECUTE FUNCTION tg_bag_f();
+INSERT INTO tg_bag VALUES (1, 'a'), (1, 'a'), (2, NULL);
+UPDATE tg_bag SET v = 'b' WHERE k = 1;
+UPDATE tg_bag SET v = 'n' WHERE v IS NULL;
+DELETE FROM tg_bag WHERE k = 1;
+SELECT * FROM tg_bag ORDER BY k;
+SELECT * FROM tg_bag_log ORDER BY k, old_v, new_v;
