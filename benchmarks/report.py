@@ -216,6 +216,7 @@ def _main_live_table(res: Results, labels: dict[str, str]) -> str:
                 fmt_ms(v["alone"].get("p50_ms")),
                 _ms(r),
                 _ratio(v.get("ratio")),
+                fmt_ms(v.get("first_live_ms")),
                 fmt_ms(v["after_discard"].get("p50_ms")),
                 f"{v.get('rows', 0):,}",
             ]
@@ -228,6 +229,7 @@ def _main_live_table(res: Results, labels: dict[str, str]) -> str:
             "no branch p50",
             f"{live} branches live p50",
             "÷ no branch",
+            "first of its kind, live",
             "after discarding them p50",
             "rows",
         ],

@@ -31,7 +31,8 @@ WRITES: dict[str, Callable[[int, int], str]] = {
 
 
 def _phase(s: Session, rows: int, reps: int, phase: int) -> dict[str, list[float]]:
-    """Each kind of write ``reps`` times (after one warm-up) on fresh keys of ``phase``."""
+    """Each kind of write ``reps`` times (after one warm-up, whose time is the list's
+    first) on fresh keys of ``phase``."""
     out: dict[str, list[float]] = {}
     for kind, make in WRITES.items():
         times = []
@@ -39,8 +40,7 @@ def _phase(s: Session, rows: int, reps: int, phase: int) -> dict[str, list[float
             sql = make(rows, phase * 10_000 + i)
             t0 = perf()
             s.execute(sql)
-            if i:
-                times.append(perf() - t0)
+            times.append(perf() - t0)
         out[kind] = times
     return out
 
@@ -51,10 +51,13 @@ def run(ctx: Ctx) -> None:
     rows = big_main(ctx, p.live_write_rows)
     n = p.live_writers
     mark_dirty(sys, "t")
+    # Five times the point reps of the depth series: a write takes ~1.5 ms, and ten of
+    # them on a shared 2-core machine swung the ratio from x0.5 to x5 between runs.
+    reps = p.point_reps * 5
     main = sys.session(None)
     try:
         ctx.tick("writes on main, no branch")
-        alone = _phase(main, rows, p.point_reps, 0)
+        alone = _phase(main, rows, reps, 0)
         for i in range(n):
             ctx.tick(f"branch {i + 1}/{n}: fork, read, write")
             b = fork(ctx)
@@ -65,23 +68,27 @@ def run(ctx: Ctx) -> None:
             finally:
                 s.close()
         ctx.tick(f"writes on main, {n} branches live")
-        live = _phase(main, rows, p.point_reps, 1)
+        live = _phase(main, rows, reps, 1)
         ctx.tick("discard")
         for b in sorted(sys.branches):
             sys.branch_discard(b)
         ctx.tick("writes on main after the discards")
-        after = _phase(main, rows, p.point_reps, 2)
+        after = _phase(main, rows, reps, 2)
     finally:
         main.close()
     for kind in WRITES:
-        st, base = summarize(live[kind]), summarize(alone[kind])
+        st, base = summarize(live[kind][1:]), summarize(alone[kind][1:])
         ctx.add(
             kind,
             x=n,
             stats=st,
             values={
                 "alone": base,
-                "after_discard": summarize(after[kind]),
+                "after_discard": summarize(after[kind][1:]),
+                # The warm-up: the first write of its kind with the branches live
+                # (the first UPDATE takes the snapshot; a write that cannot say its
+                # rows would copy the table here).
+                "first_live_ms": live[kind][0] * 1e3,
                 "ratio": st["p50_ms"] / base["p50_ms"],
                 "live": n,
                 "rows": rows,

@@ -100,6 +100,9 @@ class Statement:
 
     in_branch: bool = False  # set by the session before it executes the statement
     fire: bool = True  # its table's triggers fire (not for hati's own writes of the rows)
+    # What a write on main carries for live branches (branching/undo.Fused: ``wrap``
+    # gives the text DuckDB runs), set before an execution and used by it only.
+    capture: Any = None
     target_schema: str | None = None  # see relocate_target
     # Nodes printed as given text for this execution only (the session's answers, such
     # as the value of a set_config() call).
@@ -306,6 +309,7 @@ def _not_alone() -> FeatureNotSupported:
 
 def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     """Run the statement (after what must run first) and ``finish`` its Result."""
+    capture, stmt.capture = stmt.capture, None  # for this execution only
     for pre in stmt.pre:
         cur.execute(pre)
     steps = stmt.compiled.template.steps
@@ -315,8 +319,15 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
     _written_literals(cur, stmt)
+    _jsonb_subscripts(cur, stmt)
     _grouped_by_key(cur, stmt)
-    rel = cur.execute(stmt.sql, stmt.params or None)
+    if capture is not None and capture.hide_new:
+        # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
+        # of its own once its rows are all read.
+        row = cur.execute(capture.wrap(stmt.sql), stmt.params or None).fetchall()[0]
+        return command(statements.tag(stmt.analysis, int(row[0])), int(row[0]))
+    sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
+    rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
 
 
@@ -447,6 +458,47 @@ def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
         if answer is not None:
             stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+_SUBSCRIPTED = {"pg_array_set": "pg_jsonb_set1", "pg_array_set_path": "pg_jsonb_set_path"}
+
+
+def _jsonb_subscripts(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """``UPDATE t SET c[k] = v``: the translation assigns to an array's element
+    (``pg_array_set``); when ``c`` is a json column (the table's type, read when the
+    statement runs), the calls are printed as jsonb's (``pg/jsonb_assign.py``)."""
+    node = stmt.node
+    if not isinstance(node, ast.UpdateStmt) or node.relation is None:
+        return
+    calls = {
+        str(t.name): found
+        for t in node.targetList or ()
+        if isinstance(t, ast.ResTarget) and t.name and isinstance(t.val, ast.FuncCall)
+        for found in [[n for n in _walk(t.val) if _subscripted(n)]]
+        if found
+    }
+    if not calls:
+        return
+    desc = _target_columns(cur, stmt, node.relation)
+    types = {d[0]: str(d[1]) for d in desc or ()}
+    for column, found in calls.items():
+        if types.get(column) == "JSON":
+            for call in found:
+                name = call.funcname[-1]
+                stmt.answers[id(name)] = _SUBSCRIPTED[str(name.sval)]
+            stmt._sql = None
+
+
+def _subscripted(node: ast.Node) -> bool:
+    return isinstance(node, ast.FuncCall) and str(node.funcname[-1].sval) in _SUBSCRIPTED
+
+
+def _walk(node: ast.Node) -> list[ast.Node]:
+    out = [node]
+    for arg in getattr(node, "args", None) or ():
+        if isinstance(arg, ast.FuncCall):
+            out.extend(_walk(arg))
+    return out
 
 
 def _text(stmt: Statement, node: ast.Node | None) -> str | None:

@@ -145,6 +145,7 @@ class Place:
     execute: Execute
     own_transaction: bool  # outside a transaction block: a write and its actions commit together
     branch: bool = False
+    before_begin: Callable[[], None] | None = None  # told before that transaction begins
 
 
 def _names(refs: list[Any]) -> set[str]:
@@ -181,15 +182,22 @@ def on_main(session: Session, stmt: Statement, own: bool) -> Result:
     """A write on main: live branches keep what they read of its tables, then it runs."""
 
     def execute(s: Statement) -> Result:
-        session.branches.before_main_write(lambda: s.analysis, s.write)
+        session.branches.before_main_write(s)
         return pipeline.execute(session.cur, s)
 
-    return run_in(session, stmt, execute, own)
+    return run_in(session, stmt, execute, own, session.branches.statement_transaction)
 
 
-def run_in(session: Session, stmt: Statement, execute: Execute, own: bool) -> Result:
+def run_in(
+    session: Session,
+    stmt: Statement,
+    execute: Execute,
+    own: bool,
+    before_begin: Callable[[], None] | None = None,
+) -> Result:
     """``execute`` the session's statement where it runs (``own``: outside a transaction
-    block), keeping the foreign keys hati keeps."""
+    block), keeping the foreign keys hati keeps (``before_begin``: told before a
+    transaction of the statement's own begins)."""
     branch = session.branch is not None
 
     def compile_(sql: str, params: list[Any]) -> Statement:
@@ -197,7 +205,7 @@ def run_in(session: Session, stmt: Statement, execute: Execute, own: bool) -> Re
         stmt.in_branch = branch
         return stmt
 
-    place = Place(session.cur, compile_, execute, own, branch)
+    place = Place(session.cur, compile_, execute, own, branch, before_begin)
     return run(session.state.keys, id(session), place, stmt)
 
 
@@ -221,6 +229,8 @@ def run(registry: Registry, session: int, place: Place, stmt: Statement) -> Resu
         return res
     own = place.own_transaction
     if own:
+        if place.before_begin is not None:
+            place.before_begin()
         storage.begin(place.cur)
     nested = Place(place.cur, place.compile, place.execute, False, place.branch)
     try:

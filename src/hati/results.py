@@ -253,6 +253,20 @@ def cursor_result(tag: str, columns: list[tuple[str, int]], cur: Any) -> Result:
     return Result(tag, columns, fetch_more=source, close_more=source.close, source=source)
 
 
+def counted_rows(cur: Any) -> Callable[[int], Rows]:
+    """``fetch_more`` of a result without columns: as many empty rows as ``cur``'s
+    result has (counted through Arrow batches, never held as Python tuples)."""
+    left = sum(batch.num_rows for batch in cur.to_arrow_reader(ArrowRows.BATCH_ROWS))
+
+    def fetch(n: int) -> Rows:
+        nonlocal left
+        take = min(n, left)
+        left -= take
+        return [()] * take
+
+    return fetch
+
+
 def rows_result(columns: list[tuple[str, int]], rows: list[tuple[Any, ...]]) -> Result:
     return Result(f"SELECT {len(rows)}", columns, list(rows), rowcount=len(rows))
 

@@ -51,8 +51,6 @@ from hati.state import ServerState
 from hati.storage import duckdb_backend as storage
 
 WRITE_ATTEMPTS = 8  # tries of an autocommit branch write that lost a race
-# Writes on main that keep undo rows for live branches (branching/undo.py).
-_KEEPS_ROWS = frozenset({"UPDATE", "DELETE"})
 
 
 @dataclass(eq=False)
@@ -419,11 +417,9 @@ class Session:
         self._lock(tables)
         try:
             with self.branches.writing(self.txn == "T"):
-                own = self.txn == "I"
-                if own and stmt.kind in _KEEPS_ROWS and self.branches.main_has_branches():
-                    with self._own_transaction():  # live branches' old rows: same commit
-                        return referential.on_main(self, stmt, False).buffer()
-                return referential.on_main(self, stmt, own)
+                # A plain write carries the old rows live branches keep in its own
+                # statement (branching/undo.py): one commit, outside a block too.
+                return referential.on_main(self, stmt, self.txn == "I")
         finally:
             self.branches.main_written()
             if tables and self.txn == "I":
@@ -685,7 +681,7 @@ class Session:
 
 _WRITING_KINDS, _CHANGING = transactions.WRITING_KINDS, transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT"})
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY"})
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905

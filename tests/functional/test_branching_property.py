@@ -83,6 +83,7 @@ class KeyedModel:
             st.tuples(st.just("ins"), k, v, v),
             st.tuples(st.just("upd"), k, st.sampled_from(COLS), v),
             st.tuples(st.just("del"), k),
+            st.tuples(st.just("mov"), k, k),  # an UPDATE of the key
         )
 
     @staticmethod
@@ -105,6 +106,12 @@ class KeyedModel:
                 a, b = state[k]
                 state[k] = (v, b) if col == "a" else (a, v)
             return f"UPDATE {table} SET {col} = %s WHERE k = %s", (v, k)
+        if op[0] == "mov":
+            _, k, to = op
+            if k not in state or to in state:
+                return None  # nothing to move, or a key violation
+            state[to] = state.pop(k)
+            return f"UPDATE {table} SET k = %s WHERE k = %s", (to, k)
         state.pop(op[1], None)
         return f"DELETE FROM {table} WHERE k = %s", (op[1],)
 

@@ -118,7 +118,7 @@ def test_a_branch_keeps_reading_its_fork_after_main_writes(engine, cur) -> None:
     es = engine.open_session(cur)
     main = pipeline.compile_one(FE, "UPDATE t SET v = -1 WHERE k < 5")
     with es.writing(in_block=False):
-        es.before_main_write(lambda: main.analysis, main.write)
+        es.before_main_write(main)
         pipeline.execute(cur, main)
     # Main's plain UPDATE kept just the rows it changed: an undo snapshot.
     (snap,) = engine.catalog.snapshots[(0, "t")]

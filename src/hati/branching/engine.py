@@ -21,18 +21,18 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
-from hati.branching import layout, store
+from hati.branching import layout, store, undo
 from hati.branching.catalog import MAIN_ID, Branch, Catalog, Snapshot, utcnow
 from hati.branching.journal import FOLD_AFTER_LINES, BranchJournal
 from hati.branching.merge import Merger, MergeResult
 from hati.branching.names import validate_name, validate_strategy
 from hati.branching.router import Router, StatementPlan
 from hati.branching.rwlock import RWLock
-from hati.branching.snapshots import Snapshots
+from hati.branching.snapshots import Fuse, Snapshots
 from hati.branching.space import UNCACHED, Namespace, Space
 from hati.branching.tablemerge import Conflict
 from hati.errors import (
@@ -53,6 +53,21 @@ FORK_WAIT_SECONDS = 10.0
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
 
 __all__ = ["BranchEngine", "BranchInfo", "EngineSession", "MergeResult"]
+
+
+class MainWrite(Protocol):
+    """What ``before_main_write`` reads of a statement (pipeline.Statement)."""
+
+    compiled: Any
+    capture: Any
+
+    @property
+    def analysis(self) -> Analysis: ...
+
+    @property
+    def sql(self) -> str: ...
+
+    def write(self) -> PlainWrite | None: ...
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class BranchEngine:
         for owner_id, table, tag, snap in loaded.snapshots:
             self.catalog.add_snapshot(owner_id, table, Snapshot(tag, snap))
         self.space.undo = set(self.db.views_in(cur, layout.SNAP))
+        self.snapshots.upgrade_undo(cur)
 
     def _take_schema(self, cur: duckdb.DuckDBPyConnection) -> int:
         """An id whose empty branch schema already exists (made in batches)."""
@@ -332,6 +348,10 @@ class EngineSession:
         # transaction block): which undo snapshots it can extend itself.
         self._began_seq: int | None = None
         self._main_autocommit = False  # a DDL on main without a transaction is running
+        # Catalog.snap_seq when a write outside a transaction block opened one of its
+        # own (``statement_transaction``), until ``main_written``.
+        self._stmt_seq: int | None = None
+        self._pinned: list[undo.Fused] = []  # captures carried, until they committed
         self._known: dict[int, Namespace | None] = {}  # see ``prepare``
 
     # ------------------------------------------------------------------ routing
@@ -365,20 +385,41 @@ class EngineSession:
             self._holding_gate = True
         return contextlib.nullcontext()
 
-    def main_has_branches(self) -> bool:
-        return bool(self._engine.catalog.children(MAIN_ID))
-
-    def before_main_write(
-        self, analysis: Callable[[], Analysis], write: Callable[[], PlainWrite | None]
-    ) -> None:
+    def before_main_write(self, stmt: MainWrite) -> None:
         """Before a write on main: keep what live branches still read (the statement's
-        analysis and plain write are asked for only when main has live children)."""
-        a = analysis()
+        analysis and plain write are asked for only when main has live children). A
+        plain write carries the rows it keeps in its own statement (``stmt.capture``,
+        see undo.Fused) when it runs DuckDB's text as one statement."""
+        a = stmt.analysis
         if a.kind not in ("INSERT", "UPDATE", "DELETE"):
             self._main_ddl()
-        if self._engine.catalog.children(MAIN_ID):
-            seq = self._began_seq
-            self._router.before_main_write(a, write(), None if seq is None else (self._cur, seq))
+        stmt.capture = None
+        if not self._engine.catalog.children(MAIN_ID):
+            return
+        fuse = None
+        if (
+            a.kind in ("INSERT", "UPDATE", "DELETE")
+            and not stmt.compiled.template.steps
+            and stmt.sql.lstrip()[:6].upper() == a.kind  # wrap() puts a WITH before it
+        ):
+            seq = self._began_seq if self._began_seq is not None else self._stmt_seq
+            fuse = Fuse(seq, bool(a.returning))
+        fused = self._router.before_main_write(a, stmt.write(), fuse)
+        if fused is not None:
+            stmt.capture = fused
+            self._pinned.append(fused)
+
+    def statement_transaction(self) -> None:
+        """A write outside a transaction block is about to open a transaction of its
+        own (with the foreign-key actions it runs): the snapshots registered by now are
+        the ones it sees."""
+        self._stmt_seq = self._engine.catalog.snap_seq
+
+    def _unpin(self) -> None:
+        """The statements that carried captures ended: their snapshots may go."""
+        pinned, self._pinned = self._pinned, []
+        for fused in pinned:
+            self._engine.snapshots.unpin(fused)
 
     def _main_ddl(self) -> None:
         """A statement on main that may change its catalog (DDL) is about to run: main's
@@ -392,7 +433,10 @@ class EngineSession:
             self._engine.space.committing([MAIN_ID])
 
     def main_written(self) -> None:
-        """After a statement on main ran (or failed), outside a transaction block."""
+        """After a statement on main ran (or failed)."""
+        self._stmt_seq = None
+        if self._since is None:
+            self._unpin()
         if self._main_autocommit:
             self._main_autocommit = False
             self._engine.space.committed([MAIN_ID])
@@ -487,6 +531,7 @@ class EngineSession:
         self._persisted.clear()
         self._marked.clear()
         self._began_seq = None
+        self._unpin()
         if self._holding_gate:
             self._holding_gate = False
             self._engine._gate.release_shared()

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from hati.branching import constraints, copy, delta, layout, store
+from hati.branching import constraints, copy, delta, layout, store, undo
 from hati.branching.catalog import MAIN_ID, Branch
-from hati.branching.snapshots import Snapshots, Writer
+from hati.branching.snapshots import Fuse, Snapshots
 from hati.branching.space import Namespace, Space, points_at
 from hati.errors import DuplicateTable, InsufficientPrivilege, UndefinedTable
 from hati.pg.analyze import Analysis, TableRef
@@ -90,15 +90,16 @@ class Router:
 
     # ------------------------------------------------------------------ main
     def before_main_write(
-        self, a: Analysis, write: PlainWrite | None, writer: Writer | None = None
-    ) -> None:
+        self, a: Analysis, write: PlainWrite | None, fuse: Fuse | None = None
+    ) -> undo.Fused | None:
         """Before main writes: keep what live branches still read of its tables. A
-        plain UPDATE/DELETE (``write``) says which rows it changes: the snapshot live
-        branches need then keeps just those (undo.py), in the ``writer``'s transaction
-        when it has one."""
+        plain write (``write``) says which rows it changes: the snapshot live branches
+        need then keeps just those (undo.py), carried by the write's own statement when
+        ``fuse`` says it can (returned: what the statement must carry)."""
         tables = [r.name for r in _targets(a) if r.schema is None]
-        if tables:
-            self.snapshots.before_write(MAIN_ID, tables, write=write, writer=writer)
+        if not tables:
+            return None
+        return self.snapshots.before_write(MAIN_ID, tables, write=write, fuse=fuse)
 
     # ------------------------------------------------------------------ branches
     def prepare(

@@ -45,6 +45,12 @@ class PlainWrite:
     cond: str | None = None  # the WHERE clause for DuckDB, parameters numbered from $1
     cond_params: list[Any] = field(default_factory=list)
     set_columns: list[str] | None = None  # UPDATE's assigned columns (None: unknown)
+    # The WHERE clause as the statement itself numbers its parameters (to run inside
+    # the statement, e.g. in a WITH clause before it: branching/undo.py).
+    stmt_cond: str | None = None
+    # The statement reads other tables too (in its WHERE, say): its rows are the ones
+    # its own transaction selects, which another transaction may not see alike.
+    reads_others: bool = False
 
     def may_break_keys(self, key: list[str]) -> bool:
         """True when the statement can create a key the base already has."""
@@ -83,9 +89,10 @@ def plain_write(c: Compiled, params: list[Any]) -> PlainWrite | None:  # noqa: C
     ):
         return None
     kind = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
-    pw = PlainWrite(target.name, kind, alias)
+    pw = PlainWrite(target.name, kind, alias, reads_others=len(a.tables) > 1)
     if where is not None:
         pw.cond, pw.cond_params = _where(c, where, params)
+        pw.stmt_cond, _ = _where(c, where, params, renumber=False)
     if isinstance(node, ast.UpdateStmt):
         targets = node.targetList or ()
         if all(isinstance(t, ast.ResTarget) and t.name and not t.indirection for t in targets):
@@ -93,9 +100,11 @@ def plain_write(c: Compiled, params: list[Any]) -> PlainWrite | None:  # noqa: C
     return pw
 
 
-def _where(c: Compiled, where: ast.Node, params: list[Any]) -> tuple[str, list[Any]]:
-    """The WHERE clause printed alone; its client parameters renumbered from $1 and
-    lifted literals put back."""
+def _where(
+    c: Compiled, where: ast.Node, params: list[Any], renumber: bool = True
+) -> tuple[str, list[Any]]:
+    """The WHERE clause printed alone; its client parameters renumbered from $1 (not
+    ``renumber``: kept as the statement numbers them) and lifted literals put back."""
     numbering: dict[int, int] = {}
     used: list[Any] = []
 
@@ -107,6 +116,8 @@ def _where(c: Compiled, where: ast.Node, params: list[Any]) -> tuple[str, list[A
         n = node.number
         if n > c.params:
             return c.literals[n - c.params - 1]
+        if not renumber:
+            return f"${n}"
         if n not in numbering:
             numbering[n] = len(numbering) + 1
             used.append(params[n - 1] if n <= len(params) else None)

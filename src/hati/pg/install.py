@@ -20,9 +20,11 @@ import duckdb
 from hati.pg import (
     catalog,
     composites,
+    domains,
     expand,
     jsonb,
     jsonpath,
+    jsonpopulate,
     numeric,
     regex,
     sqlfunctions,
@@ -39,11 +41,13 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     register(cur, regex)
     register(cur, numeric)
     valuetext.register(cur)
+    jsonpopulate.register(cur)
     tochar.register(cur)
-    for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
+    for sql in [*translate.setup_sql(), expand.SETUP_SQL, domains.SETUP_SQL]:
         cur.execute(sql)
     sqlfunctions.load(cur, (catalog.HIDDEN,))
     composites.load(cur, (catalog.HIDDEN,))
+    domains.load(cur)
 
 
 def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:

@@ -44,6 +44,16 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)  # NaN and Infinity are no JSON
 
 
+def load(text: str) -> Any:
+    """A JSON document as Python values (numbers as Decimal), or PostgreSQL's error."""
+    return _load(text)
+
+
+def dump(v: Any) -> str:
+    """jsonb's text of Python values."""
+    return _dump(v)
+
+
 def validate(text: str) -> None:
     """Raise PostgreSQL's error unless ``text`` is a JSON document."""
     _load(text)

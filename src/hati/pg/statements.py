@@ -19,7 +19,8 @@ from hati.pg import catalog, lex, render
 from hati.pg.analyze import Analysis, returning_list
 from hati.pg.frontend import Compiled
 from hati.pg.translate import walk
-from hati.results import Result, command, cursor_result
+from hati.pg.translate.naming import NO_COLUMNS
+from hati.results import Result, command, counted_rows, cursor_result
 from hati.wire import types as pgtypes
 
 _DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
@@ -42,7 +43,7 @@ def columns_of(description: Any, a: Analysis | None = None) -> list[tuple[str, i
     In a query over the catalog, a list of int8 is a list of oids, as PostgreSQL types
     it (DuckDB has no oid type): drivers such as asyncpg know ``oid[]`` without asking,
     and would otherwise introspect ``int8[]`` with a query whose answer is ``int8[]``."""
-    columns = [(d[0], pgtypes.oid_for(d[1])) for d in description]
+    columns = [(d[0], pgtypes.oid_for(d[1])) for d in description if d[0] != NO_COLUMNS]
     if a is not None and catalog.reads_catalog(a.tables):
         oid_list = pgtypes.ARRAY_OF[pgtypes.OID]
         int8_list = pgtypes.ARRAY_OF[pgtypes.INT8]
@@ -69,7 +70,10 @@ def finish(cur: duckdb.DuckDBPyConnection, rel: Any, a: Analysis) -> Result:
     # INSERT/UPDATE/DELETE ... RETURNING keep their own tag; the row count is filled in
     # once the rows are sent, as for SELECT.
     base = tag(a, 0) if a.kind in _DML else "SELECT"
-    return cursor_result(base, columns_of(desc, a), cur)
+    columns = columns_of(desc, a)
+    if not columns:  # SELECT FROM t: rows of no columns
+        return Result(base, columns, fetch_more=counted_rows(cur))
+    return cursor_result(base, columns, cur)
 
 
 def _joined(node: ast.Node) -> tuple[ast.Node, ...]:

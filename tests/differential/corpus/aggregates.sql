@@ -47,3 +47,11 @@ SELECT product FROM sales GROUP BY region;
 SELECT pg_typeof(sum(qty)), pg_typeof(sum(qty::int8)), pg_typeof(sum(qty::int2)), pg_typeof(sum(qty::float4)), pg_typeof(sum(price)), sum(qty::float4) FROM sales;
 SELECT region, sum(qty), sum(qty) FILTER (WHERE ok), sum(DISTINCT qty), sum(qty) OVER () FROM sales GROUP BY region, qty, ok ORDER BY region, qty;
 SELECT sum(qty) / count(*), sum(qty) * 2, avg(qty) / 2, sum(price) / 2 FROM sales;
+-- Hypothetical-set aggregates: where a row would sort among the group's rows.
+SELECT rank(3) WITHIN GROUP (ORDER BY x), dense_rank(3) WITHIN GROUP (ORDER BY x), percent_rank(3) WITHIN GROUP (ORDER BY x), cume_dist(3) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (1), (2), (3), (3), (4), (NULL)) v(x);
+SELECT rank(3) WITHIN GROUP (ORDER BY x DESC), dense_rank(3) WITHIN GROUP (ORDER BY x DESC NULLS LAST), cume_dist(NULL::int) WITHIN GROUP (ORDER BY x NULLS FIRST) FROM (VALUES (1), (3), (4), (NULL), (NULL)) v(x);
+SELECT rank(NULL::int) WITHIN GROUP (ORDER BY x), percent_rank(NULL::int) WITHIN GROUP (ORDER BY x DESC) FROM (VALUES (1), (2), (NULL)) v(x);
+SELECT rank(3, 'b') WITHIN GROUP (ORDER BY x, y), dense_rank(3, 'b') WITHIN GROUP (ORDER BY x, y DESC) FROM (VALUES (1, 'a'), (3, 'a'), (3, 'c'), (NULL, 'z')) v(x, y);
+SELECT region, rank(5) WITHIN GROUP (ORDER BY qty), cume_dist(5) WITHIN GROUP (ORDER BY qty) FILTER (WHERE ok) FROM sales GROUP BY region ORDER BY region;
+SELECT percent_rank(3) WITHIN GROUP (ORDER BY x), cume_dist(3) WITHIN GROUP (ORDER BY x), rank(3) WITHIN GROUP (ORDER BY x) FROM (VALUES (1)) v(x) WHERE false;
+SELECT rank(1, 2) WITHIN GROUP (ORDER BY x) FROM (VALUES (1)) v(x);

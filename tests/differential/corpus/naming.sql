@@ -67,3 +67,11 @@ SELECT 1 UNION SELECT 2 ORDER BY 1;
 SELECT 1 AS x UNION SELECT 2 AS y ORDER BY 1;
 SELECT CAST(1 AS text), CAST('1' AS int), CAST(1.5 AS numeric(3,1));
 SELECT xmin IS NULL FROM (SELECT 1 AS xmin) s;
+-- An empty select list: rows of no columns.
+SELECT;
+SELECT FROM generate_series(1, 3);
+SELECT FROM generate_series(1, 5) INTERSECT SELECT FROM generate_series(1, 3);
+SELECT FROM generate_series(1, 5) EXCEPT ALL SELECT FROM generate_series(1, 3);
+SELECT UNION ALL SELECT;
+SELECT count(*) FROM (SELECT FROM generate_series(1, 4)) s;
+SELECT EXISTS (SELECT FROM generate_series(1, 2) WHERE false);

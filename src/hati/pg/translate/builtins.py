@@ -1,8 +1,9 @@
 """PostgreSQL built-in functions DuckDB has under the same name with another meaning at
 the edges, given PostgreSQL's (string functions: ``strings.py``).
 
-- ``date_trunc('century' | 'millennium', x)``: PostgreSQL's centuries start in year 1
-  of the century (1901, 2001); DuckDB's in year 0 (1900).
+- ``date_trunc('century' | 'millennium' | 'decade', x)``: PostgreSQL's centuries start in
+  year 1 of the century (1901, 2001), DuckDB's in year 0 (1900); before year 1 (BC) the
+  decades and centuries count down from 1 BC, as PostgreSQL's timestamp_trunc does.
 - ``concat`` / ``concat_ws``: arguments as their text output (a boolean is ``t`` / ``f``,
   DuckDB writes ``true``).
 - ``array_agg(DISTINCT x)`` / ``string_agg(DISTINCT x, d)`` without ORDER BY: PostgreSQL
@@ -25,7 +26,16 @@ CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
     CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
          ELSE x::VARCHAR END;
 CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
-    date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER);
+    CASE WHEN NOT isfinite(x) THEN date_trunc('year', x)
+         WHEN year(x) > 0 THEN date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER)
+         ELSE date_trunc('year', x)
+              + to_years((-((years - year(x)) // years) * years + 1 - year(x))::INTEGER) END;
+-- timestamp_trunc's decade: year 0 (1 BC) and the years before count down from it
+CREATE OR REPLACE MACRO {S}.pg_trunc_decade(x) AS
+    CASE WHEN NOT isfinite(x) THEN date_trunc('year', x)
+         WHEN year(x) > 0 THEN date_trunc('decade', x)
+         ELSE date_trunc('year', x)
+              + to_years((-((9 - year(x)) // 10) * 10 - year(x))::INTEGER) END;
 """
 
 
@@ -52,9 +62,12 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if name == "date_trunc" and len(args) == 2:
         field = (_string_const(args[0], ctx) or "").lower()
         years = {"century": 100, "centuries": 100, "millennium": 1000, "millennia": 1000}
-        if field in years:
-            n = ast.A_Const(val=ast.Integer(ival=years[field]))
-            call = _hidden("pg_trunc_centuries", (args[1], n))
+        if field in years or field in ("decade", "decades"):
+            if field in years:
+                n = ast.A_Const(val=ast.Integer(ival=years[field]))
+                call = _hidden("pg_trunc_centuries", (args[1], n))
+            else:
+                call = _hidden("pg_trunc_decade", (args[1],))
             if not _is_date(args[1]):
                 return call
             # a date's truncation is a timestamp with time zone

@@ -31,6 +31,10 @@ from hati.pg.translate import const as _const
 
 S = catalog_views.HIDDEN
 
+_INFINITE_EPOCH = (
+    "HATI-0A000: EXTRACT(EPOCH FROM infinity) is numeric Infinity, which hati does not"
+    " represent; date_part() answers it as a double precision"
+)
 SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_round(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN round_even(x, 0) ELSE round(x) END;
@@ -40,11 +44,14 @@ CREATE OR REPLACE MACRO {S}.pg_similar(p) AS
 CREATE OR REPLACE MACRO {S}.pg_to_hex(x) AS
     lower(to_hex(CASE WHEN x < 0 AND typeof(x) IN ('INTEGER', 'SMALLINT', 'TINYINT')
                       THEN x::BIGINT + 4294967296 ELSE x::BIGINT END));
+-- base64 in lines of 76 characters, as PostgreSQL writes it; decode skips white space
 CREATE OR REPLACE MACRO {S}.pg_encode(b, f) AS
-    CASE lower(f) WHEN 'hex' THEN lower(hex(b)) WHEN 'base64' THEN to_base64(b)
+    CASE lower(f) WHEN 'hex' THEN lower(hex(b))
+    WHEN 'base64' THEN regexp_replace(to_base64(b), '(.{{76}})', '\\1\n', 'g')
     ELSE error('unsupported encoding: ' || f) END;
 CREATE OR REPLACE MACRO {S}.pg_decode(s, f) AS
-    CASE lower(f) WHEN 'hex' THEN unhex(s) WHEN 'base64' THEN from_base64(s)
+    CASE lower(f) WHEN 'hex' THEN unhex(regexp_replace(s, '[ \t\n\r]', '', 'g'))
+    WHEN 'base64' THEN from_base64(regexp_replace(s, '[ \t\n\r]', '', 'g'))
     ELSE error('unsupported encoding: ' || f) END;
 CREATE OR REPLACE MACRO {S}.pg_quote_literal(x) AS
     '''' || replace(x::VARCHAR, '''', '''''') || '''';
@@ -112,6 +119,10 @@ CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 -- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
 -- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
+-- EXTRACT(EPOCH ...) of infinity is numeric Infinity, which a DECIMAL does not hold
+CREATE OR REPLACE MACRO {S}.pg_epoch(x) AS
+    CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN error('{_INFINITE_EPOCH}')
+         ELSE epoch(x) END;
 CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
     CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN
              CASE WHEN lower(f) IN ('year', 'years', 'decade', 'decades', 'century', 'centuries',
@@ -495,6 +506,11 @@ _EXTRACT_SCALED = {
 }
 
 
+# fields whose values are whole years (or Infinity), which a double prints as numeric does
+_YEAR_FIELDS = frozenset(
+    {"year", "isoyear", "decade", "century", "millennium"}
+)  # fmt: skip
+
 _TIME_FIELDS = frozenset(
     {"microseconds", "milliseconds", "second", "minute", "hour", "timezone", "timezone_hour",
      "timezone_minute"}
@@ -516,13 +532,16 @@ def _extract(node: ast.FuncCall) -> ast.Node | None:
     if len(args) != 2 or not isinstance(args[0], ast.A_Const):
         return None
     field = getattr(args[0].val, "sval", None)
+    if field in _YEAR_FIELDS or (field == "julian" and _is_date(args[1])):
+        # years BC counted as PostgreSQL counts them, an infinite value's Infinity
+        return _call("pg_date_part", _const(field), args[1])
     if _is_date(args[1]):
         if field in _TIME_FIELDS:
             raise FeatureNotSupported(f'unit "{field}" not supported for type date')
         if field == "epoch":
-            return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 0)
+            return _cast(_call("pg_epoch", args[1]), "numeric", 18, 0)
     if field == "epoch":
-        return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 6)
+        return _cast(_call("pg_epoch", args[1]), "numeric", 18, 6)
     if field in _EXTRACT_SCALED:
         part, factor, scale = _EXTRACT_SCALED[field]
         micros = _call("date_part", _const(part), args[1], hidden=False)

@@ -28,11 +28,11 @@ from pglast.enums import (
     SetOperation,
 )
 
-from hati.errors import InvalidTextRepresentation
+from hati.errors import FeatureNotSupported, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
-from hati.pg import composites, jsonb
+from hati.pg import domains, jsonb
 from hati.pg.analyze import children
-from hati.pg.translate import Translation, exprs, jsonpaths, replace_child, walk
+from hati.pg.translate import Translation, exprs, jsonpaths, jsonrecord, replace_child, walk
 from hati.pg.translate.jsonnodes import as_text as _as_text
 from hati.pg.translate.jsonnodes import boolean as _true
 from hati.pg.translate.jsonnodes import call as _call
@@ -445,22 +445,14 @@ def _subquery(
 
 
 def _record_columns(
-    row: ast.Node, coldefs: tuple[ast.Node, ...], jsonb: bool
+    row: ast.Node, coldefs: tuple[ast.Node, ...], jsonb: bool, base: ast.Node | None = None
 ) -> list[ast.ResTarget]:
-    """``AS x(a int, b text)``: each key of the object, cast to its column's type."""
+    """``AS x(a int, b text)``: each key of the object, converted to its column's type."""
     out = []
     for col in coldefs:
-        if not isinstance(col, ast.ColumnDef) or col.typeName is None:
+        if not isinstance(col, ast.ColumnDef):
             raise InvalidTextRepresentation("a column definition list needs names and types")
-        key = ast.A_Const(val=ast.String(sval=col.colname or ""))
-        kind = col.typeName.names[-1].sval
-        if kind in ("json", "jsonb") and not col.typeName.arrayBounds:
-            got: ast.Node = _call("pg_json_get", True, row, key)
-            if kind == "jsonb" or jsonb:
-                got = _normalized(got)
-        else:
-            got = ast.TypeCast(arg=_call("pg_json_get_text", True, row, key), typeName=col.typeName)
-        out.append(_target(got, col.colname or ""))
+        out.append(_target(jsonrecord.field_value(row, col, base), col.colname or ""))
     return out
 
 
@@ -472,6 +464,8 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
         return None  # made here: DuckDB's own json_each / unnest
     call = node.functions[0][0]
     if isinstance(call, ast.FuncCall) and len(call.funcname) == 1 and len(call.args or ()) == 2:
+        if _anonymous(call.args[0]) and node.coldeflist:
+            return _to_record(node, call, call.args[1])
         return _populate(node, call)
     if not isinstance(call, ast.FuncCall) or len(call.funcname) > 1 or len(call.args or ()) != 1:
         return None
@@ -483,14 +477,7 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     names = tuple(c.sval for c in alias.colnames or ())
     doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
     if base in ("to_record", "to_recordset"):
-        if not node.coldeflist:
-            return None
-        plain = ast.Alias(aliasname=alias.aliasname)
-        if base == "to_record":
-            return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
-        unnested = _elements(doc)
-        targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
-        return _subquery(targets, unnested, plain)
+        return _to_record(node, call, arg) if node.coldeflist else None
     if base in ("each", "each_text"):
         each = ast.RangeFunction(
             functions=((_call("json_each", False, doc), None),),
@@ -509,15 +496,52 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     return None
 
 
+_VALUE: tuple[ast.Node, ...] = (
+    ast.A_Const(isnull=True),
+)  # marks json_populate_record called as a value
+
+
+def _anonymous(record: ast.Node) -> bool:
+    """``NULL::record``: a record whose type the call does not say."""
+    return (
+        isinstance(record, ast.TypeCast)
+        and isinstance(record.arg, ast.A_Const)
+        and bool(record.arg.isnull)
+        and str(record.typeName.names[-1].sval) == "record"
+        and not record.typeName.arrayBounds
+    )
+
+
+def _to_record(node: ast.RangeFunction, call: ast.FuncCall, arg: ast.Node) -> ast.Node:
+    """json_to_record(set)(j) AS x(a int, ...) (and json_populate_record(set) of
+    ``NULL::record`` with a column definition list)."""
+    fname = call.funcname[0].sval or ""
+    jsonb = fname.startswith("jsonb")
+    doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
+    plain = ast.Alias(aliasname=node.alias.aliasname if node.alias else fname)
+    if not fname.endswith("set"):
+        return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
+    targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
+    return _subquery(targets, _elements(doc), plain)
+
+
 def _populate_value(call: ast.FuncCall) -> ast.Node | None:
     """json_populate_record(r::t, j) as a value: ``ROW(...)::t`` of the fields."""
     if len(call.funcname) != 1 or len(call.args or ()) != 2:
         return None
-    if (call.funcname[0].sval or "").removeprefix("jsonb_").removeprefix("json_") != (
-        "populate_record"
-    ):
+    fname = call.funcname[0].sval or ""
+    base = fname.removeprefix("jsonb_").removeprefix("json_")
+    if base not in ("populate_record", "populate_recordset"):
         return None
-    sub = _populate(ast.RangeFunction(functions=((call, None),)), call)
+    if _anonymous(call.args[0]):
+        raise FeatureNotSupported(
+            f"could not determine row type for result of {fname}",
+            hint="Provide a non-null record argument, or call the function in the FROM "
+            "clause using a column definition list.",
+        )
+    if base != "populate_record":
+        return None
+    sub = _populate(ast.RangeFunction(functions=((call, _VALUE),)), call)
     if not isinstance(sub, ast.RangeSubselect):
         return None
     record = call.args[0]
@@ -539,16 +563,23 @@ def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
         record, ast.TypeCast
     ):
         return None
-    fields = composites.FIELDS.get(str(record.typeName.names[-1].sval))
+    type_name = str(record.typeName.names[-1].sval)
+    fields = jsonrecord.composite_fields(type_name)
     if fields is None:
         return None
+    domain = domains.DOMAINS.get(type_name)
+    if domain is not None and domain.constrained and node.functions[0][1] is not _VALUE:
+        raise FeatureNotSupported(
+            f"{fname} into a domain with constraints is not supported in FROM",
+            hint=f"Call it as a value: SELECT {fname}(...).",
+        )
     fields = tuple(copy.deepcopy(f) for f in fields)
     doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
     plain = ast.Alias(aliasname=(node.alias.aliasname if node.alias else fname))
     given = not (isinstance(record.arg, ast.A_Const) and record.arg.isnull)
 
     def targets(row: ast.Node) -> list[ast.ResTarget]:
-        out = _record_columns(row, fields, jsonb)
+        out = _record_columns(row, fields, jsonb, record if given else None)
         if given:
             for col, t in zip(fields, out, strict=True):
                 key = col.colname or ""

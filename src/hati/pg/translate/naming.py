@@ -11,6 +11,10 @@ from hati.pg.analyze import returning_list
 from hati.pg.colnames import column_name, is_star
 from hati.pg.translate import walk
 
+# The one column DuckDB selects where PostgreSQL's select list is empty (``SELECT FROM
+# t``): DuckDB needs at least one. ``statements.columns_of`` never describes it.
+NO_COLUMNS = "?hati.no columns?"
+
 
 def _values_alias(n: int, given: tuple[ast.Node, ...] | None = None) -> tuple[ast.String, ...]:
     names = [g.sval for g in given or () if isinstance(g, ast.String)]
@@ -53,7 +57,8 @@ def _name_targets(targets: tuple[ast.Node, ...]) -> None:
 
 def name_columns(stmt: ast.Node) -> ast.Node:
     """Give every unnamed select-list item PostgreSQL's name for it, and VALUES lists
-    PostgreSQL's column1..n (in FROM, in CTEs and as a statement of their own)."""
+    PostgreSQL's column1..n (in FROM, in CTEs and as a statement of their own); an empty
+    select list selects the hidden ``NO_COLUMNS``."""
     if _is_values(stmt):
         stmt = _values_as_select(stmt)
     for node in walk(stmt):
@@ -63,6 +68,8 @@ def name_columns(stmt: ast.Node) -> ast.Node:
         if isinstance(node, ast.SelectStmt):
             if node.targetList:
                 _name_targets(node.targetList)
+            elif node.op == SetOperation.SETOP_NONE and not node.valuesLists:
+                node.targetList = (ast.ResTarget(name=NO_COLUMNS, val=ast.A_Const(isnull=True)),)
             if node.op != SetOperation.SETOP_NONE and _is_values(node.larg):
                 node.larg = _values_as_select(node.larg)
         elif isinstance(node, ast.RangeSubselect) and _is_values(node.subquery):
