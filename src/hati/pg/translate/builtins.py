@@ -6,6 +6,9 @@ the edges, given PostgreSQL's (string functions: ``strings.py``).
   decades and centuries count down from 1 BC, as PostgreSQL's timestamp_trunc does.
 - ``concat`` / ``concat_ws``: arguments as their text output (a boolean is ``t`` / ``f``,
   DuckDB writes ``true``).
+- ``percentile_cont(f) WITHIN GROUP (ORDER BY x)`` reads x as a double (or an interval),
+  as PostgreSQL's does: a real's answer is a double.
+- ``string_agg(x, NULL)`` joins the values with nothing between them (DuckDB: NULL).
 - ``array_agg(DISTINCT x)`` / ``string_agg(DISTINCT x, d)`` without ORDER BY: PostgreSQL
   sorts to remove duplicates, so the values come out in order; DuckDB hashes them.
 """
@@ -25,6 +28,7 @@ SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
     CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
          ELSE x::VARCHAR END;
+CREATE OR REPLACE MACRO {S}.pg_float8_or_interval(x DOUBLE) AS x, (x INTERVAL) AS x;
 CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
     CASE WHEN NOT isfinite(x) THEN date_trunc('year', x)
          WHEN year(x) > 0 THEN date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER)
@@ -78,10 +82,23 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         first = 1 if name == "concat_ws" else 0
         node.args = (*args[:first], *(_hidden("pg_out_text", (a,)) for a in args[first:]))
         return None
+    _aggregate(name, node, args)
+    return None
+
+
+def _aggregate(name: str, node: ast.FuncCall, args: tuple[ast.Node, ...]) -> None:
+    """Aggregates changed in place (module doc)."""
+    if name == "percentile_cont" and node.agg_within_group and node.agg_order:
+        # PostgreSQL's percentile_cont reads float8 (or interval): a real's is a double
+        for sort in node.agg_order:
+            if isinstance(sort, ast.SortBy) and sort.node is not None:
+                sort.node = _hidden("pg_float8_or_interval", (sort.node,))
+    null_delimiter = len(args) == 2 and isinstance(args[1], ast.A_Const) and args[1].isnull
+    if name == "string_agg" and null_delimiter:
+        # a NULL delimiter joins the values with nothing between
+        node.args = (args[0], ast.A_Const(val=ast.String(sval="")))
     if name in ("array_agg", "string_agg") and node.agg_distinct and not node.agg_order and args:
         node.agg_order = (ast.SortBy(node=args[0], sortby_dir=0, sortby_nulls=0),)
-        return None
-    return None
 
 
 def builtins(stmt: ast.Node, ctx: Translation) -> ast.Node:

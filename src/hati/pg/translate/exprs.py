@@ -28,6 +28,7 @@ from hati.pg.translate import (
     walk,
 )
 from hati.pg.translate import const as _const
+from hati.wire import numerics
 
 S = catalog_views.HIDDEN
 
@@ -35,6 +36,8 @@ _INFINITE_EPOCH = (
     "HATI-0A000: EXTRACT(EPOCH FROM infinity) is numeric Infinity, which hati does not"
     " represent; date_part() answers it as a double precision"
 )
+_BARE = "{}, {}".format(*numerics.BARE)
+
 SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_round(x) AS
     CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN round_even(x, 0) ELSE round(x) END;
@@ -119,6 +122,10 @@ CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 -- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
 -- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
+-- float4 / float8 -> numeric: the value printed with 6 / 15 significant digits, read back
+CREATE OR REPLACE MACRO {S}.pg_numeric_in(x) AS
+    CASE typeof(x) WHEN 'FLOAT' THEN printf('%.6g', x)::DECIMAL({_BARE})
+         WHEN 'DOUBLE' THEN printf('%.15g', x)::DECIMAL({_BARE}) ELSE x::DECIMAL({_BARE}) END;
 -- EXTRACT(EPOCH ...) of infinity is numeric Infinity, which a DECIMAL does not hold
 CREATE OR REPLACE MACRO {S}.pg_epoch(x) AS
     CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN error('{_INFINITE_EPOCH}')
@@ -270,7 +277,12 @@ def _numeric_of(arg: ast.Node, ctx: Translation) -> ast.Node | None:
     (DuckDB's bare DECIMAL is DECIMAL(18,3): ``0.000123::numeric`` would be 0.000)."""
     if isinstance(arg, ast.ParamRef) and ctx.params is not None and (arg.number or 0) > ctx.params:
         raise NeedsLiteral
-    if not isinstance(arg, ast.A_Const) or arg.isnull:
+    if isinstance(arg, ast.ParamRef):
+        return None
+    if not isinstance(arg, ast.A_Const):
+        # a float's digits as PostgreSQL's float4/float8 -> numeric casts print them
+        return _call("pg_numeric_in", arg)
+    if arg.isnull:
         return None
     val = arg.val
     if isinstance(val, ast.Float):
