@@ -28,7 +28,7 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
-from hati.pg import emulate, groupby, lex, render, statements, written_datetimes
+from hati.pg import emulate, groupby, lex, numspecials, render, statements, written_datetimes
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -321,6 +321,7 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     _written_literals(cur, stmt)
     _jsonb_subscripts(cur, stmt)
     _grouped_by_key(cur, stmt)
+    _guard_specials(stmt)
     if capture is not None and capture.hide_new:
         # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
         # of its own once its rows are all read.
@@ -329,6 +330,14 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
     rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _guard_specials(stmt: Statement) -> None:
+    """Reads of columns that hold numeric's NaN or Infinity (pg/numspecials.py)."""
+    found = numspecials.guards(stmt.node)
+    if found:
+        stmt.answers.update(found)
+        stmt._sql = None
 
 
 def _grouped_by_key(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
@@ -446,18 +455,27 @@ def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
         if id(value) in stmt.answers:
             continue  # given already (rounded to a timestamp(p) column's digits, lengths.py)
         name = names[where] if isinstance(where, int) and where < len(names) else where
-        typ = types.get(str(name), "")
-        answer = None
-        if typ.endswith("]"):
-            duck = duck_list(text) if isinstance(value, ast.A_Const) else None
-            answer = lex.quote_string(duck) if duck is not None else None
-        elif typ in written_datetimes.KINDS and written_datetimes.candidate(text):
-            answer = written_datetimes.expression(text, written_datetimes.KINDS[typ])
-        elif typ == "BLOB" and "\\" in text:
-            answer = f"unhex('{bytea_input(text).hex()}')"
+        answer = _written_as(cur, value, text, str(name), types.get(str(name), ""))
         if answer is not None:
             stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+def _written_as(
+    cur: duckdb.DuckDBPyConnection, value: ast.Node, text: str, column: str, typ: str
+) -> str | None:
+    """DuckDB's SQL for the string constant ``text`` written to ``column`` of DuckDB type
+    ``typ`` (None: DuckDB reads it as PostgreSQL does)."""
+    if typ.endswith("]"):
+        duck = duck_list(text) if isinstance(value, ast.A_Const) else None
+        return lex.quote_string(duck) if duck is not None else None
+    if typ in written_datetimes.KINDS and written_datetimes.candidate(text):
+        return written_datetimes.expression(text, written_datetimes.KINDS[typ])
+    if typ.startswith("DECIMAL(") and numspecials.kind(text):
+        return numspecials.written(cur, text, column, typ)
+    if typ == "BLOB" and "\\" in text:
+        return f"unhex('{bytea_input(text).hex()}')"
+    return None
 
 
 _SUBSCRIPTED = {"pg_array_set": "pg_jsonb_set1", "pg_array_set_path": "pg_jsonb_set_path"}
@@ -514,6 +532,8 @@ def _text(stmt: Statement, node: ast.Node | None) -> str | None:
     else:
         return None
     if duck_list(text) is not None or written_datetimes.candidate(text) or "\\" in text:
+        return text
+    if numspecials.kind(text):
         return text
     return None
 

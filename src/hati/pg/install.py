@@ -26,6 +26,7 @@ from hati.pg import (
     jsonpath,
     jsonpopulate,
     numeric,
+    numspecials,
     regex,
     sqlfunctions,
     tochar,
@@ -45,6 +46,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     tochar.register(cur)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL, domains.SETUP_SQL]:
         cur.execute(sql)
+    numspecials.install(cur)
     sqlfunctions.load(cur, (catalog.HIDDEN,))
     composites.load(cur, (catalog.HIDDEN,))
     domains.load(cur)

@@ -670,7 +670,8 @@ def column(  # noqa: C901 - one case per Arrow type
         return _float if float_digits > 0 else _fixed_digits(t == pa.float32(), float_digits)
     if pa.types.is_decimal(t):
         shown = _SHOWN.get((t.precision, t.scale))
-        return _decimal if shown is None else _numeric_shown(shown)
+        printed = _decimal if shown is None else _numeric_shown(shown)
+        return numerics.with_specials(printed) if t.precision == numerics.WIDE else printed
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return _same
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
