@@ -121,6 +121,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class InvalidPrecedingOrFollowingSize(DataException, code="22013"):
+    pass
+
+
 class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
     pass
 
@@ -310,6 +314,10 @@ class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
 
 
 class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
+    pass
+
+
+class InvalidTableDefinition(SyntaxErrorOrAccessRuleViolation, code="42P16"):
     pass
 
 

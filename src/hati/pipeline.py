@@ -28,7 +28,16 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
-from hati.pg import emulate, groupby, lex, numspecials, render, statements, written_datetimes
+from hati.pg import (
+    conflicts,
+    emulate,
+    groupby,
+    lex,
+    numspecials,
+    render,
+    statements,
+    written_datetimes,
+)
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -319,6 +328,7 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
     _written_literals(cur, stmt)
+    _arbiter(cur, stmt)
     _jsonb_subscripts(cur, stmt)
     _grouped_by_key(cur, stmt)
     _guard_specials(stmt)
@@ -330,6 +340,23 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
     rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _arbiter(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """ON CONFLICT's arbiter as PostgreSQL infers it (pg/conflicts.py)."""
+    node = stmt.node
+    clause = node.onConflictClause if isinstance(node, ast.InsertStmt) else None
+    if clause is None or clause.infer is None or node.relation is None:
+        return
+    table = str(node.relation.relname)
+    if clause.infer.conname:
+        cols = conflicts.constraint_columns(cur, table, str(clause.infer.conname))
+        stmt.answers[id(clause.infer)] = conflicts.target_text(cols)
+        stmt._sql = None
+    else:
+        target = conflicts.conflict_columns(clause)
+        if target is not None:
+            conflicts.check_target(cur, table, target)
 
 
 def _guard_specials(stmt: Statement) -> None:
@@ -546,7 +573,8 @@ def _upserts_once(stmt: Statement, names: list[str]) -> None:
     values = getattr(node.selectStmt, "valuesLists", None)
     if clause is None or clause.action != OnConflictAction.ONCONFLICT_UPDATE or not values:
         return
-    keys = [getattr(e, "name", None) for e in (clause.infer.indexElems if clause.infer else ())]
+    elems = clause.infer.indexElems if clause.infer else None
+    keys = [getattr(e, "name", None) for e in elems or ()]
     if len(values) < 2 or not keys or not all(k in names for k in keys):
         return
     at = [names.index(str(k)) for k in keys]

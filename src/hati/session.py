@@ -455,7 +455,7 @@ class Session:
         if self.txn == "I":
             return self._autocommit_write(b, stmt, tables)
         self._lock(tables)  # before the statement's first read starts the snapshot
-        with self.branches.writing(self.txn == "T"):
+        with self.branches.writing(self.txn == "T", b.id):
             return self._branch_statement(b, stmt)
 
     def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
@@ -465,7 +465,7 @@ class Session:
         for attempt in range(WRITE_ATTEMPTS):
             self._lock(tables)  # released by _end
             try:
-                with self.branches.writing(False), self._own_transaction():
+                with self.branches.writing(False, b.id), self._own_transaction():
                     return self._branch_statement(b, stmt).buffer()
             except BaseException as exc:
                 if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:

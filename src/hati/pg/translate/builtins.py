@@ -21,14 +21,25 @@ from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.translate import NeedsLiteral, Translation, walk
 from hati.pg.translate.exprs import _is_date
+from hati.wire import numerics
 
 S = catalog_views.HIDDEN
+
+
+def _widened(to: str) -> str:
+    ints = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+    return ", ".join([*(f"(x {t}) AS x::{to}" for t in ints), "(x) AS x"])
+
 
 SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
     CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
          ELSE x::VARCHAR END;
 CREATE OR REPLACE MACRO {S}.pg_float8_or_interval(x DOUBLE) AS x, (x INTERVAL) AS x;
+-- an integer met by a numeric / a double (lag's default): the common type, else as it is
+CREATE OR REPLACE MACRO {S}.pg_int_as_numeric{_widened("DECIMAL({}, {})".format(*numerics.BARE))};
+CREATE OR REPLACE MACRO {S}.pg_int_as_float8{_widened("DOUBLE")};
+CREATE OR REPLACE MACRO {S}.pg_int_as_float4{_widened("FLOAT")};
 CREATE OR REPLACE MACRO {S}.pg_trunc_centuries(x, years) AS
     CASE WHEN NOT isfinite(x) THEN date_trunc('year', x)
          WHEN year(x) > 0 THEN date_trunc('year', x) - to_years(((year(x) - 1) % years)::INTEGER)

@@ -503,11 +503,17 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
         text = _string_literal(node.arg, ctx)
         if text is not None:
             return _LITERAL_TYPES[name](text, node)
-    if name in ("date", "timestamp") and not tn.arrayBounds:
+    if name in ("date", "timestamp", "timetz"):
         text = _string_literal(node.arg, ctx)
         if text is not None:
-            return _datetime(text, node, ctx)
+            return _timetz(text, tn) if name == "timetz" else _datetime(text, node, ctx)
     return None
+
+
+def _timetz(text: str, tn: ast.TypeName) -> ast.Node | None:
+    """``'11:00 BST'::timetz`` in the ISO form DuckDB reads (PostgreSQL's zone names)."""
+    iso = datetime_in.timetz(text)
+    return ast.TypeCast(arg=_const(iso), typeName=tn) if iso is not None else None
 
 
 # extract(field FROM x): PostgreSQL answers numeric, with the seconds' fraction.
