@@ -403,13 +403,34 @@ def populate(doc: str | None, key: str, spec: str, base: str | None) -> str:
     return json.dumps({"v": _field(member, _spec(spec), key, given)})
 
 
+def raw_elements(doc: str | None, fname: str) -> list[str]:
+    """The elements of a JSON array, each as its own text (json_to_recordset's rows)."""
+    if doc is None:
+        return []
+    node = _parse(doc)
+    if node.kind != "array":
+        what = "an object" if node.kind == "object" else "a scalar"
+        raise InvalidParameter(f"cannot call {fname} on {what}")
+    return [n.raw for n in node.items]
+
+
+def jsonb_elements_text(doc: str | None) -> list[str | None]:
+    """jsonb_array_elements_text: a string's value, NULL for null, else jsonb's text."""
+    if doc is None:
+        return []
+    v = jsonb.load(doc)
+    if not isinstance(v, list):
+        what = "an object" if isinstance(v, dict) else "a scalar"
+        raise InvalidParameter(f"cannot extract elements from {what}")
+    return [x if isinstance(x, str) or x is None else jsonb.dump(x) for x in v]
+
+
+_TEXTS = duckdb.list_type(VARCHAR)
 FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_json_populate": (populate, [VARCHAR, VARCHAR, VARCHAR, VARCHAR], VARCHAR),
-    "hati_jsonb_assign": (
-        jsonb_assign.assign,
-        [VARCHAR, duckdb.list_type(VARCHAR), VARCHAR],
-        VARCHAR,
-    ),
+    "hati_jsonb_assign": (jsonb_assign.assign, [VARCHAR, _TEXTS, VARCHAR], VARCHAR),
+    "hati_json_raw_elements": (raw_elements, [VARCHAR, VARCHAR], _TEXTS),
+    "hati_jsonb_elements_text": (jsonb_elements_text, [VARCHAR], _TEXTS),
 }
 
 

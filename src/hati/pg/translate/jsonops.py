@@ -32,7 +32,15 @@ from hati.errors import FeatureNotSupported, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
 from hati.pg import domains, jsonb
 from hati.pg.analyze import children
-from hati.pg.translate import Translation, exprs, jsonpaths, jsonrecord, replace_child, walk
+from hati.pg.translate import (
+    Translation,
+    exprs,
+    jsonpaths,
+    jsonrecord,
+    jsonsubscript,
+    replace_child,
+    walk,
+)
 from hati.pg.translate.jsonnodes import as_text as _as_text
 from hati.pg.translate.jsonnodes import boolean as _true
 from hati.pg.translate.jsonnodes import call as _call
@@ -241,6 +249,18 @@ def _jsonb_equal(node: ast.A_Expr, op: str) -> ast.Node | None:
     return same if op == "=" else ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(same,))
 
 
+def _text_array_spelled(node: ast.Node) -> bool:
+    """``'{a,b}'::text[]`` or ``ARRAY['a', 'b']``: jsonb's ``-`` of several keys."""
+    if isinstance(node, ast.A_ArrayExpr):
+        return True
+    return (
+        isinstance(node, ast.TypeCast)
+        and node.typeName is not None
+        and bool(node.typeName.arrayBounds)
+        and str(node.typeName.names[-1].sval) in ("text", "varchar")
+    )
+
+
 def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     """``||``, ``-`` and ``#-`` with jsonb on the left (or, for ``||``, either side)."""
     op = node.name[-1].sval if node.name else None
@@ -255,6 +275,12 @@ def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     ):
         # a column and a JSON literal: jsonb's || if the column is json, else text's
         return _call("pg_json_concat", True, left, right)
+    elif op == "-" and _jsonb_spelled(left) and _text_array_spelled(right):
+        keys = right
+        if isinstance(right, ast.TypeCast) and right.arg is not None:
+            lit = _text_array(right.arg, ctx)
+            keys = lit if lit is not right.arg else right
+        got = _call("hati_jsonb_delete_keys", False, _as_text(left), keys)
     elif op == "-" and _jsonb_spelled(left):
         got = _call("pg_jsonb_minus", True, _as_text(left), right)
     elif op == "#-":
@@ -484,7 +510,9 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
             alias=ast.Alias(aliasname="hati_each"),
         )
         value: ast.Node = _column("hati_each", "value")
-        if base == "each_text":
+        if base == "each_text" and jsonb:
+            value = _first(_call("hati_jsonb_text", False, _as_text(value)))
+        elif base == "each_text":
             value = _call("json_extract_string", False, value, _text("$"))
         elif jsonb:
             value = _normalized(value)
@@ -522,7 +550,7 @@ def _to_record(node: ast.RangeFunction, call: ast.FuncCall, arg: ast.Node) -> as
     if not fname.endswith("set"):
         return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
     targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
-    return _subquery(targets, _elements(doc), plain)
+    return _subquery(targets, _elements(doc, fname), plain)
 
 
 def _populate_value(call: ast.FuncCall) -> ast.Node | None:
@@ -595,7 +623,7 @@ def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
 
     if base == "populate_record":
         return _subquery(targets(doc), None, plain)
-    unnested = _elements(doc)
+    unnested = _elements(doc, fname)
     return _subquery(targets(_column("hati_elements", "e")), unnested, plain)
 
 
@@ -617,6 +645,9 @@ def _unnested(
     elif base == "array_elements":
         items = _call("json_extract", False, doc, _text("$[*]"))
         default = "value"
+    elif jsonb:
+        items = _call("hati_jsonb_elements_text", False, _as_text(arg))
+        default = "value"
     else:
         items = _call("json_extract_string", False, doc, _text("$[*]"))
         default = "value"
@@ -630,6 +661,7 @@ def _unnested(
 
 def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite json's operators and json_typeof (see module doc)."""
+    done: set[int] = set()  # jsonb subscripts read normalized already
     for node in walk(stmt):
         lambdas = _takes_lambdas(node)
         for attr, child in children(node):
@@ -642,18 +674,17 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):
                 new = jsonpaths.path_rows(child) or _table_function(child)
+            elif isinstance(child, ast.A_Indirection):
+                new = jsonsubscript.read(child, done, _jsonb_spelled(child.arg), ctx)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
 
 
-def _elements(doc: ast.Node) -> ast.RangeFunction:
-    """``unnest`` of a JSON array's elements, as relation ``hati_elements(e)`` (the rows of
-    json_to_recordset / json_populate_recordset)."""
-    elements = ast.TypeCast(
-        arg=_call("json_extract", False, doc, _text("$[*]")),
-        typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
-    )
+def _elements(doc: ast.Node, fname: str) -> ast.RangeFunction:
+    """A JSON array's elements, each as its own text, as relation ``hati_elements(e)``
+    (the rows of json_to_recordset / json_populate_recordset)."""
+    elements = _call("hati_json_raw_elements", False, _as_text(doc), _text(fname))
     return ast.RangeFunction(
         functions=((_call("unnest", False, elements), None),),
         alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),
