@@ -396,7 +396,7 @@ class Connection:
         if self.session is None:
             return None, 1
         digits = self.session.settings.get("extra_float_digits")
-        return self.session.settings.get("timezone"), int(digits) if digits else 1
+        return self.session.zone(), int(digits) if digits else 1
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)

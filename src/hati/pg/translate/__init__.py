@@ -210,6 +210,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     ctx = ctx or Translation()
     if isinstance(stmt, ast.DeclareCursorStmt):
         return stmt  # the cursor compiles its query as a statement of its own
+    if isinstance(stmt, ast.VariableSetStmt):
+        return stmt  # the session answers it (SET TIME ZONE INTERVAL '5' HOUR keeps HOUR)
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt

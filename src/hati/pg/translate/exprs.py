@@ -456,7 +456,7 @@ def _precise_timestamp(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     return _call("pg_round_timestamp", _type_cast(cast, ctx) or cast, _const(p))
 
 
-def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
+def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:  # noqa: C901
     """``x::varchar(n)`` / ``x::char(n)`` cut to n characters; ``'...'::numeric``."""
     tn = node.typeName
     if tn is None or not tn.names:
@@ -474,6 +474,8 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
             return _call("left", as_text, _const(mod.val.ival), hidden=False)
     if name in ("text", "varchar") and not tn.typmods:
         return _as_text(node.arg, ctx)
+    if name == "time" and node.arg is not None and typeof.infer(node.arg, ctx) == "timestamptz":
+        return _cast(_cast(node.arg, "timestamp"), "time")  # the time of day in the zone
     if name in ("numeric", "decimal") and not tn.typmods and node.arg is not None:
         return _numeric_of(node.arg, ctx)
     if name in _LITERAL_TYPES:
