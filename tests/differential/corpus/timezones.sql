@@ -131,6 +131,7 @@ SELECT date_trunc('month', '2020-03-31 23:30:00+00'::timestamptz), date_trunc('h
 SELECT '2020-03-28 12:00:00+01'::timestamptz + interval '1 day', '2020-03-28 12:00:00+01'::timestamptz + interval '24 hours';
 SELECT '2020-10-24 12:00:00+02'::timestamptz + interval '1 day', '2020-10-25 12:00:00+01'::timestamptz - interval '1 day';
 SELECT '2020-03-30 12:00:00+02'::timestamptz - '2020-03-28 12:00:00+01'::timestamptz;
+SELECT timestamptz '2020-03-30 12:00:00+02' - timestamptz '2020-01-28 12:00:00+01', now() - now();
 SELECT * FROM generate_series('2020-03-28 00:00'::timestamptz, '2020-03-31 00:00'::timestamptz, interval '1 day');
 SELECT '2020-06-01 12:00:00+00'::timestamptz AT TIME ZONE 'UTC', '2020-06-01 12:00:00'::timestamp AT TIME ZONE 'Asia/Tokyo';
 SELECT timezone('America/New_York', '2020-06-01 12:00:00+00'::timestamptz), '2020-06-01 12:00:00'::timestamp AT TIME ZONE 'UTC';

@@ -233,6 +233,10 @@ def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
     op = node.name[-1].sval if node.kind == A_Expr_Kind.AEXPR_OP and node.name else None
     if op in _CHECKED_OPERATORS and node.lexpr is not None and node.rexpr is not None:
         return _call(_CHECKED_OPERATORS[op], node.lexpr, node.rexpr)
+    if op == "-" and all(typeof.infer(x, _ctx) == "timestamptz" for x in (node.lexpr, node.rexpr)):
+        # elapsed time, not ICU's calendar difference in the session's zone (across DST)
+        utc = [_call("timezone", _const("UTC"), x, hidden=False) for x in (node.lexpr, node.rexpr)]
+        return ast.A_Expr(kind=A_Expr_Kind.AEXPR_OP, name=node.name, lexpr=utc[0], rexpr=utc[1])
     if (
         node.kind == A_Expr_Kind.AEXPR_OP
         and node.name[-1].sval == "/"
