@@ -121,6 +121,10 @@ class InvalidArgumentForNthValue(DataException, code="22016"):
     pass
 
 
+class InvalidPrecedingOrFollowingSize(DataException, code="22013"):
+    pass
+
+
 class SequenceGeneratorLimitExceeded(DataException, code="2200H"):
     pass
 
@@ -310,6 +314,10 @@ class DuplicateCursor(SyntaxErrorOrAccessRuleViolation, code="42P03"):
 
 
 class DuplicateTable(SyntaxErrorOrAccessRuleViolation, code="42P07"):
+    pass
+
+
+class InvalidTableDefinition(SyntaxErrorOrAccessRuleViolation, code="42P16"):
     pass
 
 
@@ -506,6 +514,8 @@ _DUCKDB_RULES: list[tuple[str | None, re.Pattern[str] | None, str]] = [
 ]
 # error('HATI-<sqlstate>: message') in translated SQL (PL/pgSQL's RAISE, for one)
 _RAISED = re.compile(r"^HATI-([0-9A-Z]{5}): (.*)", re.S)
+# ... a CHECK constraint's error('HATI-...') (a domain's constraint on a column)
+_RAISED_IN_CHECK = re.compile(r"\(Error: HATI-([0-9A-Z]{5}): (.*)\)$", re.S)
 _RETRY_HINT = "Another session changed the same rows first; retry the transaction."
 
 
@@ -550,7 +560,7 @@ def from_duckdb(exc: BaseException, relation: str | None = None) -> HatiError:
     code = duckdb_sqlstate(exc)
     # DuckDB starts messages with '<Kind> Error: '; PostgreSQL clients do not expect it.
     message = re.sub(r"^[A-Za-z ]+ Error: ", "", str(exc), count=1).strip()
-    raised_in_sql = _RAISED.match(message)
+    raised_in_sql = _RAISED.match(message) or _RAISED_IN_CHECK.search(message)
     if raised_in_sql is not None:
         return lookup(raised_in_sql.group(1))(raised_in_sql.group(2).strip())
     first, _, rest = message.partition("\n")

@@ -28,7 +28,16 @@ from pglast import ast
 from pglast.enums import OnConflictAction
 
 from hati.errors import CardinalityViolation, FeatureNotSupported, HatiError, InvalidParameter
-from hati.pg import emulate, groupby, lex, render, statements, written_datetimes
+from hati.pg import (
+    conflicts,
+    emulate,
+    groupby,
+    lex,
+    numspecials,
+    render,
+    statements,
+    written_datetimes,
+)
 from hati.pg.analyze import DEFAULT_SCHEMAS, Analysis
 from hati.pg.arraytext import duck_list
 from hati.pg.dml import PlainWrite, plain_write
@@ -313,7 +322,10 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
         return command(statements.tag(stmt.analysis))
     _name_leading_columns(cur, stmt)
     _written_literals(cur, stmt)
+    _arbiter(cur, stmt)
+    _jsonb_subscripts(cur, stmt)
     _grouped_by_key(cur, stmt)
+    _guard_specials(stmt)
     if capture is not None and capture.hide_new:
         # A SELECT of the write's row count (undo.Fused): DuckDB commits a statement
         # of its own once its rows are all read.
@@ -322,6 +334,31 @@ def execute(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> Result:
     sql = stmt.sql if capture is None else capture.wrap(stmt.sql)
     rel = cur.execute(sql, stmt.params or None)
     return statements.finish(cur, rel, stmt.analysis)
+
+
+def _arbiter(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """ON CONFLICT's arbiter as PostgreSQL infers it (pg/conflicts.py)."""
+    node = stmt.node
+    clause = node.onConflictClause if isinstance(node, ast.InsertStmt) else None
+    if clause is None or clause.infer is None or node.relation is None:
+        return
+    table = str(node.relation.relname)
+    if clause.infer.conname:
+        cols = conflicts.constraint_columns(cur, table, str(clause.infer.conname))
+        stmt.answers[id(clause.infer)] = conflicts.target_text(cols)
+        stmt._sql = None
+    else:
+        target = conflicts.conflict_columns(clause)
+        if target is not None:
+            conflicts.check_target(cur, table, target)
+
+
+def _guard_specials(stmt: Statement) -> None:
+    """Reads of columns that hold numeric's NaN or Infinity (pg/numspecials.py)."""
+    found = numspecials.guards(stmt.node)
+    if found:
+        stmt.answers.update(found)
+        stmt._sql = None
 
 
 def _grouped_by_key(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
@@ -439,18 +476,68 @@ def _written_literals(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
         if id(value) in stmt.answers:
             continue  # given already (rounded to a timestamp(p) column's digits, lengths.py)
         name = names[where] if isinstance(where, int) and where < len(names) else where
-        typ = types.get(str(name), "")
-        answer = None
-        if typ.endswith("]"):
-            duck = duck_list(text) if isinstance(value, ast.A_Const) else None
-            answer = lex.quote_string(duck) if duck is not None else None
-        elif typ in written_datetimes.KINDS and written_datetimes.candidate(text):
-            answer = written_datetimes.expression(text, written_datetimes.KINDS[typ])
-        elif typ == "BLOB" and "\\" in text:
-            answer = f"unhex('{bytea_input(text).hex()}')"
+        answer = _written_as(cur, value, text, str(name), types.get(str(name), ""))
         if answer is not None:
             stmt.answers[id(value)] = answer
             stmt._sql = None
+
+
+def _written_as(
+    cur: duckdb.DuckDBPyConnection, value: ast.Node, text: str, column: str, typ: str
+) -> str | None:
+    """DuckDB's SQL for the string constant ``text`` written to ``column`` of DuckDB type
+    ``typ`` (None: DuckDB reads it as PostgreSQL does)."""
+    if typ.endswith("]"):
+        duck = duck_list(text) if isinstance(value, ast.A_Const) else None
+        return lex.quote_string(duck) if duck is not None else None
+    if typ in written_datetimes.KINDS and written_datetimes.candidate(text):
+        return written_datetimes.expression(text, written_datetimes.KINDS[typ])
+    if typ.startswith("DECIMAL(") and numspecials.kind(text):
+        return numspecials.written(cur, text, column, typ)
+    if typ == "BLOB" and "\\" in text:
+        return f"unhex('{bytea_input(text).hex()}')"
+    return None
+
+
+_SUBSCRIPTED = {"pg_array_set": "pg_jsonb_set1", "pg_array_set_path": "pg_jsonb_set_path"}
+
+
+def _jsonb_subscripts(cur: duckdb.DuckDBPyConnection, stmt: Statement) -> None:
+    """``UPDATE t SET c[k] = v``: the translation assigns to an array's element
+    (``pg_array_set``); when ``c`` is a json column (the table's type, read when the
+    statement runs), the calls are printed as jsonb's (``pg/jsonb_assign.py``)."""
+    node = stmt.node
+    if not isinstance(node, ast.UpdateStmt) or node.relation is None:
+        return
+    calls = {
+        str(t.name): found
+        for t in node.targetList or ()
+        if isinstance(t, ast.ResTarget) and t.name and isinstance(t.val, ast.FuncCall)
+        for found in [[n for n in _walk(t.val) if _subscripted(n)]]
+        if found
+    }
+    if not calls:
+        return
+    desc = _target_columns(cur, stmt, node.relation)
+    types = {d[0]: str(d[1]) for d in desc or ()}
+    for column, found in calls.items():
+        if types.get(column) == "JSON":
+            for call in found:
+                name = call.funcname[-1]
+                stmt.answers[id(name)] = _SUBSCRIPTED[str(name.sval)]
+            stmt._sql = None
+
+
+def _subscripted(node: ast.Node) -> bool:
+    return isinstance(node, ast.FuncCall) and str(node.funcname[-1].sval) in _SUBSCRIPTED
+
+
+def _walk(node: ast.Node) -> list[ast.Node]:
+    out = [node]
+    for arg in getattr(node, "args", None) or ():
+        if isinstance(arg, ast.FuncCall):
+            out.extend(_walk(arg))
+    return out
 
 
 def _text(stmt: Statement, node: ast.Node | None) -> str | None:
@@ -467,6 +554,8 @@ def _text(stmt: Statement, node: ast.Node | None) -> str | None:
         return None
     if duck_list(text) is not None or written_datetimes.candidate(text) or "\\" in text:
         return text
+    if numspecials.kind(text):
+        return text
     return None
 
 
@@ -478,7 +567,8 @@ def _upserts_once(stmt: Statement, names: list[str]) -> None:
     values = getattr(node.selectStmt, "valuesLists", None)
     if clause is None or clause.action != OnConflictAction.ONCONFLICT_UPDATE or not values:
         return
-    keys = [getattr(e, "name", None) for e in (clause.infer.indexElems if clause.infer else ())]
+    elems = clause.infer.indexElems if clause.infer else None
+    keys = [getattr(e, "name", None) for e in elems or ()]
     if len(values) < 2 or not keys or not all(k in names for k in keys):
         return
     at = [names.index(str(k)) for k in keys]

@@ -457,7 +457,7 @@ class Session:
         if self.txn == "I":
             return self._autocommit_write(b, stmt, tables)
         self._lock(tables)  # before the statement's first read starts the snapshot
-        with self.branches.writing(self.txn == "T"):
+        with self.branches.writing(self.txn == "T", b.id):
             return self._branch_statement(b, stmt)
 
     def _autocommit_write(self, b: Branch, stmt: pipeline.Statement, tables: list[str]) -> Result:
@@ -467,7 +467,7 @@ class Session:
         for attempt in range(WRITE_ATTEMPTS):
             self._lock(tables)  # released by _end
             try:
-                with self.branches.writing(False), self._own_transaction():
+                with self.branches.writing(False, b.id), self._own_transaction():
                     return self._branch_statement(b, stmt).buffer()
             except BaseException as exc:
                 if isinstance(exc, LookupError | duckdb.CatalogException) and attempt < 2:
@@ -684,7 +684,7 @@ class Session:
 _WRITING_KINDS = transactions.WRITING_KINDS
 _CHANGING_CALLS = transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
-_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY", "COMMENT"})
+_NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY"})
 # What branch_query runs: a statement about the branch's data, nothing about the session.
 _IN_BRANCH_QUERY = frozenset(
     "SELECT INSERT UPDATE DELETE MERGE CREATE CREATE_INDEX ALTER DROP TRUNCATE EXPLAIN".split()  # noqa: SIM905

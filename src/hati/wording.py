@@ -230,6 +230,13 @@ _RULES: list[_Rule] = [
              f'type "{m["name"]}" does not exist' if m.group(0).startswith("Type")
              else f'relation "{m["name"]}" does not exist',
              None if m.group(0).startswith("Type") else "42P01")),
+        (r"^The specified columns as conflict target are not referenced by a UNIQUE/PRIMARY KEY",
+         _fixed("there is no unique or exclusion constraint matching the ON CONFLICT "
+                "specification", "42P10")),
+        (r"^DO UPDATE SET clause cannot contain a subquery",
+         _fixed("a subquery in ON CONFLICT DO UPDATE SET is not supported", "0A000",
+                lambda _rest: "Compute the value in the INSERT's own query, and set the "
+                "column to excluded.column.")),
         (r"^LIMIT/OFFSET cannot be negative", _fixed("LIMIT must not be negative", "2201W")),
         (r"^ORDER term out of range", _fixed("ORDER BY position is not in select list", "42P10")),
         (r'^Ambiguous reference to column name "(?P<column>[^"]+)"',

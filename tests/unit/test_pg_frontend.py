@@ -188,7 +188,7 @@ def test_roles_of_relations(fe: FrontEnd) -> None:
         ("SELECT 1", ["?column?"]),
         ("SELECT 'a'::text", ["text"]),
         ("SELECT count(*) FROM t", ["count"]),
-        ("SELECT extract(year from date '2024-01-01')", ["extract"]),
+        ("SELECT extract(month from date '2024-01-01')", ["extract"]),
         ("SELECT v, t.at, at + 1 FROM t ORDER BY 1", ["v", "at", "?column?"]),
         ("VALUES (1, 'a')", ["column1", "column2"]),
         ("SELECT * FROM (VALUES (1, 2)) v(a)", ["a", "column2"]),

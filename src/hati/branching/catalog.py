@@ -47,6 +47,10 @@ class Branch:
     # False while the branch is known to have no recorded merge resolutions (forked by
     # this process, none recorded since): retiring it need not delete any.
     resolved: bool = True
+    # False while the branch is known to have no rows in the delta-columns table (forked
+    # by this process, no column marked since): its merge and retirement read and
+    # delete none.
+    marks: bool = True
 
     @property
     def schema(self) -> str:
@@ -90,7 +94,8 @@ class Catalog:
             del self.by_name[b.name]
 
     def children(self, owner_id: int) -> list[Branch]:
-        return [b for b in self.branches.values() if b.parent_id == owner_id]
+        # list(): one C call, so a fork or merge in another thread meanwhile is harmless
+        return [b for b in list(self.branches.values()) if b.parent_id == owner_id]
 
     def descendants(self, owner_id: int) -> list[Branch]:
         """Every live branch forked from ``owner``, from its children down."""
@@ -135,9 +140,9 @@ class Catalog:
     def add_snapshot(self, owner_id: int, table: str, snap: Snapshot) -> None:
         self.snap_seq += 1
         snap.seq = self.snap_seq
-        lst = self.snapshots.setdefault((owner_id, table), [])
-        lst.append(snap)
-        lst.sort(key=lambda s: s.tag)
+        # A new list: readers without the lock see the old one or this one, whole.
+        old = self.snapshots.get((owner_id, table), [])
+        self.snapshots[(owner_id, table)] = sorted([*old, snap], key=lambda s: s.tag)
 
     def unused_snapshots(self) -> list[tuple[int, str, Snapshot]]:
         """Snapshots no live branch reads any more (garbage)."""
@@ -152,7 +157,8 @@ class Catalog:
         return out
 
     def drop_snapshot(self, owner: int, table: str, snap: Snapshot) -> None:
-        lst = self.snapshots.get((owner, table), [])
-        lst[:] = [s for s in lst if s.tag != snap.tag]
-        if not lst:
+        lst = [s for s in self.snapshots.get((owner, table), []) if s.tag != snap.tag]
+        if lst:
+            self.snapshots[(owner, table)] = lst
+        else:
             self.snapshots.pop((owner, table), None)

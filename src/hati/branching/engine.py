@@ -8,11 +8,16 @@ did to branch state. The work itself is done by the units this composes (see
 docs/architecture.md): ``store`` (metadata), ``space`` (where tables live), ``copy``,
 ``snapshots``, ``router`` (one statement in a branch) and ``merge``.
 
-Locks: ``gate`` (a readers-writer lock) is held shared by every write and exclusively
-by a fork for a moment, so a fork never lands between a write's snapshot check and
-its commit; ``read_gate`` is held shared by a branch read from choosing its tables
-until DuckDB has started it, exclusively to register a new snapshot; ``catalog.lock``
-guards the in-memory catalog.
+Locks, always taken in this order: each owner's fork ``gate`` (a readers-writer lock,
+main's or a branch's) is held shared by every write to its tables and by a merge into
+it, exclusively by a fork from it for a moment, so a fork never lands between a write's
+snapshot check and its commit (a fork also waits for the merges queued at the tables,
+so forks come in batches that share main's snapshots); ``merging`` (keylocks.py): a
+merge holds the tables it writes and the branch it retires, so merges of different
+tables run side by side; ``catalog.lock`` guards the in-memory catalog (held for a
+whole merge only when the merge changes the parent's catalog: tables created, dropped,
+copied). ``read_gate`` is held shared by a branch read from choosing its tables until
+DuckDB has started it, exclusively to register a new snapshot.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from hati.branching.names import validate_name, validate_strategy
 from hati.branching.router import Router, StatementPlan
 from hati.branching.rwlock import RWLock
 from hati.branching.snapshots import Fuse, Snapshots
-from hati.branching.space import UNCACHED, Namespace, Space
+from hati.branching.space import UNCACHED, Namespace, Space, table_lock
 from hati.branching.tablemerge import Conflict
 from hati.errors import (
     DependentObjectsStillExist,
@@ -41,6 +46,7 @@ from hati.errors import (
     HatiError,
     InvalidParameter,
     LockNotAvailable,
+    SerializationFailure,
     UndefinedObject,
 )
 from hati.pg.analyze import Analysis
@@ -50,6 +56,7 @@ from hati.storage.duckdb_backend import begin as storage_begin
 from hati.storage.duckdb_backend import commit as storage_commit
 
 FORK_WAIT_SECONDS = 10.0
+MERGE_TRIES = 3  # a branch whose writers keep adding tables while it merges
 SCHEMA_POOL_BATCH = 64  # empty branch schemas created ahead, in one transaction
 
 __all__ = ["BranchEngine", "BranchInfo", "EngineSession", "MergeResult"]
@@ -89,7 +96,7 @@ class BranchEngine:
     def __init__(self, db: Database, shared_schemas: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.catalog = Catalog()
-        self._gate = RWLock()
+        self._gates: dict[int, RWLock] = {}  # owner -> its fork gate, see ``gate``
         self._read_gate = RWLock()
         self.space = Space(db, self.catalog)
         self.snapshots = Snapshots(self.space, self._read_gate)
@@ -97,6 +104,7 @@ class BranchEngine:
         self.merger = Merger(self.space)
         self.journal = BranchJournal(db.path.with_name(db.path.name + ".branches"))
         self._schema_pool: list[int] = []
+        self.merging = self.space.merging  # held by merges (and discards), see keylocks.py
         cur = db.cursor()
         try:
             store.bootstrap(cur)
@@ -185,9 +193,13 @@ class BranchEngine:
         validate_name(name)
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise InvalidParameter("ttl_seconds must be positive")
-        if not self._gate.acquire_exclusive(FORK_WAIT_SECONDS):
+        parent_id = MAIN_ID if parent in (None, "", "main") else self.branch(parent).id
+        gate = self.gate(parent_id)
+        if not gate.acquire_exclusive(FORK_WAIT_SECONDS):
             raise LockNotAvailable(
-                "could not fork: a write transaction on main has been open too long",
+                "could not fork: a write transaction on "
+                + ("main" if parent_id == MAIN_ID else f'branch "{parent}"')
+                + " has been open too long",
                 hint="Commit or roll back open transactions, then retry branch_create.",
             )
         try:
@@ -197,20 +209,27 @@ class BranchEngine:
                         f'branch "{name}" already exists',
                         hint="Pick another name, or branch_discard it first.",
                     )
-                parent_id = MAIN_ID if parent in (None, "", "main") else self.branch(parent).id
+                if parent_id != MAIN_ID and parent_id not in self.catalog.branches:
+                    self.branch(str(parent))  # merged or discarded meanwhile: 42704
                 now = utcnow()
                 expires = now + dt.timedelta(seconds=ttl_seconds) if ttl_seconds else None
                 if self.journal.lines >= FOLD_AFTER_LINES:
                     self._fold_journal(cur, self.live(), self.catalog.epoch, at_start=False)
                 epoch = self.catalog.epoch + 1
                 b = Branch(self._take_schema(cur), name, parent_id, epoch, agent, now, expires)
-                b.persisted, b.pristine, b.resolved = False, True, False
+                b.persisted, b.pristine, b.resolved, b.marks = False, True, False, False
                 self.journal.created(b)  # the fork is durable from here: no DuckDB commit
                 self.catalog.epoch = epoch
                 self.catalog.add(b)
                 return b
         finally:
-            self._gate.release_exclusive()
+            gate.release_exclusive()
+
+    def gate(self, owner_id: int) -> RWLock:
+        """The fork gate of ``owner`` (main or a branch): held shared by every write to
+        its tables, exclusively by a fork of a child from it."""
+        g = self._gates.get(owner_id)
+        return g if g is not None else self._gates.setdefault(owner_id, RWLock())
 
     def _childless(self, name: str) -> Branch:
         """The branch ``name``; a branch with live children cannot end before them."""
@@ -236,9 +255,10 @@ class BranchEngine:
         """After the retiring transaction committed."""
         self.catalog.remove(b.id)
         self.snapshots.drop_owner(b.id)
+        self._gates.pop(b.id, None)
 
     def discard(self, cur: duckdb.DuckDBPyConnection, name: str) -> None:
-        with self.catalog.lock:
+        with self.merging.holding([_branch_lock(self.branch(name).id)]), self.catalog.lock:
             b = self._childless(name)
             with transaction(cur):
                 self._retire(cur, b)
@@ -286,37 +306,85 @@ class BranchEngine:
     ) -> MergeResult:
         validate_strategy(strategy)
         b = self._childless(name)
-        changes = [b.id, b.parent_id]  # a merge into main: its catalog, if it changes it
-        with self._gate.shared(), self.catalog.lock:
-            since = self.space.ns_seq
+        for _ in range(MERGE_TRIES):
             ns = self.space.cached_namespace(cur, b, None)
-            tables = ns.changed
-            if b.parent_id == MAIN_ID and not (ns.local or ns.dropped):
-                changes = [b.id]  # row deltas only: main's tables keep their shape
-            if b.parent_id != MAIN_ID:
-                self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
-            resolutions = store.resolutions(cur, b.id) if strategy == "manual" else {}
-            with (
-                self.space.changing(changes),
-                self.space.seeing(since),
-                transaction(cur) as txn,
-            ):
-                # Every snapshot registered so far committed before this transaction:
-                # main's undo rows for the merged keys are kept in it (one commit).
-                writer = (cur, self.catalog.snap_seq)
-                self.snapshots.before_write(b.parent_id, tables, merging=b, writer=writer)
-                # The namespace read before is the transaction's if no change to the
-                # branch's schemas committed since (or is committing besides this).
-                seen = ns if self.space.unchanged(b.id, since) else None
-                result = self.merger.apply(cur, b, strategy, resolutions, seen)
-                if result.status == "merged":
-                    self._retire(cur, b, seen)
-                else:
-                    txn.rollback_only()
+            # Row deltas merged into main change no catalog but the branch's own: such a
+            # merge holds only the locks of the tables it writes (KeyLocks); any other
+            # also holds catalog.lock throughout, one at a time.
+            lane = b.parent_id == MAIN_ID and not (ns.local or ns.dropped)
+            names = [_branch_lock(b.id), *(table_lock(b.parent_id, t) for t in ns.changed)]
+            # The parent's fork gate first: a fork waits for the merges queued here too,
+            # so forks come in batches, which share the snapshots main's writes keep.
+            with self.gate(b.parent_id).shared(), self.merging.holding(names):
+                if self.catalog.branches.get(b.id) is not b:
+                    raise UndefinedObject(f'branch "{name}" does not exist')
+                whole = self.catalog.lock if not lane else contextlib.nullcontext()
+                with whole:
+                    with self.catalog.lock:
+                        self._childless(name)  # no fork lands while the gate is held
+                        since = self.space.ns_seq
+                        ns = self.space.cached_namespace(cur, b, None)
+                    locked = {n[2] for n in names if n[0] == "table"}
+                    done = {t.lower() for t in ns.changed} <= locked and (
+                        not lane or not (ns.local or ns.dropped)
+                    )
+                    if done:
+                        result = self._merge(cur, b, strategy, ns, since, lane)
+                if done:
+                    if result.status == "merged":  # with the tables still held
+                        self.snapshots.collect_garbage(cur, holding=set(names))
+                    return result
+            # The branch changed other tables meanwhile: lock those too.
+        raise SerializationFailure(
+            f'branch "{name}" kept changing while it was being merged',
+            hint="Let the branch's writers finish, then merge again.",
+        )
+
+    def _merge(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        b: Branch,
+        strategy: str,
+        ns: Namespace,
+        since: int,
+        lane: bool,
+    ) -> MergeResult:
+        """The merge itself, holding the gate shared and the locks ``merge`` took."""
+        tables = ns.changed
+        changes = [b.id] if lane else [b.id, b.parent_id]  # the parent's catalog changes
+        if b.parent_id != MAIN_ID:
+            self.catalog.branches[b.parent_id].pristine = False  # the merge writes it
+        resolutions = store.resolutions(cur, b.id) if strategy == "manual" else {}
+        with (
+            self.space.changing(changes),
+            self.space.seeing(since),
+            transaction(cur) as txn,
+        ):
+            # Every snapshot registered so far committed before this transaction:
+            # main's undo rows for the merged keys are kept in it (one commit).
+            writer = (cur, self.catalog.snap_seq)
+            untouched: set[str] = set()
+            self.snapshots.before_write(
+                b.parent_id, tables, merging=b, writer=writer, untouched=untouched
+            )
+            # The namespace read before is the transaction's if no change to the
+            # branch's schemas committed since (or is committing besides this).
+            seen = ns if self.space.unchanged(b.id, since) else None
+            if seen is None and lane:
+                now = self.space.namespace(cur, b)
+                if now.local or now.dropped or not set(now.changed) <= set(tables):  # rare
+                    raise SerializationFailure(
+                        f'branch "{b.name}" changed other tables while it was being merged',
+                        hint="Merge it again.",
+                    )
+            result = self.merger.apply(cur, b, strategy, resolutions, seen, untouched)
             if result.status == "merged":
-                self._forget(b)
+                self._retire(cur, b, seen)
+            else:
+                txn.rollback_only()
         if result.status == "merged":
-            self.collect_garbage(cur)
+            with self.catalog.lock:
+                self._forget(b)
         return result
 
     # ------------------------------------------------------------------ sessions
@@ -334,7 +402,7 @@ class EngineSession:
         self._engine = engine
         self._router = engine.router
         self._cur = cur
-        self._holding_gate = False
+        self._gates: list[RWLock] = []  # fork gates held to the end of the transaction
         self._stale_route = False  # a failed delta write could not reset search_path
         self._persisted: list[Branch] = []
         self._marked: list[tuple[int, str, str]] = []
@@ -376,13 +444,17 @@ class EngineSession:
         """Hold read_gate shared from choosing a read's tables until it has started."""
         return self._engine._read_gate.shared()
 
-    def writing(self, in_block: bool) -> contextlib.AbstractContextManager[None]:
-        """Hold the fork gate shared for one write; in a transaction block, until ``end``."""
+    def writing(
+        self, in_block: bool, owner_id: int = MAIN_ID
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold the fork gate of the owner written (main, or a branch) shared for one
+        write; in a transaction block, until ``end``."""
+        gate = self._engine.gate(owner_id)
         if not in_block:
-            return self._engine._gate.shared()
-        if not self._holding_gate:
-            self._engine._gate.acquire_shared()
-            self._holding_gate = True
+            return gate.shared()
+        if gate not in self._gates:
+            gate.acquire_shared()
+            self._gates.append(gate)
         return contextlib.nullcontext()
 
     def before_main_write(self, stmt: MainWrite) -> None:
@@ -532,9 +604,13 @@ class EngineSession:
         self._marked.clear()
         self._began_seq = None
         self._unpin()
-        if self._holding_gate:
-            self._holding_gate = False
-            self._engine._gate.release_shared()
+        gates, self._gates = self._gates, []
+        for gate in gates:
+            gate.release_shared()
+
+
+def _branch_lock(bid: int) -> tuple[str, int, str]:
+    return ("branch", bid, "")
 
 
 def _keeps_namespace(a: Analysis) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +58,11 @@ class Merger:
         merging: bool = False,
         only: str | None = None,
         ns: Namespace | None = None,
+        untouched: Collection[str] = (),
     ) -> list[TableMerge]:
         """``ns``: the branch's namespace as the cursor's transaction sees it (read here
-        if not given)."""
+        if not given); ``untouched``: tables whose merged keys main has not changed
+        since the fork (Snapshots.before_write)."""
         if ns is None:
             ns = self.space.namespace(cur, b)
         out = []
@@ -80,7 +83,10 @@ class Merger:
             ours_rel = self.space.current_rel(cur, b.parent_id, table)
             if table in ns.deltas:
                 fast = merging and table.lower() not in linked
-                out.append(self._delta_merge(cur, b, table, base_rel, ours_rel, f"{tag}_{i}", fast))
+                clean = fast and table in untouched and self._no_other_unique(cur, table)
+                out.append(
+                    self._delta_merge(cur, b, table, base_rel, ours_rel, f"{tag}_{i}", fast, clean)
+                )
                 continue
             theirs_rel = qname(b.schema, table) if table in ns.local else None
             base, ours, theirs = (self._side(cur, r) for r in (base_rel, ours_rel, theirs_rel))
@@ -98,17 +104,20 @@ class Merger:
         ours_rel: str | None,
         tag: str,
         merging: bool,
+        untouched: bool = False,
     ) -> TableMerge:
         """A TableMerge over the changed keys only: theirs is the touched-rows table,
         base and ours are cut down to those keys (or not read at all when the parent
-        has not changed the table since the fork)."""
+        has not changed the table since the fork, or, ``untouched``, main has changed
+        none of the keys the branch touched: main's rows there are the base's)."""
         dschema = layout.delta_schema(b.id)
         key = self.space.delta_key(cur, b, table)
         bag = self.space.is_bag(cur, b, table)
         row_key = [] if bag else key  # a bag's rows are their values (tablemerge.py)
         assert base_rel is not None
-        if merging and base_rel == ours_rel:
-            base = self._side(cur, base_rel)  # and ours: the parent has not changed it
+        if merging and (base_rel == ours_rel or (untouched and ours_rel is not None and not bag)):
+            assert ours_rel is not None
+            base = self._side(cur, ours_rel)  # as ours at every key the merge writes
             # The touched-rows table has the columns of the base it was made from (a
             # change of shape in the branch makes a full copy; in the parent, a snapshot).
             theirs = Side(qname(dschema, table), base.columns)
@@ -139,6 +148,23 @@ class Merger:
         tm.real_ours = ours_rel
         tm.real_theirs = qname(b.schema, table)  # the overlay view
         return tm
+
+    def _no_other_unique(self, cur: duckdb.DuckDBPyConnection, table: str) -> bool:
+        """Has main's ``table`` no unique constraint but its primary key? (A clash with a
+        row main wrote since the fork at another key would be a conflict to settle.)"""
+
+        def count() -> int:
+            row = cur.execute(
+                "SELECT (SELECT count(*) FROM duckdb_constraints() WHERE database_name = "
+                "current_database() AND schema_name = $1 AND table_name = $2 AND "
+                "constraint_type = 'UNIQUE') + (SELECT count(*) FROM duckdb_indexes() WHERE "
+                "database_name = current_database() AND schema_name = $1 AND table_name = $2 "
+                "AND is_unique)",
+                [layout.MAIN, table],
+            ).fetchone()
+            return int(row[0]) if row else 1
+
+        return self.space.main_fact(("other_unique", table), count) == 0
 
     def plan(self, tm: TableMerge, listing: bool = False) -> list[Conflict]:
         if tm.fast is not None:
@@ -226,14 +252,16 @@ class Merger:
         strategy: str,
         resolutions: dict[tuple[str, str], tuple[str, str | None]],
         ns: Namespace | None = None,
+        untouched: Collection[str] = (),
     ) -> MergeResult:
         """Merge ``b`` into its parent inside the caller's transaction. A result whose
         status is not "merged" changed nothing (roll the transaction back). ``ns``: the
-        branch's namespace as the transaction sees it (read here if not given)."""
+        branch's namespace as the transaction sees it (read here if not given);
+        ``untouched``: see ``table_merges``."""
         parent_schema = (
             None if b.parent_id == MAIN_ID else self.space.catalog.branches[b.parent_id].schema
         )
-        merges = self.table_merges(cur, b, "m", merging=True, ns=ns)
+        merges = self.table_merges(cur, b, "m", merging=True, ns=ns, untouched=untouched)
         try:
             result = self._apply(cur, b, strategy, resolutions, merges, parent_schema)
         except BaseException:
@@ -390,7 +418,7 @@ class Merger:
                 return TableCounts(
                     *delta.apply_bag_unchanged_base(cur, target, dschema, tm.table, key)
                 )
-            assigned = store.assigned_columns(cur, b.id, tm.table)
+            assigned = store.assigned_columns(cur, b.id, tm.table) if b.marks else set()
             counts = delta.apply_unchanged_base(
                 cur, target, dschema, tm.table, key, tm.theirs.names, assigned, seeded=not main
             )

@@ -44,6 +44,7 @@ class RWLock:
     def acquire_exclusive(self, timeout: float | None = None) -> bool:
         with self._cond:
             self._waiting_writers += 1
+            self._cond.notify_all()  # wait_for_writer sees it
             try:
                 ok = self._cond.wait_for(lambda: not self._writer and self._readers == 0, timeout)
                 if ok:
@@ -53,6 +54,12 @@ class RWLock:
                 self._waiting_writers -= 1
                 if not ok:
                     self._cond.notify_all()
+
+    def wait_for_writer(self, timeout: float) -> bool:
+        """Wait until someone waits to hold the lock exclusively (for tests that order
+        threads)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._waiting_writers > 0, timeout)
 
     def release_exclusive(self) -> None:
         with self._cond:

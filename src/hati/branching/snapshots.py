@@ -10,6 +10,7 @@ is a full copy. ``collect_garbage`` drops snapshots no live branch reads.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 
 import duckdb
@@ -17,7 +18,7 @@ import duckdb
 from hati.branching import copy, delta, layout, store, undo
 from hati.branching.catalog import MAIN_ID, Branch, Snapshot
 from hati.branching.rwlock import RWLock
-from hati.branching.space import Space
+from hati.branching.space import Space, table_lock
 from hati.pg.dml import PlainWrite
 from hati.storage.duckdb_backend import qident, qname, transaction
 
@@ -59,13 +60,16 @@ class Snapshots:
         write: PlainWrite | None = None,
         writer: Writer | None = None,
         fuse: Fuse | None = None,
+        untouched: set[str] | None = None,
     ) -> undo.Fused | None:
         """Preserve tables live children still read, before ``owner`` changes them.
         A child being merged is retired by the same transaction: it needs no snapshot.
         ``merging`` or ``write`` (main's plain INSERT/UPDATE/DELETE) say which rows
         change, so main can keep just those (undo.py): a merge in ``writer``'s
         transaction, a plain write in its own statement when ``fuse`` says it can carry
-        them (what it must carry is returned). (Returns before taking catalog.lock when
+        them (what it must carry is returned). ``untouched`` (a merge's) gets the tables
+        whose merged keys main has not changed since the merging branch forked (see
+        ``_untouched``). (Returns before taking catalog.lock when
         there is nothing to write: readers call this while holding read_gate, which a
         snapshot takes exclusively.)"""
         if not tables or not self.catalog.children(owner_id):
@@ -88,7 +92,7 @@ class Snapshots:
                 self.catalog.last_write[(owner_id, table)] = self.catalog.epoch
             for table, snaps in undo_before.items():
                 mine = fused if write is not None and write.table == table else None
-                self._keep_undo(table, snaps, merging, write, writer, fuse, mine)
+                self._keep_undo(table, snaps, merging, write, writer, fuse, mine, untouched)
             if fused:
                 for snap in fused.snapshots:
                     self.pinned[snap] = self.pinned.get(snap, 0) + 1
@@ -191,6 +195,7 @@ class Snapshots:
         writer: Writer | None,
         fuse: Fuse | None,
         fused: undo.Fused | None,
+        untouched: set[str] | None = None,
     ) -> None:
         """Before main writes ``table``: extend each undo snapshot of it with the rows
         the write changes, or make it a full copy when the write cannot say which.
@@ -198,25 +203,35 @@ class Snapshots:
         snapshots its transaction can see; a merge (``writer``: its transaction's
         cursor, and the snapshot sequence number it began at) keeps them inside its
         transaction. Both: kept and changed in one commit, both or neither. Otherwise,
-        and for a full copy, in a transaction of their own that commits first."""
+        and for a full copy, in a transaction of their own that commits first. A
+        merge's captures in its transaction go in one statement (undo.capture_keys_in)."""
         if not snaps:
             return
+        batch: list[tuple[str, list[str]]] = []
         cur = self.db.cursor()
         try:
+            merged: set[str] | None = None  # the merged delta's key, asked once
+            if merging is not None and self.space.has_delta(cur, merging.id, table):
+                merged = set(self.space.delta_key(cur, merging, table))
             for s in snaps:
                 assert s.table is not None
                 snap, rows = s.table, layout.rows_table(s.table)
-                key = self.space.undo_keys.get(snap)
-                if key is None:
-                    key = self.db.column_names(cur, layout.SNAP, layout.hide_table(rows))
-                    self.space.undo_keys[snap] = key
+                key = self._snapshot_key(cur, snap)
                 seen = fuse is not None and (fuse.seq is None or s.seq <= fuse.seq)
-                how = self._how(table, key, merging, write, cur, fuse, seen)
+                if merging is not None:
+                    how = "keys" if key and set(key) == merged else "full"
+                else:
+                    how = self._how(table, key, merging, write, cur, fuse, seen)
                 if how == "fuse":
                     self._plan(fused, how, snap, table, key, write)
                     continue
                 if how == "keys" and writer is not None and s.seq <= writer[1]:
-                    self._capture(writer[0], table, snap, key, merging, write)
+                    if merging is None:
+                        self._capture(writer[0], table, snap, key, merging, write)
+                        continue
+                    if untouched is not None and self._untouched(writer[0], table, s, key, merging):
+                        untouched.add(table)
+                    batch.append((snap, key))  # kept below, in one statement
                     continue
                 with transaction(cur):
                     if how == "full":
@@ -228,8 +243,42 @@ class Snapshots:
                 if how == "full":
                     self.space.undo.discard(snap)
                     self.space.undo_keys.pop(snap, None)
+            if batch:
+                assert merging is not None and writer is not None
+                merge_key = self.space.delta_key(writer[0], merging, table)
+                keys_sql = delta.changed_keys_sql(layout.delta_schema(merging.id), table, merge_key)
+                live = qname(layout.MAIN, table)
+                undo.capture_keys_in(writer[0], batch, live, merge_key, keys_sql)
         finally:
             cur.close()
+
+    def _snapshot_key(self, cur: duckdb.DuckDBPyConnection, snap: str) -> list[str]:
+        """The key of an undo snapshot (its hidden keys' columns)."""
+        key = self.space.undo_keys.get(snap)
+        if key is None:
+            hide = layout.hide_table(layout.rows_table(snap))
+            key = self.space.undo_keys[snap] = self.db.column_names(cur, layout.SNAP, hide)
+        return key
+
+    def _untouched(
+        self, cur: duckdb.DuckDBPyConnection, table: str, s: Snapshot, key: list[str], b: Branch
+    ) -> bool:
+        """Before the merge of ``b`` captures into ``s``: is it the branch's base, and has
+        main changed none of the keys the merge writes since the fork (none is kept or
+        hidden in the snapshot)? Then main's rows at those keys are the base's, and the
+        merge cannot conflict there."""
+        if self.catalog.base_snapshot(b, table) is not s:
+            return False
+        assert s.table is not None
+        snap = s.table
+        dschema = layout.delta_schema(b.id)
+        keys_sql = delta.changed_keys_sql(dschema, table, self.space.delta_key(cur, b, table))
+        rows = layout.rows_table(snap)
+        hit = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {qname(layout.SNAP, t)} s WHERE {delta.key_match(key, 's', 'c')})"
+            for t in (rows, layout.hide_table(rows))
+        )
+        return cur.execute(f"SELECT 1 FROM ({keys_sql}) c WHERE {hit} LIMIT 1").fetchone() is None
 
     def _snapshot(
         self,
@@ -389,33 +438,50 @@ class Snapshots:
             self.catalog.snapshots.pop(key, None)
             self.stale_owners = True  # its rows in the metadata go at the next collection
 
-    def collect_garbage(self, cur: duckdb.DuckDBPyConnection) -> int:
-        """Drop snapshots no live branch reads; return how many went."""
+    def collect_garbage(
+        self, cur: duckdb.DuckDBPyConnection, holding: Collection[Hashable] = ()
+    ) -> int:
+        """Drop snapshots no live branch reads; return how many went. A snapshot of a
+        table another merge is writing stays until a later collection (that merge may
+        be keeping rows in it, in its open transaction); ``holding``: the merge locks
+        the caller holds (a merge that committed: its tables' snapshots can go)."""
         with self.catalog.lock:
             dead = [d for d in self.catalog.unused_snapshots() if d[2].table not in self.pinned]
-            for owner, table, snap in dead:
-                self.catalog.drop_snapshot(owner, table, snap)
-            # Snapshot entries of owners that no longer exist.
-            live_owners = {MAIN_ID, *self.catalog.branches}
-            stale_owners = []
-            if self.stale_owners:
-                stale_owners = [o for o in store.snapshot_owners(cur) if o not in live_owners]
-                self.stale_owners = False
-            if not dead and not stale_owners:
-                return 0
-            self.stale_owners = bool(stale_owners)  # until the transaction committed
-            used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
-            with transaction(cur):
-                for owner, table, snap in dead:
-                    store.forget_snapshot(cur, owner, table, snap.tag)
-                for owner in stale_owners:
-                    store.forget_snapshots_of(cur, owner)
-                for v in self.db.views_in(cur, layout.SNAP):  # undo snapshots, before their tables
-                    if layout.snapshot_of(v) not in used:
-                        cur.execute(f"DROP VIEW IF EXISTS {qname(layout.SNAP, v)}")
-                        self.space.undo.discard(v)
-                for t in self.db.tables_in(cur, layout.SNAP):
-                    if layout.snapshot_of(t) not in used:
-                        cur.execute(f"DROP TABLE IF EXISTS {qname(layout.SNAP, t)}")
+            names = {table_lock(o, t) for o, t, _ in dead}
+            mine = self.space.merging.take_free(names - set(holding))
+            try:
+                ok = mine | (names & set(holding))
+                dead = [d for d in dead if table_lock(d[0], d[1]) in ok]
+                return self._collect(cur, dead)
+            finally:
+                self.space.merging.release(mine)
+
+    def _collect(
+        self, cur: duckdb.DuckDBPyConnection, dead: list[tuple[int, str, Snapshot]]
+    ) -> int:
+        for owner, table, snap in dead:
+            self.catalog.drop_snapshot(owner, table, snap)
+        # Snapshot entries of owners that no longer exist.
+        live_owners = {MAIN_ID, *self.catalog.branches}
+        stale_owners = []
+        if self.stale_owners:
+            stale_owners = [o for o in store.snapshot_owners(cur) if o not in live_owners]
             self.stale_owners = False
-            return len(dead)
+        if not dead and not stale_owners:
+            return 0
+        self.stale_owners = bool(stale_owners)  # until the transaction committed
+        used = {s.table for snaps in self.catalog.snapshots.values() for s in snaps if s.table}
+        with transaction(cur):
+            for owner, table, snap in dead:
+                store.forget_snapshot(cur, owner, table, snap.tag)
+            for owner in stale_owners:
+                store.forget_snapshots_of(cur, owner)
+            for v in self.db.views_in(cur, layout.SNAP):  # undo snapshots, before their tables
+                if layout.snapshot_of(v) not in used:
+                    cur.execute(f"DROP VIEW IF EXISTS {qname(layout.SNAP, v)}")
+                    self.space.undo.discard(v)
+            for t in self.db.tables_in(cur, layout.SNAP):
+                if layout.snapshot_of(t) not in used:
+                    cur.execute(f"DROP TABLE IF EXISTS {qname(layout.SNAP, t)}")
+        self.stale_owners = False
+        return len(dead)

@@ -21,6 +21,7 @@ import duckdb
 
 from hati.branching import delta, layout, store
 from hati.branching.catalog import MAIN_ID, Branch, Catalog
+from hati.branching.keylocks import KeyLocks
 from hati.storage.duckdb_backend import Column, Database, TableInfo, qident, qname
 
 T = TypeVar("T")
@@ -52,6 +53,11 @@ class Namespace:
     def changed(self) -> list[str]:
         """Every table the branch materialized, dropped or keeps as a delta, sorted."""
         return sorted(self.local | self.dropped | self.deltas)
+
+
+def table_lock(owner: int, table: str) -> tuple[str, int, str]:
+    """The KeyLocks name a merge holds while it writes ``owner``'s ``table``."""
+    return ("table", owner, table.lower())
 
 
 def split_rel(rel: str) -> tuple[str, str]:
@@ -96,13 +102,17 @@ class Space:
         self._ns_changed: dict[int, int] = {}  # owner -> _ns_seq of its last change
         self._ns_cache: dict[int, dict[Hashable, Any]] = {}
         self._ns_pending: dict[int, int] = {}  # owner -> transactions about to commit
+        # Merges hold the tables they write (``table_lock``) and the branch they retire.
+        self.merging = KeyLocks()
 
     def forget(self, branch_id: int) -> None:
         """Drop the caches of a retired branch."""
-        for k in [k for k in self.keys if k[0] == branch_id]:
+        # Copies first (one C call each): other sessions add entries meanwhile.
+        for k in [k for k in list(self.keys) if k[0] == branch_id]:
             self.keys.pop(k, None)
             self.bags.discard(k)
-        self.marked = {m for m in self.marked if m[0] != branch_id}
+        for m in [m for m in list(self.marked) if m[0] == branch_id]:
+            self.marked.discard(m)
         self.namespace_changed([branch_id])
 
     # ------------------------------------------------------------------ namespace cache

@@ -171,12 +171,16 @@ def make_branch_schemas(cur: duckdb.DuckDBPyConnection, n: int) -> list[int]:
 def retire(cur: duckdb.DuckDBPyConnection, b: Branch, dropped: bool = True) -> None:
     """Drop a branch's schemas and rows, inside the caller's transaction (not
     ``dropped``: it is known to have dropped no table; ``b.resolved`` False: to have
-    no recorded resolution)."""
+    no recorded resolution; ``b.marks`` False: no marked column)."""
     cur.execute(f"DROP SCHEMA IF EXISTS {qident(b.schema)} CASCADE")
     cur.execute(f"DROP SCHEMA IF EXISTS {qident(layout.delta_schema(b.id))} CASCADE")
     cur.execute(f"DELETE FROM {_L.BRANCHES} WHERE id = ?", [b.id])
     for table in _PER_BRANCH:
-        if (table == _L.DROPPED and not dropped) or (table == _L.RESOLUTIONS and not b.resolved):
+        if (
+            (table == _L.DROPPED and not dropped)
+            or (table == _L.RESOLUTIONS and not b.resolved)
+            or (table == _L.DELTA_COLUMNS and not b.marks)
+        ):
             continue
         cur.execute(f"DELETE FROM {table} WHERE branch_id = ?", [b.id])
 
@@ -289,6 +293,7 @@ def assigned_columns(cur: duckdb.DuckDBPyConnection, branch_id: int, table: str)
 
 
 def mark_column(cur: duckdb.DuckDBPyConnection, b: Branch, table: str, col: str) -> None:
+    b.marks = True  # before the row exists: retire deletes it
     _insert_new(
         cur,
         f"INSERT INTO {_L.DELTA_COLUMNS} SELECT $1, $2, $3 WHERE NOT EXISTS "

@@ -128,13 +128,52 @@ def capture_keys(
 ) -> None:
     """Before main changes the keys ``keys_sql`` lists (a merge): keep the current rows
     at those keys, and hide the ones main does not have (the merge creates them)."""
+    for sql in _capture_sql(snap, live_rel, key, keys_sql, True):
+        cur.execute(sql)
+
+
+def capture_keys_in(
+    cur: duckdb.DuckDBPyConnection,
+    snaps: list[tuple[str, list[str]]],
+    live_rel: str,
+    key: list[str],
+    keys_sql: str,
+) -> None:
+    """``capture_keys`` into every undo snapshot of ``snaps`` ((name, its key)) in one
+    statement: a WITH of data-modifying CTEs, which DuckDB runs in order, each seeing
+    what the earlier ones wrote. Rows to keep are looked for only when ``live_rel`` has
+    a row at one of the keys (a merge of inserts has none)."""
     m, c = qident("$m"), qident("$c")
-    cur.execute(
-        f"INSERT INTO {_rows(snap)} SELECT {m}.* FROM {live_rel} AS {m} "
-        f"SEMI JOIN ({keys_sql}) AS {c} ON {delta.key_match(key, c, m)} "
-        f"ANTI JOIN {_rows(snap)} AS k ON {delta.key_match(key, 'k', m)}"
-    )
-    cur.execute(hide_new_sql(snap, key, f"({keys_sql})"))
+    found = cur.execute(
+        f"SELECT 1 FROM {live_rel} AS {m} SEMI JOIN ({keys_sql}) AS {c} "
+        f"ON {delta.key_match(key, c, m)} LIMIT 1"
+    ).fetchone()
+    stmts = [
+        sql
+        for snap, snap_key in snaps
+        for sql in _capture_sql(snap, live_rel, snap_key, keys_sql, found is not None)
+    ]
+    if len(stmts) == 1:
+        cur.execute(stmts[0])
+        return
+    ctes = ", ".join(f"{qident(f'$u{i}')} AS ({sql} RETURNING 1)" for i, sql in enumerate(stmts))
+    cur.execute(f"WITH {ctes} SELECT 1").fetchall()
+
+
+def _capture_sql(
+    snap: str, live_rel: str, key: list[str], keys_sql: str, keep_rows: bool
+) -> list[str]:
+    """``capture_keys``'s statements (without the rows kept: ``keep_rows`` False)."""
+    m, c = qident("$m"), qident("$c")
+    out = []
+    if keep_rows:
+        out.append(
+            f"INSERT INTO {_rows(snap)} SELECT {m}.* FROM {live_rel} AS {m} "
+            f"SEMI JOIN ({keys_sql}) AS {c} ON {delta.key_match(key, c, m)} "
+            f"ANTI JOIN {_rows(snap)} AS k ON {delta.key_match(key, 'k', m)}"
+        )
+    out.append(hide_new_sql(snap, key, f"({keys_sql})"))
+    return out
 
 
 def capture_where(

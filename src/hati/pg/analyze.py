@@ -369,6 +369,8 @@ def analyze(stmt: ast.Node) -> Analysis:  # noqa: C901 - one case per statement 
                     a.schemas.append(obj.sval)
                 elif isinstance(obj, tuple) and len(_names(obj)) > 1:
                     a.schemas.append(_names(obj)[0])
+    elif isinstance(stmt, ast.CommentStmt):
+        _comment(a, stmt)
     elif isinstance(stmt, ast.TruncateStmt):
         for rv in stmt.relations or ():
             target(rv, Role.WRITE)
@@ -396,6 +398,35 @@ def analyze(stmt: ast.Node) -> Analysis:  # noqa: C901 - one case per statement 
             continue
         w.walk(child, scope)
     return a
+
+
+_COMMENTED_RELATIONS = frozenset(
+    {
+        ObjectType.OBJECT_TABLE,
+        ObjectType.OBJECT_VIEW,
+        ObjectType.OBJECT_MATVIEW,
+        ObjectType.OBJECT_FOREIGN_TABLE,
+        ObjectType.OBJECT_INDEX,
+        ObjectType.OBJECT_SEQUENCE,
+    }
+)
+
+
+def _comment(a: Analysis, stmt: ast.CommentStmt) -> None:
+    """COMMENT ON a relation, its column or constraint changes that relation."""
+    names: list[str] = (
+        [str(n.sval) for n in stmt.object if isinstance(n, ast.String)]
+        if isinstance(stmt.object, tuple)
+        else []
+    )
+    if stmt.objtype in (ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT):
+        names = names[:-1]
+    elif stmt.objtype not in _COMMENTED_RELATIONS:
+        names = []
+    if names:
+        schema = names[-2] if len(names) > 1 else None
+        schema = None if schema in DEFAULT_SCHEMAS else schema
+        a.tables.append(TableRef(schema, names[-1], Role.WRITE, None))
 
 
 def _rename(a: Analysis, stmt: ast.RenameStmt, target: object) -> None:

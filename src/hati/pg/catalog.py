@@ -24,7 +24,13 @@ from typing import Any
 import duckdb
 
 from hati.branching import layout
-from hati.pg import catalog_defaults, catalog_roles, catalog_sequences, catalog_types
+from hati.pg import (
+    catalog_comments,
+    catalog_defaults,
+    catalog_roles,
+    catalog_sequences,
+    catalog_types,
+)
 
 HIDDEN = layout.PG
 
@@ -40,7 +46,6 @@ CREATE OR REPLACE MACRO main.pg_get_indexdef(a, b := 0, c := false) AS '';
 CREATE OR REPLACE MACRO main.pg_get_statisticsobjdef_columns(id) AS NULL;
 CREATE OR REPLACE MACRO main.pg_relation_is_publishable(id) AS false;
 CREATE OR REPLACE MACRO main.array_length(arr, dim) AS len(arr);
-CREATE OR REPLACE MACRO main.obj_description(id) AS NULL;
 """
 
 # A schema is internal if hati created it for itself (see branching/layout.py).
@@ -453,7 +458,7 @@ CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
 CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass_name(x) AS
     CASE WHEN x IS NULL THEN NULL::VARCHAR
          WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN coalesce(
-             (SELECT relname FROM pg_catalog.pg_class WHERE oid = TRY_CAST(x AS BIGINT)),
+             (SELECT first(relname) FROM {HIDDEN}.pg_class WHERE oid = TRY_CAST(x AS BIGINT)),
              CAST(x AS VARCHAR))
          ELSE coalesce((SELECT relname FROM pg_catalog.pg_class
                         WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
@@ -492,13 +497,10 @@ CREATE OR REPLACE MACRO main.pg_type_is_visible(id) AS true;
 CREATE OR REPLACE MACRO main.pg_function_is_visible(id) AS true;
 CREATE OR REPLACE MACRO main.pg_tablespace_location(id) AS '';
 CREATE OR REPLACE MACRO main.pg_get_partkeydef(id) AS NULL::VARCHAR;
-CREATE OR REPLACE MACRO main.col_description(id, n) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.shobj_description(id, cat) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_get_serial_sequence(t, c) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_total_relation_size(id) AS 0::BIGINT;
 CREATE OR REPLACE MACRO main.pg_relation_size(id) AS 0::BIGINT;
-CREATE OR REPLACE MACRO main.obj_description(id) AS NULL::VARCHAR,
-    (id, cat) AS NULL::VARCHAR;
 CREATE OR REPLACE MACRO main.pg_table_size(id) AS 0::BIGINT;
 CREATE OR REPLACE MACRO main.pg_indexes_size(id) AS 0::BIGINT;
 CREATE OR REPLACE MACRO main.pg_size_pretty(n) AS CAST(n AS VARCHAR) || ' bytes';
@@ -550,6 +552,7 @@ _FILTERED = (
     "pg_constraint",
     *_EMPTY,
     *catalog_roles.RELATIONS,
+    *catalog_comments.RELATIONS,
     *catalog_sequences.RELATIONS,
 )
 # Catalog relations a client reads -> hati's filtered views in the hidden schema (the
@@ -585,4 +588,6 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
     cur.execute(catalog_roles.SQL)
+    cur.execute(catalog_comments.TABLE_SQL)
+    cur.execute(catalog_comments.SQL)
     cur.execute(catalog_sequences.SQL)

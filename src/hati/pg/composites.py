@@ -1,5 +1,5 @@
 """Composite types (``CREATE TYPE ct AS (f1 int, f2 text)``) as DuckDB STRUCT types,
-and domains without constraints as DuckDB type aliases.
+and domains as DuckDB type aliases (``domains.py``).
 
 DuckDB casts ``ROW(1, 'a')::ct``, reads ``(x).f1`` and stores ct columns itself; what
 it lacks is PostgreSQL's functions that fill a record of a named type from json
@@ -69,18 +69,3 @@ class CreateComposite(Emulated):
             target = render.quote_name(self.schema) + "." + target
         cur.execute(f"CREATE TYPE {target} AS {self.struct}")
         FIELDS[self.name] = self.fields
-
-
-@dataclass
-class CreateAlias(Emulated):
-    """CREATE DOMAIN d AS t (without constraints) as CREATE TYPE d AS t."""
-
-    schema: str | None
-    name: str
-    duck_type: str
-
-    def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
-        target = render.quote_name(self.name)
-        if self.schema:
-            target = render.quote_name(self.schema) + "." + target
-        cur.execute(f"CREATE TYPE {target} AS {self.duck_type}")

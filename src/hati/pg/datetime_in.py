@@ -363,3 +363,41 @@ def parse(text: str, order: str, type_name: str = "date") -> Fields:  # noqa: C9
     if f.hour == 24 and (f.minute or f.second or f.micro):
         raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
     return f
+
+
+# the offsets (hours east of UTC) of the abbreviations above, from PostgreSQL's Default set
+_OFFSETS = {
+    "z": 0, "zulu": 0, "utc": 0, "gmt": 0, "ut": 0, "pst": -8, "pdt": -7, "mst": -7,
+    "mdt": -6, "cst": -6, "cdt": -5, "est": -5, "edt": -4, "ast": -4, "adt": -3, "hst": -10,
+    "akst": -9, "akdt": -8, "cet": 1, "cest": 2, "eet": 2, "eest": 3, "wet": 0, "west": 1,
+    "bst": 1, "msk": 3, "jst": 9, "kst": 9, "ist": 2, "nzst": 12, "nzdt": 13, "aest": 10,
+    "aedt": 11,
+}  # fmt: skip
+_TIMETZ = re.compile(
+    r"\s*(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*(am|pm)?\s*"
+    r"(?:([+-])(\d{1,2})(?::?(\d{2}))?|([a-z]+))?\s*"
+)
+
+
+def timetz(text: str) -> str | None:
+    """A ``time with time zone`` literal (``11:00 BST``, ``11:00+01``) in the ISO form
+    DuckDB reads, or None where DuckDB's own reading stands (no zone, or one not known)."""
+    m = _TIMETZ.fullmatch(text.lower())
+    if m is None or (m.group(6) is None and m.group(9) is None):
+        return None
+    hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if m.group(5):
+        if hour > 12:
+            raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+        hour = hour % 12 + (12 if m.group(5) == "pm" else 0)
+    if hour > 24 or minute > 59 or second > 60:
+        raise DateTimeFieldOverflow(f'date/time field value out of range: "{text}"')
+    if m.group(9) is not None:
+        if m.group(9) not in _OFFSETS:
+            return None
+        sign, zh, zm = ("-" if _OFFSETS[m.group(9)] < 0 else "+"), abs(_OFFSETS[m.group(9)]), 0
+    else:
+        sign, zh, zm = m.group(6), int(m.group(7)), int(m.group(8) or 0)
+    if zh > 15 or zm > 59:
+        raise InvalidDatetimeFormat(f'invalid input syntax for type time with time zone: "{text}"')
+    return f"{hour:02d}:{minute:02d}:{second:02d}{m.group(4) or ''}{sign}{zh:02d}:{zm:02d}"

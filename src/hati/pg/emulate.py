@@ -334,7 +334,10 @@ class Rebuild:
             child_indexes = indexes_of(cur, self.schema, child)
             remake(cur, self.schema, child, loose, _columns(loose), child_indexes)
             restore.append((child, original, child_indexes))
-        remake(cur, self.schema, self.table, create, kept, indexes)
+        using = {}
+        if cmd.subtype == AlterTableType.AT_AlterColumnType and cmd.def_.raw_default is not None:
+            using[str(cmd.name)] = text(cmd.def_.raw_default)  # ... TYPE t USING expr
+        remake(cur, self.schema, self.table, create, kept, indexes, using)
         for child, original, child_indexes in restore:
             remake(cur, self.schema, child, original, _columns(original), child_indexes)
         if cmd.subtype == AlterTableType.AT_DropConstraint and key:
@@ -383,6 +386,7 @@ def remake(
     create: Any,
     kept: list[Any],
     indexes: list[str],
+    using: dict[str, str] | None = None,
 ) -> None:
     """Make the table again as ``create`` says, with its rows (the ``kept`` columns) and
     the ``indexes`` whose columns it still has. The rows wait in a temporary table while
@@ -395,7 +399,9 @@ def remake(
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {rows[len('temp.') :]} AS SELECT * FROM {table}")
     cur.execute(f"DROP TABLE {table}")
     cur.execute(text(create))
-    cur.execute(f"INSERT INTO {table} ({cols}) SELECT {_converted(create, kept)} FROM {rows}")
+    cur.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {_converted(create, kept, using or {})} FROM {rows}"
+    )
     cur.execute(f"DROP TABLE {rows}")
     after = set(_columns(create))
     for sql in indexes:
@@ -539,12 +545,13 @@ class RenameConstraint(Emulated):
         record(cur, schema, table, duck, self.new)
 
 
-def _converted(create: Any, kept: list[str]) -> str:
-    """The select list that copies the rows: each kept column cast to its new type."""
+def _converted(create: Any, kept: list[str], using: dict[str, str]) -> str:
+    """The select list that copies the rows: each kept column cast to its new type
+    (``using``: a column's value computed from the old row, ALTER ... TYPE ... USING)."""
     out = []
     types = {c.colname: c.typeName for c in create.tableElts if isinstance(c, ast.ColumnDef)}
     for name in kept:
         t = types.get(name)
-        col = render.quote_name(name)
+        col = f"({using[name]})" if name in using else render.quote_name(name)
         out.append(f"CAST({col} AS {text(t)})" if t is not None else col)
     return ", ".join(out)

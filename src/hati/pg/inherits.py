@@ -19,6 +19,7 @@ import duckdb
 from pglast import ast, parser
 from pglast.enums import ConstrType
 
+from hati import wording
 from hati.errors import DatatypeMismatch, DuplicateTable, FeatureNotSupported, UndefinedTable
 from hati.pg import catalog, coltypes, emulate, rebuild
 from hati.pg.emulate import Printer, locate
@@ -140,6 +141,7 @@ class DefineChild(Changes):
         for elt in self.stmt.tableElts or ():
             if isinstance(elt, ast.ColumnDef) and elt.colname in names:
                 i = names.index(elt.colname)
+                _same_type(cur, str(elt.colname), merged[i].typeName, elt.typeName)
                 if elt.constraints:
                     merged[i].constraints = (*(merged[i].constraints or ()), *elt.constraints)
                 continue
@@ -150,6 +152,21 @@ class DefineChild(Changes):
         _declared_types(cur, schema, str(self.stmt.relation.relname), sources)
         for n, parent in enumerate(located, 1):
             _record(cur, schema, str(self.stmt.relation.relname), parent, n)
+
+
+def _same_type(cur: duckdb.DuckDBPyConnection, name: str, inherited: Any, own: Any) -> None:
+    """A column the child declares again has its parent's type (42804)."""
+    if inherited is None or own is None:
+        return
+    kinds = cur.execute(
+        f"SELECT typeof(CAST(NULL AS {emulate.text(inherited)})), "
+        f"typeof(CAST(NULL AS {emulate.text(own)}))"
+    ).fetchall()[0]
+    if kinds[0] != kinds[1]:
+        raise DatatypeMismatch(
+            f'column "{name}" has a type conflict',
+            detail=f"{wording.pg_type(str(kinds[0]))} versus {wording.pg_type(str(kinds[1]))}",
+        )
 
 
 def _like(

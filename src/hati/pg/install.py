@@ -20,10 +20,13 @@ import duckdb
 from hati.pg import (
     catalog,
     composites,
+    domains,
     expand,
     jsonb,
     jsonpath,
+    jsonpopulate,
     numeric,
+    numspecials,
     regex,
     sqlfunctions,
     tochar,
@@ -39,11 +42,14 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     register(cur, regex)
     register(cur, numeric)
     valuetext.register(cur)
+    jsonpopulate.register(cur)
     tochar.register(cur)
-    for sql in [*translate.setup_sql(), expand.SETUP_SQL]:
+    for sql in [*translate.setup_sql(), expand.SETUP_SQL, domains.SETUP_SQL]:
         cur.execute(sql)
+    numspecials.install(cur)
     sqlfunctions.load(cur, (catalog.HIDDEN,))
     composites.load(cur, (catalog.HIDDEN,))
+    domains.load(cur)
 
 
 def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:

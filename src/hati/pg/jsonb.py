@@ -44,6 +44,16 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)  # NaN and Infinity are no JSON
 
 
+def load(text: str) -> Any:
+    """A JSON document as Python values (numbers as Decimal), or PostgreSQL's error."""
+    return _load(text)
+
+
+def dump(v: Any) -> str:
+    """jsonb's text of Python values."""
+    return _dump(v)
+
+
 def validate(text: str) -> None:
     """Raise PostgreSQL's error unless ``text`` is a JSON document."""
     _load(text)
@@ -116,6 +126,15 @@ def delete_key(a: str, key: str) -> str:
     return _dump(v)
 
 
+def delete_keys(a: str, keys: list[str | None]) -> str:
+    """``a - keys``: every key (NULL keys: none) deleted, one after the other."""
+    out = a
+    for k in keys:
+        if k is not None:
+            out = delete_key(out, k)
+    return out if keys else _dump(_load(a))
+
+
 def delete_index(a: str, index: int) -> str:
     """``a - n``: element n of an array (negative: from the end)."""
     v = _load(a)
@@ -141,6 +160,8 @@ def delete_path(a: str, path: list[str | None]) -> str:
     v = _load(a)
     if not isinstance(v, (dict, list)):
         raise InvalidParameter("cannot delete path in scalar")
+    if not v:
+        return _dump(v)  # an empty container: PostgreSQL reads no path
     node: Any = v
     for depth, step in enumerate(path):
         if step is None:
@@ -154,7 +175,11 @@ def delete_path(a: str, path: list[str | None]) -> str:
             node = node.get(step)
         elif isinstance(node, list):
             i = _index(node, step)
-            if i is None or not 0 <= i < len(node):
+            if i is None:
+                raise InvalidTextRepresentation(
+                    f'path element at position {depth + 1} is not an integer: "{step}"'
+                )
+            if not 0 <= i < len(node):
                 break
             if last:
                 del node[i]
@@ -354,6 +379,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_jsonb_concat": (concat, [VARCHAR, VARCHAR], VARCHAR),
     "hati_jsonb_elements": (elements, [VARCHAR], _TEXTS),
     "hati_jsonb_delete_key": (delete_key, [VARCHAR, VARCHAR], VARCHAR),
+    "hati_jsonb_delete_keys": (delete_keys, [VARCHAR, _TEXTS], VARCHAR),
     "hati_jsonb_delete_index": (delete_index, [VARCHAR, BIGINT], VARCHAR),
     "hati_jsonb_delete_path": (delete_path, [VARCHAR, _TEXTS], VARCHAR),
     "hati_jsonb_set": (jsonb_set, [VARCHAR, _TEXTS, VARCHAR, BOOLEAN], VARCHAR),

@@ -125,11 +125,6 @@ def apply(create: Any, table: str, cmd: Any, key: str | None = None) -> None:
     elif t in (AlterTableType.AT_SetNotNull, AlterTableType.AT_DropNotNull):
         _not_null(_column(create, cmd.name), t == AlterTableType.AT_SetNotNull)
     elif t == AlterTableType.AT_AlterColumnType:
-        if cmd.def_.raw_default is not None:
-            raise FeatureNotSupported(
-                "ALTER COLUMN ... TYPE ... USING is not supported",
-                hint="Add a new column, fill it with UPDATE, drop the old one and rename.",
-            )
         _column(create, cmd.name).typeName = cmd.def_.typeName
     elif t == AlterTableType.AT_DropColumn:
         _column(create, cmd.name)

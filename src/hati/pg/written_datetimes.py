@@ -30,6 +30,7 @@ KINDS = {
     "TIMESTAMP_S": "timestamp",
     "TIMESTAMP_MS": "timestamp",
     "TIMESTAMP_NS": "timestamp",
+    "TIME WITH TIME ZONE": "timetz",
 }
 # What DuckDB reads as PostgreSQL does: an ISO date, with an ISO time of day.
 _ISO = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?")
@@ -51,7 +52,7 @@ def candidate(text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def expression(text: str, kind: str) -> str | None:
-    """DuckDB's SQL for ``text`` read as a value of ``kind`` (date or timestamp); None
+    """DuckDB's SQL for ``text`` read as a value of ``kind`` (date, timestamp, timetz); None
     where DuckDB's own reading stands. Raises PostgreSQL's error for bad input."""
     cast = ast.TypeCast(
         arg=ast.A_Const(val=ast.String(sval=text)),

@@ -391,12 +391,12 @@ class Connection:
     def _status(self) -> str:
         return self.session.txn if self.session else "I"
 
-    def _zone(self) -> tuple[str | None, int]:
-        """The session's TimeZone (for timestamptz text) and extra_float_digits."""
+    def _zone(self) -> tuple[str | None, int, bool]:
+        """The session's TimeZone (timestamptz text), extra_float_digits, bytea_output."""
         if self.session is None:
-            return None, 1
-        digits = self.session.settings.get("extra_float_digits")
-        return self.session.zone(), int(digits) if digits else 1
+            return None, 1, False
+        get, digits = self.session.settings.get, self.session.settings.get("extra_float_digits")
+        return self.session.zone(), int(digits) if digits else 1, get("bytea_output") == "escape"
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)
@@ -677,7 +677,7 @@ def _encode_rows(
     res: Result,
     formats: tuple[int, ...],
     limit: int,
-    zone: tuple[str | None, int] = (None, 1),
+    zone: tuple[str | None, int, bool] = (None, 1, False),
 ) -> _Encoded:
     if res.columns is None:
         return _Encoded(b"", False)

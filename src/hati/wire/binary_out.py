@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hati.errors import HatiError
-from hati.wire import cells, text_out
+from hati.wire import cells, numerics, text_out
 from hati.wire import types as t
 from hati.wire.cells import big_endian, concat, valid
 
@@ -119,6 +119,30 @@ def _numeric_py(values: list[Any]) -> pa.Array:
     )
 
 
+# numeric's NaN and ±Infinity in the binary format: no digits, the sign word says which
+_SPECIAL_SIGNS = {"NaN": 0xC000, "Infinity": 0xD000, "-Infinity": 0xF000}
+
+
+def _with_specials(inner: Column) -> Column:
+    def encode(arr: pa.Array) -> Cells:
+        out = inner(arr)
+        mask = numerics.special_mask(arr)
+        if mask is None:
+            return out
+        scale, values = arr.type.scale, arr.to_pylist()
+
+        def special(v: Any) -> bytes:
+            kind = numerics.special_of(v, scale)
+            if kind is None:
+                return t._bin_numeric(decimal.Decimal(v))
+            return struct.pack("!hhHh", 0, 0, _SPECIAL_SIGNS[kind], 0)
+
+        fixes = pa.array([special(values[i]) for i in np.flatnonzero(mask)], pa.binary())
+        return pc.replace_with_mask(out, pa.array(mask), fixes)
+
+    return encode
+
+
 def _numeric_wide(scale: int, signed: bool, python: Callable[[pa.Array], list[Any]]) -> Column:
     def encode(arr: pa.Array) -> Cells:
         _, lo_s, small = cells.int128(arr, signed)
@@ -152,7 +176,8 @@ def _numeric_column(typ: pa.DataType) -> Column:
     if pa.types.is_decimal(typ):
         if typ.bit_width != 128:
             return lambda arr: _numeric_py(arr.to_pylist())
-        return _numeric_wide(typ.scale, True, lambda arr: arr.to_pylist())
+        wide = _numeric_wide(typ.scale, True, lambda arr: arr.to_pylist())
+        return _with_specials(wide) if typ.precision == numerics.WIDE else wide
     if isinstance(typ, pa.BaseExtensionType) and getattr(typ, "type_name", "") in (
         "hugeint",
         "uhugeint",

@@ -238,3 +238,19 @@ def joined_bytes(arr: pa.Array) -> bytes:
     if len(offs) < 2:
         return b""
     return data(arr)[offs[0] : offs[-1]].tobytes()
+
+
+def escape_bytes(arr: pa.Array) -> pa.Array:
+    """bytea_output ``escape``: printable ASCII as itself, a backslash doubled, every other
+    byte as ``\\ooo`` (octal), nulls kept."""
+    out: list[str | None] = []
+    for b in as_binary(arr).to_pylist():
+        if b is None:
+            out.append(None)
+            continue
+        out.append(
+            "".join(
+                "\\\\" if c == 0x5C else chr(c) if 0x20 <= c < 0x7F else f"\\{c:03o}" for c in b
+            )
+        )
+    return pa.array(out, pa.string())

@@ -33,7 +33,7 @@ class RowEncoder:
 
     ``oids`` are the types the RowDescription announced, ``formats`` Bind's result format
     codes, ``zone`` the session's TimeZone for timestamptz text (None: UTC),
-    ``float_digits`` its extra_float_digits.
+    ``float_digits`` its extra_float_digits, ``escape`` whether its bytea_output is escape.
     """
 
     def __init__(
@@ -43,6 +43,7 @@ class RowEncoder:
         formats: Sequence[int] = (),
         zone: str | None = None,
         float_digits: int = 1,
+        escape: bool = False,
     ) -> None:
         self.encoders: list[Any] = []
         self.binary: list[bool] = []
@@ -50,7 +51,7 @@ class RowEncoder:
             if fmt == 1:
                 self.encoders.append(binary_out.column(field.type, oid))
             else:
-                self.encoders.append(text_out.column(field.type, zone, float_digits))
+                self.encoders.append(text_out.column(field.type, zone, float_digits, escape))
             self.binary.append(fmt == 1)
         self._count = struct.pack("!h", len(self.encoders))
 
@@ -85,11 +86,12 @@ def encode_rows(
     rows: Rows,
     zone: str | None = None,
     float_digits: int = 1,
+    escape: bool = False,
 ) -> bytes:
     """DataRow messages for a chunk of rows: Arrow (from DuckDB) or Python tuples."""
     if isinstance(rows, (pa.Table, pa.RecordBatch)):
         oids = [oid for _, oid in columns]
-        return RowEncoder(rows.schema, oids, formats, zone, float_digits).encode(rows)
+        return RowEncoder(rows.schema, oids, formats, zone, float_digits, escape).encode(rows)
     encoders = [
         pgtypes.column_encoder(oid, fmt)
         for (_, oid), fmt in zip(columns, column_formats(formats, len(columns)), strict=True)

@@ -10,6 +10,11 @@ integers or numerics print with the scale of the quotient they come from.
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 BARE = (38, 11)  # the DuckDB DECIMAL a bare numeric is (a scale few declare)
 QUOTIENT = (38, 20)  # the DuckDB DECIMAL numeric quotients (and averages) are
@@ -101,3 +106,60 @@ def literal_sql(text: str) -> str | None:
     """``literal`` as a DuckDB cast (DuckDB reads ``1.0e-2`` as a double)."""
     got = literal(text)
     return None if got is None else f"CAST('{got[0]}' AS DECIMAL({got[1]},{got[2]}))"
+
+
+# numeric's NaN and ±Infinity, which DuckDB's DECIMAL has not: a 38-digit DECIMAL keeps
+# them as its outermost values (hati/pg/numspecials.py), which sort and compare as
+# PostgreSQL's do: -Infinity below every number, Infinity above, NaN above Infinity and
+# equal to itself.
+# Only where a column of that scale stored one: elsewhere those values are numbers.
+WIDE = 38
+SPECIALS = ("NaN", "Infinity", "-Infinity")
+STORED_SCALES: set[int] = set()  # scales of the DECIMAL(38, s) columns that stored one
+_UNSCALED = {"NaN": 10**WIDE - 1, "Infinity": 10**WIDE - 2, "-Infinity": -(10**WIDE - 2)}
+
+
+def special_value(kind: str, scale: int) -> decimal.Decimal:
+    """The DECIMAL(38, scale) value that stands for ``kind`` (one of SPECIALS)."""
+    return decimal.Decimal(_UNSCALED[kind]).scaleb(-scale, CONTEXT)
+
+
+def special_digits(kind: str, scale: int) -> str:
+    """``special_value`` as DuckDB prints a DECIMAL(38, scale)."""
+    return format(special_value(kind, scale), "f")
+
+
+def special_of(v: decimal.Decimal, scale: int) -> str | None:
+    """Which special value ``v`` (a DECIMAL(38, scale)) stands for, if any."""
+    if special_value("-Infinity", scale) < v < special_value("Infinity", scale):
+        return None
+    unscaled = int(v.scaleb(scale, CONTEXT))
+    return next((k for k, u in _UNSCALED.items() if u == unscaled), None)
+
+
+def special_mask(arr: pa.Array) -> np.ndarray | None:
+    """Where a DECIMAL(38, s) column holds a special value; None when it holds none (or
+    is narrower, or no column of its scale stored one)."""
+    t = arr.type
+    if t.precision != WIDE or t.scale not in STORED_SCALES:
+        return None
+    low = pa.scalar(special_value("-Infinity", t.scale), t)
+    high = pa.scalar(special_value("Infinity", t.scale), t)
+    hit = pc.fill_null(pc.or_(pc.less_equal(arr, low), pc.greater_equal(arr, high)), False)
+    mask = np.asarray(hit)
+    return mask if mask.any() else None
+
+
+def with_specials(text: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """The text encoder ``text`` of a DECIMAL(38, s) column, showing the special values."""
+
+    def column(arr: pa.Array) -> pa.Array:
+        out = text(arr)
+        mask = special_mask(arr)
+        if mask is None:
+            return out
+        scale, values = arr.type.scale, arr.to_pylist()
+        shown = [special_of(values[i], scale) or str(values[i]) for i in np.flatnonzero(mask)]
+        return pc.replace_with_mask(out, pa.array(mask), pa.array(shown, pa.string()))
+
+    return column

@@ -7,7 +7,7 @@ pyarrow.compute and numpy; only values outside the common range (BC dates, infin
 floats whose notation differs, 128-bit integers) take a per-value Python path.
 
 Settings assumed are PostgreSQL's defaults: DateStyle ``ISO, MDY``, IntervalStyle
-``postgres``, bytea_output ``hex``; floats are shortest exact (``extra_float_digits``
+``postgres``, bytea_output ``hex`` (or ``escape``, when given); floats are shortest exact (``extra_float_digits``
 1, the default, or more) or ``%.{15 + n}g`` for a setting ``n <= 0``.
 Timestamps with time zone are printed in the given zone (the session's TimeZone), UTC by
 default; the zone DuckDB writes into the Arrow type is not used (it is DuckDB's setting,
@@ -640,10 +640,10 @@ def _same(arr: pa.Array) -> pa.Array:
 
 
 def column(  # noqa: C901 - one case per Arrow type
-    t: pa.DataType, zone: str | None = None, float_digits: int = 1
+    t: pa.DataType, zone: str | None = None, float_digits: int = 1, escape: bool = False
 ) -> Column:
     """The text encoder for an Arrow column type (chosen once per result column);
-    ``float_digits``: the session's extra_float_digits."""
+    ``float_digits``: the session's extra_float_digits; ``escape``: bytea_output escape."""
     if isinstance(t, pa.BaseExtensionType):
         name = getattr(t, "type_name", None) or t.extension_name
         if name in ("hugeint", "uhugeint"):
@@ -670,11 +670,12 @@ def column(  # noqa: C901 - one case per Arrow type
         return _float if float_digits > 0 else _fixed_digits(t == pa.float32(), float_digits)
     if pa.types.is_decimal(t):
         shown = _SHOWN.get((t.precision, t.scale))
-        return _decimal if shown is None else _numeric_shown(shown)
+        printed = _decimal if shown is None else _numeric_shown(shown)
+        return numerics.with_specials(printed) if t.precision == numerics.WIDE else printed
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return _same
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return _bytea
+        return cells.escape_bytes if escape else _bytea
     if pa.types.is_date32(t):
         return _date
     if pa.types.is_time(t):
@@ -690,7 +691,7 @@ def column(  # noqa: C901 - one case per Arrow type
     if pa.types.is_map(t):
         return _map
     if cells.is_list(t):
-        return _list(column(t.value_type, zone), cells.is_list(t.value_type))
+        return _list(column(t.value_type, zone, escape=escape), cells.is_list(t.value_type))
     if pa.types.is_struct(t):
         return _record([column(t.field(i).type, zone) for i in range(t.num_fields)])
     return _python

@@ -55,3 +55,22 @@ SELECT rank(3, 'b') WITHIN GROUP (ORDER BY x, y), dense_rank(3, 'b') WITHIN GROU
 SELECT region, rank(5) WITHIN GROUP (ORDER BY qty), cume_dist(5) WITHIN GROUP (ORDER BY qty) FILTER (WHERE ok) FROM sales GROUP BY region ORDER BY region;
 SELECT percent_rank(3) WITHIN GROUP (ORDER BY x), cume_dist(3) WITHIN GROUP (ORDER BY x), rank(3) WITHIN GROUP (ORDER BY x) FROM (VALUES (1)) v(x) WHERE false;
 SELECT rank(1, 2) WITHIN GROUP (ORDER BY x) FROM (VALUES (1)) v(x);
+-- variances of floats with NaN or an infinity among the values are NaN
+SELECT var_pop('inf'::float8), var_samp('inf'::float8), stddev_pop('nan'::float8), stddev_samp('nan'::float8);
+SELECT var_pop('inf'::float4), var_samp('inf'::float4), stddev_pop('nan'::float4), stddev_samp('nan'::float4);
+SELECT var_pop(x), var_samp(x), stddev(x) FROM (VALUES (1::float8), ('inf'), (3)) v(x);
+SELECT var_samp(x), stddev_samp(x) FROM (VALUES (1::float8)) v(x);
+-- float4 / float8 -> numeric keeps 6 / 15 significant digits
+CREATE TABLE fl (a float4, b float8, i int, v text);
+INSERT INTO fl VALUES (0.09561, 0.1, 1, '2.25'), (324.78, 1e-5, 123456789, '7'), (-1.5, 123456.789012345678, NULL, NULL);
+SELECT a::numeric, b::numeric, i::numeric, v::numeric, CAST(a AS numeric) FROM fl ORDER BY i;
+SELECT (b + 0.2::float8)::numeric, (0.1::float8 + 0.2::float8)::numeric, '0.3'::float4::numeric FROM fl ORDER BY i;
+SELECT stddev_pop(a::numeric), var_samp(a::numeric), sum(a::numeric) FROM fl;
+SELECT (1e20::float8)::numeric, (1234567.0::float4)::numeric;
+-- a NULL delimiter joins with nothing between
+SELECT string_agg(v, NULL) FROM (VALUES ('a'), ('b'), (NULL)) t(v);
+-- percentile_cont reads a double: a real's answer is a double
+CREATE TABLE pc (a float4, i int, n numeric(10,2), d interval, ts timestamp);
+INSERT INTO pc VALUES (56.0, 1, 1.25, '1 day', '2020-01-01'), (0.09561, 2, 2.5, '3 days', '2020-01-03'), (100, 4, 7, '1 hour', '2020-01-05'), (324.78, 7, 9, '2 days', '2020-01-02');
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a), percentile_cont(0.5) WITHIN GROUP (ORDER BY i), percentile_cont(0.3) WITHIN GROUP (ORDER BY n) FROM pc;
+SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY a DESC), percentile_cont(ARRAY[0.25, 0.5]) WITHIN GROUP (ORDER BY i), percentile_disc(0.5) WITHIN GROUP (ORDER BY a) FROM pc;

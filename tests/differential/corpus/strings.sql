@@ -70,3 +70,22 @@ SELECT '\xabc'::bytea;
 SELECT to_char(-12.5, '999.9'), to_char(1485, 'FM9,999'), to_char(485, 'S999'), to_char(-485, '999PR'), to_char(0.1, 'FM9.99');
 SELECT to_char(TIMESTAMP '2024-03-05 14:07:09.5', 'DDth Mon YYYY HH12:MI:SS.MS AM "Q"Q IW Dy');
 SELECT to_char(1.5::float8, '9.99'), to_char(42, 'RN');
+-- text computed by the query, cast to bytea: read by bytea's input function (hex or escape)
+SELECT ('\x' || 'deadbeef')::bytea, ('ab' || 'c')::bytea, ('a\\b' || '\101')::bytea, (NULL::text)::bytea;
+CREATE TABLE by_text (s text, b bytea);
+INSERT INTO by_text VALUES ('\xdead', '\x01'), ('plain', 'x'), ('a\\b\101', NULL);
+SELECT s::bytea, CAST(s AS bytea), b::bytea FROM by_text ORDER BY s;
+SELECT ('\x' || 'zz')::bytea;
+SELECT ('a\' || 'q')::bytea;
+-- base64 in lines of 76 characters; decode skips white space
+SELECT encode(('\x' || repeat('1234567890abcdef0001', 7))::bytea, 'base64');
+SELECT encode(repeat('a', 100)::bytea, 'base64'), encode(repeat('a', 57)::bytea, 'base64'), encode(repeat('a', 58)::bytea, 'base64');
+SELECT decode(encode(repeat('a', 100)::bytea, 'base64'), 'base64') = repeat('a', 100)::bytea;
+SELECT decode(E'YWJj\nZGVm', 'base64'), decode(' YWJj ', 'base64'), decode('de ad', 'hex');
+-- bytea_output escape
+SET bytea_output TO escape;
+SELECT E'\\xDeAdBeEf'::bytea, E'DeAdBeEf'::bytea, E'De\\000dBeEf'::bytea, E'De\\123dBeEf'::bytea, '\x5c7f20'::bytea, NULL::bytea;
+SELECT ARRAY['\x00'::bytea, 'ab'::bytea];
+SET bytea_output = 'hex';
+SELECT E'\\xDeAdBeEf'::bytea;
+RESET bytea_output;

@@ -39,3 +39,30 @@ SELECT id, nth_value(v, 2) OVER (ORDER BY id) FROM wf ORDER BY id;
 SELECT id, count(*) OVER (ORDER BY d RANGE BETWEEN '1 day' PRECEDING AND '2 days' FOLLOWING) FROM wf ORDER BY id;
 SELECT id, sum(v) OVER (ORDER BY id RANGE BETWEEN '1' PRECEDING AND CURRENT ROW) FROM wf ORDER BY id;
 SELECT id, rank() OVER w FROM wf WINDOW w AS (ORDER BY v DESC) ORDER BY rank() OVER w;
+-- lag/lead with a default of another type: their common type (an integer and a numeric: numeric)
+CREATE TABLE lagt (i int, f float8, n numeric, b bigint);
+INSERT INTO lagt VALUES (1, 1.5, 2.25, 10), (2, 0.1, 3, 20);
+SELECT i, lag(i, 1, 0.7) OVER (ORDER BY i), lag(f, 1, 0.7) OVER (ORDER BY i), lag(n, 1, 0.5) OVER (ORDER BY i), lead(b, 1, 1.5) OVER (ORDER BY i) FROM lagt ORDER BY i;
+SELECT i, lag(i, 1, 2.5::float8) OVER (ORDER BY i), lag(n, 1, 2.5::float8) OVER (ORDER BY i), lag(i, 1, 7::bigint) OVER (ORDER BY i), lag(f, 1, 3) OVER (ORDER BY i) FROM lagt ORDER BY i;
+SELECT i, lag(i, 1, 1.5::float4) OVER (ORDER BY i), lead(i * 2, 1, -1.4) OVER (ORDER BY i), lag(i, 1, 0) OVER (ORDER BY i), lag(i, 1, 0.5) OVER w FROM lagt WINDOW w AS (ORDER BY i) ORDER BY i;
+SELECT pg_typeof(lag(i, 1, 0.7) OVER (ORDER BY i)), pg_typeof(lag(i, 1, 0.7::float4) OVER ()) FROM lagt;
+SELECT lag(i, 1, 'x') OVER (ORDER BY i) FROM lagt;
+-- RANGE offsets over floats with infinities and NaN among the values; a NaN offset is 22013,
+-- an infinite one is refused (0A000)
+CREATE TABLE rf (id int, f4 float4, f8 float8);
+INSERT INTO rf VALUES (0, '-infinity', '-infinity'), (1, -3, -3), (2, -1, -1), (3, 0, 0), (4, 1.1, 1.1), (5, 1.12, 1.12), (6, 2, 2), (7, 100, 100), (8, 'infinity', 'infinity'), (9, 'NaN', 'NaN');
+SELECT id, f4, first_value(id) OVER w, last_value(id) OVER w FROM rf WINDOW w AS (ORDER BY f4 RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING) ORDER BY id;
+SELECT id, f4, first_value(id) OVER w, last_value(id) OVER w FROM rf WINDOW w AS (ORDER BY f4 RANGE BETWEEN 1 PRECEDING AND 1.1::float4 FOLLOWING) ORDER BY id;
+SELECT id, f8, first_value(id) OVER w, last_value(id) OVER w FROM rf WINDOW w AS (ORDER BY f8 DESC RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING) ORDER BY id;
+SELECT id, f4, first_value(id) OVER w FROM rf WINDOW w AS (ORDER BY f4 RANGE BETWEEN 1.1 PRECEDING AND 'NaN' FOLLOWING);
+SELECT id, f8, first_value(id) OVER w FROM rf WINDOW w AS (ORDER BY f8 RANGE BETWEEN 'inf' FOLLOWING AND 'inf' FOLLOWING);
+-- RANGE offsets over times, times with zones (written with zone abbreviations), intervals and timestamps
+CREATE TABLE rdt (id int, t time, tz timetz, iv interval, ts timestamp, tstz timestamptz);
+INSERT INTO rdt VALUES (1, '11:00', '11:00 BST', '1 year', '2000-10-19 10:23:54', '2000-10-19 10:23:54+01'), (2, '12:00', '12:00+01', '2 years', '2001-10-19 10:23:54', '2001-10-19 10:23:54+01'), (3, '13:30', '13:30 BST', '3 years', '2002-11-19 10:23:54', '2002-11-19 10:23:54+01'), (4, '14:00', '14:00:00+01', '5 years', '2003-10-19 10:23:54', '2003-10-19 10:23:54+01'), (5, '17:00', '17:00 CET', '8 years', '2005-10-19 10:23:54', '2005-10-19 10:23:54+01');
+SELECT id, t, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY t RANGE BETWEEN '70 min'::interval PRECEDING AND '2 hours'::interval FOLLOWING) ORDER BY id;
+SELECT id, t, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY t DESC RANGE BETWEEN '70 min' PRECEDING AND '2 hours' FOLLOWING) ORDER BY id;
+SELECT id, tz, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY tz RANGE BETWEEN '70 min'::interval PRECEDING AND '2 hours'::interval FOLLOWING) ORDER BY id;
+SELECT id, iv, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY iv RANGE BETWEEN '1 year'::interval PRECEDING AND '1 year'::interval FOLLOWING) ORDER BY id;
+SELECT id, ts, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY ts DESC RANGE BETWEEN '1 year' PRECEDING AND '1 year' FOLLOWING) ORDER BY id;
+SELECT id, tstz, first_value(id) OVER w, last_value(id) OVER w FROM rdt WINDOW w AS (ORDER BY tstz RANGE BETWEEN '1 year'::interval PRECEDING AND '1 year'::interval FOLLOWING) ORDER BY id;
+SELECT '11:00 BST'::timetz, '11:00 EST'::timetz, '11:00+01'::timetz, '12:30 pm PST'::timetz, time with time zone '01:02:03.5-0530';

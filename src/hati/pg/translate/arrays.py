@@ -40,6 +40,16 @@ CREATE OR REPLACE MACRO {S}.pg_list_text(a) AS list_transform(a, lambda e: e::VA
 CREATE OR REPLACE MACRO {S}.pg_array_set(a, i, v) AS
     list_transform(range(1, greatest(coalesce(system.main.array_length(a), 0), i) + 1),
         lambda k: CASE WHEN k = i THEN v ELSE a[k] END);
+CREATE OR REPLACE MACRO {S}.pg_array_set_path(a, p, v) AS
+    error('HATI-0A000: assigning to an element of a multidimensional array is not supported');
+CREATE OR REPLACE MACRO {S}.pg_jsonb_key(k) AS
+    CASE WHEN k IS NULL THEN error('HATI-22004: jsonb subscript in assignment must not be null')
+         WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT')
+         THEN 'i' || k::VARCHAR ELSE 's' || k::VARCHAR END;
+CREATE OR REPLACE MACRO {S}.pg_jsonb_set1(j, k, v) AS
+    hati_jsonb_assign(j::VARCHAR, [{S}.pg_jsonb_key(k)], v::VARCHAR)::JSON;
+CREATE OR REPLACE MACRO {S}.pg_jsonb_set_path(j, p, v) AS
+    hati_jsonb_assign(j::VARCHAR, p, v::VARCHAR)::JSON;
 """
 
 # PostgreSQL's names of array types (pg_type.typname) -> the element type.
@@ -260,7 +270,9 @@ def _subscript(target: ast.ResTarget, ctx: Translation) -> int | None:
 
 
 def _update_targets(stmt: ast.UpdateStmt) -> None:
-    """``SET a[i] = v``: ``SET a = pg_array_set(a, i, v)`` (several: nested)."""
+    """``SET a[i] = v``: ``SET a = pg_array_set(a, i, v)`` (several: nested); ``SET
+    a[i][j] = v``: ``pg_array_set_path(a, [i, j], v)`` (a json column's: the calls are
+    printed as ``pg_jsonb_set1`` / ``pg_jsonb_set_path`` when the statement runs)."""
     out: list[ast.Node] = []
     merged: dict[str, ast.ResTarget] = {}
     for t in stmt.targetList or ():
@@ -273,9 +285,8 @@ def _update_targets(stmt: ast.UpdateStmt) -> None:
         if not (
             isinstance(t, ast.ResTarget)
             and t.name
-            and len(ind) == 1
-            and isinstance(ind[0], ast.A_Indices)
-            and not ind[0].is_slice
+            and ind
+            and all(isinstance(i, ast.A_Indices) and not i.is_slice for i in ind)
         ):
             out.append(t)
             continue
@@ -283,7 +294,11 @@ def _update_targets(stmt: ast.UpdateStmt) -> None:
         base: Any = (
             prior.val if prior is not None else ast.ColumnRef(fields=(ast.String(sval=t.name),))
         )
-        value = _call("pg_array_set", base, ind[0].uidx, t.val)
+        if len(ind) == 1:
+            value = _call("pg_array_set", base, ind[0].uidx, t.val)
+        else:  # a jsonb column's path (pg/jsonb_assign.py); an array's: 0A000
+            steps = tuple(_call("pg_jsonb_key", i.uidx) for i in ind)
+            value = _call("pg_array_set_path", base, ast.A_ArrayExpr(elements=steps), t.val)
         if prior is not None:
             prior.val = value
             continue

@@ -48,6 +48,9 @@ def catalog(stmt: ast.Node) -> ast.Node:
                 elif tname == "regclass" and isinstance(child.arg, ast.A_Const | ast.ParamRef):
                     name = id(child) in shown or _as_text(node)
                     replace_child(node, attr, child, _regclass_call(child.arg, name))
+                elif tname == "regclass" and (id(child) in shown or _as_text(node)):
+                    # indexrelid::regclass in a select list: the relation's name
+                    replace_child(node, attr, child, _regclass_call(child.arg, True))
                 elif tname in _REG_TYPES or tname == "oid":
                     child.typeName = ast.TypeName(
                         names=(ast.String(sval="pg_catalog"), ast.String(sval="int8")),

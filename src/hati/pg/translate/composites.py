@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import copy
+
 from pglast import ast
 from pglast.enums import ObjectType
 
 from hati.errors import FeatureNotSupported
-from hati.pg import composites, render
+from hati.pg import composites, domains, render
 from hati.pg.translate import Translation
+from hati.pg.translate import domains as domain_ddl
 from hati.pg.translate.sqlfuncs import type_text
 
 
@@ -20,10 +23,11 @@ def _schema_name(names: list[str]) -> tuple[str | None, str]:
 def _composite(stmt: ast.CompositeTypeStmt, ctx: Translation) -> None:
     rv = stmt.typevar
     schema, name = _schema_name([n for n in (rv.schemaname, rv.relname) if n])
-    fields = tuple(c for c in stmt.coldeflist or () if isinstance(c, ast.ColumnDef))
+    # a copy: the later rules rewrite the statement's own type names (char(10): varchar)
+    fields = tuple(copy.deepcopy(c) for c in stmt.coldeflist or () if isinstance(c, ast.ColumnDef))
     parts = []
     for col in fields:
-        kind = type_text(col.typeName) if col.typeName is not None else None
+        kind = _field_type(col.typeName) if col.typeName is not None else None
         if kind is None:
             raise FeatureNotSupported(
                 f'a field of type "{col.typeName.names[-1].sval}" is not supported',
@@ -34,19 +38,26 @@ def _composite(stmt: ast.CompositeTypeStmt, ctx: Translation) -> None:
     ctx.steps = [composites.CreateComposite(schema, name, fields, struct)]
 
 
+def _field_type(tn: ast.TypeName) -> str | None:
+    """DuckDB's type of a field: char(n) as VARCHAR (DuckDB has no padded strings), a
+    domain as its alias."""
+    last = str(tn.names[-1].sval)
+    bounds = "[]" * len(tn.arrayBounds or ())
+    if last in ("bpchar", "char", "character") and len(tn.names) <= 2:
+        return "VARCHAR" + bounds
+    if last in domains.DOMAINS:
+        return render.quote_name(last) + bounds
+    return type_text(copy.deepcopy(tn))  # type_text rewrites the names it is given
+
+
 def _domain(stmt: ast.CreateDomainStmt, ctx: Translation) -> None:
-    schema, name = _schema_name([n.sval for n in stmt.domainname])
-    if stmt.constraints or stmt.collClause is not None:
-        raise FeatureNotSupported(
-            "domains with constraints are not supported",
-            hint="Declare the column with the base type and a CHECK constraint.",
-        )
-    kind = type_text(stmt.typeName)
+    schema, _ = _schema_name([n.sval for n in stmt.domainname])
+    kind = _field_type(stmt.typeName)
     if kind is None:
         raise FeatureNotSupported(
             f'a domain over "{stmt.typeName.names[-1].sval}" is not supported'
         )
-    ctx.steps = [composites.CreateAlias(schema, name, kind)]
+    ctx.steps = [domain_ddl.create(stmt, schema, kind)]
 
 
 def types(stmt: ast.Node, ctx: Translation) -> ast.Node:
@@ -60,7 +71,13 @@ def types(stmt: ast.Node, ctx: Translation) -> ast.Node:
         ObjectType.OBJECT_TYPE,
     ):
         stmt.removeType = ObjectType.OBJECT_TYPE  # DuckDB's aliases are types
+        dropped: list[object] = []
         for obj in stmt.objects or ():
             if isinstance(obj, ast.TypeName) and obj.names:
-                composites.FIELDS.pop(str(obj.names[-1].sval), None)
+                name = str(obj.names[-1].sval)
+                composites.FIELDS.pop(name, None)
+                if name in domains.DOMAINS:
+                    dropped.append(domains.DropDomain(name))
+        if dropped:
+            ctx.steps = [stmt, *dropped]
     return stmt

@@ -7,6 +7,7 @@ from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from hati.errors import FeatureNotSupported
 from hati.pg import (
+    alter_checks,
     coltypes,
     emulate,
     foreignkeys,
@@ -17,7 +18,7 @@ from hati.pg import (
     sequences,
     storagehints,
 )
-from hati.pg.translate import Translation
+from hati.pg.translate import Translation, upsert
 from hati.pg.translate.schema import const
 
 _SERIAL = {
@@ -115,11 +116,22 @@ def _alter_table(stmt: ast.AlterTableStmt, ctx: Translation) -> None:
         if isinstance(c.def_, ast.Constraint | ast.ColumnDef):
             (c.def_,) = _plain_elements((c.def_,))
     cmds = stmt.cmds = tuple(x for c in stmt.cmds or () for x in _column_constraints(c))
+    for c in cmds:
+        if c.subtype == AlterTableType.AT_AddColumn and isinstance(c.def_, ast.ColumnDef):
+            alter_checks.system_name(c.def_.colname)
     typed = tuple(d for c in cmds for d in [_declared(c)] if d is not None)
-    if len(cmds) > 1 or typed or any(c.subtype not in _NATIVE_ALTER for c in cmds):
+    if len(cmds) > 1 or typed or any(c.subtype not in _NATIVE_ALTER or _checked(c) for c in cmds):
         ctx.steps = [_alter_step(stmt, c) for c in cmds]
     if typed:
         ctx.steps.append(coltypes.Record(stmt.relation, typed))
+
+
+def _checked(cmd: ast.AlterTableCmd) -> bool:
+    """ADD COLUMN (the table's children get it too) and SET DEFAULT 'constant' (read as
+    the column's type): checked when they run (alter_checks.py)."""
+    if cmd.subtype == AlterTableType.AT_AddColumn:
+        return True
+    return cmd.subtype == AlterTableType.AT_ColumnDefault and isinstance(cmd.def_, ast.A_Const)
 
 
 def _rename(stmt: ast.RenameStmt, ctx: Translation) -> None:
@@ -130,6 +142,10 @@ def _rename(stmt: ast.RenameStmt, ctx: Translation) -> None:
         ctx.steps = [sequences.RenameSequence(stmt, otherwise=indexes.RenameTable(stmt))]
     elif stmt.renameType == ObjectType.OBJECT_SEQUENCE:
         ctx.steps = [sequences.RenameSequence(stmt)]
+    elif (
+        stmt.renameType == ObjectType.OBJECT_COLUMN and stmt.relationType == ObjectType.OBJECT_TABLE
+    ):
+        ctx.steps = [alter_checks.RenameColumn(stmt, not stmt.relation.inh)]
     elif stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
         ctx.steps = [emulate.RenameConstraint(stmt.relation, stmt.subname, stmt.newname)]
 
@@ -147,6 +163,8 @@ def _index(stmt: ast.IndexStmt) -> None:
     for e in stmt.indexParams or ():
         e.opclass = None
         e.opclassopts = None
+        if upsert.bytewise(e.collation):
+            e.collation = None  # DuckDB's keys compare byte-wise, as COLLATE "C" does
         parts.append(e.name or "expr")
     if stmt.idxname is None and stmt.relation is not None:
         stmt.idxname = "_".join([str(stmt.relation.relname), *parts, "idx"])[:MAX_IDENTIFIER]
@@ -300,6 +318,9 @@ def _plain_elements(elts: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
 
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
+    for e in stmt.tableElts or ():
+        if isinstance(e, ast.ColumnDef):
+            alter_checks.system_name(e.colname)
     stmt.tableElts = _plain_elements(stmt.tableElts or ()) or stmt.tableElts
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
     if stmt.relation.relpersistence == "u":
@@ -355,10 +376,11 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
         c.skip_validation, c.initially_valid = False, True  # NOT VALID: checked all the same
     if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
         return foreignkeys.Define(stmt.relation, c)
-    action = emulate.AlterAction(
+    action = alter_checks.CheckedAction(
         ast.AlterTableStmt(
             relation=stmt.relation, cmds=(cmd,), objtype=stmt.objtype, missing_ok=stmt.missing_ok
-        )
+        ),
+        only=not stmt.relation.inh,
     )
     if cmd.subtype == AlterTableType.AT_DropConstraint:
         return foreignkeys.DropConstraint(action)

@@ -28,8 +28,15 @@ from hati.pg.translate import (
     walk,
 )
 from hati.pg.translate import const as _const
+from hati.wire import numerics
 
 S = catalog_views.HIDDEN
+
+_INFINITE_EPOCH = (
+    "HATI-0A000: EXTRACT(EPOCH FROM infinity) is numeric Infinity, which hati does not"
+    " represent; date_part() answers it as a double precision"
+)
+_BARE = "{}, {}".format(*numerics.BARE)
 
 SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_round(x) AS
@@ -40,11 +47,14 @@ CREATE OR REPLACE MACRO {S}.pg_similar(p) AS
 CREATE OR REPLACE MACRO {S}.pg_to_hex(x) AS
     lower(to_hex(CASE WHEN x < 0 AND typeof(x) IN ('INTEGER', 'SMALLINT', 'TINYINT')
                       THEN x::BIGINT + 4294967296 ELSE x::BIGINT END));
+-- base64 in lines of 76 characters, as PostgreSQL writes it; decode skips white space
 CREATE OR REPLACE MACRO {S}.pg_encode(b, f) AS
-    CASE lower(f) WHEN 'hex' THEN lower(hex(b)) WHEN 'base64' THEN to_base64(b)
+    CASE lower(f) WHEN 'hex' THEN lower(hex(b))
+    WHEN 'base64' THEN regexp_replace(to_base64(b), '(.{{76}})', '\\1\n', 'g')
     ELSE error('unsupported encoding: ' || f) END;
 CREATE OR REPLACE MACRO {S}.pg_decode(s, f) AS
-    CASE lower(f) WHEN 'hex' THEN unhex(s) WHEN 'base64' THEN from_base64(s)
+    CASE lower(f) WHEN 'hex' THEN unhex(regexp_replace(s, '[ \t\n\r]', '', 'g'))
+    WHEN 'base64' THEN from_base64(regexp_replace(s, '[ \t\n\r]', '', 'g'))
     ELSE error('unsupported encoding: ' || f) END;
 CREATE OR REPLACE MACRO {S}.pg_quote_literal(x) AS
     '''' || replace(x::VARCHAR, '''', '''''') || '''';
@@ -112,6 +122,14 @@ CREATE OR REPLACE MACRO {S}.pg_chr(n) AS
 CREATE OR REPLACE MACRO {S}.pg_date_trunc(u, x) AS date_trunc(u, x);
 -- date_part as PostgreSQL answers it: a double; seconds with their fraction; years BC
 -- counted from 1 BC as -1; an infinite timestamp's year, epoch ... infinite, other fields NULL
+-- float4 / float8 -> numeric: the value printed with 6 / 15 significant digits, read back
+CREATE OR REPLACE MACRO {S}.pg_numeric_in(x) AS
+    CASE typeof(x) WHEN 'FLOAT' THEN printf('%.6g', x)::DECIMAL({_BARE})
+         WHEN 'DOUBLE' THEN printf('%.15g', x)::DECIMAL({_BARE}) ELSE x::DECIMAL({_BARE}) END;
+-- EXTRACT(EPOCH ...) of infinity is numeric Infinity, which a DECIMAL does not hold
+CREATE OR REPLACE MACRO {S}.pg_epoch(x) AS
+    CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN error('{_INFINITE_EPOCH}')
+         ELSE epoch(x) END;
 CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
     CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN
              CASE WHEN lower(f) IN ('year', 'years', 'decade', 'decades', 'century', 'centuries',
@@ -263,7 +281,12 @@ def _numeric_of(arg: ast.Node, ctx: Translation) -> ast.Node | None:
     (DuckDB's bare DECIMAL is DECIMAL(18,3): ``0.000123::numeric`` would be 0.000)."""
     if isinstance(arg, ast.ParamRef) and ctx.params is not None and (arg.number or 0) > ctx.params:
         raise NeedsLiteral
-    if not isinstance(arg, ast.A_Const) or arg.isnull:
+    if isinstance(arg, ast.ParamRef):
+        return None
+    if not isinstance(arg, ast.A_Const):
+        # a float's digits as PostgreSQL's float4/float8 -> numeric casts print them
+        return _call("pg_numeric_in", arg)
+    if arg.isnull:
         return None
     val = arg.val
     if isinstance(val, ast.Float):
@@ -486,11 +509,17 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:  # noqa
         text = _string_literal(node.arg, ctx)
         if text is not None:
             return _LITERAL_TYPES[name](text, node)
-    if name in ("date", "timestamp") and not tn.arrayBounds:
+    if name in ("date", "timestamp", "timetz"):
         text = _string_literal(node.arg, ctx)
         if text is not None:
-            return _datetime(text, node, ctx)
+            return _timetz(text, tn) if name == "timetz" else _datetime(text, node, ctx)
     return None
+
+
+def _timetz(text: str, tn: ast.TypeName) -> ast.Node | None:
+    """``'11:00 BST'::timetz`` in the ISO form DuckDB reads (PostgreSQL's zone names)."""
+    iso = datetime_in.timetz(text)
+    return ast.TypeCast(arg=_const(iso), typeName=tn) if iso is not None else None
 
 
 # extract(field FROM x): PostgreSQL answers numeric, with the seconds' fraction.
@@ -500,6 +529,11 @@ _EXTRACT_SCALED = {
     "milliseconds": ("microseconds", "0.001", 3),
 }
 
+
+# fields whose values are whole years (or Infinity), which a double prints as numeric does
+_YEAR_FIELDS = frozenset(
+    {"year", "isoyear", "decade", "century", "millennium"}
+)  # fmt: skip
 
 _TIME_FIELDS = frozenset(
     {"microseconds", "milliseconds", "second", "minute", "hour", "timezone", "timezone_hour",
@@ -522,13 +556,16 @@ def _extract(node: ast.FuncCall) -> ast.Node | None:
     if len(args) != 2 or not isinstance(args[0], ast.A_Const):
         return None
     field = getattr(args[0].val, "sval", None)
+    if field in _YEAR_FIELDS or (field == "julian" and _is_date(args[1])):
+        # years BC counted as PostgreSQL counts them, an infinite value's Infinity
+        return _call("pg_date_part", _const(field), args[1])
     if _is_date(args[1]):
         if field in _TIME_FIELDS:
             raise FeatureNotSupported(f'unit "{field}" not supported for type date')
         if field == "epoch":
-            return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 0)
+            return _cast(_call("pg_epoch", args[1]), "numeric", 18, 0)
     if field == "epoch":
-        return _cast(_call("epoch", args[1], hidden=False), "numeric", 18, 6)
+        return _cast(_call("pg_epoch", args[1]), "numeric", 18, 6)
     if field in _EXTRACT_SCALED:
         part, factor, scale = _EXTRACT_SCALED[field]
         micros = _call("date_part", _const(part), args[1], hidden=False)

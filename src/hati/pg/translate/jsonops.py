@@ -28,11 +28,19 @@ from pglast.enums import (
     SetOperation,
 )
 
-from hati.errors import InvalidTextRepresentation
+from hati.errors import FeatureNotSupported, InvalidTextRepresentation
 from hati.pg import catalog as catalog_views
-from hati.pg import composites, jsonb
+from hati.pg import domains, jsonb
 from hati.pg.analyze import children
-from hati.pg.translate import Translation, exprs, jsonpaths, replace_child, walk
+from hati.pg.translate import (
+    Translation,
+    exprs,
+    jsonpaths,
+    jsonrecord,
+    jsonsubscript,
+    replace_child,
+    walk,
+)
 from hati.pg.translate.jsonnodes import as_text as _as_text
 from hati.pg.translate.jsonnodes import boolean as _true
 from hati.pg.translate.jsonnodes import call as _call
@@ -241,6 +249,18 @@ def _jsonb_equal(node: ast.A_Expr, op: str) -> ast.Node | None:
     return same if op == "=" else ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(same,))
 
 
+def _text_array_spelled(node: ast.Node) -> bool:
+    """``'{a,b}'::text[]`` or ``ARRAY['a', 'b']``: jsonb's ``-`` of several keys."""
+    if isinstance(node, ast.A_ArrayExpr):
+        return True
+    return (
+        isinstance(node, ast.TypeCast)
+        and node.typeName is not None
+        and bool(node.typeName.arrayBounds)
+        and str(node.typeName.names[-1].sval) in ("text", "varchar")
+    )
+
+
 def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     """``||``, ``-`` and ``#-`` with jsonb on the left (or, for ``||``, either side)."""
     op = node.name[-1].sval if node.name else None
@@ -255,6 +275,12 @@ def _jsonb_change(node: ast.A_Expr, ctx: Translation) -> ast.Node | None:
     ):
         # a column and a JSON literal: jsonb's || if the column is json, else text's
         return _call("pg_json_concat", True, left, right)
+    elif op == "-" and _jsonb_spelled(left) and _text_array_spelled(right):
+        keys = right
+        if isinstance(right, ast.TypeCast) and right.arg is not None:
+            lit = _text_array(right.arg, ctx)
+            keys = lit if lit is not right.arg else right
+        got = _call("hati_jsonb_delete_keys", False, _as_text(left), keys)
     elif op == "-" and _jsonb_spelled(left):
         got = _call("pg_jsonb_minus", True, _as_text(left), right)
     elif op == "#-":
@@ -445,22 +471,14 @@ def _subquery(
 
 
 def _record_columns(
-    row: ast.Node, coldefs: tuple[ast.Node, ...], jsonb: bool
+    row: ast.Node, coldefs: tuple[ast.Node, ...], jsonb: bool, base: ast.Node | None = None
 ) -> list[ast.ResTarget]:
-    """``AS x(a int, b text)``: each key of the object, cast to its column's type."""
+    """``AS x(a int, b text)``: each key of the object, converted to its column's type."""
     out = []
     for col in coldefs:
-        if not isinstance(col, ast.ColumnDef) or col.typeName is None:
+        if not isinstance(col, ast.ColumnDef):
             raise InvalidTextRepresentation("a column definition list needs names and types")
-        key = ast.A_Const(val=ast.String(sval=col.colname or ""))
-        kind = col.typeName.names[-1].sval
-        if kind in ("json", "jsonb") and not col.typeName.arrayBounds:
-            got: ast.Node = _call("pg_json_get", True, row, key)
-            if kind == "jsonb" or jsonb:
-                got = _normalized(got)
-        else:
-            got = ast.TypeCast(arg=_call("pg_json_get_text", True, row, key), typeName=col.typeName)
-        out.append(_target(got, col.colname or ""))
+        out.append(_target(jsonrecord.field_value(row, col, base), col.colname or ""))
     return out
 
 
@@ -472,6 +490,8 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
         return None  # made here: DuckDB's own json_each / unnest
     call = node.functions[0][0]
     if isinstance(call, ast.FuncCall) and len(call.funcname) == 1 and len(call.args or ()) == 2:
+        if _anonymous(call.args[0]) and node.coldeflist:
+            return _to_record(node, call, call.args[1])
         return _populate(node, call)
     if not isinstance(call, ast.FuncCall) or len(call.funcname) > 1 or len(call.args or ()) != 1:
         return None
@@ -483,21 +503,16 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     names = tuple(c.sval for c in alias.colnames or ())
     doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
     if base in ("to_record", "to_recordset"):
-        if not node.coldeflist:
-            return None
-        plain = ast.Alias(aliasname=alias.aliasname)
-        if base == "to_record":
-            return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
-        unnested = _elements(doc)
-        targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
-        return _subquery(targets, unnested, plain)
+        return _to_record(node, call, arg) if node.coldeflist else None
     if base in ("each", "each_text"):
         each = ast.RangeFunction(
             functions=((_call("json_each", False, doc), None),),
             alias=ast.Alias(aliasname="hati_each"),
         )
         value: ast.Node = _column("hati_each", "value")
-        if base == "each_text":
+        if base == "each_text" and jsonb:
+            value = _first(_call("hati_jsonb_text", False, _as_text(value)))
+        elif base == "each_text":
             value = _call("json_extract_string", False, value, _text("$"))
         elif jsonb:
             value = _normalized(value)
@@ -509,15 +524,52 @@ def _table_function(node: ast.RangeFunction) -> ast.Node | None:
     return None
 
 
+_VALUE: tuple[ast.Node, ...] = (
+    ast.A_Const(isnull=True),
+)  # marks json_populate_record called as a value
+
+
+def _anonymous(record: ast.Node) -> bool:
+    """``NULL::record``: a record whose type the call does not say."""
+    return (
+        isinstance(record, ast.TypeCast)
+        and isinstance(record.arg, ast.A_Const)
+        and bool(record.arg.isnull)
+        and str(record.typeName.names[-1].sval) == "record"
+        and not record.typeName.arrayBounds
+    )
+
+
+def _to_record(node: ast.RangeFunction, call: ast.FuncCall, arg: ast.Node) -> ast.Node:
+    """json_to_record(set)(j) AS x(a int, ...) (and json_populate_record(set) of
+    ``NULL::record`` with a column definition list)."""
+    fname = call.funcname[0].sval or ""
+    jsonb = fname.startswith("jsonb")
+    doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
+    plain = ast.Alias(aliasname=node.alias.aliasname if node.alias else fname)
+    if not fname.endswith("set"):
+        return _subquery(_record_columns(doc, node.coldeflist, jsonb), None, plain)
+    targets = _record_columns(_column("hati_elements", "e"), node.coldeflist, jsonb)
+    return _subquery(targets, _elements(doc, fname), plain)
+
+
 def _populate_value(call: ast.FuncCall) -> ast.Node | None:
     """json_populate_record(r::t, j) as a value: ``ROW(...)::t`` of the fields."""
     if len(call.funcname) != 1 or len(call.args or ()) != 2:
         return None
-    if (call.funcname[0].sval or "").removeprefix("jsonb_").removeprefix("json_") != (
-        "populate_record"
-    ):
+    fname = call.funcname[0].sval or ""
+    base = fname.removeprefix("jsonb_").removeprefix("json_")
+    if base not in ("populate_record", "populate_recordset"):
         return None
-    sub = _populate(ast.RangeFunction(functions=((call, None),)), call)
+    if _anonymous(call.args[0]):
+        raise FeatureNotSupported(
+            f"could not determine row type for result of {fname}",
+            hint="Provide a non-null record argument, or call the function in the FROM "
+            "clause using a column definition list.",
+        )
+    if base != "populate_record":
+        return None
+    sub = _populate(ast.RangeFunction(functions=((call, _VALUE),)), call)
     if not isinstance(sub, ast.RangeSubselect):
         return None
     record = call.args[0]
@@ -539,16 +591,23 @@ def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
         record, ast.TypeCast
     ):
         return None
-    fields = composites.FIELDS.get(str(record.typeName.names[-1].sval))
+    type_name = str(record.typeName.names[-1].sval)
+    fields = jsonrecord.composite_fields(type_name)
     if fields is None:
         return None
+    domain = domains.DOMAINS.get(type_name)
+    if domain is not None and domain.constrained and node.functions[0][1] is not _VALUE:
+        raise FeatureNotSupported(
+            f"{fname} into a domain with constraints is not supported in FROM",
+            hint=f"Call it as a value: SELECT {fname}(...).",
+        )
     fields = tuple(copy.deepcopy(f) for f in fields)
     doc = _normalized(arg) if jsonb else _cast(_as_text(arg), "json")
     plain = ast.Alias(aliasname=(node.alias.aliasname if node.alias else fname))
     given = not (isinstance(record.arg, ast.A_Const) and record.arg.isnull)
 
     def targets(row: ast.Node) -> list[ast.ResTarget]:
-        out = _record_columns(row, fields, jsonb)
+        out = _record_columns(row, fields, jsonb, record if given else None)
         if given:
             for col, t in zip(fields, out, strict=True):
                 key = col.colname or ""
@@ -564,7 +623,7 @@ def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
 
     if base == "populate_record":
         return _subquery(targets(doc), None, plain)
-    unnested = _elements(doc)
+    unnested = _elements(doc, fname)
     return _subquery(targets(_column("hati_elements", "e")), unnested, plain)
 
 
@@ -586,6 +645,9 @@ def _unnested(
     elif base == "array_elements":
         items = _call("json_extract", False, doc, _text("$[*]"))
         default = "value"
+    elif jsonb:
+        items = _call("hati_jsonb_elements_text", False, _as_text(arg))
+        default = "value"
     else:
         items = _call("json_extract_string", False, doc, _text("$[*]"))
         default = "value"
@@ -599,6 +661,7 @@ def _unnested(
 
 def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite json's operators and json_typeof (see module doc)."""
+    done: set[int] = set()  # jsonb subscripts read normalized already
     for node in walk(stmt):
         lambdas = _takes_lambdas(node)
         for attr, child in children(node):
@@ -611,18 +674,17 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):
                 new = jsonpaths.path_rows(child) or _table_function(child)
+            elif isinstance(child, ast.A_Indirection):
+                new = jsonsubscript.read(child, done, _jsonb_spelled(child.arg), ctx)
             if new is not None:
                 replace_child(node, attr, child, new)
     return stmt
 
 
-def _elements(doc: ast.Node) -> ast.RangeFunction:
-    """``unnest`` of a JSON array's elements, as relation ``hati_elements(e)`` (the rows of
-    json_to_recordset / json_populate_recordset)."""
-    elements = ast.TypeCast(
-        arg=_call("json_extract", False, doc, _text("$[*]")),
-        typeName=ast.TypeName(names=(_name("json"),), arrayBounds=(ast.Integer(ival=-1),)),
-    )
+def _elements(doc: ast.Node, fname: str) -> ast.RangeFunction:
+    """A JSON array's elements, each as its own text, as relation ``hati_elements(e)``
+    (the rows of json_to_recordset / json_populate_recordset)."""
+    elements = _call("hati_json_raw_elements", False, _as_text(doc), _text(fname))
     return ast.RangeFunction(
         functions=((_call("unnest", False, elements), None),),
         alias=ast.Alias(aliasname="hati_elements", colnames=(_name("e"),)),

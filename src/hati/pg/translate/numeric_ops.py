@@ -61,7 +61,10 @@ _EXACT = ("SMALLINT", "INTEGER", "BIGINT", "HUGEINT", _Q)
 def _stats_macro(name: str, fn: str) -> str:
     exact = f"CASE WHEN n > sample::INTEGER THEN {fn}(n, s::VARCHAR, s2::VARCHAR, sample) END"
     bodies = [f"(x {t}, n, s, s2, sample, native) AS {exact}" for t in _EXACT]
-    bodies += [f"(x {t}, n, s, s2, sample, native) AS native" for t in ("FLOAT", "DOUBLE")]
+    # a NaN or an infinity among the values (their sum is not finite) makes PostgreSQL's
+    # Youngs-Cramer sum of squares NaN
+    floats = "CASE WHEN n > sample::INTEGER AND NOT isfinite(s) THEN 'NaN'::DOUBLE ELSE native END"
+    bodies += [f"(x {t}, n, s, s2, sample, native) AS {floats}" for t in ("FLOAT", "DOUBLE")]
     return f"CREATE OR REPLACE MACRO {S}.{name}" + ",\n    ".join(bodies) + ";"
 
 

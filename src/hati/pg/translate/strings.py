@@ -1,7 +1,8 @@
 """String and bytea functions DuckDB answers differently, in PostgreSQL's meaning.
 
 - ``'\\xdeadbeef'::bytea`` and ``'a\\000b'::bytea``: bytea's input forms (hex, escape);
-  an unknown literal given to encode() is such a bytea.
+  an unknown literal given to encode() is such a bytea. Text computed by the query
+  (``('\\x' || s)::bytea``) is read by the same input function when the query runs.
 - regexp_instr / regexp_substr / regexp_match / regexp_matches, regexp_count with a
   start, regexp_replace with a start or an occurrence: functions ``pg/regex.py``
   registers (PostgreSQL's arguments and flags); regexp_matches returns rows.
@@ -26,6 +27,8 @@ S = catalog_views.HIDDEN
 SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_bytes(x) AS
     CASE WHEN typeof(x) = 'BLOB' THEN x::BLOB ELSE encode(x::VARCHAR) END;
+CREATE OR REPLACE MACRO {S}.pg_bytea_in(x) AS
+    CASE WHEN typeof(x) = 'BLOB' THEN x::BLOB ELSE hati_decode_escape(x::VARCHAR) END;
 CREATE OR REPLACE MACRO {S}.pg_split_part(s, d, n) AS
     CASE WHEN n = 0 THEN error('field position must not be zero')
          WHEN d = '' THEN CASE WHEN n IN (1, -1) THEN s ELSE '' END
@@ -81,7 +84,13 @@ def _bytea_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     if tn is None or tn.arrayBounds or tn.names[-1].sval != "bytea":
         return None
     text = _literal(node.arg, ctx)
-    return _bytea(bytea_input(text)) if isinstance(text, str) else None
+    if isinstance(text, str):
+        return _bytea(bytea_input(text))
+    arg = node.arg
+    if arg is None or isinstance(arg, ast.A_Const | ast.ParamRef):
+        return None
+    # text computed when the query runs, read by bytea's input function as a constant is
+    return _call("pg_bytea_in", arg, hidden=True)
 
 
 # ------------------------------------------------------------------ functions

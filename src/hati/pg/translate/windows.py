@@ -6,7 +6,10 @@
   needs its star (42809).
 - A RANGE offset written as a string (``RANGE BETWEEN '1 day' PRECEDING``) is an interval
   unless it reads as a number: PostgreSQL types it by the ORDER BY column, DuckDB does
-  not type it at all.
+  not type it at all. A NaN offset is PostgreSQL's 22013; an infinite one, whose frames
+  DuckDB reads otherwise, is refused (0A000).
+- ``lag(x, n, default)`` / ``lead``: an integer x with a numeric (or double) default
+  answers numeric (double), the common type PostgreSQL gives them.
 - ``ORDER BY rank() OVER w`` names a window of the WINDOW clause, which DuckDB finds in
   the select list only: the ORDER BY gets the window's definition written out.
 """
@@ -20,13 +23,15 @@ from pglast import ast
 from pglast.enums import parsenodes as pn
 
 from hati.errors import (
+    FeatureNotSupported,
     InvalidArgumentForNthValue,
     InvalidColumnReference,
+    InvalidPrecedingOrFollowingSize,
     WindowingError,
     WrongObjectType,
 )
 from hati.pg.analyze import children
-from hati.pg.translate import NeedsLiteral, Translation, walk
+from hati.pg.translate import NeedsLiteral, Translation, func_call, typeof, walk
 
 _NUMBER = re.compile(
     r"\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\s*", re.IGNORECASE
@@ -85,6 +90,15 @@ def _frame(node: ast.WindowDef, ctx: Translation) -> None:
         text = _string_offset(getattr(node, attr), ctx)
         if text is not None and not _NUMBER.fullmatch(text):
             setattr(node, attr, _interval(text))
+        elif text is not None and text.strip().lower() == "nan":
+            raise InvalidPrecedingOrFollowingSize(
+                "invalid preceding or following size in window function"
+            )
+        elif text is not None and text.strip().lower().lstrip("+-") in ("inf", "infinity"):
+            raise FeatureNotSupported(
+                "RANGE with an infinite offset PRECEDING/FOLLOWING is not supported",
+                hint="Use UNBOUNDED PRECEDING or UNBOUNDED FOLLOWING.",
+            )
 
 
 def _position(node: ast.Node, ctx: Translation) -> int | None:
@@ -99,6 +113,23 @@ def _position(node: ast.Node, ctx: Translation) -> int | None:
     return None
 
 
+def _common_default(node: ast.FuncCall, ctx: Translation) -> None:
+    """``lag(x, n, 0.7)``: PostgreSQL answers the common type of x and the default (an
+    integer x with a numeric default is numeric); DuckDB casts the default to x's type."""
+    value, offset, default = node.args or ()
+    try:
+        kind = typeof.infer(default, ctx)
+    except NeedsLiteral:
+        kind = None  # an integer constant: x's type stands
+    macro = {
+        "numeric": "pg_int_as_numeric",
+        "float8": "pg_int_as_float8",
+        "float4": "pg_int_as_float4",
+    }.get(kind or "")
+    if macro is not None and typeof.infer(value, ctx) not in ("numeric", "float8", "float4"):
+        node.args = (func_call(macro, value, hidden=True), offset, default)
+
+
 def _call(node: ast.FuncCall, ctx: Translation) -> None:
     name = node.funcname[-1].sval if node.funcname else ""
     if name == "count" and not node.args and not node.agg_star and len(node.funcname) <= 2:
@@ -106,6 +137,8 @@ def _call(node: ast.FuncCall, ctx: Translation) -> None:
             "count(*) must be used to call a parameterless aggregate function",
             hint="Write count(*) to count rows.",
         )
+    if name in ("lag", "lead") and node.over is not None and len(node.args or ()) == 3:
+        _common_default(node, ctx)
     if name == "nth_value" and node.over is not None and len(node.args or ()) == 2:
         pos = _position(node.args[1], ctx)
         if pos is not None and pos <= 0:

@@ -1,0 +1,27 @@
+-- numeric's NaN, Infinity and -Infinity: stored, compared, sorted, grouped and shown.
+CREATE TABLE ns (id int, v numeric, w numeric(210,10), z numeric(10,2));
+INSERT INTO ns VALUES (1, 'NaN', 'NaN', 1.5), (2, 'Infinity', 'nan', 2), (3, 4.5, 7, 3), (4, 1, 2, 1);
+INSERT INTO ns VALUES (5, ' -inf ', 0, 0), (6, '+INFINITY', -3, 2), (7, '  nan', 1, 1);
+INSERT INTO ns VALUES (8, 1, 'inf', 1);
+INSERT INTO ns VALUES (8, 1, '-Infinity', 1);
+INSERT INTO ns VALUES (8, 'Inf', 1, 'Infinity');
+INSERT INTO ns VALUES (8, '+ inf', 1, 1);
+SELECT * FROM ns ORDER BY v, id;
+SELECT id, v FROM ns ORDER BY v DESC, id;
+SELECT id, w FROM ns ORDER BY w, id;
+SELECT id FROM ns WHERE v > 100 ORDER BY id;
+SELECT id FROM ns WHERE v < 0 ORDER BY id;
+SELECT id FROM ns WHERE v = 1 ORDER BY id;
+SELECT a.id, b.id FROM ns a JOIN ns b ON a.v = b.v ORDER BY 1, 2;
+SELECT v, count(*) FROM ns GROUP BY v ORDER BY v;
+SELECT DISTINCT w FROM ns ORDER BY w;
+SELECT max(v), min(v), count(v), max(w), min(w) FROM ns;
+SELECT id, v + 1 FROM ns WHERE id IN (3, 4) ORDER BY id;
+SELECT id, round(v, 0) FROM ns WHERE v < 100 AND v > -100 ORDER BY id;
+UPDATE ns SET v = '-Infinity' WHERE id = 3;
+UPDATE ns SET w = ' NaN ' WHERE id = 4 RETURNING id, w;
+SELECT id, v, w FROM ns WHERE id IN (3, 4) ORDER BY id;
+SELECT count(*) FROM ns WHERE v IS NULL;
+DELETE FROM ns WHERE v > 1000 RETURNING id, v;
+SELECT id, v FROM ns ORDER BY id;
+DROP TABLE ns;
