@@ -126,6 +126,7 @@ def _rules() -> tuple[Rule, ...]:
         upsert,
         using_order,
         windows,
+        zoned,
     )
 
     return (
@@ -160,6 +161,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(arrays.array_type_names),
         builtins.builtins,
         strings.string_functions,
+        zoned.zoned,
         exprs.expressions,
         literal_scales.literal_scales,
         numeric_ops.numeric_operators,

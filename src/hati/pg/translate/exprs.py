@@ -251,10 +251,6 @@ def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
     op = node.name[-1].sval if node.kind == A_Expr_Kind.AEXPR_OP and node.name else None
     if op in _CHECKED_OPERATORS and node.lexpr is not None and node.rexpr is not None:
         return _call(_CHECKED_OPERATORS[op], node.lexpr, node.rexpr)
-    if op == "-" and all(typeof.infer(x, _ctx) == "timestamptz" for x in (node.lexpr, node.rexpr)):
-        # elapsed time, not ICU's calendar difference in the session's zone (across DST)
-        utc = [_call("timezone", _const("UTC"), x, hidden=False) for x in (node.lexpr, node.rexpr)]
-        return ast.A_Expr(kind=A_Expr_Kind.AEXPR_OP, name=node.name, lexpr=utc[0], rexpr=utc[1])
     if (
         node.kind == A_Expr_Kind.AEXPR_OP
         and node.name[-1].sval == "/"
@@ -483,7 +479,7 @@ def _precise_timestamp(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     return _call("pg_round_timestamp", _type_cast(cast, ctx) or cast, _const(p))
 
 
-def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:  # noqa: C901
+def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:
     """``x::varchar(n)`` / ``x::char(n)`` cut to n characters; ``'...'::numeric``."""
     tn = node.typeName
     if tn is None or not tn.names:
@@ -501,8 +497,6 @@ def _type_cast(node: ast.TypeCast, ctx: Translation) -> ast.Node | None:  # noqa
             return _call("left", as_text, _const(mod.val.ival), hidden=False)
     if name in ("text", "varchar") and not tn.typmods:
         return _as_text(node.arg, ctx)
-    if name == "time" and node.arg is not None and typeof.infer(node.arg, ctx) == "timestamptz":
-        return _cast(_cast(node.arg, "timestamp"), "time")  # the time of day in the zone
     if name in ("numeric", "decimal") and not tn.typmods and node.arg is not None:
         return _numeric_of(node.arg, ctx)
     if name in _LITERAL_TYPES:
