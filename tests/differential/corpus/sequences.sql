@@ -156,3 +156,13 @@ SELECT nextval('lv_drop_seq');
 SELECT lastval();
 DROP SEQUENCE lv_drop_seq;
 SELECT lastval();
+-- nextval() in a select list is evaluated after ORDER BY ... LIMIT: in a subquery it agrees,
+-- written in the select list itself it is refused (0A000)
+CREATE SEQUENCE after_limit;
+CREATE TABLE after_limit_t AS SELECT g AS id FROM generate_series(1, 100) g;
+SELECT q.*, nextval('after_limit') FROM (SELECT id FROM after_limit_t ORDER BY id DESC LIMIT 3) q;
+SELECT currval('after_limit');
+SELECT nextval('after_limit') FROM after_limit_t LIMIT 2;
+SELECT id, nextval('after_limit') FROM after_limit_t WHERE id < 3 ORDER BY id;
+CREATE SEQUENCE after_limit_refused;
+SELECT id, nextval('after_limit_refused') FROM after_limit_t ORDER BY id LIMIT 3;

@@ -3,7 +3,7 @@
 SELECT pg_typeof('a'), pg_typeof(NULL), pg_typeof(1), pg_typeof(3000000000), pg_typeof(10000000000000000000), pg_typeof(1.5), pg_typeof(true);
 SELECT pg_typeof('a'::varchar(3)), pg_typeof('a'::char), pg_typeof('a'::char(3)), pg_typeof('a'::name), pg_typeof('a'::text), pg_typeof('a'::"char");
 SELECT pg_typeof('{}'::jsonb), pg_typeof('{}'::json), pg_typeof('{}'::numeric[]), pg_typeof('{1}'::int[]), pg_typeof(ARRAY[1.5]::float4[]), pg_typeof(ARRAY['{}'::jsonb]);
-SELECT pg_typeof(1::float(10)), pg_typeof(1::float), pg_typeof(1::double precision), pg_typeof(1::decimal(5,2)), pg_typeof('1'::int2), pg_typeof(1::money);
+SELECT pg_typeof(1::float(10)), pg_typeof(1::float), pg_typeof(1::double precision), pg_typeof(1::decimal(5,2)), pg_typeof('1'::int2);
 SELECT pg_typeof('1 day'::interval), pg_typeof('10:00'::time), pg_typeof('10:00'::timetz), pg_typeof(now()::timestamp), pg_typeof(now()), pg_typeof(current_date);
 SELECT pg_typeof(1.5::float4 + 1), pg_typeof(1::int2 + 1::int2), pg_typeof(1::int2 * 1::int8), pg_typeof(1.5::float4 * 2.5), pg_typeof(2 ^ 3), pg_typeof(2.0 ^ 3), pg_typeof(-1::int2);
 SELECT pg_typeof('a' || 'b'), pg_typeof('a'::varchar || 'b'::varchar), pg_typeof(ARRAY[1, 2] || 3), pg_typeof('{"a": 1}'::jsonb -> 'a'), pg_typeof('[1]'::json -> 0), pg_typeof('{"a": 1}'::jsonb ->> 'a');

@@ -125,6 +125,7 @@ def _rules() -> tuple[Rule, ...]:
         types,
         upsert,
         using_order,
+        volatile,
         windows,
     )
 
@@ -136,6 +137,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(refnames.refnames),
         plain(distinct_on.distinct_on),
         windows.windows,
+        plain(volatile.sequence_calls_after_limit),
         plain(assign.multi_assign),
         plain(naming.srfs_in_select_list),
         plain(naming.name_columns),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
+from hati.errors import FeatureNotSupported
 from hati.pg.translate import NeedsLiteral, const, walk
 from hati.wire import numerics
 
@@ -20,8 +21,10 @@ TYPE_NAMES = {
     "macaddr": "varchar",
     "tsvector": "varchar",
     "jsonpath": "varchar",
-    "money": "numeric",
 }
+# Types hati does not emulate, refused rather than stood in for: a stand-in would answer
+# differently (money as numeric prints 1.00, PostgreSQL $1.00).
+_REFUSED = {"money": "Use numeric(20,2) for amounts; format them with to_char()."}
 # Types whose modifier is a precision of seconds, which DuckDB's types do not take
 # (``timestamp(2)`` would be DuckDB's TIMESTAMP_MS, a different type).
 _SECONDS_PRECISION = frozenset({"timestamp", "timestamptz", "time", "timetz", "interval"})
@@ -52,8 +55,17 @@ def type_names(stmt: ast.Node) -> ast.Node:
         if isinstance(node, ast.TypeName) and node.names:
             names = [n.sval for n in node.names]
             plain = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
+            if plain and names[-1] in _REFUSED:
+                raise FeatureNotSupported(
+                    f'type "{names[-1]}" is not supported', hint=_REFUSED[names[-1]]
+                )
             if plain and names[-1] in ("numeric", "decimal"):
                 node.typmods = _numeric_typmods(node.typmods)
+            elif plain and names[-1] == "money":
+                raise FeatureNotSupported(
+                    "type money is not supported",
+                    hint="Use numeric(p, 2): hati would print money without its currency format.",
+                )
             elif plain and names[-1] in _SECONDS_PRECISION:
                 node.typmods = None
             elif plain and names[-1] in TYPE_NAMES:
