@@ -77,6 +77,7 @@ _SHIM_MACROS = (
     "pg_collation_is_visible",
     "hati_regclass",
     "hati_regclass_name",
+    "to_regclass",
     "hati_current_setting",
     "pg_get_function_result",
     "pg_get_function_arguments",
@@ -455,6 +456,8 @@ CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass(x) AS
                         WHERE relname = split_part(x::VARCHAR, '.', -1) LIMIT 1),
                        error('relation "' || x || '" does not exist')) END;
 -- a regclass as PostgreSQL prints it: the relation's name (its oid when none has it)
+CREATE OR REPLACE MACRO main.to_regclass(x) AS
+    (SELECT first(oid) FROM {HIDDEN}.pg_class WHERE relname = split_part(x::VARCHAR, '.', -1));
 CREATE OR REPLACE MACRO {HIDDEN}.hati_regclass_name(x) AS
     CASE WHEN x IS NULL THEN NULL::VARCHAR
          WHEN TRY_CAST(x AS BIGINT) IS NOT NULL THEN coalesce(

@@ -89,3 +89,13 @@ INSERT INTO bc_days VALUES (1, '0055-08-10 10:00 BC'), (2, '2020-08-11 01:02:03'
 SELECT id, extract(year FROM t), extract(decade FROM t), extract(century FROM t), date_trunc('decade', t), date_trunc('century', t) FROM bc_days ORDER BY id;
 -- numeric Infinity, which hati does not hold: refused (0A000)
 SELECT EXTRACT(EPOCH FROM DATE 'infinity');
+-- Interval functions and periods DuckDB lacks.
+SELECT make_interval(days => 10), make_interval(years => 1, months => 2), make_interval(1, 2, 3, 4, 5, 6, 7.5), make_interval(secs => 90.25), make_interval();
+SELECT justify_days(INTERVAL '-35 days'), justify_days(INTERVAL '1 month -35 days'), justify_hours(INTERVAL '-27 hours'), justify_hours(INTERVAL '1 day -27 hours');
+SELECT justify_interval(INTERVAL '-1 month 1 hour'), justify_interval(INTERVAL '40 days 30 hours'), justify_interval(INTERVAL '6 months 3 days 23:59:59.5'), justify_days(NULL::interval);
+SELECT (DATE '2024-03-05', DATE '2024-03-10') OVERLAPS (DATE '2024-03-10', DATE '2024-03-20'), (DATE '2024-03-10', DATE '2024-03-05') OVERLAPS (DATE '2024-03-08', DATE '2024-03-01');
+SELECT (TIMESTAMP '2024-01-01 10:00', INTERVAL '2 hours') OVERLAPS (TIMESTAMP '2024-01-01 11:00', INTERVAL '1 hour');
+SELECT (TIME '10:00', TIME '11:00') OVERLAPS (TIME '10:30', TIME '12:00'), (DATE '2024-01-01', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-02'), (DATE '2024-01-05', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-09');
+SELECT (DATE '2024-01-01', DATE '2024-01-01') OVERLAPS (DATE '2024-01-01', DATE '2024-01-01'), (NULL::date, NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-02');
+SELECT date_part('minute', TIME '10:42:00'), date_part('second', TIME '10:42:07.25'), extract(second FROM TIME '10:11:12.5'), date_part('hour', TIMETZ '10:42:00+02');
+SELECT extract(year FROM TIME '10:00');

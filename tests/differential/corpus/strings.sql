@@ -89,3 +89,12 @@ SELECT ARRAY['\x00'::bytea, 'ab'::bytea];
 SET bytea_output = 'hex';
 SELECT E'\\xDeAdBeEf'::bytea;
 RESET bytea_output;
+SELECT octet_length('héllo'), octet_length('abc'::text), octet_length(repeat('é', 3)), octet_length('\xdead'::bytea);
+-- CAST(x AS char(n)) in the select list prints padded to n characters
+CREATE TABLE pad_t (f1 text, v varchar(10));
+INSERT INTO pad_t VALUES ('doh!', 'a'), ('hi de ho neighbor', NULL);
+SELECT CAST(f1 AS char(10)) AS "char(text)" FROM pad_t ORDER BY 1;
+SELECT CAST(f1 AS char(20)), f1::char(3), CAST(v AS char(4)) FROM pad_t ORDER BY 1;
+SELECT CAST(name 'namefield' AS char(10)) AS "char(name)", 'ab'::char(4), CAST('ab' AS char(4)) || '|', length(CAST('ab' AS char(4)));
+SELECT CAST('ab' AS char(4)) = 'ab', 'é'::char(3);
+SELECT DISTINCT CAST(v AS char(3)) FROM pad_t ORDER BY 1;

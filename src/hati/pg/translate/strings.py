@@ -8,6 +8,7 @@
   registers (PostgreSQL's arguments and flags); regexp_matches returns rows.
 - sha224 / sha256 / sha384 / sha512 answer bytea; encode/decode know 'escape'.
 - to_char of dates, timestamps and numbers (``pg/tochar.py``).
+- ``SELECT CAST(x AS char(n))`` prints the value padded to n characters.
 - split_part with an empty delimiter, substr / substring with a start before 1 or a
   negative length.
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 from pglast import ast
+from pglast.enums import SetOperation
 
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
@@ -25,6 +27,9 @@ from hati.pg.translate import const as _const
 S = catalog_views.HIDDEN
 
 SETUP_SQL = f"""
+-- octet_length of text (DuckDB's takes only blobs and bits; a literal is text, as in PG)
+CREATE OR REPLACE MACRO {S}.pg_octet_length(x VARCHAR) AS strlen(x),
+    (x BLOB) AS octet_length(x), (x BIT) AS octet_length(x);
 CREATE OR REPLACE MACRO {S}.pg_bytes(x) AS
     CASE WHEN typeof(x) = 'BLOB' THEN x::BLOB ELSE encode(x::VARCHAR) END;
 CREATE OR REPLACE MACRO {S}.pg_bytea_in(x) AS
@@ -128,6 +133,7 @@ _MACROS = {
     ("split_part", 3): "pg_split_part",
     ("to_date", 2): "pg_to_date",
     ("to_timestamp", 2): "pg_to_timestamp",
+    ("octet_length", 1): "pg_octet_length",
 }
 
 
@@ -170,8 +176,38 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     return None
 
 
+def _char_width(node: ast.Node | None) -> int | None:
+    """n of ``x::char(n)`` (None for any other node)."""
+    if not isinstance(node, ast.TypeCast) or node.typeName is None:
+        return None
+    tn = node.typeName
+    mods = tn.typmods or ()
+    if tn.arrayBounds or [n.sval for n in tn.names][-1:] != ["bpchar"] or len(mods) != 1:
+        return None
+    mod = mods[0]
+    if isinstance(mod, ast.A_Const) and isinstance(mod.val, ast.Integer):
+        return int(mod.val.ival)
+    return None
+
+
+def _padded_chars(stmt: ast.Node) -> None:
+    """``SELECT CAST(x AS char(n))``: a character(n) value prints padded with spaces to n
+    characters. Only a cast the query's own select list shows is padded: inside an
+    expression PostgreSQL's char(n) drops the spaces again (``||``, comparisons)."""
+    if not isinstance(stmt, ast.SelectStmt) or stmt.op != SetOperation.SETOP_NONE:
+        return
+    for target in stmt.targetList or ():
+        width = _char_width(target.val) if isinstance(target, ast.ResTarget) else None
+        if width is None or not isinstance(target, ast.ResTarget):
+            continue
+        if target.name is None:
+            target.name = "bpchar"
+        target.val = _call("rpad", target.val, _const(width), _const(" "))
+
+
 def string_functions(stmt: ast.Node, ctx: Translation) -> ast.Node:
     """Rewrite the string and bytea functions and literals above (see module doc)."""
+    _padded_chars(stmt)
     for node in walk(stmt):
         for attr, child in children(node):
             new: ast.Node | None = None
