@@ -35,6 +35,7 @@ from hati.pg.analyze import children
 from hati.pg.translate import (
     Translation,
     exprs,
+    jsonobject,
     jsonpaths,
     jsonrecord,
     jsonsubscript,
@@ -669,7 +670,10 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr) and not (lambdas and attr == "args"):
                 new = _operator(child, ctx)
             elif isinstance(child, ast.FuncCall):
-                new = _populate_value(child) or _function(child, ctx)
+                new = _populate_value(child) or jsonobject.rewrite(child, ctx, _text_array)
+                if isinstance(new, ast.A_Expr):  # a jsonb function written as its operator
+                    new = _operator(new, ctx) or new
+                new = new or _function(child, ctx)
             elif isinstance(child, ast.TypeCast):
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):
