@@ -44,6 +44,7 @@ from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.lastval import LastValue
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.pg.timezones import arrow_zone, follow
 from hati.pg.violations import named as violation
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
@@ -70,6 +71,7 @@ class Session:
         self._audit_branch: str | None = None
         self._reports: dict[str, str] = {}  # ParameterStatus the client is owed
         self._published: dict[str, str] = {}  # what current_setting() reads in DuckDB
+        self._zone_icu = "UTC"  # DuckDB's TimeZone on the cursor (pg/timezones.py)
         self._path_for: str | None = settings.GUCS["search_path"].default  # DuckDB's path
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
@@ -160,6 +162,7 @@ class Session:
         self.cur, self.branches = cur, self.state.engine.open_session(cur)
         self._param_types = paramtypes.Remembered(cur)
         self._published, self._path_for, self._duck_path = {}, None, "main"
+        self._zone_icu = "UTC"  # DuckDB's TimeZone on the cursor (pg/timezones.py)
         if (b := self.engine.catalog.get(self.branch or "")) is not None:
             self.branches.route(b)  # (discarded meanwhile: its next statement says so)
 
@@ -331,6 +334,7 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK (or ROLLBACK TO a savepoint), then retry.",
             )
+        self._zone_icu = follow(self.cur, self.settings.get("timezone"), self._zone_icu)
         transactions.check_access(self, stmt)
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
@@ -644,8 +648,8 @@ class Session:
             self.txn = "E" if self.txn == "T" else self.txn
             raise
 
-    def zone(self) -> str | None:
-        return self.settings.get("timezone")
+    def zone(self) -> str | None:  # the zone timestamptz text is printed in
+        return arrow_zone(self.settings.get("timezone"))
 
     def acted_on(self, branch: str) -> None:
         self._audit_branch = branch

@@ -319,9 +319,7 @@ def _plain_elements(elts: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
 
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
-    for e in stmt.tableElts or ():
-        if isinstance(e, ast.ColumnDef):
-            alter_checks.system_name(e.colname)
+    alter_checks.created(stmt)
     stmt.tableElts = _plain_elements(stmt.tableElts or ()) or stmt.tableElts
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
     if stmt.relation.relpersistence == "u":
