@@ -130,6 +130,7 @@ def _rules() -> tuple[Rule, ...]:
         using_order,
         volatile,
         windows,
+        zoned,
     )
 
     return (
@@ -168,6 +169,7 @@ def _rules() -> tuple[Rule, ...]:
         builtins.builtins,
         strings.string_functions,
         numeric_specials.special_constants,
+        zoned.zoned,
         exprs.expressions,
         literal_scales.literal_scales,
         numeric_ops.numeric_operators,
@@ -231,6 +233,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     ctx = ctx or Translation()
     if isinstance(stmt, ast.DeclareCursorStmt):
         return stmt  # the cursor compiles its query as a statement of its own
+    if isinstance(stmt, ast.VariableSetStmt):
+        return stmt  # the session answers it (SET TIME ZONE INTERVAL '5' HOUR keeps HOUR)
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt
