@@ -114,6 +114,7 @@ def _rules() -> tuple[Rule, ...]:
         locking,
         naming,
         numeric_ops,
+        numeric_specials,
         ordering,
         recursion,
         refnames,
@@ -130,6 +131,7 @@ def _rules() -> tuple[Rule, ...]:
         using_order,
         volatile,
         windows,
+        zoned,
     )
 
     return (
@@ -168,6 +170,8 @@ def _rules() -> tuple[Rule, ...]:
         plain(intervals.intervals),
         builtins.builtins,
         strings.string_functions,
+        numeric_specials.special_constants,
+        zoned.zoned,
         exprs.expressions,
         literal_scales.literal_scales,
         numeric_ops.numeric_operators,
@@ -231,6 +235,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     ctx = ctx or Translation()
     if isinstance(stmt, ast.DeclareCursorStmt):
         return stmt  # the cursor compiles its query as a statement of its own
+    if isinstance(stmt, ast.VariableSetStmt):
+        return stmt  # the session answers it (SET TIME ZONE INTERVAL '5' HOUR keeps HOUR)
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt
