@@ -137,6 +137,10 @@ class NullValueNotAllowed(DataException, code="22004"):
     pass
 
 
+class ArraySubscriptError(DataException, code="2202E"):
+    pass
+
+
 class InvalidTextRepresentation(DataException, code="22P02"):
     pass
 

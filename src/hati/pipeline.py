@@ -108,6 +108,7 @@ class Statement:
         return self.compiled.template.pre
 
     in_branch: bool = False  # set by the session before it executes the statement
+    fire: bool = True  # its table's triggers fire (not for hati's own writes of the rows)
     # What a write on main carries for live branches (branching/undo.Fused: ``wrap``
     # gives the text DuckDB runs), set before an execution and used by it only.
     capture: Any = None
@@ -188,8 +189,13 @@ def split(fe: FrontEnd, sql: str) -> list[str]:
     return fe.split(sql)
 
 
-def compile_one(fe: FrontEnd, text: str, params: list[Any] | None = None) -> Statement:
-    return Statement(fe.compile(text), list(params or []))
+def compile_one(
+    fe: FrontEnd, text: str, params: list[Any] | None = None, fire: bool = True
+) -> Statement:
+    """One statement (``fire``: its table's triggers fire, not for hati's own writes)."""
+    stmt = Statement(fe.compile(text), list(params or []))
+    stmt.fire = fire
+    return stmt
 
 
 def compile_or_error(

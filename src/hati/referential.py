@@ -33,7 +33,7 @@ from pglast.stream import RawStream
 from hati import lengths, pipeline
 from hati.branching.constraints import may_orphan
 from hati.errors import DependentObjectsStillExist, FeatureNotSupported, ForeignKeyViolation
-from hati.pg import coltypes, foreignkeys, sequence_rows
+from hati.pg import coltypes, foreignkeys, sequence_rows, triggerdefs
 from hati.pg.foreignkeys import ForeignKey, orphan_condition, relation
 from hati.pg.frontend import FrontEnd
 from hati.pipeline import Statement, compile_one
@@ -53,6 +53,7 @@ class Registry:
     _fks: list[ForeignKey] | None = None
     _lengths: dict[tuple[str, str], dict[str, tuple[str, int]]] | None = None
     _sequences: frozenset[tuple[str, str]] | None = None
+    _triggers: triggerdefs.Defs | None = None
     _generation: int = 0
     _ddl: set[int] = field(default_factory=set)  # sessions with DDL in their transaction
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,6 +100,18 @@ class Registry:
                 self._sequences = got
         return got
 
+    def triggers(self, cur: duckdb.DuckDBPyConnection, session: int) -> triggerdefs.Defs:
+        """Every trigger and trigger function (hati/triggers.py fires them)."""
+        got = self._triggers
+        if got is not None and session not in self._ddl:
+            return got
+        gen = self._generation
+        got = triggerdefs.load(cur)
+        with self._lock:
+            if gen == self._generation and session not in self._ddl:
+                self._triggers = got
+        return got
+
     def sequence_rows(self, cur: duckdb.DuckDBPyConnection, session: int, stmt: Statement) -> None:
         """A SELECT's relations that name sequences, printed as their rows."""
         if isinstance(stmt.node, ast.SelectStmt):
@@ -110,7 +123,7 @@ class Registry:
             return
         with self._lock:
             self._generation += 1
-            self._fks = self._lengths = self._sequences = None
+            self._fks = self._lengths = self._sequences = self._triggers = None
             if in_block:
                 self._ddl.add(session)
 
@@ -120,7 +133,7 @@ class Registry:
             with self._lock:
                 self._ddl.discard(session)
                 self._generation += 1
-                self._fks = self._lengths = self._sequences = None
+                self._fks = self._lengths = self._sequences = self._triggers = None
 
 
 @dataclass
@@ -209,6 +222,9 @@ def run(registry: Registry, session: int, place: Place, stmt: Statement) -> Resu
     )
     if not fks:
         res = place.execute(stmt)
+        dropped = isinstance(stmt.node, ast.DropStmt) and not place.branch
+        if dropped and registry.triggers(place.cur, session).tables:
+            triggerdefs.forget_tables(place.cur)
         registry.ran(session, stmt.kind, not place.own_transaction)
         return res
     own = place.own_transaction
@@ -339,6 +355,7 @@ def _after(
     if isinstance(node, ast.DropStmt):
         if not place.branch:
             foreignkeys.forget_tables(place.cur)
+            triggerdefs.forget_tables(place.cur)
         return
     written = _names(a.writes)
     if isinstance(node, ast.TruncateStmt):

@@ -21,6 +21,7 @@ from pglast import ast
 from pglast.enums import VariableSetKind
 
 from hati import advisory, checkpoint, copying, functions, pipeline, referential, transactions
+from hati import triggers as firing
 from hati.audit import SessionAudit, audit_text
 from hati.auth import read_only_error
 from hati.branching.catalog import Branch
@@ -43,6 +44,7 @@ from hati.pg.analyze import Role
 from hati.pg.frontend import FrontEnd
 from hati.pg.lastval import LastValue
 from hati.pg.statements import columns_of, describe_sql, tag
+from hati.pg.timezones import arrow_zone, follow
 from hati.pg.violations import named as violation
 from hati.prepared import PreparedStatements
 from hati.results import Result, command, rows_result, text_columns
@@ -69,6 +71,7 @@ class Session:
         self._audit_branch: str | None = None
         self._reports: dict[str, str] = {}  # ParameterStatus the client is owed
         self._published: dict[str, str] = {}  # what current_setting() reads in DuckDB
+        self._zone_icu = "UTC"  # DuckDB's TimeZone on the cursor (pg/timezones.py)
         self._path_for: str | None = settings.GUCS["search_path"].default  # DuckDB's path
         self.settings = settings.Settings(on_report=self._reports.__setitem__)
         self.txn = "I"
@@ -159,6 +162,7 @@ class Session:
         self.cur, self.branches = cur, self.state.engine.open_session(cur)
         self._param_types = paramtypes.Remembered(cur)
         self._published, self._path_for, self._duck_path = {}, None, "main"
+        self._zone_icu = "UTC"  # DuckDB's TimeZone on the cursor (pg/timezones.py)
         if (b := self.engine.catalog.get(self.branch or "")) is not None:
             self.branches.route(b)  # (discarded meanwhile: its next statement says so)
 
@@ -203,9 +207,9 @@ class Session:
     ) -> Iterator[Result]:
         """Several statements in one Query message: one implicit transaction, as in PostgreSQL.
 
-        The batch runs as if in a transaction block (``txn`` is "T", so branch writes do
-        not commit on their own); if a statement fails, the earlier ones are rolled back.
-        The commit happens once the client has read the last result.
+        The batch runs as if in a transaction block (``txn`` is "T": branch writes do not
+        commit on their own); a failure rolls back the earlier ones; the commit happens
+        once the client has read the last result.
         """
         self.branches.begin()  # BEGIN on the cursor
         self.txn = "T"
@@ -330,6 +334,7 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block",
                 hint="Send ROLLBACK (or ROLLBACK TO a savepoint), then retry.",
             )
+        self._zone_icu = follow(self.cur, self.settings.get("timezone"), self._zone_icu)
         transactions.check_access(self, stmt)
         if kind in ("DECLARE", "FETCH", "CLOSE"):
             return self.cursors.run(self, stmt.node, stmt.params)
@@ -346,7 +351,7 @@ class Session:
             return copying.start(self, stmt.node)
         call = pipeline.intercept(stmt)
         if call is not None:
-            if call.function in _CHANGING_CALLS and self.state.roles.read_only(self.agent_id):
+            if call.function in _CHANGING and self.state.roles.read_only(self.agent_id):
                 raise read_only_error(self.agent_id)
             return functions.run(self, call)
         if any(t.name == "hati_audit" for t in stmt.analysis.tables):
@@ -354,7 +359,8 @@ class Session:
         self._answer_calls(stmt, {f[-1] for f in stmt.analysis.functions})
         b = self.branch  # branch_list() ... in a larger query: its rows are a relation
         run = (lambda: self._in_branch(self.engine.branch(b), stmt)) if b else None
-        return functions.with_sources(self, stmt, run or (lambda: self._on_main(stmt)))
+        work = run or (lambda: self._on_main(stmt))
+        return firing.around(self, stmt, lambda: functions.with_sources(self, stmt, work))
 
     def _answer_calls(self, stmt: pipeline.Statement, called: set[str]) -> None:
         """What the session answers before DuckDB runs (set_config, locks, sequences)."""
@@ -634,16 +640,16 @@ class Session:
             self._path_for, self._duck_path = None, "main"  # follow search_path again
         self.branch = None
 
-    def run_internal(self, sql: str, params: list[Any] | None = None) -> Result:
-        """A statement hati makes for the client's (COPY's, DECLARE's), in its session."""
+    def run_internal(self, sql: str, params: list[Any] | None = None, fire: bool = True) -> Result:
+        """A statement hati makes for the client's (COPY's, DECLARE's, a trigger's)."""
         try:
-            return self._run(pipeline.compile_one(self.frontend, sql, params))
+            return self._run(pipeline.compile_one(self.frontend, sql, params, fire))
         except BaseException:
             self.txn = "E" if self.txn == "T" else self.txn
             raise
 
-    def zone(self) -> str | None:
-        return self.settings.get("timezone")
+    def zone(self) -> str | None:  # the zone timestamptz text is printed in
+        return arrow_zone(self.settings.get("timezone"))
 
     def acted_on(self, branch: str) -> None:
         self._audit_branch = branch
@@ -669,7 +675,7 @@ class Session:
             self.branches.route(b)
         try:
             self.branch = self._audit_branch = name
-            return self._in_branch(b, stmt).buffer()
+            return firing.around(self, stmt, lambda: self._in_branch(b, stmt)).buffer()
         finally:
             self.branch = previous
             if previous != name:
@@ -677,8 +683,7 @@ class Session:
                 self._path_for, self._duck_path = None, "main"
 
 
-_WRITING_KINDS = transactions.WRITING_KINDS
-_CHANGING_CALLS = transactions.CHANGING_CALLS
+_WRITING_KINDS, _CHANGING = transactions.WRITING_KINDS, transactions.CHANGING_CALLS
 _STARTUP_KEYS = frozenset({"user", "database", "options", "application_name", "replication"})
 _NOOPS = frozenset({"LISTEN", "UNLISTEN", "NOTIFY"})
 # What branch_query runs: a statement about the branch's data, nothing about the session.

@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, ...]] = [
         "hati.prepared",
         "hati.session",
         "hati.doblocks",
+        "hati.triggerbody",
+        "hati.triggers",
         "hati.transactions",
         "hati.advisory",
         "hati.referential",

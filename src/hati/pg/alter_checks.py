@@ -29,11 +29,13 @@ from hati.errors import (
     DuplicateColumn,
     DuplicateObject,
     DuplicateTable,
+    FeatureNotSupported,
     InvalidTableDefinition,
     UndefinedTable,
 )
-from hati.pg import catalog, emulate, rebuild
+from hati.pg import catalog, emulate, partitions, rebuild
 from hati.pg.emulate import Emulated, Printer, locate
+from hati.pg.translate import walk
 
 SYSTEM_COLUMNS = frozenset({"tableoid", "cmax", "xmax", "cmin", "xmin", "ctid"})
 _LINKS = f"{catalog.HIDDEN}.inherits"
@@ -43,6 +45,48 @@ def system_name(name: str | None) -> None:
     """42701 for a column named like a system column."""
     if name in SYSTEM_COLUMNS:
         raise DuplicateColumn(f'column name "{name}" conflicts with a system column name')
+
+
+# Set-returning functions of PostgreSQL's catalog, as a default may not call them.
+_SRFS = frozenset(
+    {
+        "generate_series", "generate_subscripts", "unnest", "regexp_matches",
+        "regexp_split_to_table", "json_array_elements", "jsonb_array_elements",
+        "json_array_elements_text", "jsonb_array_elements_text", "json_each", "jsonb_each",
+        "json_each_text", "jsonb_each_text", "json_object_keys", "jsonb_object_keys",
+        "jsonb_path_query", "pg_get_keywords", "string_to_table",
+    }
+)  # fmt: skip
+
+
+def created(stmt: Any) -> None:
+    """CREATE TABLE's own checks: column names (system ones, twice: 42701), a temporary
+    table in a schema of its own (42P16), a set-returning function as a default (0A000)."""
+    rv = stmt.relation
+    if rv.relpersistence == "t" and rv.schemaname not in (None, "pg_temp"):
+        raise InvalidTableDefinition("cannot create temporary relation in non-temporary schema")
+    seen: set[str] = set()
+    for e in stmt.tableElts or ():
+        if not isinstance(e, ast.ColumnDef):
+            continue
+        system_name(e.colname)
+        if e.colname in seen:
+            raise DuplicateColumn(f'column "{e.colname}" specified more than once')
+        seen.add(str(e.colname))
+        for c in e.constraints or ():
+            if c.contype == ConstrType.CONSTR_DEFAULT and _calls_srf(c.raw_expr):
+                raise FeatureNotSupported(
+                    "set-returning functions are not allowed in DEFAULT expressions"
+                )
+
+
+def _calls_srf(expr: Any) -> bool:
+    if expr is None:
+        return False
+    return any(
+        isinstance(n, ast.FuncCall) and n.funcname and str(n.funcname[-1].sval) in _SRFS
+        for n in walk(expr)
+    )
 
 
 def _linked(cur: duckdb.DuckDBPyConnection, sql: str, schema: str, table: str) -> list[str]:
@@ -181,11 +225,26 @@ def retyped(cur: duckdb.DuckDBPyConnection, schema: str, table: str, cmd: Any) -
     )
 
 
+def _partition_key(cur: duckdb.DuckDBPyConnection, schema: str, table: str, cmd: Any) -> None:
+    """A column a partition key reads is neither dropped nor retyped (42P16)."""
+    node = partitions.load(cur).find(schema, table)
+    if node is None or not node.strategy:
+        return
+    if cmd.name in {c for k in node.key for c in partitions.key_reads(k)}:
+        verb = "drop" if cmd.subtype == AlterTableType.AT_DropColumn else "alter"
+        raise InvalidTableDefinition(
+            f'cannot {verb} column "{cmd.name}" because it is part of the partition key of '
+            f'relation "{table}"'
+        )
+
+
 def before(cur: duckdb.DuckDBPyConnection, stmt: Any, schema: str, table: str, only: bool) -> None:
     """The checks of one ALTER TABLE action (``stmt`` has exactly one; ``only``: ALTER
     TABLE ONLY)."""
     cmd = stmt.cmds[0]
     t = cmd.subtype
+    if t in (AlterTableType.AT_DropColumn, AlterTableType.AT_AlterColumnType):
+        _partition_key(cur, schema, table, cmd)
     if t == AlterTableType.AT_AddConstraint:
         new_constraint(cur, schema, table, cmd.def_)
     elif t == AlterTableType.AT_DropColumn and _inherited(cur, schema, table, cmd.name):

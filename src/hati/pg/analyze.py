@@ -84,6 +84,7 @@ _KINDS: dict[type[ast.Node], tuple[str, str]] = {
     ast.CommentStmt: ("COMMENT", "COMMENT"),
     ast.CreateEnumStmt: ("CREATE_OTHER", "CREATE TYPE"),
     ast.CreateFunctionStmt: ("CREATE_OTHER", "CREATE FUNCTION"),
+    ast.CreateTrigStmt: ("CREATE_OTHER", "CREATE TRIGGER"),
     ast.CompositeTypeStmt: ("CREATE_OTHER", "CREATE TYPE"),
     ast.CreateDomainStmt: ("CREATE_OTHER", "CREATE DOMAIN"),
     ast.CreateSchemaStmt: ("CREATE_OTHER", "CREATE SCHEMA"),
@@ -110,6 +111,7 @@ _DROP_TAGS = {
     ObjectType.OBJECT_SCHEMA: "DROP SCHEMA",
     ObjectType.OBJECT_TYPE: "DROP TYPE",
     ObjectType.OBJECT_FUNCTION: "DROP FUNCTION",
+    ObjectType.OBJECT_TRIGGER: "DROP TRIGGER",
     ObjectType.OBJECT_DOMAIN: "DROP DOMAIN",
     ObjectType.OBJECT_MATVIEW: "DROP MATERIALIZED VIEW",
 }

@@ -29,6 +29,7 @@ from hati.pg import (
     catalog_defaults,
     catalog_roles,
     catalog_sequences,
+    catalog_triggers,
     catalog_types,
 )
 
@@ -94,6 +95,7 @@ _SHIM_MACROS = (
     "has_database_privilege",
     "pg_has_role",
     *catalog_roles.MACROS,
+    *catalog_triggers.MACROS,
 )
 _HIDDEN_NS_OIDS = f"(SELECT oid FROM pg_catalog.pg_namespace WHERE {_INTERNAL_NS})"
 
@@ -516,7 +518,6 @@ _EMPTY = {
     "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs INTEGER[]",
     "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
     "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
-    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgfoid BIGINT, tgtype INTEGER, tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstraint BIGINT",
     "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, is_instead BOOLEAN",
     "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
     "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
@@ -553,6 +554,7 @@ _FILTERED = (
     "pg_proc",
     "pg_index",
     "pg_constraint",
+    "pg_trigger",
     *_EMPTY,
     *catalog_roles.RELATIONS,
     *catalog_comments.RELATIONS,
@@ -570,6 +572,7 @@ INFORMATION_SCHEMA: dict[str, str] = {
         "views",
         "table_constraints",
         "key_column_usage",
+        "triggers",
         *catalog_sequences.INFORMATION_SCHEMA,
     )
 }
@@ -590,6 +593,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(_PG_SHIMS)
     cur.execute(SETUP_SQL)
     cur.execute(EMPTY_SQL)
+    cur.execute(catalog_triggers.TABLES_SQL + catalog_triggers.SQL)
     cur.execute(catalog_roles.SQL)
     cur.execute(catalog_comments.TABLE_SQL)
     cur.execute(catalog_comments.SQL)

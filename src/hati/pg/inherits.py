@@ -20,8 +20,14 @@ from pglast import ast, parser
 from pglast.enums import ConstrType
 
 from hati import wording
-from hati.errors import DatatypeMismatch, DuplicateTable, FeatureNotSupported, UndefinedTable
-from hati.pg import catalog, coltypes, emulate, rebuild
+from hati.errors import (
+    DatatypeMismatch,
+    DuplicateTable,
+    FeatureNotSupported,
+    UndefinedTable,
+    WrongObjectType,
+)
+from hati.pg import catalog, coltypes, emulate, partitions, rebuild
 from hati.pg.emulate import Printer, locate
 from hati.pg.partitions import Changes, Tree, columns, quote, refuse_in_branch, schema_of
 
@@ -126,6 +132,7 @@ class DefineChild(Changes):
         names: list[str] = []
         located = []
         for rv in self.parents:
+            _not_partitioned(cur, schema_of(cur, rv), str(rv.relname))
             try:
                 pschema, parent = locate(cur, printed, rv)
             except UndefinedTable:
@@ -152,6 +159,14 @@ class DefineChild(Changes):
         _declared_types(cur, schema, str(self.stmt.relation.relname), sources)
         for n, parent in enumerate(located, 1):
             _record(cur, schema, str(self.stmt.relation.relname), parent, n)
+
+
+def _not_partitioned(cur: duckdb.DuckDBPyConnection, schema: str, parent: str) -> None:
+    """PostgreSQL's partitions and partitioned tables have no inheritance children."""
+    node = partitions.load(cur).find(schema, parent)
+    if node is not None:
+        what = "partitioned table" if node.strategy else "partition"
+        raise WrongObjectType(f'cannot inherit from {what} "{parent}"')
 
 
 def _same_type(cur: duckdb.DuckDBPyConnection, name: str, inherited: Any, own: Any) -> None:
@@ -290,6 +305,12 @@ def _refuse_loop(cur: duckdb.DuckDBPyConnection, schema: str, child: str, parent
 
 def check_names(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     """The names of the table's CHECK constraints (the client's, else PostgreSQL's)."""
+    return set(checks(cur, schema, table))
+
+
+def checks(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """The table's CHECK constraints: name (the client's, else PostgreSQL's) -> the
+    condition's text as DuckDB keeps it."""
     create = emulate.definition(cur, schema, table)
     given = dict(
         cur.execute(
@@ -298,11 +319,13 @@ def check_names(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[
             [schema, table],
         ).fetchall()
     )
-    out = set()
+    out = {}
     for default, c, col in rebuild.constraints(create):
         if c.contype == ConstrType.CONSTR_CHECK:
             duck = rebuild.duck_name(create, c, col.colname if col else None)
-            out.add(str(given.get(duck, default)))
+            out[str(given.get(duck, default))] = (
+                emulate.text(c.raw_expr) if c.raw_expr is not None else ""
+            )
     return out
 
 

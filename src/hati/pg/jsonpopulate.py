@@ -28,12 +28,14 @@ from typing import Any
 
 import duckdb
 from duckdb.func import FunctionNullHandling
-from duckdb.sqltypes import VARCHAR
+from duckdb.sqltypes import BOOLEAN, VARCHAR
 
 from hati.errors import (
+    ArraySubscriptError,
     FeatureNotSupported,
     InvalidParameter,
     InvalidTextRepresentation,
+    NullValueNotAllowed,
     NumericValueOutOfRange,
     StringDataRightTruncation,
 )
@@ -432,6 +434,103 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_json_raw_elements": (raw_elements, [VARCHAR, VARCHAR], _TEXTS),
     "hati_jsonb_elements_text": (jsonb_elements_text, [VARCHAR], _TEXTS),
 }
+
+
+# --------------------------------------------------------------------------- json_object
+
+
+def _flat(text: str) -> tuple[list[str | None], int, int]:
+    """A text array literal's items, its dimensions and the size of its second."""
+    items, depth = _array_literal(text)
+    if depth == 1:
+        return items, (1 if items else 0), 0
+    if depth > 2:
+        return [], depth, 0
+    width = len(items[0]) if items else 0
+    if any(len(row) != width for row in items):
+        raise InvalidTextRepresentation(
+            f'malformed array literal: "{text}"',
+            detail="Multidimensional arrays must have sub-arrays with matching dimensions.",
+        )
+    return [x for row in items for x in row], 2, width
+
+
+def json_object(keys: str, values: str | None, as_jsonb: bool) -> str:
+    """json_object(text[]) / json_object(keys text[], values text[]) (and jsonb's)."""
+    items, dims, width = _flat(keys)
+    if values is None:
+        if dims == 1 and len(items) % 2:
+            raise ArraySubscriptError("array must have even number of elements")
+        if dims == 2 and width != 2:
+            raise ArraySubscriptError("array must have two columns")
+        if dims > 2:
+            raise ArraySubscriptError("wrong number of array subscripts")
+        pairs = list(zip(items[::2], items[1::2], strict=True))
+    else:
+        vals, vdims, _ = _flat(values)
+        if dims > 1 or vdims > 1:
+            raise ArraySubscriptError("wrong number of array subscripts")
+        if len(items) != len(vals):
+            raise ArraySubscriptError("mismatched array dimensions")
+        pairs = list(zip(items, vals, strict=True))
+    out: dict[str, str | None] = {}
+    for k, v in pairs:
+        if k is None:
+            raise NullValueNotAllowed("null value not allowed for object key")
+        out[k] = v
+    if as_jsonb:
+        return jsonb.dump(out)
+    body = ", ".join(f"{json.dumps(k, ensure_ascii=False)} : {_json_text(v)}" for k, v in pairs)
+    return "{" + body + "}"
+
+
+def _json_text(v: str | None) -> str:
+    return "null" if v is None else json.dumps(v, ensure_ascii=False)
+
+
+_TREATMENT = (
+    'null_value_treatment must be "delete_key", "return_target", "use_json_null", or '
+    '"raise_exception"'
+)
+
+
+def jsonb_set_lax(
+    target: str | None,
+    path: list[str | None] | None,
+    new: str | None,
+    create: bool | None,
+    treatment: str | None,
+) -> list[str]:
+    """jsonb_set_lax: jsonb_set, and for a NULL value what ``treatment`` says (a list of
+    none or one: NULL for a NULL target, path or create flag)."""
+    if target is None or path is None or create is None:
+        return []
+    if treatment is None:
+        raise NullValueNotAllowed(_TREATMENT)
+    if new is not None:
+        return [jsonb.jsonb_set(target, path, new, create)]
+    if treatment == "raise_exception":
+        raise NullValueNotAllowed(
+            "JSON value must not be null",
+            detail='Exception was raised because null_value_treatment is "raise_exception".',
+            hint="To avoid, either change the null_value_treatment argument or ensure that "
+            "an SQL NULL is not passed.",
+        )
+    if treatment == "use_json_null":
+        return [jsonb.jsonb_set(target, path, "null", create)]
+    if treatment == "delete_key":
+        return [jsonb.delete_path(target, path)]
+    if treatment == "return_target":
+        return [jsonb.out(target)]
+    raise InvalidParameter(_TREATMENT)
+
+
+FUNCTIONS["hati_jsonb_set_lax"] = (
+    jsonb_set_lax,
+    [VARCHAR, _TEXTS, VARCHAR, duckdb.sqltypes.BOOLEAN, VARCHAR],
+    _TEXTS,
+)
+FUNCTIONS["hati_json_object"] = (json_object, [VARCHAR, VARCHAR, BOOLEAN], VARCHAR)
 
 
 def register(cur: duckdb.DuckDBPyConnection) -> None:

@@ -11,13 +11,14 @@ from pglast import parser
 
 from hati.errors import (
     CheckViolation,
+    DatatypeMismatch,
     DuplicateTable,
     FeatureNotSupported,
     InvalidObjectDefinition,
     UndefinedTable,
     WrongObjectType,
 )
-from hati.pg import render
+from hati.pg import inherits, render
 from hati.pg.emulate import Emulated, Printer, locate, qualified
 from hati.pg.partitions import (
     TABLE,
@@ -136,17 +137,8 @@ class Attach(Changes):
             raise InvalidObjectDefinition(f'"{name}" is already a partition')
         if existing is not None and existing.root == parent.root:
             raise DuplicateTable("circular inheritance not allowed")
-        mine = dict(columns(cur, schema, name))
-        theirs = columns(cur, parent.schema, parent.root)
-        missing = [c for c, _ in theirs if c not in mine]
-        extra = [c for c in mine if c not in dict(theirs)]
-        if missing or extra:
-            col = (extra or missing)[0]
-            raise WrongObjectType(
-                f'table "{name}" contains column "{col}" not found in parent "{parent.name}"'
-                if extra
-                else f'child table is missing column "{col}"'
-            )
+        _attachable(cur, parent, schema, name)
+        mine, theirs = _matching(cur, parent, schema, name)
         subtree = tree.subtree(existing) if existing is not None else []
         _forget(cur, subtree[:1])  # a partitioned table joins the tree as its partition
         order = tuple(mine)
@@ -175,6 +167,64 @@ class Attach(Changes):
             f"INSERT INTO {qualified(parent.schema, parent.root)} ({cols}) SELECT {cols} FROM {src}"
         )
         cur.execute(f"DROP TABLE {src}")
+
+
+def _matching(
+    cur: duckdb.DuckDBPyConnection, parent: Any, schema: str, name: str
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The table's columns and the partitioned table's, checked to match: the same
+    names and types, the parent's CHECK constraints (42804)."""
+    mine = dict(columns(cur, schema, name))
+    theirs = columns(cur, parent.schema, parent.root)
+    missing = [c for c, _ in theirs if c not in mine]
+    extra = [c for c in mine if c not in dict(theirs)]
+    if missing or extra:
+        col = (extra or missing)[0]
+        raise WrongObjectType(
+            f'table "{name}" contains column "{col}" not found in parent "{parent.name}"'
+            if extra
+            else f'child table is missing column "{col}"'
+        )
+    for col, typ in theirs:
+        if mine[col] != typ:
+            raise DatatypeMismatch(f'child table "{name}" has different type for column "{col}"')
+    wanted, have = (inherits.checks(cur, parent.schema, parent.root),
+                    inherits.checks(cur, schema, name))  # fmt: skip
+    for check in sorted(wanted):
+        if check not in have:
+            raise DatatypeMismatch(f'child table is missing constraint "{check}"')
+        if have[check] != wanted[check]:
+            raise DatatypeMismatch(
+                f'child table "{name}" has different definition for check constraint "{check}"'
+            )
+    return mine, theirs
+
+
+def _temporary(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = cur.execute(
+        "SELECT bool_or(temporary) FROM duckdb_tables() WHERE table_name = $1", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _attachable(cur: duckdb.DuckDBPyConnection, parent: Any, schema: str, name: str) -> None:
+    """A table of an inheritance tree, or of another persistence than the partitioned
+    table, is no partition (42809)."""
+    links = cur.execute(
+        f"SELECT count(*) FILTER (WHERE child = $2), count(*) FILTER (WHERE parent = $2) "
+        f"FROM {inherits.TABLE} WHERE schema_name = $1",
+        [schema, name],
+    ).fetchone()
+    if links and links[0]:
+        raise WrongObjectType("cannot attach inheritance child as partition")
+    if links and links[1]:
+        raise WrongObjectType("cannot attach inheritance parent as partition")
+    temp, parent_temp = _temporary(cur, name), _temporary(cur, parent.root)
+    if temp != parent_temp:
+        kind, other = ("temporary", "permanent") if temp else ("permanent", "temporary")
+        raise WrongObjectType(
+            f'cannot attach a {kind} relation as partition of {other} relation "{parent.name}"'
+        )
 
 
 @dataclass

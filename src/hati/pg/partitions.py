@@ -31,6 +31,7 @@ from hati.errors import (
     DuplicateTable,
     FeatureNotSupported,
     InvalidObjectDefinition,
+    InvalidTableDefinition,
     UndefinedColumn,
     UndefinedTable,
     WrongObjectType,
@@ -457,6 +458,7 @@ def define(
             f"invalid bound specification for a {STRATEGIES.get(strategy, strategy)} partition"
         )
     siblings = tree.children(parent)
+    _bound_checks(bound, strategy, siblings)
     if bound.is_default:
         for s in siblings:
             if s.is_default:
@@ -498,6 +500,45 @@ def define(
             )
     _record(cur, node)
     return node
+
+
+def _bound_checks(bound: Any, strategy: str, siblings: list[Node]) -> None:
+    """No DEFAULT partition of a hash-partitioned table (42P16), no NULL in a range
+    bound (42P17), hash moduli that divide each other."""
+    if bound.is_default and strategy == "h":
+        raise InvalidTableDefinition("a hash-partitioned table may not have a default partition")
+    for d in (*(bound.lowerdatums or ()), *(bound.upperdatums or ())):
+        if isinstance(d, ast.A_Const) and d.isnull:
+            raise InvalidObjectDefinition("cannot specify NULL in range bound")
+    if bound.strategy == "h":
+        _hash_moduli(bound, siblings)
+
+
+def _hash_moduli(bound: Any, siblings: list[Node]) -> None:
+    """Every hash partition's modulus divides the next larger one (42P17), checked
+    against the neighbours in (modulus, remainder) order as PostgreSQL does."""
+    have = []
+    for s in siblings:
+        if s.bound and not s.is_default:
+            spec: Any = parser.parse_sql(f"CREATE TABLE x PARTITION OF y {s.bound}")[0].stmt
+            have.append((int(spec.partbound.modulus), int(spec.partbound.remainder), s.name))
+    have.sort()
+    m = int(bound.modulus)
+    before = [h for h in have if (h[0], h[1]) <= (m, int(bound.remainder))]
+    after = have[len(before) :]
+    problem = None
+    if before and m % before[-1][0]:
+        problem = f"is not divisible by {before[-1][0]}, the modulus of existing partition "
+        problem += f'"{before[-1][2]}"'
+    elif after and after[0][0] % m:
+        problem = (
+            f'is not a factor of {after[0][0]}, the modulus of existing partition "{after[0][2]}"'
+        )
+    if problem is not None:
+        raise InvalidObjectDefinition(
+            "every hash partition modulus must be a factor of the next larger modulus",
+            detail=f"The new modulus {m} {problem}.",
+        )
 
 
 def duck_sql(sql: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,7 +27,7 @@ from hati.errors import (
     UndefinedFunction,
     UndefinedObject,
 )
-from hati.pg import pg15_gucs
+from hati.pg import pg15_gucs, timezones
 from hati.pg.translate import walk
 from hati.storage.duckdb_backend import qident
 
@@ -257,19 +256,6 @@ def _datestyle(g: Guc, value: str) -> str:
     return f"{style}, {order}"
 
 
-def _timezone(g: Guc, value: str) -> str:
-    v = value.strip()
-    if v.upper() in ("UTC", "GMT", "Z", "ZULU"):
-        return "UTC" if v.upper() != "GMT" else "GMT"
-    if re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", v):
-        return v  # a POSIX-style fixed offset, as PostgreSQL keeps it
-    names = {n.lower(): n for n in zoneinfo.available_timezones()}
-    name = names.get(v.lower())
-    if name is None:
-        raise _invalid(g, value)
-    return name
-
-
 def normalize(g: Guc, value: str) -> str:  # noqa: C901 - one case per kind
     """The value as SHOW prints it, or 22023 when PostgreSQL would refuse it."""
     if g.kind == "bool":
@@ -309,7 +295,7 @@ def normalize(g: Guc, value: str) -> str:  # noqa: C901 - one case per kind
     if g.name == "DateStyle":
         return _datestyle(g, value)
     if g.name == "TimeZone":
-        return _timezone(g, value)
+        return timezones.shown(value)
     return value
 
 
@@ -560,6 +546,11 @@ def set_value(node: ast.VariableSetStmt) -> str:
     out = []
     for arg in node.args or ():
         v = arg.arg if isinstance(arg, ast.TypeCast) else arg
+        if isinstance(arg, ast.TypeCast) and _interval_cast(arg) and isinstance(v, ast.A_Const):
+            text = getattr(v.val, "sval", None)
+            if text is not None:
+                out.append(timezones.interval_setting(text, _typmods(arg)))
+                continue
         if isinstance(v, ast.A_Const) and not v.isnull:
             val = v.val
             text = getattr(val, "sval", None)
@@ -571,6 +562,17 @@ def set_value(node: ast.VariableSetStmt) -> str:
         else:
             raise FeatureNotSupported("SET takes constants", hint="Write SET name = 'value'.")
     return ", ".join(out)
+
+
+def _interval_cast(arg: ast.TypeCast) -> bool:
+    """``INTERVAL '+05:30' HOUR TO MINUTE`` (SET TIME ZONE's interval form)."""
+    names = (arg.typeName.names if arg.typeName is not None else None) or ()
+    return bool(names) and getattr(names[-1], "sval", None) == "interval"
+
+
+def _typmods(arg: ast.TypeCast) -> tuple[int | None, ...]:
+    mods = (arg.typeName.typmods if arg.typeName is not None else None) or ()
+    return tuple(getattr(getattr(m, "val", None), "ival", None) for m in mods)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from hati.errors import DuplicateFunction, FeatureNotSupported, UndefinedFunction
-from hati.pg import render
+from hati.pg import render, triggerdefs
 from hati.pg.catalog import HIDDEN
 from hati.pg.emulate import Emulated, Printer
 
@@ -105,8 +105,11 @@ class DropMacro(Emulated):
     name: str
     args: str | None
     missing_ok: bool
+    cascade: bool = False
 
     def run(self, cur: duckdb.DuckDBPyConnection, printed: Printer, branch: bool) -> None:
+        if not self.args and triggerdefs.drop_function(cur, self.name, self.cascade):
+            return
         found = _found(cur, self.schema, self.name)
         if not found:
             if self.missing_ok:

@@ -396,7 +396,7 @@ class Connection:
         if self.session is None:
             return None, 1, False
         get, digits = self.session.settings.get, self.session.settings.get("extra_float_digits")
-        return get("timezone"), int(digits) if digits else 1, get("bytea_output") == "escape"
+        return self.session.zone(), int(digits) if digits else 1, get("bytea_output") == "escape"
 
     def _error(self, exc: BaseException) -> None:
         err = to_sql_error(exc)

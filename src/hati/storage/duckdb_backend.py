@@ -170,8 +170,10 @@ class Database:
 
     def _connect(self) -> None:
         self._con = duckdb.connect(str(self.path), config=self._config)
-        # Sessions keep PostgreSQL's TimeZone themselves; the database computes in UTC.
-        self._con.execute("SET TimeZone = 'UTC'")
+        # The database computes in UTC; each session's cursor follows its TimeZone
+        # (hati.pg.timezones), the one setting a locked configuration still lets change.
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._con.execute("SET allowed_configs = ['TimeZone']")
         if self._sandbox:  # from here no statement can change a setting
             if self.scratch is not None:
                 s = str(self.scratch)

@@ -105,3 +105,5 @@ SELECT date_trunc('century', d), date_trunc('decade', d), date_trunc('millennium
 SELECT date_trunc('month', d) + interval '1 month', date_trunc('month', d) < now() FROM trunc_days ORDER BY d;
 SELECT date_trunc('month', DATE '2020-03-04'), date_trunc('month', d::timestamp), date_trunc('hour', interval '2 days 3 hours 4 minutes') FROM trunc_days ORDER BY d;
 SELECT date_trunc('month', d) AS m, count(*) FROM trunc_days GROUP BY 1 ORDER BY 1;
+SELECT date_part('minute', TIME '10:42:00'), date_part('second', TIME '10:42:07.25'), extract(second FROM TIME '10:11:12.5'), date_part('hour', TIMETZ '10:42:00+02');
+SELECT extract(year FROM TIME '10:00');

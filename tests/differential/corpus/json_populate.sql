@@ -65,6 +65,14 @@ select *, c is null as c_is_null from json_to_recordset('[{"a":1, "b":{"c":16, "
 select * from json_to_recordset('{"a":1}') as x(a int);
 select * from jsonb_to_recordset('[{"a":1}, 2]') as x(a int);
 select * from json_populate_recordset(null::jp_pair, '[]') q;
+SELECT json_populate_recordset(null::jp_ordered, '[{"x": 0, "y": 1}]');
+SELECT json_populate_recordset(row(1,2)::jp_ordered, '[{"x": 0}, {"y": 3}]');
+SELECT json_populate_recordset(row(1,2)::jp_ordered, '[{"x": 1, "y": 0}]');
+SELECT jsonb_populate_recordset(null::jp_pair, '[{"a": "x", "b": 1}, {"c": "2012-01-20 10:42:53"}]');
+SELECT jsonb_populate_recordset(null::jp_pair, '[]');
+SELECT i, json_populate_recordset(null::jp_unordered, '[{"x": 5}, {"y": 6}]') FROM (VALUES (1), (2)) v(i);
+SELECT json_populate_record(null::jp_ordered, '{"x": 0, "y": 1}');
+SELECT (json_populate_record(null::jp_unordered, '{"x": 0, "y": 1}')).y;
 DROP TABLE jp_t;
 DROP TABLE jp_nt;
 DROP TYPE jp_rec;

@@ -89,6 +89,7 @@ SELECT ARRAY['\x00'::bytea, 'ab'::bytea];
 SET bytea_output = 'hex';
 SELECT E'\\xDeAdBeEf'::bytea;
 RESET bytea_output;
+SELECT octet_length('héllo'), octet_length('abc'::text), octet_length(repeat('é', 3)), octet_length('\xdead'::bytea);
 -- CAST(x AS char(n)) in the select list prints padded to n characters
 CREATE TABLE pad_t (f1 text, v varchar(10));
 INSERT INTO pad_t VALUES ('doh!', 'a'), ('hi de ho neighbor', NULL);

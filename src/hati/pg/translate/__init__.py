@@ -129,6 +129,7 @@ def _rules() -> tuple[Rule, ...]:
         using_order,
         volatile,
         windows,
+        zoned,
     )
 
     return (
@@ -166,6 +167,7 @@ def _rules() -> tuple[Rule, ...]:
         plain(intervals.intervals),
         builtins.builtins,
         strings.string_functions,
+        zoned.zoned,
         exprs.expressions,
         literal_scales.literal_scales,
         numeric_ops.numeric_operators,
@@ -229,6 +231,8 @@ def translate(stmt: ast.Node, ctx: Translation | None = None) -> ast.Node:
     ctx = ctx or Translation()
     if isinstance(stmt, ast.DeclareCursorStmt):
         return stmt  # the cursor compiles its query as a statement of its own
+    if isinstance(stmt, ast.VariableSetStmt):
+        return stmt  # the session answers it (SET TIME ZONE INTERVAL '5' HOUR keeps HOUR)
     for rule in _RULES:
         stmt = rule(stmt, ctx)
     return stmt

@@ -17,6 +17,7 @@ from hati.pg import (
     rebuild,
     sequences,
     storagehints,
+    triggerdefs,
 )
 from hati.pg.translate import Translation, upsert
 from hati.pg.translate.schema import const
@@ -318,9 +319,7 @@ def _plain_elements(elts: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
 
 
 def _create(stmt: ast.CreateStmt, ctx: Translation) -> None:
-    for e in stmt.tableElts or ():
-        if isinstance(e, ast.ColumnDef):
-            alter_checks.system_name(e.colname)
+    alter_checks.created(stmt)
     stmt.tableElts = _plain_elements(stmt.tableElts or ()) or stmt.tableElts
     stmt.options = None  # WITH (fillfactor=...): storage hints of PostgreSQL's heap
     if stmt.relation.relpersistence == "u":
@@ -372,6 +371,8 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     c = cmd.def_
     if cmd.subtype in storagehints.ACTIONS:
         return storagehints.StorageHint(stmt.relation, cmd)
+    if cmd.subtype in triggerdefs.ENABLING:
+        return triggerdefs.enable(stmt, cmd)
     if cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(c, ast.Constraint):
         c.skip_validation, c.initially_valid = False, True  # NOT VALID: checked all the same
     if cmd.subtype == AlterTableType.AT_AddConstraint and foreignkeys.has_actions(c):
@@ -392,4 +393,10 @@ def _alter_step(stmt: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> object:
     return action
 
 
-SETUP_SQL = emulate.NAMES_SQL + foreignkeys.SETUP_SQL + partitions.SETUP_SQL + inherits.SETUP_SQL
+SETUP_SQL = (
+    emulate.NAMES_SQL
+    + foreignkeys.SETUP_SQL
+    + partitions.SETUP_SQL
+    + inherits.SETUP_SQL
+    + triggerdefs.SETUP_SQL
+)

@@ -130,7 +130,10 @@ CREATE OR REPLACE MACRO {S}.pg_numeric_in(x) AS
 CREATE OR REPLACE MACRO {S}.pg_epoch(x) AS
     CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN error('{_INFINITE_EPOCH}')
          ELSE epoch(x) END;
-CREATE OR REPLACE MACRO {S}.pg_date_part(f, x) AS
+CREATE OR REPLACE MACRO {S}.pg_time_part(f, x) AS CASE WHEN lower(f) IN ('second', 'seconds',
+    'sec', 'secs', 's') THEN date_part('microseconds', x) / 1e6 ELSE date_part(f, x)::DOUBLE END;
+CREATE OR REPLACE MACRO {S}.pg_date_part(f, x TIME) AS {S}.pg_time_part(f, x),
+    (f, x TIME WITH TIME ZONE) AS {S}.pg_time_part(f, x), (f, x) AS
     CASE WHEN x::VARCHAR IN ('infinity', '-infinity') THEN
              CASE WHEN lower(f) IN ('year', 'years', 'decade', 'decades', 'century', 'centuries',
                  'millennium', 'millennia', 'julian', 'epoch', 'isoyear')

@@ -22,7 +22,6 @@ from pglast import ast
 from pglast.enums import (
     A_Expr_Kind,
     BoolExprType,
-    CoercionForm,
     LimitOption,
     NullTestType,
     SetOperation,
@@ -35,6 +34,7 @@ from hati.pg.analyze import children
 from hati.pg.translate import (
     Translation,
     exprs,
+    jsonobject,
     jsonpaths,
     jsonrecord,
     jsonsubscript,
@@ -567,17 +567,10 @@ def _populate_value(call: ast.FuncCall) -> ast.Node | None:
             hint="Provide a non-null record argument, or call the function in the FROM "
             "clause using a column definition list.",
         )
-    if base != "populate_record":
-        return None
     sub = _populate(ast.RangeFunction(functions=((call, _VALUE),)), call)
-    if not isinstance(sub, ast.RangeSubselect):
+    if not isinstance(sub, ast.RangeSubselect) or not isinstance(call.args[0], ast.TypeCast):
         return None
-    record = call.args[0]
-    values = tuple(t.val for t in sub.subquery.targetList)
-    return ast.TypeCast(
-        arg=ast.RowExpr(args=values, row_format=CoercionForm.COERCE_EXPLICIT_CALL),
-        typeName=copy.deepcopy(record.typeName),
-    )
+    return jsonrecord.as_value(sub.subquery, call.args[0].typeName, base == "populate_record")
 
 
 def _populate(node: ast.RangeFunction, call: ast.FuncCall) -> ast.Node | None:
@@ -669,7 +662,10 @@ def json_operators(stmt: ast.Node, ctx: Translation) -> ast.Node:
             if isinstance(child, ast.A_Expr) and not (lambdas and attr == "args"):
                 new = _operator(child, ctx)
             elif isinstance(child, ast.FuncCall):
-                new = _populate_value(child) or _function(child, ctx)
+                new = _populate_value(child) or jsonobject.rewrite(child, ctx, _text_array)
+                if isinstance(new, ast.A_Expr):  # a jsonb function written as its operator
+                    new = _operator(new, ctx) or new
+                new = new or _function(child, ctx)
             elif isinstance(child, ast.TypeCast):
                 new = _jsonb_cast(child, ctx)
             elif isinstance(child, ast.RangeFunction):

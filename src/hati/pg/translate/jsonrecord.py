@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from pglast import ast
+from pglast.enums import CoercionForm, SubLinkType
 
 from hati.errors import FeatureNotSupported, InvalidTextRepresentation
 from hati.pg import composites, domains
@@ -121,3 +122,19 @@ def composite_fields(type_name: str) -> tuple[ast.ColumnDef, ...] | None:
     if fields is None and domain is not None and not domain.base.arrayBounds:
         fields = composites.FIELDS.get(str(domain.base.names[-1].sval))
     return fields
+
+
+def as_value(select: ast.SelectStmt, type_name: ast.TypeName, one: bool) -> ast.Node:
+    """json_populate_record(r::t, j) in a select list: ``ROW(...)::t`` of the fields;
+    json_populate_recordset: ``unnest`` of the list of those rows (its set)."""
+    values = tuple(t.val for t in select.targetList or () if isinstance(t, ast.ResTarget))
+    row: ast.Node = ast.TypeCast(
+        arg=ast.RowExpr(args=values, row_format=CoercionForm.COERCE_EXPLICIT_CALL),
+        typeName=copy.deepcopy(type_name),
+    )
+    if one:
+        return row
+    select.targetList = (ast.ResTarget(val=call("list", False, row)),)
+    return call(
+        "unnest", False, ast.SubLink(subLinkType=SubLinkType.EXPR_SUBLINK, subselect=select)
+    )

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast, parser
-from pglast.enums import FunctionParameterMode, ObjectType
+from pglast.enums import DropBehavior, FunctionParameterMode, ObjectType
 
 from hati.errors import FeatureNotSupported, InvalidFunctionDefinition
-from hati.pg import analyze, emulate, plpgsql, render, sqlfunctions
+from hati.pg import analyze, emulate, plpgsql, render, sqlfunctions, triggerdefs
 from hati.pg.translate import Translation, translate
 
 # Types a value is not cast to (polymorphic, or only a marker).
@@ -168,9 +168,10 @@ def _create(stmt: ast.CreateFunctionStmt, ctx: Translation) -> None:
         raise FeatureNotSupported("procedures are not supported", hint=_PLPGSQL_HINT)
     ret = stmt.returnType
     if ret is not None and ret.names[-1].sval == "trigger":
-        raise FeatureNotSupported(
-            "trigger functions are not supported", hint="hati does not run triggers."
-        )
+        parts = _option(stmt, "as") or ()
+        source = triggerdefs.check_function(stmt, str(parts[0].sval) if parts else "")
+        ctx.steps = [triggerdefs.CreateFunction(name, source, bool(stmt.replace))]
+        return
     params: list[tuple[str, ast.TypeName]] = []
     columns: list[tuple[str, ast.TypeName]] = []
     for i, p in enumerate(stmt.parameters or ()):
@@ -230,7 +231,10 @@ def _drop(stmt: ast.DropStmt, ctx: Translation) -> None:
         args = None
         if not obj.args_unspecified:
             args = ", ".join(_arg_name(a) for a in obj.objargs or ())
-        steps.append(sqlfunctions.DropMacro(schema, str(names[-1]), args, bool(stmt.missing_ok)))
+        cascade = stmt.behavior == DropBehavior.DROP_CASCADE
+        steps.append(
+            sqlfunctions.DropMacro(schema, str(names[-1]), args, bool(stmt.missing_ok), cascade)
+        )
     ctx.steps = steps
 
 
@@ -249,6 +253,10 @@ def functions(stmt: ast.Node, ctx: Translation) -> ast.Node:
         _create(stmt, ctx)
     elif isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_FUNCTION:
         _drop(stmt, ctx)
+    elif isinstance(stmt, ast.CreateTrigStmt):
+        ctx.steps = [triggerdefs.define(stmt)]
+    elif isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TRIGGER:
+        ctx.steps = triggerdefs.drop(stmt)
     return stmt
 
 

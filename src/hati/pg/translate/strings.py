@@ -27,6 +27,9 @@ from hati.pg.translate import const as _const
 S = catalog_views.HIDDEN
 
 SETUP_SQL = f"""
+-- octet_length of text (DuckDB's takes only blobs and bits; a literal is text, as in PG)
+CREATE OR REPLACE MACRO {S}.pg_octet_length(x VARCHAR) AS strlen(x),
+    (x BLOB) AS octet_length(x), (x BIT) AS octet_length(x);
 CREATE OR REPLACE MACRO {S}.pg_bytes(x) AS
     CASE WHEN typeof(x) = 'BLOB' THEN x::BLOB ELSE encode(x::VARCHAR) END;
 CREATE OR REPLACE MACRO {S}.pg_bytea_in(x) AS
@@ -130,6 +133,7 @@ _MACROS = {
     ("split_part", 3): "pg_split_part",
     ("to_date", 2): "pg_to_date",
     ("to_timestamp", 2): "pg_to_timestamp",
+    ("octet_length", 1): "pg_octet_length",
 }
 
 

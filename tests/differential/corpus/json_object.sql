@@ -1,0 +1,30 @@
+-- json_object / jsonb_object from text-array literals (one- and two-dimensional).
+SELECT json_object('{a,1,b,2,3,NULL,"d e f","a b c"}');
+SELECT json_object('{a,b,c}');
+SELECT json_object('{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}');
+SELECT json_object('{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}', '{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}');
+SELECT json_object('{{a,b,c},{b,c,d}}');
+SELECT json_object('{{a},{b}}');
+SELECT json_object('{{{a,b},{c,d}},{{b,c},{d,e}}}');
+SELECT json_object('{}');
+SELECT json_object('{}', '{}');
+SELECT jsonb_object('{a,1,b,2,3,NULL,"d e f","a b c"}');
+SELECT jsonb_object('{a,b,c}');
+SELECT jsonb_object('{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}');
+SELECT jsonb_object('{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}', '{{a,1},{b,2},{3,NULL},{"d e f","a b c"}}');
+SELECT jsonb_object('{{a,b,c},{b,c,d}}');
+SELECT jsonb_object('{{a},{b}}');
+SELECT jsonb_object('{{{a,b},{c,d}},{{b,c},{d,e}}}');
+SELECT jsonb_object('{}');
+SELECT jsonb_object('{}', '{}');
+SELECT jsonb_object_keys(test_json)
+select json_object('{a,b,"","d e f"}','{1,2,3,"a b c"}');
+select json_object('{a,b,NULL,"d e f"}','{1,2,3,"a b c"}');
+select json_object('{a,b,c,"d e f",g}','{1,2,3,"a b c"}');
+select json_object('{a,b,c,"d e f"}','{1,2,3,"a b c",g}');
+select json_object('{a,b,c,"d e f"}','{1,2,3,"a b c"}');
+select jsonb_object('{a,b,"","d e f"}','{1,2,3,"a b c"}');
+select jsonb_object('{a,b,NULL,"d e f"}','{1,2,3,"a b c"}');
+select jsonb_object('{a,b,c,"d e f",g}','{1,2,3,"a b c"}');
+select jsonb_object('{a,b,c,"d e f"}','{1,2,3,"a b c",g}');
+select jsonb_object('{a,b,c,"d e f"}','{1,2,3,"a b c"}');
