@@ -100,13 +100,27 @@ class Registry:
                 self._sequences = got
         return got
 
-    def triggers(self, cur: duckdb.DuckDBPyConnection, session: int) -> triggerdefs.Defs:
-        """Every trigger and trigger function (hati/triggers.py fires them)."""
+    def triggers(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        session: int,
+        reader: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    ) -> triggerdefs.Defs:
+        """Every trigger and trigger function (hati/triggers.py fires them), read on a
+        cursor of ``reader``'s when given and the session changed none (a read on the
+        session's cursor before a write's table lock would begin its snapshot early)."""
         got = self._triggers
         if got is not None and session not in self._ddl:
             return got
         gen = self._generation
-        got = triggerdefs.load(cur)
+        if reader is not None and session not in self._ddl:
+            other = reader()
+            try:
+                got = triggerdefs.load(other)
+            finally:
+                other.close()
+        else:
+            got = triggerdefs.load(cur)
         with self._lock:
             if gen == self._generation and session not in self._ddl:
                 self._triggers = got

@@ -54,7 +54,8 @@ def around(session: Any, stmt: Any, work: Callable[[], Result]) -> Result:
     a = stmt.analysis
     if not stmt.fire or not a.writes or a.kind not in ("INSERT", "UPDATE", "DELETE", "MERGE"):
         return work()
-    defs: Defs = session.state.keys.triggers(session.cur, id(session))
+    state = session.state
+    defs: Defs = state.keys.triggers(session.cur, id(session), state.db.cursor)
     if not defs.tables:
         return work()
     t = a.writes[0]

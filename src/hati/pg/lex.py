@@ -161,11 +161,15 @@ def _liftable(sql: str, tok: parser.Token, prev: str) -> str | None:
         value = string_value(raw)
         if value is None or "\x00" in value or duck_list(value) is not None:
             return None  # an array's text stays in place (see translate/arrays.py)
+        if numerics.special_kind(value):
+            return None  # 'NaN', 'Infinity': translate/numeric_specials.py reads them
         return quote_string(value)
     if not _NUMBER.fullmatch(raw):
         return None
     if "e" in raw or "E" in raw:  # PostgreSQL's numeric, DuckDB's double: 1.0e-2 is 0.010
         return numerics.literal_sql(raw)
+    if "." in raw and numerics.literal(raw) is None:
+        return None  # wider than DuckDB's DECIMAL: the translation refuses it
     return raw
 
 

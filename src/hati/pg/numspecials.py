@@ -52,15 +52,6 @@ HINT = (
     "sorted and shown, not computed with; double precision computes with both."
 )
 
-_SPELLED = {
-    "nan": "NaN",
-    "inf": "Infinity",
-    "+inf": "Infinity",
-    "infinity": "Infinity",
-    "+infinity": "Infinity",
-    "-inf": "-Infinity",
-    "-infinity": "-Infinity",
-}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 _OWN_SCHEMAS = (layout.META, layout.SNAP, layout.PG)  # hati's, and its branches'
 _COMPARISONS = frozenset(["=", "<>", "!=", "<", ">", "<=", ">="])
@@ -72,9 +63,7 @@ _recorded: dict[str, set[int]] = {}
 _lock = threading.Lock()
 
 
-def kind(text: str) -> str | None:
-    """Which special value ``text`` spells as numeric input (None: a number or junk)."""
-    return _SPELLED.get(text.strip().lower()) if len(text) < 40 else None
+kind = numerics.special_kind
 
 
 def install(cur: duckdb.DuckDBPyConnection) -> None:

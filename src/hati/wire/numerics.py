@@ -119,6 +119,22 @@ STORED_SCALES: set[int] = set()  # scales of the DECIMAL(38, s) columns that sto
 _UNSCALED = {"NaN": 10**WIDE - 1, "Infinity": 10**WIDE - 2, "-Infinity": -(10**WIDE - 2)}
 
 
+_SPELLED = {
+    "nan": "NaN",
+    "inf": "Infinity",
+    "+inf": "Infinity",
+    "infinity": "Infinity",
+    "+infinity": "Infinity",
+    "-inf": "-Infinity",
+    "-infinity": "-Infinity",
+}
+
+
+def special_kind(text: str) -> str | None:
+    """Which special value ``text`` spells as numeric input (None: a number or junk)."""
+    return _SPELLED.get(text.strip().lower()) if len(text) < 40 else None
+
+
 def special_value(kind: str, scale: int) -> decimal.Decimal:
     """The DECIMAL(38, scale) value that stands for ``kind`` (one of SPECIALS)."""
     return decimal.Decimal(_UNSCALED[kind]).scaleb(-scale, CONTEXT)

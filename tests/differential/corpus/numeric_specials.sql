@@ -25,3 +25,16 @@ SELECT count(*) FROM ns WHERE v IS NULL;
 DELETE FROM ns WHERE v > 1000 RETURNING id, v;
 SELECT id, v FROM ns ORDER BY id;
 DROP TABLE ns;
+-- constants: the casts between numeric and the floats, a query's result column
+SELECT 'NaN'::numeric, 'inf'::numeric AS x, numeric '-infinity';
+SELECT 'NaN'::float8::numeric, 'Infinity'::float4::numeric, '-Infinity'::float8::numeric;
+SELECT 'NaN'::numeric::float8, ' inf '::numeric::float8, '-Infinity'::numeric::float4;
+SELECT 'NaN'::numeric::int4;
+SELECT 'Infinity'::numeric::int8;
+SELECT 'NaN'::numeric(4,2);
+SELECT 'NaN'::float8, 'NaN' AS t, 'NaN'::text;
+-- numeric constants wider than 38 digits are refused, never read as a double
+SELECT 123456789012345678901234567890123456789012.5 + 0;
+SELECT round(5.5e131071, -131072);
+SELECT 1e300::float8, 1.5e-320::float8, 1e38::float4;
+SELECT 1.5e10, 2.5e-3, 1e0;

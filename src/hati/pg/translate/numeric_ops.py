@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pglast import ast
 from pglast.enums import A_Expr_Kind
 
+from hati.errors import NumericValueOutOfRange
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.translate import Translation, func_call, replace_child, walk
@@ -317,6 +318,27 @@ def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
     )
 
 
+_FLOATS = frozenset(["float4", "float8"])
+
+
+def _too_wide(node: ast.A_Const, parent: ast.Node) -> None:
+    """22003 for a numeric constant of more than DuckDB's 38 digits (``1e40``, ``0.1e-40``):
+    DuckDB would read it as a double, with other digits. A cast to a float keeps it."""
+    if not isinstance(node.val, ast.Float) or not node.val.fval:
+        return
+    text = node.val.fval
+    if not any(c in text for c in ".eE") or numerics.literal(text) is not None:
+        return
+    tn = parent.typeName if isinstance(parent, ast.TypeCast) else None
+    if tn is not None and tn.names[-1].sval in _FLOATS and not tn.arrayBounds:
+        return
+    raise NumericValueOutOfRange(
+        "value overflows numeric format",
+        hint="hati keeps numeric in DuckDB's DECIMAL, of 38 digits at most; double "
+        "precision holds wider values approximately.",
+    )
+
+
 _OF = ("pg_sum_of", "pg_avg_of", "pg_variance_of", "pg_stddev_of")
 
 
@@ -410,6 +432,7 @@ def numeric_operators(stmt: ast.Node, _ctx: Translation) -> ast.Node:
             elif isinstance(child, ast.FuncCall):
                 new = _avg(child) or _power(child) or _sum(child, node) or _stats(child, node)
             elif isinstance(child, ast.A_Const):
+                _too_wide(child, node)
                 new = _exponent_literal(child)
             if new is not None:
                 replace_child(node, attr, child, new)
