@@ -97,5 +97,13 @@ SELECT (DATE '2024-03-05', DATE '2024-03-10') OVERLAPS (DATE '2024-03-10', DATE 
 SELECT (TIMESTAMP '2024-01-01 10:00', INTERVAL '2 hours') OVERLAPS (TIMESTAMP '2024-01-01 11:00', INTERVAL '1 hour');
 SELECT (TIME '10:00', TIME '11:00') OVERLAPS (TIME '10:30', TIME '12:00'), (DATE '2024-01-01', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-02'), (DATE '2024-01-05', NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-09');
 SELECT (DATE '2024-01-01', DATE '2024-01-01') OVERLAPS (DATE '2024-01-01', DATE '2024-01-01'), (NULL::date, NULL::date) OVERLAPS (DATE '2024-01-01', DATE '2024-01-02');
+-- date_trunc of a date column is a timestamp with time zone (BC years too)
+CREATE TABLE trunc_days (d date, ts timestamp, tz timestamptz);
+INSERT INTO trunc_days VALUES ('2020-08-11', '2020-08-11 10:11:12', '2020-08-11 10:11:12+00'), ('0002-12-31 BC', '0055-08-10 10:00 BC', '2001-01-01 00:00+00'), (NULL, NULL, NULL);
+SELECT date_trunc('month', d), date_trunc('year', ts), date_trunc('day', tz), date_trunc('hour', d) FROM trunc_days ORDER BY d;
+SELECT date_trunc('century', d), date_trunc('decade', d), date_trunc('millennium', ts), date_trunc('week', d) FROM trunc_days ORDER BY d;
+SELECT date_trunc('month', d) + interval '1 month', date_trunc('month', d) < now() FROM trunc_days ORDER BY d;
+SELECT date_trunc('month', DATE '2020-03-04'), date_trunc('month', d::timestamp), date_trunc('hour', interval '2 days 3 hours 4 minutes') FROM trunc_days ORDER BY d;
+SELECT date_trunc('month', d) AS m, count(*) FROM trunc_days GROUP BY 1 ORDER BY 1;
 SELECT date_part('minute', TIME '10:42:00'), date_part('second', TIME '10:42:07.25'), extract(second FROM TIME '10:11:12.5'), date_part('hour', TIMETZ '10:42:00+02');
 SELECT extract(year FROM TIME '10:00');

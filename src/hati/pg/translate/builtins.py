@@ -1,6 +1,7 @@
 """PostgreSQL built-in functions DuckDB has under the same name with another meaning at
 the edges, given PostgreSQL's (string functions: ``strings.py``).
 
+- ``date_trunc(unit, d)`` of a date d is a timestamp with time zone (DuckDB: a timestamp).
 - ``date_trunc('century' | 'millennium' | 'decade', x)``: PostgreSQL's centuries start in
   year 1 of the century (1901, 2001), DuckDB's in year 0 (1900); before year 1 (BC) the
   decades and centuries count down from 1 BC, as PostgreSQL's timestamp_trunc does.
@@ -14,6 +15,8 @@ the edges, given PostgreSQL's (string functions: ``strings.py``).
 """
 
 from __future__ import annotations
+
+import copy
 
 from pglast import ast
 
@@ -35,6 +38,8 @@ SETUP_SQL = f"""
 CREATE OR REPLACE MACRO {S}.pg_out_text(x) AS
     CASE WHEN typeof(x) = 'BOOLEAN' THEN CASE WHEN x::BOOLEAN THEN 't' ELSE 'f' END
          ELSE x::VARCHAR END;
+-- date_trunc of a date is a timestamp with time zone (DuckDB's: a timestamp)
+CREATE OR REPLACE MACRO {S}.pg_trunc_result(x DATE, r) AS r::TIMESTAMPTZ, (x, r) AS r;
 CREATE OR REPLACE MACRO {S}.pg_float8_or_interval(x DOUBLE) AS x, (x INTERVAL) AS x;
 -- an integer met by a numeric / a double (lag's default): the common type, else as it is
 CREATE OR REPLACE MACRO {S}.pg_int_as_numeric{_widened("DECIMAL({}, {})".format(*numerics.BARE))};
@@ -84,11 +89,14 @@ def _rewrite(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
             else:
                 call = _hidden("pg_trunc_decade", (args[1],))
             if not _is_date(args[1]):
-                return call
+                return _hidden("pg_trunc_result", (copy.deepcopy(args[1]), call))
             # a date's truncation is a timestamp with time zone
             tz = ast.TypeName(names=(ast.String(sval="pg_catalog"), ast.String(sval="timestamptz")))
             return ast.TypeCast(arg=call, typeName=tz)
-        return None
+        if _is_date(args[1]) or isinstance(args[1], ast.A_Const | ast.ParamRef):
+            return None  # a date literal's: translate/exprs.py
+        truncated = _hidden("pg_date_trunc", args)
+        return _hidden("pg_trunc_result", (copy.deepcopy(args[1]), truncated))
     if name in ("concat", "concat_ws") and args:
         first = 1 if name == "concat_ws" else 0
         node.args = (*args[:first], *(_hidden("pg_out_text", (a,)) for a in args[first:]))
