@@ -127,13 +127,7 @@ def _inherited(cur: duckdb.DuckDBPyConnection, schema: str, table: str, column: 
 def _names(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[set[str], set[str]]:
     """The names of the table's constraints, and those of them that name an index."""
     create = emulate.definition(cur, schema, table)
-    given = dict(
-        cur.execute(
-            f"SELECT duck_name, name FROM {emulate.NAMES} WHERE schema_name = $1 "
-            "AND table_name = $2",
-            [schema, table],
-        ).fetchall()
-    )
+    given = emulate.given_names(cur, schema, table)
     names, indexed = set(), set()
     for default, c, col in rebuild.constraints(create):
         name = str(given.get(rebuild.duck_name(create, c, col.colname if col else None), default))

@@ -16,11 +16,11 @@ import duckdb
 from pglast import ast
 from pglast.enums import ObjectType
 
-from hati.errors import UndefinedObject, UndefinedTable
+from hati.errors import UndefinedObject
 from hati.pg import catalog, render
 from hati.pg.analyze import DEFAULT_SCHEMAS
 from hati.pg.catalog_comments import COMMENTS, PG_CLASS, PG_CONSTRAINT
-from hati.pg.emulate import Emulated, Printer, locate
+from hati.pg.emulate import Emulated, Printer, locate, table_field
 
 _NATIVE = {
     ObjectType.OBJECT_TABLE: "TABLE",
@@ -47,14 +47,7 @@ def _literal(text: str | None) -> str:
 
 
 def _table_oid(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
-    row = cur.execute(
-        "SELECT table_oid FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
-        "AND database_name IN (current_database(), 'temp')",
-        [schema, table],
-    ).fetchone()
-    if row is None:
-        raise UndefinedTable(f'relation "{table}" does not exist')
-    return int(row[0])
+    return int(table_field(cur, schema, table, "table_oid"))
 
 
 def _keep(cur: duckdb.DuckDBPyConnection, oid: int, classoid: int, text: str | None) -> None:

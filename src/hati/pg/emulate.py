@@ -350,15 +350,31 @@ def _columns(create: Any) -> list[Any]:
     return [c.colname for c in create.tableElts if isinstance(c, ast.ColumnDef)]
 
 
-def definition(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
-    """The table's CREATE TABLE, as DuckDB keeps it, parsed with PostgreSQL's grammar."""
+def table_field(cur: duckdb.DuckDBPyConnection, schema: str, table: str, field: str) -> Any:
+    """A field of the table's row in ``duckdb_tables()`` (42P01 if there is no table)."""
     row = cur.execute(
-        "SELECT sql FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
+        f"SELECT {field} FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2 "
         "AND database_name IN (current_database(), 'temp')",
         [schema, table],
     ).fetchone()
     if row is None:
         raise UndefinedTable(f'relation "{table}" does not exist')
+    return row[0]
+
+
+def given_names(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """DuckDB's name -> the client's, of the table's constraints the client named."""
+    return dict(
+        cur.execute(
+            f"SELECT duck_name, name FROM {NAMES} WHERE schema_name = $1 AND table_name = $2",
+            [schema, table],
+        ).fetchall()
+    )
+
+
+def definition(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> Any:
+    """The table's CREATE TABLE, as DuckDB keeps it, parsed with PostgreSQL's grammar."""
+    row = (table_field(cur, schema, table, "sql"),)
     try:
         return parser.parse_sql(row[0])[0].stmt
     except parser.ParseError:

@@ -312,13 +312,7 @@ def checks(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str,
     """The table's CHECK constraints: name (the client's, else PostgreSQL's) -> the
     condition's text as DuckDB keeps it."""
     create = emulate.definition(cur, schema, table)
-    given = dict(
-        cur.execute(
-            f"SELECT duck_name, name FROM {emulate.NAMES} WHERE schema_name = $1 "
-            "AND table_name = $2",
-            [schema, table],
-        ).fetchall()
-    )
+    given = emulate.given_names(cur, schema, table)
     out = {}
     for default, c, col in rebuild.constraints(create):
         if c.contype == ConstrType.CONSTR_CHECK:

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+from duckdb.func import FunctionNullHandling
 
 from hati.pg import (
     catalog,
@@ -42,8 +43,8 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     register(cur, regex)
     register(cur, numeric)
     valuetext.register(cur)
-    jsonpopulate.register(cur)
-    tochar.register(cur)
+    register(cur, jsonpopulate, nulls=True)
+    register(cur, tochar, nulls=True)
     for sql in [*translate.setup_sql(), expand.SETUP_SQL, domains.SETUP_SQL]:
         cur.execute(sql)
     numspecials.install(cur)
@@ -52,18 +53,21 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     domains.load(cur)
 
 
-def register(cur: duckdb.DuckDBPyConnection, module: ModuleType) -> None:
+def register(cur: duckdb.DuckDBPyConnection, module: ModuleType, nulls: bool = False) -> None:
     """Make a module's Python ``FUNCTIONS`` (name -> function, parameter types, result
     type) callable from every connection of the database. Those in its ``MAYBE_NULL``
     answer a list of none or one value (DuckDB's Python functions cannot answer NULL):
-    the translation takes its first item."""
+    the translation takes its first item. ``nulls``: the functions are called with NULL
+    arguments too, and may answer NULL."""
+    maybe_null = getattr(module, "MAYBE_NULL", ())
+    handling = FunctionNullHandling.SPECIAL if nulls else FunctionNullHandling.DEFAULT
     for name, (fn, params, returns) in module.FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException):
             cur.remove_function(name)
-        if name in module.MAYBE_NULL:
+        if name in maybe_null:
             # DuckDB does not keep the function alive: this module does
             fn, returns = _LISTED.setdefault(name, _listed(fn)), duckdb.list_type(returns)
-        cur.create_function(name, fn, params, returns, side_effects=False)
+        cur.create_function(name, fn, params, returns, side_effects=False, null_handling=handling)
 
 
 _LISTED: dict[str, Callable[..., Any]] = {}

@@ -18,7 +18,6 @@ casts it to the field's structure and then to its type. The field's type comes a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -27,7 +26,6 @@ from functools import lru_cache
 from typing import Any
 
 import duckdb
-from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import BOOLEAN, VARCHAR
 
 from hati.errors import (
@@ -531,18 +529,3 @@ FUNCTIONS["hati_jsonb_set_lax"] = (
     _TEXTS,
 )
 FUNCTIONS["hati_json_object"] = (json_object, [VARCHAR, VARCHAR, BOOLEAN], VARCHAR)
-
-
-def register(cur: duckdb.DuckDBPyConnection) -> None:
-    """The functions, called with NULL arguments too (a NULL document, a NULL value)."""
-    for name, (fn, params, returns) in FUNCTIONS.items():
-        with contextlib.suppress(duckdb.InvalidInputException):
-            cur.remove_function(name)
-        cur.create_function(
-            name,
-            fn,
-            params,
-            returns,
-            null_handling=FunctionNullHandling.SPECIAL,
-            side_effects=False,
-        )

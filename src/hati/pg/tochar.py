@@ -11,7 +11,6 @@ Registered with DuckDB by :func:`register` (``translate/strings.py`` calls it).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -19,8 +18,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import duckdb
-from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import TIMESTAMP, VARCHAR
 
 from hati.errors import FeatureNotSupported
@@ -385,18 +382,3 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_to_char": (to_char, [VARCHAR, VARCHAR, VARCHAR], VARCHAR),
     "hati_to_timestamp": (todate.parse, [VARCHAR, VARCHAR], TIMESTAMP),
 }
-
-
-def register(cur: duckdb.DuckDBPyConnection) -> None:
-    """Make the functions callable from every connection of the database."""
-    for name, (fn, params, returns) in FUNCTIONS.items():
-        with contextlib.suppress(duckdb.InvalidInputException):
-            cur.remove_function(name)
-        cur.create_function(
-            name,
-            fn,
-            params,
-            returns,
-            side_effects=False,
-            null_handling=FunctionNullHandling.SPECIAL,  # NULL out for infinity
-        )
