@@ -9,6 +9,7 @@ involved) and only numeric quotients call the Python division.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 
 from pglast import ast
@@ -321,6 +322,15 @@ def _exponent_literal(node: ast.A_Const) -> ast.Node | None:
 _FLOATS = frozenset(["float4", "float8"])
 
 
+def _as_double(text: str) -> bool:
+    """A double holds the constant without losing it entirely (not infinite, not a
+    nonzero value read as 0)."""
+    value = float(text)
+    return math.isfinite(value) and (
+        value != 0 or not any(c in "123456789" for c in text.split("e")[0].split("E")[0])
+    )
+
+
 def _too_wide(node: ast.A_Const, parent: ast.Node) -> None:
     """22003 for a numeric constant of more than DuckDB's 38 digits (``1e40``, ``0.1e-40``):
     DuckDB would read it as a double, with other digits. A cast to a float keeps it."""
@@ -332,6 +342,8 @@ def _too_wide(node: ast.A_Const, parent: ast.Node) -> None:
     tn = parent.typeName if isinstance(parent, ast.TypeCast) else None
     if tn is not None and tn.names[-1].sval in _FLOATS and not tn.arrayBounds:
         return
+    if ("e" in text or "E" in text) and _as_double(text):
+        return  # 1e100 written to a float column: a double keeps it (as it did)
     raise NumericValueOutOfRange(
         "value overflows numeric format",
         hint="hati keeps numeric in DuckDB's DECIMAL, of 38 digits at most; double "
