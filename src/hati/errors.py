@@ -133,6 +133,14 @@ class InvalidParameter(DataException, code="22023"):
     """invalid_parameter_value: bad branch name, bad strategy, bad resolution."""
 
 
+class InvalidEscapeSequence(DataException, code="22025"):
+    pass
+
+
+class InvalidRegularExpression(DataException, code="2201B"):
+    pass
+
+
 class NullValueNotAllowed(DataException, code="22004"):
     pass
 

@@ -29,6 +29,7 @@ from hati.pg import (
     numeric,
     numspecials,
     regex,
+    similar,
     sqlfunctions,
     tochar,
     translate,
@@ -41,6 +42,7 @@ def install(cur: duckdb.DuckDBPyConnection) -> None:
     register(cur, jsonb)
     register(cur, jsonpath)
     register(cur, regex)
+    register(cur, similar)
     register(cur, numeric)
     valuetext.register(cur)
     register(cur, jsonpopulate, nulls=True)

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 from duckdb.sqltypes import BIGINT, BLOB, VARCHAR
 
-from hati.errors import InvalidParameter, InvalidTextRepresentation
+from hati.errors import ArraySubscriptError, InvalidParameter, InvalidTextRepresentation
 
 
 def _compile(pattern: str, flags: str, fn: str, global_ok: bool = False) -> re.Pattern[str]:
@@ -207,6 +207,31 @@ def bytea_input(text: str) -> bytes:
     return bytes(out)
 
 
+def bytea_trim(data: bytes, chars: bytes, mode: str) -> bytes:
+    """btrim / ltrim / rtrim of bytea: strip the bytes of ``chars`` from the ends."""
+    if mode in ("both", "leading"):
+        data = data.lstrip(chars)
+    if mode in ("both", "trailing"):
+        data = data.rstrip(chars)
+    return data
+
+
+def _byte_index(data: bytes, n: int) -> int:
+    if not 0 <= n < len(data):
+        raise ArraySubscriptError(f"index {n} out of valid range, 0..{len(data) - 1}")
+    return n
+
+
+def get_byte(data: bytes, n: int) -> int:
+    return data[_byte_index(data, n)]
+
+
+def set_byte(data: bytes, n: int, value: int) -> bytes:
+    out = bytearray(data)
+    out[_byte_index(data, n)] = value & 0xFF
+    return bytes(out)
+
+
 def _digest(name: str) -> Callable[[bytes], bytes]:
     return lambda data: hashlib.new(name, data).digest()
 
@@ -225,6 +250,9 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], list[Any], Any]] = {
     "hati_regexp_match": (match, [VARCHAR, VARCHAR, VARCHAR], _TEXTS),
     "hati_regexp_matches": (matches, [VARCHAR, VARCHAR, VARCHAR], duckdb.list_type(_TEXTS)),
     "hati_encode_escape": (encode_escape, [BLOB], VARCHAR),
+    "hati_bytea_trim": (bytea_trim, [BLOB, BLOB, VARCHAR], BLOB),
+    "hati_get_byte": (get_byte, [BLOB, BIGINT], BIGINT),
+    "hati_set_byte": (set_byte, [BLOB, BIGINT, BIGINT], BLOB),
     "hati_decode_escape": (decode_escape, [VARCHAR], BLOB),
     "hati_sha224": (_digest("sha224"), [BLOB], BLOB),
     "hati_sha256": (_digest("sha256"), [BLOB], BLOB),

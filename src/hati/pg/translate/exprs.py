@@ -244,10 +244,16 @@ def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
     if node.kind == A_Expr_Kind.AEXPR_SIMILAR:
         pattern = node.rexpr
         if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
-            if len(pattern.args or ()) != 1:
-                return None  # an ESCAPE clause: DuckDB answers (or refuses) itself
-            pattern = pattern.args[0]
-        match = _call("regexp_full_match", node.lexpr, _call("pg_similar", pattern), hidden=False)
+            args = pattern.args or ()
+            pattern = args[0]
+        else:
+            args = (pattern,)
+        if len(args) == 2:  # an ESCAPE clause: PostgreSQL's SQL regular expressions
+            match = _call("hati_similar_match", node.lexpr, *args, hidden=False)
+        else:
+            match = _call(
+                "regexp_full_match", node.lexpr, _call("pg_similar", pattern), hidden=False
+            )
         if node.name[-1].sval == "!~":
             return ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(match,))
         return match

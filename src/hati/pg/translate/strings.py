@@ -23,6 +23,7 @@ from hati.pg.analyze import children
 from hati.pg.regex import bytea_input
 from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
 from hati.pg.translate import const as _const
+from hati.pg.translate import typeof
 
 S = catalog_views.HIDDEN
 
@@ -38,11 +39,13 @@ CREATE OR REPLACE MACRO {S}.pg_split_part(s, d, n) AS
     CASE WHEN n = 0 THEN error('field position must not be zero')
          WHEN d = '' THEN CASE WHEN n IN (1, -1) THEN s ELSE '' END
          ELSE split_part(s, d, n) END;
+-- array_slice: characters of text, bytes of bytea (DuckDB's substring takes only text)
 CREATE OR REPLACE MACRO {S}.pg_substr(s, st, len) AS
     CASE WHEN len < 0 THEN error('negative substring length not allowed')
-         WHEN st < 1 THEN substring(s, 1, greatest(st + len - 1, 0))
-         ELSE substring(s, st, len) END;
-CREATE OR REPLACE MACRO {S}.pg_substr_from(s, st) AS substring(s, greatest(st, 1));
+         WHEN st IS NULL OR len IS NULL THEN NULL
+         ELSE array_slice(s, greatest(st, 1), greatest(st::BIGINT + len - 1, 0)) END;
+CREATE OR REPLACE MACRO {S}.pg_substr_from(s, st) AS
+    array_slice(s, greatest(st, 1), 2147483647);
 CREATE OR REPLACE MACRO {S}.pg_to_char(x, f) AS hati_to_char(x::VARCHAR, typeof(x), f);
 CREATE OR REPLACE MACRO {S}.pg_to_date(x, f) AS CAST(hati_to_timestamp(x, f) AS DATE);
 CREATE OR REPLACE MACRO {S}.pg_to_timestamp(x, f) AS CAST(hati_to_timestamp(x, f) AS TIMESTAMPTZ);
@@ -137,6 +140,9 @@ _MACROS = {
 }
 
 
+_TRIMS = {"btrim": "both", "ltrim": "leading", "rtrim": "trailing"}
+
+
 def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if len(node.funcname) > 2 or node.agg_star or node.over is not None:
         return None
@@ -161,6 +167,10 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         if isinstance(fmt, str) and fmt.lower() == "escape":
             return _call(f"hati_{name}_escape", *(node.args or ())[:1])
         return None
+    if name in _TRIMS and len(args) == 2 and "bytea" in (typeof.infer(a, ctx) for a in args):
+        return _call("hati_bytea_trim", *args, _const(_TRIMS[name]))
+    if (name, len(args)) in (("get_byte", 2), ("set_byte", 3)):
+        return _call(f"hati_{name}", *args)
     macro = _MACROS.get((name, len(args)))
     if macro is not None:
         return _call(macro, *args, hidden=True)
@@ -171,7 +181,12 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
             isinstance(second, (ast.A_Const, ast.ParamRef))
             and isinstance(_literal(second, ctx), str)
         ):
-            return None  # substring(s FROM 'pattern' [FOR escape]): a regular expression
+            # substring(s FROM 'pattern' [FOR escape]): a regular expression
+            if null:
+                return None
+            if len(args) == 3:
+                return _first(_call("hati_similar_substring", *args))
+            return _first(_call("hati_regex_substring", *args))
         return _call("pg_substr" if len(args) == 3 else "pg_substr_from", *args, hidden=True)
     return None
 
