@@ -24,62 +24,51 @@ def _escape_char(escape: str) -> str:
     return escape
 
 
+_PLAIN = {"%": ".*", "_": ".", "(": "(?:", "\\": "\\\\", ".": "\\.", "^": "\\^", "$": "\\$"}
+_SEPARATORS = "SQL regular expression may not contain more than two escape-double-quote separators"
+
+
+def _bracket(pattern: str, i: int, out: list[str]) -> int:
+    """Copy the bracket expression starting at ``pattern[i] == '['``; the index after it."""
+    j = i + 1
+    if pattern[j : j + 1] == "^":
+        j += 1
+    if pattern[j : j + 1] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 1
+    out.append(pattern[i : j + 1].replace("\\", "\\\\"))
+    return j + 1
+
+
 def _parts(pattern: str, escape: str) -> list[str]:
     """The pattern as regular expressions, split at its escape-double-quote separators
     (PostgreSQL's similar_escape)."""
     esc = _escape_char(escape)
     parts: list[str] = []
     out: list[str] = []
-    after_escape = False
-    brackets = 0  # inside [...]
-    bracket_start = False
-    for ch in pattern:
-        if after_escape:
-            after_escape = False
-            if ch == '"' and brackets == 0:
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if esc and ch == esc:
+            if i + 1 == len(pattern):
+                raise InvalidEscapeSequence(
+                    "invalid escape string", hint="Escape string must be empty or one character."
+                )
+            nxt = pattern[i + 1]
+            if nxt == '"':
                 parts.append("".join(out))
                 out = []
                 if len(parts) > 2:
-                    raise InvalidRegularExpression(
-                        "SQL regular expression may not contain more than two"
-                        " escape-double-quote separators"
-                    )
+                    raise InvalidRegularExpression(_SEPARATORS)
             else:
-                out.append("\\" + ch if not ch.isalnum() else ch)
-            continue
-        if esc and ch == esc:
-            after_escape = True
-            continue
-        if brackets:
-            if ch == "\\":
-                out.append("\\\\")
-            elif ch == "]" and not bracket_start:
-                brackets = 0
-                out.append(ch)
-            elif ch == "^" and bracket_start and out[-1] == "[":
-                out.append(ch)
-                continue
-            else:
-                out.append(ch)
-            bracket_start = False
-            continue
-        if ch == "[":
-            brackets, bracket_start = 1, True
-            out.append(ch)
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        elif ch == "(":
-            out.append("(?:")
-        elif ch in "\\.^$":
-            out.append("\\" + ch)
+                out.append(nxt if nxt.isalnum() else "\\" + nxt)
+            i += 2
+        elif ch == "[":
+            i = _bracket(pattern, i, out)
         else:
-            out.append(ch)
-    if after_escape:
-        raise InvalidEscapeSequence(
-            "invalid escape string", hint="Escape string must be empty or one character."
-        )
+            out.append(_PLAIN.get(ch, ch))
+            i += 1
     parts.append("".join(out))
     return parts
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast import ast
 
@@ -78,8 +79,16 @@ def replace_child(node: ast.Node, attr: str, old: ast.Node, new: ast.Node) -> No
     value = getattr(node, attr)
     if value is old:
         setattr(node, attr, new)
-    elif isinstance(value, tuple):
-        setattr(node, attr, tuple(new if v is old else v for v in value))
+    elif isinstance(value, tuple):  # a list, or a list of lists (VALUES rows)
+        setattr(node, attr, tuple(_swapped(v, old, new) for v in value))
+
+
+def _swapped(value: Any, old: ast.Node, new: ast.Node) -> Any:
+    if value is old:
+        return new
+    if isinstance(value, tuple):
+        return tuple(new if v is old else v for v in value)
+    return value
 
 
 Rule = Callable[[ast.Node, Translation], ast.Node]

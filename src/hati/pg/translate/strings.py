@@ -21,9 +21,8 @@ from pglast.enums import SetOperation
 from hati.pg import catalog as catalog_views
 from hati.pg.analyze import children
 from hati.pg.regex import bytea_input
-from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, walk
+from hati.pg.translate import NeedsLiteral, Translation, func_call, replace_child, typeof, walk
 from hati.pg.translate import const as _const
-from hati.pg.translate import typeof
 
 S = catalog_views.HIDDEN
 
@@ -143,6 +142,15 @@ _MACROS = {
 _TRIMS = {"btrim": "both", "ltrim": "leading", "rtrim": "trailing"}
 
 
+def _bytea_function(name: str, args: tuple[ast.Node, ...], ctx: Translation) -> ast.Node | None:
+    """trim of bytea (``trim(b1 FROM b2)`` with a bytea), get_byte and set_byte."""
+    if name in _TRIMS and len(args) == 2 and "bytea" in (typeof.infer(a, ctx) for a in args):
+        return _call("hati_bytea_trim", *args, _const(_TRIMS[name]))
+    if (name, len(args)) in (("get_byte", 2), ("set_byte", 3)):
+        return _call(f"hati_{name}", *args)
+    return None
+
+
 def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
     if len(node.funcname) > 2 or node.agg_star or node.over is not None:
         return None
@@ -167,28 +175,28 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         if isinstance(fmt, str) and fmt.lower() == "escape":
             return _call(f"hati_{name}_escape", *(node.args or ())[:1])
         return None
-    if name in _TRIMS and len(args) == 2 and "bytea" in (typeof.infer(a, ctx) for a in args):
-        return _call("hati_bytea_trim", *args, _const(_TRIMS[name]))
-    if (name, len(args)) in (("get_byte", 2), ("set_byte", 3)):
-        return _call(f"hati_{name}", *args)
+    bytea = _bytea_function(name, args, ctx)
+    if bytea is not None:
+        return bytea
     macro = _MACROS.get((name, len(args)))
     if macro is not None:
         return _call(macro, *args, hidden=True)
     if name in ("substr", "substring") and len(args) in (2, 3) and not node.func_variadic:
-        second = args[1]
-        null = isinstance(second, ast.A_Const) and second.isnull
-        if null or (
-            isinstance(second, (ast.A_Const, ast.ParamRef))
-            and isinstance(_literal(second, ctx), str)
-        ):
-            # substring(s FROM 'pattern' [FOR escape]): a regular expression
-            if null:
-                return None
-            if len(args) == 3:
-                return _first(_call("hati_similar_substring", *args))
-            return _first(_call("hati_regex_substring", *args))
-        return _call("pg_substr" if len(args) == 3 else "pg_substr_from", *args, hidden=True)
+        return _substring(args, ctx)
     return None
+
+
+def _substring(args: tuple[ast.Node, ...], ctx: Translation) -> ast.Node | None:
+    """substr / substring by position (text or bytea), by regular expression or by SQL
+    regular expression (``substring(s SIMILAR p ESCAPE e)``)."""
+    second = args[1]
+    if isinstance(second, ast.A_Const) and second.isnull:
+        return None
+    if isinstance(second, (ast.A_Const, ast.ParamRef)) and isinstance(_literal(second, ctx), str):
+        if len(args) == 3:  # substring(s SIMILAR p ESCAPE e), substring(s FROM p FOR e)
+            return _first(_call("hati_similar_substring", *args))
+        return _first(_call("hati_regex_substring", *args))  # substring(s FROM regex)
+    return _call("pg_substr" if len(args) == 3 else "pg_substr_from", *args, hidden=True)
 
 
 def _char_width(node: ast.Node | None) -> int | None:
