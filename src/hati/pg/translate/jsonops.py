@@ -34,6 +34,7 @@ from hati.pg.analyze import children
 from hati.pg.translate import (
     Translation,
     exprs,
+    jsonaggs,
     jsonobject,
     jsonpaths,
     jsonrecord,
@@ -299,7 +300,7 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         return None
     fname = node.funcname[-1].sval or ""
     args = node.args or ()
-    built = _build(node) or jsonpaths.path_function(fname, args)
+    built = _build(node) or jsonpaths.path_function(fname, args) or jsonaggs.object_agg(node)
     if built is not None:
         return built
     srf = jsonpaths.path_query(node)
