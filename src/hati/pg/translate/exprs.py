@@ -22,6 +22,7 @@ from hati.pg.translate import (
     NeedsLiteral,
     Translation,
     func_call,
+    like,
     replace_child,
     textcalls,
     typeof,
@@ -242,21 +243,7 @@ _CHECKED_OPERATORS = {"^": "pg_power", "%": "pg_mod"}
 def _a_expr(node: ast.A_Expr, _ctx: Translation) -> ast.Node | None:
     """``x SIMILAR TO p`` as a regular expression; ``interval / n``."""
     if node.kind == A_Expr_Kind.AEXPR_SIMILAR:
-        pattern = node.rexpr
-        if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
-            args = pattern.args or ()
-            pattern = args[0]
-        else:
-            args = (pattern,)
-        if len(args) == 2:  # an ESCAPE clause: PostgreSQL's SQL regular expressions
-            match = _call("hati_similar_match", node.lexpr, *args, hidden=False)
-        else:
-            match = _call(
-                "regexp_full_match", node.lexpr, _call("pg_similar", pattern), hidden=False
-            )
-        if node.name[-1].sval == "!~":
-            return ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(match,))
-        return match
+        return like.similar_to(node)
     op = node.name[-1].sval if node.kind == A_Expr_Kind.AEXPR_OP and node.name else None
     if op in _CHECKED_OPERATORS and node.lexpr is not None and node.rexpr is not None:
         return _call(_CHECKED_OPERATORS[op], node.lexpr, node.rexpr)

@@ -79,6 +79,6 @@ def select_list_functions(stmt: ast.Node, _ctx: Translation) -> ast.Node:
             new = _srf(target.val)
             if new is not None:
                 if target.name is None:
-                    target.name = str(target.val.funcname[-1].sval)  # type: ignore[attr-defined]
+                    target.name = str(target.val.funcname[-1].sval)
                 target.val = new
     return stmt

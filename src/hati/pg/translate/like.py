@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind
+from pglast.enums import A_Expr_Kind, BoolExprType
 
 from hati.pg.analyze import children
-from hati.pg.translate import replace_child, walk
+from hati.pg.translate import func_call, replace_child, walk
 
 # operator -> DuckDB's function taking (string, pattern, escape)
 _FUNCTIONS = {
@@ -52,3 +52,22 @@ def like_escapes(stmt: ast.Node) -> ast.Node:
             )
             replace_child(node, attr, child, call)
     return stmt
+
+
+def similar_to(node: ast.A_Expr) -> ast.Node:
+    """``x [NOT] SIMILAR TO p [ESCAPE e]`` as a regular expression match: with an ESCAPE
+    clause ``hati_similar_match`` (``pg/similar.py``) reads PostgreSQL's SQL regular
+    expression, without one the ``pg_similar`` macro (``translate/exprs.py``)."""
+    pattern = node.rexpr
+    if isinstance(pattern, ast.FuncCall) and pattern.funcname[-1].sval == "similar_to_escape":
+        args = tuple(pattern.args or ())
+    else:
+        args = (pattern,)
+    if len(args) == 2:
+        match = func_call("hati_similar_match", node.lexpr, *args, hidden=False)
+    else:
+        similar = func_call("pg_similar", args[0], hidden=True)
+        match = func_call("regexp_full_match", node.lexpr, similar, hidden=False)
+    if node.name[-1].sval == "!~":
+        return ast.BoolExpr(boolop=BoolExprType.NOT_EXPR, args=(match,))
+    return match

@@ -1,0 +1,26 @@
+-- json_object_agg / jsonb_object_agg; json set-returning functions in a select list.
+CREATE TEMP TABLE corpus_agg_foo (serial_num int, name text, type text);
+INSERT INTO corpus_agg_foo VALUES (847001,'t15','GE1043'),(847002,'t16','GE1043'),(847003,'sub-alpha','GESS90');
+SELECT json_build_object('turbines',json_object_agg(serial_num,json_build_object('name',name,'type',type))) FROM corpus_agg_foo;
+SELECT json_object_agg(name, type) FROM corpus_agg_foo;
+SELECT jsonb_build_object('turbines',jsonb_object_agg(serial_num,jsonb_build_object('name',name,'type',type))) FROM corpus_agg_foo;
+SELECT jsonb_object_agg(name, type) FROM corpus_agg_foo;
+SELECT jsonb_object_agg(1, NULL::jsonb);
+SELECT jsonb_object_agg(NULL, '{"a":1}');
+SELECT jsonb_object_agg(DISTINCT 'a', 'abc');
+SELECT json_object_agg(k, v ORDER BY k DESC) FROM (VALUES ('a', 1), ('b', 2), ('a', 3)) t(k, v);
+SELECT jsonb_object_agg(k, v) FROM (VALUES ('a', 1), ('b', 2), ('a', 3)) t(k, v);
+SELECT json_object_agg(k, v) FROM (VALUES ('a', 1)) t(k, v) WHERE false;
+INSERT INTO corpus_agg_foo VALUES (999999, NULL, 'bar');
+SELECT json_object_agg(name, type) FROM corpus_agg_foo;
+select json_object_keys('{"a":1,"b":{"c":2}}');
+select jsonb_object_keys('{"b":1,"a":{"c":2}}');
+select json_object_keys('[1]');
+select jsonb_object_keys('3');
+select json_array_elements('[1,true,[1,[2,3]],null,{"f1":1,"f2":[7,8,9]},false,"stringy"]');
+select json_array_elements_text('[1,true,[1,[2,3]],null,{"f1":1,"f2":[7,8,9]},false,"stringy"]');
+SELECT jsonb_array_elements('[1,true,[1,[2,3]],null,{"f1":1,"f2":[7,8,9]},false]');
+SELECT jsonb_array_elements_text('[1,true,[1,[2,3]],null,{"f1":1,"f2":[7,8,9]},false,"stringy"]');
+select json_array_elements('{"a":1}');
+select x, json_array_elements_text(j) AS e from (values (1, '[1,2]'::json), (2, '["a"]')) t(x, j);
+select * from json_object_keys('{"a":1}');
