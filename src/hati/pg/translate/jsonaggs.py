@@ -5,10 +5,10 @@ a NULL key refused as PostgreSQL refuses it."""
 from __future__ import annotations
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind
 
 from hati.pg import catalog as catalog_views
 from hati.pg.translate.jsonnodes import as_text, call, cast, text
+from hati.pg.translate.jsonnodes import concat as _plus
 
 S = catalog_views.HIDDEN
 
@@ -17,15 +17,6 @@ CREATE OR REPLACE MACRO {S}.pg_json_agg_key(k) AS
     CASE WHEN k IS NULL THEN error('field name must not be null')
          ELSE to_json(k::VARCHAR)::VARCHAR END;
 """
-
-
-def _plus(*parts: ast.Node) -> ast.Node:
-    out = parts[0]
-    for p in parts[1:]:
-        out = ast.A_Expr(
-            kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="||"),), lexpr=out, rexpr=p
-        )
-    return out
 
 
 def object_agg(node: ast.FuncCall) -> ast.Node | None:

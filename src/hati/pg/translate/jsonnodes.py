@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pglast import ast
+from pglast.enums import A_Expr_Kind
 
 from hati.pg.translate import NeedsLiteral, Translation, func_call
 
@@ -57,3 +58,13 @@ def text(value: str) -> ast.A_Const:
 
 def name(text: str) -> ast.String:
     return ast.String(sval=text)
+
+
+def concat(*parts: ast.Node) -> ast.Node:
+    """``parts[0] || parts[1] || ...``."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = ast.A_Expr(
+            kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="||"),), lexpr=out, rexpr=p
+        )
+    return out

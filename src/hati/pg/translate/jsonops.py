@@ -46,6 +46,7 @@ from hati.pg.translate.jsonnodes import as_text as _as_text
 from hati.pg.translate.jsonnodes import boolean as _true
 from hati.pg.translate.jsonnodes import call as _call
 from hati.pg.translate.jsonnodes import cast as _cast
+from hati.pg.translate.jsonnodes import concat as _plus
 from hati.pg.translate.jsonnodes import first as _first
 from hati.pg.translate.jsonnodes import name as _name
 from hati.pg.translate.jsonnodes import string_literal as _string_literal
@@ -333,15 +334,6 @@ def _function(node: ast.FuncCall, ctx: Translation) -> ast.Node | None:
         second = _text_array(args[1], ctx) if listed else _as_text(args[1])
         args = (_as_text(args[0]), second)
     return _call(name, hidden, *args)
-
-
-def _plus(*parts: ast.Node) -> ast.Node:
-    out = parts[0]
-    for p in parts[1:]:
-        out = ast.A_Expr(
-            kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="||"),), lexpr=out, rexpr=p
-        )
-    return out
 
 
 def _value(node: ast.Node) -> ast.Node:
